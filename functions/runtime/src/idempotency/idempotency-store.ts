@@ -1,0 +1,128 @@
+/**
+ * Exactly-once effect under at-least-once delivery (after Powertools for AWS Lambda's idempotency
+ * utility): before a handler runs, the runtime claims the key (function, source, id). A completed
+ * claim replays the recorded outcome; a live claim held by another request answers "in progress"
+ * (retriable); a claim whose lock has passed (its holder crashed) is taken over. The record lives in
+ * the function's own store, so it is as durable as the data the handler writes.
+ */
+import { createHash } from 'node:crypto';
+import { DuplicateKeyError } from '../errors.ts';
+import type { Collection, DocumentStore } from '../ports/document-store.ts';
+import {
+  type ClaimResult,
+  type IdempotencyRecord,
+  IdempotencyStatus,
+  type StoredOutcome,
+} from '../ports/idempotency-store.ts';
+
+export interface IdempotencyOptions {
+  /** How long a completed record is honoured. @default 86400 (24 h) */
+  readonly ttlSeconds?: number;
+  /** How long an in-progress claim blocks duplicates before it counts as abandoned. @default 30 */
+  readonly lockSeconds?: number;
+  /** Collection that holds the records. @default 'sluice_idempotency' */
+  readonly collection?: string;
+  /** Injected clock for tests. @default Date.now */
+  readonly now?: () => number;
+}
+
+export type IdempotencyConfig = Readonly<Required<IdempotencyOptions>>;
+
+export const IDEMPOTENCY_DEFAULTS: IdempotencyConfig = {
+  ttlSeconds: 86_400,
+  lockSeconds: 30,
+  collection: 'sluice_idempotency',
+  now: Date.now,
+};
+
+/** The key: a hash, so long sources and ids index well; the parts are kept in the record for operators. */
+export function idempotencyKey(functionName: string, source: string, id: string): string {
+  return createHash('sha256').update(functionName).update('\0').update(source).update('\0').update(id).digest('base64url');
+}
+
+export class IdempotencyGuard {
+  readonly #records: Collection<IdempotencyRecord & Record<string, unknown>>;
+  readonly #config: IdempotencyConfig;
+  readonly #functionName: string;
+
+  constructor(store: DocumentStore, functionName: string, options: IdempotencyOptions = {}) {
+    this.#config = {
+      ttlSeconds: options.ttlSeconds ?? IDEMPOTENCY_DEFAULTS.ttlSeconds,
+      lockSeconds: options.lockSeconds ?? IDEMPOTENCY_DEFAULTS.lockSeconds,
+      collection: options.collection ?? IDEMPOTENCY_DEFAULTS.collection,
+      now: options.now ?? IDEMPOTENCY_DEFAULTS.now,
+    };
+    this.#functionName = functionName;
+    this.#records = store.collection(this.#config.collection);
+  }
+
+  get config(): IdempotencyConfig {
+    return this.#config;
+  }
+
+  /** Creates the expiry index. TTL clean-up is an optimisation: expiry is also checked on read. */
+  async init(): Promise<void> {
+    await this.#records.createIndex({ keys: { expiresAt: 1 }, name: 'expiresAt' });
+  }
+
+  async claim(source: string, id: string): Promise<ClaimResult> {
+    const key = idempotencyKey(this.#functionName, source, id);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = this.#config.now();
+      const fresh = this.#inProgress(key, source, id, now);
+      try {
+        await this.#records.insertOne(fresh);
+        return { kind: 'claimed', key };
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError)) throw err;
+      }
+      const existing = await this.#records.findOne({ _id: key });
+      if (existing === null) continue; // released between our insert and read: try again
+      const live = existing.expiresAt.getTime() > now;
+      if (live && existing.status === IdempotencyStatus.completed && existing.outcome !== undefined) {
+        return { kind: 'completed', key, outcome: existing.outcome };
+      }
+      if (live && existing.status === IdempotencyStatus.inProgress && existing.lockedUntil.getTime() > now) {
+        return { kind: 'in-progress', key };
+      }
+      // Expired, or an abandoned claim: take it over only if nobody else did first (compare-and-set).
+      const taken = await this.#records.updateOne(
+        { _id: key, status: existing.status, lockedUntil: existing.lockedUntil },
+        { $set: { status: fresh.status, lockedUntil: fresh.lockedUntil, expiresAt: fresh.expiresAt } },
+      );
+      if (taken.matchedCount === 1) return { kind: 'claimed', key };
+    }
+    return { kind: 'in-progress', key };
+  }
+
+  async complete(key: string, outcome: StoredOutcome): Promise<void> {
+    const now = this.#config.now();
+    await this.#records.updateOne(
+      { _id: key },
+      {
+        $set: {
+          status: IdempotencyStatus.completed,
+          outcome,
+          expiresAt: new Date(now + this.#config.ttlSeconds * 1000),
+        },
+      },
+    );
+  }
+
+  /** A failed (retriable) invocation gives the key back so the redelivery runs the handler again. */
+  async release(key: string): Promise<void> {
+    await this.#records.deleteOne({ _id: key, status: IdempotencyStatus.inProgress });
+  }
+
+  #inProgress(key: string, source: string, id: string, now: number): IdempotencyRecord & Record<string, unknown> {
+    return {
+      _id: key,
+      status: IdempotencyStatus.inProgress,
+      functionName: this.#functionName,
+      eventSource: source,
+      eventId: id,
+      lockedUntil: new Date(now + this.#config.lockSeconds * 1000),
+      expiresAt: new Date(now + this.#config.ttlSeconds * 1000),
+    };
+  }
+}

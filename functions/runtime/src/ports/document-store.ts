@@ -1,0 +1,79 @@
+/**
+ * The store port: the subset of MongoDB's collection API the functions use, so the same handler code
+ * runs against MongoDB (or FerretDB) and against the in-memory store of the embedded default.
+ * Filters and updates use MongoDB's query language; values that come from events must be placed
+ * as values (never spread as keys), see `assertSafeDocument`.
+ */
+export type Doc = Record<string, unknown>;
+export type Filter = Record<string, unknown>;
+export type Update = Record<string, Record<string, unknown>>;
+export type SortSpec = Record<string, 1 | -1>;
+
+export interface FindOptions {
+  readonly sort?: SortSpec;
+  readonly limit?: number;
+}
+
+export interface UpdateResult {
+  readonly matchedCount: number;
+  readonly modifiedCount: number;
+  readonly upsertedId: unknown;
+}
+
+export interface IndexSpec {
+  readonly keys: Record<string, 1 | -1>;
+  readonly unique?: boolean;
+  readonly name?: string;
+}
+
+export interface Collection<T extends Doc = Doc> {
+  findOne(filter: Filter): Promise<T | null>;
+  find(filter: Filter, options?: FindOptions): Promise<T[]>;
+  /** Throws `DuplicateKeyError` when `_id` or a unique index already holds the key. */
+  insertOne(doc: T): Promise<void>;
+  updateOne(filter: Filter, update: Update, options?: { upsert?: boolean }): Promise<UpdateResult>;
+  /** Returns the document after the update, or null when nothing matched. */
+  findOneAndUpdate(filter: Filter, update: Update, options?: { upsert?: boolean }): Promise<T | null>;
+  deleteOne(filter: Filter): Promise<number>;
+  deleteMany(filter: Filter): Promise<number>;
+  countDocuments(filter: Filter): Promise<number>;
+  createIndex(spec: IndexSpec): Promise<void>;
+}
+
+export interface DocumentStore {
+  /** `memory` or `mongodb`, for logs and readiness. */
+  readonly kind: string;
+  collection<T extends Doc = Doc>(name: string): Collection<T>;
+  /** Resolves when the store answers; used by the readiness probe. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Rejects documents whose keys start with `$` or contain `.`: such keys would be read as operators or
+ * paths by MongoDB. Event data is validated by schema first; this is the last line of defence.
+ */
+export function assertSafeDocument(value: unknown, path = ''): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) assertSafeDocument(value[i], `${path}[${i}]`);
+    return;
+  }
+  if (value instanceof Date || value instanceof Uint8Array) return;
+  for (const key of Object.keys(value)) {
+    if (key.startsWith('$') || key.includes('.') || key.includes('\0')) {
+      throw new TypeError(`unsafe key "${key}" at ${path || '/'}: keys must not start with $ or contain . or NUL`);
+    }
+    assertSafeDocument((value as Doc)[key], path ? `${path}.${key}` : key);
+  }
+}
+
+/** Values set by an update must be safe documents too; operator keys at the top level are expected. */
+export function assertSafeUpdate(update: Update): void {
+  for (const op of Object.keys(update)) {
+    if (!op.startsWith('$')) throw new TypeError(`update must use operators, got field "${op}"`);
+    const fields = update[op] ?? {};
+    for (const field of Object.keys(fields)) assertSafeDocument(fields[field], field);
+  }
+}
+

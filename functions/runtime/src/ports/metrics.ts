@@ -1,0 +1,32 @@
+/**
+ * What the runtime measures, as a port: `telemetry.ts` implements it with OpenTelemetry; tests and
+ * `OTEL_SDK_DISABLED=true` use the no-op. Names follow the OTel FaaS semantic conventions.
+ */
+export type Outcome = 'success' | 'replayed' | 'invalid' | 'rejected' | 'transient' | 'error';
+
+export interface InvocationRecord {
+  readonly eventType: string;
+  readonly outcome: Outcome;
+  readonly durationSeconds: number;
+  readonly coldStart: boolean;
+  /** Set for invalid/rejected outcomes: the reason that sends the event to the dead-letter sink. */
+  readonly reason?: string;
+  readonly replied: boolean;
+}
+
+export interface Metrics {
+  invocation(record: InvocationRecord): void;
+  httpRequest(method: string, route: string, status: number, durationSeconds: number): void;
+  coldStart(durationSeconds: number): void;
+  /** Prometheus exposition text for GET /metrics, or undefined when metrics are off. */
+  scrape(): Promise<string | undefined>;
+  shutdown(): Promise<void>;
+}
+
+export const noopMetrics: Metrics = {
+  invocation() {},
+  httpRequest() {},
+  coldStart() {},
+  scrape: async () => undefined,
+  shutdown: async () => {},
+};

@@ -1,0 +1,148 @@
+/**
+ * Assembles a running function from its configuration: store, idempotency guard, telemetry,
+ * handler, server. Returned as a handle so tests, the local platform and `main.ts` share one path.
+ */
+import { MemoryDocumentStore } from './adapters/memory/memory-document-store.ts';
+import type { RuntimeConfig } from './config.ts';
+import { checkSchemasCover, loadFunction } from './function-loader.ts';
+import { IdempotencyGuard } from './idempotency/idempotency-store.ts';
+import { Invoker } from './invoke.ts';
+import { errorFields, JsonLogger, type LogSink } from './log.ts';
+import type { DocumentStore } from './ports/document-store.ts';
+import { type Metrics, noopMetrics } from './ports/metrics.ts';
+import { createRuntimeServer, type RequestListener } from './server.ts';
+import type { InitContext } from './types.ts';
+
+export interface RunningFunction {
+  readonly port: number;
+  readonly store: DocumentStore;
+  readonly log: JsonLogger;
+  /** Graceful stop: not ready, finish in-flight events, run `shutdown`, close the store. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this store instead of the one MONGODB_URL selects (tests). */
+  readonly store?: DocumentStore;
+  readonly logSink?: LogSink;
+  readonly metrics?: Metrics;
+  /** Start time of the process, for the cold-start measure. @default performance.timeOrigin */
+  readonly processStart?: number;
+}
+
+export async function startFunction(config: Readonly<RuntimeConfig>, options: StartOptions = {}): Promise<RunningFunction> {
+  const log = new JsonLogger({
+    serviceName: config.serviceName,
+    ...(config.serviceRevision === undefined ? {} : { serviceVersion: config.serviceRevision }),
+    level: config.logLevel,
+    ...(options.logSink === undefined ? {} : { sink: options.logSink }),
+  });
+  const { fn, schemas } = await loadFunction(config.functionDir);
+  checkSchemasCover(fn, schemas, config.functionDir);
+
+  const metrics = options.metrics ?? (config.metricsEnabled ? await loadTelemetry(config) : noopMetrics);
+  const store: DocumentStore =
+    options.store ??
+    (config.mongodbUrl === undefined
+      ? new MemoryDocumentStore()
+      : await (await import('./adapters/mongodb/mongo-document-store.ts')).MongoDocumentStore.connect(config.mongodbUrl, config.mongodbDb));
+  const guard = new IdempotencyGuard(store, config.serviceName, {
+    ttlSeconds: config.idempotencyTtlSeconds,
+    lockSeconds: config.idempotencyLockSeconds,
+  });
+  const invoker = new Invoker({
+    fn,
+    schemas,
+    store,
+    guard,
+    log,
+    metrics,
+    serviceName: config.serviceName,
+    eventSource: config.eventSource,
+    handlerTimeoutMs: config.handlerTimeoutSeconds * 1000,
+  });
+  const initContext: InitContext = { log, store, functionName: config.serviceName };
+  const routes = fn.routes === undefined ? undefined : await buildRoutes(fn.routes, initContext);
+
+  let ready = false;
+  const rs = createRuntimeServer({
+    invoker,
+    metrics,
+    maxBodyBytes: config.maxBodyBytes,
+    isReady: () => ready,
+    ...(routes === undefined ? {} : { routes }),
+  });
+  const port = await rs.listen(config.port, config.host);
+
+  // Listen first, then initialise: Knative probes readiness, and holds traffic until it passes.
+  const init = async (): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await store.ping();
+        await guard.init();
+        await fn.init?.(initContext);
+        ready = true;
+        const coldStartSeconds = (Date.now() - (options.processStart ?? performance.timeOrigin)) / 1000;
+        metrics.coldStart(coldStartSeconds);
+        log.info('function ready', {
+          'event.action': 'start',
+          'faas.name': config.serviceName,
+          'faas.coldstart': true,
+          'sluice.store': store.kind,
+          'url.port': port,
+          'sluice.accepts': fn.accepts,
+          'sluice.startup_seconds': coldStartSeconds,
+        });
+        return;
+      } catch (err) {
+        log.warn(`not ready yet (attempt ${attempt}): ${(err as Error).message}`, errorFields(err));
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5000)));
+        if (stopping) return;
+      }
+    }
+  };
+  let stopping = false;
+  const initDone = init();
+
+  return {
+    port,
+    store,
+    log,
+    async stop() {
+      stopping = true;
+      ready = false;
+      const clean = await rs.drain(config.shutdownTimeoutSeconds * 1000);
+      if (!clean) {
+        invoker.shutdownSignal.abort();
+        log.warn(`shutdown: in-flight events still running after ${config.shutdownTimeoutSeconds}s were aborted`);
+      }
+      await initDone;
+      try {
+        await fn.shutdown?.();
+      } finally {
+        await store.close();
+        await metrics.shutdown();
+        log.info('function stopped', { 'event.action': 'stop', 'faas.name': config.serviceName });
+        log.flush();
+      }
+    },
+  };
+}
+
+async function buildRoutes(
+  define: NonNullable<import('./types.ts').SluiceFunction['routes']>,
+  context: InitContext,
+): Promise<RequestListener> {
+  const { default: express } = await import('express');
+  const app = express();
+  app.disable('x-powered-by');
+  const router = express.Router();
+  define(router, context);
+  app.use(router);
+  return app;
+}
+
+async function loadTelemetry(config: Readonly<RuntimeConfig>): Promise<Metrics> {
+  const { createTelemetry } = await import('./telemetry.ts');
+  return createTelemetry(config);
+}

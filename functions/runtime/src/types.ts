@@ -1,0 +1,77 @@
+/**
+ * The contract between a function and the runtime. A function folder's `handler.ts` exports
+ * `accepts` and `handle`; everything else is optional. User code never touches HTTP.
+ */
+import type { Router } from 'express';
+import type { DocumentStore } from './ports/document-store.ts';
+
+export type ExtensionValue = string | number | boolean;
+
+/** A CloudEvent as received: validated, immutable, extensions kept apart from core attributes. */
+export interface CloudEvent<T = unknown> {
+  readonly specversion: '1.0';
+  readonly id: string;
+  readonly source: string;
+  readonly type: string;
+  readonly subject?: string;
+  readonly time?: string;
+  readonly datacontenttype?: string;
+  readonly dataschema?: string;
+  readonly data: T;
+  readonly extensions: Readonly<Record<string, ExtensionValue>>;
+}
+
+/** What a handler returns to emit a new event; the runtime fills id, source, time and tracing. */
+export interface ReplyEvent<T = unknown> {
+  readonly type: string;
+  readonly data?: T;
+  readonly subject?: string;
+  readonly extensions?: Readonly<Record<string, ExtensionValue>>;
+}
+
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+/** Per-invocation context handed to `handle`. */
+export interface Context {
+  readonly log: Logger;
+  /** The function's own data, in the same store as the idempotency records. */
+  readonly store: DocumentStore;
+  /** `faas.name`: the Knative Service name (`K_SERVICE`). */
+  readonly functionName: string;
+  /** Aborted when the invocation times out or the process is shutting down. */
+  readonly signal: AbortSignal;
+  readonly traceId: string;
+}
+
+export interface InitContext {
+  readonly log: Logger;
+  readonly store: DocumentStore;
+  readonly functionName: string;
+}
+
+export type Handler = (
+  event: CloudEvent,
+  context: Context,
+) => Promise<ReplyEvent | undefined> | ReplyEvent | undefined;
+
+/** The shape of a function module (`functions/<name>/handler.ts`). */
+export interface SluiceFunction {
+  /** CloudEvent types this function accepts; each needs `schemas/<type>.json`. */
+  readonly accepts: readonly string[];
+  /** CloudEvent types this function may reply with; each needs `schemas/<type>.json`. */
+  readonly emits?: readonly string[];
+  readonly handle: Handler;
+  /** Runs once before the function is ready (create indexes, warm caches). */
+  readonly init?: (context: InitContext) => Promise<void>;
+  /** Runs once on SIGTERM after in-flight events have finished. */
+  readonly shutdown?: () => Promise<void>;
+  /** Plain HTTP routes (read APIs) mounted beside the event endpoint; express is loaded only if set. */
+  readonly routes?: (router: Router, context: InitContext) => void;
+}
