@@ -25,6 +25,11 @@ FN ?= hello
 EXAMPLE ?=
 PORT ?= 8080
 
+# Each area adds its targets in make/<area>.mk, and the static checks `make test` must run to
+# TEST_CHECKS (e.g. `TEST_CHECKS += check-manifests`).
+TEST_CHECKS :=
+include $(sort $(wildcard make/*.mk))
+
 .PHONY: help node install ferretdb dev run invoke test test-unit test-int lint typecheck check-examples clean
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -76,10 +81,11 @@ test-unit: install ## unit tests (no network)
 test-int: install ferretdb ## integration tests (RabbitMQ + FerretDB or MONGODB_URL)
 	npx vitest run --project integration
 
-test: install ferretdb ## everything CI runs: lint, types, unit, integration
+test: install ferretdb ## everything CI runs: lint, types, unit, integration, static checks
 	npx biome ci .
 	npx tsc -p tsconfig.json
 	npx vitest run
+	$(if $(strip $(TEST_CHECKS)),$(MAKE) --no-print-directory $(TEST_CHECKS))
 
 clean: ## remove build output (keeps the per-machine cache)
 	rm -rf dist coverage node_modules

@@ -22,7 +22,9 @@ export interface TestMongo {
 export function ferretdbBinary(): string {
   const bin = process.env.FERRETDB_BIN;
   if (bin === undefined || bin === '') {
-    throw new Error('FERRETDB_BIN is not set: run the tests through `make test` (it builds FerretDB), or set MONGODB_URL');
+    throw new Error(
+      'FERRETDB_BIN is not set: run the tests through `make test` (it builds FerretDB), or set MONGODB_URL',
+    );
   }
   return bin;
 }
@@ -30,16 +32,36 @@ export function ferretdbBinary(): string {
 export async function startTestMongo(): Promise<TestMongo> {
   const external = process.env.MONGODB_URL;
   if (external !== undefined && external !== '') {
-    return { url: external, managed: false, stop: async () => {}, restart: async () => { throw new Error('cannot restart an external MONGODB_URL'); } };
+    return {
+      url: external,
+      managed: false,
+      stop: async () => {},
+      restart: async () => {
+        throw new Error('cannot restart an external MONGODB_URL');
+      },
+    };
   }
   const bin = ferretdbBinary();
   const dir = await mkdtemp(join(tmpdir(), 'sluice-ferretdb-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
-    const proc = spawn(bin, ['-listen', `127.0.0.1:${port}`, '-handler', 'sqlite', '-sqlite-url', `file:${dir}/`, '-log-level', 'error'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const proc = spawn(
+      bin,
+      [
+        '-listen',
+        `127.0.0.1:${port}`,
+        '-handler',
+        'sqlite',
+        '-sqlite-url',
+        `file:${dir}/`,
+        '-log-level',
+        'error',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     child = proc;
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });

@@ -23,7 +23,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const conn = await connect(rabbitmqUrl);
     await conn.close();
   } catch (err) {
-    throw new Error(`RabbitMQ is not reachable at ${rabbitmqUrl} (set RABBITMQ_URL): ${(err as Error).message}`);
+    throw new Error(
+      `RabbitMQ is not reachable at ${rabbitmqUrl} (set RABBITMQ_URL): ${(err as Error).message}`,
+    );
   }
   const mongo = await startTestMongo();
   project.provide('mongodbUrl', mongo.url);

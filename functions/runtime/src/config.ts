@@ -43,7 +43,8 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
   };
 
   const dir = env.FUNCTION_DIR;
-  if (dir === undefined || dir === '') problems.push('FUNCTION_DIR is required: the folder of the function to run');
+  if (dir === undefined || dir === '')
+    problems.push('FUNCTION_DIR is required: the folder of the function to run');
   const functionDir = resolve(dir ?? '.');
   const serviceName = env.K_SERVICE || basename(functionDir);
   const port = int('PORT', 8080, 0, 65535);
@@ -58,7 +59,8 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
   }
   const shutdownTimeoutSeconds = int('SHUTDOWN_TIMEOUT_SECONDS', 30, 1, 3600);
   const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase();
-  if (!Object.hasOwn(LogLevel, logLevel)) problems.push(`LOG_LEVEL="${env.LOG_LEVEL}" must be one of ${Object.keys(LogLevel).join(', ')}`);
+  if (!Object.hasOwn(LogLevel, logLevel))
+    problems.push(`LOG_LEVEL="${env.LOG_LEVEL}" must be one of ${Object.keys(LogLevel).join(', ')}`);
   const mongodbUrl = env.MONGODB_URL || undefined;
   if (mongodbUrl !== undefined && !/^mongodb(\+srv)?:\/\//.test(mongodbUrl)) {
     problems.push('MONGODB_URL must start with mongodb:// or mongodb+srv://');

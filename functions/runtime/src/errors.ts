@@ -24,7 +24,11 @@ export class InvalidEventError extends SluiceError {
     message: string,
     invalidParams: readonly InvalidParam[] = [],
     status: 400 | 413 | 415 = 400,
-    reason = status === 400 ? 'invalid-event' : status === 413 ? 'payload-too-large' : 'unsupported-media-type',
+    reason = status === 400
+      ? 'invalid-event'
+      : status === 413
+        ? 'payload-too-large'
+        : 'unsupported-media-type',
   ) {
     super(message);
     this.invalidParams = invalidParams;

@@ -23,9 +23,12 @@ export async function loadFunction(dir: string): Promise<LoadedFunction> {
 }
 
 export function checkFunction(mod: Partial<SluiceFunction>, where: string): SluiceFunction {
-  if (typeof mod.handle !== 'function') throw new FunctionLoadError(`${where} must export a function named handle`);
+  if (typeof mod.handle !== 'function')
+    throw new FunctionLoadError(`${where} must export a function named handle`);
   if (!Array.isArray(mod.accepts) || mod.accepts.some((t) => typeof t !== 'string' || t === '')) {
-    throw new FunctionLoadError(`${where} must export accepts: the CloudEvent types it handles (an array, possibly empty)`);
+    throw new FunctionLoadError(
+      `${where} must export accepts: the CloudEvent types it handles (an array, possibly empty)`,
+    );
   }
   return mod as SluiceFunction;
 }

@@ -38,7 +38,17 @@ export interface InvokerDeps {
 }
 
 const EXTENSION_NAME = /^[a-z0-9]+$/;
-const RESERVED = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema', 'data']);
+const RESERVED = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'subject',
+  'time',
+  'datacontenttype',
+  'dataschema',
+  'data',
+]);
 const EMPTY = Buffer.alloc(0);
 
 /** Deterministic reply id: a redelivered event that runs again emits the same id, so consumers dedupe. */
@@ -69,7 +79,10 @@ export class Invoker {
     let trace: TraceContext | undefined;
     try {
       event = receive(headers, body).event;
-      trace = continueTrace(event.extensions.traceparent ?? headers.traceparent, event.extensions.tracestate ?? headers.tracestate);
+      trace = continueTrace(
+        event.extensions.traceparent ?? headers.traceparent,
+        event.extensions.tracestate ?? headers.tracestate,
+      );
       if (!this.#accepts.has(event.type)) {
         throw new InvalidEventError(
           `${this.#deps.serviceName} does not accept events of type ${event.type}; it accepts ${[...this.#accepts].join(', ')}`,
@@ -80,7 +93,14 @@ export class Invoker {
       }
       this.#deps.schemas.validate(event);
     } catch (err) {
-      return this.#fail(err, event, trace ?? continueTrace(headers.traceparent, headers.tracestate), started, coldStart, undefined);
+      return this.#fail(
+        err,
+        event,
+        trace ?? continueTrace(headers.traceparent, headers.tracestate),
+        started,
+        coldStart,
+        undefined,
+      );
     }
 
     let key: string | undefined;
@@ -88,13 +108,24 @@ export class Invoker {
       const claim = await this.#deps.guard.claim(event.source, event.id);
       if (claim.kind === 'completed') {
         const answer = replay(claim.outcome);
-        this.#finish(event, trace, 'replayed', answer.status, started, coldStart, claim.outcome.reply !== undefined);
+        this.#finish(
+          event,
+          trace,
+          'replayed',
+          answer.status,
+          started,
+          coldStart,
+          claim.outcome.reply !== undefined,
+        );
         return answer;
       }
       if (claim.kind === 'in-progress') {
-        throw new TransientError(`event ${event.id} from ${event.source} is being processed by another request`, {
-          retryAfterSeconds: 1,
-        });
+        throw new TransientError(
+          `event ${event.id} from ${event.source} is being processed by another request`,
+          {
+            retryAfterSeconds: 1,
+          },
+        );
       }
       key = claim.key;
       const reply = await this.#runHandler(event, trace);
@@ -137,7 +168,8 @@ export class Invoker {
     }
     const extensions: Record<string, ExtensionValue> = {};
     for (const [name, value] of Object.entries(reply.extensions ?? {})) {
-      if (!EXTENSION_NAME.test(name) || RESERVED.has(name)) throw new InvalidReplyError(`invalid reply extension name "${name}"`);
+      if (!EXTENSION_NAME.test(name) || RESERVED.has(name))
+        throw new InvalidReplyError(`invalid reply extension name "${name}"`);
       extensions[name] = value;
     }
     extensions.traceparent = formatTraceparent(trace);
@@ -224,15 +256,18 @@ export class Invoker {
   ): void {
     const durationSeconds = (performance.now() - started) / 1000;
     if (this.#deps.log.enabled('info')) {
-      this.#deps.log.info(outcome === 'replayed' ? 'event replayed from idempotency record' : 'event processed', {
-        ...eventFields(event, trace),
-        'event.kind': 'event',
-        'event.outcome': 'success',
-        'event.duration': Math.round(durationSeconds * 1e9),
-        'faas.coldstart': coldStart,
-        'http.response.status_code': status,
-        'sluice.outcome': outcome,
-      });
+      this.#deps.log.info(
+        outcome === 'replayed' ? 'event replayed from idempotency record' : 'event processed',
+        {
+          ...eventFields(event, trace),
+          'event.kind': 'event',
+          'event.outcome': 'success',
+          'event.duration': Math.round(durationSeconds * 1e9),
+          'faas.coldstart': coldStart,
+          'http.response.status_code': status,
+          'sluice.outcome': outcome,
+        },
+      );
     }
     this.#deps.metrics.invocation({ eventType: event.type, outcome, durationSeconds, coldStart, replied });
   }
@@ -274,7 +309,11 @@ function replay(outcome: StoredOutcome): HttpAnswer {
     return { status: outcome.status, headers, body: r.data === undefined ? EMPTY : Buffer.from(r.data) };
   }
   if (outcome.problem !== undefined) {
-    return { status: outcome.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE }, body: Buffer.from(outcome.problem) };
+    return {
+      status: outcome.status,
+      headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+      body: Buffer.from(outcome.problem),
+    };
   }
   return { status: outcome.status, headers: {}, body: EMPTY };
 }

@@ -3,7 +3,7 @@
  * `message`, `service.name`, …), which Fluent Bit merges into Elasticsearch documents. Lines are
  * buffered and written once per event-loop turn so logging never blocks the hot path.
  */
-import type { Logger, LogFields } from './types.ts';
+import type { LogFields, Logger } from './types.ts';
 
 export const ECS_VERSION = '8.11.0';
 export const LogLevel = { debug: 10, info: 20, warn: 30, error: 40 } as const;
@@ -20,7 +20,12 @@ export class JsonLogger implements Logger {
   #buffer: string[] = [];
   #scheduled = false;
 
-  constructor(options: { serviceName: string; serviceVersion?: string; level?: LogLevelName; sink?: LogSink }) {
+  constructor(options: {
+    serviceName: string;
+    serviceVersion?: string;
+    level?: LogLevelName;
+    sink?: LogSink;
+  }) {
     this.#sink = options.sink ?? process.stdout;
     this.#min = LogLevel[options.level ?? 'info'];
     // Pre-serialised constant fields: appended to every line without re-encoding.

@@ -30,7 +30,10 @@ export interface StartOptions {
   readonly processStart?: number;
 }
 
-export async function startFunction(config: Readonly<RuntimeConfig>, options: StartOptions = {}): Promise<RunningFunction> {
+export async function startFunction(
+  config: Readonly<RuntimeConfig>,
+  options: StartOptions = {},
+): Promise<RunningFunction> {
   const log = new JsonLogger({
     serviceName: config.serviceName,
     ...(config.serviceRevision === undefined ? {} : { serviceVersion: config.serviceRevision }),
@@ -45,7 +48,10 @@ export async function startFunction(config: Readonly<RuntimeConfig>, options: St
     options.store ??
     (config.mongodbUrl === undefined
       ? new MemoryDocumentStore()
-      : await (await import('./adapters/mongodb/mongo-document-store.ts')).MongoDocumentStore.connect(config.mongodbUrl, config.mongodbDb));
+      : await (await import('./adapters/mongodb/mongo-document-store.ts')).MongoDocumentStore.connect(
+          config.mongodbUrl,
+          config.mongodbDb,
+        ));
   const guard = new IdempotencyGuard(store, config.serviceName, {
     ttlSeconds: config.idempotencyTtlSeconds,
     lockSeconds: config.idempotencyLockSeconds,
@@ -114,7 +120,9 @@ export async function startFunction(config: Readonly<RuntimeConfig>, options: St
       const clean = await rs.drain(config.shutdownTimeoutSeconds * 1000);
       if (!clean) {
         invoker.shutdownSignal.abort();
-        log.warn(`shutdown: in-flight events still running after ${config.shutdownTimeoutSeconds}s were aborted`);
+        log.warn(
+          `shutdown: in-flight events still running after ${config.shutdownTimeoutSeconds}s were aborted`,
+        );
       }
       await initDone;
       try {

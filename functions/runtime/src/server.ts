@@ -50,7 +50,11 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
 
   const tooLarge = (res: ServerResponse, limit: number): void => {
     const answer = toProblem(
-      new PayloadTooLargeError(`request body exceeds the limit of ${limit} bytes (MAX_BODY_BYTES)`, [{ name: 'body', reason: 'too large' }], 413),
+      new PayloadTooLargeError(
+        `request body exceeds the limit of ${limit} bytes (MAX_BODY_BYTES)`,
+        [{ name: 'body', reason: 'too large' }],
+        413,
+      ),
     );
     // Close the connection: the rest of the body is not read, so the socket cannot be reused.
     res.writeHead(413, { 'content-type': PROBLEM_CONTENT_TYPE, connection: 'close' });
@@ -92,7 +96,11 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
         (err: unknown) => {
           // invoke() maps every error itself; reaching here is a bug, still answered as problem+json.
           const answer = toProblem(err);
-          send(res, { status: answer.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE }, body: problemBody(answer.problem) });
+          send(res, {
+            status: answer.status,
+            headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+            body: problemBody(answer.problem),
+          });
           done();
         },
       );
@@ -117,7 +125,9 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
     if (path === METRICS_PATH && req.method === 'GET') {
       options.metrics.scrape().then(
         (text) => {
-          res.writeHead(text === undefined ? 404 : 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          res.writeHead(text === undefined ? 404 : 200, {
+            'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+          });
           res.end(text ?? 'metrics are disabled (OTEL_SDK_DISABLED=true)\n');
         },
         () => {
@@ -140,7 +150,8 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
         type: 'https://sluice.dev/problems/method-not-allowed',
         title: 'Method Not Allowed',
         status: 405,
-        detail: 'send CloudEvents with POST; health at /health/readiness and /health/liveness, metrics at /metrics',
+        detail:
+          'send CloudEvents with POST; health at /health/readiness and /health/liveness, metrics at /metrics',
       }),
     );
   };

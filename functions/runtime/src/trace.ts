@@ -34,7 +34,12 @@ export function continueTrace(traceparent: unknown, tracestate: unknown): TraceC
   const m = typeof traceparent === 'string' ? TRACEPARENT.exec(traceparent) : null;
   const state = typeof tracestate === 'string' && tracestate !== '' ? tracestate : undefined;
   if (m !== null && m[1] !== 'ff' && m[2] !== ZERO_TRACE && m[3] !== ZERO_SPAN) {
-    const ctx = { traceId: m[2] as string, spanId: randomHex(8), parentSpanId: m[3] as string, flags: m[4] as string };
+    const ctx = {
+      traceId: m[2] as string,
+      spanId: randomHex(8),
+      parentSpanId: m[3] as string,
+      flags: m[4] as string,
+    };
     return state === undefined ? ctx : { ...ctx, tracestate: state };
   }
   return { traceId: randomHex(16), spanId: randomHex(8), flags: '01' };

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { FormatsPlugin } from 'ajv-formats';
 import * as ajvFormats from 'ajv-formats';
-import { FunctionLoadError, InvalidEventError, type InvalidParam } from './errors.ts';
 import { isJsonMediaType, mediaType } from './cloudevent/receive.ts';
+import { FunctionLoadError, InvalidEventError, type InvalidParam } from './errors.ts';
 import type { CloudEvent } from './types.ts';
 
 // ajv-formats is CommonJS: under Node's ESM loader its `default` is the module.exports object,
@@ -35,7 +35,9 @@ export async function loadSchemas(dir: string): Promise<SchemaSet> {
   const sources = await Promise.all(
     files.map(async (file) => ({ file, text: await readFile(join(dir, file), 'utf8') })),
   );
-  return compileSchemas(sources.map(({ file, text }) => ({ type: file.slice(0, -5), file: join(dir, file), text })));
+  return compileSchemas(
+    sources.map(({ file, text }) => ({ type: file.slice(0, -5), file: join(dir, file), text })),
+  );
 }
 
 export function compileSchemas(sources: readonly { type: string; file: string; text: string }[]): SchemaSet {
@@ -46,7 +48,9 @@ export function compileSchemas(sources: readonly { type: string; file: string; t
     try {
       validators.set(type, ajv.compile(JSON.parse(text) as object));
     } catch (err) {
-      throw new FunctionLoadError(`schema ${file} does not compile: ${(err as Error).message}`, { cause: err });
+      throw new FunctionLoadError(`schema ${file} does not compile: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   const check = (type: string, data: unknown): readonly InvalidParam[] => {

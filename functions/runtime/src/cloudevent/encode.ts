@@ -61,7 +61,9 @@ export function toStructured(event: CloudEvent): HttpMessage {
   else if (event.data !== undefined) {
     const media = mediaType(event.datacontenttype);
     doc.data =
-      media === '' || isJsonMediaType(media) || typeof event.data !== 'object' ? event.data : JSON.stringify(event.data);
+      media === '' || isJsonMediaType(media) || typeof event.data !== 'object'
+        ? event.data
+        : JSON.stringify(event.data);
   }
   return {
     headers: { 'content-type': `${STRUCTURED_CONTENT_TYPE}; charset=utf-8` },
@@ -75,7 +77,11 @@ function encodeData(event: CloudEvent): { body: Buffer; contentType: string | un
   if (data instanceof Uint8Array) {
     return { body: Buffer.from(data), contentType: datacontenttype ?? 'application/octet-stream' };
   }
-  if (typeof data === 'string' && datacontenttype !== undefined && !isJsonMediaType(mediaType(datacontenttype))) {
+  if (
+    typeof data === 'string' &&
+    datacontenttype !== undefined &&
+    !isJsonMediaType(mediaType(datacontenttype))
+  ) {
     return { body: Buffer.from(data), contentType: datacontenttype };
   }
   return { body: Buffer.from(JSON.stringify(data)), contentType: datacontenttype ?? 'application/json' };

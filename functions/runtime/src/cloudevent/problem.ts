@@ -71,7 +71,13 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
       headers: {},
       outcome: 'rejected',
       reason: err.reason,
-      problem: { type: `${TYPE_BASE}${err.reason}`, title: TITLES[422] as string, status: 422, detail: err.message, ...base },
+      problem: {
+        type: `${TYPE_BASE}${err.reason}`,
+        title: TITLES[422] as string,
+        status: 422,
+        detail: err.message,
+        ...base,
+      },
     };
   }
   if (err instanceof TransientError) {
@@ -80,7 +86,13 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
       headers: { 'retry-after': String(err.retryAfterSeconds) },
       outcome: 'transient',
       reason: err.name,
-      problem: { type: `${TYPE_BASE}transient`, title: TITLES[503] as string, status: 503, detail: err.message, ...base },
+      problem: {
+        type: `${TYPE_BASE}transient`,
+        title: TITLES[503] as string,
+        status: 503,
+        detail: err.message,
+        ...base,
+      },
     };
   }
   return {
@@ -89,7 +101,13 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
     outcome: 'error',
     reason: err instanceof Error ? err.name : 'unknown',
     // The message of an unexpected error may leak internals; it goes to the log, not the reply.
-    problem: { type: `${TYPE_BASE}internal`, title: TITLES[500] as string, status: 500, detail: 'the function failed; see its log', ...base },
+    problem: {
+      type: `${TYPE_BASE}internal`,
+      title: TITLES[500] as string,
+      status: 500,
+      detail: 'the function failed; see its log',
+      ...base,
+    },
   };
 }
 

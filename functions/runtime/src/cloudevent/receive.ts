@@ -29,6 +29,7 @@ const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
 const RFC3339 =
   /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 // URI-reference (RFC 3986): no whitespace, no control characters, and well-formed percent escapes.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is rejected
 const URI_REFERENCE = /^(?:[^\s\x00-\x1f\x7f%]|%[0-9A-Fa-f]{2})+$/;
 const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
@@ -43,7 +44,7 @@ export interface Received {
 export function looksLikeCloudEvent(headers: IncomingHttpHeaders): boolean {
   if (headers['ce-specversion'] !== undefined) return true;
   const ct = headers['content-type'];
-  return ct !== undefined && ct.startsWith('application/cloudevents');
+  return ct?.startsWith('application/cloudevents') === true;
 }
 
 /** Media type without parameters, lower-cased: `Application/JSON; charset=utf-8` → `application/json`. */
@@ -113,7 +114,10 @@ function parseBinary(headers: IncomingHttpHeaders, body: Buffer): CloudEvent {
       continue;
     }
     if (name === 'datacontenttype') {
-      problems.push({ name, reason: 'in binary mode datacontenttype is the Content-Type header, not ce-datacontenttype' });
+      problems.push({
+        name,
+        reason: 'in binary mode datacontenttype is the Content-Type header, not ce-datacontenttype',
+      });
       continue;
     }
     if (name === 'data' || name === 'data_base64') {
@@ -143,7 +147,9 @@ function parseBinary(headers: IncomingHttpHeaders, body: Buffer): CloudEvent {
 function parseStructured(body: Buffer): CloudEvent {
   const parsed = parseJson(body, 'body');
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new InvalidEventError('structured-mode body must be a JSON object', [{ name: 'body', reason: 'not an object' }]);
+    throw new InvalidEventError('structured-mode body must be a JSON object', [
+      { name: 'body', reason: 'not an object' },
+    ]);
   }
   const problems: InvalidParam[] = [];
   const attrs: Record<string, string> = {};
@@ -170,7 +176,8 @@ function parseStructured(body: Buffer): CloudEvent {
   checkContextAttributes(attrs, problems);
   const hasData = Object.hasOwn(object, 'data');
   const hasBase64 = Object.hasOwn(object, 'data_base64');
-  if (hasData && hasBase64) problems.push({ name: 'data_base64', reason: 'data and data_base64 are mutually exclusive' });
+  if (hasData && hasBase64)
+    problems.push({ name: 'data_base64', reason: 'data and data_base64 are mutually exclusive' });
   let data: unknown;
   if (hasBase64) {
     const b64 = object.data_base64;
@@ -189,18 +196,24 @@ function parseStructured(body: Buffer): CloudEvent {
 function checkContextAttributes(attrs: Record<string, string>, problems: InvalidParam[]): void {
   const { specversion, id, source, type, subject, time, dataschema } = attrs;
   if (specversion === undefined) problems.push({ name: 'specversion', reason: 'missing' });
-  else if (specversion !== '1.0') problems.push({ name: 'specversion', reason: `unsupported version "${specversion}", expected "1.0"` });
-  if (id === undefined || id === '') problems.push({ name: 'id', reason: id === undefined ? 'missing' : 'must not be empty' });
+  else if (specversion !== '1.0')
+    problems.push({ name: 'specversion', reason: `unsupported version "${specversion}", expected "1.0"` });
+  if (id === undefined || id === '')
+    problems.push({ name: 'id', reason: id === undefined ? 'missing' : 'must not be empty' });
   if (source === undefined || source === '') {
     problems.push({ name: 'source', reason: source === undefined ? 'missing' : 'must not be empty' });
-  } else if (!URI_REFERENCE.test(source)) problems.push({ name: 'source', reason: 'must be a URI-reference' });
-  if (type === undefined || type === '') problems.push({ name: 'type', reason: type === undefined ? 'missing' : 'must not be empty' });
+  } else if (!URI_REFERENCE.test(source))
+    problems.push({ name: 'source', reason: 'must be a URI-reference' });
+  if (type === undefined || type === '')
+    problems.push({ name: 'type', reason: type === undefined ? 'missing' : 'must not be empty' });
   if (subject === '') problems.push({ name: 'subject', reason: 'must not be empty when present' });
-  if (time !== undefined && !isRfc3339(time)) problems.push({ name: 'time', reason: 'must be an RFC 3339 timestamp' });
+  if (time !== undefined && !isRfc3339(time))
+    problems.push({ name: 'time', reason: 'must be an RFC 3339 timestamp' });
   if (dataschema !== undefined && !(URI_REFERENCE.test(dataschema) && ABSOLUTE_URI.test(dataschema))) {
     problems.push({ name: 'dataschema', reason: 'must be an absolute URI' });
   }
-  if (attrs.datacontenttype === '') problems.push({ name: 'datacontenttype', reason: 'must not be empty when present' });
+  if (attrs.datacontenttype === '')
+    problems.push({ name: 'datacontenttype', reason: 'must not be empty when present' });
 }
 
 function isRfc3339(value: string): boolean {
@@ -217,7 +230,9 @@ function parseJson(body: Buffer, what: string): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new InvalidEventError(`${what} is not valid JSON`, [{ name: what, reason: (err as Error).message }]);
+    throw new InvalidEventError(`${what} is not valid JSON`, [
+      { name: what, reason: (err as Error).message },
+    ]);
   }
 }
 
@@ -225,7 +240,11 @@ function describe(problems: readonly InvalidParam[]): string {
   return `invalid CloudEvent: ${problems.map((p) => `${p.name} ${p.reason}`).join('; ')}`;
 }
 
-function freeze(attrs: Record<string, string>, data: unknown, extensions: Record<string, ExtensionValue>): CloudEvent {
+function freeze(
+  attrs: Record<string, string>,
+  data: unknown,
+  extensions: Record<string, ExtensionValue>,
+): CloudEvent {
   const event: Record<string, unknown> = {
     specversion: '1.0',
     id: attrs.id,

@@ -29,7 +29,11 @@ describe('IdempotencyGuard on MongoDB (FerretDB unless MONGODB_URL)', () => {
     const guard = new IdempotencyGuard(store, 'fn', { now: clock });
     const claim = await guard.claim('/src', 'e2');
     await guard.complete(claim.key, { status: 204 });
-    expect(await guard.claim('/src', 'e2')).toEqual({ kind: 'completed', key: claim.key, outcome: { status: 204 } });
+    expect(await guard.claim('/src', 'e2')).toEqual({
+      kind: 'completed',
+      key: claim.key,
+      outcome: { status: 204 },
+    });
   });
 
   it('lets exactly one of many concurrent claims win', async () => {

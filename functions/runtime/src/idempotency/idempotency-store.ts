@@ -37,7 +37,13 @@ export const IDEMPOTENCY_DEFAULTS: IdempotencyConfig = {
 
 /** The key: a hash, so long sources and ids index well; the parts are kept in the record for operators. */
 export function idempotencyKey(functionName: string, source: string, id: string): string {
-  return createHash('sha256').update(functionName).update('\0').update(source).update('\0').update(id).digest('base64url');
+  return createHash('sha256')
+    .update(functionName)
+    .update('\0')
+    .update(source)
+    .update('\0')
+    .update(id)
+    .digest('base64url');
 }
 
 export class IdempotencyGuard {
@@ -114,7 +120,12 @@ export class IdempotencyGuard {
     await this.#records.deleteOne({ _id: key, status: IdempotencyStatus.inProgress });
   }
 
-  #inProgress(key: string, source: string, id: string, now: number): IdempotencyRecord & Record<string, unknown> {
+  #inProgress(
+    key: string,
+    source: string,
+    id: string,
+    now: number,
+  ): IdempotencyRecord & Record<string, unknown> {
     return {
       _id: key,
       status: IdempotencyStatus.inProgress,

@@ -62,7 +62,9 @@ export function assertSafeDocument(value: unknown, path = ''): void {
   if (value instanceof Date || value instanceof Uint8Array) return;
   for (const key of Object.keys(value)) {
     if (key.startsWith('$') || key.includes('.') || key.includes('\0')) {
-      throw new TypeError(`unsafe key "${key}" at ${path || '/'}: keys must not start with $ or contain . or NUL`);
+      throw new TypeError(
+        `unsafe key "${key}" at ${path || '/'}: keys must not start with $ or contain . or NUL`,
+      );
     }
     assertSafeDocument((value as Doc)[key], path ? `${path}.${key}` : key);
   }
@@ -76,4 +78,3 @@ export function assertSafeUpdate(update: Update): void {
     for (const field of Object.keys(fields)) assertSafeDocument(fields[field], field);
   }
 }
-

@@ -3,7 +3,7 @@
  * Like Knative's InMemoryChannel it is for development: nothing survives a restart. MongoDB's query
  * and update languages come from `mingo`, so handlers behave the same here and on MongoDB.
  */
-import { Query, update as applyUpdate } from 'mingo';
+import { update as applyUpdate, Query } from 'mingo';
 import { DuplicateKeyError } from '../../errors.ts';
 import {
   assertSafeDocument,
@@ -66,7 +66,11 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     return { matchedCount: r.matched ? 1 : 0, modifiedCount: r.modified ? 1 : 0, upsertedId: r.upsertedId };
   }
 
-  async findOneAndUpdate(filter: Filter, update: Update, options: { upsert?: boolean } = {}): Promise<T | null> {
+  async findOneAndUpdate(
+    filter: Filter,
+    update: Update,
+    options: { upsert?: boolean } = {},
+  ): Promise<T | null> {
     const r = this.#update(filter, update, options.upsert === true);
     return r.doc === undefined ? null : structuredClone(r.doc);
   }
@@ -103,7 +107,11 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     return undefined;
   }
 
-  #update(filter: Filter, update: Update, upsert: boolean): { matched: boolean; modified: boolean; upsertedId: unknown; doc?: T } {
+  #update(
+    filter: Filter,
+    update: Update,
+    upsert: boolean,
+  ): { matched: boolean; modified: boolean; upsertedId: unknown; doc?: T } {
     assertSafeUpdate(update);
     const existing = this.#first(filter);
     if (existing === undefined) {

@@ -31,7 +31,10 @@ export function translateMongoError(err: unknown): unknown {
       name === 'MongoPoolClearedError' ||
       name === 'MongoNotConnectedError'
     ) {
-      return new StoreUnavailableError(`MongoDB unavailable: ${String(e.message)}`, { cause: err, retryAfterSeconds: 2 });
+      return new StoreUnavailableError(`MongoDB unavailable: ${String(e.message)}`, {
+        cause: err,
+        retryAfterSeconds: 2,
+      });
     }
   }
   return err;
