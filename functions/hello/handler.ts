@@ -2,8 +2,7 @@
  * hello — the smallest complete function: accepts a greeting request, counts greetings per name in
  * the store (a side effect that must happen once per event), and replies with a greeting event.
  */
-import { PermanentError } from '../runtime/src/errors.ts';
-import type { SluiceFunction } from '../runtime/src/types.ts';
+import { PermanentError, type SluiceFunction } from '../runtime/src/index.ts';
 
 export const REQUESTED = 'dev.sluice.hello.requested.v1';
 export const GREETED = 'dev.sluice.hello.greeted.v1';

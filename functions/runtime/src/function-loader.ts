@@ -1,24 +1,35 @@
 /**
- * Loads a function folder: `handler.ts` (or the bundled `handler.js` in an image) and `schemas/`.
- * Every accepted and emitted type must have a schema; anything missing stops the start with a message
- * that names the file.
+ * Loads a function folder: `handler.ts` (or `handler.js`) and `schemas/`. Every accepted and emitted
+ * type must have a schema; anything missing stops the start with a message that names the file.
+ * A bundle (platform/build/bundle.ts) registers its function and precompiled validators first with
+ * `useBundledFunction`, so nothing is read from disk and no schema is compiled at start-up.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FunctionLoadError } from './errors.ts';
 import type { SluiceFunction } from './types.ts';
-import { loadSchemas, type SchemaSet } from './validate.ts';
+import type { SchemaSet } from './schema-set.ts';
 
 export interface LoadedFunction {
   readonly fn: SluiceFunction;
   readonly schemas: SchemaSet;
 }
 
+let bundled: { readonly module: Partial<SluiceFunction>; readonly schemas: SchemaSet } | undefined;
+
+/** Called by a bundle's entry before main runs: the handler module and its schemas are in the file. */
+export function useBundledFunction(module: Partial<SluiceFunction>, schemas: SchemaSet): void {
+  bundled = { module, schemas };
+}
+
 export async function loadFunction(dir: string): Promise<LoadedFunction> {
+  if (bundled !== undefined) return { fn: checkFunction(bundled.module, 'the bundle'), schemas: bundled.schemas };
   const file = ['handler.ts', 'handler.js'].map((f) => join(dir, f)).find((f) => existsSync(f));
   if (file === undefined) throw new FunctionLoadError(`no handler.ts or handler.js in ${dir}`);
   const mod = (await import(pathToFileURL(file).href)) as Partial<SluiceFunction>;
+  // Imported here, not at the top: ajv (~70 ms to load) is only needed when schemas are compiled now.
+  const { loadSchemas } = await import('./validate.ts');
   return { fn: checkFunction(mod, file), schemas: await loadSchemas(join(dir, 'schemas')) };
 }
 

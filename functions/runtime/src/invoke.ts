@@ -166,6 +166,13 @@ export class Invoker {
     if (this.#emits !== undefined && !this.#emits.has(reply.type)) {
       throw new InvalidReplyError(`handler replied with type ${reply.type}, which is not listed in emits`);
     }
+    // The reply is the next function's input: hold it to its schema here, where the bug is.
+    const invalid = this.#deps.schemas.check(reply.type, reply.data);
+    if (invalid.length > 0) {
+      throw new InvalidReplyError(
+        `reply of type ${reply.type} does not match its schema: ${invalid.map((p) => `${p.name} ${p.reason}`).join('; ')}`,
+      );
+    }
     const extensions: Record<string, ExtensionValue> = {};
     for (const [name, value] of Object.entries(reply.extensions ?? {})) {
       if (!EXTENSION_NAME.test(name) || RESERVED.has(name))

@@ -101,13 +101,15 @@ export async function startFunction(
         });
         return;
       } catch (err) {
+        if (stopping.signal.aborted) return;
         log.warn(`not ready yet (attempt ${attempt}): ${(err as Error).message}`, errorFields(err));
-        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5000)));
-        if (stopping) return;
+        // Back off, but wake at once on stop: a pod that never got ready must still stop promptly.
+        await sleep(Math.min(200 * 2 ** attempt, 5000), stopping.signal);
+        if (stopping.signal.aborted) return;
       }
     }
   };
-  let stopping = false;
+  const stopping = new AbortController();
   const initDone = init();
 
   return {
@@ -115,7 +117,7 @@ export async function startFunction(
     store,
     log,
     async stop() {
-      stopping = true;
+      stopping.abort();
       ready = false;
       const clean = await rs.drain(config.shutdownTimeoutSeconds * 1000);
       if (!clean) {
@@ -153,4 +155,17 @@ async function buildRoutes(
 async function loadTelemetry(config: Readonly<RuntimeConfig>): Promise<Metrics> {
   const { createTelemetry } = await import('./telemetry.ts');
   return createTelemetry(config);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    signal.addEventListener('abort', wake, { once: true });
+  });
 }

@@ -43,6 +43,8 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
   let onIdle: (() => void) | undefined;
 
   const send = (res: ServerResponse, answer: HttpAnswer): void => {
+    // The client may have gone while the handler ran; its answer has nowhere to go.
+    if (res.destroyed || res.writableEnded) return;
     if (draining) answer.headers.connection = 'close';
     res.writeHead(answer.status, answer.headers);
     res.end(answer.body);
@@ -62,6 +64,16 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
   };
 
   const handleEvent = (req: IncomingMessage, res: ServerResponse, started: number): void => {
+    // In flight from the first byte until the answer is flushed to the socket AND the handler has
+    // settled: drain() must neither cut a body being read nor close the store under a running handler.
+    inFlight++;
+    let holds = 1;
+    const release = (): void => {
+      holds--;
+      if (holds === 0) done();
+    };
+    // 'close' follows 'finish' (answer handed to the OS) or a connection lost early.
+    res.once('close', release);
     const limit = options.maxBodyBytes;
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
@@ -86,12 +98,12 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
     req.on('end', () => {
       if (aborted) return;
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      inFlight++;
+      holds++;
       options.invoker.invoke(req.headers, body).then(
         (answer) => {
           send(res, answer);
           options.metrics.httpRequest('POST', '/', answer.status, (performance.now() - started) / 1000);
-          done();
+          release();
         },
         (err: unknown) => {
           // invoke() maps every error itself; reaching here is a bug, still answered as problem+json.
@@ -101,7 +113,7 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
             headers: { 'content-type': PROBLEM_CONTENT_TYPE },
             body: problemBody(answer.problem),
           });
-          done();
+          release();
         },
       );
     });

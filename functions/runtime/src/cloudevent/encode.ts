@@ -12,7 +12,9 @@ const NEEDS_ENCODING = /[^\x21\x23-\x24\x26-\x7e]/;
 export function encodeHeaderValue(value: string): string {
   if (!NEEDS_ENCODING.test(value)) return value;
   let out = '';
-  for (const ch of value) {
+  // A lone surrogate (possible in JSON text) has no UTF-8 form and makes encodeURIComponent throw;
+  // it becomes U+FFFD so a reply can always be written (and replayed).
+  for (const ch of value.toWellFormed()) {
     const code = ch.codePointAt(0) ?? 0;
     if (code > 0x20 && code < 0x7f && ch !== '"' && ch !== '%') out += ch;
     else out += encodeURIComponent(ch); // UTF-8 bytes as %XX; space is %20 as the binding requires

@@ -70,11 +70,40 @@ export function assertSafeDocument(value: unknown, path = ''): void {
   }
 }
 
-/** Values set by an update must be safe documents too; operator keys at the top level are expected. */
+// Update modifiers MongoDB reads inside an array operator's value (`$push: {a: {$each: [...], $slice: -5}}`).
+const ARRAY_MODIFIERS: Readonly<Record<string, ReadonlySet<string>>> = {
+  $push: new Set(['$each', '$slice', '$sort', '$position']),
+  $addToSet: new Set(['$each']),
+};
+
+/**
+ * Values set by an update must be safe documents too; operator keys at the top level are expected,
+ * and so are the array modifiers of `$push`/`$addToSet` (only `$each`'s items are data).
+ * `$pull` takes a query condition, like a filter, and is passed through as filters are.
+ */
 export function assertSafeUpdate(update: Update): void {
   for (const op of Object.keys(update)) {
     if (!op.startsWith('$')) throw new TypeError(`update must use operators, got field "${op}"`);
+    if (op === '$pull') continue;
     const fields = update[op] ?? {};
-    for (const field of Object.keys(fields)) assertSafeDocument(fields[field], field);
+    const modifiers = ARRAY_MODIFIERS[op];
+    for (const field of Object.keys(fields)) {
+      // A path may contain `.` (nested field) but never start with `$`: that is a key taken from data.
+      if (field.startsWith('$') || field.includes('\0')) {
+        throw new TypeError(`unsafe key "${field}" in ${op}: field paths must not start with $ or contain NUL`);
+      }
+      const value = fields[field];
+      if (modifiers !== undefined && isModifierDocument(value, modifiers)) {
+        assertSafeDocument((value as Doc).$each, `${field}.$each`);
+      } else {
+        assertSafeDocument(value, field);
+      }
+    }
   }
+}
+
+function isModifierDocument(value: unknown, modifiers: ReadonlySet<string>): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length > 0 && keys.includes('$each') && keys.every((k) => modifiers.has(k));
 }

@@ -112,7 +112,12 @@ class MongoCollectionAdapter<T extends Doc> implements Collection<T> {
     return { matchedCount: r.matchedCount, modifiedCount: r.modifiedCount, upsertedId: r.upsertedId };
   }
 
-  findOneAndUpdate(filter: Filter, update: Update, options: { upsert?: boolean } = {}): Promise<T | null> {
+  // async, so an unsafe update rejects the promise like every other failure instead of throwing.
+  async findOneAndUpdate(
+    filter: Filter,
+    update: Update,
+    options: { upsert?: boolean } = {},
+  ): Promise<T | null> {
     assertSafeUpdate(update);
     return guarded(
       () =>

@@ -1,0 +1,236 @@
+/**
+ * `make bench` / `make bench-quick`: throughput, cold start and RSS of our runtime against the bare
+ * node:http floor and the peers, the broker path against a raw amqplib floor, in ONE run on the same
+ * machine. Prints one table and one line per target, writes bench/results/<timestamp>.json.
+ *
+ * Layout on a 2-core machine: servers pinned to SERVER_CPU (0), this process and the load generator
+ * to LOAD_CPU (1). Rounds alternate the order of servers; each sample is paired with the floor's sample
+ * of the same round and the median of those ratios is reported (see stats.ts).
+ *   node bench/src/bench.ts [--quick] [--only bare-http,sluice-bundle] [--rounds N] [--seconds S]
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { type BrokerSection, runBrokerSection } from './broker.ts';
+import { type LoadResult, pickLoadTool, runLoad } from './load.ts';
+import {
+  evaluateTarget,
+  formatTable,
+  median,
+  Op,
+  pairedRatio,
+  type TableRow,
+  type TargetResult,
+  targetLine,
+} from './stats.ts';
+import { ROOT, SERVERS, type ServerSpec, startServer, stopServer } from './servers.ts';
+
+const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? '0';
+const LOAD_CPU = process.env.BENCH_LOAD_CPU ?? '1';
+const FLOOR = 'bare-http';
+const OURS = 'sluice-bundle';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    'cold-samples': { type: 'string' },
+    'skip-broker': { type: 'boolean' },
+  },
+});
+const quick = values.quick === true;
+const config = {
+  quick,
+  rounds: Number(values.rounds ?? (quick ? 2 : 5)),
+  warmupSeconds: quick ? 1 : 2,
+  seconds: Number(values.seconds ?? (quick ? 3 : 5)),
+  connections: 50,
+  // Extra spawn → first 2xx samples per server, on top of the one each throughput round gives.
+  coldSamples: Number(values['cold-samples'] ?? (quick ? 4 : 10)),
+  loadTool: pickLoadTool(process.env.BENCH_LOAD_TOOL),
+  rabbitmqUrl: process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+  serverCpu: SERVER_CPU,
+  loadCpu: LOAD_CPU,
+};
+const quickSet = new Set([FLOOR, OURS]);
+const wanted = values.only?.split(',') ?? (quick ? [...quickSet] : SERVERS.map((s) => s.name));
+const servers = SERVERS.filter((s) => wanted.includes(s.name) || s.name === FLOOR);
+
+interface Samples {
+  rps: number[];
+  p99Ms: number[];
+  coldMs: number[];
+  rssMb: number[];
+  rssAfterLoadMb: number[];
+  failures: number;
+  errors: string[];
+}
+const samples = new Map<string, Samples>(
+  servers.map((s) => [s.name, { rps: [], p99Ms: [], coldMs: [], rssMb: [], rssAfterLoadMb: [], failures: 0, errors: [] }]),
+);
+const get = (name: string): Samples => samples.get(name) as Samples;
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+async function throughputRound(spec: ServerSpec, round: number): Promise<void> {
+  const s = get(spec.name);
+  let started: Awaited<ReturnType<typeof startServer>> | undefined;
+  try {
+    started = await startServer(spec, SERVER_CPU);
+    s.coldMs.push(started.coldMs);
+    if (started.rssMb !== undefined) s.rssMb.push(started.rssMb);
+    const load = (seconds: number): Promise<LoadResult> =>
+      runLoad({ port: started?.port ?? 0, connections: config.connections, seconds, tool: config.loadTool, cpu: LOAD_CPU });
+    await load(config.warmupSeconds);
+    const r = await load(config.seconds);
+    const { rssMb } = await import('./servers.ts');
+    const after = started.child.pid === undefined ? undefined : rssMb(started.child.pid);
+    if (after !== undefined) s.rssAfterLoadMb.push(after);
+    if (r.failures > 0) {
+      s.failures += r.failures;
+      s.rps[round] = Number.NaN; // not a valid sample; paired ratios skip it
+    } else s.rps[round] = r.rps;
+    s.p99Ms.push(r.p99Ms);
+    log(`  round ${round + 1} ${spec.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(1)} ms, cold ${started.coldMs.toFixed(0)} ms, failures ${r.failures}`);
+  } catch (err) {
+    s.rps[round] = Number.NaN;
+    s.errors.push((err as Error).message.slice(0, 500));
+    log(`  round ${round + 1} ${spec.name}: ${(err as Error).message.slice(0, 300)}`);
+  } finally {
+    if (started !== undefined) await stopServer(started.child);
+  }
+}
+
+async function coldStartSamples(): Promise<void> {
+  for (let i = 0; i < config.coldSamples; i++) {
+    const order = i % 2 === 0 ? servers : [...servers].reverse();
+    for (const spec of order) {
+      try {
+        const started = await startServer(spec, SERVER_CPU);
+        get(spec.name).coldMs.push(started.coldMs);
+        if (started.rssMb !== undefined) get(spec.name).rssMb.push(started.rssMb);
+        await stopServer(started.child);
+      } catch (err) {
+        get(spec.name).errors.push((err as Error).message.slice(0, 500));
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const began = new Date();
+  const loadBefore = loadavg();
+  log(
+    `sluice bench (${quick ? 'quick' : 'full'}): ${servers.length} servers, ${config.rounds} rounds × ${config.seconds}s, ` +
+      `${config.connections} connections, load generator ${config.loadTool} on cpu ${LOAD_CPU}, servers on cpu ${SERVER_CPU}`,
+  );
+  log('building the bundle of the benchmark fixture');
+  await promisify(execFile)(process.execPath, [
+    join(ROOT, 'platform/build/bundle.ts'),
+    '--dir',
+    join(ROOT, 'bench/fixtures/order-sink'),
+    '--out',
+    join(ROOT, 'dist/bench/order-sink'),
+  ]);
+
+  log('function path: throughput rounds');
+  for (let round = 0; round < config.rounds; round++) {
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
+    for (const spec of order) await throughputRound(spec, round);
+  }
+  log('cold start: spawn → first 2xx');
+  await coldStartSamples();
+
+  let broker: BrokerSection | undefined;
+  if (values['skip-broker'] !== true) {
+    log('broker path');
+    broker = await runBrokerSection({
+      rounds: quick ? 2 : 3,
+      seconds: config.seconds,
+      warmupSeconds: config.warmupSeconds,
+      inFlight: config.connections,
+      url: config.rabbitmqUrl,
+      serverCpu: SERVER_CPU,
+      loadCpu: LOAD_CPU,
+      log,
+    });
+  }
+
+  const floor = get(FLOOR);
+  const rows: (TableRow & { name: string; p99Ms: number | undefined; rssAfterLoadMb: number | undefined })[] =
+    servers.map((spec) => {
+      const s = get(spec.name);
+      return {
+        name: spec.name,
+        label: spec.label,
+        rps: median(s.rps),
+        rpsRatio: pairedRatio(s.rps, floor.rps),
+        coldMs: median(s.coldMs),
+        coldRatio: pairedRatio(s.coldMs, floor.coldMs),
+        rssMb: median(s.rssMb),
+        p99Ms: median(s.p99Ms),
+        rssAfterLoadMb: median(s.rssAfterLoadMb),
+      };
+    });
+  const ours = rows.find((r) => r.name === OURS);
+  const targets: TargetResult[] = [
+    evaluateTarget('function-path', ours?.rpsRatio, Op.atLeast, 0.5, `${ours?.rps?.toFixed(0) ?? 'n/a'} req/s vs ${rows[0]?.rps?.toFixed(0) ?? 'n/a'}`),
+    evaluateTarget('cold-start', ours?.coldRatio, Op.atMost, 1.6, `${ours?.coldMs?.toFixed(0) ?? 'n/a'} ms vs ${rows[0]?.coldMs?.toFixed(0) ?? 'n/a'} ms`),
+    evaluateTarget(
+      'idle-rss',
+      ours?.rssMb === undefined ? undefined : ours.rssMb / 60,
+      Op.atMost,
+      1,
+      `${ours?.rssMb?.toFixed(1) ?? 'n/a'} MB of 60 MB`,
+    ),
+    evaluateTarget(
+      'broker-path',
+      broker?.ratio,
+      Op.atLeast,
+      0.5,
+      broker === undefined
+        ? 'skipped'
+        : `${broker.ours?.rate?.toFixed(0) ?? 'n/a'} vs ${broker.floor.rate?.toFixed(0) ?? 'n/a'} events/s, p99 ${broker.ours?.p99Ms?.toFixed(1) ?? 'n/a'} ms${broker.note === undefined ? '' : `; ${broker.note}`}`,
+    ),
+  ];
+
+  const file = join(ROOT, 'bench/results', `${began.toISOString().replaceAll(':', '-')}.json`);
+  await mkdir(join(ROOT, 'bench/results'), { recursive: true });
+  await writeFile(
+    file,
+    `${JSON.stringify(
+      {
+        startedAt: began.toISOString(),
+        finishedAt: new Date().toISOString(),
+        machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
+        config,
+        rows,
+        broker,
+        targets,
+        samples: Object.fromEntries(samples),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+
+  const out: string[] = ['', formatTable(rows)];
+  if (broker !== undefined) {
+    out.push('', '| broker path (RabbitMQ, persistent, confirms) | events/s | ratio to raw amqplib | p50 | p99 end-to-end |', '|---|---:|---:|---:|---:|');
+    const r = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
+    out.push(`| raw amqplib: confirm publish + manual-ack consume | ${r(broker.floor.rate)} | 1.00 | ${r(broker.floor.p50Ms, 1)} ms | ${r(broker.floor.p99Ms, 1)} ms |`);
+    out.push(`| **sluice** ingress → publish → trigger queue → HTTP dispatch → ack | ${r(broker.ours?.rate)} | ${r(broker.ratio, 2)} | ${r(broker.ours?.p50Ms, 1)} ms | ${r(broker.ours?.p99Ms, 1)} ms |`);
+  }
+  const failures = rows.filter((r) => get(r.name).failures > 0 || get(r.name).errors.length > 0);
+  for (const r of failures) out.push(`note: ${r.name}: ${get(r.name).failures} non-2xx/socket failures, ${get(r.name).errors.length} errors (see JSON)`);
+  out.push('', `load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} → ${loadavg().map((l) => l.toFixed(2)).join(' ')}; results in ${file.slice(ROOT.length + 1)}`, '');
+  for (const t of targets) out.push(targetLine(t));
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+await main();

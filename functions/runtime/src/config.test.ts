@@ -1,0 +1,94 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('fills defaults from the folder name when only FUNCTION_DIR is set', () => {
+    const config = loadConfig({ FUNCTION_DIR: 'functions/hello' });
+    expect(config).toMatchObject({
+      functionDir: resolve('functions/hello'),
+      serviceName: 'hello',
+      serviceRevision: undefined,
+      port: 8080,
+      eventSource: '/sluice/functions/hello',
+      maxBodyBytes: 1024 * 1024,
+      mongodbUrl: undefined,
+      handlerTimeoutSeconds: 25,
+      idempotencyLockSeconds: 30,
+      logLevel: 'info',
+      metricsEnabled: true,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("takes Knative's K_SERVICE, K_REVISION and PORT", () => {
+    const config = loadConfig({
+      FUNCTION_DIR: '/app/fn',
+      K_SERVICE: 'greeter',
+      K_REVISION: 'greeter-00003',
+      PORT: '9090',
+    });
+    expect(config.serviceName).toBe('greeter');
+    expect(config.serviceRevision).toBe('greeter-00003');
+    expect(config.port).toBe(9090);
+    expect(config.eventSource).toBe('/sluice/functions/greeter');
+  });
+
+  it('lets CE_SOURCE override the reply source', () => {
+    expect(loadConfig({ FUNCTION_DIR: 'x', CE_SOURCE: 'urn:me' }).eventSource).toBe('urn:me');
+  });
+
+  it('lists every problem at once', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      MAX_BODY_BYTES: '0',
+      IDEMPOTENCY_TTL_SECONDS: '1.5',
+      HANDLER_TIMEOUT_SECONDS: '60',
+      IDEMPOTENCY_LOCK_SECONDS: '30',
+      SHUTDOWN_TIMEOUT_SECONDS: '-1',
+      LOG_LEVEL: 'loud',
+      MONGODB_URL: 'postgres://x',
+      OTEL_SDK_DISABLED: 'yes',
+    });
+    expect(problems).toHaveLength(9);
+    const joined = problems.join('\n');
+    for (const name of [
+      'FUNCTION_DIR',
+      'PORT',
+      'MAX_BODY_BYTES',
+      'IDEMPOTENCY_TTL_SECONDS',
+      'IDEMPOTENCY_LOCK_SECONDS (30) must exceed HANDLER_TIMEOUT_SECONDS (60)',
+      'SHUTDOWN_TIMEOUT_SECONDS',
+      'LOG_LEVEL',
+      'MONGODB_URL',
+      'OTEL_SDK_DISABLED',
+    ]) {
+      expect(joined).toContain(name);
+    }
+  });
+
+  it('says everything in one message', () => {
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(/FUNCTION_DIR[\s\S]*PORT="70000"/);
+  });
+
+  it('accepts a mongodb+srv URL and OTEL_SDK_DISABLED=true', () => {
+    const config = loadConfig({
+      FUNCTION_DIR: 'x',
+      MONGODB_URL: 'mongodb+srv://db.example.com/',
+      OTEL_SDK_DISABLED: 'true',
+    });
+    expect(config.mongodbUrl).toBe('mongodb+srv://db.example.com/');
+    expect(config.metricsEnabled).toBe(false);
+  });
+});

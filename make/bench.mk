@@ -1,0 +1,35 @@
+# Bundles and benchmarks (issue 7; docs/performance.md).
+#
+# BUNDLE CONTRACT — what the deploy image is built from:
+#   make bundle FN=<name>   → dist/functions/<name>/      (make bundle: every functions/* with a handler)
+#   contents   main.mjs            entry (runtime + handler + schema validators precompiled by ajv standalone)
+#              chunks/*.mjs        code loaded only when used (MongoDB driver, OpenTelemetry, express);
+#                                  *.map / *.LEGAL.txt are optional (source maps, licences)
+#   copy       the WHOLE folder dist/functions/<name>/ to e.g. /app — no node_modules, no schemas/ folder
+#              and no .ts files are needed at run time (optional MongoDB add-ons such as kerberos are external
+#              and deliberately absent)
+#   run        node /app/main.mjs        (Node 24; no flags; no loader, no type stripping)
+#   env        as the runtime (functions/runtime/src/config.ts): PORT (8080), K_SERVICE, K_REVISION, MONGODB_URL,
+#              MONGODB_DB, LOG_LEVEL, OTEL_SDK_DISABLED, …; FUNCTION_DIR is optional: it defaults to the folder
+#              of main.mjs, so the service name defaults to <name> when K_SERVICE is unset.
+#   probes     GET /health/readiness, /health/liveness; metrics GET /metrics — same port.
+#
+# Benchmarks: `make bench` (< 10 min) prints one table and writes bench/results/<timestamp>.json;
+# `make bench-quick` (< 1 min) ends with one `target <name>: ratio … met|missed` line per target.
+# Servers run on cpu 0, the load generator (wrk when installed — `apt-get install -y wrk` —, else
+# autocannon) and the harness on cpu 1: BENCH_SERVER_CPU / BENCH_LOAD_CPU / BENCH_LOAD_TOOL override.
+.PHONY: bundle bench bench-quick bench-profile
+
+BUNDLE_FN = $(if $(filter command line,$(origin FN)),$(FN),--all)
+
+bundle: install ## bundle functions for images: make bundle [FN=<name>] → dist/functions/<name>/main.mjs
+	node platform/build/bundle.ts $(BUNDLE_FN)
+
+bench: install ## full benchmark (< 10 min): one table vs bare node:http and peers + broker path
+	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/bench.ts
+
+bench-quick: install ## short benchmark (< 1 min) ending with one line per target
+	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/bench.ts --quick
+
+bench-profile: install ## CPU profile of the function path under load → .tmp/profile/*.cpuprofile + summary
+	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/profile.ts

@@ -1,0 +1,10 @@
+# Local platform (platform/local, docs/local-platform.md): `make dev` runs it.
+# The Makefile exports a default RABBITMQ_URL for the integration tests; `make dev` uses RabbitMQ only
+# when the caller set RABBITMQ_URL (environment or command line), so a fresh clone needs no service.
+DEV_RABBITMQ_URL := $(if $(filter file,$(origin RABBITMQ_URL)),,$(RABBITMQ_URL))
+
+.PHONY: check-local-services
+check-local-services: install ## validate every functions/*/service.yaml as `make dev` reads it
+	node platform/local/src/check-services.ts
+
+TEST_CHECKS += check-local-services

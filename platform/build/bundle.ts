@@ -1,0 +1,183 @@
+/**
+ * Builds one function into a self-contained ESM bundle for an image (see make/bench.mk for the contract):
+ *
+ *   dist/functions/<name>/main.mjs      entry: runtime + handler + precompiled schema validators
+ *   dist/functions/<name>/chunks/*.mjs  code loaded only when needed (MongoDB driver, OpenTelemetry, express)
+ *
+ * Why here and not in bench/: the deploy image is built from this output, benchmarks only measure it.
+ * Schemas are compiled at build time with ajv's standalone code (the idea of the cloudevents SDK's
+ * `build:schema` script), so a process scaled from zero neither loads ajv nor compiles anything.
+ *
+ *   node platform/build/bundle.ts hello transaction-processor   # functions/<name> → dist/functions/<name>
+ *   node platform/build/bundle.ts --all
+ *   node platform/build/bundle.ts --dir bench/fixtures/order-sink --out dist/bench/order-sink
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ajvStandalone from 'ajv/dist/standalone/index.js';
+import { build } from 'esbuild';
+import { createAjv } from '../../functions/runtime/src/validate.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const RUNTIME_SRC = join(ROOT, 'functions/runtime/src');
+// ajv's standalone module is CommonJS: its `default` export is module.exports, whose `default` is the function.
+const standaloneCode = (
+  ajvStandalone as unknown as { default: { default: typeof import('ajv/dist/standalone/index.js').default } }
+).default.default;
+
+/** Optional peer modules that the MongoDB driver requires inside try/catch; absent by design. */
+const OPTIONAL_EXTERNALS = [
+  'kerberos',
+  '@mongodb-js/zstd',
+  '@aws-sdk/credential-providers',
+  'gcp-metadata',
+  'snappy',
+  'socks',
+  'aws4',
+  'mongodb-client-encryption',
+];
+
+export interface BundleOptions {
+  /** Function folder (handler.ts + schemas/). */
+  readonly dir: string;
+  /** Output folder; emptied first. */
+  readonly out: string;
+}
+
+export interface BundleResult {
+  readonly out: string;
+  readonly entry: string;
+  readonly bytes: number;
+  readonly schemas: readonly string[];
+}
+
+export class BundleError extends Error {
+  override name = 'BundleError';
+}
+
+/** Standalone ESM validators for every `schemas/*.json`, exported as v0, v1, … plus the type → name map. */
+export async function precompileSchemas(schemaDir: string): Promise<{ code: string; types: string[] }> {
+  const files = existsSync(schemaDir)
+    ? (await readdir(schemaDir)).filter((f) => f.endsWith('.json')).sort()
+    : [];
+  const ajv = createAjv({ code: { source: true, esm: true } });
+  const exports: Record<string, string> = {};
+  const types: string[] = [];
+  for (const [i, file] of files.entries()) {
+    const type = file.slice(0, -'.json'.length);
+    const schema = JSON.parse(await readFile(join(schemaDir, file), 'utf8')) as { $id?: string };
+    try {
+      ajv.addSchema(schema, type);
+    } catch (err) {
+      throw new BundleError(`schema ${join(schemaDir, file)} does not compile: ${(err as Error).message}`);
+    }
+    exports[`v${i}`] = type;
+    types.push(type);
+  }
+  const code = types.length === 0 ? 'export {};\n' : standaloneCode(ajv, exports);
+  return { code, types };
+}
+
+export async function bundleFunction(options: BundleOptions): Promise<BundleResult> {
+  const dir = resolve(options.dir);
+  const out = resolve(options.out);
+  const handler = ['handler.ts', 'handler.js'].map((f) => join(dir, f)).find((f) => existsSync(f));
+  if (handler === undefined) throw new BundleError(`no handler.ts or handler.js in ${dir}`);
+  const work = join(ROOT, 'dist/.build', basename(out));
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+
+  const { code, types } = await precompileSchemas(join(dir, 'schemas'));
+  await writeFile(join(work, 'schemas.gen.mjs'), code);
+  const spec = (p: string): string => JSON.stringify(p);
+  // The register module runs before main.ts (ESM evaluates imports in order): it hands the runtime the
+  // handler and validators, and names the service after the bundle folder when FUNCTION_DIR is unset.
+  await writeFile(
+    join(work, 'register.mjs'),
+    [
+      `import { dirname } from 'node:path';`,
+      `import { fileURLToPath } from 'node:url';`,
+      `import * as handler from ${spec(handler)};`,
+      `import { useBundledFunction } from ${spec(join(RUNTIME_SRC, 'function-loader.ts'))};`,
+      `import { schemaSet } from ${spec(join(RUNTIME_SRC, 'schema-set.ts'))};`,
+      `import * as compiled from './schemas.gen.mjs';`,
+      `process.env.FUNCTION_DIR ||= dirname(fileURLToPath(import.meta.url));`,
+      `useBundledFunction(handler, schemaSet(new Map([${types.map((t, i) => `[${spec(t)}, compiled.v${i}]`).join(', ')}])));`,
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(work, 'main.mjs'),
+    `import './register.mjs';\nimport ${spec(join(RUNTIME_SRC, 'main.ts'))};\n`,
+  );
+
+  await rm(out, { recursive: true, force: true });
+  const result = await build({
+    entryPoints: [join(work, 'main.mjs')],
+    outdir: out,
+    entryNames: '[name]',
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node24',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: true,
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    external: OPTIONAL_EXTERNALS,
+    // CommonJS dependencies (express, mongodb) call require() for Node built-ins.
+    banner: { js: `import { createRequire as __sluiceRequire } from 'node:module'; const require = __sluiceRequire(import.meta.url);` },
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const bytes = Object.entries(result.metafile.outputs)
+    .filter(([file]) => file.endsWith('.mjs'))
+    .reduce((sum, [, o]) => sum + o.bytes, 0);
+  return { out, entry: join(out, 'main.mjs'), bytes, schemas: types };
+}
+
+async function functionNames(): Promise<string[]> {
+  const entries = await readdir(join(ROOT, 'functions'), { withFileTypes: true });
+  return entries
+    .filter((e) => e.isDirectory() && e.name !== 'runtime')
+    .filter((e) => ['handler.ts', 'handler.js'].some((f) => existsSync(join(ROOT, 'functions', e.name, f))))
+    .map((e) => e.name)
+    .sort();
+}
+
+async function cli(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { all: { type: 'boolean' }, dir: { type: 'string' }, out: { type: 'string' } },
+  });
+  const jobs: BundleOptions[] = [];
+  if (values.dir !== undefined) {
+    jobs.push({ dir: values.dir, out: values.out ?? join(ROOT, 'dist/functions', basename(values.dir)) });
+  }
+  const names = values.all === true ? await functionNames() : positionals;
+  for (const name of names) {
+    jobs.push({ dir: join(ROOT, 'functions', name), out: join(ROOT, 'dist/functions', name) });
+  }
+  if (jobs.length === 0) throw new BundleError('usage: bundle.ts <name>… | --all | --dir <folder> [--out <folder>]');
+  for (const job of jobs) {
+    const r = await bundleFunction(job);
+    process.stdout.write(
+      `bundled ${relative(ROOT, job.dir)} -> ${relative(ROOT, r.entry)} (${(r.bytes / 1024).toFixed(0)} KiB, ${r.schemas.length} precompiled schema(s))\n`,
+    );
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await cli();
+  } catch (err) {
+    process.stderr.write(`bundle: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# make deploy — installs the platform (install-platform.sh), creates the generated credentials, applies
+# dist/manifests/$OVERLAY.yaml (what `make manifests` rendered, byte for byte) and waits for it to be ready.
+# Assumes KUBECONFIG points at the cluster. Idempotent: server-side apply converges, Secrets are created only
+# when absent (a second run keeps the passwords MongoDB was initialised with).
+# Env: OVERLAY (qualification|production), SKIP_PLATFORM=1 (application only), DRY_RUN=1.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+OVERLAY="${OVERLAY:-qualification}"
+MANIFEST="${MANIFEST:-$REPO_ROOT/dist/manifests/$OVERLAY.yaml}"
+SKIP_PLATFORM="${SKIP_PLATFORM:-0}"
+
+[[ -f "$MANIFEST" ]] || die "$MANIFEST is missing: run make manifests"
+NS="$(overlay_namespace "$MANIFEST")"
+[[ -n "$NS" ]] || die "$MANIFEST has no Namespace object"
+
+if [[ "$SKIP_PLATFORM" != 1 ]]; then
+  WITH_RABBITMQ_SOURCE=0
+  grep -q '^kind: RabbitmqSource$' "$MANIFEST" && WITH_RABBITMQ_SOURCE=1
+  export WITH_RABBITMQ_SOURCE
+  "$K3S_DIR/install-platform.sh"
+fi
+
+log "application: overlay $OVERLAY, namespace $NS"
+# The Namespace first, so the Secrets below can be created before the workloads that read them.
+run_stdin "<Namespace $NS>" "$KUBECTL" apply --server-side --field-manager=sluice -f - <<YAML
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $NS
+YAML
+
+# Credentials are generated here, never committed. MongoDB reads the root and application users from
+# mongodb-credentials on its first start; functions get MONGODB_URL from sluice-function-env.
+if secret_exists "$NS" mongodb-credentials; then
+  log "secret $NS/mongodb-credentials exists: kept"
+else
+  root_password="$(random_secret)"
+  app_password="$(random_secret)"
+  run_stdin "<generated mongodb-credentials: root-username, root-password, app-username, app-password>" \
+    "$KUBECTL" -n "$NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: mongodb-credentials
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  root-username: root
+  root-password: "$root_password"
+  app-username: sluice
+  app-password: "$app_password"
+YAML
+fi
+if secret_exists "$NS" sluice-function-env; then
+  log "secret $NS/sluice-function-env exists: kept"
+else
+  if [[ "$DRY_RUN" == 1 ]]; then
+    app_password='<app-password>'
+  else
+    app_password="${app_password:-$("$KUBECTL" -n "$NS" get secret mongodb-credentials -o jsonpath='{.data.app-password}' | base64 -d)}"
+  fi
+  run_stdin "<generated sluice-function-env: MONGODB_URL>" "$KUBECTL" -n "$NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: sluice-function-env
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  MONGODB_URL: "mongodb://sluice:$app_password@mongodb.$NS.svc.cluster.local:27017/?authSource=admin"
+YAML
+fi
+
+kube apply --server-side --force-conflicts --field-manager=sluice -f "$MANIFEST"
+
+log "waiting for the data services, the broker, the triggers and the functions"
+kube -n "$NS" rollout status statefulset/mongodb --timeout="$WAIT_TIMEOUT"
+kube -n "$NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
+kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" broker --all
+kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" trigger --all
+kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" ksvc --all
+
+"$K3S_DIR/endpoints.sh" "$NS"

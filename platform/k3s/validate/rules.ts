@@ -1,0 +1,298 @@
+/**
+ * The project's own rules over a rendered overlay — what a schema cannot say but the RabbitMQ broker and
+ * Knative need to behave as docs/deploy.md describes. Each rule is a pure function of the objects and returns
+ * problems as sentences naming the object; an empty list means the overlay passes.
+ */
+import { at, describe, group, isKnativeService, isoDurationMs, isRecord, type KubeObject, str } from './manifest.ts';
+
+/** What the rules know about a function folder (functions/<name>/). */
+export interface FunctionInfo {
+  /** CloudEvent types the handler may reply with (handler.ts `emits`). */
+  readonly emits: readonly string[];
+}
+
+export interface RuleContext {
+  readonly objects: readonly KubeObject[];
+  /** Function folders by name. */
+  readonly functions: ReadonlyMap<string, FunctionInfo>;
+  /** versions.env */
+  readonly versions: Readonly<Record<string, string>>;
+}
+
+export type Rule = (ctx: RuleContext) => string[];
+
+const ofKind = (ctx: RuleContext, kind: string, apiGroup: string): KubeObject[] =>
+  ctx.objects.filter((o) => o.kind === kind && group(o.apiVersion) === apiGroup);
+
+const triggers = (ctx: RuleContext) => ofKind(ctx, 'Trigger', 'eventing.knative.dev');
+const brokers = (ctx: RuleContext) => ofKind(ctx, 'Broker', 'eventing.knative.dev');
+const kservices = (ctx: RuleContext) => ctx.objects.filter(isKnativeService);
+
+interface Ref {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly name?: string;
+  readonly namespace?: string;
+}
+
+const refAt = (o: KubeObject, ...path: string[]): Ref | undefined => {
+  const ref = at(o, ...path);
+  return isRecord(ref) ? (ref as Ref) : undefined;
+};
+
+const findKService = (ctx: RuleContext, name: string | undefined, namespace: string | undefined) =>
+  kservices(ctx).find((s) => s.metadata.name === name && s.metadata.namespace === namespace);
+
+/** Every Trigger names a dead-letter sink and a timeout: its delivery replaces the Broker's entirely. */
+export const triggerDelivery: Rule = (ctx) =>
+  triggers(ctx).flatMap((t) => {
+    const problems: string[] = [];
+    if (at(t, 'spec', 'delivery', 'deadLetterSink') === undefined)
+      problems.push(`${describe(t)} has no spec.delivery.deadLetterSink`);
+    const timeout = str(at(t, 'spec', 'delivery', 'timeout'));
+    if (timeout === undefined) problems.push(`${describe(t)} has no spec.delivery.timeout`);
+    else if (isoDurationMs(timeout) === null)
+      problems.push(`${describe(t)} spec.delivery.timeout "${timeout}" is not an ISO 8601 duration`);
+    const backoff = str(at(t, 'spec', 'delivery', 'backoffDelay'));
+    if (backoff !== undefined && isoDurationMs(backoff) === null)
+      problems.push(`${describe(t)} spec.delivery.backoffDelay "${backoff}" is not an ISO 8601 duration`);
+    return problems;
+  });
+
+/** The RabbitMQ broker filters on spec.filter.attributes only; spec.filters would be silently ignored. */
+export const triggerFilters: Rule = (ctx) =>
+  triggers(ctx).flatMap((t) => {
+    const problems: string[] = [];
+    if (at(t, 'spec', 'filters') !== undefined)
+      problems.push(`${describe(t)} uses spec.filters, which the RabbitMQ broker ignores: use spec.filter.attributes`);
+    const parallelism = t.metadata.annotations?.['rabbitmq.eventing.knative.dev/parallelism'];
+    if (parallelism !== undefined && !(Number(parallelism) >= 1 && Number(parallelism) <= 1000)) {
+      problems.push(`${describe(t)} parallelism "${parallelism}" must be 1..1000`);
+    }
+    return problems;
+  });
+
+/** Every subscriber and dead-letter sink is a Knative Service of the rendered overlay, in the same namespace. */
+export const referencesExist: Rule = (ctx) => {
+  const problems: string[] = [];
+  const check = (o: KubeObject, field: string, ref: Ref | undefined, uri: unknown) => {
+    if (ref === undefined) {
+      if (typeof uri !== 'string') problems.push(`${describe(o)} ${field} has neither ref nor uri`);
+      return;
+    }
+    const namespace = ref.namespace ?? o.metadata.namespace;
+    if (namespace !== o.metadata.namespace)
+      problems.push(`${describe(o)} ${field} points to namespace ${namespace}, not its own`);
+    if (ref.kind === 'Service' && group(ref.apiVersion ?? '') === 'serving.knative.dev') {
+      if (findKService(ctx, ref.name, namespace) === undefined)
+        problems.push(`${describe(o)} ${field} names Knative Service ${ref.name}, which is not in the overlay`);
+    } else if (ref.kind === 'Broker') {
+      if (!brokers(ctx).some((b) => b.metadata.name === ref.name && b.metadata.namespace === namespace))
+        problems.push(`${describe(o)} ${field} names Broker ${ref.name}, which is not in the overlay`);
+    } else {
+      problems.push(`${describe(o)} ${field} is a ${ref.kind ?? '?'}: expected a Knative Service or a Broker`);
+    }
+  };
+  for (const t of triggers(ctx)) {
+    check(t, 'spec.subscriber', refAt(t, 'spec', 'subscriber', 'ref'), at(t, 'spec', 'subscriber', 'uri'));
+    const dls = at(t, 'spec', 'delivery', 'deadLetterSink');
+    if (dls !== undefined)
+      check(t, 'spec.delivery.deadLetterSink', refAt(t, 'spec', 'delivery', 'deadLetterSink', 'ref'), at(dls, 'uri'));
+    const broker = str(at(t, 'spec', 'broker'));
+    if (!brokers(ctx).some((b) => b.metadata.name === broker && b.metadata.namespace === t.metadata.namespace))
+      problems.push(`${describe(t)} spec.broker "${broker}" is not a Broker of the overlay`);
+  }
+  for (const b of brokers(ctx)) {
+    const dls = at(b, 'spec', 'delivery', 'deadLetterSink');
+    if (dls !== undefined)
+      check(b, 'spec.delivery.deadLetterSink', refAt(b, 'spec', 'delivery', 'deadLetterSink', 'ref'), at(dls, 'uri'));
+  }
+  for (const s of ofKind(ctx, 'RabbitmqSource', 'sources.knative.dev'))
+    check(s, 'spec.sink', refAt(s, 'spec', 'sink', 'ref'), at(s, 'spec', 'sink', 'uri'));
+  return problems;
+};
+
+/** Broker: class RabbitMQBroker, an explicit delivery (the webhook would default one and spec is immutable),
+ * and a RabbitmqBrokerConfig that points at a RabbitmqCluster of the overlay. */
+export const brokerSetup: Rule = (ctx) =>
+  brokers(ctx).flatMap((b) => {
+    const problems: string[] = [];
+    if (b.metadata.annotations?.['eventing.knative.dev/broker.class'] !== 'RabbitMQBroker')
+      problems.push(`${describe(b)} lacks annotation eventing.knative.dev/broker.class: RabbitMQBroker`);
+    if (at(b, 'spec', 'delivery') === undefined) problems.push(`${describe(b)} has no explicit spec.delivery`);
+    const config = refAt(b, 'spec', 'config');
+    const configNs = config?.namespace ?? b.metadata.namespace;
+    const brokerConfig = ofKind(ctx, 'RabbitmqBrokerConfig', 'eventing.knative.dev').find(
+      (c) => c.metadata.name === config?.name && c.metadata.namespace === configNs,
+    );
+    if (config?.kind !== 'RabbitmqBrokerConfig' || brokerConfig === undefined) {
+      problems.push(`${describe(b)} spec.config must name a RabbitmqBrokerConfig of the overlay`);
+      return problems;
+    }
+    const cluster = refAt(brokerConfig, 'spec', 'rabbitmqClusterReference');
+    const clusterNs = cluster?.namespace ?? brokerConfig.metadata.namespace;
+    const found = ofKind(ctx, 'RabbitmqCluster', 'rabbitmq.com').some(
+      (c) => c.metadata.name === cluster?.name && c.metadata.namespace === clusterNs,
+    );
+    if (!found)
+      problems.push(`${describe(brokerConfig)} rabbitmqClusterReference does not name a RabbitmqCluster of the overlay`);
+    if (at(brokerConfig, 'spec', 'queueType') !== 'quorum')
+      problems.push(`${describe(brokerConfig)} spec.queueType must be quorum`);
+    return problems;
+  });
+
+/** A Trigger that feeds a function one of the types it replies with makes an endless loop through the broker. */
+export const noReplyLoops: Rule = (ctx) =>
+  triggers(ctx).flatMap((t) => {
+    const ref = refAt(t, 'spec', 'subscriber', 'ref');
+    if (ref?.kind !== 'Service' || ref.name === undefined) return [];
+    const emits = ctx.functions.get(ref.name)?.emits ?? [];
+    if (emits.length === 0) return [];
+    const attributes = at(t, 'spec', 'filter', 'attributes');
+    const type = str(at(attributes, 'type'));
+    if (type === undefined)
+      return [`${describe(t)} has no type filter and its subscriber ${ref.name} replies with ${emits.join(', ')}`];
+    return emits.includes(type) ? [`${describe(t)} feeds ${ref.name} its own reply type ${type}: a loop`] : [];
+  });
+
+/** Images are built from function folders: dev.local/sluice/<folder>:<tag> (or a registry override). */
+export const imagesMatchFunctions: Rule = (ctx) =>
+  kservices(ctx).flatMap((s) => {
+    const containers = at(s, 'spec', 'template', 'spec', 'containers');
+    if (!Array.isArray(containers) || containers.length === 0) return [`${describe(s)} has no container`];
+    return containers.flatMap((c) => {
+      const image = str(at(c, 'image')) ?? '';
+      const m = /^(?:[^/]+\/)*sluice\/([a-z0-9-]+)(?::[\w.-]+|@sha256:[a-f0-9]{64})$/.exec(image);
+      if (m === null) return [`${describe(s)} image "${image}" is not <registry>/sluice/<function>:<tag>`];
+      const name = m[1] ?? '';
+      const problems: string[] = [];
+      if (!ctx.functions.has(name)) problems.push(`${describe(s)} image "${image}" has no functions/${name}/ folder`);
+      if (name !== s.metadata.name) problems.push(`${describe(s)} runs image of function ${name}`);
+      return problems;
+    });
+  });
+
+/** Secrets are generated at deploy time: none may be rendered from git. */
+export const noSecretLiterals: Rule = (ctx) =>
+  ctx.objects
+    .filter((o) => o.kind === 'Secret' && o.apiVersion === 'v1')
+    .filter((o) => at(o, 'data') !== undefined || at(o, 'stringData') !== undefined)
+    .map((o) => `${describe(o)} carries data in git: generate it at deploy time (platform/k3s/deploy.sh)`);
+
+const minScale = (s: KubeObject): number =>
+  Number(at(s, 'spec', 'template', 'metadata', 'annotations', 'autoscaling.knative.dev/min-scale') ?? 0);
+
+/** The RabbitMQ dead-letter dispatcher drops events when the sink is down: the sink never scales to zero. */
+export const deadLetterSinkWarm: Rule = (ctx) => {
+  const sinks = new Set<string>();
+  for (const o of [...triggers(ctx), ...brokers(ctx)]) {
+    const ref = refAt(o, 'spec', 'delivery', 'deadLetterSink', 'ref');
+    if (ref?.kind === 'Service' && ref.name !== undefined) sinks.add(`${ref.namespace ?? o.metadata.namespace}/${ref.name}`);
+  }
+  return [...sinks].flatMap((key) => {
+    const [namespace, name] = key.split('/');
+    const svc = findKService(ctx, name, namespace);
+    if (svc === undefined) return [];
+    return minScale(svc) >= 1 ? [] : [`${describe(svc)} is a dead-letter sink: it needs autoscaling.knative.dev/min-scale "1"`];
+  });
+};
+
+/** consumer_timeout above the longest delivery: timeout × attempts + exponential back-off (the SDK's 2^n). */
+export function longestDeliveryMs(trigger: KubeObject): number {
+  const delivery = at(trigger, 'spec', 'delivery');
+  const timeout = isoDurationMs(str(at(delivery, 'timeout')) ?? '') ?? 0;
+  const retry = Number(at(delivery, 'retry') ?? 5); // eventing-rabbitmq's default when a delivery is set
+  const delay = isoDurationMs(str(at(delivery, 'backoffDelay')) ?? '') ?? 0;
+  const linear = at(delivery, 'backoffPolicy') === 'linear';
+  let backoff = 0;
+  for (let n = 1; n <= retry; n++) backoff += linear ? delay * n : delay * 2 ** n;
+  return timeout * (retry + 1) + backoff;
+}
+
+export const consumerTimeout: Rule = (ctx) => {
+  const problems: string[] = [];
+  for (const cluster of ofKind(ctx, 'RabbitmqCluster', 'rabbitmq.com')) {
+    const config = str(at(cluster, 'spec', 'rabbitmq', 'additionalConfig')) ?? '';
+    const m = /^\s*consumer_timeout\s*=\s*(\d+)\s*$/m.exec(config);
+    if (!/^\s*default_queue_type\s*=\s*quorum\s*$/m.test(config))
+      problems.push(`${describe(cluster)} additionalConfig lacks default_queue_type = quorum`);
+    if (m === null) {
+      problems.push(`${describe(cluster)} additionalConfig lacks consumer_timeout`);
+      continue;
+    }
+    const limit = Number(m[1]);
+    for (const t of triggers(ctx).filter((x) => x.metadata.namespace === cluster.metadata.namespace)) {
+      const needed = longestDeliveryMs(t);
+      if (needed >= limit)
+        problems.push(`${describe(t)} may hold a message ${needed} ms, not below consumer_timeout ${limit} ms`);
+    }
+  }
+  return problems;
+};
+
+/** Knative Services: probes on the runtime's health paths, resources, a concurrency target, metrics port. */
+export const functionServices: Rule = (ctx) =>
+  kservices(ctx).flatMap((s) => {
+    const problems: string[] = [];
+    const c = at(s, 'spec', 'template', 'spec', 'containers', 0);
+    if (at(c, 'readinessProbe', 'httpGet', 'path') !== '/health/readiness')
+      problems.push(`${describe(s)} readinessProbe must GET /health/readiness`);
+    if (at(c, 'livenessProbe', 'httpGet', 'path') !== '/health/liveness')
+      problems.push(`${describe(s)} livenessProbe must GET /health/liveness`);
+    if (at(c, 'resources', 'requests', 'memory') === undefined || at(c, 'resources', 'limits', 'memory') === undefined)
+      problems.push(`${describe(s)} needs memory requests and limits`);
+    const annotations = at(s, 'spec', 'template', 'metadata', 'annotations');
+    if (at(s, 'spec', 'template', 'spec', 'containerConcurrency') === undefined && at(annotations, 'autoscaling.knative.dev/target') === undefined)
+      problems.push(`${describe(s)} sets neither containerConcurrency nor autoscaling.knative.dev/target`);
+    const port = String(at(c, 'ports', 0, 'containerPort') ?? '8080');
+    if (at(annotations, 'prometheus.io/scrape') !== 'true' || at(annotations, 'prometheus.io/port') !== port)
+      problems.push(`${describe(s)} must be annotated prometheus.io/scrape "true", prometheus.io/port "${port}"`);
+    const envFrom = at(c, 'envFrom');
+    if (!Array.isArray(envFrom) || !envFrom.some((e) => at(e, 'secretRef', 'name') === 'sluice-function-env'))
+      problems.push(`${describe(s)} does not take its env from the sluice-function-env Secret`);
+    return problems;
+  });
+
+/** The data services run what versions.env pins. */
+export const pinnedImages: Rule = (ctx) =>
+  ofKind(ctx, 'StatefulSet', 'apps').flatMap((s) => {
+    if (s.metadata.name !== 'mongodb') return [];
+    const image = str(at(s, 'spec', 'template', 'spec', 'containers', 0, 'image'));
+    return image === ctx.versions.MONGODB_IMAGE
+      ? []
+      : [`${describe(s)} runs ${image}, versions.env pins MONGODB_IMAGE=${ctx.versions.MONGODB_IMAGE}`];
+  });
+
+/** One Namespace per overlay, with a ResourceQuota and a LimitRange; every namespaced object inside it. */
+export const environment: Rule = (ctx) => {
+  const namespaces = ctx.objects.filter((o) => o.kind === 'Namespace');
+  if (namespaces.length !== 1) return [`an overlay has exactly one Namespace, found ${namespaces.length}`];
+  const ns = namespaces[0]?.metadata.name;
+  const problems: string[] = [];
+  for (const kind of ['ResourceQuota', 'LimitRange'])
+    if (!ctx.objects.some((o) => o.kind === kind && o.metadata.namespace === ns)) problems.push(`no ${kind} in ${ns}`);
+  for (const o of ctx.objects) {
+    if (o.kind === 'Namespace') continue;
+    if (o.metadata.namespace !== ns) problems.push(`${describe(o)} is not in the overlay's namespace ${ns}`);
+  }
+  return problems;
+};
+
+export const RULES = {
+  triggerDelivery,
+  triggerFilters,
+  referencesExist,
+  brokerSetup,
+  noReplyLoops,
+  imagesMatchFunctions,
+  noSecretLiterals,
+  deadLetterSinkWarm,
+  consumerTimeout,
+  functionServices,
+  pinnedImages,
+  environment,
+} as const satisfies Record<string, Rule>;
+
+export function checkRules(ctx: RuleContext): string[] {
+  return Object.values(RULES).flatMap((rule) => rule(ctx));
+}

@@ -1,0 +1,59 @@
+/**
+ * `make dev`: the local platform in the foreground. stdout carries ECS JSON logs only (the platform's
+ * and every function's, so `make dev | jq` works); the operator view goes to stderr. Ctrl-C stops
+ * the broker, lets functions finish in-flight requests and waits for them to exit.
+ */
+import { JsonLogger } from '../../../functions/runtime/src/log.ts';
+import { type DevPlatform, startDevPlatform } from './platform.ts';
+import { LOG_FORMAT } from './process-host.ts';
+import { operatorView } from './operator-view.ts';
+
+const human = process.env.SLUICE_LOG_FORMAT === LOG_FORMAT.human;
+const sink = human
+  ? {
+      write: (chunk: string) =>
+        process.stdout.write(
+          chunk
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => `${'platform'.padEnd(12)} | ${l}\n`)
+            .join(''),
+        ),
+    }
+  : process.stdout;
+const log = new JsonLogger({ serviceName: 'sluice-dev', sink });
+
+let platform: DevPlatform;
+try {
+  platform = await startDevPlatform({ log });
+} catch (err) {
+  log.flush();
+  process.stderr.write(`sluice dev: cannot start: ${(err as Error).message}\n`);
+  process.exit(78); // EX_CONFIG
+}
+log.flush();
+process.stderr.write(operatorView(platform));
+
+let signals = 0;
+const shutdown = (signal: string): void => {
+  signals++;
+  if (signals > 1) {
+    process.stderr.write(`sluice dev: ${signal} again, exiting without waiting\n`);
+    process.exit(130);
+  }
+  process.stderr.write(`sluice dev: ${signal}: stopping the broker, draining functions (Ctrl-C again to force)\n`);
+  platform.stop().then(
+    () => {
+      log.info('local platform stopped', { 'event.action': 'stop' });
+      log.flush();
+      process.exit(0);
+    },
+    (err: unknown) => {
+      log.flush();
+      process.stderr.write(`sluice dev: stop failed: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));

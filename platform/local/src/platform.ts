@@ -1,0 +1,204 @@
+/**
+ * The local platform `make dev` runs: serving for every Knative Service in functions/, the broker from
+ * eventing/ with subscribers resolved to the serving routers, and the Prometheus target list. Exposed
+ * as a function so the end-to-end tests run exactly what `make dev` runs.
+ */
+import { resolve } from 'node:path';
+import type { Logger } from '../../../functions/runtime/src/types.ts';
+import type { FunctionHost } from './function-host.ts';
+import { type KnativeServiceSpec, loadKnativeServices } from './knative-service.ts';
+import { LOG_FORMAT, type LogFormat, ProcessFunctionHost } from './process-host.ts';
+import { DEFAULT_TARGETS_FILE, TargetsFile, toFileSd } from './prometheus-targets.ts';
+import { type Serving, startServing } from './serving.ts';
+
+/** A Knative `Destination.ref`, as eventing reads it from a Trigger's subscriber or a deadLetterSink. */
+export interface KReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string | undefined;
+}
+
+export type ResolveSubscriber = (ref: KReference, uri?: string) => string;
+
+export interface BrokerContext {
+  readonly root: string;
+  readonly port: number;
+  readonly rabbitmqUrl: string | undefined;
+  readonly log: Logger;
+  readonly resolveSubscriber: ResolveSubscriber;
+}
+
+/** What the platform needs from a running broker. */
+export interface LocalBroker {
+  readonly url: string;
+  /** Human lines for the operator view: backend, each trigger → subscriber. */
+  readonly description: readonly string[];
+  stop(): Promise<void>;
+}
+
+export type BrokerStarter = (context: BrokerContext) => Promise<LocalBroker>;
+
+export class SubscriberResolutionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SubscriberResolutionError';
+  }
+}
+
+export interface DevPlatformOptions {
+  /** Repository root. @default the one this file lives in */
+  readonly root?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly log: Logger;
+  /** Where child log lines go. @default process.stdout */
+  readonly out?: { write(chunk: string): unknown };
+  readonly services?: readonly KnativeServiceSpec[];
+  readonly host?: FunctionHost;
+  /** @default eventing's startBroker */
+  readonly startBroker?: BrokerStarter;
+}
+
+export interface DevPlatform {
+  readonly serving: Serving;
+  readonly broker: LocalBroker | undefined;
+  readonly targetsFile: string;
+  readonly config: Readonly<DevPlatformConfig>;
+  stop(): Promise<void>;
+}
+
+export interface DevPlatformConfig {
+  readonly root: string;
+  readonly brokerPort: number;
+  readonly rabbitmqUrl: string | undefined;
+  readonly mongodbUrl: string | undefined;
+  readonly idleOverride: string | undefined;
+  readonly logFormat: LogFormat;
+  readonly targetsFile: string;
+}
+
+export class DevPlatformConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DevPlatformConfigError';
+  }
+}
+
+export function resolveDevConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  root: string,
+): Readonly<DevPlatformConfig> {
+  const rawPort = env.BROKER_PORT || '8080';
+  const brokerPort = Number(rawPort);
+  if (!Number.isInteger(brokerPort) || brokerPort < 0 || brokerPort > 65535) {
+    throw new DevPlatformConfigError(`BROKER_PORT="${rawPort}" must be a port number (0 picks a free one)`);
+  }
+  const format = env.SLUICE_LOG_FORMAT || LOG_FORMAT.json;
+  if (format !== LOG_FORMAT.json && format !== LOG_FORMAT.human) {
+    throw new DevPlatformConfigError(`SLUICE_LOG_FORMAT="${format}" must be json or human`);
+  }
+  return Object.freeze({
+    root,
+    brokerPort,
+    rabbitmqUrl: env.RABBITMQ_URL || undefined,
+    mongodbUrl: env.MONGODB_URL || undefined,
+    idleOverride: env.SLUICE_SCALE_TO_ZERO_AFTER || undefined,
+    logFormat: format,
+    targetsFile: resolve(root, env.SLUICE_PROMETHEUS_TARGETS || DEFAULT_TARGETS_FILE),
+  });
+}
+
+/** Maps a Knative Service reference to its local router URL (`uri` resolved against it, as upstream). */
+export function subscriberResolver(serving: Serving, services: readonly KnativeServiceSpec[]): ResolveSubscriber {
+  return (ref, uri) => {
+    if (!ref.apiVersion.startsWith('serving.knative.dev/') || ref.kind !== 'Service') {
+      throw new SubscriberResolutionError(
+        `subscriber ${ref.kind} ${ref.apiVersion} "${ref.name}" is not a Knative Service; locally only serving.knative.dev Services can be subscribers`,
+      );
+    }
+    const spec = services.find((s) => s.name === ref.name);
+    const base = serving.urlFor(ref.name);
+    if (spec === undefined || base === undefined) {
+      throw new SubscriberResolutionError(
+        `subscriber Knative Service "${ref.name}" has no functions/${ref.name}/service.yaml`,
+      );
+    }
+    if (ref.namespace !== undefined && ref.namespace !== spec.namespace) {
+      throw new SubscriberResolutionError(
+        `subscriber "${ref.name}" is in namespace ${ref.namespace}, but its manifest says ${spec.namespace}`,
+      );
+    }
+    return new URL(uri ?? '/', `${base}/`).href;
+  };
+}
+
+export async function startDevPlatform(options: DevPlatformOptions): Promise<DevPlatform> {
+  const root = options.root ?? resolve(import.meta.dirname, '../../..');
+  const env = options.env ?? process.env;
+  const config = resolveDevConfig(env, root);
+  const log = options.log;
+  const services = options.services ?? (await loadKnativeServices(resolve(root, 'functions')));
+  for (const spec of services) {
+    if (spec.skippedEnv.length > 0) {
+      log.info(
+        `${spec.name}: env ${spec.skippedEnv.join(', ')} come from Secrets/ConfigMaps on the cluster; locally the platform's own env is passed instead (MONGODB_URL, RABBITMQ_URL)`,
+        { 'event.action': 'manifest-env-skipped', 'faas.name': spec.name },
+      );
+    }
+  }
+  const host =
+    options.host ??
+    new ProcessFunctionHost({
+      root,
+      env,
+      logFormat: config.logFormat,
+      ...(options.out === undefined ? {} : { out: options.out }),
+    });
+  const targets = new TargetsFile(config.targetsFile, (err) =>
+    log.warn(`cannot write ${config.targetsFile}: ${String(err)}`),
+  );
+  let serving: Serving | undefined;
+  const refreshTargets = (): void => {
+    if (serving !== undefined) void targets.write(toFileSd(serving.snapshots()));
+  };
+  await targets.write([]);
+  serving = await startServing({
+    services,
+    host,
+    log,
+    ...(config.idleOverride === undefined ? {} : { idleOverride: config.idleOverride }),
+    onChange: refreshTargets,
+  });
+  refreshTargets();
+  const running = serving;
+  let broker: LocalBroker | undefined;
+  try {
+    const start = options.startBroker ?? (await import('./eventing-broker.ts')).startEventingBroker;
+    broker = await start({
+      root,
+      port: config.brokerPort,
+      rabbitmqUrl: config.rabbitmqUrl,
+      log,
+      resolveSubscriber: subscriberResolver(running, services),
+    });
+  } catch (err) {
+    await running.stop();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    serving: running,
+    broker,
+    targetsFile: config.targetsFile,
+    config,
+    stop() {
+      stopping ??= (async () => {
+        // The broker first (no new deliveries), then functions finish in-flight requests and exit.
+        await broker?.stop();
+        await running.stop();
+        await targets.write([]);
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * FunctionHost that runs each instance as its own process with the container's entry point,
+ * `node functions/runtime/src/main.ts`, and the env Knative would give the container: PORT, K_SERVICE,
+ * K_REVISION, the manifest's env, plus the platform's MONGODB_URL / RABBITMQ_URL. An instance is ready
+ * when GET /health/readiness answers 200, as Knative's readiness probe. Child logs are passed on line
+ * by line, kept ECS JSON (or prefixed with the instance in human mode).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ECS_VERSION } from '../../../functions/runtime/src/log.ts';
+import {
+  type FunctionHost,
+  type FunctionInstance,
+  type InstanceExit,
+  InstanceStartError,
+  type InstanceStartRequest,
+} from './function-host.ts';
+
+export const LOG_FORMAT = { json: 'json', human: 'human' } as const;
+export type LogFormat = (typeof LOG_FORMAT)[keyof typeof LOG_FORMAT];
+
+/** Platform env handed to every function when set (the cluster gets them from Secrets). */
+export const PASSTHROUGH_ENV = ['MONGODB_URL', 'MONGODB_DB', 'RABBITMQ_URL', 'LOG_LEVEL'] as const;
+/** Process basics a container image would also have. */
+const BASE_ENV = ['PATH', 'HOME', 'TZ', 'LANG', 'TMPDIR', 'NODE_OPTIONS'] as const;
+
+export interface ProcessHostOptions {
+  /** Repository root: `functions/runtime/src/main.ts` is resolved from here. */
+  readonly root: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where child log lines go. @default process.stdout */
+  readonly out?: { write(chunk: string): unknown };
+  readonly logFormat?: LogFormat;
+  /** Deadline for the readiness probe. @default 60 000 */
+  readonly startTimeoutMs?: number;
+  /** After SIGTERM, SIGKILL when the process is still there. @default 35 000 */
+  readonly stopTimeoutMs?: number;
+  /** Readiness poll interval. @default 50 */
+  readonly probeIntervalMs?: number;
+}
+
+export class ProcessFunctionHost implements FunctionHost {
+  readonly #root: string;
+  readonly #env: Readonly<Record<string, string | undefined>>;
+  readonly #out: { write(chunk: string): unknown };
+  readonly #format: LogFormat;
+  readonly #startTimeoutMs: number;
+  readonly #stopTimeoutMs: number;
+  readonly #probeMs: number;
+
+  constructor(options: ProcessHostOptions) {
+    this.#root = options.root;
+    this.#env = options.env ?? process.env;
+    this.#out = options.out ?? process.stdout;
+    this.#format = options.logFormat ?? LOG_FORMAT.json;
+    this.#startTimeoutMs = options.startTimeoutMs ?? 60_000;
+    this.#stopTimeoutMs = options.stopTimeoutMs ?? 35_000;
+    this.#probeMs = options.probeIntervalMs ?? 50;
+  }
+
+  async start(req: InstanceStartRequest): Promise<FunctionInstance> {
+    const { service, instanceId } = req;
+    const port = await allocatePort();
+    const env: Record<string, string> = {};
+    for (const key of BASE_ENV) {
+      const v = this.#env[key];
+      if (v !== undefined) env[key] = v;
+    }
+    Object.assign(env, service.env);
+    for (const key of PASSTHROUGH_ENV) {
+      const v = this.#env[key];
+      if (v !== undefined && v !== '') env[key] = v;
+    }
+    Object.assign(env, {
+      FUNCTION_DIR: service.functionDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      K_SERVICE: service.name,
+      K_CONFIGURATION: service.name,
+      K_REVISION: `${service.name}-00001`,
+    });
+    const child = spawn(process.execPath, [resolve(this.#root, 'functions/runtime/src/main.ts')], {
+      cwd: this.#root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const recentErr: string[] = [];
+    this.#pipe(child, instanceId, service.name, recentErr);
+
+    let stopping = false;
+    let readyDone = false;
+    const exited = new Promise<InstanceExit>((done) => {
+      child.once('exit', (code, signal) => done({ code, signal, expected: stopping }));
+    });
+    child.once('error', () => {}); // spawn errors also end in 'exit' or the probe deadline
+
+    const instance: FunctionInstance = {
+      id: instanceId,
+      url,
+      pid: child.pid,
+      stop: async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        stopping = true;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), this.#stopTimeoutMs);
+        await exited;
+        clearTimeout(timer);
+      },
+    };
+    void exited.then((exit) => {
+      if (readyDone) req.onExit(exit);
+    });
+
+    const deadline = Date.now() + this.#startTimeoutMs;
+    let exit: InstanceExit | undefined;
+    void exited.then((e) => {
+      exit = e;
+    });
+    for (;;) {
+      if (exit !== undefined) {
+        const why = recentErr.length > 0 ? `: ${recentErr.join(' | ')}` : '';
+        throw new InstanceStartError(
+          `${instanceId} exited with code ${exit.code ?? exit.signal} before it was ready${why}`,
+        );
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        await exited;
+        throw new InstanceStartError(
+          `${instanceId} did not pass ${url}/health/readiness within ${this.#startTimeoutMs} ms`,
+        );
+      }
+      if ((await probe(`${url}/health/readiness`)) === 200) break;
+      await Promise.race([new Promise((r) => setTimeout(r, this.#probeMs)), exited]);
+    }
+    readyDone = true;
+    if (exit !== undefined) {
+      // Died right after answering the probe: report it as an exit after start.
+      const e = exit;
+      queueMicrotask(() => req.onExit(e));
+    }
+    return instance;
+  }
+
+  #pipe(child: ChildProcess, instanceId: string, serviceName: string, recentErr: string[]): void {
+    const forward = (stream: NodeJS.ReadableStream | null, isErr: boolean): void => {
+      if (stream === null) return;
+      createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+        if (line === '') return;
+        if (isErr) {
+          recentErr.push(line);
+          if (recentErr.length > 5) recentErr.shift();
+        }
+        this.#out.write(`${this.#formatLine(line, instanceId, serviceName, isErr)}\n`);
+      });
+    };
+    forward(child.stdout, false);
+    forward(child.stderr, true);
+  }
+
+  #formatLine(line: string, instanceId: string, serviceName: string, isErr: boolean): string {
+    if (this.#format === LOG_FORMAT.human) return `${instanceId.padEnd(12)} | ${line}`;
+    if (line.startsWith('{') && isJson(line)) return line;
+    // Plain text (a crash trace, a message before the logger exists): wrapped so the stream stays ECS JSON.
+    return JSON.stringify({
+      '@timestamp': new Date().toISOString(),
+      'log.level': isErr ? 'error' : 'info',
+      message: line,
+      'ecs.version': ECS_VERSION,
+      service: { name: serviceName },
+      'log.origin.stream': isErr ? 'stderr' : 'stdout',
+      'sluice.instance.id': instanceId,
+    });
+  }
+}
+
+function isJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Status of a GET, or 0 when nothing answers. */
+export function probe(url: string, timeoutMs = 1000): Promise<number> {
+  return new Promise((done) => {
+    const req = request(url, { method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      done(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => done(0));
+    req.end();
+  });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). */
+export function allocatePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() =>
+        typeof address === 'object' && address !== null
+          ? done(address.port)
+          : fail(new Error('no port allocated')),
+      );
+    });
+  });
+}
