@@ -32,7 +32,7 @@ include $(sort $(wildcard make/*.mk))
 
 .PHONY: help node install ferretdb dev run invoke test test-unit test-int lint typecheck check-examples clean
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(NODE_HOME)/bin/node:
 	@echo "provisioning node $(NODE_VERSION) from the npm registry into $(NODE_HOME)"

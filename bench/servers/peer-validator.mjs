@@ -4,7 +4,10 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 
 const addFormats = addFormatsModule.default ?? addFormatsModule;
-const SCHEMA = new URL('../fixtures/order-sink/schemas/dev.sluice.bench.order.placed.v1.json', import.meta.url);
+const SCHEMA = new URL(
+  '../fixtures/order-sink/schemas/dev.sluice.bench.order.placed.v1.json',
+  import.meta.url,
+);
 
 export function compileValidator() {
   const ajv = new Ajv2020({ allErrors: true, strict: true });

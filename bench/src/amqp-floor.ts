@@ -54,7 +54,11 @@ const publishOne = (): void => {
     {
       persistent: true,
       contentType: 'application/json',
-      headers: { ...EVENT_HEADERS, 'ce-id': `floor-${++sequence}`, 'x-sent-ns': String(process.hrtime.bigint()) },
+      headers: {
+        ...EVENT_HEADERS,
+        'ce-id': `floor-${++sequence}`,
+        'x-sent-ns': String(process.hrtime.bigint()),
+      },
     },
     (err) => {
       if (err === null || err === undefined) publishOne();

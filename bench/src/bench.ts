@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { type BrokerSection, runBrokerSection } from './broker.ts';
 import { type LoadResult, pickLoadTool, runLoad } from './load.ts';
+import { ROOT, SERVERS, type ServerSpec, startServer, stopServer } from './servers.ts';
 import {
   evaluateTarget,
   formatTable,
@@ -25,7 +26,6 @@ import {
   type TargetResult,
   targetLine,
 } from './stats.ts';
-import { ROOT, SERVERS, type ServerSpec, startServer, stopServer } from './servers.ts';
 
 const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? '0';
 const LOAD_CPU = process.env.BENCH_LOAD_CPU ?? '1';
@@ -70,7 +70,10 @@ interface Samples {
   errors: string[];
 }
 const samples = new Map<string, Samples>(
-  servers.map((s) => [s.name, { rps: [], p99Ms: [], coldMs: [], rssMb: [], rssAfterLoadMb: [], failures: 0, errors: [] }]),
+  servers.map((s) => [
+    s.name,
+    { rps: [], p99Ms: [], coldMs: [], rssMb: [], rssAfterLoadMb: [], failures: 0, errors: [] },
+  ]),
 );
 const get = (name: string): Samples => samples.get(name) as Samples;
 const log = (line: string): void => {
@@ -85,7 +88,13 @@ async function throughputRound(spec: ServerSpec, round: number): Promise<void> {
     s.coldMs.push(started.coldMs);
     if (started.rssMb !== undefined) s.rssMb.push(started.rssMb);
     const load = (seconds: number): Promise<LoadResult> =>
-      runLoad({ port: started?.port ?? 0, connections: config.connections, seconds, tool: config.loadTool, cpu: LOAD_CPU });
+      runLoad({
+        port: started?.port ?? 0,
+        connections: config.connections,
+        seconds,
+        tool: config.loadTool,
+        cpu: LOAD_CPU,
+      });
     await load(config.warmupSeconds);
     const r = await load(config.seconds);
     const { rssMb } = await import('./servers.ts');
@@ -96,7 +105,9 @@ async function throughputRound(spec: ServerSpec, round: number): Promise<void> {
       s.rps[round] = Number.NaN; // not a valid sample; paired ratios skip it
     } else s.rps[round] = r.rps;
     s.p99Ms.push(r.p99Ms);
-    log(`  round ${round + 1} ${spec.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(1)} ms, cold ${started.coldMs.toFixed(0)} ms, failures ${r.failures}`);
+    log(
+      `  round ${round + 1} ${spec.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(1)} ms, cold ${started.coldMs.toFixed(0)} ms, failures ${r.failures}`,
+    );
   } catch (err) {
     s.rps[round] = Number.NaN;
     s.errors.push((err as Error).message.slice(0, 500));
@@ -179,8 +190,20 @@ async function main(): Promise<void> {
     });
   const ours = rows.find((r) => r.name === OURS);
   const targets: TargetResult[] = [
-    evaluateTarget('function-path', ours?.rpsRatio, Op.atLeast, 0.5, `${ours?.rps?.toFixed(0) ?? 'n/a'} req/s vs ${rows[0]?.rps?.toFixed(0) ?? 'n/a'}`),
-    evaluateTarget('cold-start', ours?.coldRatio, Op.atMost, 1.6, `${ours?.coldMs?.toFixed(0) ?? 'n/a'} ms vs ${rows[0]?.coldMs?.toFixed(0) ?? 'n/a'} ms`),
+    evaluateTarget(
+      'function-path',
+      ours?.rpsRatio,
+      Op.atLeast,
+      0.5,
+      `${ours?.rps?.toFixed(0) ?? 'n/a'} req/s vs ${rows[0]?.rps?.toFixed(0) ?? 'n/a'}`,
+    ),
+    evaluateTarget(
+      'cold-start',
+      ours?.coldRatio,
+      Op.atMost,
+      1.6,
+      `${ours?.coldMs?.toFixed(0) ?? 'n/a'} ms vs ${rows[0]?.coldMs?.toFixed(0) ?? 'n/a'} ms`,
+    ),
     evaluateTarget(
       'idle-rss',
       ours?.rssMb === undefined ? undefined : ours.rssMb / 60,
@@ -207,7 +230,13 @@ async function main(): Promise<void> {
       {
         startedAt: began.toISOString(),
         finishedAt: new Date().toISOString(),
-        machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
+        machine: {
+          cpus: cpus().length,
+          model: cpus()[0]?.model,
+          node: process.version,
+          loadavgBefore: loadBefore,
+          loadavgAfter: loadavg(),
+        },
         config,
         rows,
         broker,
@@ -221,14 +250,31 @@ async function main(): Promise<void> {
 
   const out: string[] = ['', formatTable(rows)];
   if (broker !== undefined) {
-    out.push('', '| broker path (RabbitMQ, persistent, confirms) | events/s | ratio to raw amqplib | p50 | p99 end-to-end |', '|---|---:|---:|---:|---:|');
+    out.push(
+      '',
+      '| broker path (RabbitMQ, persistent, confirms) | events/s | ratio to raw amqplib | p50 | p99 end-to-end |',
+      '|---|---:|---:|---:|---:|',
+    );
     const r = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
-    out.push(`| raw amqplib: confirm publish + manual-ack consume | ${r(broker.floor.rate)} | 1.00 | ${r(broker.floor.p50Ms, 1)} ms | ${r(broker.floor.p99Ms, 1)} ms |`);
-    out.push(`| **sluice** ingress → publish → trigger queue → HTTP dispatch → ack | ${r(broker.ours?.rate)} | ${r(broker.ratio, 2)} | ${r(broker.ours?.p50Ms, 1)} ms | ${r(broker.ours?.p99Ms, 1)} ms |`);
+    out.push(
+      `| raw amqplib: confirm publish + manual-ack consume | ${r(broker.floor.rate)} | 1.00 | ${r(broker.floor.p50Ms, 1)} ms | ${r(broker.floor.p99Ms, 1)} ms |`,
+    );
+    out.push(
+      `| **sluice** ingress → publish → trigger queue → HTTP dispatch → ack | ${r(broker.ours?.rate)} | ${r(broker.ratio, 2)} | ${r(broker.ours?.p50Ms, 1)} ms | ${r(broker.ours?.p99Ms, 1)} ms |`,
+    );
   }
   const failures = rows.filter((r) => get(r.name).failures > 0 || get(r.name).errors.length > 0);
-  for (const r of failures) out.push(`note: ${r.name}: ${get(r.name).failures} non-2xx/socket failures, ${get(r.name).errors.length} errors (see JSON)`);
-  out.push('', `load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} → ${loadavg().map((l) => l.toFixed(2)).join(' ')}; results in ${file.slice(ROOT.length + 1)}`, '');
+  for (const r of failures)
+    out.push(
+      `note: ${r.name}: ${get(r.name).failures} non-2xx/socket failures, ${get(r.name).errors.length} errors (see JSON)`,
+    );
+  out.push(
+    '',
+    `load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} → ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; results in ${file.slice(ROOT.length + 1)}`,
+    '',
+  );
   for (const t of targets) out.push(targetLine(t));
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -41,10 +41,16 @@ export interface BrokerSection {
 
 /** The broker host script exists once the eventing work has landed its startBroker. */
 export const BROKER_HOST = join(ROOT, 'bench/src/broker-host.ts');
-export const BROKER_MODULE = join(ROOT, 'eventing/src/broker.ts');
+export const BROKER_MODULE = join(ROOT, 'eventing/src/index.ts');
 
-async function marked(args: readonly string[], cpu: string): Promise<{ rate: number; p50Ms: number; p99Ms: number }> {
-  const { stdout } = await run('taskset', ['-c', cpu, process.execPath, ...args], { maxBuffer: 1 << 20, timeout: 120_000 });
+async function marked(
+  args: readonly string[],
+  cpu: string,
+): Promise<{ rate: number; p50Ms: number; p99Ms: number }> {
+  const { stdout } = await run('taskset', ['-c', cpu, process.execPath, ...args], {
+    maxBuffer: 1 << 20,
+    timeout: 120_000,
+  });
   const line = stdout.split('\n').find((l) => l.startsWith('BENCHJSON '));
   if (line === undefined) throw new Error(`no result from ${args[0]}: ${stdout}`);
   return JSON.parse(line.slice('BENCHJSON '.length)) as { rate: number; p50Ms: number; p99Ms: number };
@@ -76,7 +82,9 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
       async () => {
         const r = await marked([join(ROOT, 'bench/src/amqp-floor.ts'), args], options.serverCpu);
         floor.push(r);
-        options.log(`  round ${round + 1} amqplib floor: ${r.rate.toFixed(0)} msg/s, p99 ${r.p99Ms.toFixed(1)} ms`);
+        options.log(
+          `  round ${round + 1} amqplib floor: ${r.rate.toFixed(0)} msg/s, p99 ${r.p99Ms.toFixed(1)} ms`,
+        );
       },
     ];
     if (haveBroker) {
@@ -84,7 +92,9 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
         // broker-host starts the broker on the server core and the load+sink on the load core itself.
         const r = await marked([BROKER_HOST, args], options.loadCpu);
         ours.push(r);
-        options.log(`  round ${round + 1} sluice broker: ${r.rate.toFixed(0)} events/s, p99 ${r.p99Ms.toFixed(1)} ms`);
+        options.log(
+          `  round ${round + 1} sluice broker: ${r.rate.toFixed(0)} events/s, p99 ${r.p99Ms.toFixed(1)} ms`,
+        );
       });
     }
     if (round % 2 === 1) jobs.reverse();
@@ -100,7 +110,7 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
   const f = summarise(floor);
   const o = haveBroker ? summarise(ours) : undefined;
   const note = !haveBroker
-    ? 'eventing/src/broker.ts (startBroker) not found: broker path not measured'
+    ? 'broker path not measured yet: needs eventing/src/index.ts (startBroker) and bench/src/broker-host.ts (TODO, docs/performance.md)'
     : errors.length > 0
       ? `${errors.length} round(s) failed: ${errors[0]}`
       : undefined;

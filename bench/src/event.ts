@@ -5,7 +5,9 @@ export const EVENT_TYPE = 'dev.sluice.bench.order.placed.v1';
 const EXAMPLE = new URL(`../fixtures/order-sink/examples/${EVENT_TYPE}.json`, import.meta.url);
 
 /** The data as the load generator sends it (compact JSON). */
-export const EVENT_BODY: string = JSON.stringify((JSON.parse(readFileSync(EXAMPLE, 'utf8')) as { data: unknown }).data);
+export const EVENT_BODY: string = JSON.stringify(
+  (JSON.parse(readFileSync(EXAMPLE, 'utf8')) as { data: unknown }).data,
+);
 
 /** Every header except `ce-id`, which the load generator makes unique per request. */
 export const EVENT_HEADERS: Readonly<Record<string, string>> = {

@@ -29,14 +29,24 @@ const server = (file: string): string => join(ROOT, 'bench/servers', file);
 const OURS_ENV = { HOST: '127.0.0.1', K_SERVICE: 'order-sink', LOG_LEVEL: 'info' };
 
 export const SERVERS: readonly ServerSpec[] = [
-  { name: 'bare-http', label: 'bare `node:http`, read body, 202', group: Group.floor, args: [server('bare-http.mjs')] },
+  {
+    name: 'bare-http',
+    label: 'bare `node:http`, read body, 202',
+    group: Group.floor,
+    args: [server('bare-http.cjs')],
+  },
   {
     name: 'sdk-http',
     label: '`node:http` + `cloudevents` SDK `HTTP.toEvent` + ajv',
     group: Group.peer,
     args: [server('sdk-http.mjs')],
   },
-  { name: 'faas-js', label: 'faas-js-runtime 4.x (fastify)', group: Group.peer, args: [server('faas-js.mjs')] },
+  {
+    name: 'faas-js',
+    label: 'faas-js-runtime 4.x (fastify)',
+    group: Group.peer,
+    args: [server('faas-js.mjs')],
+  },
   {
     name: 'express-sdk',
     label: 'express 5 + `cloudevents` SDK + ajv',
@@ -97,7 +107,11 @@ export function postEvent(port: number): Promise<number> {
         method: 'POST',
         path: '/',
         agent: false,
-        headers: { ...EVENT_HEADERS, 'ce-id': `probe-${process.pid}-${++sequence}`, 'content-length': body.length },
+        headers: {
+          ...EVENT_HEADERS,
+          'ce-id': `probe-${process.pid}-${++sequence}`,
+          'content-length': body.length,
+        },
       },
       (res) => {
         res.resume();

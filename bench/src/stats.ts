@@ -71,7 +71,9 @@ export interface TableRow {
 }
 
 const fmt = (v: number | undefined, digits: number, suffix = ''): string =>
-  v === undefined ? 'n/a' : `${v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })}${suffix}`;
+  v === undefined
+    ? 'n/a'
+    : `${v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })}${suffix}`;
 
 /** A Markdown table, pasteable into docs/performance.md. */
 export function formatTable(rows: readonly TableRow[]): string {

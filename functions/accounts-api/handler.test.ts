@@ -8,9 +8,19 @@ import { bankingEvent, stubContext } from '../transaction-processor/test-support
 import { handle, RECENT_TRANSACTIONS, routes } from './handler.ts';
 
 const opened = (id: string, openingBalance: number) =>
-  bankingEvent(BankingEventType.accountOpened, `open-${id}`, { accountId: id, currency: 'EUR', openingBalance });
+  bankingEvent(BankingEventType.accountOpened, `open-${id}`, {
+    accountId: id,
+    currency: 'EUR',
+    openingBalance,
+  });
 
-const processed = (n: number, fromBalance: number, fromVersion: number, toBalance: number, toVersion: number) =>
+const processed = (
+  n: number,
+  fromBalance: number,
+  fromVersion: number,
+  toBalance: number,
+  toVersion: number,
+) =>
   bankingEvent(
     BankingEventType.transactionProcessed,
     `reply-${n}`,
@@ -37,7 +47,11 @@ afterEach(() => {
 async function serve(store: MemoryDocumentStore): Promise<string> {
   const app = express();
   const router = express.Router();
-  routes?.(router, { store, log: new JsonLogger({ serviceName: 't', sink: { write: () => true } }), functionName: 't' });
+  routes?.(router, {
+    store,
+    log: new JsonLogger({ serviceName: 't', sink: { write: () => true } }),
+    functionName: 't',
+  });
   app.use(router);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -69,16 +83,21 @@ describe('accounts-api', () => {
       const n = RECENT_TRANSACTIONS + 5;
       for (let i = 1; i <= n; i++) await handle(processed(i, 1000 - 10 * i, i, 10 * i, i), ctx);
       await handle(
-        bankingEvent(BankingEventType.transactionRejected, 'r-x', {
-          transactionId: 'tx-x',
-          submissionId: 'sub-x',
-          from: 'b',
-          to: 'a',
-          amount: 1e9,
-          currency: 'EUR',
-          reason: RejectionReason.insufficientFunds,
-          detail: '',
-        }, '2024-12-31T00:00:00.000Z'),
+        bankingEvent(
+          BankingEventType.transactionRejected,
+          'r-x',
+          {
+            transactionId: 'tx-x',
+            submissionId: 'sub-x',
+            from: 'b',
+            to: 'a',
+            amount: 1e9,
+            currency: 'EUR',
+            reason: RejectionReason.insufficientFunds,
+            detail: '',
+          },
+          '2024-12-31T00:00:00.000Z',
+        ),
         ctx,
       );
       const base = await serve(store);
@@ -88,7 +107,9 @@ describe('accounts-api', () => {
       expect(body.balance).toBe(1000 - 10 * n);
       expect(body.recentTransactions).toHaveLength(RECENT_TRANSACTIONS);
       expect(body.recentTransactions[0]?.transactionId).toBe(`tx-${n}`);
-      const all = (await (await fetch(`${base}/transactions?limit=1000`)).json()) as { transactions: unknown[] };
+      const all = (await (await fetch(`${base}/transactions?limit=1000`)).json()) as {
+        transactions: unknown[];
+      };
       expect(all.transactions).toHaveLength(n + 1);
     });
 
@@ -114,7 +135,10 @@ describe('accounts-api', () => {
       const store = new MemoryDocumentStore();
       for (const id of ['a', 'b', 'c']) await handle(opened(id, 5), stubContext(store));
       const base = await serve(store);
-      const first = (await (await fetch(`${base}/accounts?limit=2`)).json()) as { accounts: { id: string }[]; next: string };
+      const first = (await (await fetch(`${base}/accounts?limit=2`)).json()) as {
+        accounts: { id: string }[];
+        next: string;
+      };
       expect(first.accounts.map((a) => a.id)).toEqual(['a', 'b']);
       const second = (await (await fetch(`${base}/accounts?limit=2&after=${first.next}`)).json()) as {
         accounts: { id: string }[];

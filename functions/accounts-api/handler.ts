@@ -71,14 +71,21 @@ async function applyBalance(
   version: number,
 ): Promise<void> {
   try {
-    await accounts.updateOne({ _id: id, version: { $lt: version } }, { $set: { balance, version } }, { upsert: true });
+    await accounts.updateOne(
+      { _id: id, version: { $lt: version } },
+      { $set: { balance, version } },
+      { upsert: true },
+    );
   } catch (err) {
     // The account holds this version or a newer one: the upsert's insert collides, nothing to do.
     if (!(err instanceof DuplicateKeyError)) throw err;
   }
 }
 
-async function recordOutcome(transactions: Collection<TransactionView>, view: TransactionView): Promise<void> {
+async function recordOutcome(
+  transactions: Collection<TransactionView>,
+  view: TransactionView,
+): Promise<void> {
   try {
     await transactions.insertOne(view);
   } catch (err) {

@@ -61,7 +61,11 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
   });
 
   const negative = input.accounts.filter((a) => a.balance < 0).map((a) => `${a.id}=${a.balance}`);
-  checks.push({ name: 'no negative balance', ok: negative.length === 0, detail: `${negative.length} negative${sample(negative)}` });
+  checks.push({
+    name: 'no negative balance',
+    ok: negative.length === 0,
+    detail: `${negative.length} negative${sample(negative)}`,
+  });
 
   // Each transaction's effect counted once (a same-content resubmission answers "processed" again).
   const applied = new Map<string, OutcomeRecord>();
@@ -81,9 +85,14 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
   });
 
   const perSubmission = new Map<string, number>();
-  for (const o of input.outcomes) perSubmission.set(o.submissionId, (perSubmission.get(o.submissionId) ?? 0) + 1);
+  for (const o of input.outcomes)
+    perSubmission.set(o.submissionId, (perSubmission.get(o.submissionId) ?? 0) + 1);
   const twice = [...perSubmission].filter(([, n]) => n > 1).map(([id, n]) => `${id}×${n}`);
-  checks.push({ name: 'no submission has two outcomes', ok: twice.length === 0, detail: `${twice.length} duplicated${sample(twice)}` });
+  checks.push({
+    name: 'no submission has two outcomes',
+    ok: twice.length === 0,
+    detail: `${twice.length} duplicated${sample(twice)}`,
+  });
 
   if (input.expectedSubmissions !== undefined) {
     const missing = input.expectedSubmissions.filter((id) => !perSubmission.has(id));
@@ -112,7 +121,11 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
   }
   if (input.unfinishedTransfers !== undefined) {
     const u = input.unfinishedTransfers;
-    checks.push({ name: 'no transfer left half-applied', ok: u.length === 0, detail: `${u.length} unfinished${sample(u)}` });
+    checks.push({
+      name: 'no transfer left half-applied',
+      ok: u.length === 0,
+      detail: `${u.length} unfinished${sample(u)}`,
+    });
   }
 
   const processed = input.outcomes.filter((o) => o.status === 'processed').length;

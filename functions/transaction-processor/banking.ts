@@ -27,6 +27,7 @@ export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** Collections in the shared database; each function owns the ones with its prefix. */
 export const Collections = {
   accounts: 'banking_accounts',
+  entries: 'banking_entries',
   transfers: 'banking_transfers',
   journal: 'banking_journal',
   viewAccounts: 'accounts_view',

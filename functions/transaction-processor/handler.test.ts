@@ -7,16 +7,27 @@ import { checkInvariants, type OutcomeRecord } from '../transaction-injector/inv
 import { seededRandom } from '../transaction-injector/prng.ts';
 import { BankingEventType, RejectionReason, type TransactionSubmitted } from './banking.ts';
 import { handle } from './handler.ts';
-import { AccountConflictError, Ledger, type TransferOutcome, TransferState } from './ledger.ts';
+import {
+  AccountConflictError,
+  createLedgerIndexes,
+  EntryKind,
+  Ledger,
+  type TransferOutcome,
+  TransferState,
+} from './ledger.ts';
 import { bankingEvent, stubContext } from './test-support.ts';
 
 const EUR = 'EUR';
 
 async function ledgerWith(balances: Record<string, number>, currency: Record<string, string> = {}) {
   const store = new MemoryDocumentStore();
+  await createLedgerIndexes(store);
   const ledger = new Ledger(store);
   for (const [id, opening] of Object.entries(balances)) {
-    await ledger.openAccount({ accountId: id, currency: currency[id] ?? EUR, openingBalance: opening }, `open-${id}`);
+    await ledger.openAccount(
+      { accountId: id, currency: currency[id] ?? EUR, openingBalance: opening },
+      `open-${id}`,
+    );
   }
   return { store, ledger };
 }
@@ -29,8 +40,8 @@ const tx = (id: string, from: string, to: string, amount: number, currency = EUR
   currency,
 });
 
-async function balance(ledger: Ledger, id: string): Promise<number | undefined> {
-  return (await ledger.accounts.findOne({ _id: id }))?.balance;
+async function balance(ledger: Ledger, id: string): Promise<number> {
+  return (await ledger.head(id, 0)).balanceAfter;
 }
 
 function reasonOf(outcome: TransferOutcome): string | undefined {
@@ -47,7 +58,13 @@ describe('transaction-processor', () => {
       );
       expect(reply?.type).toBe(BankingEventType.transactionProcessed);
       expect(reply?.subject).toBe('t1');
-      expect(reply?.data).toMatchObject({ submissionId: 'sub-1', fromBalance: 700, toBalance: 800, fromVersion: 1, toVersion: 1 });
+      expect(reply?.data).toMatchObject({
+        submissionId: 'sub-1',
+        fromBalance: 700,
+        toBalance: 800,
+        fromVersion: 1,
+        toVersion: 1,
+      });
     });
 
     it('replies rejected (not an error) when the funds are insufficient', async () => {
@@ -63,27 +80,38 @@ describe('transaction-processor', () => {
 
     it('opens an account from account.opened and answers without a reply', async () => {
       const store = new MemoryDocumentStore();
+      await createLedgerIndexes(store);
       const reply = await handle(
-        bankingEvent(BankingEventType.accountOpened, 'o1', { accountId: 'x', currency: 'USD', openingBalance: 42 }),
+        bankingEvent(BankingEventType.accountOpened, 'o1', {
+          accountId: 'x',
+          currency: 'USD',
+          openingBalance: 42,
+        }),
         stubContext(store),
       );
       expect(reply).toBeUndefined();
       expect(await balance(new Ledger(store), 'x')).toBe(42);
+      expect(await new Ledger(store).accounts.findOne({ _id: 'x' })).toMatchObject({
+        currency: 'USD',
+        openingBalance: 42,
+      });
     });
   });
 
   describe('Ledger.openAccount', () => {
     it('treats the same opening again as a no-op', async () => {
       const { ledger } = await ledgerWith({ a: 10 });
-      expect(await ledger.openAccount({ accountId: 'a', currency: EUR, openingBalance: 10 }, 'again')).toBe('exists');
+      expect(await ledger.openAccount({ accountId: 'a', currency: EUR, openingBalance: 10 }, 'again')).toBe(
+        'exists',
+      );
       expect(await balance(ledger, 'a')).toBe(10);
     });
 
     it('throws AccountConflictError when the id is opened with other content', async () => {
       const { ledger } = await ledgerWith({ a: 10 });
-      await expect(ledger.openAccount({ accountId: 'a', currency: EUR, openingBalance: 11 }, 'x')).rejects.toThrow(
-        AccountConflictError,
-      );
+      await expect(
+        ledger.openAccount({ accountId: 'a', currency: EUR, openingBalance: 11 }, 'x'),
+      ).rejects.toThrow(AccountConflictError);
     });
   });
 
@@ -92,7 +120,11 @@ describe('transaction-processor', () => {
       ['the source account is unknown', tx('t', 'nobody', 'b', 1), RejectionReason.unknownAccount],
       ['the target account is unknown', tx('t', 'a', 'nobody', 1), RejectionReason.unknownAccount],
       ['the funds are insufficient', tx('t', 'a', 'b', 1001), RejectionReason.insufficientFunds],
-      ['the currency differs from the accounts', tx('t', 'a', 'b', 1, 'USD'), RejectionReason.currencyMismatch],
+      [
+        'the currency differs from the accounts',
+        tx('t', 'a', 'b', 1, 'USD'),
+        RejectionReason.currencyMismatch,
+      ],
       ['the target account holds another currency', tx('t', 'a', 'u', 1), RejectionReason.currencyMismatch],
       ['from and to are the same account', tx('t', 'a', 'a', 1), RejectionReason.sameAccount],
     ];
@@ -101,7 +133,10 @@ describe('transaction-processor', () => {
         const { ledger } = await ledgerWith({ a: 1000, b: 0, u: 0 }, { u: 'USD' });
         const outcome = await ledger.process(submitted, 's1');
         expect(reasonOf(outcome)).toBe(reason);
-        expect([await balance(ledger, 'a'), await balance(ledger, 'b'), await balance(ledger, 'u')]).toEqual([1000, 0, 0]);
+        expect([await balance(ledger, 'a'), await balance(ledger, 'b'), await balance(ledger, 'u')]).toEqual([
+          1000, 0, 0,
+        ]);
+        expect(await ledger.entries.countDocuments({ kind: EntryKind.debit })).toBe(0);
         expect((await ledger.transfers.findOne({ _id: 't' }))?.state).toBe(TransferState.rejected);
       });
     }
@@ -126,52 +161,66 @@ describe('transaction-processor', () => {
   });
 
   describe('Ledger crash recovery', () => {
-    it('applies once when a run crashed after the debit, before recording it', async () => {
+    it('applies once when a run crashed after the debit entry, before recording it', async () => {
       const { ledger } = await ledgerWith({ a: 1000, b: 0 });
       const { transfer } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
-      expect(await ledger.applyDebit(transfer)).not.toBe('insufficient'); // the crashed run's only write
+      await ledger.append('a', transfer._id, EntryKind.debit, -300, 0); // the crashed run's only write
       expect(await balance(ledger, 'a')).toBe(700);
 
       const outcome = await ledger.process(tx('t', 'a', 'b', 300), 's1'); // the redelivery
-      expect(outcome.kind).toBe('processed');
+      expect(outcome).toMatchObject({ kind: 'processed', data: { fromBalance: 700, toBalance: 300 } });
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
     });
 
-    it('applies once when a run crashed after the credit, before recording it', async () => {
+    it('applies once when a run crashed after the credit entry, before recording it', async () => {
       const { ledger } = await ledgerWith({ a: 1000, b: 0 });
       const { transfer } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
-      const debited = await ledger.validateAndDebit(transfer);
+      const debited = await ledger.decide(transfer);
       expect(debited.state).toBe(TransferState.debited);
-      await ledger.applyCredit(debited);
+      await ledger.append('b', 't', EntryKind.credit, 300, 0);
 
       await ledger.process(tx('t', 'a', 'b', 300), 's1');
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
-      const a = await ledger.accounts.findOne({ _id: 'a' });
-      expect(a?.pending).toEqual([]);
-      expect(a?.settled).toEqual(['t']);
+      expect(await ledger.entries.countDocuments({ txId: 't' })).toBe(2);
     });
 
-    it('does not debit again when a stalled run resumes after another run finished the transfer', async () => {
+    it('does not apply again when a stalled run resumes after another run finished the transfer', async () => {
       const { ledger } = await ledgerWith({ a: 1000, b: 0 });
       const { transfer: stale } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
       await ledger.process(tx('t', 'a', 'b', 300), 's1'); // the run that took over the expired lock
-      expect(await ledger.applyDebit(stale)).toMatchObject({ balance: 700 }); // the stalled run's write
-      expect(await ledger.applyCredit({ ...stale, state: TransferState.debited })).toMatchObject({ balance: 300 });
-      expect((await ledger.validateAndDebit(stale)).state).toBe(TransferState.processed);
+      expect((await ledger.decide(stale)).state).toBe(TransferState.debited); // the stalled run's steps
+      expect((await ledger.credit({ ...stale, state: TransferState.debited })).state).toBe(
+        TransferState.processed,
+      );
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
+    });
+
+    it('keeps the first decision when a rejected transfer is redelivered after the funds arrived', async () => {
+      const { ledger } = await ledgerWith({ a: 0, b: 500 });
+      const { transfer: stale } = await ledger.record(tx('t', 'a', 'b', 100), 's1');
+      expect(reasonOf(await ledger.process(tx('t', 'a', 'b', 100), 's1'))).toBe(
+        RejectionReason.insufficientFunds,
+      );
+      await ledger.process(tx('fund', 'b', 'a', 200), 's2');
+      expect(reasonOf(await ledger.process(tx('t', 'a', 'b', 100), 's1'))).toBe(
+        RejectionReason.insufficientFunds,
+      );
+      expect((await ledger.decide(stale)).state).toBe(TransferState.rejected); // a stalled run, too
+      expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([200, 300]);
     });
 
     it('applies once when the same submission runs twice at the same time', async () => {
       const { ledger } = await ledgerWith({ a: 1000, b: 0 });
-      const runs = await Promise.all([ledger.process(tx('t', 'a', 'b', 300), 's1'), ledger.process(tx('t', 'a', 'b', 300), 's1')]);
+      const runs = await Promise.all([
+        ledger.process(tx('t', 'a', 'b', 300), 's1'),
+        ledger.process(tx('t', 'a', 'b', 300), 's1'),
+      ]);
       expect(runs.map((r) => r.kind)).toEqual(['processed', 'processed']);
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
     });
 
     it('stops writing once its run is aborted (a timed-out zombie run)', async () => {
-      const store = new MemoryDocumentStore();
-      await new Ledger(store).openAccount({ accountId: 'a', currency: EUR, openingBalance: 5 }, 'o');
-      await new Ledger(store).openAccount({ accountId: 'b', currency: EUR, openingBalance: 0 }, 'o');
+      const { store } = await ledgerWith({ a: 5, b: 0 });
       const aborted = new Ledger(store, { signal: AbortSignal.abort() });
       await expect(aborted.process(tx('t', 'a', 'b', 1), 's')).rejects.toThrow();
       expect(await store.collection('banking_transfers').countDocuments({})).toBe(0);
@@ -189,14 +238,20 @@ describe('transaction-processor', () => {
         const submitted: TransactionSubmitted[] = [];
         for (let batch = 0; batch < 15; batch++) {
           const txs = Array.from({ length: 8 }, (_, i) =>
-            tx(`t-${batch}-${i}`, rnd.pick([...ids, 'ghost']), rnd.pick(ids), rnd.int(1, 200), rnd.next() < 0.9 ? EUR : 'USD'),
+            tx(
+              `t-${batch}-${i}`,
+              rnd.pick([...ids, 'ghost']),
+              rnd.pick(ids),
+              rnd.int(1, 200),
+              rnd.next() < 0.9 ? EUR : 'USD',
+            ),
           );
           // Some runs crash after their first account write; the redelivery is run in the same batch.
           await Promise.all(
             txs.map(async (t) => {
               if (rnd.next() < 0.2) {
                 const { transfer } = await ledger.record(t, `s-${t.transactionId}`);
-                await ledger.step(transfer);
+                await ledger.decide(transfer).catch(() => undefined);
               }
               submitted.push(t);
               const o = await ledger.process(t, `s-${t.transactionId}`);
@@ -204,12 +259,22 @@ describe('transaction-processor', () => {
             }),
           );
         }
-        const accounts = (await ledger.accounts.find({})).map((a) => ({ id: a._id, balance: a.balance, openingBalance: a.openingBalance }));
+        const accounts = await Promise.all(
+          (await ledger.accounts.find({})).map(async (a) => ({
+            id: a._id,
+            balance: await balance(ledger, a._id),
+            openingBalance: a.openingBalance,
+          })),
+        );
         const report = checkInvariants({
           accounts,
           outcomes,
           expectedSubmissions: submitted.map((t) => `s-${t.transactionId}`),
-          unfinishedTransfers: (await ledger.transfers.find({ state: { $nin: ['processed', 'rejected'] } })).map((t) => t._id),
+          unfinishedTransfers: (
+            await ledger.transfers.find({
+              state: { $nin: [TransferState.processed, TransferState.rejected] },
+            })
+          ).map((t) => t._id),
         });
         expect(report.checks.filter((c) => !c.ok)).toEqual([]);
         expect(report.totals.processed).toBeGreaterThan(0);
@@ -223,13 +288,16 @@ describe('transaction-processor', () => {
       const dir = import.meta.dirname;
       const schemas = await loadSchemas(join(dir, 'schemas'));
       for (const type of schemas.types) {
-        const example = JSON.parse(await readFile(join(dir, 'examples', `${type}.json`), 'utf8')) as { type: string; data: unknown };
+        const example = JSON.parse(await readFile(join(dir, 'examples', `${type}.json`), 'utf8')) as {
+          type: string;
+          data: unknown;
+        };
         expect(example.type).toBe(type);
         expect(schemas.check(type, example.data)).toEqual([]);
       }
     });
 
-    it('keeps the schema copies of the journal and accounts-api identical to the processor\'s', async () => {
+    it("keeps the schema copies of the journal and accounts-api identical to the processor's", async () => {
       const dir = import.meta.dirname;
       for (const [fn, type] of [
         ['transaction-journal', BankingEventType.transactionProcessed],
@@ -239,7 +307,9 @@ describe('transaction-processor', () => {
         ['accounts-api', BankingEventType.accountOpened],
       ] as const) {
         const copy = await readFile(join(dir, '..', fn, 'schemas', `${type}.json`), 'utf8');
-        expect(copy, `${fn}/schemas/${type}.json`).toBe(await readFile(join(dir, 'schemas', `${type}.json`), 'utf8'));
+        expect(copy, `${fn}/schemas/${type}.json`).toBe(
+          await readFile(join(dir, 'schemas', `${type}.json`), 'utf8'),
+        );
       }
     });
   });

@@ -6,18 +6,15 @@
  * The crash-safety of the writes is explained in ledger.ts and docs/banking.md.
  */
 import type { SluiceFunction } from '../runtime/src/types.ts';
-import { type AccountOpened, BankingEventType, Collections, type TransactionSubmitted } from './banking.ts';
-import { Ledger } from './ledger.ts';
+import { type AccountOpened, BankingEventType, type TransactionSubmitted } from './banking.ts';
+import { createLedgerIndexes, Ledger } from './ledger.ts';
 
 export const accepts = [BankingEventType.accountOpened, BankingEventType.transactionSubmitted] as const;
 export const emits = [BankingEventType.transactionProcessed, BankingEventType.transactionRejected] as const;
 
 export const init: SluiceFunction['init'] = async ({ store }) => {
-  // Operators and `--verify` look transfers up by state and by account.
-  const transfers = store.collection(Collections.transfers);
-  await transfers.createIndex({ keys: { state: 1 }, name: 'state' });
-  await transfers.createIndex({ keys: { from: 1 }, name: 'from' });
-  await transfers.createIndex({ keys: { to: 1 }, name: 'to' });
+  // The unique {account, txId} index is part of the ledger's correctness: create it before serving.
+  await createLedgerIndexes(store);
 };
 
 export const handle: SluiceFunction['handle'] = async (event, { store, signal, log }) => {

@@ -1,19 +1,20 @@
 /**
  * The ledger: accounts and transfers on a store without multi-document transactions (FerretDB).
  *
- * A transfer is a document keyed by its transaction id and moved through a state machine:
- *   pending → debited → credited → processed   (or pending → rejected)
- * Each step is one single-document write that is safe to repeat:
- *  - debit:  `{_id: from, balance ≥ amount, pending ∌ tx, settled ∌ tx}` → `$inc balance -amount`,
- *            `$push pending tx`. The balance check and the marker are one atomic update, so parallel
- *            debits of one account can never overdraw it, and a repeated debit does not match.
- *  - credit: the same guard on `to` (without the balance check).
- *  - settle: moves the marker from `pending` to the bounded `settled` list of both accounts.
- * After each account write the transfer's state is advanced by compare-and-set, so a redelivery
- * (after a crash, or a second run after the idempotency lock expired) resumes from the recorded
- * state, and a step whose account write landed but whose state update did not is recognised by the
- * marker. The outcome is recorded in the transfer before any reply, so it never changes.
- * See docs/banking.md for the failure scenarios.
+ * The only write FerretDB v1 (SQLite) makes atomic under concurrency is an insert checked by a
+ * unique index: its update and findAndModify read, then write, without isolation, so parallel
+ * conditional `$inc`s lose updates (docs/banking.md shows the probe). So balances are not updated in
+ * place. Each account is an append-only chain of entries in `banking_entries`:
+ *   _id `<account>#<seq>`  (unique: one entry per position, the optimistic-concurrency check)
+ *   {account, txId}        (unique index: one effect per transaction per account)
+ *   balanceAfter = previous entry's balanceAfter + delta, never below zero.
+ * A debit reads the chain's head n and inserts n+1; a parallel debit that inserted n+1 first makes
+ * this insert fail, and it retries on the new head, so no two debits are computed from one balance.
+ * A rejection is recorded as entry `<from>!<txId>` with the same {account, txId} key, so for one
+ * transaction the debit and the rejection exclude each other: the first decision is final.
+ * The transfer document (`banking_transfers`, keyed by transaction id) records progress
+ * (pending → debited → processed | rejected) so a redelivery resumes; every step re-derives the same
+ * result from the entries, so a run repeated after a crash, or two runs at once, apply it once.
  */
 import { createHash } from 'node:crypto';
 import { DuplicateKeyError, PermanentError, TransientError } from '../runtime/src/errors.ts';
@@ -30,26 +31,38 @@ import {
 export const TransferState = {
   pending: 'pending',
   debited: 'debited',
-  credited: 'credited',
   processed: 'processed',
   rejected: 'rejected',
 } as const;
 export type TransferState = (typeof TransferState)[keyof typeof TransferState];
 
+export const EntryKind = { open: 'open', debit: 'debit', credit: 'credit', reject: 'reject' } as const;
+export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
+
+/** Account metadata; written once. The balance lives in the account's entry chain. */
 export interface AccountDoc extends Record<string, unknown> {
   _id: string;
   currency: string;
-  balance: number;
   openingBalance: number;
-  /** Incremented by every balance change; readers keep the highest version they have seen. */
-  version: number;
-  /** Transfers whose effect on this account is applied but not yet settled. */
-  pending: string[];
-  /** The last settled transfers: a second guard against a late duplicate run (bounded list). */
-  settled: string[];
   owner?: string;
   openedBy: string;
   openedAt: string;
+  /** Where the chain's head was last seen: a hint that may lag, never trusted without probing. */
+  head: number;
+}
+
+export interface EntryDoc extends Record<string, unknown> {
+  _id: string;
+  account: string;
+  txId: string;
+  kind: EntryKind;
+  /** Position in the account's chain; absent on rejections (they change no balance). */
+  seq?: number;
+  delta: number;
+  balanceAfter: number;
+  reason?: RejectionReason;
+  detail?: string;
+  at: string;
 }
 
 export interface TransferDoc extends Record<string, unknown> {
@@ -77,8 +90,6 @@ export type TransferOutcome =
   | { readonly kind: 'rejected'; readonly data: TransactionRejected };
 
 export interface LedgerOptions {
-  /** How many settled transfer ids each account keeps. @default 32 */
-  readonly settledMarkers?: number;
   /** Stops the steps of a run that timed out: a zombie run must not keep writing. */
   readonly signal?: AbortSignal;
   /** @default () => new Date().toISOString() */
@@ -100,84 +111,104 @@ export function contentHash(tx: TransactionSubmitted): string {
     .digest('base64url');
 }
 
-const MAX_STEPS = 16;
+export const slotId = (account: string, seq: number): string => `${account}#${String(seq).padStart(12, '0')}`;
+export const rejectionId = (account: string, txId: string): string => `${account}!${txId}`;
+
+/** Create the indexes the ledger's correctness depends on (the unique one) and its queries use. */
+export async function createLedgerIndexes(store: DocumentStore): Promise<void> {
+  const entries = store.collection(Collections.entries);
+  await entries.createIndex({ keys: { account: 1, txId: 1 }, unique: true, name: 'account_txId' });
+  await store.collection(Collections.transfers).createIndex({ keys: { state: 1 }, name: 'state' });
+}
+
+const MAX_ATTEMPTS = 200;
 
 export class Ledger {
   readonly accounts: Collection<AccountDoc>;
+  readonly entries: Collection<EntryDoc>;
   readonly transfers: Collection<TransferDoc>;
-  readonly #settledMarkers: number;
   readonly #signal: AbortSignal | undefined;
   readonly #now: () => string;
 
   constructor(store: DocumentStore, options: LedgerOptions = {}) {
     this.accounts = store.collection<AccountDoc>(Collections.accounts);
+    this.entries = store.collection<EntryDoc>(Collections.entries);
     this.transfers = store.collection<TransferDoc>(Collections.transfers);
-    this.#settledMarkers = options.settledMarkers ?? 32;
     this.#signal = options.signal;
     this.#now = options.now ?? (() => new Date().toISOString());
   }
 
-  /** Opens an account once; the same content again is a no-op, other content a conflict. */
+  /**
+   * Opens an account once: the opening entry first, then the metadata (whose presence means "open").
+   * The same content again is a no-op (and completes a half-done opening); other content conflicts.
+   */
   async openAccount(data: AccountOpened, eventId: string): Promise<'opened' | 'exists'> {
+    const at = this.#now();
+    const opening: EntryDoc = {
+      _id: slotId(data.accountId, 0),
+      account: data.accountId,
+      txId: `open:${data.accountId}`,
+      kind: EntryKind.open,
+      seq: 0,
+      delta: data.openingBalance,
+      balanceAfter: data.openingBalance,
+      at,
+    };
+    if (!(await this.#insertOnce(this.entries, opening))) {
+      const existing = await this.entries.findOne({ _id: opening._id });
+      if (existing?.kind !== EntryKind.open || existing.delta !== data.openingBalance) {
+        throw new AccountConflictError(
+          `account ${data.accountId} is already open with another opening balance`,
+        );
+      }
+    }
     const doc: AccountDoc = {
       _id: data.accountId,
       currency: data.currency,
-      balance: data.openingBalance,
       openingBalance: data.openingBalance,
-      version: 0,
-      pending: [],
-      settled: [],
       openedBy: eventId,
-      openedAt: this.#now(),
+      openedAt: at,
+      head: 0,
     };
     if (data.owner !== undefined) doc.owner = data.owner;
-    try {
-      this.#signal?.throwIfAborted();
-      await this.accounts.insertOne(doc);
-      return 'opened';
-    } catch (err) {
-      if (!(err instanceof DuplicateKeyError)) throw err;
-    }
+    if (await this.#insertOnce(this.accounts, doc)) return 'opened';
     const existing = await this.accounts.findOne({ _id: data.accountId });
-    if (
-      existing !== null &&
-      existing.currency === data.currency &&
-      existing.openingBalance === data.openingBalance &&
-      existing.owner === data.owner
-    ) {
-      return 'exists';
-    }
+    if (existing?.currency === data.currency && existing.owner === data.owner) return 'exists';
     throw new AccountConflictError(
       `account ${data.accountId} is already open with different content (opened by event ${existing?.openedBy})`,
     );
   }
 
   /**
-   * Records the transfer (or finds it) and drives it to a final state. Runs any number of times for
-   * the same transaction with the same effect; `submissionId` is the id of the event being answered.
+   * Records the transfer (or finds it) and drives it to a final state. Runs any number of times,
+   * also concurrently, for the same transaction with the same effect; `submissionId` is the id of
+   * the event being answered.
    */
   async process(tx: TransactionSubmitted, submissionId: string): Promise<TransferOutcome> {
-    const recorded = await this.record(tx, submissionId);
-    if (recorded.conflict) {
+    const { transfer, conflict } = await this.record(tx, submissionId);
+    if (conflict) {
       return rejected(
-        tx,
+        {
+          ...transfer,
+          _id: tx.transactionId,
+          from: tx.from,
+          to: tx.to,
+          amount: tx.amount,
+          currency: tx.currency,
+        },
         submissionId,
         RejectionReason.duplicateDifferentContent,
-        `transaction ${tx.transactionId} was already submitted with different content (by ${recorded.transfer.submissionId})`,
+        `transaction ${tx.transactionId} was already submitted with different content (by ${transfer.submissionId})`,
       );
     }
-    let t = recorded.transfer;
-    for (let i = 0; i < MAX_STEPS; i++) {
-      if (t.state === TransferState.processed) return { kind: 'processed', data: processed(t, submissionId) };
-      if (t.state === TransferState.rejected) {
-        return {
-          kind: 'rejected',
-          data: rejected(t, submissionId, t.reason ?? RejectionReason.unknownAccount, t.detail ?? '').data,
-        };
-      }
-      t = await this.step(t);
+    let t = transfer;
+    if (t.state === TransferState.pending) t = await this.decide(t);
+    if (t.state === TransferState.debited) t = await this.credit(t);
+    if (t.state === TransferState.processed) return { kind: 'processed', data: processed(t, submissionId) };
+    if (t.state === TransferState.rejected) {
+      return rejected(t, submissionId, t.reason ?? RejectionReason.unknownAccount, t.detail ?? '');
     }
-    throw new TransientError(`transfer ${tx.transactionId} did not settle in ${MAX_STEPS} steps; retry`);
+    throw new TransientError(`transfer ${t._id} is in state ${t.state}; retry`);
   }
 
   /** Inserts the transfer in `pending`, or loads the one recorded by an earlier run. */
@@ -199,127 +230,185 @@ export class Ledger {
       updatedAt: now,
     };
     if (tx.reference !== undefined) doc.reference = tx.reference;
-    try {
-      this.#signal?.throwIfAborted();
-      await this.transfers.insertOne(doc);
-      return { transfer: doc, conflict: false };
-    } catch (err) {
-      if (!(err instanceof DuplicateKeyError)) throw err;
-    }
+    if (await this.#insertOnce(this.transfers, doc)) return { transfer: doc, conflict: false };
     const existing = await this.transfers.findOne({ _id: tx.transactionId });
     if (existing === null) throw new TransientError(`transfer ${tx.transactionId} vanished; retry`);
     return { transfer: existing, conflict: existing.contentHash !== doc.contentHash };
   }
 
-  /** Advances a transfer by one step from its recorded state; returns the transfer as stored after it. */
-  async step(t: TransferDoc): Promise<TransferDoc> {
-    switch (t.state) {
-      case TransferState.pending:
-        return this.validateAndDebit(t);
-      case TransferState.debited:
-        return this.credit(t);
-      case TransferState.credited:
-        return this.settle(t);
-      default:
-        return t;
+  /**
+   * The transaction's one decision on its `from` account: a debit entry, or a rejection entry. Both
+   * carry the unique {account, txId}, so whichever run records first decides for all.
+   */
+  async decide(t: TransferDoc): Promise<TransferDoc> {
+    let decision: EntryDoc;
+    if (t.from === t.to) {
+      decision = await this.recordRejection(
+        t,
+        RejectionReason.sameAccount,
+        'from and to are the same account',
+      );
+    } else {
+      const [from, to] = await Promise.all([
+        this.accounts.findOne({ _id: t.from }),
+        this.accounts.findOne({ _id: t.to }),
+      ]);
+      if (from === null || to === null) {
+        const missing = [from === null ? t.from : '', to === null ? t.to : ''].filter((s) => s !== '');
+        decision = await this.recordRejection(
+          t,
+          RejectionReason.unknownAccount,
+          `unknown account(s): ${missing.join(', ')}`,
+        );
+      } else if (from.currency !== t.currency || to.currency !== t.currency) {
+        decision = await this.recordRejection(
+          t,
+          RejectionReason.currencyMismatch,
+          `transfer in ${t.currency}; ${t.from} holds ${from.currency}, ${t.to} holds ${to.currency}`,
+        );
+      } else {
+        decision = await this.append(t.from, t._id, EntryKind.debit, -t.amount, from.head);
+      }
     }
+    if (decision.kind === EntryKind.reject) {
+      return this.#setState(t, TransferState.rejected, {
+        reason: decision.reason ?? RejectionReason.unknownAccount,
+        detail: decision.detail ?? '',
+      });
+    }
+    return this.#setState(t, TransferState.debited, {
+      fromBalance: decision.balanceAfter,
+      fromVersion: decision.seq ?? 0,
+    });
   }
 
-  async validateAndDebit(t: TransferDoc): Promise<TransferDoc> {
-    if (t.from === t.to) {
-      return this.reject(t, RejectionReason.sameAccount, 'from and to are the same account');
-    }
-    const [from, to] = await Promise.all([
-      this.accounts.findOne({ _id: t.from }),
-      this.accounts.findOne({ _id: t.to }),
-    ]);
-    if (from === null || to === null) {
-      const missing = [from === null ? t.from : undefined, to === null ? t.to : undefined].filter(Boolean);
-      return this.reject(t, RejectionReason.unknownAccount, `unknown account(s): ${missing.join(', ')}`);
-    }
-    if (from.currency !== t.currency || to.currency !== t.currency) {
-      return this.reject(
-        t,
-        RejectionReason.currencyMismatch,
-        `transfer in ${t.currency}; ${t.from} holds ${from.currency}, ${t.to} holds ${to.currency}`,
-      );
-    }
-    // A run that stalled (its lock expired and another run finished the transfer) must not debit
-    // again: read the state fresh right before the write.
-    const fresh = await this.transfers.findOne({ _id: t._id });
-    if (fresh === null || fresh.state !== TransferState.pending) return fresh ?? t;
-    const result = await this.applyDebit(t);
-    if (result === 'insufficient') {
-      return this.reject(t, RejectionReason.insufficientFunds, `${t.from} cannot cover ${t.amount} ${t.currency}`);
-    }
-    if (result === 'retry') return t;
-    return this.advance(t, TransferState.debited, { fromBalance: result.balance, fromVersion: result.version });
+  /** Credits `to` once (the entry's {account, txId} is unique), then records `processed`. */
+  async credit(t: TransferDoc): Promise<TransferDoc> {
+    const account = await this.accounts.findOne({ _id: t.to });
+    if (account === null)
+      throw new TransientError(`account ${t.to} vanished before the credit of ${t._id}; retry`);
+    const entry = await this.append(t.to, t._id, EntryKind.credit, t.amount, account.head);
+    return this.#setState(t, TransferState.processed, {
+      toBalance: entry.balanceAfter,
+      toVersion: entry.seq ?? 0,
+    });
   }
 
   /**
-   * The debit as one conditional update. Returns the account after it (or as found, when an earlier
-   * run already debited), `insufficient` when the balance cannot cover it, `retry` when the balance
-   * changed between the update and the read.
+   * Appends an entry at the head of an account's chain. A debit that the head's balance cannot cover
+   * becomes an insufficient-funds rejection. Returns the entry this transaction has on the account,
+   * whichever run wrote it.
    */
-  async applyDebit(t: TransferDoc): Promise<AccountDoc | 'insufficient' | 'retry'> {
-    this.#signal?.throwIfAborted();
-    const after = await this.accounts.findOneAndUpdate(
-      { _id: t.from, balance: { $gte: t.amount }, pending: { $ne: t._id }, settled: { $ne: t._id } },
-      { $inc: { balance: -t.amount, version: 1 }, $push: { pending: t._id } },
-    );
-    if (after !== null) return after;
-    const current = await this.accounts.findOne({ _id: t.from });
-    if (current === null) throw new TransientError(`account ${t.from} vanished; retry`);
-    if (current.pending.includes(t._id) || current.settled.includes(t._id)) return current;
-    return current.balance < t.amount ? 'insufficient' : 'retry';
-  }
-
-  async credit(t: TransferDoc): Promise<TransferDoc> {
-    const result = await this.applyCredit(t);
-    return this.advance(t, TransferState.credited, { toBalance: result.balance, toVersion: result.version });
-  }
-
-  async applyCredit(t: TransferDoc): Promise<AccountDoc> {
-    this.#signal?.throwIfAborted();
-    const after = await this.accounts.findOneAndUpdate(
-      { _id: t.to, pending: { $ne: t._id }, settled: { $ne: t._id } },
-      { $inc: { balance: t.amount, version: 1 }, $push: { pending: t._id } },
-    );
-    if (after !== null) return after;
-    const current = await this.accounts.findOne({ _id: t.to });
-    if (current !== null && (current.pending.includes(t._id) || current.settled.includes(t._id))) {
-      return current;
+  async append(
+    account: string,
+    txId: string,
+    kind: EntryKind,
+    delta: number,
+    hint: number,
+  ): Promise<EntryDoc> {
+    let seq = hint;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const head = await this.head(account, seq);
+      seq = head.seq ?? 0;
+      if (head.balanceAfter + delta < 0) {
+        return this.#recordRejection(
+          account,
+          txId,
+          RejectionReason.insufficientFunds,
+          `${account} cannot cover ${-delta}`,
+        );
+      }
+      const entry: EntryDoc = {
+        _id: slotId(account, seq + 1),
+        account,
+        txId,
+        kind,
+        seq: seq + 1,
+        delta,
+        balanceAfter: head.balanceAfter + delta,
+        at: this.#now(),
+      };
+      if (await this.#insertOnce(this.entries, entry)) {
+        // Best effort: a stale hint only costs a few more probes.
+        await this.accounts.updateOne(
+          { _id: account, head: { $lt: entry.seq } },
+          { $set: { head: entry.seq } },
+        );
+        return entry;
+      }
+      // Either another entry took the slot (go again from the new head), or this transaction already
+      // has its entry on this account (the unique {account, txId}): then that one is the answer.
+      const slot = await this.entries.findOne({ _id: entry._id });
+      if (slot?.txId === txId) return slot;
+      if (slot === null || attempt % 8 === 7) {
+        const existing = await this.entries.findOne({ account, txId });
+        if (existing !== null) return existing;
+      }
     }
-    throw new TransientError(`account ${t.to} vanished before the credit of ${t._id}; retry`);
+    throw new TransientError(`account ${account} is too contended to append ${txId}; retry`);
   }
 
-  /** Moves the marker from `pending` to `settled` on both accounts, then records `processed`. */
-  async settle(t: TransferDoc): Promise<TransferDoc> {
-    for (const account of [t.from, t.to]) {
-      this.#signal?.throwIfAborted();
-      await this.accounts.updateOne(
-        { _id: account, pending: t._id },
-        { $pull: { pending: t._id }, $push: { settled: { $each: [t._id], $slice: -this.#settledMarkers } } },
-      );
+  /** The last entry of the chain, found by probing forward from a hint (point reads by _id only). */
+  async head(account: string, hint: number): Promise<EntryDoc> {
+    let current = await this.entries.findOne({ _id: slotId(account, hint) });
+    if (current === null) {
+      current = await this.entries.findOne({ _id: slotId(account, 0) });
+      if (current === null) throw new TransientError(`account ${account} has no opening entry yet; retry`);
     }
-    return this.advance(t, TransferState.processed, {});
+    for (;;) {
+      const next = await this.entries.findOne({ _id: slotId(account, (current.seq ?? 0) + 1) });
+      if (next === null) return current;
+      current = next;
+    }
   }
 
-  async reject(t: TransferDoc, reason: RejectionReason, detail: string): Promise<TransferDoc> {
-    return this.advance(t, TransferState.rejected, { reason, detail });
+  async recordRejection(t: TransferDoc, reason: RejectionReason, detail: string): Promise<EntryDoc> {
+    return this.#recordRejection(t.from, t._id, reason, detail);
   }
 
-  /** Compare-and-set of the state; when another run moved it first, returns what that run stored. */
-  async advance(t: TransferDoc, to: TransferState, fields: Partial<TransferDoc>): Promise<TransferDoc> {
+  async #recordRejection(
+    account: string,
+    txId: string,
+    reason: RejectionReason,
+    detail: string,
+  ): Promise<EntryDoc> {
+    const entry: EntryDoc = {
+      _id: rejectionId(account, txId),
+      account,
+      txId,
+      kind: EntryKind.reject,
+      delta: 0,
+      balanceAfter: 0,
+      reason,
+      detail,
+      at: this.#now(),
+    };
+    if (await this.#insertOnce(this.entries, entry)) return entry;
+    // Decided before: by a rejection (same _id) or by a debit (same {account, txId}).
+    const existing =
+      (await this.entries.findOne({ _id: entry._id })) ?? (await this.entries.findOne({ account, txId }));
+    if (existing === null) throw new TransientError(`decision for ${txId} vanished; retry`);
+    return existing;
+  }
+
+  /** Records progress; values are derived from the entries, so a repeated write stores the same. */
+  async #setState(t: TransferDoc, state: TransferState, fields: Partial<TransferDoc>): Promise<TransferDoc> {
     this.#signal?.throwIfAborted();
-    const updated = await this.transfers.findOneAndUpdate(
-      { _id: t._id, state: t.state },
-      { $set: { ...fields, state: to, updatedAt: this.#now() } },
-    );
-    if (updated !== null) return updated;
-    const current = await this.transfers.findOne({ _id: t._id });
-    if (current === null) throw new TransientError(`transfer ${t._id} vanished; retry`);
-    return current;
+    const next = { ...t, ...fields, state, updatedAt: this.#now() };
+    await this.transfers.updateOne({ _id: t._id }, { $set: { ...fields, state, updatedAt: next.updatedAt } });
+    return next;
+  }
+
+  /** Inserts unless the key exists; false on a duplicate key. */
+  async #insertOnce<T extends Record<string, unknown>>(collection: Collection<T>, doc: T): Promise<boolean> {
+    this.#signal?.throwIfAborted();
+    try {
+      await collection.insertOne(doc);
+      return true;
+    } catch (err) {
+      if (err instanceof DuplicateKeyError) return false;
+      throw err;
+    }
   }
 }
 
@@ -339,14 +428,22 @@ function processed(t: TransferDoc, submissionId: string): TransactionProcessed {
 }
 
 function rejected(
-  tx: Pick<TransactionSubmitted, 'from' | 'to' | 'amount' | 'currency'> & ({ transactionId: string } | { _id: string }),
+  t: Pick<TransferDoc, '_id' | 'from' | 'to' | 'amount' | 'currency'>,
   submissionId: string,
   reason: RejectionReason,
   detail: string,
 ): { kind: 'rejected'; data: TransactionRejected } {
-  const transactionId = 'transactionId' in tx ? tx.transactionId : tx._id;
   return {
     kind: 'rejected',
-    data: { transactionId, submissionId, from: tx.from, to: tx.to, amount: tx.amount, currency: tx.currency, reason, detail },
+    data: {
+      transactionId: t._id,
+      submissionId,
+      from: t.from,
+      to: t.to,
+      amount: t.amount,
+      currency: t.currency,
+      reason,
+      detail,
+    },
   };
 }

@@ -37,8 +37,11 @@ YAML
 if secret_exists "$NS" mongodb-credentials; then
   log "secret $NS/mongodb-credentials exists: kept"
 else
-  root_password="$(random_secret)"
-  app_password="$(random_secret)"
+  if [[ "$DRY_RUN" == 1 ]]; then
+    root_password='<root-password>' app_password='<app-password>'
+  else
+    root_password="$(random_secret)" app_password="$(random_secret)"
+  fi
   run_stdin "<generated mongodb-credentials: root-username, root-password, app-username, app-password>" \
     "$KUBECTL" -n "$NS" create -f - <<YAML
 apiVersion: v1
@@ -76,11 +79,13 @@ fi
 
 kube apply --server-side --force-conflicts --field-manager=sluice -f "$MANIFEST"
 
-log "waiting for the data services, the broker, the triggers and the functions"
+# In dependency order: the functions (the dead-letter sink among them) must have an address before the
+# Broker's and Triggers' dead-letter dispatchers can resolve it.
+log "waiting for the data services, the functions, the broker and the triggers"
 kube -n "$NS" rollout status statefulset/mongodb --timeout="$WAIT_TIMEOUT"
 kube -n "$NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
+kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" ksvc --all
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" broker --all
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" trigger --all
-kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" ksvc --all
 
-"$K3S_DIR/endpoints.sh" "$NS"
+MANIFEST="$MANIFEST" "$K3S_DIR/endpoints.sh"

@@ -3,6 +3,7 @@
 # cluster goes through `run`, so DRY_RUN=1 prints the exact, ordered command list without needing a cluster.
 
 K3S_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REPO_ROOT="$(cd "$K3S_DIR/../.." && pwd)"
 # shellcheck source=versions.env
 source "$K3S_DIR/versions.env"
@@ -25,14 +26,15 @@ run() {
   "$@"
 }
 
-# run_stdin DESCRIPTION CMD [ARGS...]: like run, with stdin fed to the command; DESCRIPTION replaces the
-# stdin contents in the printed line (used for generated Secrets, whose values must never be printed).
+# run_stdin DESCRIPTION CMD [ARGS...]: like run, with stdin fed to the command. A real run prints only
+# DESCRIPTION (stdin may hold generated credentials); DRY_RUN=1 also prints stdin, which callers fill with
+# placeholders in that mode.
 run_stdin() {
   local description="$1"
   shift
   printf '+ %s <<< %s\n' "$(quote "$@")" "$description"
   if [[ "$DRY_RUN" == 1 ]]; then
-    cat >/dev/null
+    sed 's/^/    /'
     return 0
   fi
   "$@"
@@ -41,7 +43,13 @@ run_stdin() {
 quote() {
   local out="" arg
   for arg in "$@"; do
-    if [[ "$arg" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then out+="$arg "; else out+="$(printf '%q' "$arg") "; fi
+    if [[ "$arg" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+      out+="$arg "
+    elif [[ "$arg" != *"'"* ]]; then
+      out+="'$arg' "
+    else
+      out+="$(printf '%q' "$arg") "
+    fi
   done
   printf '%s' "${out% }"
 }

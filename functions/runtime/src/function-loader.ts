@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FunctionLoadError } from './errors.ts';
-import type { SluiceFunction } from './types.ts';
 import type { SchemaSet } from './schema-set.ts';
+import type { SluiceFunction } from './types.ts';
 
 export interface LoadedFunction {
   readonly fn: SluiceFunction;
@@ -24,7 +24,8 @@ export function useBundledFunction(module: Partial<SluiceFunction>, schemas: Sch
 }
 
 export async function loadFunction(dir: string): Promise<LoadedFunction> {
-  if (bundled !== undefined) return { fn: checkFunction(bundled.module, 'the bundle'), schemas: bundled.schemas };
+  if (bundled !== undefined)
+    return { fn: checkFunction(bundled.module, 'the bundle'), schemas: bundled.schemas };
   const file = ['handler.ts', 'handler.js'].map((f) => join(dir, f)).find((f) => existsSync(f));
   if (file === undefined) throw new FunctionLoadError(`no handler.ts or handler.js in ${dir}`);
   const mod = (await import(pathToFileURL(file).href)) as Partial<SluiceFunction>;

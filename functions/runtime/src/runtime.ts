@@ -13,6 +13,8 @@ import { type Metrics, noopMetrics } from './ports/metrics.ts';
 import { createRuntimeServer, type RequestListener } from './server.ts';
 import type { InitContext } from './types.ts';
 
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
 export interface RunningFunction {
   readonly port: number;
   readonly store: DocumentStore;
@@ -88,6 +90,14 @@ export async function startFunction(
         await guard.init();
         await fn.init?.(initContext);
         ready = true;
+        // Expired idempotency records go in the background (FerretDB has no TTL index; docs/ferretdb.md).
+        purgeTimer = setInterval(() => {
+          guard.purgeExpired().then(
+            (removed) => log.debug(`purged ${removed} expired idempotency records`),
+            (err: unknown) => log.warn('could not purge expired idempotency records', errorFields(err)),
+          );
+        }, PURGE_INTERVAL_MS);
+        purgeTimer.unref();
         const coldStartSeconds = (Date.now() - (options.processStart ?? performance.timeOrigin)) / 1000;
         metrics.coldStart(coldStartSeconds);
         log.info('function ready', {
@@ -110,6 +120,7 @@ export async function startFunction(
     }
   };
   const stopping = new AbortController();
+  let purgeTimer: NodeJS.Timeout | undefined;
   const initDone = init();
 
   return {
@@ -118,6 +129,7 @@ export async function startFunction(
     log,
     async stop() {
       stopping.abort();
+      clearInterval(purgeTimer);
       ready = false;
       const clean = await rs.drain(config.shutdownTimeoutSeconds * 1000);
       if (!clean) {

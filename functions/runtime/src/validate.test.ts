@@ -27,12 +27,17 @@ describe('validate', () => {
     it('names the file of a schema that does not compile', () => {
       const broken = JSON.stringify({ type: 'object', properties: { a: { type: 'strnig' } } });
       expect(() => compileSchemas([{ type: TYPE, file: '/fn/schemas/broken.json', text: broken }])).toThrow(
-        expect.objectContaining({ name: 'FunctionLoadError', message: expect.stringContaining('/fn/schemas/broken.json') }),
+        expect.objectContaining({
+          name: 'FunctionLoadError',
+          message: expect.stringContaining('/fn/schemas/broken.json'),
+        }),
       );
     });
 
     it('names the file of a schema that is not JSON', () => {
-      expect(() => compileSchemas([{ type: TYPE, file: '/fn/schemas/x.json', text: '{' }])).toThrow(FunctionLoadError);
+      expect(() => compileSchemas([{ type: TYPE, file: '/fn/schemas/x.json', text: '{' }])).toThrow(
+        FunctionLoadError,
+      );
     });
 
     it('turns ajv errors into invalid-params naming each data path and schema path', () => {
@@ -49,7 +54,9 @@ describe('validate', () => {
       expect(err.reason).toBe('schema');
       const names = err.invalidParams.map((p) => p.name).sort();
       expect(names).toEqual(['data', 'data/amount', 'data/orderId']);
-      expect(err.invalidParams.find((p) => p.name === 'data/amount')?.reason).toMatch(/>= 1.*#\/properties\/amount\/minimum/);
+      expect(err.invalidParams.find((p) => p.name === 'data/amount')?.reason).toMatch(
+        />= 1.*#\/properties\/amount\/minimum/,
+      );
     });
 
     it('accepts valid data and ignores types without a schema', () => {
@@ -61,7 +68,9 @@ describe('validate', () => {
 
     it('answers 415 when data of a schema-typed event is not JSON', () => {
       const schemas = compileSchemas([{ type: TYPE, file: 'x.json', text: SCHEMA }]);
-      expect(() => schemas.validate(event('x', 'text/plain'))).toThrow(expect.objectContaining({ status: 415 }));
+      expect(() => schemas.validate(event('x', 'text/plain'))).toThrow(
+        expect.objectContaining({ status: 415 }),
+      );
     });
 
     it('checks plain data for a type', () => {

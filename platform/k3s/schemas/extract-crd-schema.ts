@@ -32,7 +32,8 @@ export function strictSchema(node: JsonObject, path: string, freeForm: ReadonlyS
     if (key === 'properties' && isObject(value)) {
       const props: JsonObject = {};
       for (const [name, child] of Object.entries(value)) {
-        if (isObject(child)) props[name] = strictSchema(child, path === '' ? name : `${path}.${name}`, freeForm);
+        if (isObject(child))
+          props[name] = strictSchema(child, path === '' ? name : `${path}.${name}`, freeForm);
       }
       out.properties = props;
     } else if (key === 'items' && isObject(value)) {
@@ -85,7 +86,9 @@ export function extractCrdSchema(
 if (import.meta.main) {
   const [file, version, source, ...freeForm] = process.argv.slice(2);
   if (file === undefined || version === undefined || source === undefined) {
-    process.stderr.write('usage: extract-crd-schema.ts <crd.yaml> <version> <source-note> [free-form path ...]\n');
+    process.stderr.write(
+      'usage: extract-crd-schema.ts <crd.yaml> <version> <source-note> [free-form path ...]\n',
+    );
     process.exit(2);
   }
   const schema = extractCrdSchema(readFileSync(file, 'utf8'), version, source, freeForm);

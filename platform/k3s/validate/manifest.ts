@@ -23,7 +23,8 @@ export class ManifestError extends Error {
 export function parseManifest(text: string, source = 'manifest'): KubeObject[] {
   const objects: KubeObject[] = [];
   for (const [index, doc] of parseAllDocuments(text).entries()) {
-    if (doc.errors.length > 0) throw new ManifestError(`${source} document ${index}: ${doc.errors[0]?.message}`);
+    if (doc.errors.length > 0)
+      throw new ManifestError(`${source} document ${index}: ${doc.errors[0]?.message}`);
     const value: unknown = doc.toJSON();
     if (value === null || value === undefined) continue;
     if (!isRecord(value) || typeof value.apiVersion !== 'string' || typeof value.kind !== 'string') {
@@ -70,9 +71,10 @@ export const isKnativeService = (o: KubeObject): boolean =>
 
 /** ISO 8601 durations as Knative's delivery spec uses them (PT30S, PT0.5S, PT1M30S, P1D); null when invalid. */
 export function isoDurationMs(text: string): number | null {
-  const m = /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
-    text,
-  );
+  const m =
+    /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
+      text,
+    );
   if (m === null || text === 'P' || text.endsWith('T')) return null;
   const [, d, h, min, s] = m.map((part) => (part === undefined ? 0 : Number(part)));
   return (((d ?? 0) * 24 + (h ?? 0)) * 60 + (min ?? 0)) * 60_000 + (s ?? 0) * 1000;

@@ -3,7 +3,16 @@
  * Knative need to behave as docs/deploy.md describes. Each rule is a pure function of the objects and returns
  * problems as sentences naming the object; an empty list means the overlay passes.
  */
-import { at, describe, group, isKnativeService, isoDurationMs, isRecord, type KubeObject, str } from './manifest.ts';
+import {
+  at,
+  describe,
+  group,
+  isKnativeService,
+  isoDurationMs,
+  isRecord,
+  type KubeObject,
+  str,
+} from './manifest.ts';
 
 /** What the rules know about a function folder (functions/<name>/). */
 export interface FunctionInfo {
@@ -64,7 +73,9 @@ export const triggerFilters: Rule = (ctx) =>
   triggers(ctx).flatMap((t) => {
     const problems: string[] = [];
     if (at(t, 'spec', 'filters') !== undefined)
-      problems.push(`${describe(t)} uses spec.filters, which the RabbitMQ broker ignores: use spec.filter.attributes`);
+      problems.push(
+        `${describe(t)} uses spec.filters, which the RabbitMQ broker ignores: use spec.filter.attributes`,
+      );
     const parallelism = t.metadata.annotations?.['rabbitmq.eventing.knative.dev/parallelism'];
     if (parallelism !== undefined && !(Number(parallelism) >= 1 && Number(parallelism) <= 1000)) {
       problems.push(`${describe(t)} parallelism "${parallelism}" must be 1..1000`);
@@ -85,27 +96,43 @@ export const referencesExist: Rule = (ctx) => {
       problems.push(`${describe(o)} ${field} points to namespace ${namespace}, not its own`);
     if (ref.kind === 'Service' && group(ref.apiVersion ?? '') === 'serving.knative.dev') {
       if (findKService(ctx, ref.name, namespace) === undefined)
-        problems.push(`${describe(o)} ${field} names Knative Service ${ref.name}, which is not in the overlay`);
+        problems.push(
+          `${describe(o)} ${field} names Knative Service ${ref.name}, which is not in the overlay`,
+        );
     } else if (ref.kind === 'Broker') {
       if (!brokers(ctx).some((b) => b.metadata.name === ref.name && b.metadata.namespace === namespace))
         problems.push(`${describe(o)} ${field} names Broker ${ref.name}, which is not in the overlay`);
     } else {
-      problems.push(`${describe(o)} ${field} is a ${ref.kind ?? '?'}: expected a Knative Service or a Broker`);
+      problems.push(
+        `${describe(o)} ${field} is a ${ref.kind ?? '?'}: expected a Knative Service or a Broker`,
+      );
     }
   };
   for (const t of triggers(ctx)) {
     check(t, 'spec.subscriber', refAt(t, 'spec', 'subscriber', 'ref'), at(t, 'spec', 'subscriber', 'uri'));
     const dls = at(t, 'spec', 'delivery', 'deadLetterSink');
     if (dls !== undefined)
-      check(t, 'spec.delivery.deadLetterSink', refAt(t, 'spec', 'delivery', 'deadLetterSink', 'ref'), at(dls, 'uri'));
+      check(
+        t,
+        'spec.delivery.deadLetterSink',
+        refAt(t, 'spec', 'delivery', 'deadLetterSink', 'ref'),
+        at(dls, 'uri'),
+      );
     const broker = str(at(t, 'spec', 'broker'));
-    if (!brokers(ctx).some((b) => b.metadata.name === broker && b.metadata.namespace === t.metadata.namespace))
+    if (
+      !brokers(ctx).some((b) => b.metadata.name === broker && b.metadata.namespace === t.metadata.namespace)
+    )
       problems.push(`${describe(t)} spec.broker "${broker}" is not a Broker of the overlay`);
   }
   for (const b of brokers(ctx)) {
     const dls = at(b, 'spec', 'delivery', 'deadLetterSink');
     if (dls !== undefined)
-      check(b, 'spec.delivery.deadLetterSink', refAt(b, 'spec', 'delivery', 'deadLetterSink', 'ref'), at(dls, 'uri'));
+      check(
+        b,
+        'spec.delivery.deadLetterSink',
+        refAt(b, 'spec', 'delivery', 'deadLetterSink', 'ref'),
+        at(dls, 'uri'),
+      );
   }
   for (const s of ofKind(ctx, 'RabbitmqSource', 'sources.knative.dev'))
     check(s, 'spec.sink', refAt(s, 'spec', 'sink', 'ref'), at(s, 'spec', 'sink', 'uri'));
@@ -119,7 +146,8 @@ export const brokerSetup: Rule = (ctx) =>
     const problems: string[] = [];
     if (b.metadata.annotations?.['eventing.knative.dev/broker.class'] !== 'RabbitMQBroker')
       problems.push(`${describe(b)} lacks annotation eventing.knative.dev/broker.class: RabbitMQBroker`);
-    if (at(b, 'spec', 'delivery') === undefined) problems.push(`${describe(b)} has no explicit spec.delivery`);
+    if (at(b, 'spec', 'delivery') === undefined)
+      problems.push(`${describe(b)} has no explicit spec.delivery`);
     const config = refAt(b, 'spec', 'config');
     const configNs = config?.namespace ?? b.metadata.namespace;
     const brokerConfig = ofKind(ctx, 'RabbitmqBrokerConfig', 'eventing.knative.dev').find(
@@ -135,7 +163,9 @@ export const brokerSetup: Rule = (ctx) =>
       (c) => c.metadata.name === cluster?.name && c.metadata.namespace === clusterNs,
     );
     if (!found)
-      problems.push(`${describe(brokerConfig)} rabbitmqClusterReference does not name a RabbitmqCluster of the overlay`);
+      problems.push(
+        `${describe(brokerConfig)} rabbitmqClusterReference does not name a RabbitmqCluster of the overlay`,
+      );
     if (at(brokerConfig, 'spec', 'queueType') !== 'quorum')
       problems.push(`${describe(brokerConfig)} spec.queueType must be quorum`);
     return problems;
@@ -151,8 +181,12 @@ export const noReplyLoops: Rule = (ctx) =>
     const attributes = at(t, 'spec', 'filter', 'attributes');
     const type = str(at(attributes, 'type'));
     if (type === undefined)
-      return [`${describe(t)} has no type filter and its subscriber ${ref.name} replies with ${emits.join(', ')}`];
-    return emits.includes(type) ? [`${describe(t)} feeds ${ref.name} its own reply type ${type}: a loop`] : [];
+      return [
+        `${describe(t)} has no type filter and its subscriber ${ref.name} replies with ${emits.join(', ')}`,
+      ];
+    return emits.includes(type)
+      ? [`${describe(t)} feeds ${ref.name} its own reply type ${type}: a loop`]
+      : [];
   });
 
 /** Images are built from function folders: dev.local/sluice/<folder>:<tag> (or a registry override). */
@@ -166,7 +200,8 @@ export const imagesMatchFunctions: Rule = (ctx) =>
       if (m === null) return [`${describe(s)} image "${image}" is not <registry>/sluice/<function>:<tag>`];
       const name = m[1] ?? '';
       const problems: string[] = [];
-      if (!ctx.functions.has(name)) problems.push(`${describe(s)} image "${image}" has no functions/${name}/ folder`);
+      if (!ctx.functions.has(name))
+        problems.push(`${describe(s)} image "${image}" has no functions/${name}/ folder`);
       if (name !== s.metadata.name) problems.push(`${describe(s)} runs image of function ${name}`);
       return problems;
     });
@@ -187,13 +222,16 @@ export const deadLetterSinkWarm: Rule = (ctx) => {
   const sinks = new Set<string>();
   for (const o of [...triggers(ctx), ...brokers(ctx)]) {
     const ref = refAt(o, 'spec', 'delivery', 'deadLetterSink', 'ref');
-    if (ref?.kind === 'Service' && ref.name !== undefined) sinks.add(`${ref.namespace ?? o.metadata.namespace}/${ref.name}`);
+    if (ref?.kind === 'Service' && ref.name !== undefined)
+      sinks.add(`${ref.namespace ?? o.metadata.namespace}/${ref.name}`);
   }
   return [...sinks].flatMap((key) => {
     const [namespace, name] = key.split('/');
     const svc = findKService(ctx, name, namespace);
     if (svc === undefined) return [];
-    return minScale(svc) >= 1 ? [] : [`${describe(svc)} is a dead-letter sink: it needs autoscaling.knative.dev/min-scale "1"`];
+    return minScale(svc) >= 1
+      ? []
+      : [`${describe(svc)} is a dead-letter sink: it needs autoscaling.knative.dev/min-scale "1"`];
   });
 };
 
@@ -224,7 +262,9 @@ export const consumerTimeout: Rule = (ctx) => {
     for (const t of triggers(ctx).filter((x) => x.metadata.namespace === cluster.metadata.namespace)) {
       const needed = longestDeliveryMs(t);
       if (needed >= limit)
-        problems.push(`${describe(t)} may hold a message ${needed} ms, not below consumer_timeout ${limit} ms`);
+        problems.push(
+          `${describe(t)} may hold a message ${needed} ms, not below consumer_timeout ${limit} ms`,
+        );
     }
   }
   return problems;
@@ -239,14 +279,22 @@ export const functionServices: Rule = (ctx) =>
       problems.push(`${describe(s)} readinessProbe must GET /health/readiness`);
     if (at(c, 'livenessProbe', 'httpGet', 'path') !== '/health/liveness')
       problems.push(`${describe(s)} livenessProbe must GET /health/liveness`);
-    if (at(c, 'resources', 'requests', 'memory') === undefined || at(c, 'resources', 'limits', 'memory') === undefined)
+    if (
+      at(c, 'resources', 'requests', 'memory') === undefined ||
+      at(c, 'resources', 'limits', 'memory') === undefined
+    )
       problems.push(`${describe(s)} needs memory requests and limits`);
     const annotations = at(s, 'spec', 'template', 'metadata', 'annotations');
-    if (at(s, 'spec', 'template', 'spec', 'containerConcurrency') === undefined && at(annotations, 'autoscaling.knative.dev/target') === undefined)
+    if (
+      at(s, 'spec', 'template', 'spec', 'containerConcurrency') === undefined &&
+      at(annotations, 'autoscaling.knative.dev/target') === undefined
+    )
       problems.push(`${describe(s)} sets neither containerConcurrency nor autoscaling.knative.dev/target`);
     const port = String(at(c, 'ports', 0, 'containerPort') ?? '8080');
     if (at(annotations, 'prometheus.io/scrape') !== 'true' || at(annotations, 'prometheus.io/port') !== port)
-      problems.push(`${describe(s)} must be annotated prometheus.io/scrape "true", prometheus.io/port "${port}"`);
+      problems.push(
+        `${describe(s)} must be annotated prometheus.io/scrape "true", prometheus.io/port "${port}"`,
+      );
     const envFrom = at(c, 'envFrom');
     if (!Array.isArray(envFrom) || !envFrom.some((e) => at(e, 'secretRef', 'name') === 'sluice-function-env'))
       problems.push(`${describe(s)} does not take its env from the sluice-function-env Secret`);
@@ -263,6 +311,18 @@ export const pinnedImages: Rule = (ctx) =>
       : [`${describe(s)} runs ${image}, versions.env pins MONGODB_IMAGE=${ctx.versions.MONGODB_IMAGE}`];
   });
 
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'PersistentVolume',
+  'StorageClass',
+  'PriorityClass',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+]);
+
 /** One Namespace per overlay, with a ResourceQuota and a LimitRange; every namespaced object inside it. */
 export const environment: Rule = (ctx) => {
   const namespaces = ctx.objects.filter((o) => o.kind === 'Namespace');
@@ -270,9 +330,10 @@ export const environment: Rule = (ctx) => {
   const ns = namespaces[0]?.metadata.name;
   const problems: string[] = [];
   for (const kind of ['ResourceQuota', 'LimitRange'])
-    if (!ctx.objects.some((o) => o.kind === kind && o.metadata.namespace === ns)) problems.push(`no ${kind} in ${ns}`);
+    if (!ctx.objects.some((o) => o.kind === kind && o.metadata.namespace === ns))
+      problems.push(`no ${kind} in ${ns}`);
   for (const o of ctx.objects) {
-    if (o.kind === 'Namespace') continue;
+    if (CLUSTER_SCOPED.has(o.kind)) continue;
     if (o.metadata.namespace !== ns) problems.push(`${describe(o)} is not in the overlay's namespace ${ns}`);
   }
   return problems;

@@ -22,6 +22,33 @@ export interface SchemaValidator {
   readonly crdKinds: readonly string[];
 }
 
+/**
+ * Knative accepts probes without a port (Serving defaults it to the container's port); the models reuse the
+ * core HTTPGetAction/TCPSocketAction schemas, which require one. Fill it in as Serving's defaulting does.
+ */
+export function withKnativeDefaults(object: KubeObject): KubeObject {
+  if (object.kind !== 'Service' || group(object.apiVersion) !== 'serving.knative.dev') return object;
+  const copy = structuredClone(object) as KubeObject & {
+    spec?: { template?: { spec?: { containers?: unknown } } };
+  };
+  const containers = copy.spec?.template?.spec?.containers;
+  if (!Array.isArray(containers)) return copy;
+  for (const container of containers) {
+    if (!isRecord(container)) continue;
+    const ports = container.ports;
+    const port = Array.isArray(ports) && isRecord(ports[0]) ? ports[0].containerPort : 8080;
+    for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+      const p = container[probe];
+      if (!isRecord(p)) continue;
+      for (const handler of ['httpGet', 'tcpSocket', 'grpc']) {
+        const h = p[handler];
+        if (isRecord(h) && h.port === undefined) h.port = port;
+      }
+    }
+  }
+  return copy;
+}
+
 export function createSchemaValidator(schemaDir = SCHEMA_DIR): SchemaValidator {
   // strict: false — the CRD-derived schemas carry `default` and x-sluice-* annotations.
   const ajv = new Ajv({ allErrors: true, strict: false });
@@ -63,14 +90,15 @@ export function createSchemaValidator(schemaDir = SCHEMA_DIR): SchemaValidator {
       if (jsonSchema !== undefined) {
         if (jsonSchema(object)) return [];
         return (jsonSchema.errors ?? []).map((e) => {
-          const extra = isRecord(e.params) && 'additionalProperty' in e.params ? ` '${e.params.additionalProperty}'` : '';
+          const extra =
+            isRecord(e.params) && 'additionalProperty' in e.params ? ` '${e.params.additionalProperty}'` : '';
           return `${where}: ${e.instancePath || '/'} ${e.message ?? 'is invalid'}${extra}`;
         });
       }
       const model = await loadModel(object.apiVersion, object.kind);
       if (model === null) return [`${where}: no schema for this kind (add one to platform/k3s/schemas/)`];
       try {
-        new model(object).validate();
+        new model(withKnativeDefaults(object)).validate();
         return [];
       } catch (err) {
         return [`${where}: ${err instanceof Error ? err.message : String(err)}`];

@@ -4,9 +4,9 @@
  * the broker, lets functions finish in-flight requests and waits for them to exit.
  */
 import { JsonLogger } from '../../../functions/runtime/src/log.ts';
+import { operatorView } from './operator-view.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
 import { LOG_FORMAT } from './process-host.ts';
-import { operatorView } from './operator-view.ts';
 
 const human = process.env.SLUICE_LOG_FORMAT === LOG_FORMAT.human;
 const sink = human
@@ -41,7 +41,9 @@ const shutdown = (signal: string): void => {
     process.stderr.write(`sluice dev: ${signal} again, exiting without waiting\n`);
     process.exit(130);
   }
-  process.stderr.write(`sluice dev: ${signal}: stopping the broker, draining functions (Ctrl-C again to force)\n`);
+  process.stderr.write(
+    `sluice dev: ${signal}: stopping the broker, draining functions (Ctrl-C again to force)\n`,
+  );
   platform.stop().then(
     () => {
       log.info('local platform stopped', { 'event.action': 'stop' });

@@ -10,7 +10,11 @@ export const startEventingBroker: BrokerStarter = async (context) => {
     mod = (await import(path)) as { startBroker?: unknown };
   } catch (err) {
     context.log.warn(`eventing/src is not available, no broker started: ${(err as Error).message}`);
-    const none: LocalBroker = { url: '(none)', description: ['broker: not started (eventing/src missing)'], stop: async () => {} };
+    const none: LocalBroker = {
+      url: '(none)',
+      description: ['broker: not started (eventing/src missing)'],
+      stop: async () => {},
+    };
     return none;
   }
   throw new Error(`eventing's startBroker has an unexpected shape: ${typeof mod.startBroker}`);

@@ -77,7 +77,10 @@ describe('knative-service', () => {
   describe('toServiceSpec', () => {
     it('caps the target at containerConcurrency, as the KPA does', () => {
       const spec = toServiceSpec(
-        manifest({ annotations: { 'autoscaling.knative.dev/target': '50' }, spec: '      containerConcurrency: 4' }),
+        manifest({
+          annotations: { 'autoscaling.knative.dev/target': '50' },
+          spec: '      containerConcurrency: 4',
+        }),
         'demo/service.yaml',
         'demo',
       );
@@ -139,7 +142,9 @@ describe('knative-service', () => {
       const bad = manifest({
         annotations: { 'autoscaling.knative.dev/min-scale': '3', 'autoscaling.knative.dev/max-scale': '2' },
       });
-      expect(() => toServiceSpec(bad, 'demo/service.yaml', 'demo')).toThrow(/min-scale \(3\) exceeds max-scale \(2\)/);
+      expect(() => toServiceSpec(bad, 'demo/service.yaml', 'demo')).toThrow(
+        /min-scale \(3\) exceeds max-scale \(2\)/,
+      );
     });
   });
 });

@@ -109,7 +109,12 @@ export function toServiceSpec(doc: unknown, file: string, folderName: string): K
   if (maxScale > 0 && minScale > maxScale) {
     problems.push(`min-scale (${minScale}) exceeds max-scale (${maxScale})`);
   }
-  const containerConcurrency = int(tspec.containerConcurrency, 'spec.template.spec.containerConcurrency', 0, 0);
+  const containerConcurrency = int(
+    tspec.containerConcurrency,
+    'spec.template.spec.containerConcurrency',
+    0,
+    0,
+  );
   const rawTarget = annotations[ANNOTATION.target];
   let target = KNATIVE_DEFAULTS.target as number;
   if (rawTarget !== undefined) {

@@ -23,7 +23,9 @@ export function operatorView(platform: DevPlatform): string {
   const { config, serving, broker } = platform;
   const out: string[] = [];
   out.push('');
-  out.push('sluice dev: local platform (Knative Serving + Eventing emulated from the same manifests; development only)');
+  out.push(
+    'sluice dev: local platform (Knative Serving + Eventing emulated from the same manifests; development only)',
+  );
   out.push('');
   out.push(`  broker    ${broker?.url ?? '(none)'}  POST CloudEvents here (binary or structured mode)`);
   out.push(
@@ -57,8 +59,12 @@ export function operatorView(platform: DevPlatform): string {
     );
   }
   out.push('');
-  out.push(`  prometheus targets  ${relative(config.root, platform.targetsFile)} (file_sd, rewritten on every scale event)`);
-  out.push('  logs      ECS JSON on stdout; scale events: event.action scale-up / scale-down / instance-crashed');
+  out.push(
+    `  prometheus targets  ${relative(config.root, platform.targetsFile)} (file_sd, rewritten on every scale event)`,
+  );
+  out.push(
+    '  logs      ECS JSON on stdout; scale events: event.action scale-up / scale-down / instance-crashed',
+  );
   out.push(
     `  try       curl -i ${broker?.url ?? 'http://127.0.0.1:8080/'} -H 'content-type: application/cloudevents+json' --data-binary @functions/hello/examples/dev.sluice.hello.requested.v1.json`,
   );

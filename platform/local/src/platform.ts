@@ -109,7 +109,10 @@ export function resolveDevConfig(
 }
 
 /** Maps a Knative Service reference to its local router URL (`uri` resolved against it, as upstream). */
-export function subscriberResolver(serving: Serving, services: readonly KnativeServiceSpec[]): ResolveSubscriber {
+export function subscriberResolver(
+  serving: Serving,
+  services: readonly KnativeServiceSpec[],
+): ResolveSubscriber {
   return (ref, uri) => {
     if (!ref.apiVersion.startsWith('serving.knative.dev/') || ref.kind !== 'Service') {
       throw new SubscriberResolutionError(

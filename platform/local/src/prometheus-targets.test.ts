@@ -20,7 +20,11 @@ describe('prometheus-targets', () => {
       ]);
       expect(groups).toHaveLength(1);
       expect(groups[0]?.targets).toEqual(['127.0.0.1:41000']);
-      expect(groups[0]?.labels).toMatchObject({ faas_name: 'hello', pod: 'hello-1', job: 'sluice-functions' });
+      expect(groups[0]?.labels).toMatchObject({
+        faas_name: 'hello',
+        pod: 'hello-1',
+        job: 'sluice-functions',
+      });
     });
   });
 

@@ -55,13 +55,15 @@ export class TargetsFile {
     const text = `${JSON.stringify(groups, null, 2)}\n`;
     if (text === this.#latest) return this.#writing;
     this.#latest = text;
-    this.#writing = this.#writing.then(async () => {
-      if (text !== this.#latest) return; // a newer list superseded this one
-      await mkdir(dirname(this.#file), { recursive: true });
-      const tmp = `${this.#file}.${process.pid}.tmp`;
-      await writeFile(tmp, text);
-      await rename(tmp, this.#file);
-    }).catch(this.#onError);
+    this.#writing = this.#writing
+      .then(async () => {
+        if (text !== this.#latest) return; // a newer list superseded this one
+        await mkdir(dirname(this.#file), { recursive: true });
+        const tmp = `${this.#file}.${process.pid}.tmp`;
+        await writeFile(tmp, text);
+        await rename(tmp, this.#file);
+      })
+      .catch(this.#onError);
     return this.#writing;
   }
 }

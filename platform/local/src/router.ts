@@ -106,7 +106,13 @@ export async function startRouter(options: RouterOptions): Promise<ServiceRouter
       agent,
     });
     const timer = setTimeout(() => {
-      problem(res, 504, 'Gateway Timeout', `${name} did not answer within ${timeoutMs} ms (timeoutSeconds)`, name);
+      problem(
+        res,
+        504,
+        'Gateway Timeout',
+        `${name} did not answer within ${timeoutMs} ms (timeoutSeconds)`,
+        name,
+      );
       upstream.destroy();
       release();
     }, timeoutMs);
@@ -128,7 +134,13 @@ export async function startRouter(options: RouterOptions): Promise<ServiceRouter
           'sluice.instance.id': lease.instance.id,
           'error.message': err.message,
         });
-        problem(res, 502, 'Bad Gateway', `instance ${lease.instance.id} of ${name} failed: ${err.message}`, name);
+        problem(
+          res,
+          502,
+          'Bad Gateway',
+          `instance ${lease.instance.id} of ${name} failed: ${err.message}`,
+          name,
+        );
       }
       release();
     });

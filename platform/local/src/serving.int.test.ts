@@ -56,11 +56,18 @@ describe('serving (real function processes)', () => {
   });
 
   it('holds the first request while hello starts from zero, then answers it', async () => {
-    serving = await startServing({ services: [await loadKnativeService(HELLO)], host, log, idleOverride: '60s' });
+    serving = await startServing({
+      services: [await loadKnativeService(HELLO)],
+      host,
+      log,
+      idleOverride: '60s',
+    });
     const hello = serving.functions.get('hello');
     expect(hello?.scaler.snapshot().instances).toHaveLength(0);
 
-    const example = await readFile(resolve(ROOT, 'functions/hello/examples/dev.sluice.hello.requested.v1.json'));
+    const example = await readFile(
+      resolve(ROOT, 'functions/hello/examples/dev.sluice.hello.requested.v1.json'),
+    );
     const res = await fetch(serving.urlFor('hello') as string, {
       method: 'POST',
       headers: { 'content-type': 'application/cloudevents+json' },
@@ -75,7 +82,10 @@ describe('serving (real function processes)', () => {
     expect(up[0]?.fields['sluice.cold_start_ms']).toBeGreaterThan(0);
     expect(hello?.scaler.snapshot().instances.map((i) => i.state)).toEqual(['ready']);
     // The child's own log lines were passed through as JSON.
-    const childLines = lines.join('').split('\n').filter((l) => l.includes('"function ready"'));
+    const childLines = lines
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"function ready"'));
     expect(JSON.parse(childLines[0] as string)).toMatchObject({ service: { name: 'hello' } });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../types.ts';
+import type { CloudEvent } from '../types.ts';
 import { encodeHeaderValue, toBinary, toStructured } from './encode.ts';
 import { receive } from './receive.ts';
 

@@ -14,10 +14,22 @@ const RETRIED = (status: number): boolean => [404, 408, 409, 429].includes(statu
 
 describe('toProblem', () => {
   it.each([
-    ['an invalid event', new InvalidEventError('bad', [{ name: 'id', reason: 'missing' }]), 400, 'invalid', false],
+    [
+      'an invalid event',
+      new InvalidEventError('bad', [{ name: 'id', reason: 'missing' }]),
+      400,
+      'invalid',
+      false,
+    ],
     ['a body over the limit', new InvalidEventError('big', [], 413), 413, 'invalid', false],
     ['an unsupported media type', new InvalidEventError('batch', [], 415), 415, 'invalid', false],
-    ['a permanent business failure', new PermanentError('insufficient-funds', 'no money'), 422, 'rejected', false],
+    [
+      'a permanent business failure',
+      new PermanentError('insufficient-funds', 'no money'),
+      422,
+      'rejected',
+      false,
+    ],
     ['a transient failure', new TransientError('db down', { retryAfterSeconds: 7 }), 503, 'transient', true],
     ['an event in progress elsewhere', new EventInProgressError('busy'), 503, 'transient', true],
     ['an unreachable store', new StoreUnavailableError('gone'), 503, 'transient', true],

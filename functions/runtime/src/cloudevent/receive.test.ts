@@ -123,9 +123,12 @@ describe('receive', () => {
       expect(paramNames(err)).toContain('source');
     });
 
-    it.each(['/relative/path', 'urn:sluice:x', 'https://example.com/a?b=c#d'])('accepts source %j', (source) => {
-      expect(binary({ 'ce-source': source }).event.source).toBe(source);
-    });
+    it.each(['/relative/path', 'urn:sluice:x', 'https://example.com/a?b=c#d'])(
+      'accepts source %j',
+      (source) => {
+        expect(binary({ 'ce-source': source }).event.source).toBe(source);
+      },
+    );
 
     it('accepts a source with a percent escape (structured mode, where values are not decoded)', () => {
       expect(structured({ ...STRUCTURED, source: 'https://x.test/a%20b' }).event.source).toBe(
@@ -193,7 +196,9 @@ describe('receive', () => {
     });
 
     it('keeps text as a string and other media types as bytes', () => {
-      expect(binary({ 'content-type': 'text/plain; charset=utf-8' }, Buffer.from('hi')).event.data).toBe('hi');
+      expect(binary({ 'content-type': 'text/plain; charset=utf-8' }, Buffer.from('hi')).event.data).toBe(
+        'hi',
+      );
       const bytes = binary({ 'content-type': 'application/octet-stream' }, Buffer.from([1, 2])).event.data;
       expect(Buffer.isBuffer(bytes)).toBe(true);
       expect([...(bytes as Buffer)]).toEqual([1, 2]);
@@ -265,7 +270,9 @@ describe('receive', () => {
     });
 
     it('rejects attribute names outside lower-case letters and digits, including __proto__', () => {
-      const body = Buffer.from(`{"specversion":"1.0","id":"1","source":"/s","type":"t","Bad":"x","__proto__":{}}`);
+      const body = Buffer.from(
+        `{"specversion":"1.0","id":"1","source":"/s","type":"t","Bad":"x","__proto__":{}}`,
+      );
       const err = rejection(() => receive({ 'content-type': 'application/cloudevents+json' }, body));
       expect(paramNames(err).sort()).toEqual(['Bad', '__proto__']);
     });
@@ -276,7 +283,9 @@ describe('receive', () => {
       );
       expect(notJson.status).toBe(400);
       expect(paramNames(notJson)).toEqual(['body']);
-      const array = rejection(() => receive({ 'content-type': 'application/cloudevents+json' }, Buffer.from('[]')));
+      const array = rejection(() =>
+        receive({ 'content-type': 'application/cloudevents+json' }, Buffer.from('[]')),
+      );
       expect(array.status).toBe(400);
     });
   });
@@ -284,7 +293,10 @@ describe('receive', () => {
   describe('unsupported formats', () => {
     it('refuses batched mode with 415 saying batch is unsupported', () => {
       const err = rejection(() =>
-        receive({ 'content-type': 'application/cloudevents-batch+json' }, Buffer.from(`[${JSON.stringify(STRUCTURED)}]`)),
+        receive(
+          { 'content-type': 'application/cloudevents-batch+json' },
+          Buffer.from(`[${JSON.stringify(STRUCTURED)}]`),
+        ),
       );
       expect(err.status).toBe(415);
       expect(err.message).toMatch(/batch/);

@@ -167,7 +167,12 @@ function parseStructured(body: Buffer): CloudEvent {
       else attrs[name] = value;
     } else if (typeof value === 'string' || typeof value === 'boolean') {
       extensions[name] = value;
-    } else if (typeof value === 'number' && Number.isInteger(value) && value >= -2147483648 && value <= 2147483647) {
+    } else if (
+      typeof value === 'number' &&
+      Number.isInteger(value) &&
+      value >= -2147483648 &&
+      value <= 2147483647
+    ) {
       extensions[name] = value; // spec Integer: 32-bit signed
     } else if (value !== null) {
       problems.push({ name, reason: 'extension values must be a string, a boolean or a 32-bit integer' });
@@ -224,7 +229,8 @@ function isRfc3339(value: string): boolean {
   const month = Number(m[2]);
   const day = Number(m[3]);
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  const days =
+    month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
   // Date.UTC cannot be used here: it maps years 0–99 to 1900–1999 (0000-02-29 is a real day).
   return day <= days;
 }

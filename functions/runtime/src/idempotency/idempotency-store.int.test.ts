@@ -50,6 +50,15 @@ describe('IdempotencyGuard on MongoDB (FerretDB unless MONGODB_URL)', () => {
     expect((await guard.claim('/src', 'e4')).kind).toBe('in-progress');
   });
 
+  it('lets exactly one of many concurrent takeovers of an abandoned lock win', async () => {
+    // A conditional update is not atomic on FerretDB; the takeover is fenced by a unique insert instead.
+    const guard = new IdempotencyGuard(store, 'fn', { now: clock, lockSeconds: 5 });
+    expect((await guard.claim('/src', 'e7')).kind).toBe('claimed');
+    now += 6_000;
+    const results = await Promise.all(Array.from({ length: 10 }, () => guard.claim('/src', 'e7')));
+    expect(results.filter((r) => r.kind === 'claimed')).toHaveLength(1);
+  });
+
   it('runs again after release (a failed, retriable invocation)', async () => {
     const guard = new IdempotencyGuard(store, 'fn', { now: clock });
     const claim = await guard.claim('/src', 'e5');

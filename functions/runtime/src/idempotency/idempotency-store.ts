@@ -5,7 +5,7 @@
  * (retriable); a claim whose lock has passed (its holder crashed) is taken over. The record lives in
  * the function's own store, so it is as durable as the data the handler writes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DuplicateKeyError } from '../errors.ts';
 import type { Collection, DocumentStore } from '../ports/document-store.ts';
 import {
@@ -27,6 +27,9 @@ export interface IdempotencyOptions {
 }
 
 export type IdempotencyConfig = Readonly<Required<IdempotencyOptions>>;
+
+/** Status of the marker document that makes a lock takeover a unique insert (see claim). */
+const TAKEOVER_MARKER = 'TAKEOVER';
 
 export const IDEMPOTENCY_DEFAULTS: IdempotencyConfig = {
   ttlSeconds: 86_400,
@@ -91,14 +94,38 @@ export class IdempotencyGuard {
       if (live && existing.status === IdempotencyStatus.inProgress && existing.lockedUntil.getTime() > now) {
         return { kind: 'in-progress', key };
       }
-      // Expired, or an abandoned claim: take it over only if nobody else did first (compare-and-set).
+      // Expired, or an abandoned claim: take it over only if nobody else did first. The compare-and-set
+      // is the insert of a marker named after this generation of the record: a unique insert is atomic on
+      // every backend, a conditional update is not on FerretDB 1.24 (docs/ferretdb.md).
+      const generation = existing.claimId ?? String(existing.lockedUntil.getTime());
+      try {
+        await this.#records.insertOne({ ...fresh, _id: `${key}/${generation}`, status: TAKEOVER_MARKER });
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError)) throw err;
+        continue; // another request took this generation over; look again
+      }
       const taken = await this.#records.updateOne(
-        { _id: key, status: existing.status, lockedUntil: existing.lockedUntil },
-        { $set: { status: fresh.status, lockedUntil: fresh.lockedUntil, expiresAt: fresh.expiresAt } },
+        { _id: key },
+        {
+          $set: {
+            status: fresh.status,
+            claimId: fresh.claimId,
+            lockedUntil: fresh.lockedUntil,
+            expiresAt: fresh.expiresAt,
+          },
+        },
       );
       if (taken.matchedCount === 1) return { kind: 'claimed', key };
     }
     return { kind: 'in-progress', key };
+  }
+
+  /**
+   * Removes expired records and takeover markers (what a TTL index would do; FerretDB has none). Expiry is
+   * also checked on read, so this only bounds the collection's size. Returns how many went.
+   */
+  async purgeExpired(): Promise<number> {
+    return this.#records.deleteMany({ expiresAt: { $lte: new Date(this.#config.now()) } });
   }
 
   async complete(key: string, outcome: StoredOutcome): Promise<void> {
@@ -132,6 +159,7 @@ export class IdempotencyGuard {
       functionName: this.#functionName,
       eventSource: source,
       eventId: id,
+      claimId: randomUUID(),
       lockedUntil: new Date(now + this.#config.lockSeconds * 1000),
       expiresAt: new Date(now + this.#config.ttlSeconds * 1000),
     };

@@ -90,7 +90,9 @@ export function assertSafeUpdate(update: Update): void {
     for (const field of Object.keys(fields)) {
       // A path may contain `.` (nested field) but never start with `$`: that is a key taken from data.
       if (field.startsWith('$') || field.includes('\0')) {
-        throw new TypeError(`unsafe key "${field}" in ${op}: field paths must not start with $ or contain NUL`);
+        throw new TypeError(
+          `unsafe key "${field}" in ${op}: field paths must not start with $ or contain NUL`,
+        );
       }
       const value = fields[field];
       if (modifiers !== undefined && isModifierDocument(value, modifiers)) {

@@ -30,10 +30,13 @@ export interface StoredOutcome {
 
 export interface IdempotencyRecord {
   readonly _id: string;
-  readonly status: IdempotencyStatus;
+  /** IN_PROGRESS or COMPLETED; `TAKEOVER` marks a `<key>/<claimId>` document that fenced a takeover. */
+  readonly status: IdempotencyStatus | 'TAKEOVER';
   readonly functionName: string;
   readonly eventSource: string;
   readonly eventId: string;
+  /** Random per claim (and per takeover): names the generation a takeover marker fences. */
+  readonly claimId?: string;
   /** While IN_PROGRESS: after this instant a crashed holder's claim may be taken over. */
   readonly lockedUntil: Date;
   /** After this instant the record is ignored (and removed by the TTL index where supported). */

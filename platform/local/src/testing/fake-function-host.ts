@@ -2,12 +2,7 @@
  * A FunctionHost for unit tests: every start waits until the test says ready or failed, and an
  * instance can be crashed at will. Nothing runs, nothing listens.
  */
-import type {
-  FunctionHost,
-  FunctionInstance,
-  InstanceExit,
-  InstanceStartRequest,
-} from '../function-host.ts';
+import type { FunctionHost, FunctionInstance, InstanceExit, InstanceStartRequest } from '../function-host.ts';
 import type { KnativeServiceSpec } from '../knative-service.ts';
 
 export interface FakeStart {

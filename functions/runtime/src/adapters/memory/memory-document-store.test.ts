@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { describeDocumentStoreContract } from '../../ports/document-store.contract.ts';
 import { MemoryDocumentStore } from './memory-document-store.ts';
 
-describeDocumentStoreContract('memory', async () => ({ store: new MemoryDocumentStore(), close: async () => {} }));
+describeDocumentStoreContract('memory', async () => ({
+  store: new MemoryDocumentStore(),
+  close: async () => {},
+}));
 
 describe('MemoryDocumentStore', () => {
   it('keeps collections apart and by name', async () => {

@@ -3,7 +3,7 @@
  * Like Knative's InMemoryChannel it is for development: nothing survives a restart. MongoDB's query
  * and update languages come from `mingo`, so handlers behave the same here and on MongoDB.
  */
-import { update as applyUpdate, Query } from 'mingo';
+import { isDeepStrictEqual } from 'node:util';
 import { DuplicateKeyError } from '../../errors.ts';
 import {
   assertSafeDocument,
@@ -35,6 +35,45 @@ export class MemoryDocumentStore implements DocumentStore {
   async close(): Promise<void> {}
 }
 
+type Mingo = typeof import('mingo');
+let mingo: Mingo | undefined;
+/**
+ * mingo is loaded on first use, not at start-up (~50 ms of a cold start): the idempotency guard's hot
+ * path (insert, find and $set by _id) never needs it.
+ */
+async function loadMingo(): Promise<void> {
+  mingo ??= await import('mingo');
+}
+function m(): Mingo {
+  if (mingo === undefined) throw new Error('mingo used before loadMingo()');
+  return mingo;
+}
+// A function, not an arrow: it is called with `new`, and returning an object from it yields that object.
+const Query = function Query(filter: Filter) {
+  return new (m().Query)(filter);
+} as unknown as Mingo['Query'];
+const applyUpdate: Mingo['update'] = (...args) => m().update(...args);
+const needsMingo = (filter: Filter, update?: Update, upsert?: boolean): boolean =>
+  !(onlyId(filter) && (typeof filter._id !== 'object' || filter._id === null)) ||
+  (update !== undefined && (upsert === true || plainSet(update) === undefined));
+
+function onlyId(filter: Filter): boolean {
+  for (const key in filter) if (key !== '_id') return false;
+  return true;
+}
+
+/** The `$set` of an update that only sets top-level fields (no dotted paths, no operators, not _id). */
+function plainSet(update: Update): Readonly<Record<string, unknown>> | undefined {
+  let set: Record<string, unknown> | undefined;
+  for (const op in update) {
+    if (op === '$set') set = update.$set as Record<string, unknown>;
+    else if (op !== '$setOnInsert') return undefined;
+  }
+  if (set === undefined || set === null || typeof set !== 'object') return undefined;
+  for (const key in set) if (key === '_id' || key.includes('.') || key.startsWith('$')) return undefined;
+  return set;
+}
+
 const idKey = (id: unknown): string => (typeof id === 'string' ? `s:${id}` : `j:${JSON.stringify(id)}`);
 
 class MemoryCollection<T extends Doc> implements Collection<T> {
@@ -42,11 +81,13 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   readonly #unique: IndexSpec[] = [];
 
   async findOne(filter: Filter): Promise<T | null> {
+    if (needsMingo(filter)) await loadMingo();
     const doc = this.#first(filter);
     return doc === undefined ? null : structuredClone(doc);
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
+    await loadMingo();
     let cursor = new Query(filter).find<T>([...this.#docs.values()]);
     if (options.sort !== undefined) cursor = cursor.sort(options.sort);
     if (options.limit !== undefined) cursor = cursor.limit(options.limit);
@@ -62,6 +103,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   }
 
   async updateOne(filter: Filter, update: Update, options: { upsert?: boolean } = {}): Promise<UpdateResult> {
+    if (needsMingo(filter, update, options.upsert)) await loadMingo();
     const r = this.#update(filter, update, options.upsert === true);
     return { matchedCount: r.matched ? 1 : 0, modifiedCount: r.modified ? 1 : 0, upsertedId: r.upsertedId };
   }
@@ -71,11 +113,13 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     update: Update,
     options: { upsert?: boolean } = {},
   ): Promise<T | null> {
+    if (needsMingo(filter, update, options.upsert)) await loadMingo();
     const r = this.#update(filter, update, options.upsert === true);
     return r.doc === undefined ? null : structuredClone(r.doc);
   }
 
   async deleteOne(filter: Filter): Promise<number> {
+    if (needsMingo(filter)) await loadMingo();
     const doc = this.#first(filter);
     if (doc === undefined) return 0;
     this.#docs.delete(idKey(doc._id));
@@ -83,12 +127,14 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   }
 
   async deleteMany(filter: Filter): Promise<number> {
+    await loadMingo();
     const matches = new Query(filter).find<T>([...this.#docs.values()]).all();
     for (const doc of matches) this.#docs.delete(idKey(doc._id));
     return matches.length;
   }
 
   async countDocuments(filter: Filter): Promise<number> {
+    await loadMingo();
     return new Query(filter).find<T>([...this.#docs.values()]).all().length;
   }
 
@@ -100,7 +146,9 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     const id = filter._id;
     if (id !== undefined && (typeof id !== 'object' || id === null)) {
       const doc = this.#docs.get(idKey(id));
-      return doc !== undefined && new Query(filter).test(doc) ? doc : undefined;
+      // By _id alone (the idempotency guard's hot path) the map lookup is the answer: a mingo Query
+      // copies mingo's whole operator table on construction (~27% of CPU under load, docs/performance.md).
+      return doc !== undefined && (onlyId(filter) || new Query(filter).test(doc)) ? doc : undefined;
     }
     const query = new Query(filter);
     for (const doc of this.#docs.values()) if (query.test(doc)) return doc;
@@ -128,6 +176,20 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
       this.#assertUnique(doc, undefined);
       this.#docs.set(idKey(doc._id), doc);
       return { matched: false, modified: false, upsertedId: doc._id, doc };
+    }
+    const set = plainSet(update);
+    if (set !== undefined) {
+      // Top-level $set (how the idempotency guard completes a record): no mingo on the hot path. The old
+      // version is replaced, never mutated, so a shallow copy plus cloned new values is enough.
+      const next = { ...existing } as Doc;
+      let modified = false;
+      for (const [k, v] of Object.entries(set)) {
+        if (!modified && !isDeepStrictEqual(next[k], v)) modified = true;
+        next[k] = structuredClone(v);
+      }
+      this.#assertUnique(next as T, existing._id);
+      this.#docs.set(idKey(existing._id), next as T);
+      return { matched: true, modified, upsertedId: null, doc: next as T };
     }
     const { $setOnInsert: _ignored, ...rest } = update;
     const next = structuredClone(existing);

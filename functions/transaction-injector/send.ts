@@ -1,0 +1,76 @@
+/**
+ * Senders: HTTP to the broker ingress (as `curl` would), or AMQP to the exchange a RabbitmqSource
+ * reads (eventing/manifests/sources/transaction-injector.yaml), in the RabbitMQ protocol binding's
+ * binary mode (`ce-*` headers, content-type = datacontenttype). Both retry what they may: an event
+ * is sent until the broker took it (202 / publisher confirm) or refused it (4xx).
+ */
+import type { Submission } from './plan.ts';
+
+export const SendResult = { accepted: 'accepted', refused: 'refused', failed: 'failed' } as const;
+export type SendResult = (typeof SendResult)[keyof typeof SendResult];
+
+export interface Sender {
+  send(submission: Submission): Promise<SendResult>;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function httpSender(brokerUrl: string, attempts = 8): Sender {
+  return {
+    async send(s) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const res = await fetch(brokerUrl, { method: 'POST', headers: s.headers, body: s.body });
+          await res.arrayBuffer();
+          if (res.status >= 200 && res.status < 300) return SendResult.accepted;
+          if (res.status < 500 && res.status !== 429 && res.status !== 408) return SendResult.refused;
+        } catch {
+          // connection refused or reset: retry
+        }
+        if (attempt >= attempts) return SendResult.failed;
+        await sleep(Math.min(100 * 2 ** attempt, 3000));
+      }
+    },
+    async close() {},
+  };
+}
+
+export const AMQP_EXCHANGE = 'sluice.banking.injector';
+
+export async function amqpSender(url: string, exchange = AMQP_EXCHANGE): Promise<Sender> {
+  const { connect } = await import('amqplib');
+  const connection = await connect(url);
+  const channel = await connection.createConfirmChannel();
+  // The RabbitmqSource's exchange; declared here too so publishing works before the source runs.
+  await channel.assertExchange(exchange, 'fanout', { durable: true });
+  return {
+    async send(s) {
+      const headers: Record<string, string> = {};
+      let contentType: string | undefined;
+      for (const [k, v] of Object.entries(s.headers)) {
+        if (k === 'content-type') contentType = v;
+        else headers[k] = v;
+      }
+      await new Promise<void>((resolve, reject) => {
+        channel.publish(
+          exchange,
+          '',
+          s.body,
+          {
+            persistent: true,
+            headers,
+            ...(contentType === undefined ? {} : { contentType }),
+            messageId: s.id,
+          },
+          (err) => (err ? reject(err) : resolve()),
+        );
+      });
+      return SendResult.accepted;
+    },
+    async close() {
+      await channel.close();
+      await connection.close();
+    },
+  };
+}

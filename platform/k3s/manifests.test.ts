@@ -1,0 +1,152 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type KubeObject, parseManifest } from './validate/manifest.ts';
+import {
+  checkManifest,
+  functionsKustomizationProblems,
+  K3S_DIR,
+  kustomizeBuild,
+  type OverlayReport,
+  overlayNames,
+  readVersions,
+  renderOverlay,
+} from './validate/project.ts';
+import { createSchemaValidator } from './validate/schema.ts';
+
+describe('overlays', () => {
+  const reports = new Map<string, OverlayReport>();
+
+  beforeAll(async () => {
+    for (const name of overlayNames()) reports.set(name, await checkManifest(renderOverlay(name), name));
+  }, 120_000);
+
+  it('has a qualification and a production overlay', () => {
+    expect(overlayNames()).toEqual(['production', 'qualification']);
+  });
+
+  it('renders every object valid against its schema', () => {
+    for (const [name, report] of reports) expect(report.schemaErrors, name).toEqual([]);
+  });
+
+  it('passes every project rule', () => {
+    for (const [name, report] of reports) expect(report.ruleProblems, name).toEqual([]);
+  });
+
+  it('puts each overlay in its own namespace with a quota and limits', () => {
+    const namespaces = [...reports.values()].map(
+      (r) => r.objects.find((o: KubeObject) => o.kind === 'Namespace')?.metadata.name,
+    );
+    expect(new Set(namespaces).size).toBe(reports.size);
+    for (const report of reports.values()) {
+      expect(
+        report.objects.filter((o) => o.kind === 'ResourceQuota' || o.kind === 'LimitRange'),
+      ).toHaveLength(2);
+    }
+  });
+
+  it('deploys the data services, a RabbitMQ broker and every function', () => {
+    for (const report of reports.values()) {
+      const kinds = new Set(report.objects.map((o) => o.kind));
+      for (const kind of ['RabbitmqCluster', 'StatefulSet', 'Broker', 'Trigger', 'RabbitmqBrokerConfig'])
+        expect(kinds.has(kind), kind).toBe(true);
+    }
+  });
+});
+
+describe('functions/kustomization.yaml', () => {
+  it('lists every functions/*/service.yaml', () => {
+    expect(functionsKustomizationProblems()).toEqual([]);
+  });
+});
+
+describe('versions.env', () => {
+  const v = readVersions();
+
+  it('pins the release lines the install order was checked against', () => {
+    expect(v.K3S_VERSION).toMatch(/^v1\.(3[4-9]|[4-9]\d)\.\d+\+k3s\d+$/);
+    expect(v.CERT_MANAGER_VERSION).toMatch(/^v1\.21\.\d+$/);
+    expect(v.RABBITMQ_CLUSTER_OPERATOR_VERSION).toMatch(/^v2\.22\.\d+$/);
+    expect(v.RABBITMQ_TOPOLOGY_OPERATOR_VERSION).toMatch(/^v1\.20\.\d+$/);
+    for (const key of [
+      'KNATIVE_SERVING_VERSION',
+      'KNATIVE_NET_KOURIER_VERSION',
+      'KNATIVE_EVENTING_VERSION',
+      'KNATIVE_EVENTING_RABBITMQ_VERSION',
+    ])
+      expect(v[key], key).toMatch(/^knative-v1\.22\.\d+$/);
+  });
+
+  it('is the only place the scripts take versions from', () => {
+    for (const script of ['install-platform.sh', 'install-k3s.sh']) {
+      const text = readFileSync(join(K3S_DIR, script), 'utf8');
+      expect(text, script).not.toMatch(/(knative-)?v\d+\.\d+\.\d+/);
+    }
+  });
+});
+
+describe('schemas', () => {
+  const validator = createSchemaValidator();
+  const cluster = (spec: Record<string, unknown>) =>
+    ({
+      apiVersion: 'rabbitmq.com/v1beta1',
+      kind: 'RabbitmqCluster',
+      metadata: { name: 'r' },
+      spec,
+    }) as KubeObject;
+
+  it('covers the CRDs kubernetes-models lacks', () => {
+    expect([...validator.crdKinds].sort()).toEqual([
+      'eventing.knative.dev/v1alpha1/RabbitmqBrokerConfig',
+      'rabbitmq.com/v1beta1/RabbitmqCluster',
+      'sources.knative.dev/v1alpha1/RabbitmqSource',
+    ]);
+  });
+
+  it('rejects a misspelt RabbitmqCluster field the API server would silently prune', async () => {
+    const errors = await validator.validate(cluster({ replicas: 1, persistance: { storage: '1Gi' } }));
+    expect(errors.join('\n')).toContain("'persistance'");
+  });
+
+  it('accepts quantities as strings or integers, as the CRD does', async () => {
+    expect(await validator.validate(cluster({ persistence: { storage: '5Gi' }, replicas: 1 }))).toEqual([]);
+  });
+
+  it('rejects a Knative Service whose container port is not a number', async () => {
+    const [svc] = parseManifest(
+      'apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: x}\nspec:\n  template:\n    spec:\n      containers: [{name: f, image: i, ports: [{containerPort: http}]}]\n',
+    );
+    expect(svc && (await validator.validate(svc))).toHaveLength(1);
+  });
+
+  it('reports a kind it has no schema for', async () => {
+    const [o] = parseManifest('apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n');
+    expect(o && (await validator.validate(o))).toEqual([
+      'Widget/w (example.com/v1): no schema for this kind (add one to platform/k3s/schemas/)',
+    ]);
+  });
+});
+
+describe('kustomize namespace references', () => {
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-kz-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('moves Trigger subscriber and dead-letter references with the overlay namespace', () => {
+    const component = join(K3S_DIR, 'kustomize', 'components', 'namespace-references');
+    writeFileSync(
+      join(dir, 'trigger.yaml'),
+      'apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t, namespace: sluice}\nspec:\n  broker: default\n  subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: f, namespace: sluice}}\n  delivery: {deadLetterSink: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: d, namespace: sluice}}}\n',
+    );
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      `namespace: elsewhere\nresources: [trigger.yaml]\ncomponents: [${relative(dir, component)}]\n`,
+    );
+    const [t] = parseManifest(kustomizeBuild(dir));
+    expect(JSON.stringify(t)).not.toContain('"sluice"');
+    expect(JSON.stringify(t).match(/"elsewhere"/g)).toHaveLength(3);
+  });
+});

@@ -1,0 +1,304 @@
+import { describe, expect, it } from 'vitest';
+import { isoDurationMs, type KubeObject, parseManifest } from './validate/manifest.ts';
+import {
+  checkRules,
+  type FunctionInfo,
+  longestDeliveryMs,
+  RULES,
+  type RuleContext,
+} from './validate/rules.ts';
+
+const NS = 'sluice-test';
+
+const kservice = (name: string, annotations: Record<string, string> = {}) => ({
+  apiVersion: 'serving.knative.dev/v1',
+  kind: 'Service',
+  metadata: { name, namespace: NS },
+  spec: {
+    template: {
+      metadata: {
+        annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', ...annotations },
+      },
+      spec: {
+        containerConcurrency: 100,
+        containers: [
+          {
+            image: `dev.local/sluice/${name}:0.1.0`,
+            ports: [{ containerPort: 8080 }],
+            envFrom: [{ secretRef: { name: 'sluice-function-env' } }],
+            readinessProbe: { httpGet: { path: '/health/readiness' } },
+            livenessProbe: { httpGet: { path: '/health/liveness' } },
+            resources: { requests: { memory: '64Mi' }, limits: { memory: '256Mi' } },
+          },
+        ],
+      },
+    },
+  },
+});
+
+const dlsRef = { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dead-letter-sink' } };
+
+const trigger = (name: string, type: string, subscriber: string, delivery: Record<string, unknown> = {}) => ({
+  apiVersion: 'eventing.knative.dev/v1',
+  kind: 'Trigger',
+  metadata: { name, namespace: NS },
+  spec: {
+    broker: 'default',
+    filter: { attributes: { type } },
+    subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: subscriber } },
+    delivery: { deadLetterSink: dlsRef, timeout: 'PT30S', retry: 3, backoffDelay: 'PT1S', ...delivery },
+  },
+});
+
+/** A complete overlay that passes every rule; each test breaks one thing. */
+function validOverlay(): KubeObject[] {
+  const objects = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
+    { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'q', namespace: NS }, spec: {} },
+    { apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'l', namespace: NS }, spec: {} },
+    {
+      apiVersion: 'rabbitmq.com/v1beta1',
+      kind: 'RabbitmqCluster',
+      metadata: { name: 'rabbitmq', namespace: NS },
+      spec: { rabbitmq: { additionalConfig: 'default_queue_type = quorum\nconsumer_timeout = 3600000\n' } },
+    },
+    {
+      apiVersion: 'eventing.knative.dev/v1alpha1',
+      kind: 'RabbitmqBrokerConfig',
+      metadata: { name: 'default-config', namespace: NS },
+      spec: { rabbitmqClusterReference: { name: 'rabbitmq', namespace: NS }, queueType: 'quorum' },
+    },
+    {
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Broker',
+      metadata: {
+        name: 'default',
+        namespace: NS,
+        annotations: { 'eventing.knative.dev/broker.class': 'RabbitMQBroker' },
+      },
+      spec: {
+        config: {
+          apiVersion: 'eventing.knative.dev/v1alpha1',
+          kind: 'RabbitmqBrokerConfig',
+          name: 'default-config',
+        },
+        delivery: { deadLetterSink: dlsRef },
+      },
+    },
+    trigger('hello', 'dev.sluice.hello.requested.v1', 'hello'),
+    kservice('hello'),
+    kservice('dead-letter-sink', { 'autoscaling.knative.dev/min-scale': '1' }),
+    {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'mongodb', namespace: NS },
+      spec: { template: { spec: { containers: [{ name: 'mongodb', image: 'mongo:8.0' }] } } },
+    },
+  ];
+  return structuredClone(objects) as KubeObject[];
+}
+
+const functions = new Map<string, FunctionInfo>([
+  ['hello', { emits: ['dev.sluice.hello.greeted.v1'] }],
+  ['dead-letter-sink', { emits: [] }],
+]);
+
+function context(mutate: (objects: KubeObject[]) => void = () => {}): RuleContext {
+  const objects = validOverlay();
+  mutate(objects);
+  return { objects, functions, versions: { MONGODB_IMAGE: 'mongo:8.0' } };
+}
+
+// Mutations reach into plain JSON fixtures; the helper keeps the tests readable without casts everywhere.
+// biome-ignore lint/suspicious/noExplicitAny: test fixtures are untyped JSON by design
+const find = (objects: KubeObject[], kind: string, name: string): any =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name);
+
+describe('rules', () => {
+  it('passes a complete overlay', () => {
+    expect(checkRules(context())).toEqual([]);
+  });
+
+  it('reports a Trigger without a dead-letter sink or a timeout', () => {
+    const problems = RULES.triggerDelivery(
+      context((o) => {
+        const t = find(o, 'Trigger', 'hello');
+        delete t.spec.delivery.deadLetterSink;
+        delete t.spec.delivery.timeout;
+      }),
+    );
+    expect(problems).toEqual([
+      'Trigger/sluice-test/hello has no spec.delivery.deadLetterSink',
+      'Trigger/sluice-test/hello has no spec.delivery.timeout',
+    ]);
+  });
+
+  it('reports spec.filters, which the RabbitMQ broker ignores', () => {
+    const problems = RULES.triggerFilters(
+      context((o) => {
+        find(o, 'Trigger', 'hello').spec.filters = [{ exact: { type: 'x' } }];
+      }),
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('spec.filters');
+  });
+
+  it('reports a subscriber that is not a Knative Service of the overlay', () => {
+    const problems = RULES.referencesExist(
+      context((o) => {
+        find(o, 'Trigger', 'hello').spec.subscriber.ref.name = 'nobody';
+      }),
+    );
+    expect(problems).toEqual([
+      'Trigger/sluice-test/hello spec.subscriber names Knative Service nobody, which is not in the overlay',
+    ]);
+  });
+
+  it('reports a reference into another namespace', () => {
+    const problems = RULES.referencesExist(
+      context((o) => {
+        find(o, 'Trigger', 'hello').spec.subscriber.ref.namespace = 'sluice';
+      }),
+    );
+    expect(problems.some((p) => p.includes('points to namespace sluice'))).toBe(true);
+  });
+
+  it('reports a Trigger that feeds a function its own reply type', () => {
+    const problems = RULES.noReplyLoops(
+      context((o) => {
+        find(o, 'Trigger', 'hello').spec.filter.attributes.type = 'dev.sluice.hello.greeted.v1';
+      }),
+    );
+    expect(problems).toEqual([
+      'Trigger/sluice-test/hello feeds hello its own reply type dev.sluice.hello.greeted.v1: a loop',
+    ]);
+  });
+
+  it('reports a Trigger without a type filter whose subscriber replies', () => {
+    const problems = RULES.noReplyLoops(
+      context((o) => {
+        find(o, 'Trigger', 'hello').spec.filter = {};
+      }),
+    );
+    expect(problems).toHaveLength(1);
+  });
+
+  it('reports an image that matches no function folder', () => {
+    const problems = RULES.imagesMatchFunctions(
+      context((o) => {
+        find(o, 'Service', 'hello').spec.template.spec.containers[0].image = 'docker.io/library/nginx:1';
+      }),
+    );
+    expect(problems).toEqual([
+      'Service/sluice-test/hello image "docker.io/library/nginx:1" is not <registry>/sluice/<function>:<tag>',
+    ]);
+  });
+
+  it('accepts a registry prefix on a function image', () => {
+    const problems = RULES.imagesMatchFunctions(
+      context((o) => {
+        find(o, 'Service', 'hello').spec.template.spec.containers[0].image =
+          'registry.example:5000/team/sluice/hello:2';
+      }),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it('reports a Secret with literal data', () => {
+    const problems = RULES.noSecretLiterals(
+      context((o) => {
+        o.push({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 's', namespace: NS },
+          stringData: { a: 'b' },
+        });
+      }),
+    );
+    expect(problems).toHaveLength(1);
+  });
+
+  it('reports a dead-letter sink that may scale to zero', () => {
+    const problems = RULES.deadLetterSinkWarm(
+      context((o) => {
+        delete find(o, 'Service', 'dead-letter-sink').spec.template.metadata.annotations[
+          'autoscaling.knative.dev/min-scale'
+        ];
+      }),
+    );
+    expect(problems).toEqual([
+      'Service/sluice-test/dead-letter-sink is a dead-letter sink: it needs autoscaling.knative.dev/min-scale "1"',
+    ]);
+  });
+
+  it('reports a Broker of another class or without delivery', () => {
+    const problems = RULES.brokerSetup(
+      context((o) => {
+        const b = find(o, 'Broker', 'default');
+        b.metadata.annotations['eventing.knative.dev/broker.class'] = 'MTChannelBasedBroker';
+        delete b.spec.delivery;
+      }),
+    );
+    expect(problems).toHaveLength(2);
+  });
+
+  it('reports a consumer_timeout below the longest delivery', () => {
+    const problems = RULES.consumerTimeout(
+      context((o) => {
+        find(o, 'Trigger', 'hello').spec.delivery = { deadLetterSink: dlsRef, timeout: 'PT30M', retry: 2 };
+      }),
+    );
+    expect(problems).toEqual([
+      'Trigger/sluice-test/hello may hold a message 5400000 ms, not below consumer_timeout 3600000 ms',
+    ]);
+  });
+
+  it('reports a function without the metrics annotations or the env Secret', () => {
+    const problems = RULES.functionServices(
+      context((o) => {
+        const s = find(o, 'Service', 'hello');
+        s.spec.template.metadata.annotations = {};
+        delete s.spec.template.spec.containers[0].envFrom;
+      }),
+    );
+    expect(problems).toHaveLength(2);
+  });
+
+  it('reports a MongoDB image other than the pinned one', () => {
+    const problems = RULES.pinnedImages(
+      context((o) => {
+        find(o, 'StatefulSet', 'mongodb').spec.template.spec.containers[0].image = 'mongo:latest';
+      }),
+    );
+    expect(problems).toHaveLength(1);
+  });
+
+  it('reports an object outside the overlay namespace', () => {
+    const problems = RULES.environment(
+      context((o) => {
+        find(o, 'Service', 'hello').metadata.namespace = 'default';
+      }),
+    );
+    expect(problems).toEqual(["Service/default/hello is not in the overlay's namespace sluice-test"]);
+  });
+});
+
+describe('longestDeliveryMs', () => {
+  it('adds every attempt and the exponential back-off', () => {
+    const [t] = parseManifest(
+      'apiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t}\nspec:\n  delivery: {timeout: PT10S, retry: 3, backoffDelay: PT1S}\n',
+    );
+    // 4 attempts × 10 s + 2 s + 4 s + 8 s
+    expect(t && longestDeliveryMs(t)).toBe(54_000);
+  });
+});
+
+describe('isoDurationMs', () => {
+  it('parses the durations Knative accepts and rejects the rest', () => {
+    expect(isoDurationMs('PT30S')).toBe(30_000);
+    expect(isoDurationMs('PT0.5S')).toBe(500);
+    expect(isoDurationMs('PT1M30S')).toBe(90_000);
+    expect(isoDurationMs('30s')).toBeNull();
+    expect(isoDurationMs('PT')).toBeNull();
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * What `make deploy` prints at the end: how to reach each endpoint and UI of an overlay. The Services the
+ * operators and controllers create (broker ingress, RabbitMQ) are known by their upstream naming rules; the
+ * rest come from the rendered manifest, so an observability UI added there shows up without editing this.
+ *   node platform/k3s/validate/endpoints.ts dist/manifests/<overlay>.yaml
+ */
+import { readFileSync } from 'node:fs';
+import { at, group, isKnativeService, type KubeObject, parseManifest } from './manifest.ts';
+
+export function endpointLines(objects: readonly KubeObject[]): string[] {
+  const ns = objects.find((o) => o.kind === 'Namespace')?.metadata.name ?? 'sluice';
+  const pf = (svc: string, local: number, remote: number) =>
+    `kubectl -n ${ns} port-forward svc/${svc} ${local}:${remote}`;
+  const lines = [
+    `Functions (Knative Services, scale to zero): kubectl -n ${ns} get ksvc   # URL column, via Kourier`,
+    ...objects
+      .filter(isKnativeService)
+      .map((s) => `  ${s.metadata.name}: http://${s.metadata.name}.${ns}.<node-ip>.sslip.io`),
+    'Kourier (ingress for the function URLs): kubectl -n kourier-system get svc kourier   # EXTERNAL-IP = node IP',
+  ];
+  for (const b of objects.filter(
+    (o) => o.kind === 'Broker' && group(o.apiVersion) === 'eventing.knative.dev',
+  )) {
+    const name = b.metadata.name;
+    lines.push(
+      `Broker ${name} ingress: http://${name}-broker-ingress.${ns}.svc.cluster.local (in-cluster); from here: ${pf(`${name}-broker-ingress`, 8080, 80)} then curl http://127.0.0.1:8080/`,
+    );
+  }
+  for (const r of objects.filter((o) => o.kind === 'RabbitmqCluster')) {
+    const name = r.metadata.name;
+    lines.push(
+      `RabbitMQ management UI: ${pf(name, 15672, 15672)} → http://127.0.0.1:15672 (user: kubectl -n ${ns} get secret ${name}-default-user -o jsonpath='{.data.username}' | base64 -d; password: same with .data.password)`,
+    );
+  }
+  for (const s of objects.filter((o) => o.kind === 'Service' && o.apiVersion === 'v1')) {
+    const ports = at(s, 'spec', 'ports');
+    if (!Array.isArray(ports)) continue;
+    for (const p of ports) {
+      const port = Number(at(p, 'port'));
+      const where = s.metadata.namespace ?? ns;
+      lines.push(
+        `${s.metadata.name} (${String(at(p, 'name') ?? port)}): kubectl -n ${where} port-forward svc/${s.metadata.name} ${port}:${port}`,
+      );
+    }
+  }
+  lines.push(
+    `MongoDB credentials: kubectl -n ${ns} get secret mongodb-credentials -o jsonpath='{.data.app-password}' | base64 -d`,
+  );
+  return lines;
+}
+
+if (import.meta.main) {
+  const file = process.argv[2];
+  if (file === undefined) {
+    process.stderr.write('usage: endpoints.ts <rendered-manifest.yaml>\n');
+    process.exit(2);
+  }
+  process.stdout.write(`${endpointLines(parseManifest(readFileSync(file, 'utf8'), file)).join('\n')}\n`);
+}
