@@ -91,4 +91,19 @@ describe('loadConfig', () => {
     expect(config.mongodbUrl).toBe('mongodb+srv://db.example.com/');
     expect(config.metricsEnabled).toBe(false);
   });
+
+  it('takes SLUICE_DEV_STORE_URL when it is a loopback http URL', () => {
+    const config = loadConfig({ FUNCTION_DIR: 'x', SLUICE_DEV_STORE_URL: 'http://127.0.0.1:40123' });
+    expect(config.devStoreUrl).toBe('http://127.0.0.1:40123');
+    expect(loadConfig({ FUNCTION_DIR: 'x' }).devStoreUrl).toBeUndefined();
+  });
+
+  it.each(['https://127.0.0.1:1', 'http://10.0.0.5:8080', 'http://127.0.0.1:1/v1', 'mongodb://127.0.0.1:1'])(
+    'rejects SLUICE_DEV_STORE_URL=%s: the dev store is loopback http only',
+    (url) => {
+      expect(problemsOf({ FUNCTION_DIR: 'x', SLUICE_DEV_STORE_URL: url }).join('\n')).toContain(
+        'SLUICE_DEV_STORE_URL',
+      );
+    },
+  );
 });

@@ -19,6 +19,8 @@ export interface RuntimeConfig {
   readonly maxBodyBytes: number;
   readonly mongodbUrl: string | undefined;
   readonly mongodbDb: string;
+  /** The local platform's shared in-memory store (`make dev` without MONGODB_URL); MONGODB_URL wins. */
+  readonly devStoreUrl: string | undefined;
   readonly idempotencyTtlSeconds: number;
   readonly idempotencyLockSeconds: number;
   readonly handlerTimeoutSeconds: number;
@@ -65,6 +67,11 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
   if (mongodbUrl !== undefined && !/^mongodb(\+srv)?:\/\//.test(mongodbUrl)) {
     problems.push('MONGODB_URL must start with mongodb:// or mongodb+srv://');
   }
+  const devStoreUrl = env.SLUICE_DEV_STORE_URL || undefined;
+  // Loopback only: the dev store has no authentication and is never a production store.
+  if (devStoreUrl !== undefined && !/^http:\/\/127\.0\.0\.1:\d{1,5}\/?$/.test(devStoreUrl)) {
+    problems.push('SLUICE_DEV_STORE_URL must be http://127.0.0.1:<port> (the local platform sets it)');
+  }
   const metricsRaw = env.OTEL_SDK_DISABLED;
   if (metricsRaw !== undefined && metricsRaw !== 'true' && metricsRaw !== 'false' && metricsRaw !== '') {
     problems.push(`OTEL_SDK_DISABLED="${metricsRaw}" must be true or false`);
@@ -80,6 +87,7 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
     maxBodyBytes,
     mongodbUrl,
     mongodbDb: env.MONGODB_DB || 'sluice',
+    devStoreUrl,
     idempotencyTtlSeconds,
     idempotencyLockSeconds,
     handlerTimeoutSeconds,

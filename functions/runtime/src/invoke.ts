@@ -83,7 +83,7 @@ export class Invoker {
         event.extensions.traceparent ?? headers.traceparent,
         event.extensions.tracestate ?? headers.tracestate,
       );
-      if (!this.#accepts.has(event.type)) {
+      if (this.#deps.fn.acceptsAny !== true && !this.#accepts.has(event.type)) {
         throw new InvalidEventError(
           `${this.#deps.serviceName} does not accept events of type ${event.type}; it accepts ${[...this.#accepts].join(', ')}`,
           [{ name: 'type', reason: 'not accepted by this function (check the Trigger filter)' }],
@@ -105,6 +105,13 @@ export class Invoker {
 
     let key: string | undefined;
     try {
+      if (this.#deps.fn.idempotent === false) {
+        const reply = await this.#runHandler(event, trace);
+        const stored = reply === undefined ? undefined : this.#shapeReply(event, reply, trace);
+        const outcome: StoredOutcome = stored === undefined ? { status: 204 } : { status: 200, reply: stored };
+        this.#finish(event, trace, 'success', outcome.status, started, coldStart, stored !== undefined);
+        return replay(outcome);
+      }
       const claim = await this.#deps.guard.claim(event.source, event.id);
       if (claim.kind === 'completed') {
         const answer = replay(claim.outcome);

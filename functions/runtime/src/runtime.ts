@@ -45,15 +45,8 @@ export async function startFunction(
   const { fn, schemas } = await loadFunction(config.functionDir);
   checkSchemasCover(fn, schemas, config.functionDir);
 
-  const metrics = options.metrics ?? (config.metricsEnabled ? await loadTelemetry(config) : noopMetrics);
-  const store: DocumentStore =
-    options.store ??
-    (config.mongodbUrl === undefined
-      ? new MemoryDocumentStore()
-      : await (await import('./adapters/mongodb/mongo-document-store.ts')).MongoDocumentStore.connect(
-          config.mongodbUrl,
-          config.mongodbDb,
-        ));
+  const metrics = options.metrics ?? (config.metricsEnabled ? await loadTelemetry(config, log) : noopMetrics);
+  const store: DocumentStore = options.store ?? (await openStore(config));
   const guard = new IdempotencyGuard(store, config.serviceName, {
     ttlSeconds: config.idempotencyTtlSeconds,
     lockSeconds: config.idempotencyLockSeconds,
@@ -164,9 +157,24 @@ async function buildRoutes(
   return app;
 }
 
-async function loadTelemetry(config: Readonly<RuntimeConfig>): Promise<Metrics> {
+/** MONGODB_URL wins; else the local platform's shared dev store; else this process's own memory. */
+async function openStore(config: Readonly<RuntimeConfig>): Promise<DocumentStore> {
+  if (config.mongodbUrl !== undefined) {
+    const { MongoDocumentStore } = await import('./adapters/mongodb/mongo-document-store.ts');
+    return MongoDocumentStore.connect(config.mongodbUrl, config.mongodbDb);
+  }
+  if (config.devStoreUrl !== undefined) {
+    const { HttpDocumentStore } = await import('./adapters/http/http-document-store.ts');
+    return new HttpDocumentStore(config.devStoreUrl);
+  }
+  return new MemoryDocumentStore();
+}
+
+async function loadTelemetry(config: Readonly<RuntimeConfig>, log: JsonLogger): Promise<Metrics> {
   const { createTelemetry } = await import('./telemetry.ts');
-  return createTelemetry(config);
+  return createTelemetry(config, {
+    onError: (err) => log.error('metrics unavailable: the OpenTelemetry SDK did not load', errorFields(err)),
+  });
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -65,6 +65,17 @@ export type Handler = (
 export interface SluiceFunction {
   /** CloudEvent types this function accepts; each needs `schemas/<type>.json`. */
   readonly accepts: readonly string[];
+  /**
+   * Accept events of every type, unvalidated (no `accepts` check; a type without a schema is not
+   * validated). For sinks that store whatever they receive, such as functions/dead-letter-sink.
+   */
+  readonly acceptsAny?: boolean;
+  /**
+   * `false` runs the handler without the idempotency guard (source + id): for a handler that must see
+   * the same event again (a dead letter replayed and dead-lettered once more) and dedupes by itself.
+   * @default true
+   */
+  readonly idempotent?: boolean;
   /** CloudEvent types this function may reply with; each needs `schemas/<type>.json`. */
   readonly emits?: readonly string[];
   readonly handle: Handler;

@@ -29,11 +29,6 @@ export function operatorView(platform: DevPlatform): string {
   out.push('');
   out.push(`  broker    ${broker?.url ?? '(none)'}  POST CloudEvents here (binary or structured mode)`);
   out.push(
-    config.rabbitmqUrl === undefined
-      ? '  backend   IN-MEMORY broker (RABBITMQ_URL unset): events live in this process only, like InMemoryChannel'
-      : `  backend   RabbitMQ ${redact(config.rabbitmqUrl)}`,
-  );
-  out.push(
     config.mongodbUrl === undefined
       ? '  store     IN-MEMORY (MONGODB_URL unset): each function process has its own memory, lost when it scales to zero'
       : `  store     MongoDB ${redact(config.mongodbUrl)}`,

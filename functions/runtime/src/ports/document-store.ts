@@ -41,7 +41,7 @@ export interface Collection<T extends Doc = Doc> {
 }
 
 export interface DocumentStore {
-  /** `memory` or `mongodb`, for logs and readiness. */
+  /** `memory`, `mongodb` or `dev-shared-memory` (the local platform's dev store), for logs and readiness. */
   readonly kind: string;
   collection<T extends Doc = Doc>(name: string): Collection<T>;
   /** Resolves when the store answers; used by the readiness probe. */

@@ -1,0 +1,106 @@
+/**
+ * In-process broker backend — FOR DEVELOPMENT ONLY, like Knative's InMemoryChannel: events live in
+ * this process's memory and are lost when it stops. Same routing and acknowledgement semantics as the
+ * RabbitMQ adapter: headers-exchange matching (`x-match: all`), at most `prefetch` unacknowledged
+ * messages per consumer, a message is removed only when its handler resolves and requeued (at the head,
+ * marked redelivered) when the handler rejects.
+ */
+import type { CloudEvent } from '../../../functions/runtime/src/types.ts';
+import { matchesHeaders } from '../trigger-filter.ts';
+import { eventHeaders } from '../wire.ts';
+import { BackendError, type BrokerBackend, type MessageHandler, type Topology } from './backend.ts';
+
+interface Entry {
+  readonly event: CloudEvent;
+  redelivered: boolean;
+}
+
+interface MemoryQueue {
+  readonly messages: Entry[];
+  consumer?: { readonly prefetch: number; readonly handler: MessageHandler; inFlight: number };
+}
+
+export class MemoryBackend implements BrokerBackend {
+  readonly kind = 'memory' as const;
+  readonly #bindings = new Map<string, { queue: string; args: Readonly<Record<string, string>> }[]>();
+  readonly #queues = new Map<string, MemoryQueue>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #closed = false;
+
+  async declare(topology: Topology): Promise<void> {
+    for (const name of topology.exchanges) if (!this.#bindings.has(name)) this.#bindings.set(name, []);
+    for (const q of topology.queues) {
+      if (!this.#queues.has(q.name)) this.#queues.set(q.name, { messages: [] });
+      for (const b of q.bindings) {
+        const list = this.#bindings.get(b.exchange);
+        if (list === undefined) throw new BackendError(`exchange ${b.exchange} is not declared`);
+        if (!list.some((x) => x.queue === q.name && sameArgs(x.args, b.args)))
+          list.push({ queue: q.name, args: b.args });
+      }
+    }
+  }
+
+  async publish(exchange: string, event: CloudEvent): Promise<void> {
+    if (this.#closed) throw new BackendError('broker is stopped');
+    const bindings = this.#bindings.get(exchange);
+    if (bindings === undefined) throw new BackendError(`exchange ${exchange} is not declared`);
+    const headers = eventHeaders(event);
+    const targets = new Set(bindings.filter((b) => matchesHeaders(b.args, headers)).map((b) => b.queue));
+    for (const name of targets) {
+      const queue = this.#queues.get(name);
+      if (queue === undefined) continue;
+      queue.messages.push({ event, redelivered: false });
+      this.#pump(queue);
+    }
+  }
+
+  async consume(queue: string, prefetch: number, handler: MessageHandler): Promise<void> {
+    const q = this.#queues.get(queue);
+    if (q === undefined) throw new BackendError(`queue ${queue} is not declared`);
+    q.consumer = { prefetch, handler, inFlight: 0 };
+    this.#pump(q);
+  }
+
+  /** Messages waiting (not yet handed to a consumer) in a queue; for tests and the operator view. */
+  depth(queue: string): number {
+    return this.#queues.get(queue)?.messages.length ?? 0;
+  }
+
+  #pump(q: MemoryQueue): void {
+    const c = q.consumer;
+    if (c === undefined) return;
+    while (!this.#closed && c.inFlight < c.prefetch && q.messages.length > 0) {
+      const entry = q.messages.shift() as Entry;
+      c.inFlight++;
+      const run = c.handler(entry.event, { redelivered: entry.redelivered }).then(
+        () => undefined,
+        () => {
+          entry.redelivered = true;
+          q.messages.unshift(entry);
+        },
+      );
+      const tracked = run.finally(() => {
+        c.inFlight--;
+        this.#inFlight.delete(tracked);
+        // Next turn: a synchronous re-pump inside a settling handler would deepen the stack per message.
+        setImmediate(() => this.#pump(q));
+      });
+      this.#inFlight.add(tracked);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async destroy(topology: Topology): Promise<void> {
+    for (const q of topology.queues) this.#queues.delete(q.name);
+    for (const e of topology.exchanges) this.#bindings.delete(e);
+  }
+}
+
+function sameArgs(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import {
+  backoffMs,
+  deliveryConfig,
+  isRetriable,
+  knativeErrorData,
+  retryAfterMs,
+  withErrorExtensions,
+} from './delivery.ts';
+
+describe('delivery', () => {
+  describe('backoffMs', () => {
+    it('doubles from 2 × delay for exponential, as sdk-go BackoffFor(retry) with retry from 1', () => {
+      expect([1, 2, 3, 4].map((n) => backoffMs('exponential', 200, n))).toEqual([400, 800, 1600, 3200]);
+    });
+    it('grows by delay for linear', () => {
+      expect([1, 2, 3].map((n) => backoffMs('linear', 50, n))).toEqual([50, 100, 150]);
+    });
+  });
+
+  describe('isRetriable', () => {
+    it('retries no response, 404, 408, 409, 429 and 5xx (kncloudevents.SelectiveRetry)', () => {
+      for (const s of [undefined, -1, 404, 408, 409, 429, 500, 502, 503, 504, 599]) expect(isRetriable(s), String(s)).toBe(true);
+    });
+    it('does not retry other statuses', () => {
+      for (const s of [200, 202, 301, 400, 401, 403, 405, 410, 413, 415, 422]) expect(isRetriable(s), String(s)).toBe(false);
+    });
+  });
+
+  describe('deliveryConfig', () => {
+    it('defaults retry to 5 with a delivery spec and 0 without, as the trigger reconciler', () => {
+      expect(deliveryConfig({}).retry).toBe(5);
+      expect(deliveryConfig(undefined)).toEqual({
+        retry: 0,
+        backoffPolicy: 'exponential',
+        backoffDelayMs: 50,
+        timeoutMs: undefined,
+        retryAfterMaxMs: undefined,
+      });
+    });
+  });
+
+  describe('retryAfterMs', () => {
+    it('is ignored unless retryAfterMax is set, and only for 429 and 503', () => {
+      expect(retryAfterMs(429, '5', undefined)).toBe(0);
+      expect(retryAfterMs(500, '5', 10_000)).toBe(0);
+      expect(retryAfterMs(503, '5', 10_000)).toBe(5000);
+    });
+    it('is capped by retryAfterMax and reads HTTP dates', () => {
+      expect(retryAfterMs(429, '120', 10_000)).toBe(10_000);
+      const now = Date.parse('2030-01-01T00:00:00Z');
+      expect(retryAfterMs(429, 'Tue, 01 Jan 2030 00:00:03 GMT', 10_000, now)).toBe(3000);
+      expect(retryAfterMs(429, 'soon', 10_000)).toBe(0);
+    });
+  });
+
+  describe('knativeErrorData', () => {
+    it('base64-encodes the body without control characters, cut to 1024 characters', () => {
+      expect(Buffer.from(knativeErrorData(Buffer.from('bad\nthing\t!')), 'base64').toString()).toBe('badthing!');
+      expect(knativeErrorData(Buffer.alloc(5000, 'a'))).toHaveLength(1024);
+      expect(knativeErrorData(Buffer.alloc(0))).toBe('');
+    });
+  });
+
+  describe('withErrorExtensions', () => {
+    it('adds knativeerrordest and knativeerrorcode, and knativeerrordata when there is some', () => {
+      const event = {
+        specversion: '1.0' as const,
+        id: '1',
+        source: '/s',
+        type: 't',
+        data: undefined,
+        extensions: { knativeerrordata: 'old', tenant: 'a' },
+      };
+      expect(withErrorExtensions(event, 'http://x/', -1, '').extensions).toEqual({
+        tenant: 'a',
+        knativeerrordest: 'http://x/',
+        knativeerrorcode: -1,
+      });
+      expect(withErrorExtensions(event, 'http://x/', 500, 'ZQ==').extensions.knativeerrordata).toBe('ZQ==');
+    });
+  });
+});

@@ -1,0 +1,205 @@
+/**
+ * sluice eventing — the Knative Broker (class RabbitMQBroker) data plane, run locally from the same
+ * manifests the cluster applies (eventing/manifests/). See docs/eventing.md.
+ *
+ * ```ts
+ * import { startBroker } from '../../eventing/src/index.ts';
+ * const broker = await startBroker({
+ *   resolveSubscriber: (ref, uri) => `http://127.0.0.1:${portOf(ref.name)}${uri ?? '/'}`, // required
+ *   root,                    // repo root; manifests from <root>/eventing/manifests, functions from <root>/functions
+ *   port: 8080,              // BROKER_PORT; 0 picks a free port
+ *   rabbitmqUrl,             // undefined → in-process backend (development only, like InMemoryChannel)
+ *   log,                     // runtime Logger (JsonLogger); default: ECS JSON on stdout as "sluice-broker"
+ * });
+ * broker.url          // 'http://127.0.0.1:8080/' — POST CloudEvents here (also /sluice/default)
+ * broker.description  // lines for the operator view: backend, each trigger → subscriber, sources
+ * await broker.publish(event) // in-process publish (what the ingress does after parsing)
+ * await broker.stop()         // stop ingress and sources, abort deliveries (unacked → redelivered), close
+ * ```
+ *
+ * `startBroker` refuses to start (ManifestError, ReplyLoopError, BackendError) when the manifests are
+ * invalid, a trigger's subscriber would receive its own replies, or RabbitMQ refuses the topology.
+ * `resolveSubscriber(ref, uri?)` maps a Knative Service reference (Trigger subscriber, deadLetterSink,
+ * RabbitmqSource sink) to a URL; the local platform passes its router URLs, tests pass plain servers.
+ * A RabbitmqSource needs RabbitMQ: with the memory backend, sources are listed as inactive.
+ */
+import { resolve as resolvePath } from 'node:path';
+import { JsonLogger } from '../../functions/runtime/src/log.ts';
+import type { CloudEvent, Logger } from '../../functions/runtime/src/types.ts';
+import type { BrokerBackend } from './backends/backend.ts';
+import { MemoryBackend } from './backends/memory-backend.ts';
+import { RabbitmqBackend, redact } from './backends/rabbitmq-backend.ts';
+import { type BrokerPlan, Dispatchers, planBroker, type ResolveSubscriber, resolveDestination } from './broker.ts';
+import { deliver, deliveryConfig } from './delivery.ts';
+import { startIngress } from './ingress.ts';
+import { type EventingManifests, loadEventingManifests } from './manifests.ts';
+import { findReplyLoops, ReplyLoopError, type ReplyTypesOf, replyTypesFromFolders } from './replies.ts';
+import { SourceConsumer } from './source.ts';
+
+export { BackendError } from './backends/backend.ts';
+export type { BrokerPlan, ResolveSubscriber, TriggerRoute } from './broker.ts';
+export { KNATIVE_ERROR } from './delivery.ts';
+export type { EventingManifests, KReference } from './manifests.ts';
+export { loadEventingManifests, ManifestError } from './manifests.ts';
+export { ReplyLoopError } from './replies.ts';
+
+export interface StartBrokerOptions {
+  readonly resolveSubscriber: ResolveSubscriber;
+  readonly log?: Logger;
+  /** Repository root. @default the one this file is in */
+  readonly root?: string;
+  /** @default <root>/eventing/manifests */
+  readonly manifestsDir?: string;
+  /** Already-loaded manifests (tests); `manifestsDir` is then not read. */
+  readonly manifests?: EventingManifests;
+  /** Where reply types are looked up for the loop check. @default folders under <root>/functions */
+  readonly replyTypesOf?: ReplyTypesOf;
+  /** BROKER_PORT. @default 8080; 0 picks a free port */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** RabbitMQ when set, the in-process backend otherwise. */
+  readonly rabbitmqUrl?: string | undefined;
+  /** Suffix of RabbitMQ exchange/queue names (upstream uses the Broker/Trigger UIDs). @default 'local' */
+  readonly instance?: string;
+}
+
+export interface RunningBroker {
+  /** Ingress URL, e.g. http://127.0.0.1:8080/ */
+  readonly url: string;
+  readonly backend: 'memory' | 'rabbitmq';
+  readonly description: readonly string[];
+  readonly plan: BrokerPlan;
+  /** Publishes into the broker exchange; resolves after the durable accept. */
+  publish(event: CloudEvent): Promise<void>;
+  stop(): Promise<void>;
+  /** Stops, then deletes the exchanges and queues it declared (tests). */
+  destroy(): Promise<void>;
+  /** Test hook (RabbitMQ only): cut the broker's TCP connection as a network failure would. */
+  dropConnection(): void;
+}
+
+export async function startBroker(options: StartBrokerOptions): Promise<RunningBroker> {
+  const root = options.root ?? resolvePath(import.meta.dirname, '../..');
+  const log = options.log ?? new JsonLogger({ serviceName: 'sluice-broker' });
+  const manifests =
+    options.manifests ?? (await loadEventingManifests(options.manifestsDir ?? resolvePath(root, 'eventing/manifests')));
+  for (const w of manifests.warnings) log.warn(w, { 'event.action': 'manifest-warning' });
+  const loops = await findReplyLoops(
+    manifests.triggers,
+    options.replyTypesOf ?? replyTypesFromFolders(resolvePath(root, 'functions')),
+  );
+  if (loops.length > 0) throw new ReplyLoopError(loops);
+
+  const plan = planBroker(manifests, options.resolveSubscriber, options.instance ?? 'local');
+  const backend: BrokerBackend =
+    options.rabbitmqUrl === undefined
+      ? new MemoryBackend()
+      : await RabbitmqBackend.connect({ url: options.rabbitmqUrl, log });
+  const dispatchers = new Dispatchers(backend, plan, log);
+  const sources: SourceConsumer[] = [];
+  const publish = (event: CloudEvent): Promise<void> => backend.publish(plan.names.exchange, event);
+  let ingress: Awaited<ReturnType<typeof startIngress>> | undefined;
+  try {
+    await backend.declare(plan.topology);
+    await dispatchers.start();
+    if (options.rabbitmqUrl !== undefined) {
+      for (const s of manifests.sources) {
+        const sinkRef = s.sink.ref;
+        const toBroker = sinkRef?.kind === 'Broker';
+        const sinkUrl = toBroker ? undefined : resolveDestination(s.sink, options.resolveSubscriber);
+        const sinkDelivery = deliveryConfig({ retry: 0 });
+        const consumer = new SourceConsumer({
+          url: options.rabbitmqUrl,
+          source: s,
+          log,
+          post: async (event) => {
+            if (sinkUrl === undefined) {
+              await publish(event);
+              return true;
+            }
+            return (await deliver(sinkUrl, event, sinkDelivery)).ok;
+          },
+        });
+        await consumer.start();
+        sources.push(consumer);
+      }
+    }
+    ingress = await startIngress({
+      port: options.port ?? 8080,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      namespace: manifests.broker.namespace,
+      brokerName: manifests.broker.name,
+      publish,
+      log,
+    });
+  } catch (err) {
+    dispatchers.abort();
+    await Promise.allSettled(sources.map((s) => s.stop()));
+    await backend.close();
+    throw err;
+  }
+
+  const description = describe(manifests, plan, backend, options);
+  log.info(`broker ${manifests.broker.namespace}/${manifests.broker.name} ready at ${ingress.url} (${backend.kind})`, {
+    'event.action': 'broker-started',
+  });
+  const running = ingress;
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await running.close();
+      await Promise.allSettled(sources.map((s) => s.stop()));
+      dispatchers.abort();
+      await backend.close();
+    })();
+    return stopping;
+  };
+  return {
+    url: running.url,
+    backend: backend.kind,
+    description,
+    plan,
+    publish,
+    stop,
+    async destroy() {
+      await stop();
+      await backend.destroy(plan.topology);
+    },
+    dropConnection() {
+      if (backend instanceof RabbitmqBackend) backend.dropConnection();
+    },
+  };
+}
+
+function describe(
+  manifests: EventingManifests,
+  plan: BrokerPlan,
+  backend: BrokerBackend,
+  options: StartBrokerOptions,
+): string[] {
+  const lines: string[] = [];
+  const b = manifests.broker;
+  lines.push(
+    backend.kind === 'rabbitmq'
+      ? `broker ${b.namespace}/${b.name}: RabbitMQ ${redact(options.rabbitmqUrl ?? '')}, ${b.queueType} queues, exchange ${plan.names.exchange}`
+      : `broker ${b.namespace}/${b.name}: IN-MEMORY (development only, like InMemoryChannel: events are lost when the process stops)`,
+  );
+  for (const r of plan.routes) {
+    const d = r.delivery;
+    const filter = Object.entries(r.trigger.filter)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    lines.push(
+      `  trigger ${r.trigger.name} [${filter || 'all events'}] → ${r.subscriberUrl} (parallelism ${r.trigger.parallelism}, retry ${d.retry} ${d.backoffPolicy} ${d.backoffDelayMs}ms${d.timeoutMs === undefined ? '' : `, timeout ${d.timeoutMs}ms`}; dead letters → ${r.deadLetter?.sinkUrl ?? 'DROPPED'})`,
+    );
+  }
+  for (const s of manifests.sources) {
+    lines.push(
+      backend.kind === 'rabbitmq'
+        ? `  source ${s.name}: queue ${s.queueName}${s.exchangeName === undefined ? '' : ` ← exchange ${s.exchangeName}`} → ${s.sink.ref?.kind ?? 'uri'} ${s.sink.ref?.name ?? s.sink.uri ?? ''}`
+        : `  source ${s.name}: INACTIVE (a RabbitmqSource needs RABBITMQ_URL)`,
+    );
+  }
+  return lines;
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import type { CloudEvent } from '../../functions/runtime/src/types.ts';
+import { startIngress } from './ingress.ts';
+import { quietLog } from './broker.contract.ts';
+import { postEvent, testEvent } from './testing/test-sink.ts';
+
+describe('ingress', () => {
+  it('answers 202 only once publish resolved, and 500 when it rejects', async () => {
+    let release: (() => void) | undefined;
+    let fail = false;
+    const published: CloudEvent[] = [];
+    const ingress = await startIngress({
+      port: 0,
+      namespace: 'sluice',
+      brokerName: 'default',
+      log: quietLog,
+      publish: (e) =>
+        new Promise<void>((resolve, reject) => {
+          if (fail) return reject(new Error('nacked'));
+          release = () => {
+            published.push(e);
+            resolve();
+          };
+        }),
+    });
+    try {
+      let answered: number | undefined;
+      const pending = postEvent(ingress.url, testEvent()).then((s) => {
+        answered = s;
+      });
+      while (release === undefined) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(answered).toBeUndefined(); // no answer while the confirm is pending
+      release();
+      await pending;
+      expect(answered).toBe(202);
+      expect(published).toHaveLength(1);
+      fail = true;
+      const res = await fetch(ingress.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/cloudevents+json' },
+        body: JSON.stringify({ specversion: '1.0', id: 'x', source: '/s', type: 't' }),
+      });
+      expect(res.status).toBe(500);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(((await res.json()) as { detail: string }).detail).toMatch(/nacked/);
+    } finally {
+      await ingress.close();
+    }
+  });
+
+  it('keeps binary-mode data bytes exactly as sent', async () => {
+    const published: CloudEvent[] = [];
+    const ingress = await startIngress({
+      port: 0,
+      namespace: 'sluice',
+      brokerName: 'default',
+      log: quietLog,
+      publish: async (e) => {
+        published.push(e);
+      },
+    });
+    try {
+      const body = '{ "amount": 12345678901234567890.10 }';
+      const res = await fetch(ingress.url, {
+        method: 'POST',
+        headers: { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(202);
+      expect(Buffer.from(published[0]?.data as Uint8Array).toString()).toBe(body);
+    } finally {
+      await ingress.close();
+    }
+  });
+});

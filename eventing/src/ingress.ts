@@ -1,0 +1,141 @@
+/**
+ * Broker ingress: HTTP POST of one CloudEvent (binary or structured mode, parsed strictly by the
+ * runtime's receive.ts), answered 202 Accepted only once the backend has durably accepted it
+ * (RabbitMQ publisher confirm), as eventing-rabbitmq's cmd/ingress does. Paths: `/` (what the
+ * ingress Service serves, and what `kubectl port-forward svc/<broker>-broker-ingress` exposes) and
+ * `/<namespace>/<broker>` (the path form of Knative broker URLs), so the same curl works against
+ * `make dev` and the cluster. Unlike upstream, refusals carry an RFC 9457 problem+json body.
+ *
+ * | request                         | answer |
+ * |---------------------------------|--------|
+ * | valid event, confirmed          | 202    |
+ * | not a CloudEvent / invalid      | 400 (413 too large, 415 batch/unknown format) |
+ * | other path                      | 404    |
+ * | other method                    | 405    |
+ * | backend did not confirm         | 500 (upstream's status; senders retry 5xx) |
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PROBLEM_CONTENT_TYPE, type Problem, problemBody, toProblem } from '../../functions/runtime/src/cloudevent/problem.ts';
+import { receive } from '../../functions/runtime/src/cloudevent/receive.ts';
+import { InvalidEventError } from '../../functions/runtime/src/errors.ts';
+import type { CloudEvent, Logger } from '../../functions/runtime/src/types.ts';
+import { withRawData } from './wire.ts';
+
+export interface IngressOptions {
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  readonly namespace: string;
+  readonly brokerName: string;
+  readonly publish: (event: CloudEvent) => Promise<void>;
+  readonly log: Logger;
+  /** @default 4 MiB */
+  readonly maxBodyBytes?: number;
+}
+
+export interface Ingress {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const TYPE_BASE = 'https://sluice.dev/problems/';
+
+export async function startIngress(options: IngressOptions): Promise<Ingress> {
+  const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const clusterPath = `/${options.namespace}/${options.brokerName}`;
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch((err: unknown) => {
+      options.log.error(`broker ingress failed: ${String(err)}`);
+      if (!res.headersSent) send(res, 500, problem(500, 'Internal Error', 'internal', 'the broker ingress failed'));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'GET' && (path === '/health/readiness' || path === '/health/liveness' || path === '/healthz')) {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    if (path !== '/' && path !== clusterPath && path !== `${clusterPath}/`) {
+      req.resume();
+      send(res, 404, problem(404, 'Not Found', 'not-found', `POST events to / or ${clusterPath}`, path));
+      return;
+    }
+    if (req.method !== 'POST') {
+      req.resume();
+      send(res, 405, problem(405, 'Method Not Allowed', 'method-not-allowed', 'the broker accepts POST only', path), {
+        allow: 'POST',
+      });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBody) {
+        const err = new InvalidEventError(`event larger than ${maxBody} bytes`, [], 413);
+        const answer = toProblem(err, path);
+        send(res, answer.status, answer.problem, { connection: 'close' });
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    }
+    const body = Buffer.concat(chunks);
+    let event: CloudEvent;
+    try {
+      const received = receive(req.headers, body);
+      event = withRawData(received.event, received.mode === 'binary' ? body : undefined);
+    } catch (err) {
+      const answer = toProblem(err, path);
+      if (answer.status >= 500) throw err;
+      options.log.info(`broker ingress refused an event: ${answer.problem.detail}`, {
+        'event.action': 'ingress-refused',
+        'http.response.status_code': answer.status,
+      });
+      send(res, answer.status, answer.problem);
+      return;
+    }
+    try {
+      await options.publish(event);
+    } catch (err) {
+      options.log.warn(`broker ingress could not durably accept ${event.type} ${event.id}: ${(err as Error).message}`);
+      send(
+        res,
+        500,
+        problem(500, 'Broker Unavailable', 'broker-unavailable', `the event was not accepted: ${(err as Error).message}`, path),
+      );
+      return;
+    }
+    res.writeHead(202).end();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host}:${port}/`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+function problem(status: number, title: string, type: string, detail: string, instance?: string): Problem {
+  return { type: `${TYPE_BASE}${type}`, title, status, detail, ...(instance === undefined ? {} : { instance }) };
+}
+
+function send(res: ServerResponse, status: number, p: Problem, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': PROBLEM_CONTENT_TYPE, ...headers }).end(problemBody(p));
+}

@@ -1,0 +1,148 @@
+/**
+ * Events on the wire inside the broker. Data is carried as the exact bytes received (a binary-mode body
+ * is never re-serialised), and AMQP messages use the header layout eventing-rabbitmq writes
+ * (pkg/rabbit/message.go `CloudEventToRabbitMQMessage` / `NewMessageFromDelivery`): every attribute and
+ * extension is a plain message header named after it (`type`, `source`, `id`, `specversion`, `time`,
+ * `subject`, `dataschema`, `content-type`, extensions by name), so a headers exchange can match Trigger
+ * filters on them. Reading also accepts the `ce-` prefix (upstream strips it) and the CloudEvents AMQP
+ * binding prefixes `cloudEvents:` / `cloudEvents_` (producers that follow the spec); `x-` headers (added by
+ * RabbitMQ, e.g. `x-delivery-count`, `x-death`) are never attributes.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { encodeHeaderValue } from '../../functions/runtime/src/cloudevent/encode.ts';
+import { isJsonMediaType, mediaType, receive } from '../../functions/runtime/src/cloudevent/receive.ts';
+import type { CloudEvent, ExtensionValue } from '../../functions/runtime/src/types.ts';
+
+/**
+ * The event with `data` as bytes: `raw` (a binary-mode body) when given, else the parsed data
+ * serialised once (JSON unless the content type says text).
+ */
+export function withRawData(event: CloudEvent, raw?: Buffer): CloudEvent {
+  let data: Buffer | undefined;
+  let contentType = event.datacontenttype;
+  if (raw !== undefined && raw.length > 0) data = raw;
+  else if (event.data === undefined || event.data === null) data = undefined;
+  else if (event.data instanceof Uint8Array) data = Buffer.from(event.data);
+  else if (typeof event.data === 'string' && !isJsonMediaType(mediaType(contentType)) && contentType !== undefined)
+    data = Buffer.from(event.data);
+  else {
+    data = Buffer.from(JSON.stringify(event.data));
+    contentType ??= 'application/json';
+  }
+  const out: Record<string, unknown> = { ...event, data };
+  if (contentType !== undefined) out.datacontenttype = contentType;
+  return Object.freeze(out) as unknown as CloudEvent;
+}
+
+export interface AmqpPublishing {
+  readonly content: Buffer;
+  readonly headers: Record<string, string>;
+  readonly messageId: string;
+  readonly contentType: string | undefined;
+}
+
+/** Message headers = attributes and extensions by name, values as strings (see the module comment). */
+export function eventHeaders(event: CloudEvent): Record<string, string> {
+  const headers: Record<string, string> = {
+    specversion: event.specversion,
+    id: event.id,
+    type: event.type,
+    source: event.source,
+  };
+  if (event.datacontenttype !== undefined) headers['content-type'] = event.datacontenttype;
+  if (event.time !== undefined) headers.time = event.time;
+  if (event.subject !== undefined) headers.subject = event.subject;
+  if (event.dataschema !== undefined) headers.dataschema = event.dataschema;
+  for (const [name, value] of Object.entries(event.extensions)) headers[name] = String(value);
+  return headers;
+}
+
+export function toAmqp(event: CloudEvent): AmqpPublishing {
+  const data = event.data;
+  const content =
+    data === undefined || data === null
+      ? Buffer.alloc(0)
+      : data instanceof Uint8Array
+        ? Buffer.from(data)
+        : Buffer.from(typeof data === 'string' ? data : JSON.stringify(data));
+  return { content, headers: eventHeaders(event), messageId: event.id, contentType: event.datacontenttype };
+}
+
+export interface AmqpMessageLike {
+  readonly content: Buffer;
+  readonly properties: {
+    readonly headers?: Record<string, unknown> | undefined;
+    readonly contentType?: unknown;
+    readonly messageId?: unknown;
+    readonly timestamp?: unknown;
+  };
+}
+
+const PREFIXES = ['ce-', 'cloudevents:', 'cloudevents_'];
+
+function headerText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value);
+}
+
+/**
+ * An AMQP message → CloudEvent: structured when the content type is `application/cloudevents+json`,
+ * binary when a `specversion` header is present; `undefined` when it is not a CloudEvent at all.
+ * Throws the runtime's InvalidEventError when it claims to be one but is malformed.
+ */
+export function fromAmqp(msg: AmqpMessageLike, defaults: { source?: string } = {}): CloudEvent | undefined {
+  const attrs = new Map<string, string>();
+  for (const [key, value] of Object.entries(msg.properties.headers ?? {})) {
+    let name = key.toLowerCase();
+    if (name.startsWith('x-')) continue;
+    for (const p of PREFIXES) if (name.startsWith(p)) name = name.slice(p.length);
+    const text = headerText(value);
+    if (text !== undefined) attrs.set(name, text);
+  }
+  const contentType = headerText(msg.properties.contentType) || attrs.get('content-type') || undefined;
+  attrs.delete('content-type');
+  attrs.delete('datacontenttype');
+  if (contentType !== undefined && mediaType(contentType) === 'application/cloudevents+json') {
+    return withRawData(receive({ 'content-type': contentType }, msg.content).event);
+  }
+  if (!attrs.has('specversion')) return undefined;
+  if (!attrs.has('source') && defaults.source !== undefined) attrs.set('source', defaults.source);
+  const headers: IncomingHttpHeaders = {};
+  // receive() decodes percent-escapes as the HTTP binding requires: encode first so values round-trip.
+  for (const [name, value] of attrs) headers[`ce-${name}`] = encodeHeaderValue(value);
+  if (contentType !== undefined) headers['content-type'] = contentType;
+  return withRawData(receive(headers, msg.content).event, msg.content);
+}
+
+/** RabbitmqSource's type for messages that are not CloudEvents (sources/v1alpha1 RabbitmqEventType). */
+export const RABBITMQ_EVENT_TYPE = 'dev.knative.rabbitmq.event';
+
+/** sources/v1alpha1 `RabbitmqEventSource`. */
+export function rabbitmqEventSource(namespace: string, sourceName: string, queueName: string): string {
+  return `/apis/v1/namespaces/${namespace}/rabbitmqsources/${sourceName}#${queueName}`;
+}
+
+/** A plain AMQP message wrapped as upstream's `ConvertToCloudEvent` does. */
+export function wrapAmqpMessage(msg: AmqpMessageLike, source: string): CloudEvent {
+  const messageId = headerText(msg.properties.messageId);
+  const id = messageId !== undefined && messageId !== '' ? messageId : randomUUID();
+  const event: Record<string, unknown> = {
+    specversion: '1.0',
+    id,
+    source,
+    type: RABBITMQ_EVENT_TYPE,
+    subject: id,
+    data: msg.content.length > 0 ? msg.content : undefined,
+    extensions: Object.freeze({} as Record<string, ExtensionValue>),
+  };
+  const ts = msg.properties.timestamp;
+  if (typeof ts === 'number' && ts > 0) event.time = new Date(ts * 1000).toISOString();
+  const ct = headerText(msg.properties.contentType);
+  if (ct !== undefined && ct !== '') event.datacontenttype = ct;
+  return Object.freeze(event) as unknown as CloudEvent;
+}

@@ -1,0 +1,274 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
+import { parseEventingManifests } from '../../../eventing/src/manifests.ts';
+import { JsonLogger } from '../../../functions/runtime/src/log.ts';
+import { loadKnativeService } from './knative-service.ts';
+import { type DevPlatform, startDevPlatform } from './platform.ts';
+import { SCALE_ACTION } from './scaler.ts';
+import { type Recorder, startRecorder } from './testing/recorder.ts';
+import { RecordingLogger } from './testing/recording-logger.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const HELLO_REQUESTED = 'dev.sluice.hello.requested.v1';
+const HELLO_GREETED = 'dev.sluice.hello.greeted.v1';
+const TALLY_REQUESTED = 'dev.sluice.test.tally.requested.v1';
+
+const BROKER = `
+apiVersion: eventing.knative.dev/v1alpha1
+kind: RabbitmqBrokerConfig
+metadata: {name: default-config, namespace: sluice}
+spec:
+  rabbitmqClusterReference: {name: rabbitmq, namespace: sluice}
+  queueType: classic
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: default
+  namespace: sluice
+  annotations: {eventing.knative.dev/broker.class: RabbitMQBroker}
+spec:
+  config: {apiVersion: eventing.knative.dev/v1alpha1, kind: RabbitmqBrokerConfig, name: default-config, namespace: sluice}
+`;
+
+function trigger(
+  name: string,
+  type: string,
+  subscriber: string,
+  deadLetterUri: string,
+  parallelism = 10,
+): string {
+  return `
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: ${name}
+  namespace: sluice
+  annotations: {rabbitmq.eventing.knative.dev/parallelism: "${parallelism}"}
+spec:
+  broker: default
+  filter: {attributes: {type: ${type}}}
+  subscriber: ${subscriber}
+  delivery:
+    retry: 10
+    backoffPolicy: exponential
+    backoffDelay: PT0.2S
+    timeout: PT30S
+    deadLetterSink: {uri: "${deadLetterUri}"}
+`;
+}
+
+async function until<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 45_000,
+) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function post(url: string, type: string, data: unknown, id: string) {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-source': '/tests/local-platform',
+      'ce-type': type,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(data),
+  });
+}
+
+const run = `${process.pid}-${Date.now().toString(36)}`;
+
+describe('local platform (broker + serving)', () => {
+  let platform: DevPlatform | undefined;
+  let broker: RunningBroker | undefined;
+  const recorders: Recorder[] = [];
+  const dirs: string[] = [];
+
+  afterEach(async () => {
+    await platform?.stop();
+    await broker?.destroy();
+    await Promise.all(recorders.splice(0).map((r) => r.close()));
+    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+    platform = undefined;
+    broker = undefined;
+  });
+
+  async function tempDir(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-dev-'));
+    dirs.push(dir);
+    return dir;
+  }
+
+  async function recorder(): Promise<Recorder> {
+    const r = await startRecorder();
+    recorders.push(r);
+    return r;
+  }
+
+  describe.each([
+    { backend: 'memory', rabbit: false },
+    { backend: 'rabbitmq', rabbit: true },
+  ])('with the $backend broker', ({ backend, rabbit }) => {
+    it('routes a curl-like event to hello started from zero, and its reply on to the next trigger', async () => {
+      const next = await recorder();
+      const dead = await recorder();
+      const log = new RecordingLogger();
+      const manifests = parseEventingManifests([
+        { file: 'broker.yaml', text: BROKER },
+        {
+          file: 'triggers.yaml',
+          text: [
+            trigger(
+              'hello',
+              HELLO_REQUESTED,
+              '{ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: hello}}',
+              dead.url,
+            ),
+            trigger('greeted', HELLO_GREETED, `{uri: "${next.url}"}`, dead.url),
+          ].join('---\n'),
+        },
+      ]);
+      const targets = join(await tempDir(), 'targets.json');
+      platform = await startDevPlatform({
+        root: ROOT,
+        log,
+        out: { write: () => true },
+        env: {
+          BROKER_PORT: '0',
+          SLUICE_SCALE_TO_ZERO_AFTER: '60s',
+          SLUICE_PROMETHEUS_TARGETS: targets,
+          ...(rabbit
+            ? {
+                RABBITMQ_URL: inject('rabbitmqUrl'),
+                MONGODB_URL: inject('mongodbUrl'),
+                MONGODB_DB: `e2e_${run}`.replaceAll('-', '_'),
+              }
+            : {}),
+        },
+        services: [await loadKnativeService(join(ROOT, 'functions/hello/service.yaml'))],
+        startBroker: async (ctx) => {
+          broker = await startBroker({ ...ctx, manifests, instance: `e2e-${backend}-${run}` });
+          return broker;
+        },
+      });
+      expect(broker?.backend).toBe(backend);
+      expect(platform.serving.functions.get('hello')?.scaler.snapshot().instances).toHaveLength(0);
+
+      const example = await readFile(
+        join(ROOT, 'functions/hello/examples/dev.sluice.hello.requested.v1.json'),
+      );
+      const accepted = await fetch(broker?.url as string, {
+        method: 'POST',
+        headers: { 'content-type': 'application/cloudevents+json' },
+        body: example,
+      });
+      expect(accepted.status).toBe(202);
+
+      const reply = await until('the reply at the next trigger', () => next.received[0]);
+      expect(reply.headers['ce-type']).toBe(HELLO_GREETED);
+      expect(reply.headers['ce-source']).toBe('/sluice/functions/hello');
+      expect(reply.headers['ce-causationid']).toBe('hello-0001');
+      expect(JSON.parse(reply.body)).toMatchObject({ greeting: 'Hello, Ada!' });
+      expect(dead.received).toHaveLength(0);
+      const up = log.actions(SCALE_ACTION.up);
+      expect(up.map((r) => r.fields['event.reason'])).toEqual(['request held (scale from zero)']);
+      const sd = JSON.parse(await readFile(targets, 'utf8')) as { labels: { faas_name: string } }[];
+      expect(sd.map((g) => g.labels.faas_name)).toEqual(['hello']);
+    });
+  });
+
+  it('loses and duplicates no event when a function process is killed mid-stream (RabbitMQ + MongoDB)', async () => {
+    const N = 40;
+    const db = `tally_${run}`.replaceAll('-', '_');
+    const dead = await recorder();
+    const log = new RecordingLogger();
+    const base = await loadKnativeService(join(ROOT, 'platform/local/test/fixtures/tally/service.yaml'));
+    // A killed handler's claim must expire quickly for its redelivery to run (lock > handler timeout).
+    const tally = {
+      ...base,
+      env: { ...base.env, HANDLER_TIMEOUT_SECONDS: '2', IDEMPOTENCY_LOCK_SECONDS: '3' },
+    };
+    const manifests = parseEventingManifests([
+      { file: 'broker.yaml', text: BROKER },
+      {
+        file: 'triggers.yaml',
+        text: trigger(
+          'tally',
+          TALLY_REQUESTED,
+          '{ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: tally}}',
+          dead.url,
+        ),
+      },
+    ]);
+    platform = await startDevPlatform({
+      root: ROOT,
+      log,
+      out: { write: () => true },
+      env: {
+        BROKER_PORT: '0',
+        SLUICE_SCALE_TO_ZERO_AFTER: '60s',
+        SLUICE_PROMETHEUS_TARGETS: join(await tempDir(), 'targets.json'),
+        RABBITMQ_URL: inject('rabbitmqUrl'),
+        MONGODB_URL: inject('mongodbUrl'),
+        MONGODB_DB: db,
+      },
+      services: [tally],
+      startBroker: async (ctx) => {
+        broker = await startBroker({
+          ...ctx,
+          manifests,
+          instance: `kill-${run}`,
+          log: new JsonLogger({ serviceName: 'broker', sink: { write: () => true } }),
+        });
+        return broker;
+      },
+    });
+    const mongo = await MongoClient.connect(inject('mongodbUrl'));
+    try {
+      const docs = mongo.db(db).collection<{ _id: string; attempts: number }>('tally');
+      const ids = Array.from({ length: N }, (_, i) => `kill-${run}-${i}`);
+      for (const [i, id] of ids.entries()) {
+        const res = await post(broker?.url as string, TALLY_REQUESTED, { key: `k${i}`, delayMs: 150 }, id);
+        expect(res.status).toBe(202);
+      }
+      const scaler = platform.serving.functions.get('tally')?.scaler;
+      // Kill the instance twice while it has events in flight.
+      for (let kill = 0; kill < 2; kill++) {
+        const busy = await until('an instance with events in flight', () =>
+          scaler?.snapshot().instances.find((i) => i.state === 'ready' && i.inFlight > 0),
+        );
+        const pid = log.actions(SCALE_ACTION.up).find((r) => r.fields['sluice.instance.id'] === busy.id)
+          ?.fields['process.pid'] as number;
+        process.kill(pid, 'SIGKILL');
+        await until('the crash to be noticed', () => log.actions(SCALE_ACTION.crashed).length > kill);
+      }
+
+      await until('every event processed', async () => (await docs.countDocuments()) === N, 60_000);
+      const stored = await docs.find().toArray();
+      expect(stored.map((d) => d._id).sort()).toEqual([...ids].sort());
+      expect(dead.received).toHaveLength(0);
+      expect(log.actions(SCALE_ACTION.crashed)).toHaveLength(2);
+      // Each kill replaced the instance; only events in flight at a kill (≤ parallelism 10 each) may have
+      // run their handler twice (idempotent step); a completed event is never run again.
+      expect(log.actions(SCALE_ACTION.up).length).toBeGreaterThanOrEqual(3);
+      expect(stored.filter((d) => d.attempts > 1).length).toBeLessThanOrEqual(2 * 10);
+    } finally {
+      await mongo.db(db).dropDatabase();
+      await mongo.close();
+    }
+  });
+});
