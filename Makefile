@@ -60,7 +60,7 @@ $(FERRETDB_BIN):
 ferretdb: $(if $(MONGODB_URL),,$(FERRETDB_BIN)) ## build the test MongoDB (FerretDB), unless MONGODB_URL is set
 
 dev: install ## run the local platform: broker + every function, scale from/to zero (docs/local-platform.md)
-	RABBITMQ_URL='$(DEV_RABBITMQ_URL)' node platform/local/src/dev.ts
+	@RABBITMQ_URL='$(DEV_RABBITMQ_URL)' node platform/local/src/dev.ts
 
 run: install ## run one function as its container would: make run FN=<name>
 	FUNCTION_DIR=functions/$(FN) PORT=$(PORT) node functions/runtime/src/main.ts

@@ -148,7 +148,8 @@ export function describeBrokerContract(name: string, factory: () => ContractBack
           {
             name: 'failing',
             filter: { type: 'dev.test.retry' },
-            delivery: 'retry: 3\n    backoffPolicy: exponential\n    backoffDelay: PT0.02S\n    timeout: PT5S',
+            delivery:
+              'retry: 3\n    backoffPolicy: exponential\n    backoffDelay: PT0.02S\n    timeout: PT5S',
           },
         ],
         { failing, 'dead-letter-sink': dls },
@@ -209,7 +210,12 @@ export function describeBrokerContract(name: string, factory: () => ContractBack
     it('publishes a reply back into the broker, where the next trigger picks it up', async () => {
       const first = await startTestSink((e) => ({
         status: 200,
-        reply: testEvent({ id: `reply-of-${e.id}`, type: 'dev.test.step2', source: '/sluice/functions/first', data: { from: e.id } }),
+        reply: testEvent({
+          id: `reply-of-${e.id}`,
+          type: 'dev.test.step2',
+          source: '/sluice/functions/first',
+          data: { from: e.id },
+        }),
       }));
       const second = await startTestSink();
       const broker = await setup(
@@ -229,8 +235,13 @@ export function describeBrokerContract(name: string, factory: () => ContractBack
     });
 
     it('keeps the order of events when parallelism is 1', async () => {
-      const ordered = await startTestSink((e) => ({ status: 202, delayMs: ((e.data as { n: number }).n * 7) % 11 }));
-      const broker = await setup([{ name: 'ordered', filter: { type: 'dev.test.seq' }, parallelism: 1 }], { ordered });
+      const ordered = await startTestSink((e) => ({
+        status: 202,
+        delayMs: ((e.data as { n: number }).n * 7) % 11,
+      }));
+      const broker = await setup([{ name: 'ordered', filter: { type: 'dev.test.seq' }, parallelism: 1 }], {
+        ordered,
+      });
       const sent: string[] = [];
       for (let i = 0; i < 25; i++) {
         const e = testEvent({ type: 'dev.test.seq' });
@@ -254,7 +265,12 @@ export function describeBrokerContract(name: string, factory: () => ContractBack
       const broker = await setup([{ name: 'all' }], { all });
       const noId = await fetch(broker.url, {
         method: 'POST',
-        headers: { 'ce-specversion': '1.0', 'ce-type': 't', 'ce-source': '/s', 'content-type': 'application/json' },
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-type': 't',
+          'ce-source': '/s',
+          'content-type': 'application/json',
+        },
         body: '{}',
       });
       expect(noId.status).toBe(400);
@@ -269,7 +285,11 @@ export function describeBrokerContract(name: string, factory: () => ContractBack
       });
       expect(batch.status).toBe(415);
       expect(batch.headers.get('content-type')).toBe('application/problem+json');
-      const plain = await fetch(broker.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const plain = await fetch(broker.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(plain.status).toBe(400);
       expect((await fetch(broker.url)).status).toBe(405);
       expect((await fetch(new URL('/elsewhere', broker.url), { method: 'POST' })).status).toBe(404);
@@ -277,20 +297,23 @@ export function describeBrokerContract(name: string, factory: () => ContractBack
       expect(all.received).toHaveLength(0);
     });
 
-    it.runIf(factory().durable)('redelivers an accepted event after a broker restart mid-delivery', async () => {
-      const instance = `d${process.pid}x${Date.now().toString(36)}x${counter++}`;
-      const trigger = [{ name: 'restart', filter: { type: 'dev.test.durable' } }];
-      const holder = await startTestSink(() => ({ status: 202, delayMs: 10_000 }));
-      const first = await setup(trigger, { restart: holder }, instance);
-      const event = testEvent({ type: 'dev.test.durable' });
-      expect(await postEvent(first.url, event)).toBe(202);
-      await waitFor('the first delivery to start', () => holder.received.length === 1);
-      await first.stop(); // the delivery is aborted before an answer: never acked
-      const receiver = await startTestSink();
-      await setup(trigger, { restart: receiver }, instance);
-      await waitFor('the redelivered event', () => receiver.received.length >= 1);
-      expect(receiver.received[0]?.event.id).toBe(event.id);
-    });
+    it.runIf(factory().durable)(
+      'redelivers an accepted event after a broker restart mid-delivery',
+      async () => {
+        const instance = `d${process.pid}x${Date.now().toString(36)}x${counter++}`;
+        const trigger = [{ name: 'restart', filter: { type: 'dev.test.durable' } }];
+        const holder = await startTestSink(() => ({ status: 202, delayMs: 10_000 }));
+        const first = await setup(trigger, { restart: holder }, instance);
+        const event = testEvent({ type: 'dev.test.durable' });
+        expect(await postEvent(first.url, event)).toBe(202);
+        await waitFor('the first delivery to start', () => holder.received.length === 1);
+        await first.stop(); // the delivery is aborted before an answer: never acked
+        const receiver = await startTestSink();
+        await setup(trigger, { restart: receiver }, instance);
+        await waitFor('the redelivered event', () => receiver.received.length >= 1);
+        expect(receiver.received[0]?.event.id).toBe(event.id);
+      },
+    );
   });
 }
 

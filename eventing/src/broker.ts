@@ -27,7 +27,13 @@ import {
   knativeErrorData,
   withErrorExtensions,
 } from './delivery.ts';
-import type { BrokerManifest, Destination, EventingManifests, KReference, TriggerManifest } from './manifests.ts';
+import type {
+  BrokerManifest,
+  Destination,
+  EventingManifests,
+  KReference,
+  TriggerManifest,
+} from './manifests.ts';
 
 export type ResolveSubscriber = (ref: KReference, uri?: string) => string;
 
@@ -40,7 +46,10 @@ export interface BrokerNames {
   triggerDlq(trigger: string): string;
 }
 
-export function brokerNames(broker: Pick<BrokerManifest, 'name' | 'namespace'>, instance: string): BrokerNames {
+export function brokerNames(
+  broker: Pick<BrokerManifest, 'name' | 'namespace'>,
+  instance: string,
+): BrokerNames {
   const ns = broker.namespace;
   return {
     exchange: `b.${ns}.${broker.name}.${instance}`,
@@ -97,7 +106,10 @@ export function planBroker(
   const brokerSinkUrl = brokerSink === undefined ? undefined : resolveDestination(brokerSink, resolve);
   if (brokerSinkUrl !== undefined) {
     exchanges.push(names.dlx);
-    queues.push({ name: names.dlq, bindings: [{ exchange: names.dlx, args: { 'x-knative-dlq': broker.name } }] });
+    queues.push({
+      name: names.dlq,
+      bindings: [{ exchange: names.dlx, args: { 'x-knative-dlq': broker.name } }],
+    });
     deadLetters.push({
       owner: `Broker ${broker.name}`,
       queue: names.dlq,
@@ -158,7 +170,9 @@ export class Dispatchers {
 
   async start(): Promise<void> {
     for (const route of this.#plan.routes) {
-      await this.#backend.consume(route.queue, route.trigger.parallelism, (event) => this.#dispatch(route, event));
+      await this.#backend.consume(route.queue, route.trigger.parallelism, (event) =>
+        this.#dispatch(route, event),
+      );
     }
     for (const dl of this.#plan.deadLetters) {
       // Upstream's DLQ dispatcher runs with the default parallelism (1).
@@ -175,7 +189,10 @@ export class Dispatchers {
     const t = route.trigger.name;
     const result = await deliver(route.subscriberUrl, event, route.delivery, {
       signal: this.#abort.signal,
-      onInvalidReply: (m) => this.#log.warn(`trigger ${t}: ${route.subscriberUrl} answered 2xx with an invalid CloudEvent, ignored: ${m}`),
+      onInvalidReply: (m) =>
+        this.#log.warn(
+          `trigger ${t}: ${route.subscriberUrl} answered 2xx with an invalid CloudEvent, ignored: ${m}`,
+        ),
     });
     const fields = {
       'event.action': 'deliver',
@@ -196,11 +213,20 @@ export class Dispatchers {
       } catch (err) {
         // Upstream: the reply could not go to the broker ingress → the original event is dead-lettered
         // with the subscriber as destination and the failure as knativeerrordata.
-        await this.#deadLetter(route, withErrorExtensions(event, route.subscriberUrl, result.status, String(err)), fields);
+        await this.#deadLetter(
+          route,
+          withErrorExtensions(event, route.subscriberUrl, result.status, String(err)),
+          fields,
+        );
       }
       return;
     }
-    const dead = withErrorExtensions(event, route.subscriberUrl, result.status, knativeErrorData(result.body));
+    const dead = withErrorExtensions(
+      event,
+      route.subscriberUrl,
+      result.status,
+      knativeErrorData(result.body),
+    );
     await this.#deadLetter(route, dead, { ...fields, 'error.message': result.error });
   }
 
@@ -208,17 +234,23 @@ export class Dispatchers {
     const t = route.trigger.name;
     const code = event.extensions[KNATIVE_ERROR.code];
     if (route.deadLetter === undefined) {
-      this.#log.error(`trigger ${t}: ${event.type} ${event.id} failed (${code}) and is DROPPED: no deadLetterSink`, {
-        ...fields,
-        'event.action': 'drop',
-      });
+      this.#log.error(
+        `trigger ${t}: ${event.type} ${event.id} failed (${code}) and is DROPPED: no deadLetterSink`,
+        {
+          ...fields,
+          'event.action': 'drop',
+        },
+      );
       return;
     }
     await this.#backend.publish(route.deadLetter.exchange, event);
-    this.#log.warn(`trigger ${t}: ${event.type} ${event.id} dead-lettered (${code}) → ${route.deadLetter.sinkUrl}`, {
-      ...fields,
-      'event.action': 'dead-letter',
-    });
+    this.#log.warn(
+      `trigger ${t}: ${event.type} ${event.id} dead-lettered (${code}) → ${route.deadLetter.sinkUrl}`,
+      {
+        ...fields,
+        'event.action': 'dead-letter',
+      },
+    );
   }
 
   async #dispatchDeadLetter(dl: DeadLetterRoute, event: CloudEvent): Promise<void> {

@@ -20,10 +20,12 @@ describe('delivery', () => {
 
   describe('isRetriable', () => {
     it('retries no response, 404, 408, 409, 429 and 5xx (kncloudevents.SelectiveRetry)', () => {
-      for (const s of [undefined, -1, 404, 408, 409, 429, 500, 502, 503, 504, 599]) expect(isRetriable(s), String(s)).toBe(true);
+      for (const s of [undefined, -1, 404, 408, 409, 429, 500, 502, 503, 504, 599])
+        expect(isRetriable(s), String(s)).toBe(true);
     });
     it('does not retry other statuses', () => {
-      for (const s of [200, 202, 301, 400, 401, 403, 405, 410, 413, 415, 422]) expect(isRetriable(s), String(s)).toBe(false);
+      for (const s of [200, 202, 301, 400, 401, 403, 405, 410, 413, 415, 422])
+        expect(isRetriable(s), String(s)).toBe(false);
     });
   });
 
@@ -56,7 +58,9 @@ describe('delivery', () => {
 
   describe('knativeErrorData', () => {
     it('base64-encodes the body without control characters, cut to 1024 characters', () => {
-      expect(Buffer.from(knativeErrorData(Buffer.from('bad\nthing\t!')), 'base64').toString()).toBe('badthing!');
+      expect(Buffer.from(knativeErrorData(Buffer.from('bad\nthing\t!')), 'base64').toString()).toBe(
+        'badthing!',
+      );
       expect(knativeErrorData(Buffer.alloc(5000, 'a'))).toHaveLength(1024);
       expect(knativeErrorData(Buffer.alloc(0))).toBe('');
     });

@@ -204,7 +204,8 @@ export async function deliver(
     } catch (err) {
       if (options.signal?.aborted) throw new DeliveryAbortedError('delivery aborted');
       const e = err as Error & { cause?: Error };
-      error = e.name === 'TimeoutError' ? `timeout after ${config.timeoutMs} ms` : (e.cause?.message ?? e.message);
+      error =
+        e.name === 'TimeoutError' ? `timeout after ${config.timeoutMs} ms` : (e.cause?.message ?? e.message);
     }
     attempts.push({ status, waitedMs: waited });
     if (status >= 200 && status < 300) {

@@ -29,7 +29,13 @@ import type { CloudEvent, Logger } from '../../functions/runtime/src/types.ts';
 import type { BrokerBackend } from './backends/backend.ts';
 import { MemoryBackend } from './backends/memory-backend.ts';
 import { RabbitmqBackend, redact } from './backends/rabbitmq-backend.ts';
-import { type BrokerPlan, Dispatchers, planBroker, type ResolveSubscriber, resolveDestination } from './broker.ts';
+import {
+  type BrokerPlan,
+  Dispatchers,
+  planBroker,
+  type ResolveSubscriber,
+  resolveDestination,
+} from './broker.ts';
 import { deliver, deliveryConfig } from './delivery.ts';
 import { startIngress } from './ingress.ts';
 import { type EventingManifests, loadEventingManifests } from './manifests.ts';
@@ -83,7 +89,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const root = options.root ?? resolvePath(import.meta.dirname, '../..');
   const log = options.log ?? new JsonLogger({ serviceName: 'sluice-broker' });
   const manifests =
-    options.manifests ?? (await loadEventingManifests(options.manifestsDir ?? resolvePath(root, 'eventing/manifests')));
+    options.manifests ??
+    (await loadEventingManifests(options.manifestsDir ?? resolvePath(root, 'eventing/manifests')));
   for (const w of manifests.warnings) log.warn(w, { 'event.action': 'manifest-warning' });
   const loops = await findReplyLoops(
     manifests.triggers,
@@ -141,9 +148,12 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   }
 
   const description = describe(manifests, plan, backend, options);
-  log.info(`broker ${manifests.broker.namespace}/${manifests.broker.name} ready at ${ingress.url} (${backend.kind})`, {
-    'event.action': 'broker-started',
-  });
+  log.info(
+    `broker ${manifests.broker.namespace}/${manifests.broker.name} ready at ${ingress.url} (${backend.kind})`,
+    {
+      'event.action': 'broker-started',
+    },
+  );
   const running = ingress;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

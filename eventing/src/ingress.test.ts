@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../functions/runtime/src/types.ts';
-import { startIngress } from './ingress.ts';
 import { quietLog } from './broker.contract.ts';
+import { startIngress } from './ingress.ts';
 import { postEvent, testEvent } from './testing/test-sink.ts';
 
 describe('ingress', () => {
@@ -64,7 +64,13 @@ describe('ingress', () => {
       const body = '{ "amount": 12345678901234567890.10 }';
       const res = await fetch(ingress.url, {
         method: 'POST',
-        headers: { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'content-type': 'application/json' },
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': '1',
+          'ce-source': '/s',
+          'ce-type': 't',
+          'content-type': 'application/json',
+        },
         body,
       });
       expect(res.status).toBe(202);

@@ -16,7 +16,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PROBLEM_CONTENT_TYPE, type Problem, problemBody, toProblem } from '../../functions/runtime/src/cloudevent/problem.ts';
+import {
+  PROBLEM_CONTENT_TYPE,
+  type Problem,
+  problemBody,
+  toProblem,
+} from '../../functions/runtime/src/cloudevent/problem.ts';
 import { receive } from '../../functions/runtime/src/cloudevent/receive.ts';
 import { InvalidEventError } from '../../functions/runtime/src/errors.ts';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/types.ts';
@@ -49,13 +54,17 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
       options.log.error(`broker ingress failed: ${String(err)}`);
-      if (!res.headersSent) send(res, 500, problem(500, 'Internal Error', 'internal', 'the broker ingress failed'));
+      if (!res.headersSent)
+        send(res, 500, problem(500, 'Internal Error', 'internal', 'the broker ingress failed'));
     });
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (req.method === 'GET' && (path === '/health/readiness' || path === '/health/liveness' || path === '/healthz')) {
+    if (
+      req.method === 'GET' &&
+      (path === '/health/readiness' || path === '/health/liveness' || path === '/healthz')
+    ) {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
@@ -66,9 +75,14 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     }
     if (req.method !== 'POST') {
       req.resume();
-      send(res, 405, problem(405, 'Method Not Allowed', 'method-not-allowed', 'the broker accepts POST only', path), {
-        allow: 'POST',
-      });
+      send(
+        res,
+        405,
+        problem(405, 'Method Not Allowed', 'method-not-allowed', 'the broker accepts POST only', path),
+        {
+          allow: 'POST',
+        },
+      );
       return;
     }
     const chunks: Buffer[] = [];
@@ -102,11 +116,19 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     try {
       await options.publish(event);
     } catch (err) {
-      options.log.warn(`broker ingress could not durably accept ${event.type} ${event.id}: ${(err as Error).message}`);
+      options.log.warn(
+        `broker ingress could not durably accept ${event.type} ${event.id}: ${(err as Error).message}`,
+      );
       send(
         res,
         500,
-        problem(500, 'Broker Unavailable', 'broker-unavailable', `the event was not accepted: ${(err as Error).message}`, path),
+        problem(
+          500,
+          'Broker Unavailable',
+          'broker-unavailable',
+          `the event was not accepted: ${(err as Error).message}`,
+          path,
+        ),
       );
       return;
     }
@@ -133,7 +155,13 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
 }
 
 function problem(status: number, title: string, type: string, detail: string, instance?: string): Problem {
-  return { type: `${TYPE_BASE}${type}`, title, status, detail, ...(instance === undefined ? {} : { instance }) };
+  return {
+    type: `${TYPE_BASE}${type}`,
+    title,
+    status,
+    detail,
+    ...(instance === undefined ? {} : { instance }),
+  };
 }
 
 function send(res: ServerResponse, status: number, p: Problem, headers: Record<string, string> = {}): void {

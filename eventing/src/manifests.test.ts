@@ -58,7 +58,8 @@ describe('iso-duration', () => {
     expect(parseIsoDuration('PT0,5S')).toBe(500);
   });
   it('refuses what is not an ISO 8601 duration', () => {
-    for (const bad of ['30s', 'P', 'PT', '-PT1S', 'PT1.S', '']) expect(() => parseIsoDuration(bad)).toThrow(/ISO 8601/);
+    for (const bad of ['30s', 'P', 'PT', '-PT1S', 'PT1.S', ''])
+      expect(() => parseIsoDuration(bad)).toThrow(/ISO 8601/);
   });
 });
 
@@ -69,7 +70,9 @@ describe('manifests', () => {
     expect(m.broker.delivery?.deadLetterSink?.ref?.name).toBe('dead-letter-sink');
     const files = (await readdir(join(MANIFESTS, 'triggers'))).map((f) => `triggers/${f}`);
     expect(new Set(m.triggers.map((t) => t.file))).toEqual(new Set(files));
-    expect(m.triggers.find((t) => t.name === 'hello')?.filter).toEqual({ type: 'dev.sluice.hello.requested.v1' });
+    expect(m.triggers.find((t) => t.name === 'hello')?.filter).toEqual({
+      type: 'dev.sluice.hello.requested.v1',
+    });
     expect(m.sources.map((s) => s.file)).toEqual(
       (await readdir(join(MANIFESTS, 'sources'))).map((f) => `sources/${f}`),
     );
@@ -92,11 +95,22 @@ describe('manifests', () => {
   it('parses delivery durations to milliseconds and keeps the broker config', () => {
     const m = parseEventingManifests([
       { file: 'broker.yaml', text: BROKER },
-      { file: 'triggers/t.yaml', text: trigger('t', '  delivery: { retry: 3, backoffDelay: PT0.05S, timeout: PT2S, retryAfterMax: PT10S }') },
+      {
+        file: 'triggers/t.yaml',
+        text: trigger(
+          't',
+          '  delivery: { retry: 3, backoffDelay: PT0.05S, timeout: PT2S, retryAfterMax: PT10S }',
+        ),
+      },
     ]);
     expect(m.broker).toMatchObject({ queueType: 'classic', clusterName: 'rabbitmq' });
     expect(m.broker.delivery).toMatchObject({ retry: 7, backoffPolicy: 'linear', backoffDelayMs: 1000 });
-    expect(m.triggers[0]?.delivery).toMatchObject({ retry: 3, backoffDelayMs: 50, timeoutMs: 2000, retryAfterMaxMs: 10_000 });
+    expect(m.triggers[0]?.delivery).toMatchObject({
+      retry: 3,
+      backoffDelayMs: 50,
+      timeoutMs: 2000,
+      retryAfterMaxMs: 10_000,
+    });
     expect(m.triggers[0]?.parallelism).toBe(1);
   });
 
@@ -120,8 +134,12 @@ describe('manifests', () => {
       },
     ]);
     const text = problems.join('\n');
-    expect(text).toMatch(/broker\.yaml: Broker default: annotation eventing\.knative\.dev\/broker\.class must be RabbitMQBroker/);
-    expect(text).toMatch(/triggers\/bad\.yaml: Trigger bad spec\.delivery\.backoffDelay: "200ms" is not an ISO 8601/);
+    expect(text).toMatch(
+      /broker\.yaml: Broker default: annotation eventing\.knative\.dev\/broker\.class must be RabbitMQBroker/,
+    );
+    expect(text).toMatch(
+      /triggers\/bad\.yaml: Trigger bad spec\.delivery\.backoffDelay: "200ms" is not an ISO 8601/,
+    );
     expect(text).toMatch(/backoffPolicy must be exponential or linear/);
     expect(text).toMatch(/parallelism must be an integer 1\.\.1000/);
   });
@@ -153,7 +171,10 @@ describe('planBroker', () => {
     expect(own?.delivery).toMatchObject({ retry: 1, backoffPolicy: 'exponential', backoffDelayMs: 50 });
     expect(own?.deadLetter).toBeUndefined();
     expect(inherits?.delivery).toMatchObject({ retry: 7, backoffPolicy: 'linear', backoffDelayMs: 1000 });
-    expect(inherits?.deadLetter).toEqual({ exchange: 'b.sluice.default.dlx.i1', sinkUrl: 'http://broker-dls.local/' });
+    expect(inherits?.deadLetter).toEqual({
+      exchange: 'b.sluice.default.dlx.i1',
+      sinkUrl: 'http://broker-dls.local/',
+    });
     const q = plan.topology.queues.find((x) => x.name === 'sluice.inherits.i1');
     expect(q?.bindings).toEqual([
       { exchange: 'b.sluice.default.i1', args: { type: 'dev.x', 'x-knative-trigger': 'inherits' } },

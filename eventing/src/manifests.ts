@@ -192,7 +192,9 @@ export function parseEventingManifests(
   for (const s of sources) {
     const ref = s?.sink.ref;
     if (s !== undefined && ref?.kind === 'Broker' && broker !== undefined && ref.name !== broker.name) {
-      problems.push(`${s.file}: RabbitmqSource ${s.name} sinks into Broker ${ref.name}, which is not defined`);
+      problems.push(
+        `${s.file}: RabbitmqSource ${s.name} sinks into Broker ${ref.name}, which is not defined`,
+      );
     }
   }
   if (problems.length > 0 || broker === undefined) throw new ManifestError(problems);
@@ -230,7 +232,9 @@ function readBroker(
   const before = problems.length;
   const cls = at(d.doc, 'metadata', 'annotations', BROKER_CLASS_ANNOTATION);
   if (cls !== BROKER_CLASS) {
-    problems.push(`${where}: annotation ${BROKER_CLASS_ANNOTATION} must be ${BROKER_CLASS} (got ${String(cls)})`);
+    problems.push(
+      `${where}: annotation ${BROKER_CLASS_ANNOTATION} must be ${BROKER_CLASS} (got ${String(cls)})`,
+    );
   }
   const config = at(d.doc, 'spec', 'config');
   let queueType: QueueType = QUEUE_TYPE.quorum;
@@ -251,7 +255,9 @@ function readBroker(
     } else {
       const qt = at(found.doc, 'spec', 'queueType') ?? QUEUE_TYPE.quorum;
       if (qt !== QUEUE_TYPE.quorum && qt !== QUEUE_TYPE.classic) {
-        problems.push(`${found.file}: RabbitmqBrokerConfig ${String(name)} spec.queueType must be quorum or classic`);
+        problems.push(
+          `${found.file}: RabbitmqBrokerConfig ${String(name)} spec.queueType must be quorum or classic`,
+        );
       } else queueType = qt;
       const vh = at(found.doc, 'spec', 'vhost');
       vhost = typeof vh === 'string' && vh !== '' ? vh : undefined;
@@ -267,7 +273,9 @@ function readBroker(
   }
   const delivery = readDelivery(at(d.doc, 'spec', 'delivery'), `${where} spec.delivery`, problems);
   if (delivery === undefined) {
-    warnings.push(`${where}: no spec.delivery: triggers without their own delivery get no retries and no dead-letter sink`);
+    warnings.push(
+      `${where}: no spec.delivery: triggers without their own delivery get no retries and no dead-letter sink`,
+    );
   }
   if (problems.length > before) return undefined;
   return { ...m, queueType, vhost, clusterName, delivery };
@@ -338,7 +346,9 @@ function readSource(d: RawDoc, problems: string[]): SourceManifest | undefined {
   const predeclared = at(rc, 'predeclared') === true;
   const exchangeName = at(rc, 'exchangeName');
   if (!predeclared && (typeof exchangeName !== 'string' || exchangeName === '')) {
-    problems.push(`${where}: spec.rabbitmqResourcesConfig.exchangeName is required when predeclared is false`);
+    problems.push(
+      `${where}: spec.rabbitmqResourcesConfig.exchangeName is required when predeclared is false`,
+    );
   }
   const rawParallelism = at(rc, 'parallelism');
   const parallelism = readParallelism(

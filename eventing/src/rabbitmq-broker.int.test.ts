@@ -1,6 +1,6 @@
 import { connect } from 'amqplib';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { describeBrokerContract, contractManifests, quietLog } from './broker.contract.ts';
+import { contractManifests, describeBrokerContract, quietLog } from './broker.contract.ts';
 import { startBroker } from './index.ts';
 import { postEvent, startTestSink, type TestSink, testEvent, waitFor } from './testing/test-sink.ts';
 
@@ -40,7 +40,10 @@ describe('RabbitMQ backend', () => {
       const refused = await ch
         .assertQueue(`sluice.hello.${instance}`, {
           durable: true,
-          arguments: { 'x-queue-type': 'classic', 'x-dead-letter-exchange': `t.sluice.hello.dlx.${instance}` },
+          arguments: {
+            'x-queue-type': 'classic',
+            'x-dead-letter-exchange': `t.sluice.hello.dlx.${instance}`,
+          },
         })
         .then(
           () => false,
@@ -101,7 +104,11 @@ describe('RabbitMQ backend', () => {
     broker.dropConnection();
     dropped = true;
     await producer;
-    await waitFor('every confirmed event to be processed', () => sent.every((id) => processed.has(id)), 30_000);
+    await waitFor(
+      'every confirmed event to be processed',
+      () => sent.every((id) => processed.has(id)),
+      30_000,
+    );
     expect(dropped).toBe(true);
     expect(actions).toContain('broker-connection-lost');
     expect(actions).toContain('broker-connection-restored');

@@ -27,14 +27,25 @@ describe('replies', () => {
   it('finds a trigger whose filter matches its own subscriber’s reply', async () => {
     const m = parseEventingManifests([
       { file: 'broker.yaml', text: broker },
-      { file: 'triggers/a.yaml', text: trigger('loop', 'filter: { attributes: { type: dev.echo.done.v1 } }') },
+      {
+        file: 'triggers/a.yaml',
+        text: trigger('loop', 'filter: { attributes: { type: dev.echo.done.v1 } }'),
+      },
       { file: 'triggers/b.yaml', text: trigger('all', '') },
-      { file: 'triggers/c.yaml', text: trigger('ok', 'filter: { attributes: { type: dev.echo.requested.v1 } }') },
-      { file: 'triggers/d.yaml', text: trigger('other-source', 'filter: { attributes: { source: /elsewhere } }') },
+      {
+        file: 'triggers/c.yaml',
+        text: trigger('ok', 'filter: { attributes: { type: dev.echo.requested.v1 } }'),
+      },
+      {
+        file: 'triggers/d.yaml',
+        text: trigger('other-source', 'filter: { attributes: { source: /elsewhere } }'),
+      },
     ]);
     const loops = await findReplyLoops(m.triggers, replyTypesOf);
     expect(loops).toHaveLength(2);
-    expect(loops[0]).toMatch(/triggers\/a\.yaml: Trigger loop delivers to echo, which replies with dev\.echo\.done\.v1/);
+    expect(loops[0]).toMatch(
+      /triggers\/a\.yaml: Trigger loop delivers to echo, which replies with dev\.echo\.done\.v1/,
+    );
     expect(loops[1]).toMatch(/Trigger all/);
   });
 

@@ -14,8 +14,8 @@
  */
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/types.ts';
-import { BACKOFF_POLICY, type SourceManifest } from './manifests.ts';
 import { backoffMs } from './delivery.ts';
+import { BACKOFF_POLICY, type SourceManifest } from './manifests.ts';
 import { fromAmqp, rabbitmqEventSource, wrapAmqpMessage } from './wire.ts';
 
 /** Posts one event to the sink; resolves true when accepted. */
@@ -74,7 +74,9 @@ export class SourceConsumer {
         await this.#open();
         return;
       } catch (err) {
-        this.#o.log.warn(`RabbitmqSource ${this.#o.source.name}: reconnect failed: ${(err as Error).message}`);
+        this.#o.log.warn(
+          `RabbitmqSource ${this.#o.source.name}: reconnect failed: ${(err as Error).message}`,
+        );
         const stale = this.#model;
         this.#model = undefined;
         await stale?.close().catch(() => {});
@@ -99,7 +101,8 @@ export class SourceConsumer {
     };
     const queueExists = await exists((ch) => ch.checkQueue(s.queueName));
     if (s.predeclared) {
-      if (!queueExists) throw new Error(`RabbitmqSource ${s.name}: predeclared queue ${s.queueName} does not exist`);
+      if (!queueExists)
+        throw new Error(`RabbitmqSource ${s.name}: predeclared queue ${s.queueName} does not exist`);
       return;
     }
     const exchange = s.exchangeName as string;
@@ -141,7 +144,9 @@ export class SourceConsumer {
     try {
       event = fromAmqp(msg, { source: defaultSource }) ?? wrapAmqpMessage(msg, defaultSource);
     } catch (err) {
-      this.#o.log.warn(`RabbitmqSource ${s.name}: message is a malformed CloudEvent, dropped: ${(err as Error).message}`);
+      this.#o.log.warn(
+        `RabbitmqSource ${s.name}: message is a malformed CloudEvent, dropped: ${(err as Error).message}`,
+      );
       return false;
     }
     const retry = s.delivery?.retry ?? 0;
@@ -150,7 +155,9 @@ export class SourceConsumer {
     for (let attempt = 0; ; attempt++) {
       if (await this.#o.post(event).catch(() => false)) return true;
       if (attempt >= retry || this.#closed) {
-        this.#o.log.error(`RabbitmqSource ${s.name}: sink refused ${event.type} ${event.id}; message dropped`);
+        this.#o.log.error(
+          `RabbitmqSource ${s.name}: sink refused ${event.type} ${event.id}; message dropped`,
+        );
         return false;
       }
       await new Promise((r) => setTimeout(r, backoffMs(policy, delay, attempt + 1)));

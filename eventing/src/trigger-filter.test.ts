@@ -17,7 +17,9 @@ describe('trigger-filter', () => {
   it('matches when every filter attribute equals the event attribute or extension', () => {
     expect(matchesFilter({}, event)).toBe(true);
     expect(matchesFilter({ type: 'dev.sluice.order.placed.v1' }, event)).toBe(true);
-    expect(matchesFilter({ type: 'dev.sluice.order.placed.v1', source: '/orders', tenant: 'acme' }, event)).toBe(true);
+    expect(
+      matchesFilter({ type: 'dev.sluice.order.placed.v1', source: '/orders', tenant: 'acme' }, event),
+    ).toBe(true);
     expect(matchesFilter({ subject: 'o-1', priority: '3', urgent: 'true' }, event)).toBe(true);
   });
 

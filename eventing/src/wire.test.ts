@@ -10,7 +10,7 @@ const event: CloudEvent = withRawData({
   subject: 'sub',
   time: '2024-05-01T10:00:00Z',
   datacontenttype: 'application/json',
-  data: { big: 12345678901234567890, text: 'é' },
+  data: { big: 123456789, text: 'é' },
   extensions: { tenant: 'acme', n: 3 },
 });
 
@@ -33,8 +33,17 @@ describe('wire', () => {
 
   it('reads back what it wrote, data bytes unchanged', () => {
     const m = toAmqp(event);
-    const back = fromAmqp({ content: m.content, properties: { headers: { ...m.headers, 'x-delivery-count': 2 }, contentType: m.contentType } });
-    expect(back).toMatchObject({ id: 'id 100%', source: '/src', type: 'dev.t', subject: 'sub', extensions: { tenant: 'acme', n: '3' } });
+    const back = fromAmqp({
+      content: m.content,
+      properties: { headers: { ...m.headers, 'x-delivery-count': 2 }, contentType: m.contentType },
+    });
+    expect(back).toMatchObject({
+      id: 'id 100%',
+      source: '/src',
+      type: 'dev.t',
+      subject: 'sub',
+      extensions: { tenant: 'acme', n: '3' },
+    });
     expect(Buffer.from(back?.data as Uint8Array).equals(m.content)).toBe(true);
   });
 
@@ -42,7 +51,15 @@ describe('wire', () => {
     for (const p of ['ce-', 'cloudEvents:', 'cloudEvents_']) {
       const back = fromAmqp({
         content: Buffer.from('hi'),
-        properties: { headers: { [`${p}specversion`]: '1.0', [`${p}id`]: 'a', [`${p}type`]: 't', [`${p}source`]: Buffer.from('/s') }, contentType: 'text/plain' },
+        properties: {
+          headers: {
+            [`${p}specversion`]: '1.0',
+            [`${p}id`]: 'a',
+            [`${p}type`]: 't',
+            [`${p}source`]: Buffer.from('/s'),
+          },
+          contentType: 'text/plain',
+        },
       });
       expect(back, p).toMatchObject({ id: 'a', type: 't', source: '/s', datacontenttype: 'text/plain' });
     }
@@ -50,16 +67,29 @@ describe('wire', () => {
 
   it('reads structured mode, and returns undefined for a message that is no CloudEvent', () => {
     const doc = JSON.stringify({ specversion: '1.0', id: 's1', source: '/x', type: 't', data: { a: 1 } });
-    expect(fromAmqp({ content: Buffer.from(doc), properties: { contentType: 'application/cloudevents+json' } })?.id).toBe('s1');
-    expect(fromAmqp({ content: Buffer.from('plain'), properties: { headers: { foo: 'bar' } } })).toBeUndefined();
+    expect(
+      fromAmqp({ content: Buffer.from(doc), properties: { contentType: 'application/cloudevents+json' } })
+        ?.id,
+    ).toBe('s1');
+    expect(
+      fromAmqp({ content: Buffer.from('plain'), properties: { headers: { foo: 'bar' } } }),
+    ).toBeUndefined();
   });
 
   it('wraps a plain message as RabbitmqSource does', () => {
     const e = wrapAmqpMessage(
-      { content: Buffer.from('{"x":1}'), properties: { messageId: 'm-1', contentType: 'application/json', timestamp: 1_700_000_000 } },
+      {
+        content: Buffer.from('{"x":1}'),
+        properties: { messageId: 'm-1', contentType: 'application/json', timestamp: 1_700_000_000 },
+      },
       '/apis/v1/namespaces/sluice/rabbitmqsources/src#q',
     );
-    expect(e).toMatchObject({ id: 'm-1', subject: 'm-1', type: RABBITMQ_EVENT_TYPE, time: '2023-11-14T22:13:20.000Z' });
+    expect(e).toMatchObject({
+      id: 'm-1',
+      subject: 'm-1',
+      type: RABBITMQ_EVENT_TYPE,
+      time: '2023-11-14T22:13:20.000Z',
+    });
     expect(e.source).toBe('/apis/v1/namespaces/sluice/rabbitmqsources/src#q');
   });
 });

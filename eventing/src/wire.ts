@@ -24,7 +24,11 @@ export function withRawData(event: CloudEvent, raw?: Buffer): CloudEvent {
   if (raw !== undefined && raw.length > 0) data = raw;
   else if (event.data === undefined || event.data === null) data = undefined;
   else if (event.data instanceof Uint8Array) data = Buffer.from(event.data);
-  else if (typeof event.data === 'string' && !isJsonMediaType(mediaType(contentType)) && contentType !== undefined)
+  else if (
+    typeof event.data === 'string' &&
+    !isJsonMediaType(mediaType(contentType)) &&
+    contentType !== undefined
+  )
     data = Buffer.from(event.data);
   else {
     data = Buffer.from(JSON.stringify(event.data));
@@ -86,7 +90,8 @@ function headerText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
   return JSON.stringify(value);
 }
 

@@ -13,8 +13,7 @@
  * without a confirm.
  */
 import { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, connect } from 'amqplib';
-import type { Logger } from '../../../functions/runtime/src/types.ts';
-import type { CloudEvent } from '../../../functions/runtime/src/types.ts';
+import type { CloudEvent, Logger } from '../../../functions/runtime/src/types.ts';
 import { fromAmqp, toAmqp } from '../wire.ts';
 import { BackendError, type BrokerBackend, type MessageHandler, type Topology } from './backend.ts';
 
@@ -158,7 +157,8 @@ export class RabbitmqBackend implements BrokerBackend {
         const args: Record<string, string> = { 'x-queue-type': topology.queueType };
         if (q.deadLetterExchange !== undefined) args['x-dead-letter-exchange'] = q.deadLetterExchange;
         await ch.assertQueue(q.name, { durable: true, autoDelete: false, exclusive: false, arguments: args });
-        for (const b of q.bindings) await ch.bindQueue(q.name, b.exchange, '', { ...b.args, 'x-match': 'all' });
+        for (const b of q.bindings)
+          await ch.bindQueue(q.name, b.exchange, '', { ...b.args, 'x-match': 'all' });
       }
     } catch (err) {
       const message = (err as Error).message;
@@ -239,7 +239,9 @@ export class RabbitmqBackend implements BrokerBackend {
     try {
       event = fromAmqp(msg);
     } catch (err) {
-      this.#options.log.warn(`dropping a message of ${c.queue} that is not a valid CloudEvent: ${(err as Error).message}`);
+      this.#options.log.warn(
+        `dropping a message of ${c.queue} that is not a valid CloudEvent: ${(err as Error).message}`,
+      );
     }
     if (event === undefined) {
       // As the upstream dispatcher: an unparsable message is acked and dropped.
@@ -282,8 +284,9 @@ export class RabbitmqBackend implements BrokerBackend {
 
   /** Test hook: cut the TCP connection as a network failure would (no AMQP close handshake). */
   dropConnection(): void {
-    const socket = (this.#model?.connection as unknown as { stream?: { destroy(err?: Error): void } } | undefined)
-      ?.stream;
+    const socket = (
+      this.#model?.connection as unknown as { stream?: { destroy(err?: Error): void } } | undefined
+    )?.stream;
     // With an error, as a reset would: amqplib notices 'error'/'end', not a bare 'close'.
     socket?.destroy(new Error('connection dropped (test)'));
   }

@@ -4,7 +4,7 @@
  * here, in this order, so the node:http server, the express adapter, the local platform and the
  * benchmarks run exactly the same path.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { toBinary } from './cloudevent/encode.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody, toProblem } from './cloudevent/problem.ts';
@@ -13,7 +13,7 @@ import { InvalidEventError, InvalidReplyError, TransientError } from './errors.t
 import type { IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { errorFields, type JsonLogger } from './log.ts';
 import type { DocumentStore } from './ports/document-store.ts';
-import type { StoredOutcome, StoredReply } from './ports/idempotency-store.ts';
+import type { ClaimResult, StoredOutcome, StoredReply } from './ports/idempotency-store.ts';
 import type { Metrics, Outcome } from './ports/metrics.ts';
 import { continueTrace, formatTraceparent, type TraceContext } from './trace.ts';
 import type { CloudEvent, Context, ExtensionValue, ReplyEvent, SluiceFunction } from './types.ts';
@@ -53,7 +53,7 @@ const EMPTY = Buffer.alloc(0);
 
 /** Deterministic reply id: a redelivered event that runs again emits the same id, so consumers dedupe. */
 export function replyId(serviceName: string, source: string, id: string, type: string): string {
-  const h = createHash('sha256').update(`${serviceName}\0${source}\0${id}\0${type}`).digest('hex');
+  const h = hash('sha256', `${serviceName}\0${source}\0${id}\0${type}`, 'hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((Number.parseInt(h[16] ?? '0', 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -71,12 +71,23 @@ export class Invoker {
     this.#emits = deps.fn.emits === undefined ? undefined : new Set(deps.fn.emits);
   }
 
+  /** handle(), always as a promise. */
   async invoke(headers: IncomingHttpHeaders, body: Buffer): Promise<HttpAnswer> {
+    return this.handle(headers, body);
+  }
+
+  /**
+   * One request in, one answer out. The answer comes back synchronously when nothing on the way is
+   * asynchronous (an in-process store and a handler that returns a value, not a promise): then the
+   * event costs no promise, no microtask and no timer. Otherwise it is a promise. Never throws.
+   */
+  handle(headers: IncomingHttpHeaders, body: Buffer): HttpAnswer | Promise<HttpAnswer> {
     const started = performance.now();
     const coldStart = this.#coldStart;
     this.#coldStart = false;
     let event: CloudEvent | undefined;
     let trace: TraceContext | undefined;
+    let claim: ClaimResult | Promise<ClaimResult>;
     try {
       event = receive(headers, body).event;
       trace = continueTrace(
@@ -102,17 +113,31 @@ export class Invoker {
         undefined,
       );
     }
+    if (this.#deps.fn.idempotent === false) return this.#unguarded(event, trace, started, coldStart);
+    const guard = this.#deps.guard;
+    try {
+      claim = guard.claimNow(event.source, event.id) ?? guard.claim(event.source, event.id);
+    } catch (err) {
+      return this.#fail(err, event, trace, started, coldStart, undefined);
+    }
+    if (!(claim instanceof Promise)) return this.#claimed(claim, event, trace, started, coldStart);
+    const e = event;
+    const t = trace;
+    return claim.then(
+      (c) => this.#claimed(c, e, t, started, coldStart),
+      (err: unknown) => this.#fail(err, e, t, started, coldStart, undefined),
+    );
+  }
 
+  #claimed(
+    claim: ClaimResult,
+    event: CloudEvent,
+    trace: TraceContext,
+    started: number,
+    coldStart: boolean,
+  ): HttpAnswer | Promise<HttpAnswer> {
     let key: string | undefined;
     try {
-      if (this.#deps.fn.idempotent === false) {
-        const reply = await this.#runHandler(event, trace);
-        const stored = reply === undefined ? undefined : this.#shapeReply(event, reply, trace);
-        const outcome: StoredOutcome = stored === undefined ? { status: 204 } : { status: 200, reply: stored };
-        this.#finish(event, trace, 'success', outcome.status, started, coldStart, stored !== undefined);
-        return replay(outcome);
-      }
-      const claim = await this.#deps.guard.claim(event.source, event.id);
       if (claim.kind === 'completed') {
         const answer = replay(claim.outcome);
         this.#finish(
@@ -135,35 +160,100 @@ export class Invoker {
         );
       }
       key = claim.key;
-      const reply = await this.#runHandler(event, trace);
-      const stored = reply === undefined ? undefined : this.#shapeReply(event, reply, trace);
-      const outcome: StoredOutcome = stored === undefined ? { status: 204 } : { status: 200, reply: stored };
-      await this.#deps.guard.complete(key, outcome);
-      this.#finish(event, trace, 'success', outcome.status, started, coldStart, stored !== undefined);
-      return replay(outcome);
+      const reply = this.#runHandler(event, trace);
+      if (!(reply instanceof Promise))
+        return this.#complete(reply, claim.key, event, trace, started, coldStart);
+      const k = claim.key;
+      return reply.then(
+        (r) => this.#complete(r, k, event, trace, started, coldStart),
+        (err: unknown) => this.#fail(err, event, trace, started, coldStart, k),
+      );
     } catch (err) {
       return this.#fail(err, event, trace, started, coldStart, key);
     }
   }
 
-  async #runHandler(event: CloudEvent, trace: TraceContext): Promise<ReplyEvent | undefined> {
-    const timeout = AbortSignal.timeout(this.#deps.handlerTimeoutMs);
-    const signal = AbortSignal.any([timeout, this.shutdownSignal.signal]);
+  /** `idempotent: false`: the handler runs without the guard; nothing is recorded. */
+  #unguarded(
+    event: CloudEvent,
+    trace: TraceContext,
+    started: number,
+    coldStart: boolean,
+  ): HttpAnswer | Promise<HttpAnswer> {
+    try {
+      const reply = this.#runHandler(event, trace);
+      if (!(reply instanceof Promise))
+        return this.#complete(reply, undefined, event, trace, started, coldStart);
+      return reply.then(
+        (r) => this.#complete(r, undefined, event, trace, started, coldStart),
+        (err: unknown) => this.#fail(err, event, trace, started, coldStart, undefined),
+      );
+    } catch (err) {
+      return this.#fail(err, event, trace, started, coldStart, undefined);
+    }
+  }
+
+  /**
+   * Shapes the reply, records the outcome under `key` (none when unguarded), answers; a failure on the
+   * way is answered by #fail.
+   */
+  #complete(
+    reply: ReplyEvent | undefined,
+    key: string | undefined,
+    event: CloudEvent,
+    trace: TraceContext,
+    started: number,
+    coldStart: boolean,
+  ): HttpAnswer | Promise<HttpAnswer> {
+    try {
+      const stored = reply === undefined ? undefined : this.#shapeReply(event, reply, trace);
+      const outcome: StoredOutcome = stored === undefined ? { status: 204 } : { status: 200, reply: stored };
+      if (key === undefined || this.#deps.guard.completeNow(key, outcome)) {
+        this.#finish(event, trace, 'success', outcome.status, started, coldStart, stored !== undefined);
+        return replay(outcome);
+      }
+      return this.#deps.guard
+        .complete(key, outcome)
+        .then(() => {
+          this.#finish(event, trace, 'success', outcome.status, started, coldStart, stored !== undefined);
+          return replay(outcome);
+        })
+        .catch((err: unknown) => this.#fail(err, event, trace, started, coldStart, key));
+    } catch (err) {
+      return this.#fail(err, event, trace, started, coldStart, key);
+    }
+  }
+
+  /**
+   * Calls the handler. A value comes back as is; a promise is raced against the handler timeout and
+   * the shutdown signal. The context's AbortSignal (and its timer) is made only if the handler reads it.
+   */
+  #runHandler(
+    event: CloudEvent,
+    trace: TraceContext,
+  ): ReplyEvent | undefined | Promise<ReplyEvent | undefined> {
+    const run = new HandlerRun(this.shutdownSignal.signal, this.#deps.handlerTimeoutMs);
     const context: Context = {
       log: this.#deps.log,
       store: this.#deps.store,
       functionName: this.#deps.serviceName,
-      signal,
+      get signal() {
+        return run.signal();
+      },
       traceId: trace.traceId,
     };
-    const result = this.#deps.fn.handle(event, context);
-    if (!(result instanceof Promise)) return result;
-    return await new Promise<ReplyEvent | undefined>((resolve, reject) => {
-      const onAbort = (): void =>
-        reject(new HandlerTimeoutError(`handler did not finish within ${this.#deps.handlerTimeoutMs} ms`));
-      signal.addEventListener('abort', onAbort, { once: true });
-      result.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    let result: ReturnType<SluiceFunction['handle']>;
+    try {
+      result = this.#deps.fn.handle(event, context);
+    } catch (err) {
+      run.end();
+      throw err;
+    }
+    if (!(result instanceof Promise)) {
+      run.end();
+      return result;
+    }
+    return run.race(result);
   }
 
   #shapeReply(event: CloudEvent, reply: ReplyEvent, trace: TraceContext): StoredReply {
@@ -206,41 +296,64 @@ export class Invoker {
     return stored as unknown as StoredReply;
   }
 
-  async #fail(
+  #fail(
     err: unknown,
     event: CloudEvent | undefined,
     trace: TraceContext,
     started: number,
     coldStart: boolean,
     key: string | undefined,
-  ): Promise<HttpAnswer> {
+  ): HttpAnswer | Promise<HttpAnswer> {
     const answer = toProblem(err);
     const body = problemBody(answer.problem);
     if (key !== undefined) {
+      const guard = this.#deps.guard;
+      let pending: Promise<void> | undefined;
       try {
         if (answer.outcome === 'rejected') {
           // A permanent rejection is an outcome: a redelivery answers the same without running again.
-          await this.#deps.guard.complete(key, { status: answer.status, problem: body.toString('utf8') });
+          const outcome: StoredOutcome = { status: answer.status, problem: body.toString('utf8') };
+          if (!guard.completeNow(key, outcome)) pending = guard.complete(key, outcome);
         } else if (!(err instanceof HandlerTimeoutError)) {
           // Failed and retriable: give the key back. A timed-out handler may still be running, so its
           // claim is kept until the lock expires instead.
-          await this.#deps.guard.release(key);
+          if (!guard.releaseNow(key)) pending = guard.release(key);
         }
       } catch (storeErr) {
         this.#deps.log.error('could not update the idempotency record', errorFields(storeErr));
       }
+      if (pending !== undefined) {
+        return pending.then(
+          () => this.#failed(err, answer, body, event, trace, started, coldStart),
+          (storeErr: unknown) => {
+            this.#deps.log.error('could not update the idempotency record', errorFields(storeErr));
+            return this.#failed(err, answer, body, event, trace, started, coldStart);
+          },
+        );
+      }
     }
+    return this.#failed(err, answer, body, event, trace, started, coldStart);
+  }
+
+  /** Logs and counts a failed invocation; the problem+json answer. */
+  #failed(
+    err: unknown,
+    answer: ReturnType<typeof toProblem>,
+    body: Buffer,
+    event: CloudEvent | undefined,
+    trace: TraceContext,
+    started: number,
+    coldStart: boolean,
+  ): HttpAnswer {
     const level = answer.outcome === 'error' ? 'error' : answer.outcome === 'transient' ? 'warn' : 'info';
-    const fields: Record<string, unknown> = {
-      ...eventFields(event, trace),
-      'event.kind': 'event',
-      'event.outcome': 'failure',
-      'event.duration': Math.round((performance.now() - started) * 1e6),
-      'event.reason': answer.reason,
-      'faas.coldstart': coldStart,
-      'http.response.status_code': answer.status,
-      'sluice.outcome': answer.outcome,
-    };
+    const fields = eventFields(event, trace);
+    fields['event.kind'] = 'event';
+    fields['event.outcome'] = 'failure';
+    fields['event.duration'] = Math.round((performance.now() - started) * 1e6);
+    fields['event.reason'] = answer.reason;
+    fields['faas.coldstart'] = coldStart;
+    fields['http.response.status_code'] = answer.status;
+    fields['sluice.outcome'] = answer.outcome;
     if (answer.outcome === 'error' || answer.outcome === 'transient') Object.assign(fields, errorFields(err));
     else fields['error.message'] = answer.problem.detail;
     this.#deps.log.log(level, `event ${answer.outcome}: ${answer.problem.detail}`, fields);
@@ -270,17 +383,17 @@ export class Invoker {
   ): void {
     const durationSeconds = (performance.now() - started) / 1000;
     if (this.#deps.log.enabled('info')) {
+      // Added to one object in the order of the former spread: the same line, one allocation less.
+      const fields = eventFields(event, trace);
+      fields['event.kind'] = 'event';
+      fields['event.outcome'] = 'success';
+      fields['event.duration'] = Math.round(durationSeconds * 1e9);
+      fields['faas.coldstart'] = coldStart;
+      fields['http.response.status_code'] = status;
+      fields['sluice.outcome'] = outcome;
       this.#deps.log.info(
         outcome === 'replayed' ? 'event replayed from idempotency record' : 'event processed',
-        {
-          ...eventFields(event, trace),
-          'event.kind': 'event',
-          'event.outcome': 'success',
-          'event.duration': Math.round(durationSeconds * 1e9),
-          'faas.coldstart': coldStart,
-          'http.response.status_code': status,
-          'sluice.outcome': outcome,
-        },
+        fields,
       );
     }
     this.#deps.metrics.invocation({ eventType: event.type, outcome, durationSeconds, coldStart, replied });
@@ -289,6 +402,91 @@ export class Invoker {
 
 class HandlerTimeoutError extends TransientError {
   override name = 'HandlerTimeoutError';
+}
+
+/**
+ * One handler call's timeout and AbortSignal, made lazily: a handler that returns a value and never
+ * reads `context.signal` (the common case) costs no AbortController, no timer and no listener. The
+ * signal aborts when the handler times out (a TimeoutError, as AbortSignal.timeout) or the process
+ * shuts down (the shutdown reason); the timer counts from the handler's start.
+ */
+class HandlerRun {
+  readonly #shutdown: AbortSignal;
+  readonly #timeoutMs: number;
+  readonly #started = performance.now();
+  #controller: AbortController | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #reject: ((err: Error) => void) | undefined;
+  #ended = false;
+
+  constructor(shutdown: AbortSignal, timeoutMs: number) {
+    this.#shutdown = shutdown;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#shutdown.aborted) this.#controller.abort(this.#shutdown.reason);
+      else this.#arm();
+    }
+    return this.#controller.signal;
+  }
+
+  /** The handler's promise, rejected with HandlerTimeoutError on timeout or shutdown. */
+  race<T>(result: Promise<T>): Promise<T> {
+    // Shutdown already begun: like an already-aborted AbortSignal.any, nothing more will fire.
+    if (this.#shutdown.aborted) {
+      this.end();
+      return result;
+    }
+    this.#arm();
+    return new Promise<T>((resolve, reject) => {
+      this.#reject = reject;
+      result.then(
+        (value) => {
+          this.end();
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.end();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** The handler has settled: no timer, no listener left behind. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#shutdown.removeEventListener('abort', this.#onShutdown);
+    }
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined || this.#ended) return;
+    const left = Math.max(0, this.#timeoutMs - (performance.now() - this.#started));
+    this.#timer = setTimeout(this.#onTimeout, left);
+    this.#timer.unref();
+    this.#shutdown.addEventListener('abort', this.#onShutdown, { once: true });
+  }
+
+  readonly #onTimeout = (): void => {
+    this.#abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  };
+
+  readonly #onShutdown = (): void => {
+    this.#abort(this.#shutdown.reason);
+  };
+
+  #abort(reason: unknown): void {
+    this.#controller?.abort(reason);
+    this.#reject?.(new HandlerTimeoutError(`handler did not finish within ${this.#timeoutMs} ms`));
+    this.end();
+  }
 }
 
 function eventFields(event: CloudEvent | undefined, trace: TraceContext): Record<string, unknown> {

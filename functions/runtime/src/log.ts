@@ -53,7 +53,7 @@ export class JsonLogger implements Logger {
 
   log(level: LogLevelName, message: string, fields?: LogFields): void {
     if (LogLevel[level] < this.#min) return;
-    let line = `{"@timestamp":"${new Date().toISOString()}","log.level":"${level}","message":${JSON.stringify(message)},${this.#base}`;
+    let line = `{"@timestamp":"${isoNow()}","log.level":"${level}","message":${JSON.stringify(message)},${this.#base}`;
     if (fields !== undefined) {
       const rest = JSON.stringify(fields);
       if (rest.length > 2) line += `,${rest.slice(1, -1)}`;
@@ -77,6 +77,18 @@ export class JsonLogger implements Logger {
     this.#buffer = [];
     this.#sink.write(chunk);
   }
+}
+
+// The ISO text of the current millisecond, made once per millisecond rather than once per line.
+let lastMs = Number.NaN;
+let lastIso = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }
 
 /** Turns an error into ECS `error.*` fields. */

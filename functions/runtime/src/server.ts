@@ -72,8 +72,8 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
       holds--;
       if (holds === 0) done();
     };
-    // 'close' follows 'finish' (answer handed to the OS) or a connection lost early.
-    res.once('close', release);
+    // 'close' follows 'finish' (answer handed to the OS) or a connection lost early; it fires once.
+    res.on('close', release);
     const limit = options.maxBodyBytes;
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
@@ -99,24 +99,33 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
       if (aborted) return;
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
       holds++;
-      options.invoker.invoke(req.headers, body).then(
-        (answer) => {
-          send(res, answer);
-          options.metrics.httpRequest('POST', '/', answer.status, (performance.now() - started) / 1000);
-          release();
-        },
-        (err: unknown) => {
-          // invoke() maps every error itself; reaching here is a bug, still answered as problem+json.
-          const answer = toProblem(err);
-          send(res, {
-            status: answer.status,
-            headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-            body: problemBody(answer.problem),
-          });
-          release();
-        },
-      );
+      let pending: HttpAnswer | Promise<HttpAnswer>;
+      try {
+        pending = options.invoker.handle(req.headers, body);
+      } catch (err) {
+        pending = Promise.reject(err);
+      }
+      // Synchronous answer (in-process store, synchronous handler): no promise on the way out either.
+      if (!(pending instanceof Promise)) {
+        answered(pending);
+        return;
+      }
+      pending.then(answered, (err: unknown) => {
+        // invoke() maps every error itself; reaching here is a bug, still answered as problem+json.
+        const answer = toProblem(err);
+        send(res, {
+          status: answer.status,
+          headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+          body: problemBody(answer.problem),
+        });
+        release();
+      });
     });
+    const answered = (answer: HttpAnswer): void => {
+      send(res, answer);
+      options.metrics.httpRequest('POST', '/', answer.status, (performance.now() - started) / 1000);
+      release();
+    };
   };
 
   const done = (): void => {

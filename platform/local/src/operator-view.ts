@@ -29,9 +29,11 @@ export function operatorView(platform: DevPlatform): string {
   out.push('');
   out.push(`  broker    ${broker?.url ?? '(none)'}  POST CloudEvents here (binary or structured mode)`);
   out.push(
-    config.mongodbUrl === undefined
-      ? '  store     IN-MEMORY (MONGODB_URL unset): each function process has its own memory, lost when it scales to zero'
-      : `  store     MongoDB ${redact(config.mongodbUrl)}`,
+    config.mongodbUrl !== undefined
+      ? `  store     MongoDB ${redact(config.mongodbUrl)}`
+      : platform.devStoreUrl !== undefined
+        ? `  store     shared in-memory (development only; set MONGODB_URL for MongoDB) at ${platform.devStoreUrl}, lost when make dev stops`
+        : '  store     IN-MEMORY (MONGODB_URL unset): each function process has its own memory, lost when it scales to zero',
   );
   for (const line of broker?.description ?? []) out.push(`  ${line}`);
   out.push('');

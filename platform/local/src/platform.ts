@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Logger } from '../../../functions/runtime/src/types.ts';
+import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts';
 import type { FunctionHost } from './function-host.ts';
 import { type KnativeServiceSpec, loadKnativeServices } from './knative-service.ts';
 import { LOG_FORMAT, type LogFormat, ProcessFunctionHost } from './process-host.ts';
@@ -64,6 +65,8 @@ export interface DevPlatform {
   readonly broker: LocalBroker | undefined;
   readonly targetsFile: string;
   readonly config: Readonly<DevPlatformConfig>;
+  /** The shared in-memory store every function uses when MONGODB_URL is unset (development only). */
+  readonly devStoreUrl?: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -149,11 +152,15 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       );
     }
   }
+  // Without MONGODB_URL: one in-memory store for all instances, hosted here (like InMemoryChannel), so
+  // state is shared across scale-out and survives scale-to-zero. Only for the function processes we spawn.
+  const devStore: DevStoreServer | undefined =
+    config.mongodbUrl === undefined && options.host === undefined ? await startDevStoreServer() : undefined;
   const host =
     options.host ??
     new ProcessFunctionHost({
       root,
-      env,
+      env: devStore === undefined ? env : { ...env, SLUICE_DEV_STORE_URL: devStore.url },
       logFormat: config.logFormat,
       ...(options.out === undefined ? {} : { out: options.out }),
     });
@@ -165,13 +172,18 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     if (serving !== undefined) void targets.write(toFileSd(serving.snapshots()));
   };
   await targets.write([]);
-  serving = await startServing({
-    services,
-    host,
-    log,
-    ...(config.idleOverride === undefined ? {} : { idleOverride: config.idleOverride }),
-    onChange: refreshTargets,
-  });
+  try {
+    serving = await startServing({
+      services,
+      host,
+      log,
+      ...(config.idleOverride === undefined ? {} : { idleOverride: config.idleOverride }),
+      onChange: refreshTargets,
+    });
+  } catch (err) {
+    await devStore?.close();
+    throw err;
+  }
   refreshTargets();
   const running = serving;
   let broker: LocalBroker | undefined;
@@ -186,6 +198,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     });
   } catch (err) {
     await running.stop();
+    await devStore?.close();
     throw err;
   }
   let stopping: Promise<void> | undefined;
@@ -194,11 +207,13 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     broker,
     targetsFile: config.targetsFile,
     config,
+    devStoreUrl: devStore?.url,
     stop() {
       stopping ??= (async () => {
         // The broker first (no new deliveries), then functions finish in-flight requests and exit.
         await broker?.stop();
         await running.stop();
+        await devStore?.close(); // last: draining functions still write to it
         await targets.write([]);
       })();
       return stopping;

@@ -23,7 +23,13 @@ export const LOG_FORMAT = { json: 'json', human: 'human' } as const;
 export type LogFormat = (typeof LOG_FORMAT)[keyof typeof LOG_FORMAT];
 
 /** Platform env handed to every function when set (the cluster gets them from Secrets). */
-export const PASSTHROUGH_ENV = ['MONGODB_URL', 'MONGODB_DB', 'RABBITMQ_URL', 'LOG_LEVEL'] as const;
+export const PASSTHROUGH_ENV = [
+  'MONGODB_URL',
+  'MONGODB_DB',
+  'RABBITMQ_URL',
+  'LOG_LEVEL',
+  'SLUICE_DEV_STORE_URL',
+] as const;
 /** Process basics a container image would also have. */
 const BASE_ENV = ['PATH', 'HOME', 'TZ', 'LANG', 'TMPDIR', 'NODE_OPTIONS'] as const;
 

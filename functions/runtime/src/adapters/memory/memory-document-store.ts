@@ -14,6 +14,8 @@ import {
   type Filter,
   type FindOptions,
   type IndexSpec,
+  LOCAL_DOCUMENTS,
+  type LocalDocuments,
   type Update,
   type UpdateResult,
 } from '../../ports/document-store.ts';
@@ -79,6 +81,20 @@ const idKey = (id: unknown): string => (typeof id === 'string' ? `s:${id}` : `j:
 class MemoryCollection<T extends Doc> implements Collection<T> {
   readonly #docs = new Map<string, T>();
   readonly #unique: IndexSpec[] = [];
+
+  /** Synchronous, copy-free access for runtime-owned records (ports/document-store.ts, LocalDocuments). */
+  readonly [LOCAL_DOCUMENTS]: LocalDocuments<T> = {
+    get: (id) => this.#docs.get(idKey(id)),
+    insert: (doc) => {
+      this.#assertUnique(doc, undefined);
+      this.#docs.set(idKey(doc._id), doc);
+    },
+    replace: (doc) => {
+      this.#assertUnique(doc, doc._id);
+      this.#docs.set(idKey(doc._id), doc);
+    },
+    delete: (id) => this.#docs.delete(idKey(id)),
+  };
 
   async findOne(filter: Filter): Promise<T | null> {
     if (needsMingo(filter)) await loadMingo();

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Creates the observability Secrets in namespace $1 when absent (never committed; a second run keeps them):
+#   observability-credentials: elastic-password, kibana-password, fluent-bit-password, grafana-es-password,
+#                              grafana-admin-password (random)
+#   alertmanager-webhook:      url (ALERT_WEBHOOK_URL, default a placeholder that drops notifications)
+# Called by `make deploy` before the manifests are applied; DRY_RUN=1 prints instead.
+set -euo pipefail
+# shellcheck source=../../platform/k3s/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../platform/k3s/lib.sh"
+
+NS="${1:?usage: credentials.sh <namespace>}"
+
+if secret_exists "$NS" observability-credentials; then
+  log "secret $NS/observability-credentials exists: kept"
+else
+  p() { if [[ "$DRY_RUN" == 1 ]]; then echo "<$1>"; else random_secret; fi; }
+  run_stdin "<generated observability-credentials>" "$KUBECTL" -n "$NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: observability-credentials
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  elastic-password: "$(p elastic-password)"
+  kibana-password: "$(p kibana-password)"
+  fluent-bit-password: "$(p fluent-bit-password)"
+  grafana-es-password: "$(p grafana-es-password)"
+  grafana-admin-password: "$(p grafana-admin-password)"
+YAML
+fi
+
+if secret_exists "$NS" alertmanager-webhook; then
+  log "secret $NS/alertmanager-webhook exists: kept (delete it to change the URL)"
+else
+  url="${ALERT_WEBHOOK_URL:-http://localhost:9/not-configured}"
+  run_stdin "<alertmanager-webhook url=$url>" "$KUBECTL" -n "$NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: alertmanager-webhook
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  url: "$url"
+YAML
+fi
