@@ -1,6 +1,6 @@
 /**
  * Writes every observability/dashboards/<name>.dashboard.ts as Grafana JSON into
- * observability/k8s/grafana/dashboards/<name>.json, which Grafana's file provider loads (checked in, so a
+ * observability/k8s/grafana/generated/<name>.json, which Grafana's file provider loads (checked in, so a
  * deploy needs no Node; a test fails when the checked-in JSON is stale).
  *
  *   node observability/dashboards/build.ts          # write
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { pipelineOverview } from './pipeline-overview.dashboard.ts';
 
-export const OUT_DIR = join(import.meta.dirname, '..', 'k8s', 'grafana', 'dashboards');
+export const OUT_DIR = join(import.meta.dirname, '..', 'k8s', 'grafana', 'generated');
 
 export const DASHBOARDS: Readonly<Record<string, () => { build(): Dashboard }>> = {
   'pipeline-overview': pipelineOverview,

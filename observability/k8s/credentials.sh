@@ -5,7 +5,7 @@
 #   alertmanager-webhook:      url (ALERT_WEBHOOK_URL, default a placeholder that drops notifications)
 # Called by `make deploy` before the manifests are applied; DRY_RUN=1 prints instead.
 set -euo pipefail
-# shellcheck source=../../platform/k3s/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../../platform/k3s/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../platform/k3s/lib.sh"
 
 NS="${1:?usage: credentials.sh <namespace>}"

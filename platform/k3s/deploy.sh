@@ -77,6 +77,9 @@ stringData:
 YAML
 fi
 
+# Observability Secrets (Elasticsearch, Kibana, Fluent Bit, Grafana, Alertmanager webhook): generated when absent.
+"$REPO_ROOT/observability/k8s/credentials.sh" "$NS"
+
 kube apply --server-side --force-conflicts --field-manager=sluice -f "$MANIFEST"
 
 # In dependency order: the functions (the dead-letter sink among them) must have an address before the

@@ -137,7 +137,11 @@ describe('trace context on a running function', () => {
     const res = await postHello(fn.url, { id, traceparent: TRACEPARENT, data: { name: 'nobody' } });
     expect(res.status).toBe(422);
     const line = await waitFor('the log line', () => fn.logs().find((l) => l['event.id'] === id));
-    expect(line).toMatchObject({ 'trace.id': TRACE_ID, 'event.outcome': 'failure', 'event.reason': 'no-such-person' });
+    expect(line).toMatchObject({
+      'trace.id': TRACE_ID,
+      'event.outcome': 'failure',
+      'event.reason': 'no-such-person',
+    });
     expect(line['span.id']).toMatch(/^[0-9a-f]{16}$/);
   });
 

@@ -20,9 +20,11 @@ describe('createTelemetry', () => {
     metrics.invocation(record('dev.sluice.orders.placed.v1', 'success'));
     const samples = parseExposition((await metrics.scrape()) ?? '');
     expect(samples.find((s) => s.name === PROMETHEUS_NAMES.coldstarts)?.value).toBe(1);
-    expect(
-      samples.find((s) => s.name === PROMETHEUS_NAMES.invocations)?.labels,
-    ).toMatchObject({ cloudevents_event_type: 'dev.sluice.orders.placed.v1', outcome: 'success', service_name: 'orders' });
+    expect(samples.find((s) => s.name === PROMETHEUS_NAMES.invocations)?.labels).toMatchObject({
+      cloudevents_event_type: 'dev.sluice.orders.placed.v1',
+      outcome: 'success',
+      service_name: 'orders',
+    });
     await metrics.shutdown();
   });
 

@@ -200,7 +200,8 @@ class Recorder {
     this.#collect = collect;
     this.#invocations = meter.createCounter(METRIC.invocations, {
       unit: '{invocation}',
-      description: 'CloudEvents received, by type and outcome (success, replayed, invalid, rejected, transient, error).',
+      description:
+        'CloudEvents received, by type and outcome (success, replayed, invalid, rejected, transient, error).',
     });
     this.#errors = meter.createCounter(METRIC.errors, {
       unit: '{error}',

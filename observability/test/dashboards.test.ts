@@ -1,0 +1,107 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} are Grafana variables, interpolated by Grafana, not JavaScript
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { DASHBOARDS, OUT_DIR, render } from '../dashboards/build.ts';
+import { ELASTICSEARCH, KIBANA_DATA_VIEW_ID, PROMETHEUS } from '../dashboards/datasources.ts';
+
+const K8S = join(import.meta.dirname, '..', 'k8s');
+const provisioning = parse(
+  readFileSync(join(K8S, 'grafana', 'provisioning', 'datasources.yaml'), 'utf8'),
+) as {
+  datasources: {
+    uid: string;
+    type: string;
+    correlations?: { targetUID: string; config: { field: string } }[];
+  }[];
+};
+const provisioned = new Map(provisioning.datasources.map((d) => [d.uid, d.type]));
+
+function datasourceRefs(
+  v: unknown,
+  out: { uid: string; type?: string }[] = [],
+): { uid: string; type?: string }[] {
+  if (Array.isArray(v)) for (const x of v) datasourceRefs(x, out);
+  else if (typeof v === 'object' && v !== null) {
+    const ds = (v as { datasource?: unknown }).datasource;
+    if (typeof ds === 'object' && ds !== null && typeof (ds as { uid?: unknown }).uid === 'string')
+      out.push(ds as { uid: string; type?: string });
+    for (const x of Object.values(v)) datasourceRefs(x, out);
+  }
+  return out;
+}
+
+describe.each(Object.keys(DASHBOARDS))('dashboard %s', (name) => {
+  const json = render(name);
+  const dashboard = JSON.parse(json) as {
+    uid: string;
+    panels: { type: string; title?: string; fieldConfig?: { defaults?: { links?: { url: string }[] } } }[];
+  };
+
+  it('builds, and the checked-in JSON is what the TypeScript builds (make dashboards)', () => {
+    expect(dashboard.uid).toMatch(/^sluice-/);
+    expect(readFileSync(join(OUT_DIR, `${name}.json`), 'utf8')).toBe(json);
+  });
+
+  it('references only provisioned datasource uids, with their types', () => {
+    const refs = datasourceRefs(dashboard);
+    expect(refs.length).toBeGreaterThan(10);
+    for (const ref of refs) {
+      expect(provisioned.has(ref.uid), ref.uid).toBe(true);
+      if (ref.type !== undefined) expect(provisioned.get(ref.uid)).toBe(ref.type);
+    }
+  });
+
+  it('links every time series panel to the logs of the same service and time range', () => {
+    const series = dashboard.panels.filter((p) => p.type === 'timeseries' && !p.title?.startsWith('Queue'));
+    expect(series.length).toBeGreaterThan(5);
+    for (const p of series) {
+      const urls = (p.fieldConfig?.defaults?.links ?? []).map((l) => l.url);
+      expect(
+        urls.some((u) => u.startsWith('/explore') && u.includes(ELASTICSEARCH.uid)),
+        p.title,
+      ).toBe(true);
+      expect(
+        urls.some((u) => u.includes(`dataViewId:'${KIBANA_DATA_VIEW_ID}'`)),
+        p.title,
+      ).toBe(true);
+      for (const u of urls) {
+        expect(u).toContain('${__field.labels.service_name}');
+        expect(u).toMatch(/\$\{__from(:date:iso)?\}/);
+        expect(u).toMatch(/\$\{__to(:date:iso)?\}/);
+      }
+    }
+  });
+
+  it('has a logs panel filtered by trace.id and event.id', () => {
+    const logsPanel = dashboard.panels.find((p) => p.type === 'logs') as unknown as {
+      targets: { query: string; datasource: { uid: string } }[];
+    };
+    expect(logsPanel.targets[0]?.datasource.uid).toBe(ELASTICSEARCH.uid);
+    expect(logsPanel.targets[0]?.query).toMatch(/trace\.id:\$\{trace_id\}.*event\.id:\$\{event_id\}/);
+  });
+});
+
+describe('grafana provisioning', () => {
+  it('provisions the datasources the dashboards name', () => {
+    expect(provisioned.get(PROMETHEUS.uid)).toBe('prometheus');
+    expect(provisioned.get(ELASTICSEARCH.uid)).toBe('elasticsearch');
+  });
+
+  it('correlates metrics and logs both ways, targeting provisioned datasources', () => {
+    const pairs = provisioning.datasources.flatMap((d) =>
+      (d.correlations ?? []).map((c) => {
+        expect(provisioned.has(c.targetUID), c.targetUID).toBe(true);
+        return `${d.uid}->${c.targetUID}:${c.config.field}`;
+      }),
+    );
+    expect(pairs).toEqual(
+      expect.arrayContaining([
+        'prometheus->elasticsearch-logs:service_name',
+        'elasticsearch-logs->prometheus:service.name',
+        'elasticsearch-logs->elasticsearch-logs:event.id',
+      ]),
+    );
+  });
+});
