@@ -7,10 +7,14 @@
  *   node functions/transaction-injector/cli.ts --verify --count 3000 --accounts 50 --seed 7 --invalid-ratio 0.02
  *
  * Env: BROKER_URL (http, default http://127.0.0.1:8080/), RABBITMQ_URL (amqp), MONGODB_URL and
- * MONGODB_DB (verify from the store; default db sluice), ACCOUNTS_API_URL (verify over HTTP, and
- * the wait for opened accounts), DEAD_LETTER_URL (verify the dead letters). See docs/banking.md.
+ * MONGODB_DB (verify from the store; default db sluice), SLUICE_DEV_STORE_URL (the shared in-memory
+ * store of `make dev`), ACCOUNTS_API_URL (verify over HTTP), DEAD_LETTER_URL (dead letters over HTTP).
+ * Unset ones come from a running `make dev` (.tmp/dev/endpoints.json), then from the defaults; the
+ * output says which was used. See docs/banking.md.
  */
 import { parseArgs } from 'node:util';
+import { resolveEndpoint } from '../../platform/local/src/endpoints-file.ts';
+import type { DocumentStore } from '../runtime/src/ports/document-store.ts';
 import { checkInvariants, formatReport } from './invariants.ts';
 import { makePlan, type Plan, type Submission, SubmissionKind } from './plan.ts';
 import { amqpSender, httpSender, type Sender, SendResult } from './send.ts';
@@ -18,7 +22,7 @@ import {
   type Gathered,
   gatherDeadLetters,
   gatherFromAccountsApi,
-  gatherFromMongo,
+  gatherFromStore,
   toInput,
 } from './verify.ts';
 
@@ -64,10 +68,30 @@ if (via !== 'http' && via !== 'amqp') {
   process.exit(64);
 }
 const plan = makePlan(options);
-const brokerUrl = process.env.BROKER_URL || 'http://127.0.0.1:8080/';
-const accountsApi = process.env.ACCOUNTS_API_URL || undefined;
+const broker = resolveEndpoint('BROKER_URL', (e) => e.brokerUrl, 'http://127.0.0.1:8080/');
+const brokerUrl = broker.url as string;
+const accountsApi = resolveEndpoint('ACCOUNTS_API_URL', (e) => e.services['accounts-api']);
 const mongodbUrl = process.env.MONGODB_URL || undefined;
 const mongodbDb = process.env.MONGODB_DB || 'sluice';
+// MONGODB_URL first (explicit), then the dev store: explicit SLUICE_DEV_STORE_URL, else make dev's.
+const devStore =
+  mongodbUrl === undefined ? resolveEndpoint('SLUICE_DEV_STORE_URL', (e) => e.devStoreUrl) : undefined;
+
+/** The store the processor writes to, or undefined when none is known. */
+async function openStore(): Promise<{ store: DocumentStore; label: string } | undefined> {
+  if (mongodbUrl !== undefined) {
+    const { MongoDocumentStore } = await import('../runtime/src/adapters/mongodb/mongo-document-store.ts');
+    return { store: await MongoDocumentStore.connect(mongodbUrl, mongodbDb), label: `MongoDB ${mongodbDb}` };
+  }
+  if (devStore?.url !== undefined) {
+    const { HttpDocumentStore } = await import('../runtime/src/adapters/http/http-document-store.ts');
+    return {
+      store: new HttpDocumentStore(devStore.url),
+      label: `dev store ${devStore.url} (from ${devStore.from})`,
+    };
+  }
+  return undefined;
+}
 
 if (values.verify) process.exit(await verify(plan, num('wait', values.wait, 0, 3600)));
 else process.exit(await inject(plan));
@@ -77,7 +101,8 @@ async function inject(p: Plan): Promise<number> {
     via === 'amqp'
       ? await amqpSender(process.env.RABBITMQ_URL || 'amqp://guest:guest@127.0.0.1:5672')
       : httpSender(brokerUrl);
-  const target = via === 'amqp' ? 'AMQP exchange sluice.banking.injector' : brokerUrl;
+  const target =
+    via === 'amqp' ? 'AMQP exchange sluice.banking.injector' : `${brokerUrl} (from ${broker.from})`;
   process.stdout.write(
     `injecting seed=${options.seed}: ${p.openings.length} accounts, ${p.submissions.length} transfers at ≤${rate}/s via ${via} → ${target}\n`,
   );
@@ -137,23 +162,23 @@ async function waitForAccounts(p: Plan): Promise<void> {
   if (last === undefined) return;
   const deadline = Date.now() + 30_000;
   const probe = async (): Promise<boolean> => {
-    if (mongodbUrl !== undefined) {
-      const { MongoDocumentStore } = await import('../runtime/src/adapters/mongodb/mongo-document-store.ts');
-      const store = await MongoDocumentStore.connect(mongodbUrl, mongodbDb);
+    const opened = await openStore();
+    if (opened !== undefined) {
       try {
         const ids = p.accounts.map((a) => a.accountId);
         return (
-          (await store.collection('banking_accounts').countDocuments({ _id: { $in: ids } })) === ids.length
+          (await opened.store.collection('banking_accounts').countDocuments({ _id: { $in: ids } })) ===
+          ids.length
         );
       } finally {
-        await store.close();
+        await opened.store.close();
       }
     }
-    if (accountsApi !== undefined) return (await fetch(new URL(`/accounts/${last}`, accountsApi))).ok;
+    if (accountsApi.url !== undefined) return (await fetch(new URL(`/accounts/${last}`, accountsApi.url))).ok;
     return true;
   };
-  if (mongodbUrl === undefined && accountsApi === undefined) {
-    process.stdout.write('(no MONGODB_URL or ACCOUNTS_API_URL: giving the openings 3 s to be processed)\n');
+  if (mongodbUrl === undefined && devStore?.url === undefined && accountsApi.url === undefined) {
+    process.stdout.write('(no store or accounts-api known: giving the openings 3 s to be processed)\n');
     await new Promise((r) => setTimeout(r, 3000));
     return;
   }
@@ -172,14 +197,26 @@ async function waitForAccounts(p: Plan): Promise<void> {
 async function verify(p: Plan, waitSeconds: number): Promise<number> {
   const valid = p.submissions.filter((s) => s.kind === SubmissionKind.valid).map((s) => s.id);
   const invalid = p.submissions.filter((s) => s.kind === SubmissionKind.schemaInvalid).map((s) => s.id);
-  const gather = (): Promise<Gathered> => {
-    if (mongodbUrl !== undefined) return gatherFromMongo(mongodbUrl, mongodbDb);
-    if (accountsApi !== undefined) return gatherFromAccountsApi(accountsApi);
-    throw new Error('set MONGODB_URL (the store) or ACCOUNTS_API_URL (accounts-api) to verify');
-  };
+  const opened = await openStore();
+  if (opened === undefined && accountsApi.url === undefined) {
+    process.stderr.write(
+      'verify: no store known: start make dev, or set MONGODB_URL (the store) or ACCOUNTS_API_URL (accounts-api)\n',
+    );
+    return 69;
+  }
+  const gather = (): Promise<Gathered> =>
+    opened !== undefined
+      ? gatherFromStore(opened.store, opened.label)
+      : gatherFromAccountsApi(accountsApi.url as string, accountsApi.from);
   // The pipeline is asynchronous: poll until every valid submission has its outcome, or the deadline.
   const deadline = Date.now() + waitSeconds * 1000;
-  let gathered = await gather();
+  let gathered: Gathered;
+  try {
+    gathered = await gather();
+  } catch (err) {
+    await opened?.store.close();
+    throw err;
+  }
   for (;;) {
     const seen = new Set(gathered.outcomes.map((o) => o.submissionId));
     const missing = valid.filter((id) => !seen.has(id)).length;
@@ -188,7 +225,9 @@ async function verify(p: Plan, waitSeconds: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 1000));
     gathered = await gather();
   }
-  let dead: Set<string> | undefined;
+  await opened?.store.close();
+  // The store holds the dead-letter sink's records too; DEAD_LETTER_URL reads them over HTTP instead.
+  let dead = gathered.deadLetters;
   const deadLetterUrl = process.env.DEAD_LETTER_URL;
   if (deadLetterUrl) {
     dead = await gatherDeadLetters(deadLetterUrl).catch((err: unknown) => {

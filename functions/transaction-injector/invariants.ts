@@ -29,8 +29,8 @@ export interface InvariantInput {
   readonly expectedSubmissions?: readonly string[];
   /** Submissions that must not be processed (schema-invalid): they belong in the dead-letter sink. */
   readonly expectedInvalid?: readonly string[];
-  /** CloudEvent ids found in the dead-letter sink; undefined when the sink could not be read. */
-  readonly deadLettered?: ReadonlySet<string>;
+  /** CloudEvent id → the reason the dead-letter sink recorded; undefined when it could not be read. */
+  readonly deadLettered?: ReadonlyMap<string, string>;
   /** Transfers the store still holds in an intermediate state (MongoDB mode only). */
   readonly unfinishedTransfers?: readonly string[];
 }
@@ -111,9 +111,9 @@ export function checkInvariants(input: InvariantInput): InvariantReport {
     });
     if (input.deadLettered !== undefined) {
       const dead = input.deadLettered;
-      const absent = input.expectedInvalid.filter((id) => !dead.has(id));
+      const absent = input.expectedInvalid.filter((id) => !dead.get(id));
       checks.push({
-        name: 'every schema-invalid submission is in the dead-letter sink',
+        name: 'every schema-invalid submission is in the dead-letter sink with its reason',
         ok: absent.length === 0,
         detail: `${input.expectedInvalid.length - absent.length}/${input.expectedInvalid.length}${sample(absent)}`,
       });

@@ -12,6 +12,7 @@ import {
   createLedgerIndexes,
   EntryKind,
   Ledger,
+  LedgerCache,
   type TransferOutcome,
   TransferState,
 } from './ledger.ts';
@@ -227,13 +228,42 @@ describe('transaction-processor', () => {
     });
   });
 
+  describe('Ledger with a LedgerCache', () => {
+    it('rejects a debit its stale cached head would allow once another process spent the money', async () => {
+      const { store, ledger: other } = await ledgerWith({ a: 1000, b: 0 });
+      const cached = new Ledger(store, { cache: new LedgerCache() });
+      expect((await cached.process(tx('t1', 'a', 'b', 100), 's1')).kind).toBe('processed'); // head: 900
+      expect((await other.process(tx('t2', 'a', 'b', 800), 's2')).kind).toBe('processed'); // really 100
+      const third = await cached.process(tx('t3', 'a', 'b', 500), 's3');
+      expect(reasonOf(third)).toBe(RejectionReason.insufficientFunds);
+      expect(await balance(other, 'a')).toBe(100);
+      expect(await balance(other, 'b')).toBe(900);
+    });
+
+    it('applies a debit its stale cached head would refuse once another process credited the account', async () => {
+      const { store, ledger: other } = await ledgerWith({ a: 100, b: 1000 });
+      const cached = new Ledger(store, { cache: new LedgerCache() });
+      expect((await cached.process(tx('t1', 'a', 'b', 100), 's1')).kind).toBe('processed'); // head: 0
+      expect((await other.process(tx('t2', 'b', 'a', 500), 's2')).kind).toBe('processed'); // really 500
+      const third = await cached.process(tx('t3', 'a', 'b', 300), 's3');
+      expect(third.kind).toBe('processed');
+      expect(await balance(other, 'a')).toBe(200);
+    });
+  });
+
   describe('Ledger properties', () => {
     for (const seed of [1, 7, 42, 1234]) {
       it(`conserves money and never overdraws over random parallel transfers with crashes (seed ${seed})`, async () => {
         const rnd = seededRandom(seed);
         const ids = Array.from({ length: 6 }, (_, i) => `acc-${i}`);
         const openings = Object.fromEntries(ids.map((id) => [id, rnd.int(0, 500)]));
-        const { ledger } = await ledgerWith(openings, { 'acc-5': 'USD' });
+        const { ledger, store } = await ledgerWith(openings, { 'acc-5': 'USD' });
+        // Three "processes" on one store: one without a cache, two whose caches go stale.
+        const runners = [
+          ledger,
+          new Ledger(store, { cache: new LedgerCache() }),
+          new Ledger(store, { cache: new LedgerCache() }),
+        ];
         const outcomes: OutcomeRecord[] = [];
         const submitted: TransactionSubmitted[] = [];
         for (let batch = 0; batch < 15; batch++) {
@@ -249,12 +279,14 @@ describe('transaction-processor', () => {
           // Some runs crash after their first account write; the redelivery is run in the same batch.
           await Promise.all(
             txs.map(async (t) => {
+              const crashed = rnd.pick(runners);
+              const run = rnd.pick(runners);
               if (rnd.next() < 0.2) {
-                const { transfer } = await ledger.record(t, `s-${t.transactionId}`);
-                await ledger.decide(transfer).catch(() => undefined);
+                const { transfer } = await crashed.record(t, `s-${t.transactionId}`);
+                await crashed.decide(transfer).catch(() => undefined);
               }
               submitted.push(t);
-              const o = await ledger.process(t, `s-${t.transactionId}`);
+              const o = await run.process(t, `s-${t.transactionId}`);
               outcomes.push({ ...o.data, status: o.kind });
             }),
           );

@@ -7,7 +7,7 @@
  */
 import type { SluiceFunction } from '../runtime/src/types.ts';
 import { type AccountOpened, BankingEventType, type TransactionSubmitted } from './banking.ts';
-import { createLedgerIndexes, Ledger } from './ledger.ts';
+import { createLedgerIndexes, Ledger, ledgerCacheFor } from './ledger.ts';
 
 export const accepts = [BankingEventType.accountOpened, BankingEventType.transactionSubmitted] as const;
 export const emits = [BankingEventType.transactionProcessed, BankingEventType.transactionRejected] as const;
@@ -18,7 +18,7 @@ export const init: SluiceFunction['init'] = async ({ store }) => {
 };
 
 export const handle: SluiceFunction['handle'] = async (event, { store, signal, log }) => {
-  const ledger = new Ledger(store, { signal });
+  const ledger = new Ledger(store, { signal, cache: ledgerCacheFor(store) });
   if (event.type === BankingEventType.accountOpened) {
     const data = event.data as AccountOpened;
     const result = await ledger.openAccount(data, event.id);

@@ -94,7 +94,63 @@ export interface LedgerOptions {
   readonly signal?: AbortSignal;
   /** @default () => new Date().toISOString() */
   readonly now?: () => string;
+  /** What this process has already read from the store (one per store; see LedgerCache). */
+  readonly cache?: LedgerCache;
 }
+
+/**
+ * Per-process memory of what never changes in the store, to save round trips (each one is a network
+ * call to MongoDB or the dev store): account metadata (written once; only found accounts are kept,
+ * since a missing one may be opened later) and the last chain entry seen per account (entries are
+ * immutable). A cached head is only a guess of where to append: the insert at head+1 still fails on
+ * `_id` when another run moved the chain on, and an insufficient-funds decision is never taken from
+ * it. So a stale cache costs a retry, never correctness.
+ */
+export class LedgerCache {
+  readonly #accounts = new Map<string, AccountDoc>();
+  readonly #heads = new Map<string, EntryDoc>();
+  readonly #max: number;
+
+  constructor(maxAccounts = 50_000) {
+    this.#max = maxAccounts;
+  }
+
+  account(id: string): AccountDoc | undefined {
+    return this.#accounts.get(id);
+  }
+
+  rememberAccount(doc: AccountDoc): void {
+    if (this.#accounts.size >= this.#max) this.#accounts.clear();
+    this.#accounts.set(doc._id, doc);
+  }
+
+  head(account: string): EntryDoc | undefined {
+    return this.#heads.get(account);
+  }
+
+  /** Moves the remembered head forward only: a slower run must not make it older. */
+  rememberHead(entry: EntryDoc): void {
+    if (entry.seq === undefined) return;
+    const known = this.#heads.get(entry.account);
+    if (known !== undefined && (known.seq ?? 0) >= entry.seq) return;
+    if (this.#heads.size >= this.#max) this.#heads.clear();
+    this.#heads.set(entry.account, entry);
+  }
+}
+
+const stores = new WeakMap<DocumentStore, LedgerCache>();
+/** The cache for one store, shared by every event this process handles on it. */
+export function ledgerCacheFor(store: DocumentStore): LedgerCache {
+  let cache = stores.get(store);
+  if (cache === undefined) {
+    cache = new LedgerCache();
+    stores.set(store, cache);
+  }
+  return cache;
+}
+
+/** With a cache, the account's head hint is written every this many entries instead of on each one. */
+const HEAD_HINT_EVERY = 8;
 
 /** An account id opened twice with different content: the second one is dead-lettered. */
 export class AccountConflictError extends PermanentError {
@@ -129,6 +185,7 @@ export class Ledger {
   readonly transfers: Collection<TransferDoc>;
   readonly #signal: AbortSignal | undefined;
   readonly #now: () => string;
+  readonly #cache: LedgerCache | undefined;
 
   constructor(store: DocumentStore, options: LedgerOptions = {}) {
     this.accounts = store.collection<AccountDoc>(Collections.accounts);
@@ -136,6 +193,7 @@ export class Ledger {
     this.transfers = store.collection<TransferDoc>(Collections.transfers);
     this.#signal = options.signal;
     this.#now = options.now ?? (() => new Date().toISOString());
+    this.#cache = options.cache;
   }
 
   /**
@@ -249,10 +307,7 @@ export class Ledger {
         'from and to are the same account',
       );
     } else {
-      const [from, to] = await Promise.all([
-        this.accounts.findOne({ _id: t.from }),
-        this.accounts.findOne({ _id: t.to }),
-      ]);
+      const [from, to] = await Promise.all([this.#account(t.from), this.#account(t.to)]);
       if (from === null || to === null) {
         const missing = [from === null ? t.from : '', to === null ? t.to : ''].filter((s) => s !== '');
         decision = await this.recordRejection(
@@ -284,7 +339,7 @@ export class Ledger {
 
   /** Credits `to` once (the entry's {account, txId} is unique), then records `processed`. */
   async credit(t: TransferDoc): Promise<TransferDoc> {
-    const account = await this.accounts.findOne({ _id: t.to });
+    const account = await this.#account(t.to);
     if (account === null)
       throw new TransientError(`account ${t.to} vanished before the credit of ${t._id}; retry`);
     const entry = await this.append(t.to, t._id, EntryKind.credit, t.amount, account.head);
@@ -306,11 +361,16 @@ export class Ledger {
     delta: number,
     hint: number,
   ): Promise<EntryDoc> {
-    let seq = hint;
+    let guess = this.#cache?.head(account);
+    let seq = Math.max(hint, guess?.seq ?? 0);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const head = await this.head(account, seq);
+      // The cached head saves the probe when it is current; if not, the insert below collides.
+      const head = guess ?? (await this.head(account, seq));
+      const guessed = guess !== undefined;
+      guess = undefined;
       seq = head.seq ?? 0;
       if (head.balanceAfter + delta < 0) {
+        if (guessed) continue; // decide on the store's head, not on a possibly stale one
         return this.#recordRejection(
           account,
           txId,
@@ -329,11 +389,15 @@ export class Ledger {
         at: this.#now(),
       };
       if (await this.#insertOnce(this.entries, entry)) {
-        // Best effort: a stale hint only costs a few more probes.
-        await this.accounts.updateOne(
-          { _id: account, head: { $lt: entry.seq } },
-          { $set: { head: entry.seq } },
-        );
+        this.#cache?.rememberHead(entry);
+        // Best effort: a stale hint only costs a few more probes. A process with a cache knows its
+        // heads already, so the hint only serves new instances: write it every few entries.
+        if (this.#cache === undefined || (entry.seq ?? 0) % HEAD_HINT_EVERY === 0) {
+          await this.accounts.updateOne(
+            { _id: account, head: { $lt: entry.seq } },
+            { $set: { head: entry.seq } },
+          );
+        }
         return entry;
       }
       // Either another entry took the slot (go again from the new head), or this transaction already
@@ -357,7 +421,10 @@ export class Ledger {
     }
     for (;;) {
       const next = await this.entries.findOne({ _id: slotId(account, (current.seq ?? 0) + 1) });
-      if (next === null) return current;
+      if (next === null) {
+        this.#cache?.rememberHead(current);
+        return current;
+      }
       current = next;
     }
   }
@@ -397,6 +464,15 @@ export class Ledger {
     const next = { ...t, ...fields, state, updatedAt: this.#now() };
     await this.transfers.updateOne({ _id: t._id }, { $set: { ...fields, state, updatedAt: next.updatedAt } });
     return next;
+  }
+
+  /** Account metadata, from the cache once seen (it is written once and never changes). */
+  async #account(id: string): Promise<AccountDoc | null> {
+    const known = this.#cache?.account(id);
+    if (known !== undefined) return known;
+    const doc = await this.accounts.findOne({ _id: id });
+    if (doc !== null) this.#cache?.rememberAccount(doc);
+    return doc;
   }
 
   /** Inserts unless the key exists; false on a duplicate key. */

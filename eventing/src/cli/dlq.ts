@@ -4,9 +4,13 @@
  * default http://127.0.0.1:$BROKER_PORT/ or :8080) without the knativeerror* extensions, mark replayed.
  *
  * Store: MONGODB_URL (+ MONGODB_DB, default sluice) or SLUICE_DEV_STORE_URL (the `make dev` shared store),
- * the same the dead-letter-sink function uses. Exit codes: 0 ok, 1 a replay failed, 64 usage, 69 no store.
+ * the same the dead-letter-sink function uses. Unset, the dev store and broker of a running `make dev`
+ * are used (.tmp/dev/endpoints.json); explicit env wins. Exit codes: 0 ok, 1 a replay failed, 64 usage,
+ * 69 no store.
  */
+
 import type { DocumentStore } from '../../../functions/runtime/src/ports/document-store.ts';
+import { resolveEndpoint } from '../../../platform/local/src/endpoints-file.ts';
 import { formatTable, listDeadLetters, replayDeadLetter } from '../dead-letters.ts';
 
 const usage = 'usage: dlq.ts list [--all] | replay <id>|--all\n';
@@ -17,13 +21,16 @@ async function openStore(): Promise<DocumentStore | undefined> {
     const { MongoDocumentStore } = await import(
       '../../../functions/runtime/src/adapters/mongodb/mongo-document-store.ts'
     );
+    process.stderr.write('dlq: MongoDB (from env MONGODB_URL)\n');
     return MongoDocumentStore.connect(process.env.MONGODB_URL, process.env.MONGODB_DB || 'sluice');
   }
-  if (process.env.SLUICE_DEV_STORE_URL) {
+  const devStore = resolveEndpoint('SLUICE_DEV_STORE_URL', (e) => e.devStoreUrl);
+  if (devStore.url !== undefined) {
     const { HttpDocumentStore } = await import(
       '../../../functions/runtime/src/adapters/http/http-document-store.ts'
     );
-    return new HttpDocumentStore(process.env.SLUICE_DEV_STORE_URL);
+    process.stderr.write(`dlq: dev store ${devStore.url} (from ${devStore.from})\n`);
+    return new HttpDocumentStore(devStore.url);
   }
   return undefined;
 }
@@ -39,7 +46,7 @@ if (command === 'replay' && arg === undefined) {
 const store = await openStore();
 if (store === undefined) {
   process.stderr.write(
-    'dlq: set MONGODB_URL (the MongoDB the dead-letter-sink writes to) or SLUICE_DEV_STORE_URL (printed by make dev)\n',
+    'dlq: no store known: start make dev, or set MONGODB_URL (the MongoDB the dead-letter-sink writes to) or SLUICE_DEV_STORE_URL\n',
   );
   process.exit(69);
 }
@@ -49,7 +56,13 @@ try {
     const rows = await listDeadLetters(store, { all: arg === '--all' });
     process.stdout.write(rows.length === 0 ? 'no dead letters\n' : `${formatTable(rows)}\n`);
   } else {
-    const brokerUrl = process.env.BROKER_URL || `http://127.0.0.1:${process.env.BROKER_PORT || 8080}/`;
+    const broker = resolveEndpoint(
+      'BROKER_URL',
+      (e) => e.brokerUrl,
+      `http://127.0.0.1:${process.env.BROKER_PORT || 8080}/`,
+    );
+    const brokerUrl = broker.url as string;
+    process.stderr.write(`dlq: broker ${brokerUrl} (from ${broker.from})\n`);
     const rows = await listDeadLetters(store, { all: arg !== '--all' });
     const chosen = arg === '--all' ? rows : rows.filter((d) => d._id === arg || d.eventId === arg);
     if (chosen.length === 0)

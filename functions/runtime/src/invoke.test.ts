@@ -303,6 +303,60 @@ describe('Invoker', () => {
       expect((await h.post()).status).toBe(200);
     });
 
+    it('answers a synchronous handler on the in-memory store without a promise', () => {
+      const h = harness(() => undefined);
+      const answer = h.invoker.handle(
+        { 'ce-specversion': '1.0', 'ce-id': 'evt-sync', 'ce-source': '/shop', 'ce-type': IN },
+        Buffer.from('{"orderId":"o-1"}'),
+      );
+      expect(answer).not.toBeInstanceOf(Promise);
+      expect((answer as HttpAnswer).status).toBe(204);
+    });
+
+    it('aborts context.signal with a TimeoutError when the handler exceeds its timeout', async () => {
+      let reason: unknown;
+      const h = harness(
+        (_event, ctx) =>
+          new Promise<undefined>((resolve) => {
+            ctx.signal.addEventListener('abort', () => {
+              reason = ctx.signal.reason;
+              resolve(undefined);
+            });
+          }),
+        { timeoutMs: 20 },
+      );
+      expect((await h.post()).status).toBe(503);
+      expect((reason as Error | undefined)?.name).toBe('TimeoutError');
+    });
+
+    it('aborts context.signal and answers 503 when the shutdown signal fires', async () => {
+      const started = gate();
+      let aborted = false;
+      const h = harness((_event, ctx) => {
+        started.open();
+        return new Promise<undefined>(() => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+          });
+        });
+      });
+      const pending = h.post();
+      await started.promise;
+      h.invoker.shutdownSignal.abort();
+      expect((await pending).status).toBe(503);
+      expect(aborted).toBe(true);
+    });
+
+    it('hands a handler that finished in time a signal that has not aborted', async () => {
+      let signal: AbortSignal | undefined;
+      const h = harness(async (_event, ctx) => {
+        signal = ctx.signal;
+        return undefined;
+      });
+      expect((await h.post()).status).toBe(204);
+      expect(signal?.aborted).toBe(false);
+    });
+
     it('writes one log line per outcome with the fields an operator needs', async () => {
       const h = harness(async () => undefined);
       await h.post({ traceparent: TRACEPARENT });

@@ -4,6 +4,12 @@
  * the broker, lets functions finish in-flight requests and waits for them to exit.
  */
 import { JsonLogger } from '../../../functions/runtime/src/log.ts';
+import {
+  type DevEndpoints,
+  ENDPOINTS_STATE,
+  endpointsFilePath,
+  writeEndpointsFile,
+} from './endpoints-file.ts';
 import { operatorView } from './operator-view.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
 import { LOG_FORMAT } from './process-host.ts';
@@ -32,7 +38,21 @@ try {
   process.exit(78); // EX_CONFIG
 }
 log.flush();
+// For make inject / verify / dlq / replay: where this platform can be reached (endpoints-file.ts).
+const endpointsFile = endpointsFilePath();
+const endpoints: DevEndpoints = {
+  state: ENDPOINTS_STATE.running,
+  pid: process.pid,
+  startedAt: new Date().toISOString(),
+  ...(platform.broker === undefined ? {} : { brokerUrl: platform.broker.url }),
+  ...(platform.devStoreUrl === undefined ? {} : { devStoreUrl: platform.devStoreUrl }),
+  services: Object.fromEntries([...platform.serving.functions].map(([name, fn]) => [name, fn.router.url])),
+};
+await writeEndpointsFile(endpointsFile, endpoints).catch((err: unknown) =>
+  log.warn(`cannot write ${endpointsFile}: ${String(err)}`),
+);
 process.stderr.write(operatorView(platform));
+process.stderr.write(`  endpoints ${endpointsFile} (read by make inject / verify / dlq / replay)\n\n`);
 
 let signals = 0;
 const shutdown = (signal: string): void => {
@@ -44,18 +64,23 @@ const shutdown = (signal: string): void => {
   process.stderr.write(
     `sluice dev: ${signal}: stopping the broker, draining functions (Ctrl-C again to force)\n`,
   );
-  platform.stop().then(
-    () => {
-      log.info('local platform stopped', { 'event.action': 'stop' });
-      log.flush();
-      process.exit(0);
-    },
-    (err: unknown) => {
-      log.flush();
-      process.stderr.write(`sluice dev: stop failed: ${String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  platform
+    .stop()
+    .then(() =>
+      writeEndpointsFile(endpointsFile, { ...endpoints, state: ENDPOINTS_STATE.stopped }).catch(() => {}),
+    )
+    .then(
+      () => {
+        log.info('local platform stopped', { 'event.action': 'stop' });
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.flush();
+        process.stderr.write(`sluice dev: stop failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
 };
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -1,0 +1,84 @@
+/**
+ * `.tmp/dev/endpoints.json`: where a running `make dev` can be reached, so the CLIs (`make inject`,
+ * `make verify`, `make dlq`, `make replay`) find the broker, the dev store and each Knative Service's
+ * router without the user copying ports from the start-up view. The platform writes it at start and
+ * marks it stopped on exit; a file left by a killed platform is ignored because its pid is gone.
+ * Precedence in every CLI: explicit env variable > this file > built-in default, and the CLI says
+ * which one it used.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+export const DEFAULT_ENDPOINTS_FILE = '.tmp/dev/endpoints.json';
+
+export const ENDPOINTS_STATE = { running: 'running', stopped: 'stopped' } as const;
+export type EndpointsState = (typeof ENDPOINTS_STATE)[keyof typeof ENDPOINTS_STATE];
+
+export interface DevEndpoints {
+  readonly state: EndpointsState;
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly brokerUrl?: string;
+  /** The shared in-memory store (make dev without MONGODB_URL). */
+  readonly devStoreUrl?: string;
+  /** Knative Service name → router URL. */
+  readonly services: Readonly<Record<string, string>>;
+}
+
+/** The file's path: SLUICE_DEV_ENDPOINTS, else .tmp/dev/endpoints.json under the repository root. */
+export function endpointsFilePath(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return resolve(import.meta.dirname, '../../..', env.SLUICE_DEV_ENDPOINTS || DEFAULT_ENDPOINTS_FILE);
+}
+
+/** Writes atomically (rename), so a CLI never reads half a file. */
+export async function writeEndpointsFile(path: string, endpoints: DevEndpoints): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(endpoints, null, 2)}\n`);
+  await rename(tmp, path);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The endpoints of a running `make dev`, or undefined (no file, stopped, or its process is gone). */
+export function readDevEndpoints(path: string = endpointsFilePath()): DevEndpoints | undefined {
+  let parsed: Partial<DevEndpoints>;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<DevEndpoints>;
+  } catch {
+    return undefined;
+  }
+  if (parsed.state !== ENDPOINTS_STATE.running || typeof parsed.pid !== 'number' || !alive(parsed.pid)) {
+    return undefined;
+  }
+  return { services: {}, ...parsed } as DevEndpoints;
+}
+
+export interface ResolvedEndpoint {
+  readonly url: string | undefined;
+  /** For the CLI's output: `env BROKER_URL`, `make dev (.tmp/dev/endpoints.json)` or `default`. */
+  readonly from: string;
+}
+
+/** explicit env > running make dev > default. */
+export function resolveEndpoint(
+  envName: string,
+  fromFile: (e: DevEndpoints) => string | undefined,
+  fallback?: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ResolvedEndpoint {
+  const explicit = env[envName];
+  if (explicit) return { url: explicit, from: `env ${envName}` };
+  const endpoints = readDevEndpoints(endpointsFilePath(env));
+  const found = endpoints === undefined ? undefined : fromFile(endpoints);
+  if (found !== undefined) return { url: found, from: `make dev (${DEFAULT_ENDPOINTS_FILE})` };
+  return { url: fallback, from: fallback === undefined ? 'unset' : 'default' };
+}
