@@ -42,8 +42,10 @@ export async function amqpSender(url: string, exchange = AMQP_EXCHANGE): Promise
   const { connect } = await import('amqplib');
   const connection = await connect(url);
   const channel = await connection.createConfirmChannel();
-  // The RabbitmqSource's exchange; declared here too so publishing works before the source runs.
-  await channel.assertExchange(exchange, 'fanout', { durable: true });
+  // The RabbitmqSource's exchange, declared here too so publishing works before the source runs. Same
+  // type as the source declares it (headers, as upstream's adapter; its binding has no arguments, so it
+  // takes every message): RabbitMQ refuses a redeclaration with another type.
+  await channel.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
   return {
     async send(s) {
       const headers: Record<string, string> = {};

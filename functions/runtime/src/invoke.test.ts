@@ -306,7 +306,13 @@ describe('Invoker', () => {
     it('answers a synchronous handler on the in-memory store without a promise', () => {
       const h = harness(() => undefined);
       const answer = h.invoker.handle(
-        { 'ce-specversion': '1.0', 'ce-id': 'evt-sync', 'ce-source': '/shop', 'ce-type': IN },
+        {
+          'ce-specversion': '1.0',
+          'ce-id': 'evt-sync',
+          'ce-source': '/shop',
+          'ce-type': IN,
+          'content-type': 'application/json',
+        },
         Buffer.from('{"orderId":"o-1"}'),
       );
       expect(answer).not.toBeInstanceOf(Promise);
