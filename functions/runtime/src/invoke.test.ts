@@ -380,6 +380,24 @@ describe('Invoker', () => {
       });
       expect(typeof line?.['event.duration']).toBe('number');
     });
+
+    it("adds the event's ids and trace to the lines a handler writes, letting the handler's fields win", async () => {
+      const h = harness(async (_event, ctx) => {
+        ctx.log.info('audit', { 'event.action': 'transfer', amount: 5 });
+        return undefined;
+      });
+      await h.post({ traceparent: TRACEPARENT });
+      await new Promise((r) => setImmediate(r));
+      const line = h.logs.find((l) => l.message === 'audit');
+      expect(line).toMatchObject({
+        'event.id': 'evt-1',
+        'trace.id': TRACE_ID,
+        'cloudevents.event_source': '/shop',
+        'event.action': 'transfer',
+        amount: 5,
+      });
+      expect(typeof line?.['span.id']).toBe('string');
+    });
   });
 });
 

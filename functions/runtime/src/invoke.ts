@@ -233,8 +233,14 @@ export class Invoker {
     trace: TraceContext,
   ): ReplyEvent | undefined | Promise<ReplyEvent | undefined> {
     const run = new HandlerRun(this.shutdownSignal.signal, this.#deps.handlerTimeoutMs);
+    const log = this.#deps.log;
+    let eventLog: Context['log'] | undefined;
     const context: Context = {
-      log: this.#deps.log,
+      // Made only when the handler logs: the common path writes just the runtime's outcome line.
+      get log() {
+        eventLog ??= log.child(eventFields(event, trace));
+        return eventLog;
+      },
       store: this.#deps.store,
       functionName: this.#deps.serviceName,
       get signal() {

@@ -47,6 +47,18 @@ export class JsonLogger implements Logger {
     this.log('error', message, fields);
   }
 
+  /**
+   * A logger for one invocation: every line a handler writes also carries the event's ids and trace
+   * context, so Kibana finds it by `event.id` or `trace.id` like the runtime's own outcome line.
+   */
+  child(fields: LogFields): Logger {
+    const at =
+      (level: LogLevelName) =>
+      (message: string, extra?: LogFields): void =>
+        this.log(level, message, extra === undefined ? fields : { ...fields, ...extra });
+    return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  }
+
   enabled(level: LogLevelName): boolean {
     return LogLevel[level] >= this.#min;
   }

@@ -61,6 +61,7 @@ describe('knative-service', () => {
       expect(spec.minScale).toBe(0);
       expect(spec.maxScale).toBe(3);
       expect(spec.target).toBe(50);
+      expect(spec.targetUtilization).toBe(0.7);
       expect(spec.containerConcurrency).toBe(100);
       expect(spec.timeoutSeconds).toBe(30);
       expect(spec.retentionMs).toBe(30_000);

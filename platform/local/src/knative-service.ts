@@ -11,6 +11,7 @@ export const ANNOTATION = {
   minScale: 'autoscaling.knative.dev/min-scale',
   maxScale: 'autoscaling.knative.dev/max-scale',
   target: 'autoscaling.knative.dev/target',
+  targetUtilization: 'autoscaling.knative.dev/target-utilization-percentage',
   retention: 'autoscaling.knative.dev/scale-to-zero-pod-retention-period',
   window: 'autoscaling.knative.dev/window',
 } as const;
@@ -18,6 +19,8 @@ export const ANNOTATION = {
 /** Knative's defaults where the manifest is silent (config-autoscaler / config-defaults). */
 export const KNATIVE_DEFAULTS = {
   target: 100,
+  /** config-autoscaler `container-concurrency-target-percentage`: the KPA aims below the target. */
+  targetUtilizationPercentage: 70,
   timeoutSeconds: 300,
 } as const;
 
@@ -32,6 +35,8 @@ export interface KnativeServiceSpec {
   readonly maxScale: number;
   /** Soft concurrency target per instance (in-flight requests). */
   readonly target: number;
+  /** Fraction of `target` the autoscaler aims for (Knative default 0.7); unset = 1 (tests, fakes). */
+  readonly targetUtilization?: number;
   /** Hard limit of in-flight requests per instance; 0 = unlimited. */
   readonly containerConcurrency: number;
   readonly timeoutSeconds: number;
@@ -124,6 +129,14 @@ export function toServiceSpec(doc: unknown, file: string, folderName: string): K
   }
   // Like the KPA: a hard limit caps the soft target.
   if (containerConcurrency > 0) target = Math.min(target, containerConcurrency);
+  const rawUtilization = annotations[ANNOTATION.targetUtilization];
+  let targetUtilization = KNATIVE_DEFAULTS.targetUtilizationPercentage / 100;
+  if (rawUtilization !== undefined) {
+    const n = typeof rawUtilization === 'string' ? Number(rawUtilization) : Number.NaN;
+    if (!(n >= 1 && n <= 100))
+      problems.push(`annotation ${ANNOTATION.targetUtilization} must be a number from 1 to 100`);
+    else targetUtilization = n / 100;
+  }
   const timeoutSeconds = int(
     tspec.timeoutSeconds,
     'spec.template.spec.timeoutSeconds',
@@ -170,6 +183,7 @@ export function toServiceSpec(doc: unknown, file: string, folderName: string): K
     minScale,
     maxScale,
     target,
+    targetUtilization,
     containerConcurrency,
     timeoutSeconds,
     retentionMs,

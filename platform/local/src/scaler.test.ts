@@ -99,6 +99,20 @@ describe('ServiceScaler', () => {
       expect(host.starts).toHaveLength(2);
     });
 
+    it('aims below the target by the target utilization, as the KPA does', async () => {
+      const { host, scaler } = setup({ target: 10, targetUtilization: 0.7, maxScale: 3 });
+      const leases = Array.from({ length: 7 }, () => track(scaler.acquire()));
+      await settle();
+      host.starts[0]?.ready();
+      await settle();
+      expect(host.starts).toHaveLength(1);
+      expect(leases.every((l) => l.lease !== undefined)).toBe(true);
+
+      track(scaler.acquire());
+      await settle();
+      expect(host.starts).toHaveLength(2);
+    });
+
     it('answers held requests with ServiceUnavailableError when the instance cannot start', async () => {
       const { host, scaler, log } = setup();
       const held = track(scaler.acquire());

@@ -252,12 +252,12 @@ export class ServiceScaler {
     this.#settle(waiter);
   }
 
-  /** KPA in one line: enough instances for the demand at `target` each, within the bounds. */
+  /** KPA in one line: enough instances for the demand at `target × utilization` each, within the bounds. */
   #desired(): number {
     let inFlight = 0;
     for (const s of this.#slots) if (s.state !== 'stopping') inFlight += s.inFlight;
     const demand = inFlight + this.#queue.length;
-    const wanted = Math.ceil(demand / this.#service.target);
+    const wanted = Math.ceil(demand / (this.#service.target * (this.#service.targetUtilization ?? 1)));
     return Math.min(Math.max(wanted, this.#service.minScale), this.#maxScale);
   }
 
