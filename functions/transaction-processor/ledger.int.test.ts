@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFerretdb } from '../../platform/test-servers/ferretdb.ts';
 import { MongoDocumentStore } from '../runtime/src/adapters/mongodb/mongo-document-store.ts';
 import { checkInvariants, type OutcomeRecord } from '../transaction-injector/invariants.ts';
 import { seededRandom } from '../transaction-injector/prng.ts';
 import type { TransactionSubmitted } from './banking.ts';
 import { createLedgerIndexes, Ledger, TransferState } from './ledger.ts';
-import { startKillableMongo } from './test-ferretdb.ts';
 
 const dbName = `banking_ledger_int_${process.pid}_${Date.now()}`;
 let store: MongoDocumentStore;
@@ -138,7 +138,7 @@ describe('Ledger on FerretDB', () => {
       );
       return;
     }
-    const mongo = await startKillableMongo();
+    const mongo = await startFerretdb();
     const db = await MongoDocumentStore.connect(mongo.url, 'banking_restart');
     try {
       const ledger = await ledgerOn(db);
@@ -164,7 +164,7 @@ describe('Ledger on FerretDB', () => {
           if (i === 40) {
             // The store goes away mid-stream; count what completed before it was back.
             restarted = (async () => {
-              await mongo.kill();
+              await mongo.kill('SIGKILL');
               doneWhenDown = outcomes.length;
               await new Promise((r) => setTimeout(r, 1500)); // an outage, not a blip
               await mongo.start();

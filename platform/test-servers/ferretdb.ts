@@ -29,6 +29,53 @@ export function ferretdbBinary(): string {
   return bin;
 }
 
+/** A FerretDB process this test run owns: same port and data across kill/start (fault tests). */
+export interface FerretdbProcess {
+  readonly url: string;
+  /** Starts it (again) on the same port and data; resolves once it accepts connections. */
+  start(): Promise<void>;
+  /** SIGTERM lets in-flight work finish; SIGKILL makes the store vanish mid-write. */
+  kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Kills it and removes its data. */
+  stop(): Promise<void>;
+}
+
+export async function startFerretdb(): Promise<FerretdbProcess> {
+  const bin = ferretdbBinary();
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-ferretdb-'));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    const args = ['-listen', `127.0.0.1:${port}`, '-handler', 'sqlite', '-sqlite-url', `file:${dir}/`];
+    const proc = spawn(bin, [...args, '-log-level', 'error'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = proc;
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+        if (line.startsWith('ready ')) resolve();
+      });
+      proc.once('exit', (code) => reject(new Error(`FerretDB exited with code ${code} before it was ready`)));
+      proc.once('error', reject);
+    });
+  };
+  const kill = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
+    const proc = child;
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill(signal);
+    await exited;
+  };
+  await start();
+  return {
+    url: `mongodb://127.0.0.1:${port}/`,
+    start,
+    kill,
+    stop: async () => {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function startTestMongo(): Promise<TestMongo> {
   const external = process.env.MONGODB_URL;
   if (external !== undefined && external !== '') {
@@ -41,55 +88,14 @@ export async function startTestMongo(): Promise<TestMongo> {
       },
     };
   }
-  const bin = ferretdbBinary();
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-ferretdb-'));
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  const launch = async (): Promise<void> => {
-    const proc = spawn(
-      bin,
-      [
-        '-listen',
-        `127.0.0.1:${port}`,
-        '-handler',
-        'sqlite',
-        '-sqlite-url',
-        `file:${dir}/`,
-        '-log-level',
-        'error',
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    child = proc;
-    await new Promise<void>((resolve, reject) => {
-      const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
-      lines.on('line', (line) => {
-        if (line.startsWith('ready ')) resolve();
-      });
-      proc.once('exit', (code) => reject(new Error(`FerretDB exited with code ${code} before it was ready`)));
-      proc.once('error', reject);
-    });
-  };
-  const halt = async (): Promise<void> => {
-    const proc = child;
-    if (proc === undefined || proc.exitCode !== null) return;
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
-    proc.kill('SIGTERM');
-    await exited;
-  };
-  await launch();
+  const ferretdb = await startFerretdb();
   return {
-    url: `mongodb://127.0.0.1:${port}/`,
+    url: ferretdb.url,
     managed: true,
     restart: async () => {
-      await halt();
-      await launch();
+      await ferretdb.kill('SIGTERM');
+      await ferretdb.start();
     },
-    stop: async () => {
-      await halt();
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: () => ferretdb.stop(),
   };
 }

@@ -8,7 +8,7 @@ import { hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { toBinary } from './cloudevent/encode.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody, toProblem } from './cloudevent/problem.ts';
-import { receive } from './cloudevent/receive.ts';
+import { ATTRIBUTE_NAME, CONTEXT_ATTRIBUTES, receive } from './cloudevent/receive.ts';
 import { InvalidEventError, InvalidReplyError, TransientError } from './errors.ts';
 import type { IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { errorFields, type JsonLogger } from './log.ts';
@@ -37,18 +37,6 @@ export interface InvokerDeps {
   readonly handlerTimeoutMs: number;
 }
 
-const EXTENSION_NAME = /^[a-z0-9]+$/;
-const RESERVED = new Set([
-  'specversion',
-  'id',
-  'source',
-  'type',
-  'subject',
-  'time',
-  'datacontenttype',
-  'dataschema',
-  'data',
-]);
 const EMPTY = Buffer.alloc(0);
 
 /** Deterministic reply id: a redelivered event that runs again emits the same id, so consumers dedupe. */
@@ -278,7 +266,7 @@ export class Invoker {
     }
     const extensions: Record<string, ExtensionValue> = {};
     for (const [name, value] of Object.entries(reply.extensions ?? {})) {
-      if (!EXTENSION_NAME.test(name) || RESERVED.has(name))
+      if (!ATTRIBUTE_NAME.test(name) || CONTEXT_ATTRIBUTES.has(name) || name === 'data')
         throw new InvalidReplyError(`invalid reply extension name "${name}"`);
       extensions[name] = value;
     }

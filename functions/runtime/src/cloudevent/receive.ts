@@ -13,7 +13,8 @@ import type { CloudEvent, ExtensionValue } from '../types.ts';
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
 
-const CONTEXT_ATTRIBUTES = new Set([
+/** The spec's context attributes: everything else in an event is an extension. */
+export const CONTEXT_ATTRIBUTES: ReadonlySet<string> = new Set([
   'specversion',
   'id',
   'source',
@@ -24,7 +25,7 @@ const CONTEXT_ATTRIBUTES = new Set([
   'dataschema',
 ]);
 // Attribute names: lower-case ASCII letters and digits (spec §2); 20 characters is a SHOULD, not enforced.
-const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
+export const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
 // RFC 3339 date-time (spec: Timestamp type).
 const RFC3339 =
   /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
