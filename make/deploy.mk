@@ -19,8 +19,8 @@ export KUSTOMIZE_BIN ?= $(CACHE)/bin/kustomize-$(KUSTOMIZE_VERSION)-$(KUSTOMIZE_
 K3S_OVERLAYS      := $(notdir $(wildcard platform/k3s/kustomize/overlays/*))
 
 TEST_CHECKS += check-manifests
-# The unit tests render every overlay with the pinned kustomize.
-test test-unit: $(KUSTOMIZE_BIN)
+# The unit tests render every overlay with the pinned kustomize and shellcheck the scripts.
+test test-unit: $(KUSTOMIZE_BIN) shellcheck
 
 $(KUSTOMIZE_BIN):
 	@command -v go >/dev/null || { echo "Go is needed to build kustomize v$(KUSTOMIZE_VERSION) (Debian: apt-get install golang)"; exit 1; }

@@ -11,6 +11,8 @@ OBSERVE_PORT   ?= 9090
 PROM_RULES_DIR := observability/k8s/prometheus
 
 TEST_CHECKS += check-observability
+# The vitest suites pipe a live exposition and the rules through promtool: install it before they run.
+test test-unit test-int: promtool
 
 # Debian's `prometheus` package ships both promtool and the prometheus server.
 promtool: ## install promtool (apt-get install prometheus) when missing
