@@ -68,11 +68,13 @@ const publishOne = (): void => {
 for (let i = 0; i < args.inFlight; i++) publishOne();
 
 await new Promise((r) => setTimeout(r, args.warmupSeconds * 1000));
+const cpu0 = process.cpuUsage();
 measuring = true;
 const started = performance.now();
 await new Promise((r) => setTimeout(r, args.seconds * 1000));
 measuring = false;
 const elapsed = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpu0);
 stopping = true;
 await publisher.waitForConfirms().catch(() => {});
 await consumer.deleteQueue(queue).catch(() => {});
@@ -83,5 +85,7 @@ process.stdout.write(
     delivered,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    // Share of one core while measuring (compare with broker-host's brokerCpu).
+    cpu: (cpu.user + cpu.system) / 1e6 / elapsed,
   })}\n`,
 );

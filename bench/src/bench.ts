@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { type BrokerSection, runBrokerSection } from './broker.ts';
+import { type BrokerSection, type PipelineSection, runBrokerSection, runPipelineSection } from './broker.ts';
 import { type LoadResult, pickLoadTool, runLoad } from './load.ts';
 import { ROOT, SERVERS, type ServerSpec, startServer, stopServer } from './servers.ts';
 import {
@@ -172,6 +172,21 @@ async function main(): Promise<void> {
     });
   }
 
+  let pipeline: PipelineSection | undefined;
+  if (values['skip-broker'] !== true) {
+    log('pipeline: transfers through transaction-processor');
+    pipeline = await runPipelineSection({
+      rounds: quick ? 1 : 2,
+      seconds: quick ? 2 : config.seconds,
+      warmupSeconds: config.warmupSeconds,
+      inFlight: config.connections,
+      url: config.rabbitmqUrl,
+      serverCpu: SERVER_CPU,
+      loadCpu: LOAD_CPU,
+      log,
+    });
+  }
+
   const floor = get(FLOOR);
   const rows: (TableRow & { name: string; p99Ms: number | undefined; rssAfterLoadMb: number | undefined })[] =
     servers.map((spec) => {
@@ -240,6 +255,7 @@ async function main(): Promise<void> {
         config,
         rows,
         broker,
+        pipeline,
         targets,
         samples: Object.fromEntries(samples),
       },
@@ -252,16 +268,29 @@ async function main(): Promise<void> {
   if (broker !== undefined) {
     out.push(
       '',
-      '| broker path (RabbitMQ, persistent, confirms) | events/s | ratio to raw amqplib | p50 | p99 end-to-end |',
-      '|---|---:|---:|---:|---:|',
+      '| broker path (RabbitMQ, persistent, confirms) | events/s | ratio to raw amqplib | p50 | p99 end-to-end | cpu of the process under test |',
+      '|---|---:|---:|---:|---:|---:|',
     );
     const r = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
+    const cpu = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(v * 100).toFixed(0)}%`);
     out.push(
-      `| raw amqplib: confirm publish + manual-ack consume | ${r(broker.floor.rate)} | 1.00 | ${r(broker.floor.p50Ms, 1)} ms | ${r(broker.floor.p99Ms, 1)} ms |`,
+      `| raw amqplib: confirm publish + manual-ack consume | ${r(broker.floor.rate)} | 1.00 | ${r(broker.floor.p50Ms, 1)} ms | ${r(broker.floor.p99Ms, 1)} ms | ${cpu(broker.floor.cpu)} |`,
     );
     out.push(
-      `| **sluice** ingress → publish → trigger queue → HTTP dispatch → ack | ${r(broker.ours?.rate)} | ${r(broker.ratio, 2)} | ${r(broker.ours?.p50Ms, 1)} ms | ${r(broker.ours?.p99Ms, 1)} ms |`,
+      `| **sluice** ingress → publish → trigger queue → HTTP dispatch → ack | ${r(broker.ours?.rate)} | ${r(broker.ratio, 2)} | ${r(broker.ours?.p50Ms, 1)} ms | ${r(broker.ours?.p99Ms, 1)} ms | ${cpu(broker.ours?.cpu)} |`,
     );
+  }
+  if (pipeline !== undefined) {
+    const r = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
+    const p = pipeline.result;
+    const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(v * 100).toFixed(0)}%`);
+    out.push(
+      '',
+      '| pipeline (RabbitMQ, 50 transfers in flight end to end) | transfers/s | p50 | p99 end-to-end | cpu broker / function |',
+      '|---|---:|---:|---:|---:|',
+      `| ingress → transaction-processor (in-memory store) → reply → broker → sink | ${r(p.rate)} | ${r(p.p50Ms, 1)} ms | ${r(p.p99Ms, 1)} ms | ${pct(p.cpu)} / ${pct(pipeline.functionCpu)} |`,
+    );
+    if (pipeline.note !== undefined) out.push(`note: pipeline: ${pipeline.note}`);
   }
   const failures = rows.filter((r) => get(r.name).failures > 0 || get(r.name).errors.length > 0);
   for (const r of failures)

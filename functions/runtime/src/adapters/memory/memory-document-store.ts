@@ -44,7 +44,9 @@ let mingo: Mingo | undefined;
  * path (insert, find and $set by _id) never needs it.
  */
 async function loadMingo(): Promise<void> {
-  mingo ??= await import('mingo');
+  // In a bundle, esbuild's chunk for mingo (CommonJS under node) exposes the module as `default`.
+  const mod = (await import('mingo')) as Mingo & { default?: Mingo };
+  mingo ??= mod.Query === undefined && mod.default !== undefined ? mod.default : mod;
 }
 function m(): Mingo {
   if (mingo === undefined) throw new Error('mingo used before loadMingo()');

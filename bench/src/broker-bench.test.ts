@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BENCH_DEAD_LETTER,
+  BENCH_SUBSCRIBER,
+  benchManifests,
+  cpuTicksFromStat,
+  PIPELINE_FUNCTION,
+  parseBrokerBenchArgs,
+  pipelineManifests,
+} from './broker-bench.ts';
+
+describe('benchManifests', () => {
+  it('declares one classic-queue broker and one trigger with an exact type filter and the given parallelism', () => {
+    const m = benchManifests({ eventType: 'dev.sluice.bench.x.v1', parallelism: 37 });
+    expect(m.broker.queueType).toBe('classic');
+    expect(m.triggers).toHaveLength(1);
+    const t = m.triggers[0];
+    expect(t?.filter).toEqual({ type: 'dev.sluice.bench.x.v1' });
+    expect(t?.parallelism).toBe(37);
+    expect(t?.subscriber.ref?.name).toBe(BENCH_SUBSCRIBER);
+    expect(t?.delivery?.retry).toBe(0);
+    expect(t?.delivery?.deadLetterSink?.ref?.name).toBe(BENCH_DEAD_LETTER);
+    expect(m.warnings).toEqual([]);
+  });
+});
+
+describe('pipelineManifests', () => {
+  it('routes accounts and transfers to the processor and both of its reply types to the bench sink', () => {
+    const m = pipelineManifests(20);
+    const route = Object.fromEntries(
+      m.triggers.map((t) => [t.filter.type, `${t.subscriber.ref?.name}/${t.parallelism}`]),
+    );
+    expect(route).toEqual({
+      'dev.sluice.banking.account.opened.v1': `${PIPELINE_FUNCTION}/1`,
+      'dev.sluice.banking.transaction.submitted.v1': `${PIPELINE_FUNCTION}/20`,
+      'dev.sluice.banking.transaction.processed.v1': `${BENCH_SUBSCRIBER}/20`,
+      'dev.sluice.banking.transaction.rejected.v1': `${BENCH_SUBSCRIBER}/20`,
+    });
+  });
+});
+
+describe('parseBrokerBenchArgs', () => {
+  it('returns the arguments broker.ts passes, with the server cpu defaulting to 0', () => {
+    expect(parseBrokerBenchArgs('{"url":"amqp://h","seconds":3,"warmupSeconds":1,"inFlight":50}')).toEqual({
+      url: 'amqp://h',
+      seconds: 3,
+      warmupSeconds: 1,
+      inFlight: 50,
+      serverCpu: '0',
+      mode: 'broker',
+    });
+  });
+
+  it('throws when a number is missing or not positive', () => {
+    expect(() => parseBrokerBenchArgs('{"url":"amqp://h","seconds":3,"warmupSeconds":1}')).toThrow(
+      /inFlight/,
+    );
+    expect(() =>
+      parseBrokerBenchArgs('{"url":"amqp://h","seconds":0,"warmupSeconds":1,"inFlight":5}'),
+    ).toThrow(/seconds/);
+  });
+});
+
+describe('cpuTicksFromStat', () => {
+  it('returns utime + stime of a /proc/<pid>/stat line, also when the command name holds spaces', () => {
+    const tail = 'R 1 1 1 0 -1 4194304 99 0 0 0 17 5 0 0 20 0 1 0 678006 3133440 357';
+    expect(cpuTicksFromStat(`42 (node) ${tail}`)).toBe(22);
+    expect(cpuTicksFromStat(`42 (a b) c) ${tail}`)).toBe(22);
+  });
+
+  it('returns undefined for a truncated line', () => {
+    expect(cpuTicksFromStat('42 (node) R 1 1')).toBeUndefined();
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * Pure parts of the broker-path benchmark (broker-host.ts): the in-memory manifests of the one broker
+ * and one trigger it runs, and the arguments both of its processes read. Kept apart so they are unit
+ * tested without starting anything.
+ */
+import { type EventingManifests, parseEventingManifests } from '../../eventing/src/manifests.ts';
+
+/** Subscriber and dead-letter sink names in the manifests (resolveSubscriber maps them to URLs). */
+export const BENCH_SUBSCRIBER = 'bench-sink';
+export const BENCH_DEAD_LETTER = 'dead-letter-sink';
+/** CloudEvent extension carrying the poster's clock at POST time (performance.now(), ms). */
+export const SENT_EXTENSION = 'benchsent';
+
+export interface BrokerBenchArgs {
+  readonly url: string;
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  /** Concurrent POSTs at the ingress = trigger parallelism (= the floor's publishes in flight and prefetch). */
+  readonly inFlight: number;
+  readonly serverCpu: string;
+  /** `broker` (default): the broker path; `pipeline`: transfers through transaction-processor. */
+  readonly mode: 'broker' | 'pipeline';
+}
+
+export interface BenchManifestOptions {
+  readonly eventType: string;
+  readonly parallelism: number;
+}
+
+export interface BenchTrigger {
+  readonly name: string;
+  /** Exact `type` filter. */
+  readonly type: string;
+  /** Knative Service name the subscriber ref points at (resolveSubscriber maps it to a URL). */
+  readonly subscriber: string;
+  readonly parallelism: number;
+}
+
+/** Pipeline benchmark: the service name of the function under test. */
+export const PIPELINE_FUNCTION = 'transaction-processor';
+export const BANKING = {
+  accountOpened: 'dev.sluice.banking.account.opened.v1',
+  submitted: 'dev.sluice.banking.transaction.submitted.v1',
+  processed: 'dev.sluice.banking.transaction.processed.v1',
+  rejected: 'dev.sluice.banking.transaction.rejected.v1',
+} as const;
+
+/**
+ * One Broker (classic queues, like the floor's queue) and one Trigger with an exact type filter, no
+ * retries, a dead-letter sink. Parallelism = the floor's prefetch, so both sides hold the same number
+ * of unacked messages.
+ */
+export function benchManifests(options: BenchManifestOptions): EventingManifests {
+  return manifestsOf([
+    {
+      name: BENCH_SUBSCRIBER,
+      type: options.eventType,
+      subscriber: BENCH_SUBSCRIBER,
+      parallelism: options.parallelism,
+    },
+  ]);
+}
+
+/**
+ * The transfer pipeline: account.opened (parallelism 1, as deployed) and transaction.submitted →
+ * transaction-processor; its replies (processed / rejected) → the bench sink.
+ */
+export function pipelineManifests(parallelism: number): EventingManifests {
+  return manifestsOf([
+    { name: 'tp-accounts', type: BANKING.accountOpened, subscriber: PIPELINE_FUNCTION, parallelism: 1 },
+    { name: 'tp-transfers', type: BANKING.submitted, subscriber: PIPELINE_FUNCTION, parallelism },
+    { name: 'bench-processed', type: BANKING.processed, subscriber: BENCH_SUBSCRIBER, parallelism },
+    { name: 'bench-rejected', type: BANKING.rejected, subscriber: BENCH_SUBSCRIBER, parallelism },
+  ]);
+}
+
+function manifestsOf(triggers: readonly BenchTrigger[]): EventingManifests {
+  const broker = `
+apiVersion: eventing.knative.dev/v1alpha1
+kind: RabbitmqBrokerConfig
+metadata: { name: default-config, namespace: sluice }
+spec:
+  rabbitmqClusterReference: { name: rabbitmq, namespace: sluice }
+  queueType: classic
+---
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: default
+  namespace: sluice
+  annotations: { eventing.knative.dev/broker.class: RabbitMQBroker }
+spec:
+  config: { apiVersion: eventing.knative.dev/v1alpha1, kind: RabbitmqBrokerConfig, name: default-config, namespace: sluice }
+  delivery:
+    retry: 0
+    deadLetterSink: { ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${BENCH_DEAD_LETTER} } }
+`;
+  const trigger = (t: BenchTrigger): string => `
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: ${t.name}
+  namespace: sluice
+  annotations: { rabbitmq.eventing.knative.dev/parallelism: "${t.parallelism}" }
+spec:
+  broker: default
+  filter:
+    attributes:
+      type: ${JSON.stringify(t.type)}
+  subscriber:
+    ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${t.subscriber} }
+  delivery:
+    retry: 0
+    timeout: PT10S
+    deadLetterSink:
+      ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${BENCH_DEAD_LETTER} }
+`;
+  return parseEventingManifests([
+    { file: 'broker.yaml', text: broker },
+    ...triggers.map((t) => ({ file: `triggers/${t.name}.yaml`, text: trigger(t) })),
+  ]);
+}
+
+/** Reads the JSON argument broker.ts passes; throws on anything missing so a round fails loudly. */
+export function parseBrokerBenchArgs(text: string | undefined): BrokerBenchArgs {
+  const raw = JSON.parse(text ?? '{}') as Partial<Record<keyof BrokerBenchArgs, unknown>>;
+  const num = (k: 'seconds' | 'warmupSeconds' | 'inFlight'): number => {
+    const v = raw[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`broker-host: bad ${k}`);
+    return v;
+  };
+  if (typeof raw.url !== 'string') throw new Error('broker-host: url missing');
+  return {
+    url: raw.url,
+    seconds: num('seconds'),
+    warmupSeconds: num('warmupSeconds'),
+    inFlight: Math.trunc(num('inFlight')),
+    serverCpu: typeof raw.serverCpu === 'string' ? raw.serverCpu : '0',
+    mode: raw.mode === 'pipeline' ? 'pipeline' : 'broker',
+  };
+}
+
+/**
+ * CPU time (user + system, in clock ticks) from the text of /proc/<pid>/stat. Fields 14 and 15; the
+ * command name (field 2) may hold spaces, so fields are counted after its closing parenthesis.
+ */
+export function cpuTicksFromStat(stat: string): number | undefined {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ", field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : undefined;
+}
