@@ -4,6 +4,7 @@
  * tested without starting anything.
  */
 import { type EventingManifests, parseEventingManifests } from '../../eventing/src/manifests.ts';
+import { brokerYaml } from '../../eventing/src/testing/manifests.ts';
 
 /** Subscriber and dead-letter sink names in the manifests (resolveSubscriber maps them to URLs). */
 export const BENCH_SUBSCRIBER = 'bench-sink';
@@ -75,26 +76,7 @@ export function pipelineManifests(parallelism: number): EventingManifests {
 }
 
 function manifestsOf(triggers: readonly BenchTrigger[]): EventingManifests {
-  const broker = `
-apiVersion: eventing.knative.dev/v1alpha1
-kind: RabbitmqBrokerConfig
-metadata: { name: default-config, namespace: sluice }
-spec:
-  rabbitmqClusterReference: { name: rabbitmq, namespace: sluice }
-  queueType: classic
----
-apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata:
-  name: default
-  namespace: sluice
-  annotations: { eventing.knative.dev/broker.class: RabbitMQBroker }
-spec:
-  config: { apiVersion: eventing.knative.dev/v1alpha1, kind: RabbitmqBrokerConfig, name: default-config, namespace: sluice }
-  delivery:
-    retry: 0
-    deadLetterSink: { ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${BENCH_DEAD_LETTER} } }
-`;
+  const broker = brokerYaml({ queueType: 'classic', deadLetterSink: BENCH_DEAD_LETTER });
   const trigger = (t: BenchTrigger): string => `
 apiVersion: eventing.knative.dev/v1
 kind: Trigger

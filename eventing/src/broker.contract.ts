@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../functions/runtime/src/types.ts';
 import { type RunningBroker, startBroker } from './index.ts';
 import { type EventingManifests, parseEventingManifests } from './manifests.ts';
+import { brokerYaml } from './testing/manifests.ts';
 import { postEvent, settle, startTestSink, type TestSink, testEvent, waitFor } from './testing/test-sink.ts';
 
 export interface ContractBackend {
@@ -27,26 +28,7 @@ export interface TriggerDef {
 const DELIVERY = 'retry: 2\n    backoffPolicy: exponential\n    backoffDelay: PT0.01S\n    timeout: PT5S';
 
 export function contractManifests(triggers: readonly TriggerDef[]): EventingManifests {
-  const broker = `
-apiVersion: eventing.knative.dev/v1alpha1
-kind: RabbitmqBrokerConfig
-metadata: { name: default-config, namespace: sluice }
-spec:
-  rabbitmqClusterReference: { name: rabbitmq, namespace: sluice }
-  queueType: quorum
----
-apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata:
-  name: default
-  namespace: sluice
-  annotations: { eventing.knative.dev/broker.class: RabbitMQBroker }
-spec:
-  config: { apiVersion: eventing.knative.dev/v1alpha1, kind: RabbitmqBrokerConfig, name: default-config, namespace: sluice }
-  delivery:
-    retry: 0
-    deadLetterSink: { ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter-sink } }
-`;
+  const broker = brokerYaml({ deadLetterSink: 'dead-letter-sink' });
   const texts = [{ file: 'broker.yaml', text: broker }];
   for (const t of triggers) {
     const filter = Object.entries(t.filter ?? {})

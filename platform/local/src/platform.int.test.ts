@@ -5,6 +5,7 @@ import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
 import { parseEventingManifests } from '../../../eventing/src/manifests.ts';
+import { brokerYaml } from '../../../eventing/src/testing/manifests.ts';
 import { JsonLogger } from '../../../functions/runtime/src/log.ts';
 import { loadKnativeService } from './knative-service.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
@@ -17,23 +18,7 @@ const HELLO_REQUESTED = 'dev.sluice.hello.requested.v1';
 const HELLO_GREETED = 'dev.sluice.hello.greeted.v1';
 const TALLY_REQUESTED = 'dev.sluice.test.tally.requested.v1';
 
-const BROKER = `
-apiVersion: eventing.knative.dev/v1alpha1
-kind: RabbitmqBrokerConfig
-metadata: {name: default-config, namespace: sluice}
-spec:
-  rabbitmqClusterReference: {name: rabbitmq, namespace: sluice}
-  queueType: classic
----
-apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata:
-  name: default
-  namespace: sluice
-  annotations: {eventing.knative.dev/broker.class: RabbitMQBroker}
-spec:
-  config: {apiVersion: eventing.knative.dev/v1alpha1, kind: RabbitmqBrokerConfig, name: default-config, namespace: sluice}
-`;
+const BROKER = brokerYaml({ queueType: 'classic' });
 
 function trigger(
   name: string,
