@@ -25,10 +25,11 @@ FN ?= hello
 EXAMPLE ?=
 PORT ?= 8080
 
-# Each area adds its targets in make/<area>.mk, and the static checks `make test` must run to
+# Each area keeps its targets in its own <area>.mk beside its code, and adds the static checks `make test` must run to
 # TEST_CHECKS (e.g. `TEST_CHECKS += check-manifests`).
 TEST_CHECKS :=
-include $(sort $(wildcard make/*.mk))
+AREA_MAKEFILES := functions/runtime/runtime.mk functions/transaction-injector/banking.mk bench/bench.mk platform/k3s/deploy.mk eventing/eventing.mk platform/local/local.mk observability/observability.mk
+include $(AREA_MAKEFILES)
 
 .PHONY: help node install ferretdb dev run invoke test test-unit test-int lint typecheck check-examples clean
 help: ## list the targets

@@ -8,14 +8,14 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{functions,eventing,platform,observability,bench,scripts}/**/*.test.ts'],
+          include: ['{functions,eventing,platform,observability,bench}/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['{functions,eventing,platform,observability,bench,scripts}/**/*.int.test.ts'],
+          include: ['{functions,eventing,platform,observability,bench}/**/*.int.test.ts'],
           exclude: ['**/node_modules/**'],
           globalSetup: ['platform/test-servers/global-setup.ts'],
           testTimeout: 60_000,

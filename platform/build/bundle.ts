@@ -1,5 +1,5 @@
 /**
- * Builds one function into a self-contained ESM bundle for an image (see make/bench.mk for the contract):
+ * Builds one function into a self-contained ESM bundle for an image (see bench/bench.mk for the contract):
  *
  *   dist/functions/<name>/main.mjs      entry: runtime + handler + precompiled schema validators
  *   dist/functions/<name>/chunks/*.mjs  code loaded only when needed (MongoDB driver, OpenTelemetry, express)

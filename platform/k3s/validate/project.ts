@@ -30,7 +30,7 @@ export function readVersions(file = join(K3S_DIR, 'versions.env')): Record<strin
   return versions;
 }
 
-/** Same name as make/deploy.mk's KUSTOMIZE_BIN: changes when the tools module does, like FERRETDB_BIN. */
+/** Same name as platform/k3s/deploy.mk's KUSTOMIZE_BIN: changes when the tools module does, like FERRETDB_BIN. */
 export function kustomizeBin(env: NodeJS.ProcessEnv = process.env): string {
   if (env.KUSTOMIZE_BIN) return env.KUSTOMIZE_BIN;
   const version = /sigs\.k8s\.io\/kustomize\/kustomize\/v5 v(\S+)/.exec(

@@ -5,12 +5,12 @@
  * by the directory scan; nothing here names a function.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { receive, STRUCTURED_CONTENT_TYPE } from '../functions/runtime/src/cloudevent/receive.ts';
-import { loadSchemas } from '../functions/runtime/src/validate.ts';
+import { receive, STRUCTURED_CONTENT_TYPE } from './runtime/src/cloudevent/receive.ts';
+import { loadSchemas } from './runtime/src/validate.ts';
 
-const FUNCTIONS = resolve(import.meta.dirname, '../functions');
+const FUNCTIONS = import.meta.dirname;
 
 const examples = readdirSync(FUNCTIONS, { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(FUNCTIONS, d.name, 'examples')))

@@ -3,4 +3,4 @@
 # this target runs it alone.
 .PHONY: check-examples
 check-examples: install ## every functions/*/examples/*.json is a valid CloudEvent passing its schema
-	npx vitest run --project unit scripts/check-examples.test.ts
+	npx vitest run --project unit functions/examples.test.ts
