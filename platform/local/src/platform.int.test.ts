@@ -10,6 +10,7 @@ import { JsonLogger } from '../../../functions/runtime/src/log.ts';
 import { loadKnativeService } from './knative-service.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
 import { SCALE_ACTION } from './scaler.ts';
+import { postEvent, until as untilWithin } from './testing/http-events.ts';
 import { type Recorder, startRecorder } from './testing/recorder.ts';
 import { RecordingLogger } from './testing/recording-logger.ts';
 
@@ -47,33 +48,7 @@ spec:
 `;
 }
 
-async function until<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  ms = 45_000,
-) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function post(url: string, type: string, data: unknown, id: string) {
-  return fetch(url, {
-    method: 'POST',
-    headers: {
-      'ce-specversion': '1.0',
-      'ce-id': id,
-      'ce-source': '/tests/local-platform',
-      'ce-type': type,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify(data),
-  });
-}
+const until: typeof untilWithin = (what, check, ms = 45_000) => untilWithin(what, check, ms);
 
 const run = `${process.pid}-${Date.now().toString(36)}`;
 
@@ -227,7 +202,12 @@ describe('local platform (broker + serving)', () => {
       const docs = mongo.db(db).collection<{ _id: string; attempts: number }>('tally');
       const ids = Array.from({ length: N }, (_, i) => `kill-${run}-${i}`);
       for (const [i, id] of ids.entries()) {
-        const res = await post(broker?.url as string, TALLY_REQUESTED, { key: `k${i}`, delayMs: 150 }, id);
+        const res = await postEvent(
+          broker?.url as string,
+          TALLY_REQUESTED,
+          { key: `k${i}`, delayMs: 150 },
+          id,
+        );
         expect(res.status).toBe(202);
       }
       const scaler = platform.serving.functions.get('tally')?.scaler;

@@ -5,21 +5,12 @@ import { loadKnativeService } from './knative-service.ts';
 import { ProcessFunctionHost } from './process-host.ts';
 import { SCALE_ACTION } from './scaler.ts';
 import { type Serving, startServing } from './serving.ts';
+import { postEvent, until } from './testing/http-events.ts';
 import { RecordingLogger } from './testing/recording-logger.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const HELLO = resolve(ROOT, 'functions/hello/service.yaml');
 const TALLY = resolve(ROOT, 'platform/local/test/fixtures/tally/service.yaml');
-
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function alive(pid: number): boolean {
   try {
@@ -28,20 +19,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-function postEvent(url: string, type: string, data: unknown, id = crypto.randomUUID()) {
-  return fetch(url, {
-    method: 'POST',
-    headers: {
-      'ce-specversion': '1.0',
-      'ce-id': id,
-      'ce-source': '/tests/local-platform',
-      'ce-type': type,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify(data),
-  });
 }
 
 describe('serving (real function processes)', () => {

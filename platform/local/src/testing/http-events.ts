@@ -1,0 +1,36 @@
+/** Helpers shared by the local platform's integration tests: poll with a deadline, post a CloudEvent. */
+
+/** Resolves with the first truthy value of `check`, polling every 50 ms; throws after `ms`. */
+export async function until<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** POSTs a binary-mode CloudEvent with JSON data; the caller reads the Response. */
+export function postEvent(
+  url: string,
+  type: string,
+  data: unknown,
+  id: string = crypto.randomUUID(),
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-source': '/tests/local-platform',
+      'ce-type': type,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(data),
+  });
+}
