@@ -22,16 +22,20 @@ export FERRETDB_BIN ?= $(CACHE)/bin/ferretdb-$(FERRETDB_VERSION)-$(FERRETDB_SUM)
 export RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672
 
 FN ?= hello
+# A function folder is functions/<system>/<FN>/; FN is the Knative Service name, unique across systems.
+FN_DIR = $(patsubst %/,%,$(dir $(firstword $(wildcard functions/*/$(FN)/handler.ts))))
 EXAMPLE ?=
 PORT ?= 8080
 
 # Each area keeps its targets in its own <area>.mk beside its code, and adds the static checks `make test` must run to
 # TEST_CHECKS (e.g. `TEST_CHECKS += check-manifests`).
-TEST_CHECKS :=
-AREA_MAKEFILES := functions/runtime/runtime.mk functions/transaction-injector/banking.mk bench/bench.mk platform/k3s/deploy.mk eventing/eventing.mk platform/local/local.mk observability/observability.mk
+TEST_CHECKS := check-imports
+# Each system folder (functions/<system>/) may add its own <system>.mk (e.g. functions/banking/banking.mk).
+SYSTEM_MAKEFILES := $(sort $(filter-out functions/runtime/%,$(wildcard functions/*/*.mk)))
+AREA_MAKEFILES := functions/runtime/runtime.mk $(SYSTEM_MAKEFILES) bench/bench.mk platform/k3s/deploy.mk eventing/eventing.mk platform/local/local.mk observability/observability.mk
 include $(AREA_MAKEFILES)
 
-.PHONY: help node install ferretdb dev run invoke test test-unit test-int lint typecheck check-examples clean
+.PHONY: help node install ferretdb dev run invoke test test-unit test-int lint typecheck check-examples check-imports clean
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
@@ -64,10 +68,12 @@ dev: install ## run the local platform: broker + every function, scale from/to z
 	@RABBITMQ_URL='$(DEV_RABBITMQ_URL)' node platform/local/src/dev.ts
 
 run: install ## run one function as its container would: make run FN=<name>
-	FUNCTION_DIR=functions/$(FN) PORT=$(PORT) node functions/runtime/src/main.ts
+	@test -n "$(FN_DIR)" || { echo "no function named $(FN) (functions/<system>/$(FN)/handler.ts)"; exit 2; }
+	FUNCTION_DIR=$(FN_DIR) PORT=$(PORT) node functions/runtime/src/main.ts
 
 invoke: ## post an example event to a running function: make invoke FN=<name> [EXAMPLE=<type>]
-	@f=$$(ls functions/$(FN)/examples/$(if $(EXAMPLE),$(EXAMPLE),*).json | head -1); echo "POST $$f"; \
+	@test -n "$(FN_DIR)" || { echo "no function named $(FN) (functions/<system>/$(FN)/handler.ts)"; exit 2; }
+	@f=$$(ls $(FN_DIR)/examples/$(if $(EXAMPLE),$(EXAMPLE),*).json | head -1); echo "POST $$f"; \
 	curl -sS -i http://localhost:$(PORT)/ -H 'content-type: application/cloudevents+json' --data-binary @$$f; echo
 
 lint: install ## biome (lint + format check)
@@ -87,6 +93,9 @@ test: install ferretdb ## everything CI runs: lint, types, unit, integration, st
 	npx tsc -p tsconfig.json
 	npx vitest run
 	$(if $(strip $(TEST_CHECKS)),$(MAKE) --no-print-directory $(TEST_CHECKS))
+
+check-imports: install ## the dependency rule of docs/ARCHITECTURE.md (platform/build/check-imports.ts)
+	node platform/build/check-imports.ts
 
 clean: ## remove build output (keeps the per-machine cache)
 	rm -rf dist coverage node_modules

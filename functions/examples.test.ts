@@ -1,29 +1,28 @@
 /**
- * Repo-level conformance check: every `functions/<name>/examples/*.json` is a valid structured-mode
+ * Repo-level conformance check: every `functions/<system>/<name>/examples/*.json` is a valid structured-mode
  * CloudEvent (parsed by the runtime's own strict receive()), named after its type, and its data
  * passes that type's schema in the same function's `schemas/`. Functions added later are picked up
  * by the directory scan; nothing here names a function.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { receive, STRUCTURED_CONTENT_TYPE } from './runtime/src/cloudevent/receive.ts';
-import { loadSchemas } from './runtime/src/validate.ts';
+import { listFunctions, loadSchemas, receive, STRUCTURED_CONTENT_TYPE } from './runtime/src/index.ts';
 
 const FUNCTIONS = import.meta.dirname;
 
-const examples = readdirSync(FUNCTIONS, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && existsSync(join(FUNCTIONS, d.name, 'examples')))
-  .flatMap((d) =>
-    readdirSync(join(FUNCTIONS, d.name, 'examples'))
-      .filter((f) => f.endsWith('.json'))
+const examples = listFunctions(FUNCTIONS)
+  .filter((f) => existsSync(join(f.dir, 'examples')))
+  .flatMap((f) =>
+    readdirSync(join(f.dir, 'examples'))
+      .filter((file) => file.endsWith('.json'))
       .sort()
-      .map((file) => ({ fn: d.name, file, path: join(FUNCTIONS, d.name, 'examples', file) })),
+      .map((file) => ({ fn: relative(FUNCTIONS, f.dir), file, path: join(f.dir, 'examples', file) })),
   );
 
 describe('function examples', () => {
   it('finds examples to check', () => {
-    expect(examples.map((e) => e.fn)).toContain('hello');
+    expect(examples.map((e) => e.fn)).toContain('demo/hello');
   });
 
   it.each(examples.map((e) => [`${e.fn}/examples/${e.file}`, e] as const))(

@@ -3,7 +3,7 @@
  * and one trigger it runs, and the arguments both of its processes read. Kept apart so they are unit
  * tested without starting anything.
  */
-import { type EventingManifests, parseEventingManifests } from '../../eventing/src/manifests.ts';
+import { type EventingManifests, parseEventingManifests } from '../../eventing/src/index.ts';
 import { brokerYaml } from '../../eventing/src/testing/manifests.ts';
 
 /** Subscriber and dead-letter sink names in the manifests (resolveSubscriber maps them to URLs). */

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
 import { startBroker } from '../../eventing/src/index.ts';
-import { JsonLogger } from '../../functions/runtime/src/log.ts';
+import { JsonLogger } from '../../functions/runtime/src/index.ts';
 import {
   BANKING,
   BENCH_DEAD_LETTER,

@@ -4,10 +4,9 @@
  * servers on 127.0.0.1; events go in through the ingress as a producer's curl would.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { type RunningBroker, startBroker } from './index.ts';
-import { type EventingManifests, parseEventingManifests } from './manifests.ts';
-import { brokerYaml } from './testing/manifests.ts';
+import { contractManifests, quietLog, type TriggerDef } from './testing/manifests.ts';
 import { postEvent, settle, startTestSink, type TestSink, testEvent, waitFor } from './testing/test-sink.ts';
 
 export interface ContractBackend {
@@ -15,46 +14,6 @@ export interface ContractBackend {
   readonly rabbitmqUrl: string | undefined;
   /** Messages survive a broker restart (a new broker on the same queues delivers them). */
   readonly durable: boolean;
-}
-
-export interface TriggerDef {
-  readonly name: string;
-  readonly filter?: Record<string, string>;
-  readonly parallelism?: number;
-  /** YAML of spec.delivery without deadLetterSink (added: dead-letter-sink). */
-  readonly delivery?: string;
-}
-
-const DELIVERY = 'retry: 2\n    backoffPolicy: exponential\n    backoffDelay: PT0.01S\n    timeout: PT5S';
-
-export function contractManifests(triggers: readonly TriggerDef[]): EventingManifests {
-  const broker = brokerYaml({ deadLetterSink: 'dead-letter-sink' });
-  const texts = [{ file: 'broker.yaml', text: broker }];
-  for (const t of triggers) {
-    const filter = Object.entries(t.filter ?? {})
-      .map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`)
-      .join('\n');
-    texts.push({
-      file: `triggers/${t.name}.yaml`,
-      text: `
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata:
-  name: ${t.name}
-  namespace: sluice
-  annotations: { rabbitmq.eventing.knative.dev/parallelism: "${t.parallelism ?? 1}" }
-spec:
-  broker: default
-${filter === '' ? '' : `  filter:\n    attributes:\n${filter}\n`}  subscriber:
-    ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${t.name} }
-  delivery:
-    ${t.delivery ?? DELIVERY}
-    deadLetterSink:
-      ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter-sink }
-`,
-    });
-  }
-  return parseEventingManifests(texts);
 }
 
 let counter = 0;
@@ -298,6 +257,3 @@ export function describeBrokerContract(name: string, factory: () => ContractBack
     );
   });
 }
-
-const noop = (): void => {};
-export const quietLog = { debug: noop, info: noop, warn: noop, error: noop };

@@ -17,7 +17,7 @@
  * Dead-letter dispatcher (`dispatchDLQ`): deliver to the sink with the same delivery settings; a sink that
  * still fails loses the event (logged at error), as upstream — hence the sink's min-scale 1.
  */
-import type { CloudEvent, Logger } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import type { BrokerBackend, QueueSpec, Topology } from './backends/backend.ts';
 import {
   type DeliveryConfig,

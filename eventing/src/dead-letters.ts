@@ -1,14 +1,17 @@
 /**
- * Operator tools over the dead letters functions/dead-letter-sink stored: list them, and replay them
+ * Operator tools over the dead letters functions/platform/dead-letter-sink stored: list them, and replay them
  * into the broker ingress — the original event (id, source, type, data, extensions) without the
  * knativeerror* extensions — marking each as replayed. A replayed event that fails again is
  * dead-lettered again and its record returns to `dead-lettered` (count + 1).
  */
 
-import { COLLECTION, type DeadLetter, STATUS } from '../../functions/dead-letter-sink/handler.ts';
-import { toBinary } from '../../functions/runtime/src/cloudevent/encode.ts';
-import type { DocumentStore } from '../../functions/runtime/src/ports/document-store.ts';
-import type { CloudEvent } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent, DocumentStore } from '../../functions/runtime/src/index.ts';
+import {
+  DEAD_LETTERS_COLLECTION as COLLECTION,
+  type DeadLetter,
+  DEAD_LETTER_STATUS as STATUS,
+  toBinary,
+} from '../../functions/runtime/src/index.ts';
 
 export async function listDeadLetters(
   store: DocumentStore,

@@ -19,9 +19,8 @@
  * unset; without one, 0. Policy exponential, delay 50 ms, no timeout.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { toBinary } from '../../functions/runtime/src/cloudevent/encode.ts';
-import { receive } from '../../functions/runtime/src/cloudevent/receive.ts';
-import type { CloudEvent } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent } from '../../functions/runtime/src/index.ts';
+import { receive, toBinary } from '../../functions/runtime/src/index.ts';
 import { BACKOFF_POLICY, type BackoffPolicy, type DeliverySpec } from './manifests.ts';
 import { withRawData } from './wire.ts';
 

@@ -3,7 +3,7 @@
  * manifests the cluster applies (eventing/manifests/). See docs/eventing.md.
  *
  * ```ts
- * import { startBroker } from '../../eventing/src/index.ts';
+ * import { startBroker } from './index.ts';
  * const broker = await startBroker({
  *   resolveSubscriber: (ref, uri) => `http://127.0.0.1:${portOf(ref.name)}${uri ?? '/'}`, // required
  *   root,                    // repo root; manifests from <root>/eventing/manifests, functions from <root>/functions
@@ -24,8 +24,8 @@
  * A RabbitmqSource needs RabbitMQ: with the memory backend, sources are listed as inactive.
  */
 import { resolve as resolvePath } from 'node:path';
-import { JsonLogger } from '../../functions/runtime/src/log.ts';
-import type { CloudEvent, Logger } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
+import { JsonLogger } from '../../functions/runtime/src/index.ts';
 import type { BrokerBackend } from './backends/backend.ts';
 import { MemoryBackend } from './backends/memory-backend.ts';
 import { RabbitmqBackend, redact } from './backends/rabbitmq-backend.ts';
@@ -44,9 +44,10 @@ import { SourceConsumer } from './source.ts';
 
 export { BackendError } from './backends/backend.ts';
 export type { BrokerPlan, ResolveSubscriber, TriggerRoute } from './broker.ts';
+export { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 export { KNATIVE_ERROR } from './delivery.ts';
 export type { EventingManifests, KReference } from './manifests.ts';
-export { loadEventingManifests, ManifestError } from './manifests.ts';
+export { loadEventingManifests, ManifestError, parseEventingManifests } from './manifests.ts';
 export { ReplyLoopError } from './replies.ts';
 
 export interface StartBrokerOptions {

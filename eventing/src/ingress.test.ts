@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../functions/runtime/src/types.ts';
-import { quietLog } from './broker.contract.ts';
+import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { startIngress } from './ingress.ts';
+import { quietLog } from './testing/manifests.ts';
 import { postEvent, testEvent } from './testing/test-sink.ts';
 
 describe('ingress', () => {

@@ -16,15 +16,15 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import {
+  InvalidEventError,
   PROBLEM_CONTENT_TYPE,
   type Problem,
   problemBody,
+  receive,
   toProblem,
-} from '../../functions/runtime/src/cloudevent/problem.ts';
-import { receive } from '../../functions/runtime/src/cloudevent/receive.ts';
-import { InvalidEventError } from '../../functions/runtime/src/errors.ts';
-import type { CloudEvent, Logger } from '../../functions/runtime/src/types.ts';
+} from '../../functions/runtime/src/index.ts';
 import { withRawData } from './wire.ts';
 
 export interface IngressOptions {

@@ -115,13 +115,9 @@ interface RawDoc {
   readonly doc: Obj;
 }
 
-/** Reads broker.yaml (and any other top-level *.yaml), triggers/*.yaml and sources/*.yaml under `dir`. */
+/** Reads every *.yaml under `dir` (broker.yaml, each system's triggers/ and sources/), sorted by path. */
 export async function loadEventingManifests(dir: string): Promise<EventingManifests> {
-  const files = [
-    ...(await yamlFiles(dir)),
-    ...(await yamlFiles(join(dir, 'triggers'))),
-    ...(await yamlFiles(join(dir, 'sources'))),
-  ];
+  const files = await yamlFiles(dir);
   const texts = await Promise.all(
     files.map(async (f) => ({ file: relative(dir, f), text: await readFile(f, 'utf8') })),
   );
@@ -129,16 +125,11 @@ export async function loadEventingManifests(dir: string): Promise<EventingManife
 }
 
 async function yamlFiles(dir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => (n.endsWith('.yaml') || n.endsWith('.yml')) && n !== 'kustomization.yaml')
-    .sort()
-    .map((n) => join(dir, n));
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name) && e.name !== 'kustomization.yaml')
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
 }
 
 /** Parses and checks manifest texts; throws ManifestError listing every problem found. */

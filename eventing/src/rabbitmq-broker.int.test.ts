@@ -1,7 +1,8 @@
 import { connect } from 'amqplib';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { contractManifests, describeBrokerContract, quietLog } from './broker.contract.ts';
+import { describeBrokerContract } from './broker.contract.ts';
 import { startBroker } from './index.ts';
+import { contractManifests, quietLog } from './testing/manifests.ts';
 import { postEvent, startTestSink, type TestSink, testEvent, waitFor } from './testing/test-sink.ts';
 
 describeBrokerContract('RabbitMQ backend', () => ({ rabbitmqUrl: inject('rabbitmqUrl'), durable: true }));

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseEventingManifests } from './manifests.ts';
-import { emittedTypes, findReplyLoops } from './replies.ts';
+import { findReplyLoops, replyTypesFromFolders } from './replies.ts';
 
 const broker = `
 apiVersion: eventing.knative.dev/v1
@@ -49,8 +49,8 @@ describe('replies', () => {
     expect(loops[1]).toMatch(/Trigger all/);
   });
 
-  it('reads emits from a function folder (hello)', async () => {
-    const types = await emittedTypes(resolve(import.meta.dirname, '../../functions/hello'));
+  it('reads emits from a function folder found by its name (hello)', async () => {
+    const types = await replyTypesFromFolders(resolve(import.meta.dirname, '../../functions'))('hello');
     expect(types).toEqual(['dev.sluice.hello.greeted.v1']);
   });
 });

@@ -8,10 +8,7 @@
  * `/sluice/functions/<name>` (CE_SOURCE overrides it; set that in the manifest env and this check reads it
  * from nowhere, so it is a best-effort guard, like the deploy-time rule in platform/k3s/validate).
  */
-import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { describeFunction, findFunction } from '../../functions/runtime/src/index.ts';
 import type { TriggerManifest } from './manifests.ts';
 
 export class ReplyLoopError extends Error {
@@ -21,25 +18,6 @@ export class ReplyLoopError extends Error {
     super(`reply loops in the trigger wiring (refused):\n${loops.map((l) => `  - ${l}`).join('\n')}`);
     this.loops = loops;
   }
-}
-
-/** Types a function folder may reply with, or undefined when the folder has no handler. */
-export async function emittedTypes(functionDir: string): Promise<readonly string[] | undefined> {
-  const file = ['handler.ts', 'handler.js'].map((f) => join(functionDir, f)).find((f) => existsSync(f));
-  if (file === undefined) return undefined;
-  const mod = (await import(pathToFileURL(file).href)) as { emits?: unknown; accepts?: unknown };
-  if (Array.isArray(mod.emits)) return mod.emits.filter((t): t is string => typeof t === 'string');
-  const accepts = new Set(Array.isArray(mod.accepts) ? mod.accepts : []);
-  let files: string[] = [];
-  try {
-    files = await readdir(join(functionDir, 'schemas'));
-  } catch {
-    files = [];
-  }
-  return files
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => f.slice(0, -5))
-    .filter((t) => !accepts.has(t));
 }
 
 export type ReplyTypesOf = (serviceName: string) => Promise<readonly string[] | undefined>;
@@ -71,7 +49,10 @@ export async function findReplyLoops(
   return loops;
 }
 
-/** Reply types from `functions/<name>/` folders. */
+/** Reply types from the function folders under `functions/` (`functions/<system>/<name>/`). */
 export function replyTypesFromFolders(functionsDir: string): ReplyTypesOf {
-  return (name) => emittedTypes(join(functionsDir, name));
+  return async (name) => {
+    const folder = findFunction(functionsDir, name);
+    return folder === undefined ? undefined : (await describeFunction(folder.dir))?.emits;
+  };
 }

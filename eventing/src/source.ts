@@ -13,7 +13,7 @@
  * cluster posts to the broker ingress; both answer only after the publisher confirm).
  */
 import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
-import type { CloudEvent, Logger } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import { backoffMs } from './delivery.ts';
 import { BACKOFF_POLICY, type SourceManifest } from './manifests.ts';
 import { fromAmqp, rabbitmqEventSource, wrapAmqpMessage } from './wire.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { matchesFilter } from './trigger-filter.ts';
 
 const event: CloudEvent = {

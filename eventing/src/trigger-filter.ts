@@ -6,7 +6,7 @@
  * extensions by name (`wire.ts`); `x-` arguments never take part in matching (RabbitMQ ignores them).
  * An empty filter matches every event. The memory backend calls this; RabbitMQ does the same itself.
  */
-import type { CloudEvent } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { eventHeaders } from './wire.ts';
 
 export function matchesHeaders(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CloudEvent } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { fromAmqp, RABBITMQ_EVENT_TYPE, toAmqp, withRawData, wrapAmqpMessage } from './wire.ts';
 
 const event: CloudEvent = withRawData({

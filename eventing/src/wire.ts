@@ -10,9 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { encodeHeaderValue } from '../../functions/runtime/src/cloudevent/encode.ts';
-import { isJsonMediaType, mediaType, receive } from '../../functions/runtime/src/cloudevent/receive.ts';
-import type { CloudEvent, ExtensionValue } from '../../functions/runtime/src/types.ts';
+import type { CloudEvent, ExtensionValue } from '../../functions/runtime/src/index.ts';
+import { encodeHeaderValue, isJsonMediaType, mediaType, receive } from '../../functions/runtime/src/index.ts';
 
 /**
  * The event with `data` as bytes: `raw` (a binary-mode body) when given, else the parsed data

@@ -1,13 +1,16 @@
 /**
- * A real function (functions/hello) started with OpenTelemetry on, driven through every outcome the
+ * A real function (functions/demo/hello) started with OpenTelemetry on, driven through every outcome the
  * dashboards and alert rules look at, then scraped: the one source of "metric names the runtime
  * really exports" for the observability checks.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { MemoryDocumentStore } from '../../functions/runtime/src/adapters/memory/memory-document-store.ts';
-import { loadConfig } from '../../functions/runtime/src/config.ts';
-import { type RunningFunction, startFunction } from '../../functions/runtime/src/runtime.ts';
+import {
+  loadConfig,
+  MemoryDocumentStore,
+  type RunningFunction,
+  startFunction,
+} from '../../functions/runtime/src/index.ts';
 import { REPO, waitFor } from '../../functions/runtime/test/support.ts';
 
 export const HELLO_TYPE = 'dev.sluice.hello.requested.v1';
@@ -23,7 +26,7 @@ export interface LiveFunction {
 export async function startHello(env: Record<string, string> = {}): Promise<LiveFunction> {
   const lines: string[] = [];
   const config = loadConfig({
-    FUNCTION_DIR: join(REPO, 'functions/hello'),
+    FUNCTION_DIR: join(REPO, 'functions/demo/hello'),
     PORT: '0',
     HOST: '127.0.0.1',
     K_SERVICE: 'hello',

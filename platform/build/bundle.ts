@@ -19,7 +19,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ajvStandalone from 'ajv/dist/standalone/index.js';
 import { build, type Plugin } from 'esbuild';
-import { createAjv } from '../../functions/runtime/src/validate.ts';
+import { createAjv, findFunction, listFunctions } from '../../functions/runtime/src/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const RUNTIME_SRC = join(ROOT, 'functions/runtime/src');
@@ -165,13 +165,16 @@ export async function bundleFunction(options: BundleOptions): Promise<BundleResu
   return { out, entry: join(out, 'main.mjs'), bytes, schemas: types };
 }
 
-async function functionNames(): Promise<string[]> {
-  const entries = await readdir(join(ROOT, 'functions'), { withFileTypes: true });
-  return entries
-    .filter((e) => e.isDirectory() && e.name !== 'runtime')
-    .filter((e) => ['handler.ts', 'handler.js'].some((f) => existsSync(join(ROOT, 'functions', e.name, f))))
-    .map((e) => e.name)
-    .sort();
+function functionNames(): string[] {
+  return listFunctions(join(ROOT, 'functions'))
+    .filter((f) => f.hasHandler)
+    .map((f) => f.name);
+}
+
+function functionDir(name: string): string {
+  const found = findFunction(join(ROOT, 'functions'), name);
+  if (found === undefined) throw new BundleError(`no function named ${name} under functions/<system>/`);
+  return found.dir;
 }
 
 async function cli(): Promise<void> {
@@ -183,9 +186,9 @@ async function cli(): Promise<void> {
   if (values.dir !== undefined) {
     jobs.push({ dir: values.dir, out: values.out ?? join(ROOT, 'dist/functions', basename(values.dir)) });
   }
-  const names = values.all === true ? await functionNames() : positionals;
+  const names = values.all === true ? functionNames() : positionals;
   for (const name of names) {
-    jobs.push({ dir: join(ROOT, 'functions', name), out: join(ROOT, 'dist/functions', name) });
+    jobs.push({ dir: functionDir(name), out: join(ROOT, 'dist/functions', name) });
   }
   if (jobs.length === 0)
     throw new BundleError('usage: bundle.ts <name>… | --all | --dir <folder> [--out <folder>]');

@@ -24,19 +24,23 @@ fi
 SUDO=()
 [[ "$(id -u)" == 0 ]] || SUDO=(sudo)
 
+# Function folders are functions/<system>/<name>/ (the Knative Service name is the folder name).
+declare -A function_dirs=()
+for dir in "$REPO_ROOT"/functions/*/*/; do
+  [[ -f "$dir/handler.ts" && -f "$dir/service.yaml" ]] && function_dirs["$(basename "$dir")"]="${dir%/}"
+done
 functions=()
 if [[ -n "${FN:-}" ]]; then
+  [[ -n "${function_dirs[$FN]:-}" ]] || die "no function named $FN under functions/<system>/"
   functions=("$FN")
 else
-  for dir in "$REPO_ROOT"/functions/*/; do
-    name="$(basename "$dir")"
-    [[ -f "$dir/handler.ts" && -f "$dir/service.yaml" ]] && functions+=("$name")
-  done
+  mapfile -t functions < <(printf '%s\n' "${!function_dirs[@]}" | sort)
 fi
 
 for fn in "${functions[@]}"; do
-  image="$(awk '$1 == "image:" { print $2; exit }' "$REPO_ROOT/functions/$fn/service.yaml")"
-  [[ "$image" == dev.local/sluice/"$fn":* ]] || die "functions/$fn/service.yaml image $image is not dev.local/sluice/$fn:<tag>"
+  service="${function_dirs[$fn]}/service.yaml"
+  image="$(awk '$1 == "image:" { print $2; exit }' "$service")"
+  [[ "$image" == dev.local/sluice/"$fn":* ]] || die "${service#"$REPO_ROOT"/} image $image is not dev.local/sluice/$fn:<tag>"
   log "$fn → $image ($BUILDER)"
   case "$BUILDER" in
     buildah) run buildah build --ignorefile "$DOCKERFILE.dockerignore" -f "$DOCKERFILE" --build-arg "FN=$fn" -t "$image" "$REPO_ROOT" ;;

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KubeObject, parseManifest } from './validate/manifest.ts';
 import {
   checkManifest,
-  functionsKustomizationProblems,
   K3S_DIR,
+  kustomizationProblems,
   kustomizeBuild,
   type OverlayReport,
   overlayNames,
@@ -55,9 +55,9 @@ describe('overlays', () => {
   });
 });
 
-describe('functions/kustomization.yaml', () => {
-  it('lists every functions/*/service.yaml', () => {
-    expect(functionsKustomizationProblems()).toEqual([]);
+describe('kustomization.yaml files', () => {
+  it('list every function service.yaml and every eventing manifest that make dev reads', () => {
+    expect(kustomizationProblems()).toEqual([]);
   });
 });
 

@@ -3,7 +3,7 @@
  * acknowledged consumption. Two adapters: `memory-backend.ts` (in-process, for development only, like
  * Knative's InMemoryChannel) and `rabbitmq-backend.ts` (amqplib, the topology eventing-rabbitmq creates).
  */
-import type { CloudEvent } from '../../../functions/runtime/src/types.ts';
+import type { CloudEvent } from '../../../functions/runtime/src/index.ts';
 import type { QueueType } from '../manifests.ts';
 
 export interface BindingSpec {

@@ -5,7 +5,7 @@
  * messages per consumer, a message is removed only when its handler resolves and requeued (at the head,
  * marked redelivered) when the handler rejects.
  */
-import type { CloudEvent } from '../../../functions/runtime/src/types.ts';
+import type { CloudEvent } from '../../../functions/runtime/src/index.ts';
 import { matchesHeaders } from '../trigger-filter.ts';
 import { eventHeaders } from '../wire.ts';
 import { BackendError, type BrokerBackend, type MessageHandler, type Topology } from './backend.ts';

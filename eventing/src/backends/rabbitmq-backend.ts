@@ -13,7 +13,7 @@
  * without a confirm.
  */
 import { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, connect } from 'amqplib';
-import type { CloudEvent, Logger } from '../../../functions/runtime/src/types.ts';
+import type { CloudEvent, Logger } from '../../../functions/runtime/src/index.ts';
 import { fromAmqp, toAmqp } from '../wire.ts';
 import { BackendError, type BrokerBackend, type MessageHandler, type Topology } from './backend.ts';
 

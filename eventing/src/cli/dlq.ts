@@ -1,5 +1,5 @@
 /**
- * `node eventing/src/cli/dlq.ts list [--all]` — the dead letters stored by functions/dead-letter-sink.
+ * `node eventing/src/cli/dlq.ts list [--all]` — the dead letters stored by functions/platform/dead-letter-sink.
  * `node eventing/src/cli/dlq.ts replay <id>|--all` — re-publish into the broker ingress (BROKER_URL,
  * default http://127.0.0.1:$BROKER_PORT/ or :8080) without the knativeerror* extensions, mark replayed.
  *
@@ -9,8 +9,8 @@
  * 69 no store.
  */
 
-import type { DocumentStore } from '../../../functions/runtime/src/ports/document-store.ts';
-import { resolveEndpoint } from '../../../platform/local/src/endpoints-file.ts';
+import type { DocumentStore } from '../../../functions/runtime/src/index.ts';
+import { openStore as openRuntimeStore, resolveEndpoint } from '../../../functions/runtime/src/index.ts';
 import { formatTable, listDeadLetters, replayDeadLetter } from '../dead-letters.ts';
 
 const usage = 'usage: dlq.ts list [--all] | replay <id>|--all\n';
@@ -18,21 +18,16 @@ const [command, arg] = process.argv.slice(2);
 
 async function openStore(): Promise<DocumentStore | undefined> {
   if (process.env.MONGODB_URL) {
-    const { MongoDocumentStore } = await import(
-      '../../../functions/runtime/src/adapters/mongodb/mongo-document-store.ts'
-    );
     process.stderr.write('dlq: MongoDB (from env MONGODB_URL)\n');
-    return MongoDocumentStore.connect(process.env.MONGODB_URL, process.env.MONGODB_DB || 'sluice');
+    return openRuntimeStore({
+      mongodbUrl: process.env.MONGODB_URL,
+      mongodbDb: process.env.MONGODB_DB || 'sluice',
+    });
   }
   const devStore = resolveEndpoint('SLUICE_DEV_STORE_URL', (e) => e.devStoreUrl);
-  if (devStore.url !== undefined) {
-    const { HttpDocumentStore } = await import(
-      '../../../functions/runtime/src/adapters/http/http-document-store.ts'
-    );
-    process.stderr.write(`dlq: dev store ${devStore.url} (from ${devStore.from})\n`);
-    return new HttpDocumentStore(devStore.url);
-  }
-  return undefined;
+  if (devStore.url === undefined) return undefined;
+  process.stderr.write(`dlq: dev store ${devStore.url} (from ${devStore.from})\n`);
+  return openRuntimeStore({ devStoreUrl: devStore.url, memory: false });
 }
 
 if (command !== 'list' && command !== 'replay') {

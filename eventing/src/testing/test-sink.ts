@@ -4,9 +4,8 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toBinary } from '../../../functions/runtime/src/cloudevent/encode.ts';
-import { receive } from '../../../functions/runtime/src/cloudevent/receive.ts';
-import type { CloudEvent } from '../../../functions/runtime/src/types.ts';
+import type { CloudEvent } from '../../../functions/runtime/src/index.ts';
+import { receive, toBinary } from '../../../functions/runtime/src/index.ts';
 
 export interface Received {
   readonly event: CloudEvent;

@@ -15,9 +15,9 @@ function problemsOf(env: Record<string, string>): readonly string[] {
 
 describe('loadConfig', () => {
   it('fills defaults from the folder name when only FUNCTION_DIR is set', () => {
-    const config = loadConfig({ FUNCTION_DIR: 'functions/hello' });
+    const config = loadConfig({ FUNCTION_DIR: 'functions/demo/hello' });
     expect(config).toMatchObject({
-      functionDir: resolve('functions/hello'),
+      functionDir: resolve('functions/demo/hello'),
       serviceName: 'hello',
       serviceRevision: undefined,
       port: 8080,

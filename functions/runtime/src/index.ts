@@ -1,8 +1,63 @@
 /**
- * The public surface for function authors: what a `functions/<name>/handler.ts` imports. Everything
- * else under `src/` is the runtime's own and may change without notice.
+ * The runtime's public index: the only module of functions/runtime/src that code outside the runtime
+ * imports (checked by `make check-imports`). Two audiences:
+ *
+ * - function authors (`functions/<system>/<function>/handler.ts` and a system's `lib/`): the contract,
+ *   the errors that drive redelivery, the store port;
+ * - the platform, the broker and the tools (`platform/`, `eventing/`, `bench/`, CLIs): the CloudEvents
+ *   HTTP binding, the logger, stores, function discovery, the dead-letter model, `make dev`'s endpoints.
+ *
+ * Everything else under `src/` is the runtime's own and may change without notice.
  */
 
+export {
+  DEV_STORE_OPS,
+  type DevStoreArgs,
+  type DevStoreErrorBody,
+  type DevStoreOp,
+  DUPLICATE_KEY_CODE,
+  decodeDevStore,
+  encodeDevStore,
+} from './adapters/http/dev-store-wire.ts';
+export { MemoryDocumentStore } from './adapters/memory/memory-document-store.ts';
+export { MongoDocumentStore } from './adapters/mongodb/mongo-document-store.ts';
+// ── For the platform, the broker and the tools ───────────────────────────────────────────────────
+export { encodeHeaderValue, type HttpMessage, toBinary, toStructured } from './cloudevent/encode.ts';
+export {
+  PROBLEM_CONTENT_TYPE,
+  type Problem,
+  type ProblemAnswer,
+  problemBody,
+  toProblem,
+} from './cloudevent/problem.ts';
+export {
+  isJsonMediaType,
+  looksLikeCloudEvent,
+  mediaType,
+  type Received,
+  receive,
+  STRUCTURED_CONTENT_TYPE,
+} from './cloudevent/receive.ts';
+export { loadConfig, type RuntimeConfig } from './config.ts';
+export {
+  DEAD_LETTER_STATUS,
+  DEAD_LETTERS_COLLECTION,
+  type DeadLetter,
+  type DeadLetterStatus,
+  deadLetterId,
+  decodeErrorData,
+  KNATIVE_ERROR_EXTENSIONS,
+} from './dead-letter.ts';
+export {
+  type DevEndpoints,
+  ENDPOINTS_STATE,
+  endpointsFilePath,
+  type ResolvedEndpoint,
+  readDevEndpoints,
+  resolveEndpoint,
+  writeEndpointsFile,
+} from './dev-endpoints.ts';
+// ── For function authors ─────────────────────────────────────────────────────────────────────────
 export {
   DuplicateKeyError,
   InvalidEventError,
@@ -11,6 +66,14 @@ export {
   StoreUnavailableError,
   TransientError,
 } from './errors.ts';
+export {
+  describeFunction,
+  type FunctionDescription,
+  type FunctionFolder,
+  findFunction,
+  listFunctions,
+} from './function-loader.ts';
+export { ECS_VERSION, errorFields, JsonLogger, type LogSink } from './log.ts';
 export type {
   Collection,
   Doc,
@@ -22,6 +85,8 @@ export type {
   Update,
   UpdateResult,
 } from './ports/document-store.ts';
+export { type RunningFunction, type StartOptions, startFunction } from './runtime.ts';
+export { openStore, type StoreOptions } from './store.ts';
 export type {
   CloudEvent,
   Context,
@@ -33,3 +98,4 @@ export type {
   ReplyEvent,
   SluiceFunction,
 } from './types.ts';
+export { createAjv, loadSchemas, type SchemaSet } from './validate.ts';

@@ -11,6 +11,7 @@ import { errorFields, JsonLogger, type LogSink } from './log.ts';
 import type { DocumentStore } from './ports/document-store.ts';
 import { type Metrics, noopMetrics } from './ports/metrics.ts';
 import { createRuntimeServer, type RequestListener } from './server.ts';
+import { openStore } from './store.ts';
 import type { InitContext } from './types.ts';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
@@ -46,7 +47,7 @@ export async function startFunction(
   checkSchemasCover(fn, schemas, config.functionDir);
 
   const metrics = options.metrics ?? (config.metricsEnabled ? await loadTelemetry(config, log) : noopMetrics);
-  const store: DocumentStore = options.store ?? (await openStore(config));
+  const store: DocumentStore = options.store ?? (await storeFor(config));
   const guard = new IdempotencyGuard(store, config.serviceName, {
     ttlSeconds: config.idempotencyTtlSeconds,
     lockSeconds: config.idempotencyLockSeconds,
@@ -158,16 +159,9 @@ async function buildRoutes(
 }
 
 /** MONGODB_URL wins; else the local platform's shared dev store; else this process's own memory. */
-async function openStore(config: Readonly<RuntimeConfig>): Promise<DocumentStore> {
-  if (config.mongodbUrl !== undefined) {
-    const { MongoDocumentStore } = await import('./adapters/mongodb/mongo-document-store.ts');
-    return MongoDocumentStore.connect(config.mongodbUrl, config.mongodbDb);
-  }
-  if (config.devStoreUrl !== undefined) {
-    const { HttpDocumentStore } = await import('./adapters/http/http-document-store.ts');
-    return new HttpDocumentStore(config.devStoreUrl);
-  }
-  return new MemoryDocumentStore();
+async function storeFor(config: Readonly<RuntimeConfig>): Promise<DocumentStore> {
+  const store = await openStore(config);
+  return store ?? new MemoryDocumentStore();
 }
 
 async function loadTelemetry(config: Readonly<RuntimeConfig>, log: JsonLogger): Promise<Metrics> {

@@ -15,7 +15,7 @@ import {
 import { MemoryDocumentStore } from './adapters/memory/memory-document-store.ts';
 import type { CloudEvent } from './types.ts';
 
-const HELLO = join(REPO, 'functions/hello');
+const HELLO = join(REPO, 'functions/demo/hello');
 const LIMIT = 4096;
 const REQUESTED = readExample(join(HELLO, 'examples/dev.sluice.hello.requested.v1.json'));
 const CE = {

@@ -67,7 +67,7 @@ export interface SluiceFunction {
   readonly accepts: readonly string[];
   /**
    * Accept events of every type, unvalidated (no `accepts` check; a type without a schema is not
-   * validated). For sinks that store whatever they receive, such as functions/dead-letter-sink.
+   * validated). For sinks that store whatever they receive, such as functions/platform/dead-letter-sink.
    */
   readonly acceptsAny?: boolean;
   /**

@@ -8,6 +8,12 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { toBinary, toStructured } from '../src/cloudevent/encode.ts';
+
+// Runtime internals that tests elsewhere (the local platform's dev store) exercise through this kit.
+export { HttpDocumentStore } from '../src/adapters/http/http-document-store.ts';
+export { IdempotencyGuard } from '../src/idempotency/idempotency-store.ts';
+export { describeDocumentStoreContract } from '../src/ports/document-store.contract.ts';
+
 import { receive, STRUCTURED_CONTENT_TYPE } from '../src/cloudevent/receive.ts';
 import { loadConfig } from '../src/config.ts';
 import type { DocumentStore } from '../src/ports/document-store.ts';

@@ -4,14 +4,14 @@
  *   node platform/k3s/validate/cli.ts dist/manifests/qualification.yaml dist/manifests/production.yaml
  */
 import { readFileSync } from 'node:fs';
-import { checkManifest, functionsKustomizationProblems } from './project.ts';
+import { checkManifest, kustomizationProblems } from './project.ts';
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
   process.stderr.write('usage: cli.ts <rendered-manifest.yaml>...\n');
   process.exit(2);
 }
-const problems = functionsKustomizationProblems();
+const problems = kustomizationProblems();
 for (const file of files) {
   const report = await checkManifest(readFileSync(file, 'utf8'), file);
   problems.push(...[...report.schemaErrors, ...report.ruleProblems].map((p) => `${file}: ${p}`));

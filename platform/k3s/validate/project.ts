@@ -4,10 +4,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, relative, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { describeFunction, listFunctions } from '../../../functions/runtime/src/index.ts';
 import { type KubeObject, parseManifest } from './manifest.ts';
 import { checkRules, type FunctionInfo } from './rules.ts';
 import { createSchemaValidator } from './schema.ts';
@@ -61,20 +62,13 @@ export function kustomizeBuild(dir: string): string {
 
 export const renderOverlay = (name: string): string => kustomizeBuild(join(OVERLAYS_DIR, name));
 
-/** Function folders (functions/<name>/ with a handler.ts or a service.yaml) and what their handlers emit. */
+/** Function folders (functions/<system>/<name>/) and what their handlers emit. */
 export async function loadFunctions(root = REPO_ROOT): Promise<Map<string, FunctionInfo>> {
-  const dir = join(root, 'functions');
   const found = new Map<string, FunctionInfo>();
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name === 'runtime') continue;
-    const handler = join(dir, entry.name, 'handler.ts');
-    if (!existsSync(handler) && !existsSync(join(dir, entry.name, 'service.yaml'))) continue;
-    let emits: string[] = [];
-    if (existsSync(handler)) {
-      const mod = (await import(pathToFileURL(handler).href)) as { emits?: unknown };
-      if (Array.isArray(mod.emits)) emits = mod.emits.filter((t): t is string => typeof t === 'string');
-    }
-    found.set(entry.name, { emits });
+  for (const f of listFunctions(join(root, 'functions'))) {
+    const described = f.hasHandler ? await describeFunction(f.dir) : undefined;
+    // Only an explicit `emits` counts here: the deploy rules check what a handler says it replies with.
+    found.set(f.name, { emits: described?.emitsDeclared === true ? described.emits : [] });
   }
   return found;
 }
@@ -93,19 +87,54 @@ export async function checkManifest(text: string, source: string): Promise<Overl
   return { objects, schemaErrors, ruleProblems };
 }
 
-/** functions/kustomization.yaml must list every functions/<name>/service.yaml (and nothing else). */
-export function functionsKustomizationProblems(root = REPO_ROOT): string[] {
-  const dir = join(root, 'functions');
-  const listed = new Set<string>();
-  const text = readFileSync(join(dir, 'kustomization.yaml'), 'utf8');
-  for (const m of text.matchAll(/^\s*-\s*(\S+)\s*$/gm)) if (m[1] !== undefined) listed.add(m[1]);
-  const present = readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'service.yaml')))
-    .map((d) => `${d.name}/service.yaml`);
+/**
+ * What `make dev` reads but `kustomize build` would not deploy: every functions/<system>/<function>/service.yaml
+ * and every manifest under eventing/manifests/ must be reachable from the top kustomization.yaml through the
+ * systems' own kustomization.yaml files (and nothing listed may be missing).
+ */
+export function kustomizationProblems(root = REPO_ROOT): string[] {
+  const functionsDir = join(root, 'functions');
+  const eventingDir = join(root, 'eventing', 'manifests');
+  const services = listFunctions(functionsDir)
+    .filter((f) => f.hasService)
+    .map((f) => join(f.dir, 'service.yaml'));
   return [
-    ...present.filter((p) => !listed.has(p)).map((p) => `functions/kustomization.yaml does not list ${p}`),
-    ...[...listed]
-      .filter((p) => !present.includes(p))
-      .map((p) => `functions/kustomization.yaml lists missing ${p}`),
+    ...coverageProblems(root, functionsDir, services),
+    ...coverageProblems(root, eventingDir, yamlFilesUnder(eventingDir)),
   ];
+}
+
+function coverageProblems(root: string, dir: string, expected: readonly string[]): string[] {
+  const problems: string[] = [];
+  const listed = new Set<string>();
+  const visit = (kdir: string): void => {
+    const file = join(kdir, 'kustomization.yaml');
+    if (!existsSync(file)) {
+      problems.push(`${relative(root, kdir)}/ has no kustomization.yaml`);
+      return;
+    }
+    const k = parse(readFileSync(file, 'utf8')) as { resources?: unknown };
+    for (const r of Array.isArray(k.resources) ? k.resources : []) {
+      if (typeof r !== 'string') continue;
+      const target = join(kdir, r);
+      if (!existsSync(target)) problems.push(`${relative(root, file)} lists missing ${r}`);
+      else if (statSync(target).isDirectory()) visit(target);
+      else listed.add(target);
+    }
+  };
+  visit(dir);
+  for (const f of expected) {
+    if (!listed.has(f))
+      problems.push(
+        `${relative(root, f)} is not listed by any kustomization.yaml under ${relative(root, dir)}/`,
+      );
+  }
+  return problems;
+}
+
+function yamlFilesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name) && e.name !== 'kustomization.yaml')
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
 }

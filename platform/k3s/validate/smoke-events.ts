@@ -5,8 +5,9 @@
  * written to <out>/<n>.json, plus <out>/expected.txt: "<event id> <function>" per Trigger it must reach.
  *   node platform/k3s/validate/smoke-events.ts dist/manifests/<overlay>.yaml <out-dir> [run-id]
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listFunctions } from '../../../functions/runtime/src/index.ts';
 import { at, group, isRecord, type KubeObject, parseManifest, str } from './manifest.ts';
 import { loadFunctions, REPO_ROOT } from './project.ts';
 
@@ -30,12 +31,10 @@ export function planSmoke(
     if (type === undefined || subscriber === undefined || emitted.has(type)) continue;
     byType.set(type, (byType.get(type) ?? new Set()).add(subscriber));
   }
-  const functions = join(root, 'functions');
+  const functions = listFunctions(join(root, 'functions'));
   const events: SmokeEvent[] = [];
   for (const [type, subscribers] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
-    const example = readdirSync(functions)
-      .map((f) => join(functions, f, 'examples', `${type}.json`))
-      .find((f) => existsSync(f));
+    const example = functions.map((f) => join(f.dir, 'examples', `${type}.json`)).find((f) => existsSync(f));
     if (example === undefined) continue;
     const parsed: unknown = JSON.parse(readFileSync(example, 'utf8'));
     if (!isRecord(parsed)) continue;

@@ -11,17 +11,6 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  DEV_STORE_OPS,
-  type DevStoreArgs,
-  type DevStoreErrorBody,
-  type DevStoreOp,
-  DUPLICATE_KEY_CODE,
-  decodeDevStore,
-  encodeDevStore,
-} from '../../../functions/runtime/src/adapters/http/dev-store-wire.ts';
-import { MemoryDocumentStore } from '../../../functions/runtime/src/adapters/memory/memory-document-store.ts';
-import { DuplicateKeyError } from '../../../functions/runtime/src/errors.ts';
 import type {
   Collection,
   DocumentStore,
@@ -29,7 +18,18 @@ import type {
   FindOptions,
   IndexSpec,
   Update,
-} from '../../../functions/runtime/src/ports/document-store.ts';
+} from '../../../functions/runtime/src/index.ts';
+import {
+  DEV_STORE_OPS,
+  type DevStoreArgs,
+  type DevStoreErrorBody,
+  type DevStoreOp,
+  DUPLICATE_KEY_CODE,
+  DuplicateKeyError,
+  decodeDevStore,
+  encodeDevStore,
+  MemoryDocumentStore,
+} from '../../../functions/runtime/src/index.ts';
 
 export interface DevStoreServerOptions {
   /** @default 0 (a free port) */

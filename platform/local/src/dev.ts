@@ -3,13 +3,13 @@
  * and every function's, so `make dev | jq` works); the operator view goes to stderr. Ctrl-C stops
  * the broker, lets functions finish in-flight requests and waits for them to exit.
  */
-import { JsonLogger } from '../../../functions/runtime/src/log.ts';
 import {
   type DevEndpoints,
   ENDPOINTS_STATE,
   endpointsFilePath,
+  JsonLogger,
   writeEndpointsFile,
-} from './endpoints-file.ts';
+} from '../../../functions/runtime/src/index.ts';
 import { operatorView } from './operator-view.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
 import { LOG_FORMAT } from './process-host.ts';

@@ -54,10 +54,10 @@ describe('knative-service', () => {
 
   describe('loadKnativeService', () => {
     it('reads the hello manifest as the cluster would', async () => {
-      const spec = await loadKnativeService(resolve(FUNCTIONS, 'hello/service.yaml'));
+      const spec = await loadKnativeService(resolve(FUNCTIONS, 'demo/hello/service.yaml'));
       expect(spec.name).toBe('hello');
       expect(spec.namespace).toBe('sluice');
-      expect(spec.functionDir).toBe(resolve(FUNCTIONS, 'hello'));
+      expect(spec.functionDir).toBe(resolve(FUNCTIONS, 'demo/hello'));
       expect(spec.minScale).toBe(0);
       expect(spec.maxScale).toBe(3);
       expect(spec.target).toBe(50);

@@ -3,9 +3,10 @@
  * keeps what the local platform uses: autoscaling annotations, containerConcurrency, timeoutSeconds
  * and plain env values. Anything the platform cannot honour locally is reported, never guessed.
  */
-import { access, readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { parse } from 'yaml';
+import { listFunctions } from '../../../functions/runtime/src/index.ts';
 
 export const ANNOTATION = {
   minScale: 'autoscaling.knative.dev/min-scale',
@@ -204,20 +205,10 @@ export async function loadKnativeService(file: string): Promise<KnativeServiceSp
   return toServiceSpec(doc, file, basename(dirname(file)));
 }
 
-/** Every `functions/<name>/service.yaml` under `functionsDir`, sorted by name. */
+/** Every `functions/<system>/<name>/service.yaml` under `functionsDir`, sorted by name. */
 export async function loadKnativeServices(functionsDir: string): Promise<KnativeServiceSpec[]> {
-  const entries = await readdir(functionsDir, { withFileTypes: true });
-  const specs: KnativeServiceSpec[] = [];
-  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isDirectory()) continue;
-    const file = join(functionsDir, entry.name, 'service.yaml');
-    const exists = await access(file).then(
-      () => true,
-      () => false,
-    );
-    if (exists) specs.push(await loadKnativeService(file));
-  }
-  return specs;
+  const folders = listFunctions(functionsDir).filter((f) => f.hasService);
+  return Promise.all(folders.map((f) => loadKnativeService(join(f.dir, 'service.yaml'))));
 }
 
 /** Path of a manifest relative to the working folder, for messages. */

@@ -63,7 +63,7 @@ export function operatorView(platform: DevPlatform): string {
     '  logs      ECS JSON on stdout; scale events: event.action scale-up / scale-down / instance-crashed',
   );
   out.push(
-    `  try       curl -i ${broker?.url ?? 'http://127.0.0.1:8080/'} -H 'content-type: application/cloudevents+json' --data-binary @functions/hello/examples/dev.sluice.hello.requested.v1.json`,
+    `  try       curl -i ${broker?.url ?? 'http://127.0.0.1:8080/'} -H 'content-type: application/cloudevents+json' --data-binary @functions/demo/hello/examples/dev.sluice.hello.requested.v1.json`,
   );
   out.push('  stop      Ctrl-C');
   out.push('');

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
-import { parseEventingManifests } from '../../../eventing/src/manifests.ts';
+import { parseEventingManifests, type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
 import { brokerYaml } from '../../../eventing/src/testing/manifests.ts';
-import { JsonLogger } from '../../../functions/runtime/src/log.ts';
+import { JsonLogger } from '../../../functions/runtime/src/index.ts';
 import { loadKnativeService } from './knative-service.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
 import { SCALE_ACTION } from './scaler.ts';
@@ -119,7 +118,7 @@ describe('local platform (broker + serving)', () => {
               }
             : {}),
         },
-        services: [await loadKnativeService(join(ROOT, 'functions/hello/service.yaml'))],
+        services: [await loadKnativeService(join(ROOT, 'functions/demo/hello/service.yaml'))],
         startBroker: async (ctx) => {
           broker = await startBroker({ ...ctx, manifests, instance: `e2e-${backend}-${run}` });
           return broker;
@@ -129,7 +128,7 @@ describe('local platform (broker + serving)', () => {
       expect(platform.serving.functions.get('hello')?.scaler.snapshot().instances).toHaveLength(0);
 
       const example = await readFile(
-        join(ROOT, 'functions/hello/examples/dev.sluice.hello.requested.v1.json'),
+        join(ROOT, 'functions/demo/hello/examples/dev.sluice.hello.requested.v1.json'),
       );
       const accepted = await fetch(broker?.url as string, {
         method: 'POST',

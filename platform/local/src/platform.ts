@@ -4,7 +4,7 @@
  * as a function so the end-to-end tests run exactly what `make dev` runs.
  */
 import { resolve } from 'node:path';
-import type { Logger } from '../../../functions/runtime/src/types.ts';
+import type { Logger } from '../../../functions/runtime/src/index.ts';
 import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts';
 import type { FunctionHost } from './function-host.ts';
 import { type KnativeServiceSpec, loadKnativeServices } from './knative-service.ts';

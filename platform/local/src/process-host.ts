@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ECS_VERSION } from '../../../functions/runtime/src/log.ts';
+import { ECS_VERSION } from '../../../functions/runtime/src/index.ts';
 import {
   type FunctionHost,
   type FunctionInstance,

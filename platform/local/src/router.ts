@@ -13,7 +13,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../../functions/runtime/src/types.ts';
+import type { Logger } from '../../../functions/runtime/src/index.ts';
 import { type Lease, ServiceUnavailableError } from './scaler.ts';
 
 export interface Activator {

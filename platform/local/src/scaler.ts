@@ -6,7 +6,7 @@
  * `containerConcurrency` is a hard per-instance limit (queue-proxy's breaker); idle instances stop
  * after the idle window. Time goes through an injected Clock so tests are deterministic.
  */
-import type { Logger } from '../../../functions/runtime/src/types.ts';
+import type { Logger } from '../../../functions/runtime/src/index.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { FunctionHost, FunctionInstance, InstanceExit } from './function-host.ts';
 import type { KnativeServiceSpec } from './knative-service.ts';

@@ -9,7 +9,7 @@ import { postEvent, until } from './testing/http-events.ts';
 import { RecordingLogger } from './testing/recording-logger.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-const HELLO = resolve(ROOT, 'functions/hello/service.yaml');
+const HELLO = resolve(ROOT, 'functions/demo/hello/service.yaml');
 const TALLY = resolve(ROOT, 'platform/local/test/fixtures/tally/service.yaml');
 
 function alive(pid: number): boolean {
@@ -43,7 +43,7 @@ describe('serving (real function processes)', () => {
     expect(hello?.scaler.snapshot().instances).toHaveLength(0);
 
     const example = await readFile(
-      resolve(ROOT, 'functions/hello/examples/dev.sluice.hello.requested.v1.json'),
+      resolve(ROOT, 'functions/demo/hello/examples/dev.sluice.hello.requested.v1.json'),
     );
     const res = await fetch(serving.urlFor('hello') as string, {
       method: 'POST',

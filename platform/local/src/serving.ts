@@ -3,7 +3,7 @@
  * URL) per Service. `make dev` and the integration tests start it; eventing reaches functions only
  * through `urlFor`.
  */
-import type { Logger } from '../../../functions/runtime/src/types.ts';
+import type { Logger } from '../../../functions/runtime/src/index.ts';
 import type { Clock } from './clock.ts';
 import type { FunctionHost } from './function-host.ts';
 import { type KnativeServiceSpec, parseDuration } from './knative-service.ts';

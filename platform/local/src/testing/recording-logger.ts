@@ -1,4 +1,4 @@
-import type { LogFields, Logger } from '../../../../functions/runtime/src/types.ts';
+import type { LogFields, Logger } from '../../../../functions/runtime/src/index.ts';
 
 export interface LogRecord {
   readonly level: 'debug' | 'info' | 'warn' | 'error';

@@ -1,0 +1,245 @@
+/**
+ * accounts-api — the read side. It keeps its own view of the accounts from the pipeline's events
+ * (account opened, transaction processed or rejected) and serves it over plain HTTP GET:
+ *   GET /accounts              list (paged with ?after=<id>&limit=)
+ *   GET /accounts/:id          balance, currency and the most recent transactions
+ *   GET /transactions          every outcome, one per submission (paged), for `--verify`
+ * A view of its own (not the processor's collections) is what lets it run on the in-memory store
+ * of `make dev`, where each function process has its own memory, and scale apart from the writer.
+ * Balances are applied only when the event's account version is newer, so events delivered out of
+ * order (parallel delivery) never move a balance backwards.
+ */
+import type { Request, Response, Router } from 'express';
+import type { Collection, DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
+import { DuplicateKeyError } from '../../runtime/src/index.ts';
+import {
+  type AccountOpened,
+  BankingEventType,
+  Collections,
+  ID_PATTERN,
+  type TransactionProcessed,
+  type TransactionRejected,
+} from '../lib/banking.ts';
+
+export const accepts = [
+  BankingEventType.accountOpened,
+  BankingEventType.transactionProcessed,
+  BankingEventType.transactionRejected,
+] as const;
+
+export const RECENT_TRANSACTIONS = 20;
+const MAX_PAGE = 1000;
+
+export interface AccountView extends Record<string, unknown> {
+  _id: string;
+  currency?: string;
+  openingBalance?: number;
+  balance: number;
+  version: number;
+}
+
+export interface TransactionView extends Record<string, unknown> {
+  /** The submission's event id: one outcome per submission. */
+  _id: string;
+  transactionId: string;
+  status: 'processed' | 'rejected';
+  from: string;
+  to: string;
+  amount: number;
+  currency: string;
+  reason?: string;
+  time: string;
+}
+
+const views = (store: DocumentStore) => ({
+  accounts: store.collection<AccountView>(Collections.viewAccounts),
+  transactions: store.collection<TransactionView>(Collections.viewTransactions),
+});
+
+export const init: SluiceFunction['init'] = async ({ store }) => {
+  const { transactions } = views(store);
+  await transactions.createIndex({ keys: { from: 1, time: -1 }, name: 'from_time' });
+  await transactions.createIndex({ keys: { to: 1, time: -1 }, name: 'to_time' });
+};
+
+/** Sets the balance only if `version` is newer than the one held; creates the account if unseen. */
+async function applyBalance(
+  accounts: Collection<AccountView>,
+  id: string,
+  balance: number,
+  version: number,
+): Promise<void> {
+  try {
+    await accounts.updateOne(
+      { _id: id, version: { $lt: version } },
+      { $set: { balance, version } },
+      { upsert: true },
+    );
+  } catch (err) {
+    // The account holds this version or a newer one: the upsert's insert collides, nothing to do.
+    if (!(err instanceof DuplicateKeyError)) throw err;
+  }
+}
+
+async function recordOutcome(
+  transactions: Collection<TransactionView>,
+  view: TransactionView,
+): Promise<void> {
+  try {
+    await transactions.insertOne(view);
+  } catch (err) {
+    if (!(err instanceof DuplicateKeyError)) throw err;
+  }
+}
+
+export const handle: SluiceFunction['handle'] = async (event, { store }) => {
+  const { accounts, transactions } = views(store);
+  const time = event.time ?? new Date().toISOString();
+  switch (event.type) {
+    case BankingEventType.accountOpened: {
+      const data = event.data as AccountOpened;
+      try {
+        await accounts.updateOne(
+          { _id: data.accountId },
+          {
+            $setOnInsert: { balance: data.openingBalance, version: 0 },
+            $set: { currency: data.currency, openingBalance: data.openingBalance },
+          },
+          { upsert: true },
+        );
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError)) throw err; // a concurrent upsert created it first
+        await accounts.updateOne(
+          { _id: data.accountId },
+          { $set: { currency: data.currency, openingBalance: data.openingBalance } },
+        );
+      }
+      return undefined;
+    }
+    case BankingEventType.transactionProcessed: {
+      const d = event.data as TransactionProcessed;
+      await applyBalance(accounts, d.from, d.fromBalance, d.fromVersion);
+      await applyBalance(accounts, d.to, d.toBalance, d.toVersion);
+      await recordOutcome(transactions, {
+        _id: d.submissionId,
+        transactionId: d.transactionId,
+        status: 'processed',
+        from: d.from,
+        to: d.to,
+        amount: d.amount,
+        currency: d.currency,
+        time,
+      });
+      return undefined;
+    }
+    default: {
+      const d = event.data as TransactionRejected;
+      await recordOutcome(transactions, {
+        _id: d.submissionId,
+        transactionId: d.transactionId,
+        status: 'rejected',
+        from: d.from,
+        to: d.to,
+        amount: d.amount,
+        currency: d.currency,
+        reason: d.reason,
+        time,
+      });
+      return undefined;
+    }
+  }
+};
+
+function problem(res: Response, status: number, title: string, detail: string): void {
+  res
+    .status(status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: `https://sluice.dev/problems/${status === 404 ? 'not-found' : 'invalid-request'}`,
+        title,
+        status,
+        detail,
+      }),
+    );
+}
+
+/** `?limit` and `?after` for paged lists; undefined after a 400 was sent. */
+function page(req: Request, res: Response): { limit: number; filter: Filter } | undefined {
+  const { limit: rawLimit, after } = req.query;
+  const limit = rawLimit === undefined ? 100 : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    problem(res, 400, 'Invalid Request', `limit must be an integer from 1 to ${MAX_PAGE}`);
+    return undefined;
+  }
+  if (after === undefined) return { limit, filter: {} };
+  if (typeof after !== 'string' || after.length > 200) {
+    problem(res, 400, 'Invalid Request', 'after must be a single id');
+    return undefined;
+  }
+  return { limit, filter: { _id: { $gt: after } } };
+}
+
+function publicAccount(a: AccountView): Record<string, unknown> {
+  return {
+    id: a._id,
+    currency: a.currency ?? null,
+    balance: a.balance,
+    openingBalance: a.openingBalance ?? null,
+    version: a.version,
+  };
+}
+
+function publicTransaction(t: TransactionView): Record<string, unknown> {
+  const { _id, ...rest } = t;
+  return { submissionId: _id, ...rest };
+}
+
+export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
+  const { accounts, transactions } = views(store);
+
+  router.get('/accounts', async (req, res) => {
+    const p = page(req, res);
+    if (p === undefined) return;
+    const list = await accounts.find(p.filter, { sort: { _id: 1 }, limit: p.limit });
+    const last = list.at(-1);
+    res.json({ accounts: list.map(publicAccount), next: list.length === p.limit && last ? last._id : null });
+  });
+
+  router.get('/accounts/:id', async (req, res) => {
+    const id = req.params.id;
+    // Ids are plain strings matched with $eq: nothing from the URL can become a query operator.
+    if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+      problem(res, 400, 'Invalid Request', 'account ids are 1-64 letters, digits, _ or -');
+      return;
+    }
+    const account = await accounts.findOne({ _id: { $eq: id } });
+    if (account === null || account.currency === undefined) {
+      problem(res, 404, 'Not Found', `no account ${id}`);
+      return;
+    }
+    const [sent, received] = await Promise.all([
+      transactions.find({ from: { $eq: id } }, { sort: { time: -1 }, limit: RECENT_TRANSACTIONS }),
+      transactions.find({ to: { $eq: id } }, { sort: { time: -1 }, limit: RECENT_TRANSACTIONS }),
+    ]);
+    const recent = [...sent, ...received]
+      .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0))
+      .slice(0, RECENT_TRANSACTIONS);
+    res.json({ ...publicAccount(account), recentTransactions: recent.map(publicTransaction) });
+  });
+
+  router.get('/transactions', async (req, res) => {
+    const p = page(req, res);
+    if (p === undefined) return;
+    const list = await transactions.find(p.filter, { sort: { _id: 1 }, limit: p.limit });
+    const last = list.at(-1);
+    res.json({
+      transactions: list.map(publicTransaction),
+      next: list.length === p.limit && last ? last._id : null,
+    });
+  });
+
+  router.use((_req: Request, res: Response) => {
+    problem(res, 404, 'Not Found', 'GET /accounts, /accounts/:id or /transactions');
+  });
+};

@@ -1,0 +1,95 @@
+/**
+ * transaction-journal — the audit trail: one ECS JSON log line per processed or rejected
+ * transaction (Fluent Bit ships it to Elasticsearch, searchable by `banking.transaction.id`,
+ * `.from`, `.to` and `event.outcome`), plus a journal document per event so tests and
+ * `--verify` can query it. The document is written first and keyed by the event id, so a
+ * redelivery never adds a second document; the line is written again only when an earlier run
+ * stopped between the two (at-least-once; Elasticsearch dedupes when `event.id` is the `_id`).
+ */
+
+import type { CloudEvent, SluiceFunction } from '../../runtime/src/index.ts';
+import { DuplicateKeyError } from '../../runtime/src/index.ts';
+import {
+  BankingEventType,
+  Collections,
+  type JournalEntry,
+  type TransactionProcessed,
+  type TransactionRejected,
+} from '../lib/banking.ts';
+
+export const accepts = [BankingEventType.transactionProcessed, BankingEventType.transactionRejected] as const;
+
+export const init: SluiceFunction['init'] = async ({ store }) => {
+  const journal = store.collection(Collections.journal);
+  await journal.createIndex({ keys: { transactionId: 1 }, name: 'transactionId' });
+  await journal.createIndex({ keys: { submissionId: 1 }, name: 'submissionId' });
+};
+
+export function toEntry(event: CloudEvent): JournalEntry {
+  const data = event.data as TransactionProcessed | TransactionRejected;
+  const entry: JournalEntry = {
+    _id: event.id,
+    type: event.type,
+    outcome: event.type === BankingEventType.transactionProcessed ? 'processed' : 'rejected',
+    transactionId: data.transactionId,
+    submissionId: data.submissionId,
+    from: data.from,
+    to: data.to,
+    amount: data.amount,
+    currency: data.currency,
+    time: event.time ?? new Date().toISOString(),
+    logged: false,
+  };
+  if ('reason' in data) entry.reason = data.reason;
+  if ('fromBalance' in data) {
+    entry.fromBalance = data.fromBalance;
+    entry.toBalance = data.toBalance;
+  }
+  return entry;
+}
+
+/** The audit line's fields: ECS core fields plus the transaction under `banking.transaction.*`. */
+export function auditFields(entry: JournalEntry, traceId: string): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    'event.id': entry._id,
+    'event.kind': 'event',
+    'event.category': ['database'],
+    'event.action': `transaction-${entry.outcome}`,
+    'event.outcome': entry.outcome === 'processed' ? 'success' : 'failure',
+    'trace.id': traceId,
+    'banking.transaction.id': entry.transactionId,
+    'banking.transaction.submission_id': entry.submissionId,
+    'banking.transaction.from': entry.from,
+    'banking.transaction.to': entry.to,
+    'banking.transaction.amount': entry.amount,
+    'banking.transaction.currency': entry.currency,
+  };
+  if (entry.reason !== undefined) {
+    fields['banking.transaction.reason'] = entry.reason;
+    fields['event.reason'] = entry.reason;
+  }
+  if (entry.fromBalance !== undefined) {
+    fields['banking.transaction.from_balance'] = entry.fromBalance;
+    fields['banking.transaction.to_balance'] = entry.toBalance;
+  }
+  return fields;
+}
+
+export const handle: SluiceFunction['handle'] = async (event, { store, log, traceId }) => {
+  const journal = store.collection<JournalEntry>(Collections.journal);
+  const entry = toEntry(event);
+  try {
+    await journal.insertOne(entry);
+  } catch (err) {
+    if (!(err instanceof DuplicateKeyError)) throw err;
+    const existing = await journal.findOne({ _id: entry._id });
+    if (existing?.logged === true) return undefined;
+  }
+  const message =
+    entry.outcome === 'processed'
+      ? `transaction ${entry.transactionId} processed: ${entry.amount} ${entry.currency} ${entry.from} -> ${entry.to}`
+      : `transaction ${entry.transactionId} rejected (${entry.reason}): ${entry.amount} ${entry.currency} ${entry.from} -> ${entry.to}`;
+  log.info(message, auditFields(entry, traceId));
+  await journal.updateOne({ _id: entry._id }, { $set: { logged: true } });
+  return undefined;
+};

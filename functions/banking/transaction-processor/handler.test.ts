@@ -1,0 +1,347 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSchemas, MemoryDocumentStore } from '../../runtime/src/index.ts';
+import { BankingEventType, RejectionReason, type TransactionSubmitted } from '../lib/banking.ts';
+import { checkInvariants, type OutcomeRecord } from '../lib/invariants.ts';
+import {
+  AccountConflictError,
+  createLedgerIndexes,
+  EntryKind,
+  Ledger,
+  LedgerCache,
+  type TransferOutcome,
+  TransferState,
+} from '../lib/ledger.ts';
+import { seededRandom } from '../lib/prng.ts';
+import { bankingEvent, stubContext } from '../lib/test-support.ts';
+import { handle } from './handler.ts';
+
+const EUR = 'EUR';
+
+async function ledgerWith(balances: Record<string, number>, currency: Record<string, string> = {}) {
+  const store = new MemoryDocumentStore();
+  await createLedgerIndexes(store);
+  const ledger = new Ledger(store);
+  for (const [id, opening] of Object.entries(balances)) {
+    await ledger.openAccount(
+      { accountId: id, currency: currency[id] ?? EUR, openingBalance: opening },
+      `open-${id}`,
+    );
+  }
+  return { store, ledger };
+}
+
+const tx = (id: string, from: string, to: string, amount: number, currency = EUR): TransactionSubmitted => ({
+  transactionId: id,
+  from,
+  to,
+  amount,
+  currency,
+});
+
+async function balance(ledger: Ledger, id: string): Promise<number> {
+  return (await ledger.head(id, 0)).balanceAfter;
+}
+
+function reasonOf(outcome: TransferOutcome): string | undefined {
+  return outcome.kind === 'rejected' ? outcome.data.reason : undefined;
+}
+
+describe('transaction-processor', () => {
+  describe('handle', () => {
+    it('replies processed with the resulting balances of both accounts', async () => {
+      const { store } = await ledgerWith({ a: 1000, b: 500 });
+      const reply = await handle(
+        bankingEvent(BankingEventType.transactionSubmitted, 'sub-1', tx('t1', 'a', 'b', 300)),
+        stubContext(store),
+      );
+      expect(reply?.type).toBe(BankingEventType.transactionProcessed);
+      expect(reply?.subject).toBe('t1');
+      expect(reply?.data).toMatchObject({
+        submissionId: 'sub-1',
+        fromBalance: 700,
+        toBalance: 800,
+        fromVersion: 1,
+        toVersion: 1,
+      });
+    });
+
+    it('replies rejected (not an error) when the funds are insufficient', async () => {
+      const { store, ledger } = await ledgerWith({ a: 100, b: 0 });
+      const reply = await handle(
+        bankingEvent(BankingEventType.transactionSubmitted, 'sub-1', tx('t1', 'a', 'b', 101)),
+        stubContext(store),
+      );
+      expect(reply?.type).toBe(BankingEventType.transactionRejected);
+      expect(reply?.data).toMatchObject({ reason: RejectionReason.insufficientFunds, submissionId: 'sub-1' });
+      expect(await balance(ledger, 'a')).toBe(100);
+    });
+
+    it('opens an account from account.opened and answers without a reply', async () => {
+      const store = new MemoryDocumentStore();
+      await createLedgerIndexes(store);
+      const reply = await handle(
+        bankingEvent(BankingEventType.accountOpened, 'o1', {
+          accountId: 'x',
+          currency: 'USD',
+          openingBalance: 42,
+        }),
+        stubContext(store),
+      );
+      expect(reply).toBeUndefined();
+      expect(await balance(new Ledger(store), 'x')).toBe(42);
+      expect(await new Ledger(store).accounts.findOne({ _id: 'x' })).toMatchObject({
+        currency: 'USD',
+        openingBalance: 42,
+      });
+    });
+  });
+
+  describe('Ledger.openAccount', () => {
+    it('treats the same opening again as a no-op', async () => {
+      const { ledger } = await ledgerWith({ a: 10 });
+      expect(await ledger.openAccount({ accountId: 'a', currency: EUR, openingBalance: 10 }, 'again')).toBe(
+        'exists',
+      );
+      expect(await balance(ledger, 'a')).toBe(10);
+    });
+
+    it('throws AccountConflictError when the id is opened with other content', async () => {
+      const { ledger } = await ledgerWith({ a: 10 });
+      await expect(
+        ledger.openAccount({ accountId: 'a', currency: EUR, openingBalance: 11 }, 'x'),
+      ).rejects.toThrow(AccountConflictError);
+    });
+  });
+
+  describe('Ledger.process rejections', () => {
+    const cases: [string, TransactionSubmitted, RejectionReason][] = [
+      ['the source account is unknown', tx('t', 'nobody', 'b', 1), RejectionReason.unknownAccount],
+      ['the target account is unknown', tx('t', 'a', 'nobody', 1), RejectionReason.unknownAccount],
+      ['the funds are insufficient', tx('t', 'a', 'b', 1001), RejectionReason.insufficientFunds],
+      [
+        'the currency differs from the accounts',
+        tx('t', 'a', 'b', 1, 'USD'),
+        RejectionReason.currencyMismatch,
+      ],
+      ['the target account holds another currency', tx('t', 'a', 'u', 1), RejectionReason.currencyMismatch],
+      ['from and to are the same account', tx('t', 'a', 'a', 1), RejectionReason.sameAccount],
+    ];
+    for (const [when, submitted, reason] of cases) {
+      it(`rejects with ${reason} when ${when}, and changes no balance`, async () => {
+        const { ledger } = await ledgerWith({ a: 1000, b: 0, u: 0 }, { u: 'USD' });
+        const outcome = await ledger.process(submitted, 's1');
+        expect(reasonOf(outcome)).toBe(reason);
+        expect([await balance(ledger, 'a'), await balance(ledger, 'b'), await balance(ledger, 'u')]).toEqual([
+          1000, 0, 0,
+        ]);
+        expect(await ledger.entries.countDocuments({ kind: EntryKind.debit })).toBe(0);
+        expect((await ledger.transfers.findOne({ _id: 't' }))?.state).toBe(TransferState.rejected);
+      });
+    }
+
+    it('rejects a transaction id resubmitted with different content, leaving the first untouched', async () => {
+      const { ledger } = await ledgerWith({ a: 1000, b: 0 });
+      expect((await ledger.process(tx('t', 'a', 'b', 10), 's1')).kind).toBe('processed');
+      const second = await ledger.process(tx('t', 'a', 'b', 20), 's2');
+      expect(reasonOf(second)).toBe(RejectionReason.duplicateDifferentContent);
+      expect(second.data.submissionId).toBe('s2');
+      expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([990, 10]);
+    });
+
+    it('answers a same-content resubmission with the recorded outcome without applying it again', async () => {
+      const { ledger } = await ledgerWith({ a: 1000, b: 0 });
+      await ledger.process(tx('t', 'a', 'b', 10), 's1');
+      const again = await ledger.process(tx('t', 'a', 'b', 10), 's2');
+      expect(again.kind).toBe('processed');
+      expect(again.data.submissionId).toBe('s2');
+      expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([990, 10]);
+    });
+  });
+
+  describe('Ledger crash recovery', () => {
+    it('applies once when a run crashed after the debit entry, before recording it', async () => {
+      const { ledger } = await ledgerWith({ a: 1000, b: 0 });
+      const { transfer } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
+      await ledger.append('a', transfer._id, EntryKind.debit, -300, 0); // the crashed run's only write
+      expect(await balance(ledger, 'a')).toBe(700);
+
+      const outcome = await ledger.process(tx('t', 'a', 'b', 300), 's1'); // the redelivery
+      expect(outcome).toMatchObject({ kind: 'processed', data: { fromBalance: 700, toBalance: 300 } });
+      expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
+    });
+
+    it('applies once when a run crashed after the credit entry, before recording it', async () => {
+      const { ledger } = await ledgerWith({ a: 1000, b: 0 });
+      const { transfer } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
+      const debited = await ledger.decide(transfer);
+      expect(debited.state).toBe(TransferState.debited);
+      await ledger.append('b', 't', EntryKind.credit, 300, 0);
+
+      await ledger.process(tx('t', 'a', 'b', 300), 's1');
+      expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
+      expect(await ledger.entries.countDocuments({ txId: 't' })).toBe(2);
+    });
+
+    it('does not apply again when a stalled run resumes after another run finished the transfer', async () => {
+      const { ledger } = await ledgerWith({ a: 1000, b: 0 });
+      const { transfer: stale } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
+      await ledger.process(tx('t', 'a', 'b', 300), 's1'); // the run that took over the expired lock
+      expect((await ledger.decide(stale)).state).toBe(TransferState.debited); // the stalled run's steps
+      expect((await ledger.credit({ ...stale, state: TransferState.debited })).state).toBe(
+        TransferState.processed,
+      );
+      expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
+    });
+
+    it('keeps the first decision when a rejected transfer is redelivered after the funds arrived', async () => {
+      const { ledger } = await ledgerWith({ a: 0, b: 500 });
+      const { transfer: stale } = await ledger.record(tx('t', 'a', 'b', 100), 's1');
+      expect(reasonOf(await ledger.process(tx('t', 'a', 'b', 100), 's1'))).toBe(
+        RejectionReason.insufficientFunds,
+      );
+      await ledger.process(tx('fund', 'b', 'a', 200), 's2');
+      expect(reasonOf(await ledger.process(tx('t', 'a', 'b', 100), 's1'))).toBe(
+        RejectionReason.insufficientFunds,
+      );
+      expect((await ledger.decide(stale)).state).toBe(TransferState.rejected); // a stalled run, too
+      expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([200, 300]);
+    });
+
+    it('applies once when the same submission runs twice at the same time', async () => {
+      const { ledger } = await ledgerWith({ a: 1000, b: 0 });
+      const runs = await Promise.all([
+        ledger.process(tx('t', 'a', 'b', 300), 's1'),
+        ledger.process(tx('t', 'a', 'b', 300), 's1'),
+      ]);
+      expect(runs.map((r) => r.kind)).toEqual(['processed', 'processed']);
+      expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
+    });
+
+    it('stops writing once its run is aborted (a timed-out zombie run)', async () => {
+      const { store } = await ledgerWith({ a: 5, b: 0 });
+      const aborted = new Ledger(store, { signal: AbortSignal.abort() });
+      await expect(aborted.process(tx('t', 'a', 'b', 1), 's')).rejects.toThrow();
+      expect(await store.collection('banking_transfers').countDocuments({})).toBe(0);
+    });
+  });
+
+  describe('Ledger with a LedgerCache', () => {
+    it('rejects a debit its stale cached head would allow once another process spent the money', async () => {
+      const { store, ledger: other } = await ledgerWith({ a: 1000, b: 0 });
+      const cached = new Ledger(store, { cache: new LedgerCache() });
+      expect((await cached.process(tx('t1', 'a', 'b', 100), 's1')).kind).toBe('processed'); // head: 900
+      expect((await other.process(tx('t2', 'a', 'b', 800), 's2')).kind).toBe('processed'); // really 100
+      const third = await cached.process(tx('t3', 'a', 'b', 500), 's3');
+      expect(reasonOf(third)).toBe(RejectionReason.insufficientFunds);
+      expect(await balance(other, 'a')).toBe(100);
+      expect(await balance(other, 'b')).toBe(900);
+    });
+
+    it('applies a debit its stale cached head would refuse once another process credited the account', async () => {
+      const { store, ledger: other } = await ledgerWith({ a: 100, b: 1000 });
+      const cached = new Ledger(store, { cache: new LedgerCache() });
+      expect((await cached.process(tx('t1', 'a', 'b', 100), 's1')).kind).toBe('processed'); // head: 0
+      expect((await other.process(tx('t2', 'b', 'a', 500), 's2')).kind).toBe('processed'); // really 500
+      const third = await cached.process(tx('t3', 'a', 'b', 300), 's3');
+      expect(third.kind).toBe('processed');
+      expect(await balance(other, 'a')).toBe(200);
+    });
+  });
+
+  describe('Ledger properties', () => {
+    for (const seed of [1, 7, 42, 1234]) {
+      it(`conserves money and never overdraws over random parallel transfers with crashes (seed ${seed})`, async () => {
+        const rnd = seededRandom(seed);
+        const ids = Array.from({ length: 6 }, (_, i) => `acc-${i}`);
+        const openings = Object.fromEntries(ids.map((id) => [id, rnd.int(0, 500)]));
+        const { ledger, store } = await ledgerWith(openings, { 'acc-5': 'USD' });
+        // Three "processes" on one store: one without a cache, two whose caches go stale.
+        const runners = [
+          ledger,
+          new Ledger(store, { cache: new LedgerCache() }),
+          new Ledger(store, { cache: new LedgerCache() }),
+        ];
+        const outcomes: OutcomeRecord[] = [];
+        const submitted: TransactionSubmitted[] = [];
+        for (let batch = 0; batch < 15; batch++) {
+          const txs = Array.from({ length: 8 }, (_, i) =>
+            tx(
+              `t-${batch}-${i}`,
+              rnd.pick([...ids, 'ghost']),
+              rnd.pick(ids),
+              rnd.int(1, 200),
+              rnd.next() < 0.9 ? EUR : 'USD',
+            ),
+          );
+          // Some runs crash after their first account write; the redelivery is run in the same batch.
+          await Promise.all(
+            txs.map(async (t) => {
+              const crashed = rnd.pick(runners);
+              const run = rnd.pick(runners);
+              if (rnd.next() < 0.2) {
+                const { transfer } = await crashed.record(t, `s-${t.transactionId}`);
+                await crashed.decide(transfer).catch(() => undefined);
+              }
+              submitted.push(t);
+              const o = await run.process(t, `s-${t.transactionId}`);
+              outcomes.push({ ...o.data, status: o.kind });
+            }),
+          );
+        }
+        const accounts = await Promise.all(
+          (await ledger.accounts.find({})).map(async (a) => ({
+            id: a._id,
+            balance: await balance(ledger, a._id),
+            openingBalance: a.openingBalance,
+          })),
+        );
+        const report = checkInvariants({
+          accounts,
+          outcomes,
+          expectedSubmissions: submitted.map((t) => `s-${t.transactionId}`),
+          unfinishedTransfers: (
+            await ledger.transfers.find({
+              state: { $nin: [TransferState.processed, TransferState.rejected] },
+            })
+          ).map((t) => t._id),
+        });
+        expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+        expect(report.totals.processed).toBeGreaterThan(0);
+        expect(report.totals.rejected).toBeGreaterThan(0);
+      });
+    }
+  });
+
+  describe('contract files', () => {
+    it('validates every example against its schema', async () => {
+      const dir = import.meta.dirname;
+      const schemas = await loadSchemas(join(dir, 'schemas'));
+      for (const type of schemas.types) {
+        const example = JSON.parse(await readFile(join(dir, 'examples', `${type}.json`), 'utf8')) as {
+          type: string;
+          data: unknown;
+        };
+        expect(example.type).toBe(type);
+        expect(schemas.check(type, example.data)).toEqual([]);
+      }
+    });
+
+    it("keeps the schema copies of the journal and accounts-api identical to the processor's", async () => {
+      const dir = import.meta.dirname;
+      for (const [fn, type] of [
+        ['transaction-journal', BankingEventType.transactionProcessed],
+        ['transaction-journal', BankingEventType.transactionRejected],
+        ['accounts-api', BankingEventType.transactionProcessed],
+        ['accounts-api', BankingEventType.transactionRejected],
+        ['accounts-api', BankingEventType.accountOpened],
+      ] as const) {
+        const copy = await readFile(join(dir, '..', fn, 'schemas', `${type}.json`), 'utf8');
+        expect(copy, `${fn}/schemas/${type}.json`).toBe(
+          await readFile(join(dir, 'schemas', `${type}.json`), 'utf8'),
+        );
+      }
+    });
+  });
+});

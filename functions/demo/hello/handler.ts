@@ -1,0 +1,37 @@
+/**
+ * hello — the smallest complete function: accepts a greeting request, counts greetings per name in
+ * the store (a side effect that must happen once per event), and replies with a greeting event.
+ */
+import { PermanentError, type SluiceFunction } from '../../runtime/src/index.ts';
+
+export const REQUESTED = 'dev.sluice.hello.requested.v1';
+export const GREETED = 'dev.sluice.hello.greeted.v1';
+
+export const accepts = [REQUESTED] as const;
+export const emits = [GREETED] as const;
+
+interface HelloRequested {
+  name: string;
+  language?: 'en' | 'fr' | 'de';
+}
+
+const GREETINGS = { en: 'Hello', fr: 'Bonjour', de: 'Hallo' } as const;
+
+export const init: SluiceFunction['init'] = async ({ store }) => {
+  await store.collection('greetings').createIndex({ keys: { count: -1 }, name: 'count' });
+};
+
+export const handle: SluiceFunction['handle'] = async (event, { store }) => {
+  const { name, language = 'en' } = event.data as HelloRequested;
+  if (name.trim().toLowerCase() === 'nobody') {
+    throw new PermanentError('no-such-person', 'cannot greet nobody');
+  }
+  const counter = await store
+    .collection<{ _id: string; count: number }>('greetings')
+    .findOneAndUpdate({ _id: name }, { $inc: { count: 1 } }, { upsert: true });
+  return {
+    type: GREETED,
+    subject: name,
+    data: { greeting: `${GREETINGS[language]}, ${name}!`, timesGreeted: counter?.count ?? 1 },
+  };
+};

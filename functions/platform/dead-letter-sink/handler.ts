@@ -1,0 +1,79 @@
+/**
+ * dead-letter-sink — the Knative Service every Trigger's `deadLetterSink` names. Stores each dead
+ * letter with its knativeerror* extensions in the `dead_letters` collection, so operators can list and
+ * replay them (`make dlq`, `make replay ID=…`; eventing/src/cli/dlq.ts). Upstream's dead-letter
+ * dispatcher drops events it cannot deliver here, so this service runs with min-scale 1.
+ *
+ * It accepts every CloudEvent type (`acceptsAny`: dead letters are whatever failed) without a schema,
+ * and runs without the runtime's idempotency guard (`idempotent: false`): the same event may be
+ * dead-lettered by two triggers, or again after a replay, and each must be recorded. Records are keyed
+ * by source + id + knativeerrordest instead, so a redelivered dead letter updates its record.
+ */
+import {
+  type CloudEvent,
+  DEAD_LETTERS_COLLECTION as COLLECTION,
+  type DeadLetter,
+  deadLetterId,
+  decodeErrorData,
+  type ExtensionValue,
+  KNATIVE_ERROR_EXTENSIONS,
+  type SluiceFunction,
+  DEAD_LETTER_STATUS as STATUS,
+} from '../../runtime/src/index.ts';
+
+export const accepts = [] as const;
+export const acceptsAny = true;
+export const idempotent = false;
+
+function encodeData(event: CloudEvent): Pick<DeadLetter, 'data' | 'dataEncoding'> {
+  const { data } = event;
+  if (data === undefined || data === null) return {};
+  if (data instanceof Uint8Array)
+    return { data: Buffer.from(data).toString('base64'), dataEncoding: 'base64' };
+  return { data: typeof data === 'string' ? data : JSON.stringify(data), dataEncoding: 'utf8' };
+}
+
+export const init: SluiceFunction['init'] = async ({ store }) => {
+  await store
+    .collection(COLLECTION)
+    .createIndex({ keys: { status: 1, lastDeadLetteredAt: -1 }, name: 'status_time' });
+};
+
+export const handle: SluiceFunction['handle'] = async (event, { store, log }) => {
+  const dest = String(event.extensions.knativeerrordest ?? '');
+  const rawCode = event.extensions.knativeerrorcode;
+  const code = rawCode === undefined || Number.isNaN(Number(rawCode)) ? null : Number(rawCode);
+  const extensions: Record<string, ExtensionValue> = {};
+  for (const [name, value] of Object.entries(event.extensions)) {
+    if (!KNATIVE_ERROR_EXTENSIONS.includes(name)) extensions[name] = value;
+  }
+  const now = new Date().toISOString();
+  const fields: Record<string, unknown> = {
+    eventId: event.id,
+    source: event.source,
+    type: event.type,
+    extensions,
+    dest,
+    code,
+    reason: decodeErrorData(event.extensions.knativeerrordata),
+    status: STATUS.deadLettered,
+    lastDeadLetteredAt: now,
+    ...encodeData(event),
+  };
+  if (event.subject !== undefined) fields.subject = event.subject;
+  if (event.time !== undefined) fields.time = event.time;
+  if (event.datacontenttype !== undefined) fields.datacontenttype = event.datacontenttype;
+  const _id = deadLetterId(event.source, event.id, dest);
+  await store
+    .collection<DeadLetter>(COLLECTION)
+    .updateOne(
+      { _id },
+      { $set: fields, $inc: { count: 1 }, $setOnInsert: { firstDeadLetteredAt: now } },
+      { upsert: true },
+    );
+  log.warn(`dead letter stored: ${event.type} ${event.id} (${code ?? 'no code'} from ${dest || 'unknown'})`, {
+    'event.action': 'dead-letter-stored',
+    'sluice.dead_letter.id': _id,
+  });
+  return undefined;
+};

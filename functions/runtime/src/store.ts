@@ -1,0 +1,29 @@
+/**
+ * Which store a process uses, in one place: a MongoDB URL wins; else the local platform's shared dev
+ * store (`make dev` without MONGODB_URL); else an in-process memory store (when `memory` is allowed).
+ * The runtime opens a function's store through it, and so do the CLIs (`make verify`, `make dlq`).
+ * The adapters are imported when chosen, so a function never loads the MongoDB driver it does not use.
+ */
+import { MemoryDocumentStore } from './adapters/memory/memory-document-store.ts';
+import type { DocumentStore } from './ports/document-store.ts';
+
+export interface StoreOptions {
+  readonly mongodbUrl?: string | undefined;
+  /** @default 'sluice' */
+  readonly mongodbDb?: string | undefined;
+  readonly devStoreUrl?: string | undefined;
+  /** Fall back to a store in this process's memory when neither is set. @default true */
+  readonly memory?: boolean;
+}
+
+export async function openStore(options: StoreOptions): Promise<DocumentStore | undefined> {
+  if (options.mongodbUrl !== undefined && options.mongodbUrl !== '') {
+    const { MongoDocumentStore } = await import('./adapters/mongodb/mongo-document-store.ts');
+    return MongoDocumentStore.connect(options.mongodbUrl, options.mongodbDb ?? 'sluice');
+  }
+  if (options.devStoreUrl !== undefined && options.devStoreUrl !== '') {
+    const { HttpDocumentStore } = await import('./adapters/http/http-document-store.ts');
+    return new HttpDocumentStore(options.devStoreUrl);
+  }
+  return options.memory === false ? undefined : new MemoryDocumentStore();
+}
