@@ -17,6 +17,12 @@ describe('check-imports', () => {
       ['platform/local/src/dev.ts', 'platform/local/src/platform.ts'],
       ['platform/local/src/x.int.test.ts', 'functions/runtime/test/support.ts'],
       ['functions/demo/hello/handler.int.test.ts', 'platform/test-servers/ports.ts'],
+      ['eventing/src/index.ts', 'platform/manifests/index.ts'],
+      ['platform/local/src/knative-service.ts', 'platform/manifests/index.ts'],
+      ['platform/k3s/validate/project.ts', 'platform/manifests/index.ts'],
+      ['platform/manifests/read-manifests.ts', 'platform/manifests/trigger.ts'],
+      ['platform/manifests/reply-loops.ts', 'functions/runtime/src/index.ts'],
+      ['platform/manifests/eventing-kinds.test.ts', 'platform/manifests/testing/read.ts'],
     ])('allows %s → %s', (from, to) => {
       expect(ruleBroken(from, to)).toBeUndefined();
     });
@@ -34,6 +40,11 @@ describe('check-imports', () => {
       ['functions/demo/hello/handler.ts', 'functions/banking/lib/banking.ts'],
       ['eventing/src/broker.ts', 'platform/local/src/platform.ts'],
       ['platform/local/src/platform.ts', 'eventing/src/manifests.ts'],
+      ['eventing/src/broker.ts', 'platform/manifests/trigger.ts'],
+      ['platform/k3s/validate/rules.ts', 'platform/manifests/duration.ts'],
+      ['platform/manifests/trigger.ts', 'eventing/src/index.ts'],
+      ['platform/manifests/schemas.ts', 'platform/k3s/validate/project.ts'],
+      ['functions/demo/hello/handler.ts', 'platform/manifests/index.ts'],
     ])('refuses %s → %s', (from, to) => {
       expect(ruleBroken(from, to)).toEqual(expect.any(String));
     });
@@ -77,6 +88,23 @@ describe('check-imports', () => {
           file: 'functions/banking/lib/planted.ts',
           target: 'functions/demo/hello/handler.ts',
         }),
+      ]);
+    });
+
+    it('fails on a planted import of a manifest reader’s internals from eventing/', async () => {
+      file('platform/manifests/index.ts', "export { readTrigger } from './trigger.ts';\n");
+      file('platform/manifests/trigger.ts', 'export const readTrigger = 1;\n');
+      file(
+        'eventing/src/ok.ts',
+        "import { readTrigger } from '../../platform/manifests/index.ts';\nexport const a = readTrigger;\n",
+      );
+      file(
+        'eventing/src/planted.ts',
+        "import { readTrigger } from '../../platform/manifests/trigger.ts';\nexport const b = readTrigger;\n",
+      );
+      const violations = await checkImports(root);
+      expect(violations.filter((v) => v.file.startsWith('eventing/'))).toEqual([
+        expect.objectContaining({ file: 'eventing/src/planted.ts', target: 'platform/manifests/trigger.ts' }),
       ]);
     });
   });

@@ -5,9 +5,11 @@
  *   functions/<system>/<function>/  → the runtime's public index, its own system's lib/, itself
  *   functions/<system>/lib/          → the runtime's public index, itself
  *   functions/runtime/src/           → itself only (the runtime knows no function, broker or platform)
- *   eventing/                        → the runtime's public index, itself
+ *   eventing/                        → the runtime's public index, the manifest readers' index, itself
+ *   platform/manifests/              → the runtime's public index, itself (and npm packages)
  *   platform/, bench/, observability/ → the runtime's public index, the broker's index (eventing/src/index.ts),
- *                                      and platform/ (bench: also its own fixtures)
+ *                                      and platform/ (bench: also its own fixtures); of platform/manifests/,
+ *                                      its index (platform/manifests/index.ts) only
  *
  * Nothing imports into a function's folder (its handler above all) but that folder's own files: the
  * runtime's loader finds handlers by path at run time. Tests may also use the shared test kits
@@ -25,6 +27,8 @@ import { init, parse } from 'es-module-lexer';
 const ROOT = resolve(import.meta.dirname, '../..');
 const RUNTIME_INDEX = 'functions/runtime/src/index.ts';
 const BROKER_INDEX = 'eventing/src/index.ts';
+const MANIFESTS = 'platform/manifests/';
+const MANIFESTS_INDEX = 'platform/manifests/index.ts';
 const TEST_KITS = [
   'functions/runtime/test/',
   'eventing/src/testing/',
@@ -96,6 +100,14 @@ export function ruleBroken(from: string, to: string): string | undefined {
     if ((src.kind === 'function' || src.kind === 'lib') && src.system === dst.system) return undefined;
     return `functions/${dst.system}/lib/ is shared by the ${dst.system} system's functions only`;
   }
+  // The manifest readers: one public index; they import nothing of eventing or the rest of platform.
+  if (to.startsWith(MANIFESTS) && !from.startsWith(MANIFESTS)) {
+    if (to === MANIFESTS_INDEX && src.kind === 'area') return undefined;
+    return `outside platform/manifests/, import ${MANIFESTS_INDEX} (its public index), not its internals`;
+  }
+  if (from.startsWith(MANIFESTS) && !to.startsWith(MANIFESTS)) {
+    return `platform/manifests/ imports only npm packages and ${RUNTIME_INDEX}`;
+  }
   switch (src.kind) {
     case 'runtime':
       return 'the runtime imports nothing outside functions/runtime/src/';
@@ -107,7 +119,8 @@ export function ruleBroken(from: string, to: string): string | undefined {
     case 'area':
       if (dst.kind !== 'area') return `${src.area}/ does not import ${to}`;
       if (dst.area === src.area) return undefined;
-      if (src.area === 'eventing') return 'eventing/ imports only the runtime index';
+      if (src.area === 'eventing')
+        return 'eventing/ imports only the runtime index and the manifest readers’ index';
       if (dst.area === 'eventing' && to === BROKER_INDEX) return undefined;
       if (dst.area === 'platform' && (src.area === 'bench' || src.area === 'platform')) return undefined;
       if (dst.area === 'bench' && src.area === 'bench') return undefined;
