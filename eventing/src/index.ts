@@ -39,7 +39,7 @@ import {
 import { deliver, deliveryConfig } from './delivery.ts';
 import { startIngress } from './ingress.ts';
 import { type EventingManifests, loadEventingManifests } from './manifests.ts';
-import { findReplyLoops, ReplyLoopError, type ReplyTypesOf, replyTypesFromFolders } from './replies.ts';
+import { type ReplyTypesOf, refuseReplyLoops } from './replies.ts';
 import { SourceConsumer } from './source.ts';
 
 export { BackendError } from './backends/backend.ts';
@@ -48,6 +48,7 @@ export { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 export { KNATIVE_ERROR } from './delivery.ts';
 export type { EventingManifests, KReference } from './manifests.ts';
 export { loadEventingManifests, ManifestError, parseEventingManifests } from './manifests.ts';
+export type { ReplyTypesOf } from './replies.ts';
 export { ReplyLoopError } from './replies.ts';
 
 export interface StartBrokerOptions {
@@ -93,11 +94,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     options.manifests ??
     (await loadEventingManifests(options.manifestsDir ?? resolvePath(root, 'eventing/manifests')));
   for (const w of manifests.warnings) log.warn(w, { 'event.action': 'manifest-warning' });
-  const loops = await findReplyLoops(
+  await refuseReplyLoops(
     manifests.triggers,
-    options.replyTypesOf ?? replyTypesFromFolders(resolvePath(root, 'functions')),
+    options.replyTypesOf ?? { functionsDir: resolvePath(root, 'functions') },
   );
-  if (loops.length > 0) throw new ReplyLoopError(loops);
 
   const plan = planBroker(manifests, options.resolveSubscriber, options.instance ?? 'local');
   const backend: BrokerBackend =
@@ -210,6 +210,11 @@ function describe(
       backend.kind === 'rabbitmq'
         ? `  source ${s.name}: queue ${s.queueName}${s.exchangeName === undefined ? '' : ` ← exchange ${s.exchangeName}`} → ${s.sink.ref?.kind ?? 'uri'} ${s.sink.ref?.name ?? s.sink.uri ?? ''}`
         : `  source ${s.name}: INACTIVE (a RabbitmqSource needs RABBITMQ_URL)`,
+    );
+  }
+  for (const p of manifests.pingSources) {
+    lines.push(
+      `  source ${p.name}: INACTIVE (PingSource "${p.schedule}" ${p.timezone}: not run locally yet)`,
     );
   }
   return lines;

@@ -2,7 +2,6 @@ import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planBroker } from './broker.ts';
-import { parseIsoDuration } from './iso-duration.ts';
 import { loadEventingManifests, ManifestError, parseEventingManifests } from './manifests.ts';
 
 const MANIFESTS = resolve(import.meta.dirname, '../manifests');
@@ -47,20 +46,6 @@ function problemsOf(texts: { file: string; text: string }[]): readonly string[] 
   }
   return [];
 }
-
-describe('iso-duration', () => {
-  it('parses the durations Knative manifests use', () => {
-    expect(parseIsoDuration('PT0.2S')).toBe(200);
-    expect(parseIsoDuration('PT30S')).toBe(30_000);
-    expect(parseIsoDuration('PT1M30S')).toBe(90_000);
-    expect(parseIsoDuration('P1DT1H')).toBe(25 * 3600_000);
-    expect(parseIsoDuration('PT0,5S')).toBe(500);
-  });
-  it('refuses what is not an ISO 8601 duration', () => {
-    for (const bad of ['30s', 'P', 'PT', '-PT1S', 'PT1.S', ''])
-      expect(() => parseIsoDuration(bad)).toThrow(/ISO 8601/);
-  });
-});
 
 describe('manifests', () => {
   it('loads the repository manifests: broker, every trigger file and every source', async () => {
@@ -127,7 +112,7 @@ describe('manifests', () => {
       /broker\.yaml: Broker default: annotation eventing\.knative\.dev\/broker\.class must be RabbitMQBroker/,
     );
     expect(text).toMatch(
-      /triggers\/bad\.yaml: Trigger bad spec\.delivery\.backoffDelay: "200ms" is not an ISO 8601/,
+      /triggers\/bad\.yaml: Trigger bad: spec\.delivery\.backoffDelay "200ms" is not an ISO 8601/,
     );
     expect(text).toMatch(/backoffPolicy must be exponential or linear/);
     expect(text).toMatch(/parallelism must be an integer 1\.\.1000/);
@@ -141,6 +126,33 @@ describe('manifests', () => {
         { file: 'triggers/t.yaml', text: trigger('t').replace('broker: default', 'broker: other') },
       ]).join('\n'),
     ).toMatch(/names broker sluice\/other/);
+  });
+});
+
+describe('manifests: kinds the local broker reads but does not run', () => {
+  it('reads a PingSource (validated, defaulted) and says it does not run it yet', () => {
+    const m = parseEventingManifests([
+      { file: 'broker.yaml', text: BROKER },
+      {
+        file: 'sources/tick.yaml',
+        text: 'apiVersion: sources.knative.dev/v1\nkind: PingSource\nmetadata: { name: tick, namespace: sluice }\nspec:\n  sink: { ref: { apiVersion: eventing.knative.dev/v1, kind: Broker, name: default } }\n',
+      },
+    ]);
+    expect(m.pingSources[0]).toMatchObject({ schedule: '* * * * *', timezone: 'UTC' });
+    expect(m.warnings.join('\n')).toContain(
+      'sources/tick.yaml: PingSource tick: valid, but the local broker does not run',
+    );
+  });
+
+  it('gives a Broker without delivery the stock cluster default, which Triggers without their own use', () => {
+    const m = parseEventingManifests([
+      { file: 'broker.yaml', text: BROKER.replace(/ {2}delivery:[\s\S]*$/, '') },
+      { file: 'triggers/t.yaml', text: trigger('t') },
+    ]);
+    expect(m.broker.delivery).toEqual({ retry: 10, backoffPolicy: 'exponential', backoffDelayMs: 200 });
+    const route = planBroker(m, (ref) => `http://${ref.name}.local/`, 'i1').routes[0];
+    expect(route?.delivery).toMatchObject({ retry: 10, backoffPolicy: 'exponential', backoffDelayMs: 200 });
+    expect(route?.deadLetter).toBeUndefined();
   });
 });
 
