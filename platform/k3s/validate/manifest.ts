@@ -1,20 +1,12 @@
 /**
  * Rendered manifests as plain objects: parse a multi-document YAML stream (what `kustomize build` writes)
- * and read the few fields the project rules need without casting at every step.
+ * and read the few fields the project rules need without casting at every step. Typed reading (durations,
+ * delivery, defaults) is platform/manifests'; this is only what the rules need on top.
  */
 import { parseAllDocuments } from 'yaml';
+import { at, isRecord, type KubeObject } from '../../manifests/index.ts';
 
-export interface KubeObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace?: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly annotations?: Readonly<Record<string, string>>;
-  };
-  readonly [field: string]: unknown;
-}
+export { at, isRecord, type KubeObject };
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
@@ -38,25 +30,6 @@ export function parseManifest(text: string, source = 'manifest'): KubeObject[] {
   return objects;
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Reads a nested field: at(obj, 'spec', 'delivery', 'timeout'). */
-export function at(value: unknown, ...path: (string | number)[]): unknown {
-  let current = value;
-  for (const key of path) {
-    if (typeof key === 'number') {
-      if (!Array.isArray(current)) return undefined;
-      current = current[key];
-    } else {
-      if (!isRecord(current)) return undefined;
-      current = current[key];
-    }
-  }
-  return current;
-}
-
 export const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 export const group = (apiVersion: string): string =>
@@ -68,14 +41,3 @@ export const describe = (o: KubeObject): string =>
 
 export const isKnativeService = (o: KubeObject): boolean =>
   o.kind === 'Service' && group(o.apiVersion) === 'serving.knative.dev';
-
-/** ISO 8601 durations as Knative's delivery spec uses them (PT30S, PT0.5S, PT1M30S, P1D); null when invalid. */
-export function isoDurationMs(text: string): number | null {
-  const m =
-    /^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
-      text,
-    );
-  if (m === null || text === 'P' || text.endsWith('T')) return null;
-  const [, d, h, min, s] = m.map((part) => (part === undefined ? 0 : Number(part)));
-  return (((d ?? 0) * 24 + (h ?? 0)) * 60 + (min ?? 0)) * 60_000 + (s ?? 0) * 1000;
-}

@@ -9,9 +9,10 @@ import { homedir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { describeFunction, listFunctions } from '../../../functions/runtime/src/index.ts';
+import { loadSchemas, type ManifestSet, readVersions as readPinnedVersions } from '../../manifests/index.ts';
 import { type KubeObject, parseManifest } from './manifest.ts';
-import { checkRules, type FunctionInfo } from './rules.ts';
-import { createSchemaValidator } from './schema.ts';
+import { checkRules, type FunctionInfo, ruleContext } from './rules.ts';
+import { DEPLOY_SCHEMAS } from './schema.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 export const K3S_DIR = join(REPO_ROOT, 'platform', 'k3s');
@@ -23,12 +24,7 @@ export class KustomizeMissingError extends Error {
 }
 
 export function readVersions(file = join(K3S_DIR, 'versions.env')): Record<string, string> {
-  const versions: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(\S+)$/.exec(line.trim());
-    if (m?.[1] !== undefined && m[2] !== undefined) versions[m[1]] = m[2];
-  }
-  return versions;
+  return readPinnedVersions(file);
 }
 
 /** Same name as platform/k3s/deploy.mk's KUSTOMIZE_BIN: changes when the tools module does, like FERRETDB_BIN. */
@@ -62,29 +58,44 @@ export function kustomizeBuild(dir: string): string {
 
 export const renderOverlay = (name: string): string => kustomizeBuild(join(OVERLAYS_DIR, name));
 
-/** Function folders (functions/<system>/<name>/) and what their handlers emit. */
+/**
+ * Function folders (functions/<system>/<name>/) and what their handlers reply with: the same reply types the
+ * local broker's loop check reads (declared `emits`, else the schema types a handler does not accept).
+ */
 export async function loadFunctions(root = REPO_ROOT): Promise<Map<string, FunctionInfo>> {
   const found = new Map<string, FunctionInfo>();
   for (const f of listFunctions(join(root, 'functions'))) {
     const described = f.hasHandler ? await describeFunction(f.dir) : undefined;
-    // Only an explicit `emits` counts here: the deploy rules check what a handler says it replies with.
-    found.set(f.name, { emits: described?.emitsDeclared === true ? described.emits : [] });
+    found.set(f.name, { emits: described?.emits ?? [] });
   }
   return found;
 }
 
 export interface OverlayReport {
   readonly objects: KubeObject[];
+  /** The objects the readers model, typed (platform/manifests). */
+  readonly manifests: ManifestSet;
+  /** Upstream schema errors, and what the typed readers refuse (the webhooks would), by object and field. */
   readonly schemaErrors: string[];
+  /** The project rules, and the readers' warnings (accepted by a cluster, but not what they seem). */
   readonly ruleProblems: string[];
 }
 
 export async function checkManifest(text: string, source: string): Promise<OverlayReport> {
   const objects = parseManifest(text, source);
-  const validator = createSchemaValidator();
-  const schemaErrors = (await Promise.all(objects.map((o) => validator.validate(o)))).flat();
-  const ruleProblems = checkRules({ objects, functions: await loadFunctions(), versions: readVersions() });
-  return { objects, schemaErrors, ruleProblems };
+  // Each object once against its upstream schema, then (when valid) by its kind's typed reader.
+  const schemas = await loadSchemas(objects, DEPLOY_SCHEMAS);
+  const ctx = ruleContext(
+    { objects, functions: await loadFunctions(), versions: readVersions() },
+    source,
+    schemas,
+  );
+  return {
+    objects,
+    manifests: ctx.manifests,
+    schemaErrors: [...ctx.readProblems],
+    ruleProblems: [...ctx.manifests.warnings, ...checkRules(ctx)],
+  };
 }
 
 /**

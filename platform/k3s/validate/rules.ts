@@ -1,18 +1,18 @@
 /**
  * The project's own rules over a rendered overlay — what a schema cannot say but the RabbitMQ broker and
- * Knative need to behave as docs/deploy.md describes. Each rule is a pure function of the objects and returns
- * problems as sentences naming the object; an empty list means the overlay passes.
+ * Knative need to behave as docs/deploy.md describes. Each rule is a pure function of the objects (and of their
+ * typed reading by platform/manifests, `ctx.manifests`: durations, delivery, defaults are read there, once) and
+ * returns problems as sentences naming the object; an empty list means the overlay passes.
  */
 import {
-  at,
-  describe,
-  group,
-  isKnativeService,
-  isoDurationMs,
-  isRecord,
-  type KubeObject,
-  str,
-} from './manifest.ts';
+  collectManifests,
+  type DeliverySpec,
+  findReplyLoops,
+  type ManifestSet,
+  type ObjectMeta,
+  type Schemas,
+} from '../../manifests/index.ts';
+import { at, describe, group, isKnativeService, isRecord, type KubeObject, str } from './manifest.ts';
 
 /** What the rules know about a function folder (functions/<name>/). */
 export interface FunctionInfo {
@@ -26,7 +26,30 @@ export interface RuleContext {
   readonly functions: ReadonlyMap<string, FunctionInfo>;
   /** versions.env */
   readonly versions: Readonly<Record<string, string>>;
+  /** The objects the readers model, read once (platform/manifests). */
+  readonly manifests: ManifestSet;
+  /** What the readers refused (as the webhooks would): reported with the schema errors. */
+  readonly readProblems: readonly string[];
 }
+
+/**
+ * A rule context: the objects, validated against `schemas` (when given) and read by the typed readers, once.
+ * `source` names the overlay in messages.
+ */
+export function ruleContext(
+  base: Pick<RuleContext, 'objects' | 'functions' | 'versions'>,
+  source = 'overlay',
+  schemas?: Schemas,
+): RuleContext {
+  const read = collectManifests(
+    base.objects.map((object, index) => ({ file: source, index, object })),
+    schemas === undefined ? {} : { schemas },
+  );
+  return { ...base, manifests: read.set, readProblems: read.problems };
+}
+
+/** `Kind/namespace/name` of a typed object, as `describe` names a raw one. */
+const named = (o: ObjectMeta & { readonly kind: string }): string => `${o.kind}/${o.namespace}/${o.name}`;
 
 export type Rule = (ctx: RuleContext) => string[];
 
@@ -52,34 +75,14 @@ const refAt = (o: KubeObject, ...path: string[]): Ref | undefined => {
 const findKService = (ctx: RuleContext, name: string | undefined, namespace: string | undefined) =>
   kservices(ctx).find((s) => s.metadata.name === name && s.metadata.namespace === namespace);
 
-/** Every Trigger names a dead-letter sink and a timeout: its delivery replaces the Broker's entirely. */
+/** Every Trigger names a dead-letter sink and a timeout: its delivery replaces the Broker's entirely.
+ * (spec.filters and the parallelism annotation are the Trigger reader's: platform/manifests/trigger.ts.) */
 export const triggerDelivery: Rule = (ctx) =>
-  triggers(ctx).flatMap((t) => {
+  ctx.manifests.triggers.flatMap((t) => {
     const problems: string[] = [];
-    if (at(t, 'spec', 'delivery', 'deadLetterSink') === undefined)
-      problems.push(`${describe(t)} has no spec.delivery.deadLetterSink`);
-    const timeout = str(at(t, 'spec', 'delivery', 'timeout'));
-    if (timeout === undefined) problems.push(`${describe(t)} has no spec.delivery.timeout`);
-    else if (isoDurationMs(timeout) === null)
-      problems.push(`${describe(t)} spec.delivery.timeout "${timeout}" is not an ISO 8601 duration`);
-    const backoff = str(at(t, 'spec', 'delivery', 'backoffDelay'));
-    if (backoff !== undefined && isoDurationMs(backoff) === null)
-      problems.push(`${describe(t)} spec.delivery.backoffDelay "${backoff}" is not an ISO 8601 duration`);
-    return problems;
-  });
-
-/** The RabbitMQ broker filters on spec.filter.attributes only; spec.filters would be silently ignored. */
-export const triggerFilters: Rule = (ctx) =>
-  triggers(ctx).flatMap((t) => {
-    const problems: string[] = [];
-    if (at(t, 'spec', 'filters') !== undefined)
-      problems.push(
-        `${describe(t)} uses spec.filters, which the RabbitMQ broker ignores: use spec.filter.attributes`,
-      );
-    const parallelism = t.metadata.annotations?.['rabbitmq.eventing.knative.dev/parallelism'];
-    if (parallelism !== undefined && !(Number(parallelism) >= 1 && Number(parallelism) <= 1000)) {
-      problems.push(`${describe(t)} parallelism "${parallelism}" must be 1..1000`);
-    }
+    if (t.delivery?.deadLetterSink === undefined)
+      problems.push(`${named(t)} has no spec.delivery.deadLetterSink`);
+    if (t.delivery?.timeoutMs === undefined) problems.push(`${named(t)} has no spec.delivery.timeout`);
     return problems;
   });
 
@@ -171,23 +174,23 @@ export const brokerSetup: Rule = (ctx) =>
     return problems;
   });
 
-/** A Trigger that feeds a function one of the types it replies with makes an endless loop through the broker. */
-export const noReplyLoops: Rule = (ctx) =>
-  triggers(ctx).flatMap((t) => {
-    const ref = refAt(t, 'spec', 'subscriber', 'ref');
-    if (ref?.kind !== 'Service' || ref.name === undefined) return [];
-    const emits = ctx.functions.get(ref.name)?.emits ?? [];
-    if (emits.length === 0) return [];
-    const attributes = at(t, 'spec', 'filter', 'attributes');
-    const type = str(at(attributes, 'type'));
-    if (type === undefined)
-      return [
-        `${describe(t)} has no type filter and its subscriber ${ref.name} replies with ${emits.join(', ')}`,
-      ];
-    return emits.includes(type)
-      ? [`${describe(t)} feeds ${ref.name} its own reply type ${type}: a loop`]
-      : [];
-  });
+/** A Trigger that feeds a function one of the types it replies with makes an endless loop through the broker
+ * (the one check the local broker runs at start too: platform/manifests' findReplyLoops). */
+export const noReplyLoops: Rule = (ctx) => {
+  const loops = findReplyLoops(ctx.manifests.triggers, (name) => ctx.functions.get(name)?.emits);
+  const problems: string[] = [];
+  for (const t of ctx.manifests.triggers) {
+    const mine = loops.filter((l) => l.trigger === t);
+    if (mine.length === 0) continue;
+    const subscriber = mine[0]?.subscriber ?? '';
+    if (t.filter.type === undefined) {
+      problems.push(
+        `${named(t)} has no type filter and its subscriber ${subscriber} replies with ${mine.map((l) => l.replyType).join(', ')}`,
+      );
+    } else problems.push(`${named(t)} feeds ${subscriber} its own reply type ${t.filter.type}: a loop`);
+  }
+  return problems;
+};
 
 /** Images are built from function folders: dev.local/sluice/<folder>:<tag> (or a registry override). */
 export const imagesMatchFunctions: Rule = (ctx) =>
@@ -236,12 +239,11 @@ export const deadLetterSinkWarm: Rule = (ctx) => {
 };
 
 /** consumer_timeout above the longest delivery: timeout × attempts + exponential back-off (the SDK's 2^n). */
-export function longestDeliveryMs(trigger: KubeObject): number {
-  const delivery = at(trigger, 'spec', 'delivery');
-  const timeout = isoDurationMs(str(at(delivery, 'timeout')) ?? '') ?? 0;
-  const retry = Number(at(delivery, 'retry') ?? 5); // eventing-rabbitmq's default when a delivery is set
-  const delay = isoDurationMs(str(at(delivery, 'backoffDelay')) ?? '') ?? 0;
-  const linear = at(delivery, 'backoffPolicy') === 'linear';
+export function longestDeliveryMs(delivery: DeliverySpec | undefined): number {
+  const timeout = delivery?.timeoutMs ?? 0;
+  const retry = delivery?.retry ?? 5; // eventing-rabbitmq's default when a delivery is set
+  const delay = delivery?.backoffDelayMs ?? 0;
+  const linear = delivery?.backoffPolicy === 'linear';
   let backoff = 0;
   for (let n = 1; n <= retry; n++) backoff += linear ? delay * n : delay * 2 ** n;
   return timeout * (retry + 1) + backoff;
@@ -259,12 +261,10 @@ export const consumerTimeout: Rule = (ctx) => {
       continue;
     }
     const limit = Number(m[1]);
-    for (const t of triggers(ctx).filter((x) => x.metadata.namespace === cluster.metadata.namespace)) {
-      const needed = longestDeliveryMs(t);
+    for (const t of ctx.manifests.triggers.filter((x) => x.namespace === cluster.metadata.namespace)) {
+      const needed = longestDeliveryMs(t.delivery);
       if (needed >= limit)
-        problems.push(
-          `${describe(t)} may hold a message ${needed} ms, not below consumer_timeout ${limit} ms`,
-        );
+        problems.push(`${named(t)} may hold a message ${needed} ms, not below consumer_timeout ${limit} ms`);
     }
   }
   return problems;
@@ -341,7 +341,6 @@ export const environment: Rule = (ctx) => {
 
 export const RULES = {
   triggerDelivery,
-  triggerFilters,
   referencesExist,
   brokerSetup,
   noReplyLoops,
