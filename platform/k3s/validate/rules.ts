@@ -217,24 +217,20 @@ export const noSecretLiterals: Rule = (ctx) =>
     .filter((o) => at(o, 'data') !== undefined || at(o, 'stringData') !== undefined)
     .map((o) => `${describe(o)} carries data in git: generate it at deploy time (platform/k3s/deploy.sh)`);
 
-const minScale = (s: KubeObject): number =>
-  Number(at(s, 'spec', 'template', 'metadata', 'annotations', 'autoscaling.knative.dev/min-scale') ?? 0);
-
 /** The RabbitMQ dead-letter dispatcher drops events when the sink is down: the sink never scales to zero. */
 export const deadLetterSinkWarm: Rule = (ctx) => {
+  const { brokers: typedBrokers, triggers: typedTriggers, services } = ctx.manifests;
   const sinks = new Set<string>();
-  for (const o of [...triggers(ctx), ...brokers(ctx)]) {
-    const ref = refAt(o, 'spec', 'delivery', 'deadLetterSink', 'ref');
-    if (ref?.kind === 'Service' && ref.name !== undefined)
-      sinks.add(`${ref.namespace ?? o.metadata.namespace}/${ref.name}`);
+  for (const o of [...typedTriggers, ...typedBrokers]) {
+    const ref = o.delivery?.deadLetterSink?.ref;
+    if (ref?.kind === 'Service') sinks.add(`${ref.namespace}/${ref.name}`);
   }
   return [...sinks].flatMap((key) => {
-    const [namespace, name] = key.split('/');
-    const svc = findKService(ctx, name, namespace);
+    const svc = services.find((s) => `${s.namespace}/${s.name}` === key);
     if (svc === undefined) return [];
-    return minScale(svc) >= 1
+    return svc.minScale >= 1
       ? []
-      : [`${describe(svc)} is a dead-letter sink: it needs autoscaling.knative.dev/min-scale "1"`];
+      : [`${named(svc)} is a dead-letter sink: it needs autoscaling.knative.dev/min-scale "1"`];
   });
 };
 
