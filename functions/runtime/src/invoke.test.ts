@@ -148,6 +148,18 @@ describe('Invoker', () => {
       expect(String(reply.extensions.traceparent).slice(3, 35)).toBe(TRACE_ID);
     });
 
+    it('writes the correlation and causation ids on its log lines, so a flow joins across steps', async () => {
+      const h = harness(async () => ({ type: OUT, data: { orderId: 'x' } }));
+      await h.post({ 'ce-correlationid': 'root-7', 'ce-causationid': 'step-1' });
+      await h.post({ 'ce-id': 'first-of-a-chain' });
+      await new Promise((r) => setImmediate(r)); // lines are flushed once per event-loop turn
+      const lines = h.logs.filter((l) => l['event.outcome'] === 'success');
+      expect(lines.map((l) => [l['sluice.correlation_id'], l['sluice.causation_id']])).toEqual([
+        ['root-7', 'step-1'],
+        ['first-of-a-chain', undefined],
+      ]);
+    });
+
     it('computes the same reply id for the same event and a different one for another event', () => {
       expect(replyId('f', '/s', '1', OUT)).toBe(replyId('f', '/s', '1', OUT));
       expect(replyId('f', '/s', '1', OUT)).not.toBe(replyId('f', '/s', '2', OUT));

@@ -9,6 +9,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { toBinary } from './cloudevent/encode.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody, toProblem } from './cloudevent/problem.ts';
 import { ATTRIBUTE_NAME, CONTEXT_ATTRIBUTES, receive } from './cloudevent/receive.ts';
+import {
+  CAUSATION_EXTENSION,
+  CAUSATION_FIELD,
+  CORRELATION_EXTENSION,
+  CORRELATION_FIELD,
+  correlationOf,
+} from './correlation.ts';
 import { InvalidEventError, InvalidReplyError, TransientError } from './errors.ts';
 import type { IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { errorFields, type JsonLogger } from './log.ts';
@@ -273,8 +280,8 @@ export class Invoker {
     extensions.traceparent = formatTraceparent(trace);
     if (trace.tracestate !== undefined) extensions.tracestate = trace.tracestate;
     // Correlation: the id of the event that caused this reply, and the id that started the chain.
-    extensions.causationid = event.id;
-    extensions.correlationid = event.extensions.correlationid ?? event.id;
+    extensions[CAUSATION_EXTENSION] = event.id;
+    extensions[CORRELATION_EXTENSION] = correlationOf(event);
     const stored: Record<string, unknown> = {
       id: replyId(this.#deps.serviceName, event.source, event.id, reply.type),
       source: this.#deps.eventSource,
@@ -492,6 +499,10 @@ function eventFields(event: CloudEvent | undefined, trace: TraceContext): Record
     fields['cloudevents.event_type'] = event.type;
     fields['cloudevents.event_source'] = event.source;
     if (event.subject !== undefined) fields['cloudevents.event_subject'] = event.subject;
+    // Lineage: joins one flow's lines across steps even where the trace context is lost (correlation.ts).
+    fields[CORRELATION_FIELD] = correlationOf(event);
+    const causation = event.extensions[CAUSATION_EXTENSION];
+    if (causation !== undefined) fields[CAUSATION_FIELD] = causation;
   }
   return fields;
 }
