@@ -92,6 +92,18 @@ describe('loadConfig', () => {
     expect(config.metricsEnabled).toBe(false);
   });
 
+  it('takes SLUICE_DEAD_LETTER_SINK when it is an http(s) URL; empty means none', () => {
+    const base = { FUNCTION_DIR: 'functions/demo/hello' };
+    expect(loadConfig({ ...base, SLUICE_DEAD_LETTER_SINK: 'http://dead-letter-sink' }).deadLetterSink).toBe(
+      'http://dead-letter-sink',
+    );
+    expect(loadConfig({ ...base, SLUICE_DEAD_LETTER_SINK: '' }).deadLetterSink).toBeUndefined();
+    expect(problemsOf({ ...base, SLUICE_DEAD_LETTER_SINK: 'dead-letter-sink' })[0]).toMatch(
+      /SLUICE_DEAD_LETTER_SINK/,
+    );
+    expect(problemsOf({ ...base, SLUICE_DEAD_LETTER_SINK: 'ftp://x/' })[0]).toMatch(/http\(s\) URL/);
+  });
+
   it('takes SLUICE_DEV_STORE_URL when it is a loopback http URL', () => {
     const config = loadConfig({ FUNCTION_DIR: 'x', SLUICE_DEV_STORE_URL: 'http://127.0.0.1:40123' });
     expect(config.devStoreUrl).toBe('http://127.0.0.1:40123');

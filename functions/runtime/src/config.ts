@@ -27,6 +27,12 @@ export interface RuntimeConfig {
   readonly shutdownTimeoutSeconds: number;
   readonly logLevel: LogLevelName;
   readonly metricsEnabled: boolean;
+  /**
+   * SLUICE_DEAD_LETTER_SINK: where the function keeps the events it refuses for good (400, 422, …),
+   * because eventing-rabbitmq acks those answers (keep-rejected.ts). Set by the platform from the
+   * function's Triggers; unset or empty: refusals are answered without being kept.
+   */
+  readonly deadLetterSink: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -72,6 +78,12 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
   if (devStoreUrl !== undefined && !/^http:\/\/127\.0\.0\.1:\d{1,5}\/?$/.test(devStoreUrl)) {
     problems.push('SLUICE_DEV_STORE_URL must be http://127.0.0.1:<port> (the local platform sets it)');
   }
+  const deadLetterSink = env.SLUICE_DEAD_LETTER_SINK || undefined;
+  if (deadLetterSink !== undefined && !URL.canParse(deadLetterSink)) {
+    problems.push(`SLUICE_DEAD_LETTER_SINK="${deadLetterSink}" must be an http(s) URL`);
+  } else if (deadLetterSink !== undefined && !/^https?:$/.test(new URL(deadLetterSink).protocol)) {
+    problems.push(`SLUICE_DEAD_LETTER_SINK="${deadLetterSink}" must be an http(s) URL`);
+  }
   const metricsRaw = env.OTEL_SDK_DISABLED;
   if (metricsRaw !== undefined && metricsRaw !== 'true' && metricsRaw !== 'false' && metricsRaw !== '') {
     problems.push(`OTEL_SDK_DISABLED="${metricsRaw}" must be true or false`);
@@ -94,5 +106,6 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
     shutdownTimeoutSeconds,
     logLevel: logLevel as LogLevelName,
     metricsEnabled: metricsRaw !== 'true',
+    deadLetterSink,
   });
 }

@@ -40,6 +40,13 @@ export {
 } from './cloudevent/receive.ts';
 export { loadConfig, type RuntimeConfig } from './config.ts';
 export {
+  CAUSATION_EXTENSION,
+  CAUSATION_FIELD,
+  CORRELATION_EXTENSION,
+  CORRELATION_FIELD,
+  correlationOf,
+} from './correlation.ts';
+export {
   DEAD_LETTER_STATUS,
   DEAD_LETTERS_COLLECTION,
   type DeadLetter,
@@ -73,6 +80,7 @@ export {
   findFunction,
   listFunctions,
 } from './function-loader.ts';
+export { DEAD_LETTERED_HEADER, isFinalRefusal } from './keep-rejected.ts';
 export { ECS_VERSION, errorFields, JsonLogger, type LogSink } from './log.ts';
 export type {
   Collection,
@@ -83,6 +91,7 @@ export type {
   IndexSpec,
   SortSpec,
   Update,
+  UpdateOptions,
   UpdateResult,
 } from './ports/document-store.ts';
 export { type RunningFunction, type StartOptions, startFunction } from './runtime.ts';

@@ -7,6 +7,7 @@ import type { RuntimeConfig } from './config.ts';
 import { checkSchemasCover, loadFunction } from './function-loader.ts';
 import { IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { Invoker } from './invoke.ts';
+import { keepRejected } from './keep-rejected.ts';
 import { errorFields, JsonLogger, type LogSink } from './log.ts';
 import type { DocumentStore } from './ports/document-store.ts';
 import { type Metrics, noopMetrics } from './ports/metrics.ts';
@@ -67,8 +68,11 @@ export async function startFunction(
   const routes = fn.routes === undefined ? undefined : await buildRoutes(fn.routes, initContext);
 
   let ready = false;
+  // Refusals the broker would ack and forget are kept in the dead-letter sink first (keep-rejected.ts).
+  const sink = config.deadLetterSink;
   const rs = createRuntimeServer({
-    invoker,
+    invoker:
+      sink === undefined ? invoker : keepRejected(invoker, { sinkUrl: sink, dest: config.eventSource, log }),
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     isReady: () => ready,

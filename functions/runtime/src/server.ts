@@ -18,7 +18,8 @@ export const METRICS_PATH = '/metrics';
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface ServerOptions {
-  readonly invoker: Invoker;
+  /** The invoker, or a wrapper with the same `handle` (keep-rejected.ts). */
+  readonly invoker: Pick<Invoker, 'handle'>;
   readonly metrics: Metrics;
   readonly maxBodyBytes: number;
   /** Readiness: true once the store answers and `init` has run; false again while shutting down. */

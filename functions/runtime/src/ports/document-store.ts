@@ -20,6 +20,16 @@ export interface UpdateResult {
   readonly upsertedId: unknown;
 }
 
+export interface UpdateOptions {
+  readonly upsert?: boolean;
+  /**
+   * Acknowledged only once the write is on disk on a majority (MongoDB write concern `majority` +
+   * journal): for records that must survive a crash right after the answer (dead letters). Stores held
+   * in memory ignore it.
+   */
+  readonly durable?: boolean;
+}
+
 export interface IndexSpec {
   readonly keys: Record<string, 1 | -1>;
   readonly unique?: boolean;
@@ -31,7 +41,7 @@ export interface Collection<T extends Doc = Doc> {
   find(filter: Filter, options?: FindOptions): Promise<T[]>;
   /** Throws `DuplicateKeyError` when `_id` or a unique index already holds the key. */
   insertOne(doc: T): Promise<void>;
-  updateOne(filter: Filter, update: Update, options?: { upsert?: boolean }): Promise<UpdateResult>;
+  updateOne(filter: Filter, update: Update, options?: UpdateOptions): Promise<UpdateResult>;
   /** Returns the document after the update, or null when nothing matched. */
   findOneAndUpdate(filter: Filter, update: Update, options?: { upsert?: boolean }): Promise<T | null>;
   deleteOne(filter: Filter): Promise<number>;

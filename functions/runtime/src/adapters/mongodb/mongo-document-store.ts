@@ -14,6 +14,7 @@ import {
   type FindOptions,
   type IndexSpec,
   type Update,
+  type UpdateOptions,
   type UpdateResult,
 } from '../../ports/document-store.ts';
 
@@ -106,9 +107,14 @@ class MongoCollectionAdapter<T extends Doc> implements Collection<T> {
     await guarded(() => this.#c.insertOne({ ...doc }));
   }
 
-  async updateOne(filter: Filter, update: Update, options: { upsert?: boolean } = {}): Promise<UpdateResult> {
+  async updateOne(filter: Filter, update: Update, options: UpdateOptions = {}): Promise<UpdateResult> {
     assertSafeUpdate(update);
-    const r = await guarded(() => this.#c.updateOne(filter, update, { upsert: options.upsert === true }));
+    const r = await guarded(() =>
+      this.#c.updateOne(filter, update, {
+        upsert: options.upsert === true,
+        ...(options.durable === true ? { writeConcern: { w: 'majority', journal: true } } : {}),
+      }),
+    );
     return { matchedCount: r.matchedCount, modifiedCount: r.modifiedCount, upsertedId: r.upsertedId };
   }
 
