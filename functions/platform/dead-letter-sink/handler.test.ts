@@ -9,7 +9,7 @@ import {
   type Handler,
   MemoryDocumentStore,
 } from '../../runtime/src/index.ts';
-import { acceptsAny, handle, idempotent } from './handler.ts';
+import { acceptsAny, handle, idempotent, init } from './handler.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const context = (store: MemoryDocumentStore): Context => ({
@@ -42,7 +42,7 @@ describe('dead-letter-sink handler', () => {
     expect(idempotent).toBe(false);
   });
 
-  it('stores the event apart from its knativeerror* extensions, and counts repeats', async () => {
+  it('stores the event apart from its knativeerror* extensions, once however often it is delivered', async () => {
     const store = new MemoryDocumentStore();
     expect(await handle(dead, context(store))).toBeUndefined();
     await handle(dead, context(store));
@@ -57,10 +57,45 @@ describe('dead-letter-sink handler', () => {
       code: 422,
       reason: '{"detail":"insufficient funds"}',
       status: 'dead-lettered',
-      count: 2,
+      count: 1,
       data: JSON.stringify(dead.data),
       dataEncoding: 'utf8',
     });
+  });
+
+  it('counts a new failure once the record was replayed', async () => {
+    const store = new MemoryDocumentStore();
+    const records = store.collection<DeadLetter>(COLLECTION);
+    await handle(dead, context(store));
+    await records.updateOne({ eventId: 'e-1' }, { $set: { status: 'replayed' } });
+    await handle(dead, context(store));
+    await handle(dead, context(store));
+    expect(await records.find({})).toMatchObject([{ status: 'dead-lettered', count: 2 }]);
+  });
+
+  it('restores the content type of data a function kept as opaque bytes', async () => {
+    const store = new MemoryDocumentStore();
+    const opaque: CloudEvent = {
+      ...dead,
+      datacontenttype: 'application/octet-stream',
+      data: Buffer.from('{not json'),
+      extensions: { ...dead.extensions, sluicedatacontenttype: 'application/json' },
+    };
+    await handle(opaque, context(store));
+    const [row] = await store.collection<DeadLetter>(COLLECTION).find({});
+    expect(row).toMatchObject({
+      datacontenttype: 'application/json',
+      dataEncoding: 'base64',
+      extensions: { tenant: 'acme' },
+    });
+    expect(Buffer.from(row?.data as string, 'base64').toString()).toBe('{not json');
+  });
+
+  it('refuses to become ready on a store held in its own process memory', async () => {
+    const store = new MemoryDocumentStore();
+    await expect(init?.({ log: silent, store, functionName: 'dead-letter-sink' })).rejects.toThrow(
+      /MONGODB_URL/,
+    );
   });
 
   it('keeps one record per failing destination', async () => {
