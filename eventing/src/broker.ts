@@ -10,22 +10,27 @@
  *   exchange b.<ns>.<broker>.dlx.<instance>         the Broker's deadLetterSink, for Triggers without delivery
  *   queue    b.<ns>.<broker>.dlq.<instance>
  *
- * Trigger dispatcher (pkg/dispatcher `dispatch`): deliver with retries; on success publish a reply event
- * back to the broker exchange; on failure publish the event with knativeerror* extensions to the
- * dead-letter exchange; ack only after that (upstream acks before publishing the dead letter; here a
- * failed dead-letter publish requeues the message instead of losing it).
+ * Trigger dispatcher (eventing-rabbitmq knative-v1.22.1 pkg/dispatcher `dispatch`): deliver with
+ * retries; an answer carrying a CloudEvent is a reply, sent back into the broker; a failure is published
+ * with knativeerror* extensions to the dead-letter exchange. What counts as a failure, the order of ack
+ * and dead-letter publish, how replies travel, time stamps, trace headers and prefetch follow the data
+ * plane profile (data-plane.ts): upstream's by default.
  * Dead-letter dispatcher (`dispatchDLQ`): deliver to the sink with the same delivery settings; a sink that
  * still fails loses the event (logged at error), as upstream — hence the sink's min-scale 1.
  */
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
-import type { BrokerBackend, QueueSpec, Topology } from './backends/backend.ts';
+import { CORRELATION_FIELD, correlationOf, DEAD_LETTERED_HEADER } from '../../functions/runtime/src/index.ts';
+import type { BrokerBackend, Delivery, QueueSpec, Topology } from './backends/backend.ts';
+import { type DataPlaneBehaviour, prefetchOf } from './data-plane.ts';
 import {
   type DeliveryConfig,
   deliver,
   deliveryConfig,
+  isRetriable,
   KNATIVE_ERROR,
   knativeErrorData,
   withErrorExtensions,
+  withSendTime,
 } from './delivery.ts';
 import type {
   BrokerManifest,
@@ -34,6 +39,7 @@ import type {
   KReference,
   TriggerManifest,
 } from './manifests.ts';
+import { type DispatchTrace, traceAtDispatch, traceOnDeadLetter } from './trace-context.ts';
 
 export type ResolveSubscriber = (ref: KReference, uri?: string) => string;
 
@@ -155,28 +161,80 @@ export function planBroker(
   return { names, topology: { exchanges, queues, queueType: broker.queueType }, routes, deadLetters };
 }
 
+/**
+ * Knative Service → the dead-letter sink URL of the Triggers that deliver to it: what the function is
+ * given as SLUICE_DEAD_LETTER_SINK to keep the events it refuses for good (upstream acks refusals).
+ * A Service whose Triggers name different sinks gets the first one (see deadLetterSinkWarnings).
+ */
+export function deadLetterSinksOf(plan: Pick<BrokerPlan, 'routes'>): Map<string, string> {
+  const sinks = new Map<string, string>();
+  for (const r of plan.routes) {
+    const ref = r.trigger.subscriber.ref;
+    if (ref?.kind !== 'Service' || r.deadLetter === undefined || sinks.has(ref.name)) continue;
+    sinks.set(ref.name, r.deadLetter.sinkUrl);
+  }
+  return sinks;
+}
+
+/** Services whose Triggers disagree about the dead-letter sink, or have none. */
+export function deadLetterSinkWarnings(plan: Pick<BrokerPlan, 'routes'>): string[] {
+  const chosen = deadLetterSinksOf(plan);
+  const warnings: string[] = [];
+  for (const r of plan.routes) {
+    const ref = r.trigger.subscriber.ref;
+    if (ref?.kind !== 'Service') continue;
+    const sink = chosen.get(ref.name);
+    if (r.deadLetter === undefined)
+      warnings.push(
+        `${r.trigger.file}: Trigger ${r.trigger.name} has no dead-letter sink: events ${ref.name} refuses or that fail for good are lost`,
+      );
+    else if (sink !== r.deadLetter.sinkUrl)
+      warnings.push(
+        `${r.trigger.file}: Trigger ${r.trigger.name} names another dead-letter sink than ${ref.name}'s other Triggers; ${ref.name} keeps its refusals in ${sink}`,
+      );
+  }
+  return warnings;
+}
+
+export interface DispatchersOptions {
+  readonly behaviour: Readonly<DataPlaneBehaviour>;
+  /** Where replies are POSTed when `behaviour.replies` is `ingress` (upstream's BROKER_INGRESS_URL). */
+  readonly replyUrl: () => string;
+}
+
 /** Runs the dispatchers of a plan on a backend. */
 export class Dispatchers {
   readonly #backend: BrokerBackend;
   readonly #plan: BrokerPlan;
   readonly #log: Logger;
+  readonly #behaviour: Readonly<DataPlaneBehaviour>;
+  readonly #replyUrl: () => string;
   readonly #abort = new AbortController();
 
-  constructor(backend: BrokerBackend, plan: BrokerPlan, log: Logger) {
+  constructor(backend: BrokerBackend, plan: BrokerPlan, log: Logger, options: DispatchersOptions) {
     this.#backend = backend;
     this.#plan = plan;
     this.#log = log;
+    this.#behaviour = options.behaviour;
+    this.#replyUrl = options.replyUrl;
   }
 
   async start(): Promise<void> {
     for (const route of this.#plan.routes) {
-      await this.#backend.consume(route.queue, route.trigger.parallelism, (event) =>
-        this.#dispatch(route, event),
+      const parallelism = route.trigger.parallelism;
+      await this.#backend.consume(
+        route.queue,
+        { prefetch: prefetchOf(this.#behaviour, parallelism), concurrency: parallelism },
+        (event, delivery) => this.#dispatch(route, event, delivery),
       );
     }
     for (const dl of this.#plan.deadLetters) {
       // Upstream's DLQ dispatcher runs with the default parallelism (1).
-      await this.#backend.consume(dl.queue, 1, (event) => this.#dispatchDeadLetter(dl, event));
+      await this.#backend.consume(
+        dl.queue,
+        { prefetch: prefetchOf(this.#behaviour, 1), concurrency: 1 },
+        (event, delivery) => this.#dispatchDeadLetter(dl, event, delivery),
+      );
     }
   }
 
@@ -185,65 +243,152 @@ export class Dispatchers {
     this.#abort.abort();
   }
 
-  async #dispatch(route: TriggerRoute, event: CloudEvent): Promise<void> {
+  /** The event as this data plane sends it, and the HTTP headers that go with it. */
+  #outgoing(event: CloudEvent): DispatchTrace {
+    const trace = this.#behaviour.traceContext === 'http' ? traceAtDispatch(event) : { event, headers: {} };
+    return this.#behaviour.stampTime ? { ...trace, event: withSendTime(trace.event) } : trace;
+  }
+
+  /** pkg/dispatcher `dispatch`, or its sluice variant (see data-plane.ts). */
+  async #dispatch(route: TriggerRoute, received: CloudEvent, delivery: Delivery): Promise<void> {
     const t = route.trigger.name;
-    const result = await deliver(route.subscriberUrl, event, route.delivery, {
+    const out = this.#outgoing(received);
+    // Upstream dead-letters the event as parsed (no time stamp, no trace extensions; the span's headers).
+    const original = this.#behaviour.traceContext === 'http' ? out.event : received;
+    const { event: sent, headers } = out;
+    const result = await deliver(route.subscriberUrl, sent, route.delivery, {
       signal: this.#abort.signal,
+      headers,
       onInvalidReply: (m) =>
         this.#log.warn(
-          `trigger ${t}: ${route.subscriberUrl} answered 2xx with an invalid CloudEvent, ignored: ${m}`,
+          `trigger ${t}: ${route.subscriberUrl} answered with an invalid CloudEvent, ignored: ${m}`,
         ),
     });
     const fields = {
+      ...eventLogFields(received),
       'event.action': 'deliver',
-      'cloudevents.event_id': event.id,
-      'cloudevents.event_type': event.type,
-      'cloudevents.event_source': event.source,
       'sluice.trigger': t,
       'url.full': route.subscriberUrl,
       'http.response.status_code': result.status,
       'sluice.attempts': result.attempts.length,
     };
-    if (result.ok) {
-      this.#log.debug(`trigger ${t}: delivered ${event.type} ${event.id}`, fields);
-      if (result.reply === undefined) return;
-      try {
-        await this.#backend.publish(this.#plan.names.exchange, result.reply);
-        this.#log.debug(`trigger ${t}: reply ${result.reply.type} ${result.reply.id} published`, fields);
-      } catch (err) {
-        // Upstream: the reply could not go to the broker ingress → the original event is dead-lettered
-        // with the subscriber as destination and the failure as knativeerrordata.
-        await this.#deadLetter(
-          route,
-          withErrorExtensions(event, route.subscriberUrl, result.status, String(err)),
-          fields,
-        );
-      }
+    const kept = result.headers[DEAD_LETTERED_HEADER] !== undefined;
+    const failed =
+      isRetriable(result.status) || (!result.ok && this.#behaviour.refusal === 'dead-letter' && !kept);
+    if (failed) {
+      const data = this.#behaviour.errorData ? knativeErrorData(result.body) : undefined;
+      const dead = withErrorExtensions(
+        this.#forDeadLetter(original, headers),
+        route.subscriberUrl,
+        result.status,
+        data,
+      );
+      await this.#deadLetter(route, dead, delivery, { ...fields, 'error.message': result.error });
       return;
     }
+    if (!result.ok) {
+      this.#log.info(
+        kept
+          ? `trigger ${t}: ${route.subscriberUrl} refused ${received.type} ${received.id} (${result.status}) and kept it in its dead-letter sink`
+          : `trigger ${t}: ${route.subscriberUrl} refused ${received.type} ${received.id} (${result.status}): acked as delivered, as upstream (nothing is dead-lettered)`,
+        { ...fields, 'event.action': kept ? 'refused-kept' : 'refused-acked' },
+      );
+    } else this.#log.debug(`trigger ${t}: delivered ${received.type} ${received.id}`, fields);
+    // Upstream takes a reply from any answer it counts as success; the sluice profile from 2xx only.
+    const reply = result.ok || this.#behaviour.refusal === 'ack' ? result.reply : undefined;
+    if (reply === undefined) return;
+    const problem = await this.#publishReply(reply, route.delivery, headers);
+    if (problem === undefined) {
+      this.#log.debug(`trigger ${t}: reply ${reply.type} ${reply.id} published`, {
+        ...fields,
+        'event.action': 'reply',
+      });
+      return;
+    }
+    // Upstream: the reply could not be sent → the original event is dead-lettered with the
+    // subscriber as destination and the subscriber's status as code (knativeerrordata does not survive).
+    const data = this.#behaviour.errorData ? problem : undefined;
     const dead = withErrorExtensions(
-      event,
+      this.#forDeadLetter(original, headers),
       route.subscriberUrl,
       result.status,
-      knativeErrorData(result.body),
+      data,
     );
-    await this.#deadLetter(route, dead, { ...fields, 'error.message': result.error });
+    await this.#deadLetter(route, dead, delivery, {
+      ...fields,
+      'event.reason': 'reply-not-published',
+      'error.message': problem,
+    });
   }
 
-  async #deadLetter(route: TriggerRoute, event: CloudEvent, fields: Record<string, unknown>): Promise<void> {
+  #forDeadLetter(event: CloudEvent, headers: Readonly<Record<string, string>>): CloudEvent {
+    return this.#behaviour.traceContext === 'http' ? traceOnDeadLetter(event, headers) : event;
+  }
+
+  /** Sends a reply back into the broker; the failure text, or undefined once it is in. */
+  async #publishReply(
+    reply: CloudEvent,
+    delivery: Readonly<DeliveryConfig>,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<string | undefined> {
+    if (this.#behaviour.replies === 'exchange') {
+      try {
+        await this.#backend.publish(this.#plan.names.exchange, reply);
+        return undefined;
+      } catch (err) {
+        return String(err);
+      }
+    }
+    // Upstream: `ceClient.Send` to BROKER_INGRESS_URL with the trigger's retries; success is any
+    // answer SelectiveRetry does not retry (an ingress 400 loses the reply silently, as there).
+    const url = this.#replyUrl();
+    const sent = await deliver(url, this.#behaviour.stampTime ? withSendTime(reply) : reply, delivery, {
+      signal: this.#abort.signal,
+      headers,
+    });
+    if (!isRetriable(sent.status)) {
+      if (!sent.ok)
+        this.#log.warn(
+          `reply ${reply.type} ${reply.id} refused by the broker ingress (${sent.status}): lost, as upstream`,
+          {
+            ...eventLogFields(reply),
+            'event.action': 'reply-refused',
+            'http.response.status_code': sent.status,
+          },
+        );
+      return undefined;
+    }
+    return `failed to deliver the reply to ${url}: ${sent.error}`;
+  }
+
+  async #deadLetter(
+    route: TriggerRoute,
+    event: CloudEvent,
+    delivery: Delivery,
+    fields: Record<string, unknown>,
+  ): Promise<void> {
     const t = route.trigger.name;
     const code = event.extensions[KNATIVE_ERROR.code];
     if (route.deadLetter === undefined) {
       this.#log.error(
         `trigger ${t}: ${event.type} ${event.id} failed (${code}) and is DROPPED: no deadLetterSink`,
-        {
-          ...fields,
-          'event.action': 'drop',
-        },
+        { ...fields, 'event.action': 'drop' },
       );
       return;
     }
-    await this.#backend.publish(route.deadLetter.exchange, event);
+    if (this.#behaviour.deadLetterOrder === 'ack-first') {
+      // Upstream acks first: a dead letter that cannot be published is gone.
+      delivery.ack();
+      try {
+        await this.#backend.publish(route.deadLetter.exchange, event);
+      } catch (err) {
+        this.#log.error(
+          `trigger ${t}: ${event.type} ${event.id} failed (${code}) and its dead letter could not be published: LOST, as upstream (${String(err)})`,
+          { ...fields, 'event.action': 'dead-letter-lost' },
+        );
+        return;
+      }
+    } else await this.#backend.publish(route.deadLetter.exchange, event);
     this.#log.warn(
       `trigger ${t}: ${event.type} ${event.id} dead-lettered (${code}) → ${route.deadLetter.sinkUrl}`,
       {
@@ -253,16 +398,34 @@ export class Dispatchers {
     );
   }
 
-  async #dispatchDeadLetter(dl: DeadLetterRoute, event: CloudEvent): Promise<void> {
+  /** pkg/dispatcher `dispatchDLQ`: deliver to the sink; a sink that keeps failing loses the event. */
+  async #dispatchDeadLetter(dl: DeadLetterRoute, received: CloudEvent, _delivery: Delivery): Promise<void> {
     // A DeliveryAbortedError (shutdown) propagates: the message is not acked and comes back later.
-    const result = await deliver(dl.sinkUrl, event, dl.delivery, { signal: this.#abort.signal });
-    if (result.ok) {
-      if (result.reply !== undefined) await this.#backend.publish(this.#plan.names.exchange, result.reply);
+    const { event, headers } = this.#outgoing(received);
+    const result = await deliver(dl.sinkUrl, event, dl.delivery, { signal: this.#abort.signal, headers });
+    const failed = isRetriable(result.status) || (!result.ok && this.#behaviour.refusal === 'dead-letter');
+    if (!failed) {
+      const reply = result.ok || this.#behaviour.refusal === 'ack' ? result.reply : undefined;
+      if (reply !== undefined) {
+        const problem = await this.#publishReply(reply, dl.delivery, headers);
+        if (problem !== undefined)
+          this.#log.warn(`${dl.owner}: reply of the dead-letter sink lost: ${problem}`);
+      }
       return;
     }
     this.#log.error(
-      `${dl.owner}: dead-letter sink ${dl.sinkUrl} failed (${result.status}, ${result.error}); event ${event.type} ${event.id} is LOST, as upstream`,
-      { 'event.action': 'dead-letter-lost', 'cloudevents.event_id': event.id, 'url.full': dl.sinkUrl },
+      `${dl.owner}: dead-letter sink ${dl.sinkUrl} failed (${result.status}, ${result.error}); event ${received.type} ${received.id} is LOST, as upstream`,
+      { ...eventLogFields(received), 'event.action': 'dead-letter-lost', 'url.full': dl.sinkUrl },
     );
   }
+}
+
+/** The ids every broker log line about an event carries, as the functions' lines do (joinable). */
+export function eventLogFields(event: CloudEvent): Record<string, unknown> {
+  return {
+    'cloudevents.event_id': event.id,
+    'cloudevents.event_type': event.type,
+    'cloudevents.event_source': event.source,
+    [CORRELATION_FIELD]: correlationOf(event),
+  };
 }

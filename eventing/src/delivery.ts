@@ -1,6 +1,7 @@
 /**
  * Delivery of one event to one subscriber, with the RabbitMQ dispatcher's retry semantics
- * (knative-extensions/eventing-rabbitmq pkg/dispatcher/dispatcher.go, v0.49.1):
+ * (knative-extensions/eventing-rabbitmq knative-v1.22.1 pkg/dispatcher/dispatcher.go, which sends with
+ * cloudevents/sdk-go v2.16.1 `protocol/http` `doWithRetry` and knative.dev/eventing `SelectiveRetry`):
  *
  * - the dispatcher sends with the CloudEvents SDK's retrying HTTP client; `retry` retries after the first
  *   attempt, so at most `retry + 1` attempts;
@@ -96,6 +97,12 @@ export function knativeErrorData(body: Uint8Array): string {
   return clean.toString('base64').slice(0, ERROR_DATA_MAX);
 }
 
+/** The event with `time` set to now when it has none: sdk-go's `DefaultTimeToNowIfNotSet`, per send. */
+export function withSendTime(event: CloudEvent, now: Date = new Date()): CloudEvent {
+  if (event.time !== undefined) return event;
+  return Object.freeze({ ...event, time: now.toISOString() });
+}
+
 /** The event as it goes to the dead-letter sink: the original plus the knativeerror* extensions. */
 export function withErrorExtensions(
   event: CloudEvent,
@@ -114,33 +121,38 @@ export function withErrorExtensions(
 }
 
 export interface AttemptRecord {
-  /** HTTP status, or -1 when there was no response. */
+  /** HTTP status, or -1 when there was no (complete) answer. */
   readonly status: number;
   /** Milliseconds waited before this attempt (0 for the first). */
   readonly waitedMs: number;
 }
 
-export type DeliveryResult =
-  | {
-      readonly ok: true;
-      readonly status: number;
-      readonly reply: CloudEvent | undefined;
-      readonly attempts: readonly AttemptRecord[];
-    }
-  | {
-      readonly ok: false;
-      /** Last HTTP status, or -1 for no response / timeout (the dispatcher's `getStatus`). */
-      readonly status: number;
-      readonly body: Buffer;
-      readonly error: string;
-      readonly attempts: readonly AttemptRecord[];
-    };
+/** The final answer of a delivery, after its retries. */
+export interface DeliveryResult {
+  /** Last HTTP status, or -1 for no answer, a timeout or a body that could not be read (`getStatus`). */
+  readonly status: number;
+  /** The final answer was 2xx. */
+  readonly ok: boolean;
+  /**
+   * A CloudEvent the final answer carried (binary or structured), whatever its status: upstream takes
+   * one from a 400 as readily as from a 200; the dispatcher decides whether it is a reply.
+   */
+  readonly reply: CloudEvent | undefined;
+  readonly body: Buffer;
+  /** Response headers of the final answer, lower-case. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** `HTTP <status>` or what went wrong without an answer. */
+  readonly error: string;
+  readonly attempts: readonly AttemptRecord[];
+}
 
 export interface DeliverOptions {
   readonly signal?: AbortSignal;
+  /** Extra request headers (the upstream dispatcher's `traceparent`/`tracestate`). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Injected for tests. @default setTimeout-based, aborted by `signal` */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Called when a 2xx carries something that is not a valid CloudEvent (it is then ignored). */
+  /** Called when an answer claims to carry a CloudEvent that is not valid (it is then ignored). */
   readonly onInvalidReply?: (message: string) => void;
 }
 
@@ -164,7 +176,9 @@ const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 /**
  * Sends `event` in binary mode to `url` until it is accepted, refused for good, or retries run out.
- * A 2xx answer carrying a CloudEvent is returned as `reply` (the dispatcher publishes it back).
+ * The answer's CloudEvent, if any, is returned as `reply` for the dispatcher to decide about.
+ * A 2xx whose body cannot be read to its end counts as no answer (-1, retried): the reply it carried
+ * would otherwise be lost behind a success (upstream counts it as success).
  * Throws DeliveryAbortedError only when `signal` aborts (shutdown): the message is then not acked.
  */
 export async function deliver(
@@ -175,6 +189,7 @@ export async function deliver(
 ): Promise<DeliveryResult> {
   const sleep = options.sleep ?? defaultSleep;
   const message = toBinary(event);
+  const requestHeaders = { ...options.headers, ...message.headers };
   const attempts: AttemptRecord[] = [];
   let waited = 0;
   for (let retry = 0; ; retry++) {
@@ -182,8 +197,7 @@ export async function deliver(
     let status = -1;
     let body: Buffer = Buffer.alloc(0);
     let error = '';
-    let retryAfter: string | null = null;
-    let headers: IncomingHttpHeaders = {};
+    let headers: Record<string, string> = {};
     try {
       const signals = [
         ...(config.timeoutMs === undefined ? [] : [AbortSignal.timeout(config.timeoutMs)]),
@@ -191,32 +205,39 @@ export async function deliver(
       ];
       const res = await fetch(url, {
         method: 'POST',
-        headers: message.headers,
+        headers: requestHeaders,
         body: message.body,
         ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
       });
-      status = res.status;
-      body = Buffer.from(await res.arrayBuffer());
-      retryAfter = res.headers.get('retry-after');
       headers = Object.fromEntries(res.headers.entries());
-      error = `HTTP ${status}`;
+      try {
+        body = Buffer.from(await res.arrayBuffer());
+        status = res.status;
+        error = `HTTP ${status}`;
+      } catch (err) {
+        error = `HTTP ${res.status}, body unreadable: ${describeFailure(err, config)}`;
+      }
     } catch (err) {
       if (options.signal?.aborted) throw new DeliveryAbortedError('delivery aborted');
-      const e = err as Error & { cause?: Error };
-      error =
-        e.name === 'TimeoutError' ? `timeout after ${config.timeoutMs} ms` : (e.cause?.message ?? e.message);
+      error = describeFailure(err, config);
     }
     attempts.push({ status, waitedMs: waited });
     if (status >= 200 && status < 300) {
-      return { ok: true, status, reply: parseReply(headers, body, options), attempts };
+      return { ok: true, status, reply: parseReply(headers, body, options), body, headers, error, attempts };
     }
     if (!isRetriable(status) || retry >= config.retry) {
-      return { ok: false, status, body, error, attempts };
+      const reply = status === -1 ? undefined : parseReply(headers, body, options);
+      return { ok: false, status, reply, body, headers, error, attempts };
     }
     const backoff = backoffMs(config.backoffPolicy, config.backoffDelayMs, retry + 1);
-    waited = Math.max(backoff, retryAfterMs(status, retryAfter, config.retryAfterMaxMs));
+    waited = Math.max(backoff, retryAfterMs(status, headers['retry-after'], config.retryAfterMaxMs));
     await sleep(waited, options.signal);
   }
+}
+
+function describeFailure(err: unknown, config: Readonly<DeliveryConfig>): string {
+  const e = err as Error & { cause?: Error };
+  return e.name === 'TimeoutError' ? `timeout after ${config.timeoutMs} ms` : (e.cause?.message ?? e.message);
 }
 
 function parseReply(

@@ -10,9 +10,12 @@
  *   port: 8080,              // BROKER_PORT; 0 picks a free port
  *   rabbitmqUrl,             // undefined → in-process backend (development only, like InMemoryChannel)
  *   log,                     // runtime Logger (JsonLogger); default: ECS JSON on stdout as "sluice-broker"
+ *   dataPlane,               // DATA_PLANES.upstream (default: behave as eventing-rabbitmq 1.22.1) or .sluice
+ *   replyUrl,                // where replies are POSTed in upstream mode; default: this ingress
  * });
- * broker.url          // 'http://127.0.0.1:8080/' — POST CloudEvents here (also /sluice/default)
+ * broker.url          // 'http://127.0.0.1:8080/' — POST CloudEvents here (sluice data plane: also /sluice/default)
  * broker.description  // lines for the operator view: backend, each trigger → subscriber, sources
+ * broker.deadLetterSinks // Knative Service → URL of the dead-letter sink its Triggers name (SLUICE_DEAD_LETTER_SINK)
  * await broker.publish(event) // in-process publish (what the ingress does after parsing)
  * await broker.stop()         // stop ingress and sources, abort deliveries (unacked → redelivered), close
  * ```
@@ -32,10 +35,13 @@ import { RabbitmqBackend, redact } from './backends/rabbitmq-backend.ts';
 import {
   type BrokerPlan,
   Dispatchers,
+  deadLetterSinksOf,
+  deadLetterSinkWarnings,
   planBroker,
   type ResolveSubscriber,
   resolveDestination,
 } from './broker.ts';
+import { DATA_PLANES, type DataPlane, type DataPlaneBehaviour } from './data-plane.ts';
 import { deliver, deliveryConfig } from './delivery.ts';
 import { startIngress } from './ingress.ts';
 import { type EventingManifests, loadEventingManifests } from './manifests.ts';
@@ -44,6 +50,15 @@ import { SourceConsumer } from './source.ts';
 
 export { BackendError } from './backends/backend.ts';
 export type { BrokerPlan, ResolveSubscriber, TriggerRoute } from './broker.ts';
+export { deadLetterSinksOf } from './broker.ts';
+export {
+  DATA_PLANE,
+  DATA_PLANES,
+  type DataPlane,
+  type DataPlaneBehaviour,
+  DataPlaneError,
+  dataPlaneFrom,
+} from './data-plane.ts';
 export { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 export { KNATIVE_ERROR } from './delivery.ts';
 export type { EventingManifests, KReference } from './manifests.ts';
@@ -70,14 +85,24 @@ export interface StartBrokerOptions {
   readonly rabbitmqUrl?: string | undefined;
   /** Suffix of RabbitMQ exchange/queue names (upstream uses the Broker/Trigger UIDs). @default 'local' */
   readonly instance?: string;
+  /** The data plane to behave like, by name or field by field (data-plane.ts; SLUICE_DATA_PLANE). @default upstream */
+  readonly dataPlane?: DataPlane | Readonly<DataPlaneBehaviour>;
+  /** Where the dispatchers POST replies in upstream mode (its BROKER_INGRESS_URL). @default this ingress */
+  readonly replyUrl?: string;
+  /** Ingress bounds for slow clients. @default 10 000 / 30 000 */
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
 }
 
 export interface RunningBroker {
   /** Ingress URL, e.g. http://127.0.0.1:8080/ */
   readonly url: string;
   readonly backend: 'memory' | 'rabbitmq';
+  readonly dataPlane: Readonly<DataPlaneBehaviour>;
   readonly description: readonly string[];
   readonly plan: BrokerPlan;
+  /** Knative Service → the dead-letter sink URL its Triggers name (what it gets as SLUICE_DEAD_LETTER_SINK). */
+  readonly deadLetterSinks: ReadonlyMap<string, string>;
   /** Publishes into the broker exchange; resolves after the durable accept. */
   publish(event: CloudEvent): Promise<void>;
   stop(): Promise<void>;
@@ -85,6 +110,8 @@ export interface RunningBroker {
   destroy(): Promise<void>;
   /** Test hook (RabbitMQ only): cut the broker's TCP connection as a network failure would. */
   dropConnection(): void;
+  /** Test hook (RabbitMQ only): make RabbitMQ close the publisher's or a trigger queue's channel. */
+  breakChannel(target: 'publisher' | { readonly queue: string }): void;
 }
 
 export async function startBroker(options: StartBrokerOptions): Promise<RunningBroker> {
@@ -100,16 +127,37 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   );
 
   const plan = planBroker(manifests, options.resolveSubscriber, options.instance ?? 'local');
+  const behaviour =
+    typeof options.dataPlane === 'string'
+      ? DATA_PLANES[options.dataPlane]
+      : (options.dataPlane ?? DATA_PLANES.upstream);
+  for (const w of deadLetterSinkWarnings(plan)) log.warn(w, { 'event.action': 'manifest-warning' });
   const backend: BrokerBackend =
     options.rabbitmqUrl === undefined
       ? new MemoryBackend()
       : await RabbitmqBackend.connect({ url: options.rabbitmqUrl, log });
-  const dispatchers = new Dispatchers(backend, plan, log);
+  let ingress: Awaited<ReturnType<typeof startIngress>> | undefined;
+  const dispatchers = new Dispatchers(backend, plan, log, {
+    behaviour,
+    replyUrl: () => options.replyUrl ?? ingress?.url ?? '',
+  });
   const sources: SourceConsumer[] = [];
   const publish = (event: CloudEvent): Promise<void> => backend.publish(plan.names.exchange, event);
-  let ingress: Awaited<ReturnType<typeof startIngress>> | undefined;
   try {
     await backend.declare(plan.topology);
+    // The ingress first: upstream's dispatchers POST replies to it (queues hold events meanwhile).
+    ingress = await startIngress({
+      port: options.port ?? 8080,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      namespace: manifests.broker.namespace,
+      brokerName: manifests.broker.name,
+      publish,
+      log,
+      problems: behaviour.ingressProblems,
+      httpTraceContext: behaviour.traceContext === 'http',
+      ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    });
     await dispatchers.start();
     if (options.rabbitmqUrl !== undefined) {
       for (const s of manifests.sources) {
@@ -133,24 +181,17 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         sources.push(consumer);
       }
     }
-    ingress = await startIngress({
-      port: options.port ?? 8080,
-      ...(options.host === undefined ? {} : { host: options.host }),
-      namespace: manifests.broker.namespace,
-      brokerName: manifests.broker.name,
-      publish,
-      log,
-    });
   } catch (err) {
     dispatchers.abort();
+    await ingress?.close();
     await Promise.allSettled(sources.map((s) => s.stop()));
     await backend.close();
     throw err;
   }
 
-  const description = describe(manifests, plan, backend, options);
+  const description = describe(manifests, plan, backend, behaviour, options);
   log.info(
-    `broker ${manifests.broker.namespace}/${manifests.broker.name} ready at ${ingress.url} (${backend.kind})`,
+    `broker ${manifests.broker.namespace}/${manifests.broker.name} ready at ${ingress.url} (${backend.kind}, ${behaviour.name} data plane)`,
     {
       'event.action': 'broker-started',
     },
@@ -169,8 +210,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   return {
     url: running.url,
     backend: backend.kind,
+    dataPlane: behaviour,
     description,
     plan,
+    deadLetterSinks: deadLetterSinksOf(plan),
     publish,
     stop,
     async destroy() {
@@ -180,6 +223,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     dropConnection() {
       if (backend instanceof RabbitmqBackend) backend.dropConnection();
     },
+    breakChannel(target) {
+      if (backend instanceof RabbitmqBackend) backend.breakChannel(target);
+    },
   };
 }
 
@@ -187,6 +233,7 @@ function describe(
   manifests: EventingManifests,
   plan: BrokerPlan,
   backend: BrokerBackend,
+  behaviour: Readonly<DataPlaneBehaviour>,
   options: StartBrokerOptions,
 ): string[] {
   const lines: string[] = [];
@@ -195,6 +242,11 @@ function describe(
     backend.kind === 'rabbitmq'
       ? `broker ${b.namespace}/${b.name}: RabbitMQ ${redact(options.rabbitmqUrl ?? '')}, ${b.queueType} queues, exchange ${plan.names.exchange}`
       : `broker ${b.namespace}/${b.name}: IN-MEMORY (development only, like InMemoryChannel: events are lost when the process stops)`,
+  );
+  lines.push(
+    behaviour.name === 'upstream'
+      ? '  data plane: upstream (eventing-rabbitmq 1.22.1: refusals acked, replies via the ingress; SLUICE_DATA_PLANE=sluice for the sluice one)'
+      : '  data plane: sluice (refusals dead-lettered with knativeerrordata, replies published directly; docs/eventing.md)',
   );
   for (const r of plan.routes) {
     const d = r.delivery;

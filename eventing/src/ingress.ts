@@ -1,10 +1,8 @@
 /**
  * Broker ingress: HTTP POST of one CloudEvent (binary or structured mode, parsed strictly by the
- * runtime's receive.ts), answered 202 Accepted only once the backend has durably accepted it
- * (RabbitMQ publisher confirm), as eventing-rabbitmq's cmd/ingress does. Paths: `/` (what the
- * ingress Service serves, and what `kubectl port-forward svc/<broker>-broker-ingress` exposes) and
- * `/<namespace>/<broker>` (the path form of Knative broker URLs), so the same curl works against
- * `make dev` and the cluster. Unlike upstream, refusals carry an RFC 9457 problem+json body.
+ * runtime's receive.ts), answered 202 Accepted with an empty body only once the backend has durably
+ * accepted it (RabbitMQ publisher confirm), as eventing-rabbitmq knative-v1.22.1 cmd/ingress does. An
+ * event no Trigger matches is accepted and dropped by the exchange, as there.
  *
  * | request                         | answer |
  * |---------------------------------|--------|
@@ -13,6 +11,11 @@
  * | other path                      | 404    |
  * | other method                    | 405    |
  * | backend did not confirm         | 500 (upstream's status; senders retry 5xx) |
+ * | headers/body too slow           | 408, connection closed (upstream has no such bound) |
+ *
+ * `problems: false` (upstream): bare statuses with empty bodies, path `/` only, an HTTP `traceparent`
+ * kept as the message's trace headers (trace-context.ts). `problems: true` (sluice): RFC 9457
+ * problem+json bodies and the `/<namespace>/<broker>` path too. Both log why an event was refused.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +28,7 @@ import {
   receive,
   toProblem,
 } from '../../functions/runtime/src/index.ts';
+import { traceAtIngress } from './trace-context.ts';
 import { withRawData } from './wire.ts';
 
 export interface IngressOptions {
@@ -38,6 +42,14 @@ export interface IngressOptions {
   readonly log: Logger;
   /** @default 4 MiB */
   readonly maxBodyBytes?: number;
+  /** problem+json refusals and the `/<ns>/<broker>` path (sluice); bare statuses and `/` (upstream). @default true */
+  readonly problems?: boolean;
+  /** Keep an HTTP `traceparent`/`tracestate` under the event's trace extensions (upstream). @default false */
+  readonly httpTraceContext?: boolean;
+  /** A slow client must have sent its headers within this. @default 10 000 */
+  readonly headersTimeoutMs?: number;
+  /** … and its whole request (headers and body). @default 30 000 */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface Ingress {
@@ -50,17 +62,39 @@ const TYPE_BASE = 'https://sluice.dev/problems/';
 
 export async function startIngress(options: IngressOptions): Promise<Ingress> {
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const problems = options.problems ?? true;
   const clusterPath = `/${options.namespace}/${options.brokerName}`;
-  const server: Server = createServer((req, res) => {
-    void handle(req, res).catch((err: unknown) => {
-      options.log.error(`broker ingress failed: ${String(err)}`);
-      if (!res.headersSent)
-        send(res, 500, problem(500, 'Internal Error', 'internal', 'the broker ingress failed'));
-    });
-  });
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout);
+  const send = (
+    res: ServerResponse,
+    status: number,
+    p: Problem,
+    headers: Record<string, string> = {},
+  ): void => {
+    if (problems)
+      res.writeHead(status, { 'content-type': PROBLEM_CONTENT_TYPE, ...headers }).end(problemBody(p));
+    else res.writeHead(status, headers).end();
+  };
+  // Slow clients (a header or body trickling in) are cut off at a bound: node answers 408 and closes.
+  const server: Server = createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      // How often node checks those deadlines (its default, 30 s, would make short bounds meaningless).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      void handle(req, res).catch((err: unknown) => {
+        options.log.error(`broker ingress failed: ${String(err)}`);
+        if (!res.headersSent)
+          send(res, 500, problem(500, 'Internal Error', 'internal', 'the broker ingress failed'));
+      });
+    },
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = problems ? ((req.url ?? '/').split('?')[0] ?? '/') : (req.url ?? '/');
     if (
       req.method === 'GET' &&
       (path === '/health/readiness' || path === '/health/liveness' || path === '/healthz')
@@ -68,9 +102,19 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
-    if (path !== '/' && path !== clusterPath && path !== `${clusterPath}/`) {
+    if (path !== '/' && !(problems && (path === clusterPath || path === `${clusterPath}/`))) {
       req.resume();
-      send(res, 404, problem(404, 'Not Found', 'not-found', `POST events to / or ${clusterPath}`, path));
+      send(
+        res,
+        404,
+        problem(
+          404,
+          'Not Found',
+          'not-found',
+          `POST events to /${problems ? ` or ${clusterPath}` : ''}`,
+          path,
+        ),
+      );
       return;
     }
     if (req.method !== 'POST') {
@@ -103,6 +147,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     try {
       const received = receive(req.headers, body);
       event = withRawData(received.event, received.mode === 'binary' ? body : undefined);
+      if (options.httpTraceContext === true) event = traceAtIngress(event, req.headers);
     } catch (err) {
       const answer = toProblem(err, path);
       if (answer.status >= 500) throw err;
@@ -162,8 +207,4 @@ function problem(status: number, title: string, type: string, detail: string, in
     detail,
     ...(instance === undefined ? {} : { instance }),
   };
-}
-
-function send(res: ServerResponse, status: number, p: Problem, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': PROBLEM_CONTENT_TYPE, ...headers }).end(problemBody(p));
 }

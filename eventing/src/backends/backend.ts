@@ -26,8 +26,25 @@ export interface Topology {
   readonly queueType: QueueType;
 }
 
+/** One message handed to a handler. */
+export interface Delivery {
+  readonly redelivered: boolean;
+  /**
+   * Acknowledges the message now, before the handler settles (upstream acks a failed event before it
+   * publishes the dead letter). Idempotent; after it, a rejecting handler no longer requeues.
+   */
+  ack(): void;
+}
+
 /** Handles one delivery; the message is acked when it resolves, requeued when it rejects. */
-export type MessageHandler = (event: CloudEvent, info: { readonly redelivered: boolean }) => Promise<void>;
+export type MessageHandler = (event: CloudEvent, delivery: Delivery) => Promise<void>;
+
+export interface ConsumeOptions {
+  /** Messages held unacknowledged (channel QoS). */
+  readonly prefetch: number;
+  /** Handlers running at once; the other held messages wait in order. @default prefetch */
+  readonly concurrency?: number;
+}
 
 export interface BrokerBackend {
   readonly kind: 'memory' | 'rabbitmq';
@@ -35,8 +52,8 @@ export interface BrokerBackend {
   declare(topology: Topology): Promise<void>;
   /** Resolves once the event is durably accepted (publisher confirm); rejects otherwise. */
   publish(exchange: string, event: CloudEvent): Promise<void>;
-  /** Consumes with at most `prefetch` unacknowledged messages; survives reconnects. */
-  consume(queue: string, prefetch: number, handler: MessageHandler): Promise<void>;
+  /** Consumes with at most `prefetch` unacknowledged messages; survives reconnects and channel closes. */
+  consume(queue: string, options: ConsumeOptions, handler: MessageHandler): Promise<void>;
   /** Stops consuming; in-flight handlers are awaited up to the backend's grace period. */
   close(): Promise<void>;
   /** Deletes what `declare` created (tests). */

@@ -2,13 +2,20 @@
  * In-process broker backend — FOR DEVELOPMENT ONLY, like Knative's InMemoryChannel: events live in
  * this process's memory and are lost when it stops. Same routing and acknowledgement semantics as the
  * RabbitMQ adapter: headers-exchange matching (`x-match: all`), at most `prefetch` unacknowledged
- * messages per consumer, a message is removed only when its handler resolves and requeued (at the head,
- * marked redelivered) when the handler rejects.
+ * messages per consumer handled by `concurrency` workers, a message is removed only when its handler
+ * resolves (or acks it) and requeued (at the head, marked redelivered) when the handler rejects.
  */
 import type { CloudEvent } from '../../../functions/runtime/src/index.ts';
 import { matchesHeaders } from '../trigger-filter.ts';
 import { eventHeaders } from '../wire.ts';
-import { BackendError, type BrokerBackend, type MessageHandler, type Topology } from './backend.ts';
+import {
+  BackendError,
+  type BrokerBackend,
+  type ConsumeOptions,
+  type MessageHandler,
+  type Topology,
+} from './backend.ts';
+import { Workers } from './workers.ts';
 
 interface Entry {
   readonly event: CloudEvent;
@@ -17,7 +24,12 @@ interface Entry {
 
 interface MemoryQueue {
   readonly messages: Entry[];
-  consumer?: { readonly prefetch: number; readonly handler: MessageHandler; inFlight: number };
+  consumer?: {
+    readonly prefetch: number;
+    readonly workers: Workers;
+    readonly handler: MessageHandler;
+    inFlight: number;
+  };
 }
 
 export class MemoryBackend implements BrokerBackend {
@@ -54,10 +66,11 @@ export class MemoryBackend implements BrokerBackend {
     }
   }
 
-  async consume(queue: string, prefetch: number, handler: MessageHandler): Promise<void> {
+  async consume(queue: string, options: ConsumeOptions, handler: MessageHandler): Promise<void> {
     const q = this.#queues.get(queue);
     if (q === undefined) throw new BackendError(`queue ${queue} is not declared`);
-    q.consumer = { prefetch, handler, inFlight: 0 };
+    const workers = new Workers(options.concurrency ?? options.prefetch);
+    q.consumer = { prefetch: options.prefetch, workers, handler, inFlight: 0 };
     this.#pump(q);
   }
 
@@ -72,13 +85,23 @@ export class MemoryBackend implements BrokerBackend {
     while (!this.#closed && c.inFlight < c.prefetch && q.messages.length > 0) {
       const entry = q.messages.shift() as Entry;
       c.inFlight++;
-      const run = c.handler(entry.event, { redelivered: entry.redelivered }).then(
-        () => undefined,
-        () => {
-          entry.redelivered = true;
-          q.messages.unshift(entry);
+      let acked = false;
+      const delivery = {
+        redelivered: entry.redelivered,
+        ack: () => {
+          acked = true;
         },
-      );
+      };
+      const run = c.workers
+        .run(() => c.handler(entry.event, delivery))
+        .then(
+          () => undefined,
+          () => {
+            if (acked) return;
+            entry.redelivered = true;
+            q.messages.unshift(entry);
+          },
+        );
       const tracked = run.finally(() => {
         c.inFlight--;
         this.#inFlight.delete(tracked);

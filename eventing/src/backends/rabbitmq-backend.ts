@@ -2,29 +2,52 @@
  * RabbitMQ broker backend (amqplib), with the topology eventing-rabbitmq's reconcilers create:
  * durable headers exchanges, durable queues (quorum or classic as the RabbitmqBrokerConfig says) bound
  * with `x-match: all` + the trigger's filter attributes, persistent messages, publisher confirms, manual
- * acks, `prefetch` = the trigger's parallelism (one channel per consumer, so each has its own QoS).
+ * acks, one channel per consumer with its own QoS (prefetch), `concurrency` handlers per consumer.
  *
- * Connection loss: every channel dies with the connection; unacknowledged messages go back to their
- * queues (RabbitMQ redelivers them, `redelivered` set). This adapter reconnects with a capped backoff,
- * re-declares the topology, and resumes every consumer. A handler still running on a dead channel
- * finishes, but its ack is lost, so that message is delivered again: at-least-once, never lost;
- * the functions' idempotency guard (source + id) absorbs the duplicate. Publishing waits for the
- * connection to come back (up to `publishWaitMs`), then fails, so the ingress never answers 202
- * without a confirm.
+ * Recovery, at two levels:
+ * - connection: amqplib's own recovery (`connect(url, { recovery })`, amqplib ≥ 1.1): it reconnects with
+ *   a capped, jittered backoff and runs `setup` on every new connection, which re-declares the topology,
+ *   re-opens the publisher and resumes every consumer. The first connection fails fast
+ *   (`initialMaxRetries: 0`) so a wrong URL is a clear start-up error.
+ * - channel: amqplib has none. RabbitMQ closes a single channel on a precondition failure, an unknown
+ *   delivery tag, `consumer_timeout` or a publish to an exchange that does not exist, while the
+ *   connection stays up. A consumer's or the publisher's channel closed that way is re-opened here, on
+ *   the same connection, with a capped backoff.
+ *
+ * Either way the unacknowledged messages of a closed channel go back to their queues (RabbitMQ
+ * redelivers them, `redelivered` set). A handler still running on a dead channel finishes, but its ack
+ * is lost, so that message is delivered again: at-least-once, never lost; the functions' idempotency
+ * guard (source + id) absorbs the duplicate. Messages prefetched on a dead channel and still waiting for
+ * a worker are not handed to the handler at all. Publishing waits for a publisher (up to
+ * `publishWaitMs`), then fails, so the ingress never answers 202 without a confirm.
  */
-import { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, connect } from 'amqplib';
+import {
+  type Channel,
+  type ChannelModel,
+  type ConfirmChannel,
+  type ConsumeMessage,
+  connect,
+  type RecoveringChannelModel,
+} from 'amqplib';
 import type { CloudEvent, Logger } from '../../../functions/runtime/src/index.ts';
 import { fromAmqp, toAmqp } from '../wire.ts';
-import { BackendError, type BrokerBackend, type MessageHandler, type Topology } from './backend.ts';
+import {
+  BackendError,
+  type BrokerBackend,
+  type ConsumeOptions,
+  type MessageHandler,
+  type Topology,
+} from './backend.ts';
+import { Workers } from './workers.ts';
 
 export interface RabbitmqBackendOptions {
   readonly url: string;
   readonly log: Logger;
   /** Shown in the RabbitMQ management UI / `rabbitmqctl list_connections`. @default 'sluice-broker' */
   readonly connectionName?: string;
-  /** How long a publish waits for a lost connection to come back. @default 5000 */
+  /** How long a publish waits for a publisher channel to come back. @default 5000 */
   readonly publishWaitMs?: number;
-  /** Reconnect backoff bounds. @default 100 / 2000 */
+  /** Reconnect (and channel re-open) backoff bounds. @default 100 / 2000 */
   readonly reconnectMinMs?: number;
   readonly reconnectMaxMs?: number;
 }
@@ -32,6 +55,7 @@ export interface RabbitmqBackendOptions {
 interface Consumer {
   readonly queue: string;
   readonly prefetch: number;
+  readonly workers: Workers;
   readonly handler: MessageHandler;
   channel?: Channel;
   tag?: string;
@@ -43,12 +67,17 @@ export class RabbitmqBackend implements BrokerBackend {
   readonly #topologies: Topology[] = [];
   readonly #consumers: Consumer[] = [];
   readonly #inFlight = new Set<Promise<void>>();
+  #connection: RecoveringChannelModel | undefined;
   #model: ChannelModel | undefined;
   #publisher: ConfirmChannel | undefined;
-  #ready: Promise<void>;
+  #ready: Promise<void> = Promise.resolve();
   #markReady: () => void = () => {};
+  #isReady = true;
+  /** Channels being re-opened (a consumer, or this backend for the publisher). */
+  readonly #restarting = new Set<object>();
   #closed = false;
-  #reconnects = 0;
+  #connects = 0;
+  #channelRecoveries = 0;
 
   private constructor(options: RabbitmqBackendOptions) {
     this.#options = {
@@ -58,48 +87,94 @@ export class RabbitmqBackend implements BrokerBackend {
       reconnectMaxMs: 2000,
       ...options,
     };
-    this.#ready = new Promise((resolve) => {
-      this.#markReady = resolve;
-    });
+    this.#notReady();
   }
 
   /** Connects once (failing fast with a clear error); later losses are recovered in the background. */
   static async connect(options: RabbitmqBackendOptions): Promise<RabbitmqBackend> {
     const backend = new RabbitmqBackend(options);
+    const o = backend.#options;
+    let connection: RecoveringChannelModel | undefined;
     try {
-      await backend.#open();
+      connection = await connect(o.url, {
+        clientProperties: { connection_name: o.connectionName },
+        recovery: {
+          initialDelay: o.reconnectMinMs,
+          maxDelay: o.reconnectMaxMs,
+          initialMaxRetries: 0,
+          maxRetries: Number.POSITIVE_INFINITY,
+          waitForConnect: false,
+          setup: (model: ChannelModel) => backend.#setup(model),
+        },
+      });
+      backend.#watch(connection);
+      await connection.waitForConnect();
     } catch (err) {
-      await backend.close();
-      throw new BackendError(
-        `cannot connect to RabbitMQ at ${redact(options.url)}: ${(err as Error).message}`,
-        { cause: err },
-      );
+      backend.#closed = true;
+      await connection?.close().catch(() => {});
+      throw new BackendError(`cannot connect to RabbitMQ at ${redact(o.url)}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
+    backend.#connection = connection;
     return backend;
   }
 
   /** Times the connection was re-established after a loss. */
   get reconnects(): number {
-    return this.#reconnects;
+    return Math.max(0, this.#connects - 1);
   }
 
-  async #open(): Promise<void> {
-    const model = await connect(this.#options.url, {
-      clientProperties: { connection_name: this.#options.connectionName },
+  /** Times a channel closed by the server (connection still up) was re-opened. */
+  get channelRecoveries(): number {
+    return this.#channelRecoveries;
+  }
+
+  /** Publishing waits from here until a publisher is open again (one pending promise at a time). */
+  #notReady(): void {
+    if (!this.#isReady) return;
+    this.#isReady = false;
+    this.#ready = new Promise((resolve) => {
+      this.#markReady = () => {
+        this.#isReady = true;
+        resolve();
+      };
     });
-    model.on('error', (err: Error) => this.#options.log.warn(`RabbitMQ connection error: ${err.message}`));
-    model.on('close', () => this.#lost(model));
-    const publisher = await model.createConfirmChannel();
-    publisher.on('error', (err: Error) => this.#options.log.warn(`RabbitMQ channel error: ${err.message}`));
-    this.#model = model;
-    for (const t of this.#topologies) await this.#declareOn(model, t);
-    for (const c of this.#consumers) await this.#startConsumer(model, c);
-    this.#publisher = publisher;
-    this.#markReady();
   }
 
-  #lost(model: ChannelModel): void {
-    if (this.#model !== model) return;
+  #watch(connection: RecoveringChannelModel): void {
+    connection.on('error', (err: Error) =>
+      this.#options.log.warn(`RabbitMQ connection error: ${err.message}`),
+    );
+    connection.on('connect', () => {
+      this.#connects++;
+      if (this.#connects > 1) {
+        this.#options.log.info('RabbitMQ connection re-established', {
+          'event.action': 'broker-connection-restored',
+        });
+      }
+    });
+    connection.on('disconnect', () => this.#lost());
+    connection.on('connect-failed', (err: Error) => {
+      if (this.#connects > 0) this.#options.log.warn(`RabbitMQ reconnect failed: ${err.message}`);
+    });
+  }
+
+  /** Runs on every (re)connection, before amqplib hands the connection out. */
+  async #setup(model: ChannelModel): Promise<void> {
+    this.#model = model;
+    try {
+      for (const t of this.#topologies) await this.#declareOn(model, t);
+      await this.#openPublisher(model);
+      for (const c of this.#consumers) await this.#startConsumer(model, c);
+    } catch (err) {
+      // amqplib closes this connection and tries again; nothing may keep using it.
+      if (this.#model === model) this.#model = undefined;
+      throw err;
+    }
+  }
+
+  #lost(): void {
     this.#model = undefined;
     this.#publisher = undefined;
     for (const c of this.#consumers) {
@@ -107,35 +182,61 @@ export class RabbitmqBackend implements BrokerBackend {
       delete c.tag;
     }
     if (this.#closed) return;
-    this.#ready = new Promise((resolve) => {
-      this.#markReady = resolve;
-    });
+    this.#notReady();
     this.#options.log.warn('RabbitMQ connection lost; reconnecting (unacked messages will be redelivered)', {
       'event.action': 'broker-connection-lost',
     });
-    void this.#reconnect();
   }
 
-  async #reconnect(): Promise<void> {
-    let delay = this.#options.reconnectMinMs;
-    while (!this.#closed) {
-      await new Promise((r) => setTimeout(r, delay));
-      if (this.#closed) return;
-      try {
-        await this.#open();
-        this.#reconnects++;
-        this.#options.log.info('RabbitMQ connection re-established', {
-          'event.action': 'broker-connection-restored',
-        });
+  async #openPublisher(model: ChannelModel): Promise<void> {
+    const publisher = await model.createConfirmChannel();
+    publisher.on('error', (err: Error) =>
+      this.#options.log.warn(`RabbitMQ publisher channel closed by the server: ${err.message}`, {
+        'event.action': 'broker-channel-closed',
+      }),
+    );
+    publisher.on('close', () => {
+      if (this.#publisher !== publisher) return;
+      this.#publisher = undefined;
+      this.#notReady();
+      this.#restart(model, this, 'publisher', () => this.#openPublisher(model));
+    });
+    this.#publisher = publisher;
+    this.#markReady();
+  }
+
+  /**
+   * Re-opens a channel the server closed while `model` is still the connection, until it is open
+   * again or the connection changes. Deferred one turn: a connection loss closes every channel first,
+   * and then the connection itself (`#lost`), which ends this.
+   */
+  #restart(model: ChannelModel, key: object, what: string, open: () => Promise<void>): void {
+    if (this.#restarting.has(key)) return;
+    this.#restarting.add(key);
+    let delay = 0;
+    const attempt = (): void => {
+      if (this.#closed || this.#model !== model) {
+        this.#restarting.delete(key);
         return;
-      } catch (err) {
-        this.#options.log.warn(`RabbitMQ reconnect failed: ${(err as Error).message}`);
-        const stale = this.#model;
-        this.#model = undefined;
-        await stale?.close().catch(() => {});
-        delay = Math.min(delay * 2, this.#options.reconnectMaxMs);
       }
-    }
+      open().then(
+        () => {
+          this.#restarting.delete(key);
+          this.#channelRecoveries++;
+          this.#options.log.info(`RabbitMQ ${what} channel re-opened`, {
+            'event.action': 'broker-channel-restored',
+          });
+        },
+        (err: unknown) => {
+          this.#options.log.warn(
+            `RabbitMQ ${what} channel could not be re-opened: ${(err as Error).message}`,
+          );
+          delay = Math.min(Math.max(delay * 2, this.#options.reconnectMinMs), this.#options.reconnectMaxMs);
+          setTimeout(attempt, delay);
+        },
+      );
+    };
+    setTimeout(attempt, delay);
   }
 
   async declare(topology: Topology): Promise<void> {
@@ -217,8 +318,13 @@ export class RabbitmqBackend implements BrokerBackend {
     });
   }
 
-  async consume(queue: string, prefetch: number, handler: MessageHandler): Promise<void> {
-    const consumer: Consumer = { queue, prefetch, handler };
+  async consume(queue: string, options: ConsumeOptions, handler: MessageHandler): Promise<void> {
+    const consumer: Consumer = {
+      queue,
+      prefetch: options.prefetch,
+      workers: new Workers(options.concurrency ?? options.prefetch),
+      handler,
+    };
     this.#consumers.push(consumer);
     const model = this.#model;
     if (model !== undefined) await this.#startConsumer(model, consumer);
@@ -226,14 +332,26 @@ export class RabbitmqBackend implements BrokerBackend {
 
   async #startConsumer(model: ChannelModel, c: Consumer): Promise<void> {
     const ch = await model.createChannel();
-    ch.on('error', (err: Error) => this.#options.log.warn(`RabbitMQ consumer channel error: ${err.message}`));
-    await ch.prefetch(c.prefetch);
-    const reply = await ch.consume(c.queue, (msg) => this.#onMessage(ch, c, msg), { noAck: false });
+    const state = { open: true };
+    ch.on('error', (err: Error) =>
+      this.#options.log.warn(`RabbitMQ consumer channel of ${c.queue} closed by the server: ${err.message}`, {
+        'event.action': 'broker-channel-closed',
+      }),
+    );
+    ch.on('close', () => {
+      state.open = false;
+      if (c.channel !== ch) return;
+      delete c.channel;
+      delete c.tag;
+      this.#restart(model, c, `consumer (${c.queue})`, () => this.#startConsumer(model, c));
+    });
     c.channel = ch;
+    await ch.prefetch(c.prefetch);
+    const reply = await ch.consume(c.queue, (msg) => this.#onMessage(ch, state, c, msg), { noAck: false });
     c.tag = reply.consumerTag;
   }
 
-  #onMessage(ch: Channel, c: Consumer, msg: ConsumeMessage | null): void {
+  #onMessage(ch: Channel, state: { readonly open: boolean }, c: Consumer, msg: ConsumeMessage | null): void {
     if (msg === null) return; // consumer cancelled by the server (queue deleted)
     let event: CloudEvent | undefined;
     try {
@@ -248,10 +366,23 @@ export class RabbitmqBackend implements BrokerBackend {
       safe(() => ch.ack(msg));
       return;
     }
-    const run = c.handler(event, { redelivered: msg.fields.redelivered }).then(
-      () => safe(() => ch.ack(msg)),
-      () => safe(() => ch.nack(msg, false, true)),
-    );
+    const e = event;
+    let acked = false;
+    const ack = (): void => {
+      if (acked) return;
+      acked = true;
+      safe(() => ch.ack(msg));
+    };
+    const delivery = { redelivered: msg.fields.redelivered, ack };
+    const run = c.workers
+      .run(async () => {
+        // Its channel is gone: RabbitMQ has requeued the message, running it would only duplicate it.
+        if (!state.open) throw new BackendError('channel closed before a worker was free');
+        await c.handler(e, delivery);
+      })
+      .then(ack, () => {
+        if (!acked) safe(() => ch.nack(msg, false, true));
+      });
     const tracked = run.finally(() => this.#inFlight.delete(tracked));
     this.#inFlight.add(tracked);
   }
@@ -263,10 +394,9 @@ export class RabbitmqBackend implements BrokerBackend {
       if (c.channel !== undefined && c.tag !== undefined) await c.channel.cancel(c.tag).catch(() => {});
     }
     await Promise.allSettled([...this.#inFlight]);
-    const model = this.#model;
     this.#model = undefined;
     this.#publisher = undefined;
-    await model?.close().catch(() => {});
+    await this.#connection?.close().catch(() => {});
   }
 
   async destroy(topology: Topology): Promise<void> {
@@ -289,6 +419,21 @@ export class RabbitmqBackend implements BrokerBackend {
     )?.stream;
     // With an error, as a reset would: amqplib notices 'error'/'end', not a bare 'close'.
     socket?.destroy(new Error('connection dropped (test)'));
+  }
+
+  /**
+   * Test hook: make RabbitMQ close one channel (the connection stays up), as `consumer_timeout` or a
+   * precondition failure does. `publisher`, or the queue whose consumer channel to break. Breaking the
+   * publisher publishes to an exchange that does not exist (404); a consumer acks an unknown delivery
+   * tag (406 PRECONDITION_FAILED).
+   */
+  breakChannel(target: 'publisher' | { readonly queue: string }): void {
+    if (target === 'publisher') {
+      this.#publisher?.publish(`sluice.missing.${Date.now()}`, '', Buffer.alloc(0), {}, () => {});
+      return;
+    }
+    const ch = this.#consumers.find((c) => c.queue === target.queue)?.channel;
+    ch?.ack({ fields: { deliveryTag: 999_999_999 } } as ConsumeMessage);
   }
 }
 

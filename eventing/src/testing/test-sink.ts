@@ -20,6 +20,8 @@ export interface Answer {
   /** A reply CloudEvent, sent in binary mode (status should be 200). */
   readonly reply?: CloudEvent;
   readonly delayMs?: number;
+  /** Promise a body, send part of it, then cut the connection (a 2xx whose body cannot be read). */
+  readonly cutBody?: boolean;
 }
 
 export type Script = (event: CloudEvent, attempt: number, received: readonly Received[]) => Answer;
@@ -48,6 +50,11 @@ export async function startTestSink(script: Script = () => ({ status: 202 })): P
     const attempt = received.filter((r) => r.event.id === event.id).length;
     const answer = script(event, attempt, received);
     if (answer.delayMs !== undefined) await new Promise((r) => setTimeout(r, answer.delayMs));
+    if (answer.cutBody === true) {
+      res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"par', () => res.socket?.destroy());
+      return;
+    }
     if (answer.reply !== undefined) {
       const m = toBinary(answer.reply);
       res.writeHead(answer.status, m.headers).end(m.body);
@@ -99,12 +106,20 @@ export function testEvent(overrides: Partial<Record<string, unknown>> = {}): Clo
   } as CloudEvent;
 }
 
-/** POSTs an event to the ingress in binary mode; retries 5xx and connection errors (as a producer would). */
-export async function postEvent(url: string, event: CloudEvent, retries = 0): Promise<number> {
+/**
+ * POSTs an event to the ingress in binary mode, with `headers` added (an HTTP traceparent); retries 5xx
+ * and connection errors (as a producer would).
+ */
+export async function postEvent(
+  url: string,
+  event: CloudEvent,
+  retries = 0,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<number> {
   const m = toBinary(event);
   for (let i = 0; ; i++) {
     try {
-      const res = await fetch(url, { method: 'POST', headers: m.headers, body: m.body });
+      const res = await fetch(url, { method: 'POST', headers: { ...headers, ...m.headers }, body: m.body });
       await res.arrayBuffer();
       if (res.status < 500 || i >= retries) return res.status;
     } catch (err) {
