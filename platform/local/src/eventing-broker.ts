@@ -12,4 +12,5 @@ export const startEventingBroker: BrokerStarter = async (context) =>
     rabbitmqUrl: context.rabbitmqUrl,
     log: context.log,
     resolveSubscriber: context.resolveSubscriber,
+    dataPlane: context.dataPlane,
   });

@@ -22,12 +22,17 @@ export interface KReference {
 
 export type ResolveSubscriber = (ref: KReference, uri?: string) => string;
 
+/** SLUICE_DATA_PLANE: which data plane the broker behaves like (eventing/src/data-plane.ts). */
+export const DATA_PLANE_NAMES = ['upstream', 'sluice'] as const;
+export type DataPlaneName = (typeof DATA_PLANE_NAMES)[number];
+
 export interface BrokerContext {
   readonly root: string;
   readonly port: number;
   readonly rabbitmqUrl: string | undefined;
   readonly log: Logger;
   readonly resolveSubscriber: ResolveSubscriber;
+  readonly dataPlane: DataPlaneName;
 }
 
 /** What the platform needs from a running broker. */
@@ -35,8 +40,13 @@ export interface LocalBroker {
   readonly url: string;
   /** Human lines for the operator view: backend, each trigger → subscriber. */
   readonly description: readonly string[];
+  /** Knative Service → the dead-letter sink URL its Triggers name; given to it as SLUICE_DEAD_LETTER_SINK. */
+  readonly deadLetterSinks?: ReadonlyMap<string, string>;
   stop(): Promise<void>;
 }
+
+/** The env the platform derives for a function from eventing (what the cluster's kustomize base sets). */
+export const DEAD_LETTER_SINK_ENV = 'SLUICE_DEAD_LETTER_SINK';
 
 export type BrokerStarter = (context: BrokerContext) => Promise<LocalBroker>;
 
@@ -78,6 +88,7 @@ export interface DevPlatformConfig {
   readonly idleOverride: string | undefined;
   readonly logFormat: LogFormat;
   readonly targetsFile: string;
+  readonly dataPlane: DataPlaneName;
 }
 
 export class DevPlatformConfigError extends Error {
@@ -100,8 +111,13 @@ export function resolveDevConfig(
   if (format !== LOG_FORMAT.json && format !== LOG_FORMAT.human) {
     throw new DevPlatformConfigError(`SLUICE_LOG_FORMAT="${format}" must be json or human`);
   }
+  const dataPlane = env.SLUICE_DATA_PLANE || 'upstream';
+  if (dataPlane !== 'upstream' && dataPlane !== 'sluice') {
+    throw new DevPlatformConfigError(`SLUICE_DATA_PLANE="${dataPlane}" must be upstream or sluice`);
+  }
   return Object.freeze({
     root,
+    dataPlane,
     brokerPort,
     rabbitmqUrl: env.RABBITMQ_URL || undefined,
     mongodbUrl: env.MONGODB_URL || undefined,
@@ -156,12 +172,18 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
   // state is shared across scale-out and survives scale-to-zero. Only for the function processes we spawn.
   const devStore: DevStoreServer | undefined =
     config.mongodbUrl === undefined && options.host === undefined ? await startDevStoreServer() : undefined;
+  // Filled once the broker has read the Triggers; instances start after that (serving's deferStart).
+  let deadLetterSinks: ReadonlyMap<string, string> = new Map();
   const host =
     options.host ??
     new ProcessFunctionHost({
       root,
       env: devStore === undefined ? env : { ...env, SLUICE_DEV_STORE_URL: devStore.url },
       logFormat: config.logFormat,
+      envFor: (service) => {
+        const sink = deadLetterSinks.get(service.name);
+        return sink === undefined ? {} : { [DEAD_LETTER_SINK_ENV]: sink };
+      },
       ...(options.out === undefined ? {} : { out: options.out }),
     });
   const targets = new TargetsFile(config.targetsFile, (err) =>
@@ -179,6 +201,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       log,
       ...(config.idleOverride === undefined ? {} : { idleOverride: config.idleOverride }),
       onChange: refreshTargets,
+      deferStart: true,
     });
   } catch (err) {
     await devStore?.close();
@@ -195,8 +218,12 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       rabbitmqUrl: config.rabbitmqUrl,
       log,
       resolveSubscriber: subscriberResolver(running, services),
+      dataPlane: config.dataPlane,
     });
+    deadLetterSinks = broker.deadLetterSinks ?? new Map();
+    await running.start();
   } catch (err) {
+    await broker?.stop();
     await running.stop();
     await devStore?.close();
     throw err;

@@ -18,6 +18,7 @@ import {
   InstanceStartError,
   type InstanceStartRequest,
 } from './function-host.ts';
+import type { KnativeServiceSpec } from './knative-service.ts';
 
 export const LOG_FORMAT = { json: 'json', human: 'human' } as const;
 export type LogFormat = (typeof LOG_FORMAT)[keyof typeof LOG_FORMAT];
@@ -46,6 +47,11 @@ export interface ProcessHostOptions {
   readonly stopTimeoutMs?: number;
   /** Readiness poll interval. @default 50 */
   readonly probeIntervalMs?: number;
+  /**
+   * Env the platform derives for one Service, read at each instance start and laid over the
+   * manifest's (SLUICE_DEAD_LETTER_SINK from its Triggers).
+   */
+  readonly envFor?: (service: KnativeServiceSpec) => Readonly<Record<string, string>>;
 }
 
 export class ProcessFunctionHost implements FunctionHost {
@@ -56,8 +62,10 @@ export class ProcessFunctionHost implements FunctionHost {
   readonly #startTimeoutMs: number;
   readonly #stopTimeoutMs: number;
   readonly #probeMs: number;
+  readonly #envFor: ((service: KnativeServiceSpec) => Readonly<Record<string, string>>) | undefined;
 
   constructor(options: ProcessHostOptions) {
+    this.#envFor = options.envFor;
     this.#root = options.root;
     this.#env = options.env ?? process.env;
     this.#out = options.out ?? process.stdout;
@@ -75,7 +83,8 @@ export class ProcessFunctionHost implements FunctionHost {
       const v = this.#env[key];
       if (v !== undefined) env[key] = v;
     }
-    Object.assign(env, service.env);
+    // The manifest's own env wins over what the platform derives, as a container's env wins over envFrom.
+    Object.assign(env, this.#envFor?.(service), service.env);
     for (const key of PASSTHROUGH_ENV) {
       const v = this.#env[key];
       if (v !== undefined && v !== '') env[key] = v;

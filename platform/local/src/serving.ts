@@ -46,6 +46,11 @@ export interface ServingOptions {
   readonly idleOverride?: string;
   readonly clock?: Clock;
   readonly onChange?: (snapshot: ScalerSnapshot) => void;
+  /**
+   * Leave min-scale instances to `serving.start()`: the platform first learns from the broker what
+   * each function's env needs (its dead-letter sink's router URL), then starts them.
+   */
+  readonly deferStart?: boolean;
 }
 
 export interface ServedFunction {
@@ -60,6 +65,8 @@ export interface Serving {
   /** Router URL of a Knative Service, or undefined when it is not served here. */
   urlFor(name: string): string | undefined;
   snapshots(): ScalerSnapshot[];
+  /** Brings min-scale instances up (done by startServing unless `deferStart`); idempotent. */
+  start(): Promise<void>;
   /** Stops routers, then every instance (SIGTERM, wait). */
   stop(): Promise<void>;
 }
@@ -84,9 +91,15 @@ export async function startServing(options: ServingOptions): Promise<Serving> {
     functions.set(spec.name, { spec, scaler, router, idleMs });
   }
   // min-scale instances start together; scale-from-zero ones wait for their first request.
-  await Promise.all([...functions.values()].map((f) => f.scaler.start()));
+  let started: Promise<void> | undefined;
+  const start = (): Promise<void> => {
+    started ??= Promise.all([...functions.values()].map((f) => f.scaler.start())).then(() => undefined);
+    return started;
+  };
+  if (options.deferStart !== true) await start();
   return {
     functions,
+    start,
     urlFor: (name) => functions.get(name)?.router.url,
     snapshots: () => [...functions.values()].map((f) => f.scaler.snapshot()),
     async stop() {
