@@ -1,5 +1,6 @@
 /**
- * A plain HTTP subscriber for tests: records every request (binary-mode CloudEvents) and answers 202.
+ * A plain HTTP subscriber for tests: records every request (binary-mode CloudEvents) and answers
+ * `status` (202 unless told otherwise).
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,14 +16,14 @@ export interface Recorder {
   close(): Promise<void>;
 }
 
-export async function startRecorder(): Promise<Recorder> {
+export async function startRecorder(status = 202): Promise<Recorder> {
   const received: Recorded[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(202).end();
+      res.writeHead(status).end();
     });
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
