@@ -2,11 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { KubeObject } from './validate/manifest.ts';
 import {
   checkRules,
+  deliveryTiming,
   type FunctionInfo,
   longestDeliveryMs,
   RULES,
   type RuleContext,
+  retryWindowMs,
   ruleContext,
+  worstPrefetchWaitMs,
 } from './validate/rules.ts';
 
 const NS = 'sluice-test';
@@ -26,7 +29,11 @@ const kservice = (name: string, annotations: Record<string, string> = {}) => ({
           {
             image: `dev.local/sluice/${name}:0.1.0`,
             ports: [{ containerPort: 8080 }],
-            envFrom: [{ secretRef: { name: 'sluice-function-env' } }],
+            envFrom: [
+              { secretRef: { name: 'sluice-function-env' } },
+              { configMapRef: { name: 'sluice-eventing-env' } },
+            ],
+            ...(name === 'dead-letter-sink' ? { env: [{ name: 'SLUICE_DEAD_LETTER_SINK', value: '' }] } : {}),
             readinessProbe: { httpGet: { path: '/health/readiness' } },
             livenessProbe: { httpGet: { path: '/health/liveness' } },
             resources: { requests: { memory: '64Mi' }, limits: { memory: '256Mi' } },
@@ -47,7 +54,7 @@ const trigger = (name: string, type: string, subscriber: string, delivery: Recor
     broker: 'default',
     filter: { attributes: { type } },
     subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: subscriber } },
-    delivery: { deadLetterSink: dlsRef, timeout: 'PT30S', retry: 3, backoffDelay: 'PT1S', ...delivery },
+    delivery: { deadLetterSink: dlsRef, timeout: 'PT30S', retry: 5, backoffDelay: 'PT1S', ...delivery },
   },
 });
 
@@ -61,7 +68,13 @@ function validOverlay(): KubeObject[] {
       apiVersion: 'rabbitmq.com/v1beta1',
       kind: 'RabbitmqCluster',
       metadata: { name: 'rabbitmq', namespace: NS },
-      spec: { rabbitmq: { additionalConfig: 'default_queue_type = quorum\nconsumer_timeout = 3600000\n' } },
+      spec: { rabbitmq: { additionalConfig: 'default_queue_type = quorum\nconsumer_timeout = 86400000\n' } },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'sluice-eventing-env', namespace: NS },
+      data: { SLUICE_DEAD_LETTER_SINK: 'http://dead-letter-sink' },
     },
     {
       apiVersion: 'eventing.knative.dev/v1alpha1',
@@ -83,7 +96,7 @@ function validOverlay(): KubeObject[] {
           kind: 'RabbitmqBrokerConfig',
           name: 'default-config',
         },
-        delivery: { deadLetterSink: dlsRef },
+        delivery: { deadLetterSink: dlsRef, retry: 5, backoffDelay: 'PT1S', timeout: 'PT30S' },
       },
     },
     trigger('hello', 'dev.sluice.hello.requested.v1', 'hello'),
@@ -242,14 +255,64 @@ describe('rules', () => {
     expect(problems).toHaveLength(2);
   });
 
-  it('reports a consumer_timeout below the longest delivery', () => {
+  it('reports a consumer_timeout below the wait of the 100th prefetched message', () => {
     const problems = RULES.consumerTimeout(
       context((o) => {
-        find(o, 'Trigger', 'hello').spec.delivery = { deadLetterSink: dlsRef, timeout: 'PT30M', retry: 2 };
+        find(o, 'Trigger', 'hello').metadata.annotations = {
+          'rabbitmq.eventing.knative.dev/parallelism': '10',
+        };
+        find(o, 'RabbitmqCluster', 'rabbitmq').spec.rabbitmq.additionalConfig =
+          'default_queue_type = quorum\nconsumer_timeout = 3600000\n';
+      }),
+    );
+    // One delivery: 6 attempts × 30 s + 2 + 4 + 8 + 16 + 32 s = 242 s. Parallelism 10: 10 rounds; the
+    // dead-letter dispatcher (parallelism 1): 100 rounds.
+    expect(problems).toEqual([
+      'Trigger/sluice-test/hello: a message prefetched by its dead-letter dispatcher (100 per dispatcher) may wait 24200000 ms before its ack, not below consumer_timeout 3600000 ms',
+    ]);
+  });
+
+  it('reports retries that end before the idempotency lock expires (Trigger and Broker default)', () => {
+    const problems = checkRules(
+      context((o) => {
+        find(o, 'Trigger', 'hello').spec.delivery.retry = 3; // 2 + 4 + 8 = 14 s
+        find(o, 'Service', 'hello').spec.template.spec.containers[0].env = [
+          { name: 'HANDLER_TIMEOUT_SECONDS', value: '10' },
+        ]; // lock 15 s
+        find(o, 'Broker', 'default').spec.delivery.retry = 1;
       }),
     );
     expect(problems).toEqual([
-      'Trigger/sluice-test/hello may hold a message 5400000 ms, not below consumer_timeout 3600000 ms',
+      "Trigger/sluice-test/hello: its retries wait 14000 ms in all, not more than hello's idempotency lock (15000 ms): a crashed attempt would be dead-lettered with 503 before its lock expires",
+      "Broker/sluice-test/default: its default delivery's retries wait 2000 ms in all, not more than the default idempotency lock (30000 ms)",
+    ]);
+  });
+
+  it('reports a Trigger without delivery on a Broker without a dead-letter sink (the exchange would be missing)', () => {
+    const problems = RULES.deadLetterExchangeExists(
+      context((o) => {
+        delete find(o, 'Trigger', 'hello').spec.delivery;
+        delete find(o, 'Broker', 'default').spec.delivery.deadLetterSink;
+      }),
+    );
+    expect(problems).toEqual([
+      'Trigger/sluice-test/hello has no spec.delivery and its Broker no deadLetterSink: its failures go to a dead-letter exchange that does not exist, and are lost',
+    ]);
+    expect(
+      RULES.deadLetterExchangeExists(context((o) => delete find(o, 'Trigger', 'hello').spec.delivery)),
+    ).toEqual([]);
+  });
+
+  it('reports a function whose SLUICE_DEAD_LETTER_SINK is not the sink its Triggers name, and a sink that is not empty', () => {
+    const problems = RULES.deadLetterSinkAddress(
+      context((o) => {
+        find(o, 'ConfigMap', 'sluice-eventing-env').data.SLUICE_DEAD_LETTER_SINK = 'http://elsewhere';
+        find(o, 'Service', 'dead-letter-sink').spec.template.spec.containers[0].env = [];
+      }),
+    );
+    expect(problems).toEqual([
+      'Service/sluice-test/hello keeps its refusals in http://elsewhere, but Trigger/sluice-test/hello names dead-letter sink dead-letter-sink: set SLUICE_DEAD_LETTER_SINK=http://dead-letter-sink',
+      'Service/sluice-test/dead-letter-sink is a dead-letter sink: its SLUICE_DEAD_LETTER_SINK must be empty (it would send to itself)',
     ]);
   });
 
@@ -283,7 +346,17 @@ describe('rules', () => {
   });
 });
 
-describe('longestDeliveryMs', () => {
+describe('delivery timing', () => {
+  it('sums the waits as sdk-go BackoffFor(1 … retry), with the dispatcher defaults', () => {
+    expect(retryWindowMs(deliveryTiming({ retry: 3, backoffDelayMs: 1000 }))).toBe(14_000);
+    expect(retryWindowMs(deliveryTiming({ retry: 3, backoffDelayMs: 1000, backoffPolicy: 'linear' }))).toBe(
+      6_000,
+    );
+    expect(deliveryTiming({})).toEqual({ retry: 5, backoffDelayMs: 50, linear: false, timeoutMs: undefined });
+    expect(retryWindowMs(deliveryTiming(undefined))).toBe(0);
+    expect(worstPrefetchWaitMs(20, deliveryTiming({ retry: 0, timeoutMs: 1000 }))).toBe(5_000);
+  });
+
   it('adds every attempt and the exponential back-off', () => {
     // 4 attempts × 10 s + 2 s + 4 s + 8 s
     expect(longestDeliveryMs({ timeoutMs: 10_000, retry: 3, backoffDelayMs: 1000 })).toBe(54_000);

@@ -8,9 +8,11 @@ import {
   collectManifests,
   type DeliverySpec,
   findReplyLoops,
+  type KnativeService,
   type ManifestSet,
   type ObjectMeta,
   type Schemas,
+  type Trigger,
 } from '../../manifests/index.ts';
 import { at, describe, group, isKnativeService, isRecord, type KubeObject, str } from './manifest.ts';
 
@@ -245,6 +247,60 @@ export function longestDeliveryMs(delivery: DeliverySpec | undefined): number {
   return timeout * (retry + 1) + backoff;
 }
 
+/**
+ * A delivery's timing as eventing-rabbitmq's dispatcher runs it (trigger reconciler + cmd/dispatcher,
+ * knative-v1.22.1): with a delivery, `retry` defaults to 5; BACKOFF_DELAY to 50 ms; no timeout = none.
+ * Without any delivery (no Trigger's, no Broker's): no retries.
+ */
+export interface DeliveryTiming {
+  readonly retry: number;
+  readonly backoffDelayMs: number;
+  readonly linear: boolean;
+  /** undefined: no per-attempt timeout. */
+  readonly timeoutMs: number | undefined;
+}
+
+export function deliveryTiming(delivery: DeliverySpec | undefined): DeliveryTiming {
+  if (delivery === undefined) return { retry: 0, backoffDelayMs: 50, linear: false, timeoutMs: undefined };
+  return {
+    retry: delivery.retry ?? 5,
+    backoffDelayMs: delivery.backoffDelayMs ?? 50,
+    linear: delivery.backoffPolicy === 'linear',
+    timeoutMs: delivery.timeoutMs,
+  };
+}
+
+/** The waits between attempts, added up (sdk-go BackoffFor(n), n = 1 … retry: delay·2^n or delay·n). */
+export function retryWindowMs(t: DeliveryTiming): number {
+  let window = 0;
+  for (let n = 1; n <= t.retry; n++) window += t.linear ? t.backoffDelayMs * n : t.backoffDelayMs * 2 ** n;
+  return window;
+}
+
+/** The longest one delivery can take: every attempt to its timeout, and every wait. */
+export function deliveryMs(t: DeliveryTiming): number {
+  return t.timeoutMs === undefined
+    ? Number.POSITIVE_INFINITY
+    : t.timeoutMs * (t.retry + 1) + retryWindowMs(t);
+}
+
+/** The delivery a Trigger runs with: its own, which replaces the Broker's entirely, else the Broker's. */
+function effectiveDelivery(ctx: RuleContext, t: Trigger): DeliverySpec | undefined {
+  if (t.delivery !== undefined) return t.delivery;
+  return ctx.manifests.brokers.find((b) => b.name === t.broker && b.namespace === t.namespace)?.delivery;
+}
+
+/** Upstream's dispatcher prefetch (pkg/rabbit `ChannelQoS`), whatever the parallelism. */
+export const UPSTREAM_PREFETCH = 100;
+
+/**
+ * The longest a message can sit unacknowledged at a dispatcher: it may be the 100th prefetched, behind
+ * 99 others that its `parallelism` workers deliver one at a time, each up to its longest delivery.
+ */
+export function worstPrefetchWaitMs(parallelism: number, t: DeliveryTiming): number {
+  return Math.ceil(UPSTREAM_PREFETCH / Math.max(1, parallelism)) * deliveryMs(t);
+}
+
 export const consumerTimeout: Rule = (ctx) => {
   const problems: string[] = [];
   for (const cluster of ofKind(ctx, 'RabbitmqCluster', 'rabbitmq.com')) {
@@ -258,10 +314,132 @@ export const consumerTimeout: Rule = (ctx) => {
     }
     const limit = Number(m[1]);
     for (const t of ctx.manifests.triggers.filter((x) => x.namespace === cluster.metadata.namespace)) {
-      const needed = longestDeliveryMs(t.delivery);
-      if (needed >= limit)
-        problems.push(`${named(t)} may hold a message ${needed} ms, not below consumer_timeout ${limit} ms`);
+      const timing = deliveryTiming(effectiveDelivery(ctx, t));
+      // The Trigger's dispatcher (its parallelism) and its dead-letter dispatcher (parallelism 1).
+      const waits: [string, number][] = [['its dispatcher', worstPrefetchWaitMs(t.parallelism, timing)]];
+      if (t.delivery?.deadLetterSink !== undefined)
+        waits.push(['its dead-letter dispatcher', worstPrefetchWaitMs(1, timing)]);
+      for (const [who, wait] of waits) {
+        if (wait >= limit)
+          problems.push(
+            `${named(t)}: a message prefetched by ${who} (100 per dispatcher) may wait ${wait} ms before its ack, not below consumer_timeout ${limit} ms`,
+          );
+      }
     }
+  }
+  return problems;
+};
+
+const findService = (ctx: RuleContext, name: string, namespace: string): KnativeService | undefined =>
+  ctx.manifests.services.find((s) => s.name === name && s.namespace === namespace);
+
+/** A plain `value` env entry of a Knative Service's first container. */
+function envValue(s: KnativeService | undefined, name: string): string | undefined {
+  const entry = s?.containers[0]?.env.find((e) => e.name === name);
+  return entry !== undefined && 'value' in entry ? entry.value : undefined;
+}
+
+/** The runtime's idempotency lock (config.ts): IDEMPOTENCY_LOCK_SECONDS, else HANDLER_TIMEOUT_SECONDS + 5. */
+export function idempotencyLockMs(s: KnativeService | undefined): number {
+  const lock = Number(envValue(s, 'IDEMPOTENCY_LOCK_SECONDS'));
+  if (Number.isInteger(lock) && lock > 0) return lock * 1000;
+  const handler = Number(envValue(s, 'HANDLER_TIMEOUT_SECONDS'));
+  return ((Number.isInteger(handler) && handler > 0 ? handler : 25) + 5) * 1000;
+}
+
+/**
+ * The retries outlast the idempotency lock: an attempt whose instance crashed holds its claim until the
+ * lock expires, and every retry before that is answered 503 (in progress). If all waits together are
+ * shorter, the event is dead-lettered with 503 instead of processed. Checked for every Trigger with the
+ * delivery it runs with, and for the Broker's default against the default lock.
+ */
+export const retryOutlastsLock: Rule = (ctx) => {
+  const problems: string[] = [];
+  for (const t of ctx.manifests.triggers) {
+    const ref = t.subscriber.ref;
+    if (ref?.kind !== 'Service') continue;
+    const lock = idempotencyLockMs(findService(ctx, ref.name, ref.namespace));
+    const window = retryWindowMs(deliveryTiming(effectiveDelivery(ctx, t)));
+    if (window <= lock)
+      problems.push(
+        `${named(t)}: its retries wait ${window} ms in all, not more than ${ref.name}'s idempotency lock (${lock} ms): a crashed attempt would be dead-lettered with 503 before its lock expires`,
+      );
+  }
+  for (const b of ctx.manifests.brokers) {
+    if (b.delivery === undefined) continue;
+    const window = retryWindowMs(deliveryTiming(b.delivery));
+    const lock = idempotencyLockMs(undefined);
+    if (window <= lock)
+      problems.push(
+        `${named(b)}: its default delivery's retries wait ${window} ms in all, not more than the default idempotency lock (${lock} ms)`,
+      );
+  }
+  return problems;
+};
+
+/**
+ * A dead letter needs an exchange to go to. A Trigger without `delivery` runs with the Broker's and
+ * publishes its failures to the Broker's dead-letter exchange, which the reconciler creates only when the
+ * Broker has a deadLetterSink: without one, the publish fails and the event is lost.
+ */
+export const deadLetterExchangeExists: Rule = (ctx) =>
+  ctx.manifests.triggers.flatMap((t) =>
+    t.delivery === undefined && effectiveDelivery(ctx, t)?.deadLetterSink === undefined
+      ? [
+          `${named(t)} has no spec.delivery and its Broker no deadLetterSink: its failures go to a dead-letter exchange that does not exist, and are lost`,
+        ]
+      : [],
+  );
+
+/** The env every function is given with its dead-letter sink (keep-rejected.ts in the runtime). */
+export const DEAD_LETTER_SINK_ENV = 'SLUICE_DEAD_LETTER_SINK';
+
+/** SLUICE_DEAD_LETTER_SINK as a Knative Service sees it: its own env, else its envFrom ConfigMaps. */
+function deadLetterSinkEnv(ctx: RuleContext, s: KnativeService): string | undefined {
+  const own = envValue(s, DEAD_LETTER_SINK_ENV);
+  if (own !== undefined) return own;
+  for (const source of s.containers[0]?.envFrom ?? []) {
+    if (source.kind !== 'configMapRef') continue;
+    const map = ctx.objects.find(
+      (o) =>
+        o.kind === 'ConfigMap' && o.metadata.name === source.name && o.metadata.namespace === s.namespace,
+    );
+    const value = str(at(map, 'data', DEAD_LETTER_SINK_ENV));
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/**
+ * Each function keeps what it refuses in the dead-letter sink its Triggers name (upstream acks refusals):
+ * SLUICE_DEAD_LETTER_SINK must be that Knative Service's address (`http://<name>` or its cluster-local
+ * name); a dead-letter sink itself has it empty, so it never sends to itself.
+ */
+export const deadLetterSinkAddress: Rule = (ctx) => {
+  const problems: string[] = [];
+  const sinks = new Set<string>();
+  for (const t of ctx.manifests.triggers) {
+    const sub = t.subscriber.ref;
+    const dls = effectiveDelivery(ctx, t)?.deadLetterSink?.ref;
+    if (dls !== undefined) sinks.add(`${dls.namespace}/${dls.name}`);
+    if (sub?.kind !== 'Service' || dls?.kind !== 'Service') continue;
+    const svc = findService(ctx, sub.name, sub.namespace);
+    if (svc === undefined) continue;
+    const value = deadLetterSinkEnv(ctx, svc);
+    const expected = [`http://${dls.name}`, `http://${dls.name}.${dls.namespace}.svc.cluster.local`];
+    if (value === undefined || !expected.includes(value.replace(/\/$/, '')))
+      problems.push(
+        `${named(svc)} keeps its refusals in ${value === undefined || value === '' ? 'no dead-letter sink' : value}, but ${named(t)} names dead-letter sink ${dls.name}: set ${DEAD_LETTER_SINK_ENV}=http://${dls.name}`,
+      );
+  }
+  for (const key of sinks) {
+    const [namespace = '', name = ''] = key.split('/');
+    const svc = findService(ctx, name, namespace);
+    const value = svc === undefined ? undefined : deadLetterSinkEnv(ctx, svc);
+    if (svc !== undefined && value !== undefined && value !== '')
+      problems.push(
+        `${named(svc)} is a dead-letter sink: its ${DEAD_LETTER_SINK_ENV} must be empty (it would send to itself)`,
+      );
   }
   return problems;
 };
@@ -344,6 +522,9 @@ export const RULES = {
   noSecretLiterals,
   deadLetterSinkWarm,
   consumerTimeout,
+  retryOutlastsLock,
+  deadLetterExchangeExists,
+  deadLetterSinkAddress,
   functionServices,
   pinnedImages,
   environment,
