@@ -41,7 +41,7 @@ import {
   type ResolveSubscriber,
   resolveDestination,
 } from './broker.ts';
-import { DATA_PLANES, type DataPlane, type DataPlaneBehaviour } from './data-plane.ts';
+import { DATA_PLANES, type DataPlane, type DataPlaneBehaviour, prefetchOf } from './data-plane.ts';
 import { deliver, deliveryConfig } from './delivery.ts';
 import { startIngress } from './ingress.ts';
 import { type EventingManifests, loadEventingManifests } from './manifests.ts';
@@ -110,8 +110,8 @@ export interface RunningBroker {
   destroy(): Promise<void>;
   /** Test hook (RabbitMQ only): cut the broker's TCP connection as a network failure would. */
   dropConnection(): void;
-  /** Test hook (RabbitMQ only): make RabbitMQ close the publisher's or a trigger queue's channel. */
-  breakChannel(target: 'publisher' | { readonly queue: string }): void;
+  /** Test hook (RabbitMQ only): make RabbitMQ close the publisher's, a queue's or a RabbitmqSource's channel. */
+  breakChannel(target: 'publisher' | { readonly queue: string } | { readonly source: string }): void;
 }
 
 export async function startBroker(options: StartBrokerOptions): Promise<RunningBroker> {
@@ -169,6 +169,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
           url: options.rabbitmqUrl,
           source: s,
           log,
+          // Upstream's adapter sets the same fixed QoS as its dispatchers (pkg/rabbit ChannelQoS).
+          prefetch: prefetchOf(behaviour, s.parallelism),
           post: async (event) => {
             if (sinkUrl === undefined) {
               await publish(event);
@@ -224,7 +226,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       if (backend instanceof RabbitmqBackend) backend.dropConnection();
     },
     breakChannel(target) {
-      if (backend instanceof RabbitmqBackend) backend.breakChannel(target);
+      if (typeof target === 'object' && 'source' in target) {
+        sources.find((c) => c.name === target.source)?.breakChannel();
+      } else if (backend instanceof RabbitmqBackend) backend.breakChannel(target);
     },
   };
 }

@@ -1,8 +1,9 @@
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { startIngress } from './ingress.ts';
 import { quietLog } from './testing/manifests.ts';
-import { postEvent, testEvent } from './testing/test-sink.ts';
+import { postEvent, testEvent, waitFor } from './testing/test-sink.ts';
 
 describe('ingress', () => {
   it('answers 202 only once publish resolved, and 500 when it rejects', async () => {
@@ -75,6 +76,69 @@ describe('ingress', () => {
       });
       expect(res.status).toBe(202);
       expect(Buffer.from(published[0]?.data as Uint8Array).toString()).toBe(body);
+    } finally {
+      await ingress.close();
+    }
+  });
+
+  it('cuts off a client whose body trickles in past the request bound (408, connection closed)', async () => {
+    const published: CloudEvent[] = [];
+    const ingress = await startIngress({
+      port: 0,
+      namespace: 'sluice',
+      brokerName: 'default',
+      log: quietLog,
+      headersTimeoutMs: 100,
+      requestTimeoutMs: 200,
+      publish: async (e) => {
+        published.push(e);
+      },
+    });
+    try {
+      const socket = connect(ingress.port, '127.0.0.1');
+      let answer = '';
+      let closed = false;
+      socket.on('data', (d: Buffer) => {
+        answer += d.toString();
+      });
+      socket.on('close', () => {
+        closed = true;
+      });
+      socket.on('error', () => {});
+      socket.write(
+        'POST / HTTP/1.1\r\nHost: x\r\nce-specversion: 1.0\r\nce-id: 1\r\nce-source: /s\r\nce-type: t\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"par',
+      );
+      await waitFor('the server to give up on the slow client', () => closed);
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(published).toHaveLength(0);
+    } finally {
+      await ingress.close();
+    }
+  });
+
+  it('answers bare statuses without problems (upstream), and keeps an HTTP traceparent as trace extensions', async () => {
+    const published: CloudEvent[] = [];
+    const ingress = await startIngress({
+      port: 0,
+      namespace: 'sluice',
+      brokerName: 'default',
+      log: quietLog,
+      problems: false,
+      httpTraceContext: true,
+      publish: async (e) => {
+        published.push(e);
+      },
+    });
+    try {
+      const bad = await fetch(ingress.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect([bad.status, await bad.text(), bad.headers.get('content-type')]).toEqual([400, '', null]);
+      const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      expect(await postEvent(ingress.url, testEvent(), 0, { traceparent: tp })).toBe(202);
+      expect(published[0]?.extensions).toMatchObject({ traceparent: tp, tracestate: '' });
     } finally {
       await ingress.close();
     }

@@ -1,8 +1,8 @@
 import { connect } from 'amqplib';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { describeBrokerContract } from './broker.contract.ts';
-import { startBroker } from './index.ts';
-import { contractManifests, quietLog } from './testing/manifests.ts';
+import { parseEventingManifests, startBroker } from './index.ts';
+import { brokerYaml, contractManifests, quietLog } from './testing/manifests.ts';
 import { postEvent, startTestSink, type TestSink, testEvent, waitFor } from './testing/test-sink.ts';
 
 describeBrokerContract('RabbitMQ backend', () => ({ rabbitmqUrl: inject('rabbitmqUrl'), durable: true }));
@@ -121,5 +121,147 @@ describe('RabbitMQ backend', () => {
     const after = testEvent({ type: 'dev.test.drop' });
     expect(await postEvent(broker.url, after, 20)).toBe(202);
     await waitFor('an event after the reconnect', () => processed.has(after.id));
+  });
+
+  it('recovers a consumer channel and the publisher channel that RabbitMQ closed, and keeps delivering', async () => {
+    const sub = await startTestSink();
+    await sinks(sub);
+    const instance = `chan${process.pid}x${Date.now().toString(36)}`;
+    const actions: unknown[] = [];
+    const record = (_m: string, fields?: Readonly<Record<string, unknown>>): void => {
+      actions.push(fields?.['event.action']);
+    };
+    const broker = await startBroker({
+      manifests: contractManifests([{ name: 'steady', filter: { type: 'dev.test.chan' }, parallelism: 3 }]),
+      resolveSubscriber: () => sub.url,
+      replyTypesOf: async () => undefined,
+      port: 0,
+      rabbitmqUrl: inject('rabbitmqUrl'),
+      instance,
+      log: { ...quietLog, info: record, warn: record },
+    });
+    cleanups.push(() => broker.destroy());
+    const sent: string[] = [];
+    const send = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const e = testEvent({ type: 'dev.test.chan' });
+        expect(await postEvent(broker.url, e, 50)).toBe(202); // 500 while the publisher is re-opened
+        sent.push(e.id);
+      }
+    };
+    await send(10);
+    broker.breakChannel({ queue: `sluice.steady.${instance}` });
+    await waitFor('the consumer channel closed', () => actions.includes('broker-channel-closed'));
+    await send(10);
+    broker.breakChannel('publisher');
+    await send(10);
+    await waitFor('every event delivered', () => sent.every((id) => sub.attemptsOf(id).length > 0), 20_000);
+    expect(actions.filter((a) => a === 'broker-channel-restored').length).toBeGreaterThanOrEqual(2);
+    expect(actions).not.toContain('broker-connection-lost');
+  });
+
+  describe('RabbitmqSource', () => {
+    const exchange = `src.x.${process.pid}.${Date.now().toString(36)}`;
+    const queue = `src.q.${process.pid}.${Date.now().toString(36)}`;
+    const manifests = (sinkName: string) =>
+      parseEventingManifests([
+        { file: 'broker.yaml', text: brokerYaml({ queueType: 'classic' }) },
+        {
+          file: 'sources/test.yaml',
+          text: `
+apiVersion: sources.knative.dev/v1alpha1
+kind: RabbitmqSource
+metadata: { name: test, namespace: sluice }
+spec:
+  rabbitmqClusterReference: { name: rabbitmq, namespace: sluice }
+  rabbitmqResourcesConfig: { predeclared: false, exchangeName: ${exchange}, queueName: ${queue}, parallelism: 2 }
+  delivery: { retry: 50, backoffPolicy: linear, backoffDelay: PT0.02S }
+  sink: { ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${sinkName} } }
+`,
+        },
+      ]);
+
+    async function produce(ids: readonly string[]): Promise<void> {
+      const model = await connect(inject('rabbitmqUrl'));
+      try {
+        const ch = await model.createConfirmChannel();
+        for (const id of ids)
+          ch.publish(exchange, '', Buffer.from('{}'), {
+            headers: {
+              'ce-specversion': '1.0',
+              'ce-id': id,
+              'ce-source': '/producer',
+              'ce-type': 'dev.test.src',
+            },
+            contentType: 'application/json',
+            persistent: true,
+          });
+        await ch.waitForConfirms();
+      } finally {
+        await model.close();
+      }
+    }
+
+    afterEach(async () => {
+      const model = await connect(inject('rabbitmqUrl'));
+      const ch = await model.createChannel();
+      await ch.deleteQueue(queue).catch(() => {});
+      await ch.deleteExchange(exchange).catch(() => {});
+      await model.close().catch(() => {});
+    });
+
+    it('puts a message back on the queue when stopped while the sink refuses it, and the next consumer delivers it', async () => {
+      const refusing = await startTestSink(() => ({ status: 503 }));
+      const accepting = await startTestSink();
+      await sinks(refusing, accepting);
+      const start = (sink: TestSink) =>
+        startBroker({
+          manifests: manifests('sink'),
+          resolveSubscriber: () => sink.url,
+          replyTypesOf: async () => undefined,
+          port: 0,
+          rabbitmqUrl: inject('rabbitmqUrl'),
+          instance: `srcstop${process.pid}`,
+          log: quietLog,
+        });
+      const first = await start(refusing);
+      const id = `src-${Date.now().toString(36)}`;
+      await produce([id]);
+      await waitFor('the sink to refuse it twice', () => refusing.attemptsOf(id).length >= 2);
+      await first.destroy();
+      const second = await start(accepting);
+      cleanups.push(() => second.destroy());
+      await waitFor('the requeued message', () => accepting.attemptsOf(id).length === 1);
+    });
+
+    it('recovers its channel after RabbitMQ closed it, and keeps forwarding', async () => {
+      const accepting = await startTestSink();
+      await sinks(accepting);
+      const actions: unknown[] = [];
+      const record = (_m: string, fields?: Readonly<Record<string, unknown>>): void => {
+        actions.push(fields?.['event.action']);
+      };
+      const broker = await startBroker({
+        manifests: manifests('sink'),
+        resolveSubscriber: () => accepting.url,
+        replyTypesOf: async () => undefined,
+        port: 0,
+        rabbitmqUrl: inject('rabbitmqUrl'),
+        instance: `srcchan${process.pid}`,
+        log: { ...quietLog, info: record, warn: record },
+      });
+      cleanups.push(() => broker.destroy());
+      const before = [`a-${Date.now()}`, `b-${Date.now()}`];
+      await produce(before);
+      await waitFor('the first messages', () => before.every((id) => accepting.attemptsOf(id).length > 0));
+      broker.breakChannel({ source: 'test' });
+      await waitFor('the channel re-opened', () => actions.includes('source-channel-restored'));
+      expect(actions).toContain('source-channel-closed');
+      const after = [`c-${Date.now()}`, `d-${Date.now()}`];
+      await produce(after);
+      await waitFor('messages after the channel was re-opened', () =>
+        after.every((id) => accepting.attemptsOf(id).length > 0),
+      );
+    });
   });
 });

@@ -6,14 +6,28 @@
  * id = message-id or a UUID). Acked after the sink accepted it; after the delivery's retries, nacked
  * without requeue (dropped, or dead-lettered by a queue policy), as upstream.
  *
+ * Unlike upstream, nothing is lost on shutdown: upstream's adapter cancels its context, which fails the
+ * retry loop and nacks the message without requeue; here a message not yet accepted by the sink when
+ * `stop()` is called is nacked with requeue (a post under way finishes first), so the next consumer
+ * gets it. Connection losses are recovered by amqplib (`recovery`), a channel the server closes
+ * (consumer_timeout, a precondition failure) is re-opened here; either way RabbitMQ requeues what was
+ * unacknowledged.
+ *
  * Topology when `predeclared: false`: the exchange is declared (headers, durable) unless it already
  * exists (a producer may have declared it with another type), the queue (quorum, durable) unless it
  * exists, and the binding queue ← exchange with no arguments (every message). `predeclared: true`: the
  * queue must exist. A sink that is the Broker gets the event through the broker's own publish path (the
  * cluster posts to the broker ingress; both answer only after the publisher confirm).
  */
-import { type Channel, type ChannelModel, type ConsumeMessage, connect } from 'amqplib';
+import {
+  type Channel,
+  type ChannelModel,
+  type ConsumeMessage,
+  connect,
+  type RecoveringChannelModel,
+} from 'amqplib';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
+import { Workers } from './backends/workers.ts';
 import { backoffMs } from './delivery.ts';
 import { BACKOFF_POLICY, type SourceManifest } from './manifests.ts';
 import { fromAmqp, rabbitmqEventSource, wrapAmqpMessage } from './wire.ts';
@@ -26,62 +40,143 @@ export interface SourceConsumerOptions {
   readonly source: SourceManifest;
   readonly post: SinkPost;
   readonly log: Logger;
-  /** @default 1000, as upstream's poll loop */
-  readonly reconnectMs?: number;
+  /** Messages held unacknowledged. @default the source's parallelism */
+  readonly prefetch?: number;
+  /** Reconnect and channel re-open delay bounds. @default 100 / 1000 (upstream polls every second) */
+  readonly reconnectMinMs?: number;
+  readonly reconnectMaxMs?: number;
 }
 
 /** Upstream adapter default: HTTP_SENDER_BACKOFF_DELAY PT0.2S. */
 const SOURCE_BACKOFF_DELAY_MS = 200;
 
+const OUTCOME = { ack: 'ack', drop: 'drop', requeue: 'requeue' } as const;
+type Outcome = (typeof OUTCOME)[keyof typeof OUTCOME];
+
 export class SourceConsumer {
   readonly #o: SourceConsumerOptions;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #workers: Workers;
+  readonly #stopping = new AbortController();
+  #connection: RecoveringChannelModel | undefined;
   #model: ChannelModel | undefined;
-  #closed = false;
+  #channel: Channel | undefined;
+  #tag: string | undefined;
+  #restarting = false;
+  #channelRecoveries = 0;
 
   constructor(options: SourceConsumerOptions) {
     this.#o = options;
+    this.#workers = new Workers(options.source.parallelism);
+  }
+
+  /** Times a channel closed by the server (connection still up) was re-opened. */
+  get channelRecoveries(): number {
+    return this.#channelRecoveries;
+  }
+
+  /** The RabbitmqSource's name. */
+  get name(): string {
+    return this.#o.source.name;
   }
 
   async start(): Promise<void> {
-    await this.#open();
-  }
-
-  async #open(): Promise<void> {
-    const model = await connect(this.#o.url, {
-      clientProperties: { connection_name: `sluice-source-${this.#o.source.name}` },
+    const name = this.#o.source.name;
+    const connection = await connect(this.#o.url, {
+      clientProperties: { connection_name: `sluice-source-${name}` },
+      recovery: {
+        initialDelay: this.#o.reconnectMinMs ?? 100,
+        maxDelay: this.#o.reconnectMaxMs ?? 1000,
+        initialMaxRetries: 0,
+        maxRetries: Number.POSITIVE_INFINITY,
+        waitForConnect: false,
+        setup: (model: ChannelModel) => this.#setup(model),
+      },
     });
-    this.#model = model;
-    model.on('error', () => {});
-    model.on('close', () => {
-      if (this.#model !== model || this.#closed) return;
+    connection.on('error', () => {});
+    connection.on('disconnect', () => {
       this.#model = undefined;
-      this.#o.log.warn(`RabbitmqSource ${this.#o.source.name}: connection lost; reconnecting`);
-      void this.#reconnect();
+      if (!this.#closed) this.#o.log.warn(`RabbitmqSource ${name}: connection lost; reconnecting`);
     });
-    await this.#declare(model);
-    const ch = await model.createChannel();
-    ch.on('error', (err: Error) => this.#o.log.warn(`RabbitmqSource ${this.#o.source.name}: ${err.message}`));
-    await ch.prefetch(this.#o.source.parallelism);
-    await ch.consume(this.#o.source.queueName, (msg) => this.#onMessage(ch, msg), { noAck: false });
+    this.#connection = connection;
+    try {
+      await connection.waitForConnect();
+    } catch (err) {
+      await connection.close().catch(() => {});
+      throw err;
+    }
   }
 
-  async #reconnect(): Promise<void> {
-    while (!this.#closed) {
-      await new Promise((r) => setTimeout(r, this.#o.reconnectMs ?? 1000));
-      if (this.#closed) return;
-      try {
-        await this.#open();
-        return;
-      } catch (err) {
-        this.#o.log.warn(
-          `RabbitmqSource ${this.#o.source.name}: reconnect failed: ${(err as Error).message}`,
-        );
-        const stale = this.#model;
-        this.#model = undefined;
-        await stale?.close().catch(() => {});
-      }
+  get #closed(): boolean {
+    return this.#stopping.signal.aborted;
+  }
+
+  async #setup(model: ChannelModel): Promise<void> {
+    this.#model = model;
+    try {
+      await this.#declare(model);
+      await this.#consume(model);
+    } catch (err) {
+      if (this.#model === model) this.#model = undefined;
+      throw err;
     }
+  }
+
+  async #consume(model: ChannelModel): Promise<void> {
+    const name = this.#o.source.name;
+    const ch = await model.createChannel();
+    const state = { open: true };
+    ch.on('error', (err: Error) =>
+      this.#o.log.warn(`RabbitmqSource ${name}: channel closed by the server: ${err.message}`, {
+        'event.action': 'source-channel-closed',
+      }),
+    );
+    ch.on('close', () => {
+      state.open = false;
+      if (this.#channel !== ch) return;
+      this.#channel = undefined;
+      this.#tag = undefined;
+      this.#restart(model);
+    });
+    this.#channel = ch;
+    await ch.prefetch(this.#o.prefetch ?? this.#o.source.parallelism);
+    const reply = await ch.consume(this.#o.source.queueName, (msg) => this.#onMessage(ch, state, msg), {
+      noAck: false,
+    });
+    this.#tag = reply.consumerTag;
+  }
+
+  /** Re-opens the consuming channel the server closed, while the connection stays the same. */
+  #restart(model: ChannelModel): void {
+    if (this.#restarting) return;
+    this.#restarting = true;
+    let delay = 0;
+    const attempt = (): void => {
+      if (this.#closed || this.#model !== model) {
+        this.#restarting = false;
+        return;
+      }
+      this.#consume(model).then(
+        () => {
+          this.#restarting = false;
+          this.#channelRecoveries++;
+          this.#o.log.info(`RabbitmqSource ${this.#o.source.name}: channel re-opened`, {
+            'event.action': 'source-channel-restored',
+          });
+        },
+        (err: unknown) => {
+          this.#o.log.warn(
+            `RabbitmqSource ${this.#o.source.name}: channel could not be re-opened: ${(err as Error).message}`,
+          );
+          delay = Math.min(
+            Math.max(delay * 2, this.#o.reconnectMinMs ?? 100),
+            this.#o.reconnectMaxMs ?? 1000,
+          );
+          setTimeout(attempt, delay);
+        },
+      );
+    };
+    setTimeout(attempt, delay);
   }
 
   async #declare(model: ChannelModel): Promise<void> {
@@ -120,25 +215,28 @@ export class SourceConsumer {
     }
   }
 
-  #onMessage(ch: Channel, msg: ConsumeMessage | null): void {
+  #onMessage(ch: Channel, state: { readonly open: boolean }, msg: ConsumeMessage | null): void {
     if (msg === null) return;
-    const run = this.#forward(msg).then(
-      (ok) => {
+    const run = this.#workers
+      // Its channel gone, RabbitMQ has requeued the message: forwarding it would only duplicate it.
+      .run(async () => {
+        if (!state.open) return;
+        const outcome = await this.#forward(msg);
         try {
-          if (ok) ch.ack(msg);
-          else ch.nack(msg, false, false);
+          if (outcome === OUTCOME.ack) ch.ack(msg);
+          else ch.nack(msg, false, outcome === OUTCOME.requeue);
         } catch {
           // Channel gone with its connection: RabbitMQ redelivers the message.
         }
-      },
-      () => {},
-    );
+      })
+      .catch(() => {});
     const tracked = run.finally(() => this.#inFlight.delete(tracked));
     this.#inFlight.add(tracked);
   }
 
-  async #forward(msg: ConsumeMessage): Promise<boolean> {
+  async #forward(msg: ConsumeMessage): Promise<Outcome> {
     const s = this.#o.source;
+    if (this.#closed) return OUTCOME.requeue;
     const defaultSource = rabbitmqEventSource(s.namespace, s.name, s.queueName);
     let event: CloudEvent;
     try {
@@ -147,28 +245,45 @@ export class SourceConsumer {
       this.#o.log.warn(
         `RabbitmqSource ${s.name}: message is a malformed CloudEvent, dropped: ${(err as Error).message}`,
       );
-      return false;
+      return OUTCOME.drop;
     }
     const retry = s.delivery?.retry ?? 0;
     const policy = s.delivery?.backoffPolicy ?? BACKOFF_POLICY.exponential;
     const delay = s.delivery?.backoffDelayMs ?? SOURCE_BACKOFF_DELAY_MS;
     for (let attempt = 0; ; attempt++) {
-      if (await this.#o.post(event).catch(() => false)) return true;
-      if (attempt >= retry || this.#closed) {
+      if (await this.#o.post(event).catch(() => false)) return OUTCOME.ack;
+      // Stopping: give it back to the queue rather than drop it, as upstream's cancelled context does.
+      if (this.#closed) return OUTCOME.requeue;
+      if (attempt >= retry) {
         this.#o.log.error(
           `RabbitmqSource ${s.name}: sink refused ${event.type} ${event.id}; message dropped`,
         );
-        return false;
+        return OUTCOME.drop;
       }
-      await new Promise((r) => setTimeout(r, backoffMs(policy, delay, attempt + 1)));
+      const wait = backoffMs(policy, delay, attempt + 1);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, wait);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#stopping.signal.addEventListener('abort', done, { once: true });
+      });
     }
   }
 
+  /** Stops consuming; a post under way finishes, every message not yet accepted goes back to the queue. */
   async stop(): Promise<void> {
-    this.#closed = true;
+    this.#stopping.abort();
+    const ch = this.#channel;
+    if (ch !== undefined && this.#tag !== undefined) await ch.cancel(this.#tag).catch(() => {});
     await Promise.allSettled([...this.#inFlight]);
-    const model = this.#model;
     this.#model = undefined;
-    await model?.close().catch(() => {});
+    await this.#connection?.close().catch(() => {});
+  }
+
+  /** Test hook: make RabbitMQ close the consuming channel (406 unknown delivery tag), the connection up. */
+  breakChannel(): void {
+    this.#channel?.ack({ fields: { deliveryTag: 999_999_999 } } as ConsumeMessage);
   }
 }
