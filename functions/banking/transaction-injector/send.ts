@@ -3,6 +3,11 @@
  * reads (eventing/manifests/sources/transaction-injector.yaml), in the RabbitMQ protocol binding's
  * binary mode (`ce-*` headers, content-type = datacontenttype). Both retry what they may: an event
  * is sent until the broker took it (202 / publisher confirm) or refused it (4xx).
+ *
+ * AMQP publishes are `mandatory`: a confirm alone only says the exchange took the message, and an
+ * exchange with no queue bound (the source not started yet) drops it. RabbitMQ returns such a message
+ * (basic.return, before its confirm); the sender then waits and publishes it again, and reports it
+ * failed when no queue ever takes it.
  */
 import type { Submission } from './plan.ts';
 
@@ -38,7 +43,7 @@ export function httpSender(brokerUrl: string, attempts = 8): Sender {
 
 export const AMQP_EXCHANGE = 'sluice.banking.injector';
 
-export async function amqpSender(url: string, exchange = AMQP_EXCHANGE): Promise<Sender> {
+export async function amqpSender(url: string, exchange = AMQP_EXCHANGE, attempts = 8): Promise<Sender> {
   const { connect } = await import('amqplib');
   const connection = await connect(url);
   const channel = await connection.createConfirmChannel();
@@ -46,29 +51,43 @@ export async function amqpSender(url: string, exchange = AMQP_EXCHANGE): Promise
   // type as the source declares it (headers, as upstream's adapter; its binding has no arguments, so it
   // takes every message): RabbitMQ refuses a redeclaration with another type.
   await channel.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
+  // Returned (unroutable) message ids; a return always arrives before the publish's confirm.
+  const returned = new Set<string>();
+  channel.on('return', (msg: { properties: { messageId?: unknown } }) => {
+    if (typeof msg.properties.messageId === 'string') returned.add(msg.properties.messageId);
+  });
+  const publish = (s: Submission): Promise<void> => {
+    const headers: Record<string, string> = {};
+    let contentType: string | undefined;
+    for (const [k, v] of Object.entries(s.headers)) {
+      if (k === 'content-type') contentType = v;
+      else headers[k] = v;
+    }
+    return new Promise<void>((resolve, reject) => {
+      channel.publish(
+        exchange,
+        '',
+        s.body,
+        {
+          persistent: true,
+          mandatory: true,
+          headers,
+          ...(contentType === undefined ? {} : { contentType }),
+          messageId: s.id,
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  };
   return {
     async send(s) {
-      const headers: Record<string, string> = {};
-      let contentType: string | undefined;
-      for (const [k, v] of Object.entries(s.headers)) {
-        if (k === 'content-type') contentType = v;
-        else headers[k] = v;
+      for (let attempt = 1; ; attempt++) {
+        returned.delete(s.id);
+        await publish(s);
+        if (!returned.delete(s.id)) return SendResult.accepted;
+        if (attempt >= attempts) return SendResult.failed;
+        await sleep(Math.min(100 * 2 ** attempt, 3000));
       }
-      await new Promise<void>((resolve, reject) => {
-        channel.publish(
-          exchange,
-          '',
-          s.body,
-          {
-            persistent: true,
-            headers,
-            ...(contentType === undefined ? {} : { contentType }),
-            messageId: s.id,
-          },
-          (err) => (err ? reject(err) : resolve()),
-        );
-      });
-      return SendResult.accepted;
     },
     async close() {
       await channel.close();
