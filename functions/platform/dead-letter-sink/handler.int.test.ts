@@ -30,8 +30,10 @@ describe('dead-letter-sink behind the broker, with MongoDB (FerretDB unless MONG
       K_SERVICE: 'dead-letter-sink',
     });
     store = sink.running.store as MongoDocumentStore;
+    // Failing for good the way the broker dead-letters on every data plane: retries used up (a 422 the
+    // upstream dispatcher acks; functions keep those themselves, keep-rejected.ts).
     subscriber = await startTestSink(() =>
-      healthy ? { status: 204 } : { status: 422, body: '{"detail":"rejected"}' },
+      healthy ? { status: 204 } : { status: 503, body: '{"detail":"store down"}' },
     );
     broker = await startBroker({
       manifests: contractManifests([{ name: 'processor', filter: { type: 'dev.test.dls' } }]),
@@ -58,16 +60,18 @@ describe('dead-letter-sink behind the broker, with MongoDB (FerretDB unless MONG
     });
     const stored = rows.find((d) => d.eventId === event.id);
     expect(stored).toMatchObject({
-      code: 422,
-      reason: '{"detail":"rejected"}',
+      code: 503,
+      reason: '', // upstream never sets knativeerrordata
       dest: subscriber.url,
+      count: 1,
       extensions: { tenant: 'acme' },
     });
 
+    const failedAttempts = subscriber.attemptsOf(event.id).length; // 1 + retry 2
     healthy = true;
     await replayDeadLetter(store, broker.url, stored as NonNullable<typeof stored>);
-    await waitFor('the replayed event', () => subscriber.attemptsOf(event.id).length === 2);
-    const replayed = subscriber.attemptsOf(event.id)[1]?.event;
+    await waitFor('the replayed event', () => subscriber.attemptsOf(event.id).length === failedAttempts + 1);
+    const replayed = subscriber.attemptsOf(event.id)[failedAttempts]?.event;
     expect(replayed?.extensions).toEqual({ tenant: 'acme' });
     expect(replayed?.data).toEqual(event.data);
     expect((await listDeadLetters(store)).some((d) => d.eventId === event.id)).toBe(false);
