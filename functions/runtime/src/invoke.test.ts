@@ -315,22 +315,6 @@ describe('Invoker', () => {
       expect((await h.post()).status).toBe(200);
     });
 
-    it('answers a synchronous handler on the in-memory store without a promise', () => {
-      const h = harness(() => undefined);
-      const answer = h.invoker.handle(
-        {
-          'ce-specversion': '1.0',
-          'ce-id': 'evt-sync',
-          'ce-source': '/shop',
-          'ce-type': IN,
-          'content-type': 'application/json',
-        },
-        Buffer.from('{"orderId":"o-1"}'),
-      );
-      expect(answer).not.toBeInstanceOf(Promise);
-      expect((answer as HttpAnswer).status).toBe(204);
-    });
-
     it('aborts context.signal with a TimeoutError when the handler exceeds its timeout', async () => {
       let reason: unknown;
       const h = harness(

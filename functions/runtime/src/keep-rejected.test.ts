@@ -49,7 +49,10 @@ function sink(statuses: (number | Error)[]): { post: SinkPost; posted: Posted[] 
 }
 
 const keeping = (answer: HttpAnswer, post: SinkPost) =>
-  keepRejected({ handle: () => answer }, { sinkUrl: SINK, dest: '/sluice/functions/processor', log, post });
+  keepRejected(
+    { invoke: async () => answer },
+    { sinkUrl: SINK, dest: '/sluice/functions/processor', log, post },
+  );
 
 describe('keepRejected', () => {
   describe('isFinalRefusal', () => {
@@ -60,18 +63,18 @@ describe('keepRejected', () => {
     });
   });
 
-  it('passes successes and retriable failures through, synchronously, without calling the sink', () => {
+  it('passes successes and retriable failures through without calling the sink', async () => {
     const { post, posted } = sink([]);
     for (const status of [204, 503]) {
       const answer = { status, headers: {}, body: Buffer.alloc(0) };
-      expect(keeping(answer, post).handle(binary, body)).toBe(answer);
+      expect(await keeping(answer, post).invoke(binary, body)).toBe(answer);
     }
     expect(posted).toHaveLength(0);
   });
 
   it('forwards a refused binary event as received, with the knativeerror* extensions, before answering', async () => {
     const { post, posted } = sink([202]);
-    const answer = await keeping(refusal(422), post).handle(binary, body);
+    const answer = await keeping(refusal(422), post).invoke(binary, body);
     expect(answer.status).toBe(422);
     expect(answer.headers[DEAD_LETTERED_HEADER]).toBe('true');
     expect(posted).toHaveLength(1);
@@ -93,7 +96,7 @@ describe('keepRejected', () => {
   it('answers 503 (retried by the broker) when the sink is down or fails', async () => {
     for (const failure of [new Error('connect ECONNREFUSED'), 500]) {
       const { post } = sink([failure]);
-      const answer = await keeping(refusal(400), post).handle(binary, body);
+      const answer = await keeping(refusal(400), post).invoke(binary, body);
       expect(answer.status).toBe(503);
       expect(answer.headers['retry-after']).toBeDefined();
       expect(answer.headers[DEAD_LETTERED_HEADER]).toBeUndefined();
@@ -102,7 +105,7 @@ describe('keepRejected', () => {
 
   it('sends data the sink cannot parse again as opaque bytes with its content type as an extension', async () => {
     const { post, posted } = sink([400, 204]);
-    const answer = await keeping(refusal(400), post).handle(binary, Buffer.from('{not json'));
+    const answer = await keeping(refusal(400), post).invoke(binary, Buffer.from('{not json'));
     expect(answer.headers[DEAD_LETTERED_HEADER]).toBe('true');
     expect(posted[1]?.headers).toMatchObject({
       'content-type': 'application/octet-stream',
@@ -113,7 +116,7 @@ describe('keepRejected', () => {
 
   it('answers the refusal as is when the sink refuses it for good (nothing a retry could change)', async () => {
     const { post } = sink([400, 400]);
-    const answer = await keeping(refusal(400), post).handle(binary, body);
+    const answer = await keeping(refusal(400), post).invoke(binary, body);
     expect(answer.status).toBe(400);
     expect(answer.headers[DEAD_LETTERED_HEADER]).toBeUndefined();
   });
@@ -127,7 +130,7 @@ describe('keepRejected', () => {
       type: 'dev.sluice.order.placed.v1',
       data: { amount: 3 },
     };
-    await keeping(refusal(400), post).handle(
+    await keeping(refusal(400), post).invoke(
       { 'content-type': 'application/cloudevents+json' },
       Buffer.from(JSON.stringify(structured)),
     );
@@ -137,8 +140,8 @@ describe('keepRejected', () => {
 
   it('keeps neither what is not a CloudEvent nor a dead letter refused by the sink itself (no loop)', async () => {
     const { post, posted } = sink([]);
-    const plain = await keeping(refusal(400), post).handle({ 'content-type': 'application/json' }, body);
-    const deadLetter = await keeping(refusal(400), post).handle(
+    const plain = await keeping(refusal(400), post).invoke({ 'content-type': 'application/json' }, body);
+    const deadLetter = await keeping(refusal(400), post).invoke(
       { ...binary, 'ce-knativeerrordest': 'http://processor/' },
       body,
     );
@@ -149,10 +152,10 @@ describe('keepRejected', () => {
   it('keeps a refusal the invoker answers asynchronously', async () => {
     const { post, posted } = sink([204]);
     const handler = keepRejected(
-      { handle: async () => refusal(422) },
+      { invoke: async () => refusal(422) },
       { sinkUrl: SINK, dest: '/sluice/functions/processor', log, post },
     );
-    expect((await handler.handle(binary, body)).headers[DEAD_LETTERED_HEADER]).toBe('true');
+    expect((await handler.invoke(binary, body)).headers[DEAD_LETTERED_HEADER]).toBe('true');
     expect(posted).toHaveLength(1);
   });
 });

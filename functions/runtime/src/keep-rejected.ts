@@ -35,7 +35,7 @@ export const DEAD_LETTERED_HEADER = 'sluice-dead-lettered';
 
 /** What the server calls for each event: the invoker, or this wrapper around it. */
 export interface EventHandler {
-  handle(headers: IncomingHttpHeaders, body: Buffer): HttpAnswer | Promise<HttpAnswer>;
+  invoke(headers: IncomingHttpHeaders, body: Buffer): Promise<HttpAnswer>;
 }
 
 /** One POST to the sink; resolves with its status. Injected by unit tests. */
@@ -137,10 +137,8 @@ export function keepRejected(inner: EventHandler, options: KeepRejectedOptions):
   };
 
   return {
-    handle(headers, body) {
-      const answer = inner.handle(headers, body);
-      if (answer instanceof Promise)
-        return answer.then((a) => (mustKeep(a, headers) ? keep(headers, body, a) : a));
+    async invoke(headers, body) {
+      const answer = await inner.invoke(headers, body);
       return mustKeep(answer, headers) ? keep(headers, body, answer) : answer;
     },
   };

@@ -18,8 +18,8 @@ export const METRICS_PATH = '/metrics';
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface ServerOptions {
-  /** The invoker, or a wrapper with the same `handle` (keep-rejected.ts). */
-  readonly invoker: Pick<Invoker, 'handle'>;
+  /** The invoker, or a wrapper with the same `invoke` (keep-rejected.ts). */
+  readonly invoker: Pick<Invoker, 'invoke'>;
   readonly metrics: Metrics;
   readonly maxBodyBytes: number;
   /** Readiness: true once the store answers and `init` has run; false again while shutting down. */
@@ -100,19 +100,8 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
       if (aborted) return;
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
       holds++;
-      let pending: HttpAnswer | Promise<HttpAnswer>;
-      try {
-        pending = options.invoker.handle(req.headers, body);
-      } catch (err) {
-        pending = Promise.reject(err);
-      }
-      // Synchronous answer (in-process store, synchronous handler): no promise on the way out either.
-      if (!(pending instanceof Promise)) {
-        answered(pending);
-        return;
-      }
-      pending.then(answered, (err: unknown) => {
-        // invoke() maps every error itself; reaching here is a bug, still answered as problem+json.
+      // invoke() maps every error to an answer itself; a rejection here is a bug, still answered.
+      options.invoker.invoke(req.headers, body).then(answered, (err: unknown) => {
         const answer = toProblem(err);
         send(res, {
           status: answer.status,

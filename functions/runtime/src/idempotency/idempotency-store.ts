@@ -7,12 +7,7 @@
  */
 import { hash, randomUUID } from 'node:crypto';
 import { DuplicateKeyError } from '../errors.ts';
-import {
-  type Collection,
-  type DocumentStore,
-  type LocalDocuments,
-  localDocuments,
-} from '../ports/document-store.ts';
+import type { Collection, DocumentStore } from '../ports/document-store.ts';
 import {
   type ClaimResult,
   type IdempotencyRecord,
@@ -53,8 +48,6 @@ type RecordDoc = IdempotencyRecord & Record<string, unknown>;
 
 export class IdempotencyGuard {
   readonly #records: Collection<RecordDoc>;
-  /** Set when the store lives in this process: claim/complete/release then answer synchronously. */
-  readonly #local: LocalDocuments<RecordDoc> | undefined;
   readonly #config: IdempotencyConfig;
   readonly #functionName: string;
 
@@ -67,7 +60,6 @@ export class IdempotencyGuard {
     };
     this.#functionName = functionName;
     this.#records = store.collection(this.#config.collection);
-    this.#local = localDocuments(this.#records);
   }
 
   get config(): IdempotencyConfig {
@@ -80,7 +72,6 @@ export class IdempotencyGuard {
   }
 
   async claim(source: string, id: string): Promise<ClaimResult> {
-    if (this.#local !== undefined) return this.#claimLocal(this.#local, source, id);
     const key = idempotencyKey(this.#functionName, source, id);
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.#config.now();
@@ -126,53 +117,6 @@ export class IdempotencyGuard {
     return { kind: 'in-progress', key };
   }
 
-  /** claim(), answered at once when the store is in this process; undefined when it needs a round trip. */
-  claimNow(source: string, id: string): ClaimResult | undefined {
-    return this.#local === undefined ? undefined : this.#claimLocal(this.#local, source, id);
-  }
-
-  /**
-   * The claim above against in-process records: the same decisions and the same documents (record,
-   * takeover marker), without copies or a query engine. No other request can run between a read and
-   * the write that follows it, so the compare-and-set needs no retry.
-   */
-  #claimLocal(local: LocalDocuments<RecordDoc>, source: string, id: string): ClaimResult {
-    const key = idempotencyKey(this.#functionName, source, id);
-    const now = this.#config.now();
-    const existing = local.get(key);
-    try {
-      if (existing === undefined) {
-        local.insert(this.#inProgress(key, source, id, now));
-        return { kind: 'claimed', key };
-      }
-      const live = existing.expiresAt.getTime() > now;
-      if (live && existing.status === IdempotencyStatus.completed && existing.outcome !== undefined) {
-        return { kind: 'completed', key, outcome: existing.outcome };
-      }
-      if (live && existing.status === IdempotencyStatus.inProgress && existing.lockedUntil.getTime() > now) {
-        return { kind: 'in-progress', key };
-      }
-      const generation = existing.claimId ?? String(existing.lockedUntil.getTime());
-      const markerId = `${key}/${generation}`;
-      // A marker for this generation without a takeover of it: the remote path gives up as in-progress.
-      if (local.get(markerId) !== undefined) return { kind: 'in-progress', key };
-      const fresh = this.#inProgress(key, source, id, now);
-      local.insert({ ...fresh, _id: markerId, status: TAKEOVER_MARKER });
-      local.replace({
-        ...existing,
-        status: fresh.status,
-        claimId: fresh.claimId,
-        lockedUntil: fresh.lockedUntil,
-        expiresAt: fresh.expiresAt,
-      });
-      return { kind: 'claimed', key };
-    } catch (err) {
-      // A unique index on the collection refused the insert: the remote path retries, then gives up so.
-      if (err instanceof DuplicateKeyError) return { kind: 'in-progress', key };
-      throw err;
-    }
-  }
-
   /**
    * Removes expired records and takeover markers (what a TTL index would do; FerretDB has none). Expiry is
    * also checked on read, so this only bounds the collection's size. Returns how many went.
@@ -181,12 +125,8 @@ export class IdempotencyGuard {
     return this.#records.deleteMany({ expiresAt: { $lte: new Date(this.#config.now()) } });
   }
 
-  /**
-   * Records the outcome. With an in-process store the outcome object itself is kept (no copy):
-   * do not mutate it afterwards.
-   */
+  /** Records the outcome. */
   async complete(key: string, outcome: StoredOutcome): Promise<void> {
-    if (this.completeNow(key, outcome)) return;
     const now = this.#config.now();
     await this.#records.updateOne(
       { _id: key },
@@ -200,34 +140,9 @@ export class IdempotencyGuard {
     );
   }
 
-  /** complete(), done at once when the store is in this process (true); false when it needs a round trip. */
-  completeNow(key: string, outcome: StoredOutcome): boolean {
-    const local = this.#local;
-    if (local === undefined) return false;
-    const existing = local.get(key);
-    if (existing !== undefined) {
-      local.replace({
-        ...existing,
-        status: IdempotencyStatus.completed,
-        outcome,
-        expiresAt: new Date(this.#config.now() + this.#config.ttlSeconds * 1000),
-      });
-    }
-    return true;
-  }
-
   /** A failed (retriable) invocation gives the key back so the redelivery runs the handler again. */
   async release(key: string): Promise<void> {
-    if (this.releaseNow(key)) return;
     await this.#records.deleteOne({ _id: key, status: IdempotencyStatus.inProgress });
-  }
-
-  /** release(), done at once when the store is in this process (true); false when it needs a round trip. */
-  releaseNow(key: string): boolean {
-    const local = this.#local;
-    if (local === undefined) return false;
-    if (local.get(key)?.status === IdempotencyStatus.inProgress) local.delete(key);
-    return true;
   }
 
   #inProgress(

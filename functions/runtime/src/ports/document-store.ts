@@ -50,29 +50,6 @@ export interface Collection<T extends Doc = Doc> {
   createIndex(spec: IndexSpec): Promise<void>;
 }
 
-/**
- * Optional capability of a collection held in this process (the memory adapter): synchronous access
- * to the stored documents themselves, no copies, no query language. For runtime-owned records on the
- * hot path (the idempotency guard): the caller builds each document, never mutates one after handing
- * it over, and never mutates one it reads. Reads through the Collection API still return copies.
- */
-export interface LocalDocuments<T extends Doc = Doc> {
-  get(id: string): T | undefined;
-  /** Stores `doc` as is. Throws `DuplicateKeyError` like insertOne. */
-  insert(doc: T & { readonly _id: string }): void;
-  /** Stores `doc` in place of the document with the same `_id`. */
-  replace(doc: T & { readonly _id: string }): void;
-  delete(id: string): boolean;
-}
-
-/** Key under which an in-process collection exposes its LocalDocuments. */
-export const LOCAL_DOCUMENTS: unique symbol = Symbol('sluice.localDocuments');
-
-/** The collection's LocalDocuments when it lives in this process; undefined for a remote store. */
-export function localDocuments<T extends Doc>(collection: Collection<T>): LocalDocuments<T> | undefined {
-  return (collection as { [LOCAL_DOCUMENTS]?: LocalDocuments<T> })[LOCAL_DOCUMENTS];
-}
-
 export interface DocumentStore {
   /** `memory`, `mongodb` or `dev-shared-memory` (the local platform's dev store), for logs and readiness. */
   readonly kind: string;

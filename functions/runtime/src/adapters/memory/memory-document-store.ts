@@ -4,6 +4,7 @@
  * and update languages come from `mingo`, so handlers behave the same here and on MongoDB.
  */
 import { isDeepStrictEqual } from 'node:util';
+import rfdc from 'rfdc';
 import { DuplicateKeyError } from '../../errors.ts';
 import {
   assertSafeDocument,
@@ -14,11 +15,16 @@ import {
   type Filter,
   type FindOptions,
   type IndexSpec,
-  LOCAL_DOCUMENTS,
-  type LocalDocuments,
   type Update,
   type UpdateResult,
 } from '../../ports/document-store.ts';
+
+/**
+ * Documents are copied in and out, so no caller can change what is stored behind the store's back.
+ * rfdc copies plain objects, arrays, Dates and Buffers (what documents hold) several times faster
+ * than structuredClone, which goes through V8's serializer.
+ */
+const copy: <V>(value: V) => V = rfdc();
 
 export class MemoryDocumentStore implements DocumentStore {
   readonly kind = 'memory';
@@ -84,24 +90,10 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   readonly #docs = new Map<string, T>();
   readonly #unique: IndexSpec[] = [];
 
-  /** Synchronous, copy-free access for runtime-owned records (ports/document-store.ts, LocalDocuments). */
-  readonly [LOCAL_DOCUMENTS]: LocalDocuments<T> = {
-    get: (id) => this.#docs.get(idKey(id)),
-    insert: (doc) => {
-      this.#assertUnique(doc, undefined);
-      this.#docs.set(idKey(doc._id), doc);
-    },
-    replace: (doc) => {
-      this.#assertUnique(doc, doc._id);
-      this.#docs.set(idKey(doc._id), doc);
-    },
-    delete: (id) => this.#docs.delete(idKey(id)),
-  };
-
   async findOne(filter: Filter): Promise<T | null> {
     if (needsMingo(filter)) await loadMingo();
     const doc = this.#first(filter);
-    return doc === undefined ? null : structuredClone(doc);
+    return doc === undefined ? null : copy(doc);
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
@@ -109,15 +101,15 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     let cursor = new Query(filter).find<T>([...this.#docs.values()]);
     if (options.sort !== undefined) cursor = cursor.sort(options.sort);
     if (options.limit !== undefined) cursor = cursor.limit(options.limit);
-    return cursor.all().map((d) => structuredClone(d));
+    return cursor.all().map((d) => copy(d));
   }
 
   async insertOne(doc: T): Promise<void> {
     assertSafeDocument(doc);
-    const copy = structuredClone(doc) as T & { _id?: unknown };
-    if (copy._id === undefined) copy._id = crypto.randomUUID();
-    this.#assertUnique(copy, undefined);
-    this.#docs.set(idKey(copy._id), copy);
+    const stored = copy(doc) as T & { _id?: unknown };
+    if (stored._id === undefined) stored._id = crypto.randomUUID();
+    this.#assertUnique(stored, undefined);
+    this.#docs.set(idKey(stored._id), stored);
   }
 
   async updateOne(filter: Filter, update: Update, options: { upsert?: boolean } = {}): Promise<UpdateResult> {
@@ -133,7 +125,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   ): Promise<T | null> {
     if (needsMingo(filter, update, options.upsert)) await loadMingo();
     const r = this.#update(filter, update, options.upsert === true);
-    return r.doc === undefined ? null : structuredClone(r.doc);
+    return r.doc === undefined ? null : copy(r.doc);
   }
 
   async deleteOne(filter: Filter): Promise<number> {
@@ -203,14 +195,14 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
       let modified = false;
       for (const [k, v] of Object.entries(set)) {
         if (!modified && !isDeepStrictEqual(next[k], v)) modified = true;
-        next[k] = structuredClone(v);
+        next[k] = copy(v);
       }
       this.#assertUnique(next as T, existing._id);
       this.#docs.set(idKey(existing._id), next as T);
       return { matched: true, modified, upsertedId: null, doc: next as T };
     }
     const { $setOnInsert: _ignored, ...rest } = update;
-    const next = structuredClone(existing);
+    const next = copy(existing);
     const changed = applyUpdate(next, rest, undefined, undefined, { cloneMode: 'deep' });
     this.#assertUnique(next, existing._id);
     this.#docs.set(idKey(existing._id), next);

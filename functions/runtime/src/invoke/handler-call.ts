@@ -1,0 +1,149 @@
+/**
+ * Step 4, handle: calls the function's `handle` with its context, bounded by the handler timeout and
+ * the shutdown signal. The context's AbortSignal (and its timer) is made only if the handler reads it.
+ */
+import { TransientError } from '../errors.ts';
+import type { JsonLogger } from '../log.ts';
+import type { DocumentStore } from '../ports/document-store.ts';
+import type { TraceContext } from '../trace.ts';
+import type { CloudEvent, Context, LogFields, ReplyEvent, SluiceFunction } from '../types.ts';
+
+/** The handler ran out of time (or the process is shutting down); it may still be running. */
+export class HandlerTimeoutError extends TransientError {
+  override name = 'HandlerTimeoutError';
+}
+
+export interface HandlerCallOptions {
+  readonly fn: SluiceFunction;
+  readonly store: DocumentStore;
+  readonly log: JsonLogger;
+  readonly serviceName: string;
+  readonly timeoutMs: number;
+  /** Aborted on shutdown timeout: handlers still running then are told to stop. */
+  readonly shutdown: AbortSignal;
+}
+
+/**
+ * Runs the handler for one event. Resolves with its reply (or undefined), rejects with what it threw,
+ * or with HandlerTimeoutError when it outlives its timeout or the shutdown.
+ */
+export async function callHandler(
+  options: HandlerCallOptions,
+  event: CloudEvent,
+  trace: TraceContext,
+  logFields: () => LogFields,
+): Promise<ReplyEvent | undefined> {
+  const run = new HandlerRun(options.shutdown, options.timeoutMs);
+  const log = options.log;
+  let eventLog: Context['log'] | undefined;
+  const context: Context = {
+    // Made only when the handler logs: the common path writes just the runtime's outcome line.
+    get log() {
+      eventLog ??= log.child(logFields());
+      return eventLog;
+    },
+    store: options.store,
+    functionName: options.serviceName,
+    get signal() {
+      return run.signal();
+    },
+    traceId: trace.traceId,
+  };
+  let result: ReturnType<SluiceFunction['handle']>;
+  try {
+    result = options.fn.handle(event, context);
+  } catch (err) {
+    run.end();
+    throw err;
+  }
+  if (!(result instanceof Promise)) {
+    run.end();
+    return result;
+  }
+  return run.race(result);
+}
+
+/**
+ * One handler call's timeout and AbortSignal, made lazily: a handler that returns a value and never
+ * reads `context.signal` (the common case) costs no AbortController, no timer and no listener. The
+ * signal aborts when the handler times out (a TimeoutError, as AbortSignal.timeout) or the process
+ * shuts down (the shutdown reason); the timer counts from the handler's start.
+ */
+class HandlerRun {
+  readonly #shutdown: AbortSignal;
+  readonly #timeoutMs: number;
+  readonly #started = performance.now();
+  #controller: AbortController | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #reject: ((err: Error) => void) | undefined;
+  #ended = false;
+
+  constructor(shutdown: AbortSignal, timeoutMs: number) {
+    this.#shutdown = shutdown;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#shutdown.aborted) this.#controller.abort(this.#shutdown.reason);
+      else this.#arm();
+    }
+    return this.#controller.signal;
+  }
+
+  /** The handler's promise, rejected with HandlerTimeoutError on timeout or shutdown. */
+  race<T>(result: Promise<T>): Promise<T> {
+    // Shutdown already begun: like an already-aborted AbortSignal.any, nothing more will fire.
+    if (this.#shutdown.aborted) {
+      this.end();
+      return result;
+    }
+    this.#arm();
+    return new Promise<T>((resolve, reject) => {
+      this.#reject = reject;
+      result.then(
+        (value) => {
+          this.end();
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.end();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** The handler has settled: no timer, no listener left behind. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#shutdown.removeEventListener('abort', this.#onShutdown);
+    }
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined || this.#ended) return;
+    const left = Math.max(0, this.#timeoutMs - (performance.now() - this.#started));
+    this.#timer = setTimeout(this.#onTimeout, left);
+    this.#timer.unref();
+    this.#shutdown.addEventListener('abort', this.#onShutdown, { once: true });
+  }
+
+  readonly #onTimeout = (): void => {
+    this.#abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  };
+
+  readonly #onShutdown = (): void => {
+    this.#abort(this.#shutdown.reason);
+  };
+
+  #abort(reason: unknown): void {
+    this.#controller?.abort(reason);
+    this.#reject?.(new HandlerTimeoutError(`handler did not finish within ${this.#timeoutMs} ms`));
+    this.end();
+  }
+}
