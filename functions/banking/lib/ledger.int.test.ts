@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { startFerretdb } from '../../../platform/test-servers/ferretdb.ts';
 import { MongoDocumentStore } from '../../runtime/src/index.ts';
 import type { TransactionSubmitted } from './banking.ts';
@@ -63,6 +63,29 @@ async function deliverUntilDone<T>(attempt: () => Promise<T>, deadlineMs = 45_00
 }
 
 describe('Ledger on FerretDB', () => {
+  it('does not move a processed transfer back to debited when a stalled run resumes', async () => {
+    // Its own database: the other tests check invariants over every account in theirs.
+    const own = await MongoDocumentStore.connect(inject('mongodbUrl'), `${dbName}_stalled`);
+    onTestFinished(async () => {
+      await own.db.dropDatabase();
+      await own.close();
+    });
+    const ledger = await ledgerOn(own);
+    await openAll(ledger, { 'st-a': 1000, 'st-b': 0 });
+    const t: TransactionSubmitted = {
+      transactionId: 'st-t',
+      from: 'st-a',
+      to: 'st-b',
+      amount: 300,
+      currency: 'EUR',
+    };
+    const { transfer: stalled } = await ledger.record(t, 's1');
+    expect((await ledger.process(t, 's1')).kind).toBe('processed'); // the run that took over
+    expect((await ledger.decide(stalled)).state).toBe(TransferState.processed); // the stalled run resumes
+    expect((await ledger.transfers.findOne({ _id: 'st-t' }))?.state).toBe(TransferState.processed);
+    expect((await ledger.head('st-a', 0)).balanceAfter).toBe(700);
+  });
+
   it('never overdraws one account under 50 parallel transfers and conserves money', async () => {
     const ledger = await ledgerOn(store);
     const prefix = 'p50';

@@ -36,6 +36,14 @@ export const TransferState = {
 } as const;
 export type TransferState = (typeof TransferState)[keyof typeof TransferState];
 
+/** The states a transfer may move to each state from: forward only, never back. */
+const EARLIER = {
+  pending: [],
+  debited: [TransferState.pending],
+  processed: [TransferState.pending, TransferState.debited],
+  rejected: [TransferState.pending],
+} as const satisfies Record<TransferState, readonly TransferState[]>;
+
 export const EntryKind = { open: 'open', debit: 'debit', credit: 'credit', reject: 'reject' } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
 
@@ -458,12 +466,25 @@ export class Ledger {
     return existing;
   }
 
-  /** Records progress; values are derived from the entries, so a repeated write stores the same. */
+  /**
+   * Records progress, forward only: the update matches only while the stored state is earlier, so a
+   * stalled run that resumes after another run finished the transfer (processed) cannot set it back to
+   * debited. Such a run continues from the stored transfer instead. Values are derived from the
+   * entries, so two runs recording the same state store the same. The guard is a conditional update:
+   * atomic on MongoDB; on FerretDB 1.24 exact for a run that resumes after the other's write, while two
+   * writes racing within one update's read-then-write could still both apply (docs/ferretdb.md).
+   */
   async #setState(t: TransferDoc, state: TransferState, fields: Partial<TransferDoc>): Promise<TransferDoc> {
     this.#signal?.throwIfAborted();
-    const next = { ...t, ...fields, state, updatedAt: this.#now() };
-    await this.transfers.updateOne({ _id: t._id }, { $set: { ...fields, state, updatedAt: next.updatedAt } });
-    return next;
+    const updatedAt = this.#now();
+    const moved = await this.transfers.updateOne(
+      { _id: t._id, state: { $in: [...EARLIER[state]] } },
+      { $set: { ...fields, state, updatedAt } },
+    );
+    if (moved.matchedCount === 1) return { ...t, ...fields, state, updatedAt };
+    const stored = await this.transfers.findOne({ _id: t._id });
+    if (stored === null) throw new TransientError(`transfer ${t._id} vanished; retry`);
+    return stored;
   }
 
   /** Account metadata, from the cache once seen (it is written once and never changes). */

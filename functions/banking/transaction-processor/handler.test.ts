@@ -184,14 +184,18 @@ describe('transaction-processor', () => {
       expect(await ledger.entries.countDocuments({ txId: 't' })).toBe(2);
     });
 
-    it('does not apply again when a stalled run resumes after another run finished the transfer', async () => {
+    it('neither applies again nor moves the transfer back when a stalled run resumes after another finished it', async () => {
       const { ledger } = await ledgerWith({ a: 1000, b: 0 });
       const { transfer: stale } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
       await ledger.process(tx('t', 'a', 'b', 300), 's1'); // the run that took over the expired lock
-      expect((await ledger.decide(stale)).state).toBe(TransferState.debited); // the stalled run's steps
+      const stored = async () => (await ledger.transfers.findOne({ _id: 't' }))?.state;
+      // The stalled run's steps: its debit decision finds the transfer already processed.
+      expect((await ledger.decide(stale)).state).toBe(TransferState.processed);
+      expect(await stored()).toBe(TransferState.processed);
       expect((await ledger.credit({ ...stale, state: TransferState.debited })).state).toBe(
         TransferState.processed,
       );
+      expect(await stored()).toBe(TransferState.processed);
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
     });
 
