@@ -26,10 +26,17 @@ describe('loadConfig', () => {
       mongodbUrl: undefined,
       handlerTimeoutSeconds: 25,
       idempotencyLockSeconds: 30,
+      storeTimeoutSeconds: 5,
       logLevel: 'info',
       metricsEnabled: true,
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('refuses an idempotency TTL that does not exceed the lock: a record could expire under a live claim', () => {
+    expect(() =>
+      loadConfig({ FUNCTION_DIR: 'f', IDEMPOTENCY_LOCK_SECONDS: '60', IDEMPOTENCY_TTL_SECONDS: '60' }),
+    ).toThrow(/IDEMPOTENCY_TTL_SECONDS \(60\) must exceed IDEMPOTENCY_LOCK_SECONDS \(60\)/);
   });
 
   it("takes Knative's K_SERVICE, K_REVISION and PORT", () => {

@@ -24,6 +24,8 @@ export interface RuntimeConfig {
   readonly idempotencyTtlSeconds: number;
   readonly idempotencyLockSeconds: number;
   readonly handlerTimeoutSeconds: number;
+  /** Deadline of each store call the runtime makes itself (idempotency records, start-up ping). */
+  readonly storeTimeoutSeconds: number;
   readonly shutdownTimeoutSeconds: number;
   readonly logLevel: LogLevelName;
   readonly metricsEnabled: boolean;
@@ -65,6 +67,12 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
       `IDEMPOTENCY_LOCK_SECONDS (${idempotencyLockSeconds}) must exceed HANDLER_TIMEOUT_SECONDS (${handlerTimeoutSeconds}), or a slow invocation could run twice`,
     );
   }
+  if (idempotencyTtlSeconds <= idempotencyLockSeconds) {
+    problems.push(
+      `IDEMPOTENCY_TTL_SECONDS (${idempotencyTtlSeconds}) must exceed IDEMPOTENCY_LOCK_SECONDS (${idempotencyLockSeconds}), or a record could expire under a running claim`,
+    );
+  }
+  const storeTimeoutSeconds = int('STORE_TIMEOUT_SECONDS', 5, 1, 300);
   const shutdownTimeoutSeconds = int('SHUTDOWN_TIMEOUT_SECONDS', 30, 1, 3600);
   const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase();
   if (!Object.hasOwn(LogLevel, logLevel))
@@ -103,6 +111,7 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
     idempotencyTtlSeconds,
     idempotencyLockSeconds,
     handlerTimeoutSeconds,
+    storeTimeoutSeconds,
     shutdownTimeoutSeconds,
     logLevel: logLevel as LogLevelName,
     metricsEnabled: metricsRaw !== 'true',

@@ -33,7 +33,10 @@ interface Harness {
   post(headers?: Record<string, string>, data?: unknown): Promise<HttpAnswer>;
 }
 
-function harness(handle: Handler, options: { emits?: string[]; timeoutMs?: number } = {}): Harness {
+function harness(
+  handle: Handler,
+  options: { emits?: string[]; timeoutMs?: number; clock?: { now: number } } = {},
+): Harness {
   const store = new MemoryDocumentStore();
   const calls: CloudEvent[] = [];
   const logs: Record<string, unknown>[] = [];
@@ -67,7 +70,10 @@ function harness(handle: Handler, options: { emits?: string[]; timeoutMs?: numbe
     fn,
     schemas: SCHEMAS,
     store,
-    guard: new IdempotencyGuard(store, 'orders', { lockSeconds: 30 }),
+    guard: new IdempotencyGuard(store, 'orders', {
+      lockSeconds: 30,
+      ...(options.clock === undefined ? {} : { now: () => (options.clock as { now: number }).now }),
+    }),
     log,
     metrics,
     serviceName: 'orders',
@@ -202,6 +208,56 @@ describe('Invoker', () => {
       expect(h.calls).toHaveLength(1);
       expect((await h.post()).status).toBe(204); // now a replay
       expect(h.calls).toHaveLength(1);
+    });
+
+    it('answers 503 when a slow run was taken over, and replays the newer run’s answer to the retry', async () => {
+      const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
+      const slow = gate();
+      let run = 0;
+      const h = harness(
+        async () => {
+          run++;
+          if (run === 1) await slow.promise; // the first run stalls past its lock
+          return { type: OUT, data: { orderId: `run-${run}` } };
+        },
+        { clock },
+      );
+      const first = h.post();
+      await new Promise((r) => setImmediate(r));
+      clock.now += 31_000; // the lock (30 s) has passed: the redelivery takes over
+      const second = await h.post();
+      expect(second.status).toBe(200);
+      slow.open();
+      const late = await first;
+      expect(late.status).toBe(503);
+      expect(json(late).detail).toMatch(/taken over/);
+      const retry = await h.post();
+      expect(retry.body.equals(second.body)).toBe(true);
+      expect(h.calls).toHaveLength(2);
+    });
+
+    it('does not record a slow run’s rejection over the newer run', async () => {
+      const clock = { now: Date.parse('2026-01-01T00:00:00Z') };
+      const slow = gate();
+      let run = 0;
+      const h = harness(
+        async () => {
+          run++;
+          if (run === 1) {
+            await slow.promise;
+            throw new PermanentError('too-late', 'the slow run rejects');
+          }
+          return undefined;
+        },
+        { clock },
+      );
+      const first = h.post();
+      await new Promise((r) => setImmediate(r));
+      clock.now += 31_000;
+      expect((await h.post()).status).toBe(204);
+      slow.open();
+      expect((await first).status).toBe(503);
+      expect((await h.post()).status).toBe(204); // the newer run's outcome stands
     });
 
     it('answers 422 to a PermanentError, records it, and replays it without running again', async () => {

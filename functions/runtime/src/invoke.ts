@@ -15,7 +15,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { problemBody, toProblem } from './cloudevent/problem.ts';
 import { receive } from './cloudevent/receive.ts';
 import { EventInProgressError } from './errors.ts';
-import type { IdempotencyGuard } from './idempotency/idempotency-store.ts';
+import { ClaimLostError, type IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { type Admit, admission } from './invoke/admit.ts';
 import { answerOf, type HttpAnswer, problemAnswer } from './invoke/answer.ts';
 import { callHandler, type HandlerCallOptions, HandlerTimeoutError } from './invoke/handler-call.ts';
@@ -23,7 +23,7 @@ import { type ReplyShaper, replyShaper } from './invoke/reply.ts';
 import { eventFields, type Invocation, Reporter } from './invoke/report.ts';
 import type { JsonLogger } from './log.ts';
 import type { DocumentStore } from './ports/document-store.ts';
-import type { StoredOutcome } from './ports/idempotency-store.ts';
+import type { Claim, StoredOutcome } from './ports/idempotency-store.ts';
 import type { Metrics } from './ports/metrics.ts';
 import type { SchemaSet } from './schema-set.ts';
 import { continueTrace, type TraceContext } from './trace.ts';
@@ -110,18 +110,21 @@ export class Invoker {
       this.#report.succeeded(inv, 'replayed', claim.outcome.status, claim.outcome.reply !== undefined);
       return answerOf(claim.outcome);
     }
-    if (claim.kind === 'in-progress') {
-      const err = new EventInProgressError(
-        `event ${event.id} from ${event.source} is being processed by another request`,
-        { retryAfterSeconds: 1 },
+    if (claim.kind !== 'claimed') {
+      const why =
+        claim.kind === 'expired'
+          ? 'has an expired idempotency record that is about to be removed'
+          : 'is being processed by another request';
+      return this.#failed(
+        inv,
+        new EventInProgressError(`event ${event.id} from ${event.source} ${why}`, { retryAfterSeconds: 1 }),
       );
-      return this.#failed(inv, err);
     }
-    return this.#run(inv, claim.key);
+    return this.#run(inv, claim);
   }
 
-  /** Steps 4 and 5 under the claim `key` (none when unguarded): handle, record, answer. */
-  async #run(inv: Admitted, key: string | undefined): Promise<HttpAnswer> {
+  /** Steps 4 and 5 under `claim` (none when unguarded): handle, record, answer. */
+  async #run(inv: Admitted, claim: Claim | undefined): Promise<HttpAnswer> {
     let outcome: StoredOutcome;
     try {
       const reply = await callHandler(this.#handler, inv.event, inv.trace, () =>
@@ -131,9 +134,9 @@ export class Invoker {
         reply === undefined
           ? { status: 204 }
           : { status: 200, reply: this.#shape(inv.event, reply, inv.trace) };
-      if (key !== undefined) await this.#guard?.complete(key, outcome);
+      if (claim !== undefined) await this.#guard?.complete(claim, outcome);
     } catch (err) {
-      return this.#failed(inv, err, key);
+      return this.#failed(inv, err, claim);
     }
     this.#report.succeeded(inv, 'success', outcome.status, outcome.reply !== undefined);
     return answerOf(outcome);
@@ -141,26 +144,34 @@ export class Invoker {
 
   /**
    * Maps the error to its answer and reports it. Under a claim, a permanent rejection is recorded as
-   * the event's outcome (a redelivery replays it); any other failure gives the key back so the retry
+   * the event's outcome (a redelivery replays it); any other failure gives the claim back so the retry
    * runs again, except a timed-out handler, which may still be running and keeps its claim until the
-   * lock passes.
+   * lock passes. A claim that was taken over meanwhile records nothing: the newer claim's outcome
+   * stands, and this request answers 503 so the retry replays it.
    */
-  async #failed(inv: Invocation, err: unknown, key?: string): Promise<HttpAnswer> {
-    const answer = toProblem(err);
-    const body = problemBody(answer.problem);
+  async #failed(inv: Invocation, err: unknown, claim?: Claim): Promise<HttpAnswer> {
+    let cause = err;
+    let answer = toProblem(cause);
+    let body = problemBody(answer.problem);
     const guard = this.#guard;
-    if (key !== undefined && guard !== undefined) {
+    if (claim !== undefined && guard !== undefined) {
       try {
         if (answer.outcome === 'rejected') {
-          await guard.complete(key, { status: answer.status, problem: body.toString('utf8') });
-        } else if (!(err instanceof HandlerTimeoutError)) {
-          await guard.release(key);
+          await guard.complete(claim, { status: answer.status, problem: body.toString('utf8') });
+        } else if (!(err instanceof HandlerTimeoutError || err instanceof ClaimLostError)) {
+          await guard.release(claim);
         }
       } catch (storeErr) {
-        this.#report.storeFailed('could not update the idempotency record', storeErr);
+        if (storeErr instanceof ClaimLostError) {
+          cause = storeErr;
+          answer = toProblem(cause);
+          body = problemBody(answer.problem);
+        } else {
+          this.#report.storeFailed('could not update the idempotency record', storeErr);
+        }
       }
     }
-    this.#report.failed(inv, err, answer);
+    this.#report.failed(inv, cause, answer);
     return problemAnswer(answer, body);
   }
 }

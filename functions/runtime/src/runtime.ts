@@ -5,7 +5,7 @@
 import { MemoryDocumentStore } from './adapters/memory/memory-document-store.ts';
 import type { RuntimeConfig } from './config.ts';
 import { checkSchemasCover, loadFunction } from './function-loader.ts';
-import { IdempotencyGuard } from './idempotency/idempotency-store.ts';
+import { ExpiryMode, IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { Invoker } from './invoke.ts';
 import { keepRejected } from './keep-rejected.ts';
 import { errorFields, JsonLogger, type LogSink } from './log.ts';
@@ -15,7 +15,9 @@ import { createRuntimeServer, type RequestListener } from './server.ts';
 import { openStore } from './store.ts';
 import type { InitContext } from './types.ts';
 
-const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+/** Where the store has no TTL index: purge at start, then this often (MongoDB's TTL monitor's period). */
+const PURGE_INTERVAL_SECONDS = 60;
+const START_PURGE_DELAY_MS = 1000;
 
 export interface RunningFunction {
   readonly port: number;
@@ -52,6 +54,7 @@ export async function startFunction(
   const guard = new IdempotencyGuard(store, config.serviceName, {
     ttlSeconds: config.idempotencyTtlSeconds,
     lockSeconds: config.idempotencyLockSeconds,
+    storeTimeoutSeconds: config.storeTimeoutSeconds,
   });
   const invoker = new Invoker({
     fn,
@@ -84,18 +87,22 @@ export async function startFunction(
   const init = async (): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        await store.ping();
-        await guard.init();
+        await store.ping({ timeoutMs: config.storeTimeoutSeconds * 1000 });
+        const expiry = await guard.init();
         await fn.init?.(initContext);
         ready = true;
-        // Expired idempotency records go in the background (FerretDB has no TTL index; docs/ferretdb.md).
-        purgeTimer = setInterval(() => {
-          guard.purgeExpired().then(
-            (removed) => log.debug(`purged ${removed} expired idempotency records`),
-            (err: unknown) => log.warn('could not purge expired idempotency records', errorFields(err)),
-          );
-        }, PURGE_INTERVAL_MS);
-        purgeTimer.unref();
+        // A function may live 30 s at a time (scale to zero): without a TTL index, expired records
+        // are purged at every start and then once a minute while the process lives.
+        if (expiry === ExpiryMode.purge) {
+          // A second after ready, not at once: the memory store's first purge loads its query engine
+          // (~50 ms), which would otherwise delay the first event of a cold start.
+          purgeTimer = setTimeout(() => {
+            purge();
+            purgeTimer = setInterval(purge, PURGE_INTERVAL_SECONDS * 1000);
+            purgeTimer.unref();
+          }, START_PURGE_DELAY_MS);
+          purgeTimer.unref();
+        }
         const coldStartSeconds = (Date.now() - (options.processStart ?? performance.timeOrigin)) / 1000;
         metrics.coldStart(coldStartSeconds);
         log.info('function ready', {
@@ -103,6 +110,7 @@ export async function startFunction(
           'faas.name': config.serviceName,
           'faas.coldstart': true,
           'sluice.store': store.kind,
+          'sluice.idempotency_expiry': expiry,
           'url.port': port,
           'sluice.accepts': fn.accepts,
           'sluice.startup_seconds': coldStartSeconds,
@@ -119,6 +127,14 @@ export async function startFunction(
   };
   const stopping = new AbortController();
   let purgeTimer: NodeJS.Timeout | undefined;
+  const purge = (): void => {
+    guard.purgeExpired(PURGE_INTERVAL_SECONDS).then(
+      (removed) => {
+        if (removed !== undefined) log.debug(`purged ${removed} expired idempotency records`);
+      },
+      (err: unknown) => log.warn('could not purge expired idempotency records', errorFields(err)),
+    );
+  };
   const initDone = init();
 
   return {
@@ -127,6 +143,7 @@ export async function startFunction(
     log,
     async stop() {
       stopping.abort();
+      clearTimeout(purgeTimer);
       clearInterval(purgeTimer);
       ready = false;
       const clean = await rs.drain(config.shutdownTimeoutSeconds * 1000);

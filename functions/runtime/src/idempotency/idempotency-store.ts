@@ -1,14 +1,22 @@
 /**
  * Exactly-once effect under at-least-once delivery (after Powertools for AWS Lambda's idempotency
  * utility): before a handler runs, the runtime claims the key (function, source, id). A completed
- * claim replays the recorded outcome; a live claim held by another request answers "in progress"
- * (retriable); a claim whose lock has passed (its holder crashed) is taken over. The record lives in
- * the function's own store, so it is as durable as the data the handler writes.
+ * key replays the recorded outcome; a live claim held by another request answers "in progress"
+ * (retriable); a claim whose lock has passed (its holder crashed or stalled) is taken over.
+ *
+ * Fencing. The records of one key are a chain of generations, `<key>`, `<key>/1`, `<key>/2`, …, and
+ * every transition of generation n (complete, release, take over) is the insert of generation n+1.
+ * A unique `_id` insert is atomic on MongoDB, FerretDB and the memory stores, where a conditional
+ * update is not (FerretDB 1.24 reads, then writes back: docs/ferretdb.md). So exactly one transition
+ * wins per generation: a holder whose claim was taken over cannot complete or release the newer
+ * claim, because the slot it would write is taken. Records are never updated, only inserted and, once
+ * expired, deleted.
  */
-import { hash, randomUUID } from 'node:crypto';
-import { DuplicateKeyError } from '../errors.ts';
+import { hash } from 'node:crypto';
+import { DuplicateKeyError, StoreUnavailableError, TransientError } from '../errors.ts';
 import type { Collection, DocumentStore } from '../ports/document-store.ts';
 import {
+  type Claim,
   type ClaimResult,
   type IdempotencyRecord,
   IdempotencyStatus,
@@ -16,10 +24,12 @@ import {
 } from '../ports/idempotency-store.ts';
 
 export interface IdempotencyOptions {
-  /** How long a completed record is honoured. @default 86400 (24 h) */
+  /** How long a key's records are honoured, from its first claim. @default 86400 (24 h) */
   readonly ttlSeconds?: number;
   /** How long an in-progress claim blocks duplicates before it counts as abandoned. @default 30 */
   readonly lockSeconds?: number;
+  /** Deadline of each store call the guard makes. @default 5 */
+  readonly storeTimeoutSeconds?: number;
   /** Collection that holds the records. @default 'sluice_idempotency' */
   readonly collection?: string;
   /** Injected clock for tests. @default Date.now */
@@ -28,15 +38,27 @@ export interface IdempotencyOptions {
 
 export type IdempotencyConfig = Readonly<Required<IdempotencyOptions>>;
 
-/** Status of the marker document that makes a lock takeover a unique insert (see claim). */
-const TAKEOVER_MARKER = 'TAKEOVER';
-
 export const IDEMPOTENCY_DEFAULTS: IdempotencyConfig = {
   ttlSeconds: 86_400,
   lockSeconds: 30,
+  storeTimeoutSeconds: 5,
   collection: 'sluice_idempotency',
   now: Date.now,
 };
+
+/** How expired records leave the store: decided by `init()`, from what the store supports. */
+export const ExpiryMode = {
+  /** A TTL index (`expireAfterSeconds`): the server removes them (MongoDB's TTL monitor, every 60 s). */
+  ttlIndex: 'ttl-index',
+  /** No TTL index (FerretDB 1.24, the memory stores): the runtime purges at start and on a timer. */
+  purge: 'purge',
+} as const;
+export type ExpiryMode = (typeof ExpiryMode)[keyof typeof ExpiryMode];
+
+/** The claim's generation was ended by someone else (taken over after its lock passed). Retried. */
+export class ClaimLostError extends TransientError {
+  override name = 'ClaimLostError';
+}
 
 /** The key: a hash, so long sources and ids index well; the parts are kept in the record for operators. */
 export function idempotencyKey(functionName: string, source: string, id: string): string {
@@ -44,7 +66,18 @@ export function idempotencyKey(functionName: string, source: string, id: string)
   return hash('sha256', `${functionName}\0${source}\0${id}`, 'base64url');
 }
 
+/** `_id` of generation `n` of a key's chain. */
+export const slotId = (key: string, generation: number): string =>
+  generation === 0 ? key : `${key}/${generation}`;
+
 type RecordDoc = IdempotencyRecord & Record<string, unknown>;
+type RecordFields = Pick<IdempotencyRecord, 'expiresAt'> &
+  Partial<Pick<IdempotencyRecord, 'lockedUntil' | 'outcome'>>;
+/** The purge lease: one purge per interval across every instance (see purgeExpired). */
+type LeaseDoc = { _id: string; expiresAt: Date } & Record<string, unknown>;
+
+/** How many transitions a claim tries before it answers "in progress" (each loss means progress). */
+const CLAIM_ATTEMPTS = 3;
 
 export class IdempotencyGuard {
   readonly #records: Collection<RecordDoc>;
@@ -55,111 +88,180 @@ export class IdempotencyGuard {
     this.#config = {
       ttlSeconds: options.ttlSeconds ?? IDEMPOTENCY_DEFAULTS.ttlSeconds,
       lockSeconds: options.lockSeconds ?? IDEMPOTENCY_DEFAULTS.lockSeconds,
+      storeTimeoutSeconds: options.storeTimeoutSeconds ?? IDEMPOTENCY_DEFAULTS.storeTimeoutSeconds,
       collection: options.collection ?? IDEMPOTENCY_DEFAULTS.collection,
       now: options.now ?? IDEMPOTENCY_DEFAULTS.now,
     };
     this.#functionName = functionName;
-    this.#records = store.collection(this.#config.collection);
+    this.#records = store.collection(this.#config.collection, {
+      timeoutMs: this.#config.storeTimeoutSeconds * 1000,
+    });
   }
 
   get config(): IdempotencyConfig {
     return this.#config;
   }
 
-  /** Creates the expiry index. TTL clean-up is an optimisation: expiry is also checked on read. */
-  async init(): Promise<void> {
+  /**
+   * Creates the expiry index: a TTL index where the store has them, else a plain one the purge uses.
+   * Returns which of the two expiry modes applies.
+   */
+  async init(): Promise<ExpiryMode> {
+    try {
+      await this.#records.createIndex({
+        keys: { expiresAt: 1 },
+        name: 'expiresAt_ttl',
+        expireAfterSeconds: 0,
+      });
+      return ExpiryMode.ttlIndex;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+    }
     await this.#records.createIndex({ keys: { expiresAt: 1 }, name: 'expiresAt' });
+    return ExpiryMode.purge;
   }
 
   async claim(source: string, id: string): Promise<ClaimResult> {
     const key = idempotencyKey(this.#functionName, source, id);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const now = this.#config.now();
-      const fresh = this.#inProgress(key, source, id, now);
-      try {
-        await this.#records.insertOne(fresh);
-        return { kind: 'claimed', key };
-      } catch (err) {
-        if (!(err instanceof DuplicateKeyError)) throw err;
+    const now = this.#config.now();
+    const first = this.#record(key, 0, IdempotencyStatus.inProgress, source, id, {
+      lockedUntil: new Date(now + this.#config.lockSeconds * 1000),
+      expiresAt: new Date(now + this.#config.ttlSeconds * 1000),
+    });
+    if (await this.#insert(first)) return claimed(first);
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const head = await this.#head(key);
+      if (head === undefined) {
+        // Purged between our insert and this read: the key is new again.
+        if (await this.#insert(first)) return claimed(first);
+        continue;
       }
-      const existing = await this.#records.findOne({ _id: key });
-      if (existing === null) continue; // released between our insert and read: try again
-      const live = existing.expiresAt.getTime() > now;
-      if (live && existing.status === IdempotencyStatus.completed && existing.outcome !== undefined) {
-        return { kind: 'completed', key, outcome: existing.outcome };
+      const at = this.#config.now();
+      // An expired chain is removed as a whole (TTL index or purge) before the key is claimed again:
+      // continuing it would let the removal of its first record reopen generation 0 under a live claim.
+      if (head.expiresAt.getTime() <= at) return { kind: 'expired', key };
+      if (head.status === IdempotencyStatus.completed && head.outcome !== undefined) {
+        return { kind: 'completed', key, outcome: head.outcome };
       }
-      if (live && existing.status === IdempotencyStatus.inProgress && existing.lockedUntil.getTime() > now) {
+      if (head.status === IdempotencyStatus.inProgress && (head.lockedUntil?.getTime() ?? 0) > at) {
         return { kind: 'in-progress', key };
       }
-      // Expired, or an abandoned claim: take it over only if nobody else did first. The compare-and-set
-      // is the insert of a marker named after this generation of the record: a unique insert is atomic on
-      // every backend, a conditional update is not on FerretDB 1.24 (docs/ferretdb.md).
-      const generation = existing.claimId ?? String(existing.lockedUntil.getTime());
-      try {
-        await this.#records.insertOne({ ...fresh, _id: `${key}/${generation}`, status: TAKEOVER_MARKER });
-      } catch (err) {
-        if (!(err instanceof DuplicateKeyError)) throw err;
-        continue; // another request took this generation over; look again
-      }
-      const taken = await this.#records.updateOne(
-        { _id: key },
-        {
-          $set: {
-            status: fresh.status,
-            claimId: fresh.claimId,
-            lockedUntil: fresh.lockedUntil,
-            expiresAt: fresh.expiresAt,
-          },
-        },
-      );
-      if (taken.matchedCount === 1) return { kind: 'claimed', key };
+      // Released, or abandoned (its lock passed): claim the next generation. Losing this insert means
+      // another request moved the chain on first; look again.
+      const next = this.#record(key, head.generation + 1, IdempotencyStatus.inProgress, source, id, {
+        lockedUntil: new Date(at + this.#config.lockSeconds * 1000),
+        expiresAt: head.expiresAt,
+      });
+      if (await this.#insert(next)) return claimed(next);
     }
     return { kind: 'in-progress', key };
   }
 
   /**
-   * Removes expired records and takeover markers (what a TTL index would do; FerretDB has none). Expiry is
-   * also checked on read, so this only bounds the collection's size. Returns how many went.
+   * Records the outcome of `claim`. Throws ClaimLostError when its generation was already ended by
+   * another request (a takeover after the lock passed): the outcome of the newer claim stands.
    */
-  async purgeExpired(): Promise<number> {
-    return this.#records.deleteMany({ expiresAt: { $lte: new Date(this.#config.now()) } });
+  async complete(claim: Claim, outcome: StoredOutcome): Promise<void> {
+    const done = this.#next(claim, IdempotencyStatus.completed, {
+      expiresAt: claim.expiresAt,
+      outcome,
+    });
+    if (!(await this.#insert(done))) {
+      throw new ClaimLostError(
+        'the claim on this event was taken over while its handler ran; a retry answers the recorded outcome',
+        { retryAfterSeconds: 1 },
+      );
+    }
   }
 
-  /** Records the outcome. */
-  async complete(key: string, outcome: StoredOutcome): Promise<void> {
+  /**
+   * A failed (retriable) invocation gives the key back so the redelivery runs the handler again.
+   * Returns false when the generation had already moved on (a stale release frees nothing).
+   */
+  async release(claim: Claim): Promise<boolean> {
+    return this.#insert(this.#next(claim, IdempotencyStatus.released, { expiresAt: claim.expiresAt }));
+  }
+
+  /**
+   * Removes expired records (what a TTL index does; FerretDB 1.24 and the memory stores have none).
+   * Expired chains share one `expiresAt`, so each goes in one `deleteMany`. A lease (a unique insert
+   * per interval) lets one instance purge at a time: FerretDB's delete reads, then deletes by `_id`,
+   * so two purges at once could delete a record re-created between the read and the delete of the
+   * second. Returns how many records went, or undefined when another instance holds this interval.
+   */
+  async purgeExpired(intervalSeconds = 60): Promise<number | undefined> {
     const now = this.#config.now();
-    await this.#records.updateOne(
-      { _id: key },
-      {
-        $set: {
-          status: IdempotencyStatus.completed,
-          outcome,
-          expiresAt: new Date(now + this.#config.ttlSeconds * 1000),
-        },
-      },
-    );
+    const bucket = Math.floor(now / (intervalSeconds * 1000));
+    const lease: LeaseDoc = {
+      _id: `purge/${bucket}`,
+      expiresAt: new Date((bucket + 2) * intervalSeconds * 1000),
+    };
+    if (!(await this.#insert(lease as unknown as RecordDoc))) return undefined;
+    return this.#records.deleteMany({ expiresAt: { $lte: new Date(now) } });
   }
 
-  /** A failed (retriable) invocation gives the key back so the redelivery runs the handler again. */
-  async release(key: string): Promise<void> {
-    await this.#records.deleteOne({ _id: key, status: IdempotencyStatus.inProgress });
+  /**
+   * The chain's latest generation, or undefined when the key has no records. Found by point reads by
+   * `_id`, generation after generation, from the first: the one query every store answers from its
+   * primary index (FerretDB 1.24 would scan the collection for any other filter). A completed
+   * generation ends the chain, so a replay costs two reads; records from before chains (no
+   * `generation`) count as generation 0.
+   */
+  async #head(key: string): Promise<RecordDoc | undefined> {
+    let head = await this.#records.findOne({ _id: slotId(key, 0) });
+    if (head === null) return undefined;
+    for (;;) {
+      const generation = head.generation ?? 0;
+      if (head.status === IdempotencyStatus.completed) return { ...head, generation };
+      const next = await this.#records.findOne({ _id: slotId(key, generation + 1) });
+      if (next === null) return { ...head, generation };
+      head = next;
+    }
   }
 
-  #inProgress(
+  async #insert(doc: RecordDoc): Promise<boolean> {
+    try {
+      await this.#records.insertOne(doc);
+      return true;
+    } catch (err) {
+      if (err instanceof DuplicateKeyError) return false;
+      throw err;
+    }
+  }
+
+  /** The record that ends `claim`'s generation. */
+  #next(claim: Claim, status: IdempotencyStatus, fields: RecordFields): RecordDoc {
+    return this.#record(claim.key, claim.generation + 1, status, claim.eventSource, claim.eventId, fields);
+  }
+
+  #record(
     key: string,
+    generation: number,
+    status: IdempotencyStatus,
     source: string,
     id: string,
-    now: number,
-  ): RecordDoc & { readonly claimId: string } {
+    fields: RecordFields,
+  ): RecordDoc {
     return {
-      _id: key,
-      status: IdempotencyStatus.inProgress,
+      _id: slotId(key, generation),
+      key,
+      generation,
+      status,
       functionName: this.#functionName,
       eventSource: source,
       eventId: id,
-      claimId: randomUUID(),
-      lockedUntil: new Date(now + this.#config.lockSeconds * 1000),
-      expiresAt: new Date(now + this.#config.ttlSeconds * 1000),
+      ...fields,
     };
   }
+}
+
+function claimed(record: IdempotencyRecord): ClaimResult {
+  return {
+    kind: 'claimed',
+    key: record.key,
+    generation: record.generation,
+    expiresAt: record.expiresAt,
+    eventSource: record.eventSource,
+    eventId: record.eventId,
+  };
 }

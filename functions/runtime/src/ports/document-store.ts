@@ -34,6 +34,20 @@ export interface IndexSpec {
   readonly keys: Record<string, 1 | -1>;
   readonly unique?: boolean;
   readonly name?: string;
+  /**
+   * A TTL index: documents go once the indexed date is this many seconds past. Stores without TTL
+   * indexes (FerretDB 1.24, the memory stores) reject the index; their owners purge instead.
+   */
+  readonly expireAfterSeconds?: number;
+}
+
+export interface CollectionOptions {
+  /**
+   * Deadline of every call made through this handle: past it the call rejects with
+   * StoreUnavailableError (retriable). The operation may still complete in the store; callers that
+   * set it make their writes safe to repeat. In-process stores, which cannot hang, ignore it.
+   */
+  readonly timeoutMs?: number;
 }
 
 export interface Collection<T extends Doc = Doc> {
@@ -53,9 +67,9 @@ export interface Collection<T extends Doc = Doc> {
 export interface DocumentStore {
   /** `memory`, `mongodb` or `dev-shared-memory` (the local platform's dev store), for logs and readiness. */
   readonly kind: string;
-  collection<T extends Doc = Doc>(name: string): Collection<T>;
-  /** Resolves when the store answers; used by the readiness probe. */
-  ping(): Promise<void>;
+  collection<T extends Doc = Doc>(name: string, options?: CollectionOptions): Collection<T>;
+  /** Resolves when the store answers within `timeoutMs` (else StoreUnavailableError); used at start. */
+  ping(options?: CollectionOptions): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -7,6 +7,7 @@
 import { DuplicateKeyError, StoreUnavailableError } from '../../errors.ts';
 import type {
   Collection,
+  CollectionOptions,
   Doc,
   DocumentStore,
   Filter,
@@ -40,18 +41,21 @@ export class HttpDocumentStore implements DocumentStore {
     this.#timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  collection<T extends Doc = Doc>(name: string): Collection<T> {
-    return new HttpCollection<T>((op, args) => this.#call(`/v1/${encodeURIComponent(name)}/${op}`, args));
+  collection<T extends Doc = Doc>(name: string, options: CollectionOptions = {}): Collection<T> {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    return new HttpCollection<T>((op, args) =>
+      this.#call(`/v1/${encodeURIComponent(name)}/${op}`, args, timeoutMs),
+    );
   }
 
-  async ping(): Promise<void> {
-    await this.#call('/v1/ping', undefined);
+  async ping(options: CollectionOptions = {}): Promise<void> {
+    await this.#call('/v1/ping', undefined, options.timeoutMs ?? this.#timeoutMs);
   }
 
   // Node's global fetch (undici) keeps connections alive in its process-wide pool; nothing of ours to close.
   async close(): Promise<void> {}
 
-  async #call(path: string, args: DevStoreArgs | undefined): Promise<unknown> {
+  async #call(path: string, args: DevStoreArgs | undefined, timeoutMs: number): Promise<unknown> {
     const body = args === undefined ? undefined : encodeDevStore(args);
     let status: number;
     let text: string;
@@ -59,7 +63,7 @@ export class HttpDocumentStore implements DocumentStore {
       const res = await fetch(`${this.#base}${path}`, {
         method: args === undefined ? 'GET' : 'POST',
         ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       status = res.status;
       text = await res.text();

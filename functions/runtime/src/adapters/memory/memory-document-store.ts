@@ -149,6 +149,10 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   }
 
   async createIndex(spec: IndexSpec): Promise<void> {
+    // No TTL monitor here, and silently accepting the index would leave expired documents forever.
+    if (spec.expireAfterSeconds !== undefined) {
+      throw new TypeError('the memory store has no TTL indexes: purge expired documents instead');
+    }
     if (spec.unique === true) this.#unique.push(spec);
   }
 

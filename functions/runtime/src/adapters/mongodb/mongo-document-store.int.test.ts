@@ -1,4 +1,5 @@
-import { describe, expect, inject, it } from 'vitest';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { StoreUnavailableError } from '../../errors.ts';
 import { describeDocumentStoreContract } from '../../ports/document-store.contract.ts';
 import { MongoDocumentStore } from './mongo-document-store.ts';
@@ -37,4 +38,54 @@ describe('MongoDocumentStore', () => {
       await store.close();
     }
   });
+
+  it('gives up on a store that stops answering after the deadline of the handle, as StoreUnavailableError', async () => {
+    // A TCP relay to the test server that can go silent: the connection stays open, nothing comes back.
+    const upstream = new URL(inject('mongodbUrl'));
+    const relay = await silentRelay(upstream.hostname, Number(upstream.port || 27017));
+    const store = await MongoDocumentStore.connect(
+      `mongodb://127.0.0.1:${relay.port}/`,
+      `deadline_${process.pid}`,
+    );
+    onTestFinished(async () => {
+      relay.close();
+      await store.close();
+    });
+    await store.ping({ timeoutMs: 5_000 });
+    relay.silence();
+    const records = store.collection('records', { timeoutMs: 300 });
+    await expect(records.insertOne({ _id: 'a' })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(records.findOne({ _id: 'a' })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.ping({ timeoutMs: 300 })).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
 });
+
+async function silentRelay(host: string, port: number) {
+  let silent = false;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(port, host);
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk) => {
+      if (!silent) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (!silent) client.write(chunk);
+    });
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    silence: () => {
+      silent = true;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}

@@ -8,6 +8,7 @@ import {
   assertSafeDocument,
   assertSafeUpdate,
   type Collection,
+  type CollectionOptions,
   type Doc,
   type DocumentStore,
   type Filter,
@@ -18,32 +19,86 @@ import {
   type UpdateResult,
 } from '../../ports/document-store.ts';
 
-/** Driver errors to the runtime's: 11000 → DuplicateKeyError; network and selection errors → transient. */
+// The server and driver codes a retry can outlive: failover (not primary, stepped down, shutting
+// down), network, "interrupted due to replica state change". The list of the retryable-reads and
+// retryable-writes specifications, which the driver keeps internally (lib/error.js).
+const RETRYABLE_CODES: ReadonlySet<number> = new Set([
+  6, 7, 89, 91, 134, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436,
+]);
+// Labels the server or the driver puts on errors that a retry of the same operation may overcome.
+const RETRYABLE_LABELS = [
+  'RetryableWriteError',
+  'RetryableError',
+  'TransientTransactionError',
+  'PoolRequestedRetry',
+  'ResetPool',
+  'SystemOverloadedError',
+  'InterruptInUseConnections',
+] as const;
+// Driver errors without a label that still mean "the database cannot be reached right now".
+const UNAVAILABLE_NAMES: ReadonlySet<string> = new Set([
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoServerSelectionError',
+  'MongoTopologyClosedError',
+  'MongoClientClosedError',
+  'MongoServerClosedError',
+  'MongoPoolClearedError',
+  'MongoNotConnectedError',
+  'MongoStalePrimaryError',
+  'MongoOperationTimeoutError',
+]);
+
+/**
+ * Driver errors to the runtime's: 11000 → DuplicateKeyError; a failover, network or overload error
+ * (by its error labels first, then its class or code) → StoreUnavailableError, which answers 503 and
+ * is retried by the broker; anything else is passed on (a bug: 500).
+ */
 export function translateMongoError(err: unknown): unknown {
-  if (err !== null && typeof err === 'object') {
-    const e = err as { code?: unknown; name?: unknown; message?: unknown };
-    if (e.code === 11000) return new DuplicateKeyError(String(e.message), { cause: err });
-    const name = String(e.name);
-    if (
-      name === 'MongoNetworkError' ||
-      name === 'MongoServerSelectionError' ||
-      name === 'MongoNetworkTimeoutError' ||
-      name === 'MongoTopologyClosedError' ||
-      name === 'MongoPoolClearedError' ||
-      name === 'MongoNotConnectedError'
-    ) {
-      return new StoreUnavailableError(`MongoDB unavailable: ${String(e.message)}`, {
-        cause: err,
-        retryAfterSeconds: 2,
-      });
-    }
+  if (err === null || typeof err !== 'object') return err;
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; hasErrorLabel?: unknown };
+  if (e.code === 11000) return new DuplicateKeyError(String(e.message), { cause: err });
+  const hasLabel =
+    typeof e.hasErrorLabel === 'function' &&
+    RETRYABLE_LABELS.some((label) => (e.hasErrorLabel as (l: string) => boolean).call(err, label));
+  if (
+    hasLabel ||
+    UNAVAILABLE_NAMES.has(String(e.name)) ||
+    (typeof e.code === 'number' && RETRYABLE_CODES.has(e.code))
+  ) {
+    return new StoreUnavailableError(`MongoDB unavailable: ${String(e.message)}`, {
+      cause: err,
+      retryAfterSeconds: 2,
+    });
   }
   return err;
 }
 
-async function guarded<R>(op: () => Promise<R>): Promise<R> {
+/**
+ * Runs a driver call, translating its errors; with a deadline, gives up after `timeoutMs`. The
+ * driver (7.x) has no per-operation deadline for writes (`timeoutMS` is deprecated there and does
+ * nothing), so the deadline is explicit: the caller stops waiting, the operation may still finish.
+ */
+async function guarded<R>(op: () => Promise<R>, timeoutMs?: number): Promise<R> {
   try {
-    return await op();
+    if (timeoutMs === undefined) return await op();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new StoreUnavailableError(`MongoDB did not answer within ${timeoutMs} ms`, {
+              retryAfterSeconds: 1,
+            }),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([op(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   } catch (err) {
     throw translateMongoError(err);
   }
@@ -70,12 +125,12 @@ export class MongoDocumentStore implements DocumentStore {
     return this.#db;
   }
 
-  collection<T extends Doc = Doc>(name: string): Collection<T> {
-    return new MongoCollectionAdapter<T>(this.#db.collection(name));
+  collection<T extends Doc = Doc>(name: string, options: CollectionOptions = {}): Collection<T> {
+    return new MongoCollectionAdapter<T>(this.#db.collection(name), options.timeoutMs);
   }
 
-  async ping(): Promise<void> {
-    await guarded(() => this.#db.command({ ping: 1 }));
+  async ping(options: CollectionOptions = {}): Promise<void> {
+    await guarded(() => this.#db.command({ ping: 1 }), options.timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -85,16 +140,22 @@ export class MongoDocumentStore implements DocumentStore {
 
 class MongoCollectionAdapter<T extends Doc> implements Collection<T> {
   readonly #c: MongoCollection<Doc>;
-  constructor(c: MongoCollection<Doc>) {
+  readonly #timeoutMs: number | undefined;
+  constructor(c: MongoCollection<Doc>, timeoutMs: number | undefined) {
     this.#c = c;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  #run<R>(op: () => Promise<R>): Promise<R> {
+    return guarded(op, this.#timeoutMs);
   }
 
   findOne(filter: Filter): Promise<T | null> {
-    return guarded(() => this.#c.findOne(filter) as Promise<T | null>);
+    return this.#run(() => this.#c.findOne(filter) as Promise<T | null>);
   }
 
   find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
-    return guarded(() => {
+    return this.#run(() => {
       let cursor = this.#c.find(filter);
       if (options.sort !== undefined) cursor = cursor.sort(options.sort);
       if (options.limit !== undefined) cursor = cursor.limit(options.limit);
@@ -104,12 +165,12 @@ class MongoCollectionAdapter<T extends Doc> implements Collection<T> {
 
   async insertOne(doc: T): Promise<void> {
     assertSafeDocument(doc);
-    await guarded(() => this.#c.insertOne({ ...doc }));
+    await this.#run(() => this.#c.insertOne({ ...doc }));
   }
 
   async updateOne(filter: Filter, update: Update, options: UpdateOptions = {}): Promise<UpdateResult> {
     assertSafeUpdate(update);
-    const r = await guarded(() =>
+    const r = await this.#run(() =>
       this.#c.updateOne(filter, update, {
         upsert: options.upsert === true,
         ...(options.durable === true ? { writeConcern: { w: 'majority', journal: true } } : {}),
@@ -125,7 +186,7 @@ class MongoCollectionAdapter<T extends Doc> implements Collection<T> {
     options: { upsert?: boolean } = {},
   ): Promise<T | null> {
     assertSafeUpdate(update);
-    return guarded(
+    return this.#run(
       () =>
         this.#c.findOneAndUpdate(filter, update, {
           upsert: options.upsert === true,
@@ -135,21 +196,22 @@ class MongoCollectionAdapter<T extends Doc> implements Collection<T> {
   }
 
   async deleteOne(filter: Filter): Promise<number> {
-    return (await guarded(() => this.#c.deleteOne(filter))).deletedCount;
+    return (await this.#run(() => this.#c.deleteOne(filter))).deletedCount;
   }
 
   async deleteMany(filter: Filter): Promise<number> {
-    return (await guarded(() => this.#c.deleteMany(filter))).deletedCount;
+    return (await this.#run(() => this.#c.deleteMany(filter))).deletedCount;
   }
 
   countDocuments(filter: Filter): Promise<number> {
-    return guarded(() => this.#c.countDocuments(filter));
+    return this.#run(() => this.#c.countDocuments(filter));
   }
 
   async createIndex(spec: IndexSpec): Promise<void> {
-    const options: { unique?: boolean; name?: string } = {};
+    const options: { unique?: boolean; name?: string; expireAfterSeconds?: number } = {};
     if (spec.unique !== undefined) options.unique = spec.unique;
     if (spec.name !== undefined) options.name = spec.name;
-    await guarded(() => this.#c.createIndex(spec.keys, options));
+    if (spec.expireAfterSeconds !== undefined) options.expireAfterSeconds = spec.expireAfterSeconds;
+    await this.#run(() => this.#c.createIndex(spec.keys, options));
   }
 }
