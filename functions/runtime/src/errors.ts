@@ -1,3 +1,5 @@
+import { capText, Limits } from './limits.ts';
+
 /**
  * Every error the runtime understands. The HTTP status each one maps to (and so whether Knative's
  * dispatcher retries it) is decided in one place: `cloudevent/problem.ts`.
@@ -30,11 +32,24 @@ export class InvalidEventError extends SluiceError {
         ? 'payload-too-large'
         : 'unsupported-media-type',
   ) {
-    super(message);
-    this.invalidParams = invalidParams;
+    // Bounded here, where untrusted input becomes a report: a megabyte of bad attribute names must not
+    // become a megabyte of answer or log (limits.ts).
+    super(capText(message, Limits.detail));
+    this.invalidParams = capParams(invalidParams);
     this.status = status;
     this.reason = reason;
   }
+}
+
+/** The first Limits.problems problems, each cut to size, and one "and N more" entry for the rest. */
+export function capParams(params: readonly InvalidParam[]): readonly InvalidParam[] {
+  const shown = params.slice(0, Limits.problems).map((p) => ({
+    name: capText(p.name, Limits.problemName),
+    reason: capText(p.reason, Limits.problemReason),
+  }));
+  const more = params.length - shown.length;
+  if (more > 0) shown.push({ name: '…', reason: `and ${more} more problem${more === 1 ? '' : 's'}` });
+  return shown;
 }
 
 /** Business rule says this event can never succeed. Never retried (422); goes to the dead-letter sink. */

@@ -3,6 +3,7 @@
  * `message`, `service.name`, …), which Fluent Bit merges into Elasticsearch documents. Lines are
  * buffered and written once per event-loop turn so logging never blocks the hot path.
  */
+import { capText, Limits } from './limits.ts';
 import type { LogFields, Logger } from './types.ts';
 
 export const ECS_VERSION = '8.11.0';
@@ -63,14 +64,16 @@ export class JsonLogger implements Logger {
     return LogLevel[level] >= this.#min;
   }
 
+  /** One line of at most Limits.logLineBytes, whatever the message and fields hold. */
   log(level: LogLevelName, message: string, fields?: LogFields): void {
     if (LogLevel[level] < this.#min) return;
-    let line = `{"@timestamp":"${isoNow()}","log.level":"${level}","message":${JSON.stringify(message)},${this.#base}`;
-    if (fields !== undefined) {
-      const rest = JSON.stringify(fields);
-      if (rest.length > 2) line += `,${rest.slice(1, -1)}`;
+    const head = `{"@timestamp":"${isoNow()}","log.level":"${level}","message":${JSON.stringify(capText(message, Limits.detail))},${this.#base}`;
+    let rest = fields === undefined ? '' : JSON.stringify(fields).slice(1, -1);
+    // The common line is short and is written as serialised; a long one gets every field capped.
+    if (fields !== undefined && utf8Length(head, rest) > Limits.logLineBytes - 2) {
+      rest = boundedFields(fields, Limits.logLineBytes - 3 - Buffer.byteLength(head));
     }
-    this.#buffer.push(`${line}}\n`);
+    this.#buffer.push(rest.length > 0 ? `${head},${rest}}\n` : `${head}}\n`);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flushSoon);
@@ -89,6 +92,47 @@ export class JsonLogger implements Logger {
     this.#buffer = [];
     this.#sink.write(chunk);
   }
+}
+
+/**
+ * UTF-8 bytes of two strings, or their length in characters when even three bytes per character stays
+ * under the line limit (a lower bound then, good enough to tell that the line fits): most lines are
+ * short, and are not counted twice.
+ */
+function utf8Length(a: string, b: string): number {
+  const chars = a.length + b.length;
+  return chars * 3 <= Limits.logLineBytes ? chars : Buffer.byteLength(a) + Buffer.byteLength(b);
+}
+
+/**
+ * The fields as JSON members, each value capped (a stack trace to Limits.stackTrace, anything else to
+ * Limits.logField, objects by their JSON), in order, until `budget` bytes; the fields that no longer
+ * fit are left out and counted in `log.truncated_fields` (the first ones are the event's ids).
+ */
+function boundedFields(fields: LogFields, budget: number): string {
+  const members: string[] = [];
+  let used = 0;
+  const keys = Object.keys(fields);
+  for (const [i, key] of keys.entries()) {
+    const value = fields[key];
+    const cap = key === 'error.stack_trace' ? Limits.stackTrace : Limits.logField;
+    let json: string | undefined;
+    if (typeof value === 'string') json = JSON.stringify(capText(value, cap));
+    else {
+      json = JSON.stringify(value);
+      if (json === undefined) continue;
+      if (json.length > cap) json = JSON.stringify(capText(json, cap)); // an object, kept as its text
+    }
+    const member = `${JSON.stringify(capText(key, 128))}:${json}`;
+    const size = Buffer.byteLength(member) + 1;
+    if (used + size > budget - 40) {
+      members.push(`"log.truncated_fields":${keys.length - i}`);
+      break;
+    }
+    members.push(member);
+    used += size;
+  }
+  return members.join(',');
 }
 
 // The ISO text of the current millisecond, made once per millisecond rather than once per line.

@@ -13,6 +13,7 @@ export interface ValidatorError {
   readonly instancePath: string;
   readonly schemaPath: string;
   readonly message?: string;
+  readonly params?: Readonly<Record<string, unknown>>;
 }
 
 /** A compiled validator: ajv's ValidateFunction or its standalone-code equivalent. */
@@ -58,8 +59,12 @@ export function schemaSet(validators: ReadonlyMap<string, DataValidator>): Schem
 }
 
 function toParams(errors: readonly ValidatorError[]): InvalidParam[] {
-  return errors.map((e) => ({
-    name: `data${e.instancePath}`,
-    reason: `${e.message ?? 'is invalid'} (schema ${e.schemaPath})`,
-  }));
+  return errors.map((e) => {
+    // ajv names the offending key of additionalProperties only in its params.
+    const extra = e.params?.additionalProperty;
+    return {
+      name: `data${e.instancePath}${typeof extra === 'string' ? `/${extra}` : ''}`,
+      reason: `${e.message ?? 'is invalid'} (schema ${e.schemaPath})`,
+    };
+  });
 }

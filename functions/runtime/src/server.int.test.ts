@@ -73,7 +73,7 @@ describe('runtime server over HTTP', () => {
       ],
       ['a body that is not JSON', CE, '{"name":', 400, 'data'],
       ['data that fails the schema', CE, JSON.stringify({ name: '' }), 400, 'data/name'],
-      ['an extra property', CE, JSON.stringify({ name: 'x', age: 3 }), 400, 'data'],
+      ['an extra property', CE, JSON.stringify({ name: 'x', age: 3 }), 400, 'data/age'],
       ['a type the function does not accept', { ...CE, 'ce-type': 'dev.sluice.other.v1' }, DATA, 400, 'type'],
       [
         'non-JSON data for a schema type',

@@ -17,8 +17,12 @@ export type { SchemaSet } from './schema-set.ts';
 // whose own `default` is the plugin.
 const addFormats = (ajvFormats as unknown as { default: { default: FormatsPlugin } }).default.default;
 
-/** The ajv options the runtime validates with; the bundler precompiles with the same ones. */
-export const AJV_OPTIONS = { allErrors: true, strict: true } as const satisfies Options;
+/**
+ * The ajv options the runtime validates with; the bundler precompiles with the same ones. Validation
+ * stops at the first error (`allErrors: false`): an event with a hundred thousand extra keys costs one
+ * error, not a hundred thousand (docs/runtime.md, "Bad input costs little").
+ */
+export const AJV_OPTIONS = { allErrors: false, strict: true } as const satisfies Options;
 
 /** An ajv instance configured as the runtime's (formats included); `extra` adds e.g. standalone `code`. */
 export function createAjv(extra: Options = {}): Ajv2020 {

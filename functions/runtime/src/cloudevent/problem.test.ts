@@ -7,6 +7,7 @@ import {
   StoreUnavailableError,
   TransientError,
 } from '../errors.ts';
+import { Limits } from '../limits.ts';
 import { problemBody, toProblem } from './problem.ts';
 
 // Knative's dispatcher retries on these statuses (and on no response); it dead-letters every other.
@@ -73,5 +74,23 @@ describe('toProblem', () => {
 
   it('adds the instance when given', () => {
     expect(toProblem(new PermanentError('r', 'm'), '/events/1').problem.instance).toBe('/events/1');
+  });
+
+  describe('problemBody', () => {
+    it('never exceeds Limits.responseBytes, even when escaping makes every capped field six times longer', () => {
+      const params = Array.from({ length: 21 }, () => ({
+        name: '\u0001'.repeat(128),
+        reason: '\u0002'.repeat(256),
+      }));
+      const answer = toProblem(new InvalidEventError('\u0003'.repeat(1024), params));
+      const body = problemBody(answer.problem);
+      expect(body.length).toBeLessThanOrEqual(Limits.responseBytes);
+      const parsed = JSON.parse(body.toString());
+      expect(parsed.status).toBe(400);
+      expect(parsed['invalid-params'].at(-1)).toMatchObject({
+        name: '…',
+        reason: expect.stringMatching(/not shown/),
+      });
+    });
   });
 });

@@ -15,6 +15,7 @@
  * Bodies are RFC 9457 problem details (`application/problem+json`).
  */
 import { InvalidEventError, PermanentError, TransientError } from '../errors.ts';
+import { capText, Limits } from '../limits.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const TYPE_BASE = 'https://sluice.dev/problems/';
@@ -75,7 +76,7 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
         type: `${TYPE_BASE}${err.reason}`,
         title: TITLES[422] as string,
         status: 422,
-        detail: err.message,
+        detail: capText(err.message, Limits.detail),
         ...base,
       },
     };
@@ -90,7 +91,7 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
         type: `${TYPE_BASE}transient`,
         title: TITLES[503] as string,
         status: 503,
-        detail: err.message,
+        detail: capText(err.message, Limits.detail),
         ...base,
       },
     };
@@ -111,6 +112,27 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
   };
 }
 
+/**
+ * The problem as JSON, never over Limits.responseBytes: fields are capped where they are made, and
+ * should escaping still blow them up (control characters take six bytes each), problems are dropped
+ * from the end, then the detail is cut, until the body fits.
+ */
 export function problemBody(problem: Problem): Buffer {
-  return Buffer.from(JSON.stringify(problem));
+  let body = Buffer.from(JSON.stringify(problem));
+  if (body.length <= Limits.responseBytes) return body;
+  const params = (problem['invalid-params'] as readonly unknown[] | undefined) ?? [];
+  let shrunk: Problem = { ...problem, detail: capText(problem.detail, 256) };
+  if (params.length === 0) return Buffer.from(JSON.stringify(shrunk));
+  for (let keep = params.length; ; keep = Math.floor(keep / 2)) {
+    const dropped = params.length - keep;
+    shrunk = {
+      ...shrunk,
+      'invalid-params': [
+        ...params.slice(0, keep),
+        ...(dropped > 0 ? [{ name: '…', reason: `${dropped} more not shown` }] : []),
+      ],
+    };
+    body = Buffer.from(JSON.stringify(shrunk));
+    if (body.length <= Limits.responseBytes || keep === 0) return body;
+  }
 }

@@ -8,6 +8,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidEventError, type InvalidParam } from '../errors.ts';
+import { Limits } from '../limits.ts';
 import type { CloudEvent, ExtensionValue } from '../types.ts';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
@@ -247,7 +248,10 @@ function parseJson(body: Buffer, what: string): unknown {
 }
 
 function describe(problems: readonly InvalidParam[]): string {
-  return `invalid CloudEvent: ${problems.map((p) => `${p.name} ${p.reason}`).join('; ')}`;
+  // The first few only: the message is an answer and a log line, not a copy of the input.
+  const shown = problems.slice(0, Limits.problems).map((p) => `${p.name} ${p.reason}`);
+  const more = problems.length - shown.length;
+  return `invalid CloudEvent: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
 }
 
 function freeze(

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { Limits } from './limits.ts';
+import { JsonLogger } from './log.ts';
+
+function capture() {
+  const lines: string[] = [];
+  const log = new JsonLogger({
+    serviceName: 'svc',
+    sink: { write: (c: string) => lines.push(...c.trim().split('\n')) },
+  });
+  return { log, lines };
+}
+
+describe('JsonLogger', () => {
+  describe('log', () => {
+    it('writes a short line as given: one ECS JSON object with every field', () => {
+      const { log, lines } = capture();
+      log.info('event processed', { 'event.id': 'e1', 'http.response.status_code': 204, nested: { a: [1] } });
+      log.flush();
+      expect(JSON.parse(lines[0] ?? '')).toMatchObject({
+        'log.level': 'info',
+        message: 'event processed',
+        service: { name: 'svc' },
+        'event.id': 'e1',
+        'http.response.status_code': 204,
+        nested: { a: [1] },
+      });
+    });
+
+    it('caps a line to Limits.logLineBytes whatever the message and fields hold, keeping the first fields', () => {
+      const { log, lines } = capture();
+      const huge = 'é'.repeat(1_000_000); // two bytes each
+      const fields: Record<string, unknown> = {
+        'event.id': 'e1',
+        'error.message': huge,
+        'error.stack_trace': huge,
+      };
+      for (let i = 0; i < 1000; i++) fields[`field${i}`] = { value: huge.slice(0, 100) };
+      log.error(huge, fields);
+      log.flush();
+      const line = lines[0] ?? '';
+      expect(Buffer.byteLength(line)).toBeLessThanOrEqual(Limits.logLineBytes);
+      const parsed = JSON.parse(line);
+      expect(parsed['event.id']).toBe('e1');
+      expect(parsed.message).toMatch(/more characters\)$/);
+      expect(parsed['error.message']).toHaveLength(Limits.logField);
+      expect(parsed['log.truncated_fields']).toBeGreaterThan(0);
+    });
+  });
+});
