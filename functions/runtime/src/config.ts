@@ -17,6 +17,10 @@ export interface RuntimeConfig {
   /** `source` of reply events. */
   readonly eventSource: string;
   readonly maxBodyBytes: number;
+  /** A client must send its request headers within this (slow-client bound). */
+  readonly requestHeadersTimeoutSeconds: number;
+  /** …and its whole request, headers and body, within this. */
+  readonly requestTimeoutSeconds: number;
   readonly mongodbUrl: string | undefined;
   readonly mongodbDb: string;
   /** The local platform's shared in-memory store (`make dev` without MONGODB_URL); MONGODB_URL wins. */
@@ -59,6 +63,13 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
   const serviceName = env.K_SERVICE || basename(functionDir);
   const port = int('PORT', 8080, 0, 65535);
   const maxBodyBytes = int('MAX_BODY_BYTES', 1024 * 1024, 1, 64 * 1024 * 1024);
+  const requestHeadersTimeoutSeconds = int('REQUEST_HEADERS_TIMEOUT_SECONDS', 10, 1, 3600);
+  const requestTimeoutSeconds = int('REQUEST_TIMEOUT_SECONDS', 30, 1, 3600);
+  if (requestTimeoutSeconds < requestHeadersTimeoutSeconds) {
+    problems.push(
+      `REQUEST_TIMEOUT_SECONDS (${requestTimeoutSeconds}) must be at least REQUEST_HEADERS_TIMEOUT_SECONDS (${requestHeadersTimeoutSeconds})`,
+    );
+  }
   const idempotencyTtlSeconds = int('IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 365 * 86_400);
   const handlerTimeoutSeconds = int('HANDLER_TIMEOUT_SECONDS', 25, 1, 3600);
   const idempotencyLockSeconds = int('IDEMPOTENCY_LOCK_SECONDS', handlerTimeoutSeconds + 5, 1, 3600);
@@ -105,6 +116,8 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
     host: env.HOST || '0.0.0.0',
     eventSource: env.CE_SOURCE || `/sluice/functions/${serviceName}`,
     maxBodyBytes,
+    requestHeadersTimeoutSeconds,
+    requestTimeoutSeconds,
     mongodbUrl,
     mongodbDb: env.MONGODB_DB || 'sluice',
     devStoreUrl,

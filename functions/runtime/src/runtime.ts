@@ -78,6 +78,8 @@ export async function startFunction(
       sink === undefined ? invoker : keepRejected(invoker, { sinkUrl: sink, dest: config.eventSource, log }),
     metrics,
     maxBodyBytes: config.maxBodyBytes,
+    headersTimeoutMs: config.requestHeadersTimeoutSeconds * 1000,
+    requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     isReady: () => ready,
     ...(routes === undefined ? {} : { routes }),
   });

@@ -22,6 +22,10 @@ export interface ServerOptions {
   readonly invoker: Pick<Invoker, 'invoke'>;
   readonly metrics: Metrics;
   readonly maxBodyBytes: number;
+  /** A client must send its request headers within this, else 408 and the connection closes. @default 10 000 */
+  readonly headersTimeoutMs?: number;
+  /** …and its whole request (headers and body) within this. @default 30 000 */
+  readonly requestTimeoutMs?: number;
   /** Readiness: true once the store answers and `init` has run; false again while shutting down. */
   readonly isReady: () => boolean;
   /** Plain HTTP routes (GET APIs); undefined when the function has none. */
@@ -64,17 +68,30 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
     res.end(problemBody(answer.problem));
   };
 
-  const handleEvent = (req: IncomingMessage, res: ServerResponse, started: number): void => {
-    // In flight from the first byte until the answer is flushed to the socket AND the handler has
-    // settled: drain() must neither cut a body being read nor close the store under a running handler.
+  /**
+   * Counts a request as in flight until its answer is flushed (or its connection lost: 'close' fires
+   * once either way) and every extra hold taken on it is released. Returns the release of one hold.
+   */
+  const track = (res: ServerResponse): { hold(): void; release(): void } => {
     inFlight++;
     let holds = 1;
     const release = (): void => {
       holds--;
       if (holds === 0) done();
     };
-    // 'close' follows 'finish' (answer handed to the OS) or a connection lost early; it fires once.
     res.on('close', release);
+    return {
+      hold: () => {
+        holds++;
+      },
+      release,
+    };
+  };
+
+  const handleEvent = (req: IncomingMessage, res: ServerResponse, started: number): void => {
+    // In flight from the first byte until the answer is flushed to the socket AND the handler has
+    // settled: drain() must neither cut a body being read nor close the store under a running handler.
+    const { hold, release } = track(res);
     const limit = options.maxBodyBytes;
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
@@ -99,7 +116,7 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
     req.on('end', () => {
       if (aborted) return;
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      holds++;
+      hold();
       // invoke() maps every error to an answer itself; a rejection here is a bug, still answered.
       options.invoker.invoke(req.headers, body).then(answered, (err: unknown) => {
         const answer = toProblem(err);
@@ -152,6 +169,8 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
       return;
     }
     if (options.routes !== undefined) {
+      // Plain routes are requests too: the drain waits for their answers like for events.
+      track(res);
       options.routes(req, res);
       return;
     }
@@ -167,7 +186,19 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
     );
   };
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, listener);
+  // Slow clients (slowloris, a body trickled in): node:http answers 408 and closes the connection when
+  // the headers or the whole request take longer than these; it checks on an interval, made short
+  // here so the bound holds within about a second of the timeout.
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout,
+      requestTimeout: Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout),
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+    },
+    listener,
+  );
 
   return {
     server,

@@ -16,6 +16,7 @@ export { describeDocumentStoreContract } from '../src/ports/document-store.contr
 
 import { receive, STRUCTURED_CONTENT_TYPE } from '../src/cloudevent/receive.ts';
 import { loadConfig } from '../src/config.ts';
+import type { LogSink } from '../src/log.ts';
 import type { DocumentStore } from '../src/ports/document-store.ts';
 import { type RunningFunction, startFunction } from '../src/runtime.ts';
 import type { CloudEvent } from '../src/types.ts';
@@ -57,7 +58,7 @@ export interface StartedFunction {
 export async function startInProcess(
   functionDir: string,
   env: Record<string, string> = {},
-  options: { store?: DocumentStore; waitReady?: boolean } = {},
+  options: { store?: DocumentStore; waitReady?: boolean; logSink?: LogSink } = {},
 ): Promise<StartedFunction> {
   const config = loadConfig({
     FUNCTION_DIR: functionDir,
@@ -68,7 +69,7 @@ export async function startInProcess(
     ...env,
   });
   const running = await startFunction(config, {
-    logSink: { write: () => true },
+    logSink: options.logSink ?? { write: () => true },
     ...(options.store === undefined ? {} : { store: options.store }),
   });
   const url = `http://127.0.0.1:${running.port}`;
