@@ -10,7 +10,11 @@
  */
 
 import type { DocumentStore } from '../../../functions/runtime/src/index.ts';
-import { openStore as openRuntimeStore, resolveEndpoint } from '../../../functions/runtime/src/index.ts';
+import {
+  openStore as openRuntimeStore,
+  resolveDevStore,
+  resolveEndpoint,
+} from '../../../functions/runtime/src/index.ts';
 import { formatTable, listDeadLetters, replayDeadLetter } from '../dead-letters.ts';
 
 const usage = 'usage: dlq.ts list [--all] | replay <id>|--all\n';
@@ -24,10 +28,10 @@ async function openStore(): Promise<DocumentStore | undefined> {
       mongodbDb: process.env.MONGODB_DB || 'sluice',
     });
   }
-  const devStore = resolveEndpoint('SLUICE_DEV_STORE_URL', (e) => e.devStoreUrl);
+  const devStore = resolveDevStore();
   if (devStore.url === undefined) return undefined;
   process.stderr.write(`dlq: dev store ${devStore.url} (from ${devStore.from})\n`);
-  return openRuntimeStore({ devStoreUrl: devStore.url, memory: false });
+  return openRuntimeStore({ devStoreUrl: devStore.url, devStoreToken: devStore.token, memory: false });
 }
 
 if (command !== 'list' && command !== 'replay') {

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { DocumentStore } from '../../runtime/src/index.ts';
-import { openStore as openRuntimeStore, resolveEndpoint } from '../../runtime/src/index.ts';
+import { openStore as openRuntimeStore, resolveDevStore, resolveEndpoint } from '../../runtime/src/index.ts';
 import { checkInvariants, formatReport } from '../lib/invariants.ts';
 import { makePlan, type Plan, type Submission, SubmissionKind } from './plan.ts';
 import { amqpSender, httpSender, type Sender, SendResult } from './send.ts';
@@ -74,12 +74,17 @@ const accountsApi = resolveEndpoint('ACCOUNTS_API_URL', (e) => e.services['accou
 const mongodbUrl = process.env.MONGODB_URL || undefined;
 const mongodbDb = process.env.MONGODB_DB || 'sluice';
 // MONGODB_URL first (explicit), then the dev store: explicit SLUICE_DEV_STORE_URL, else make dev's.
-const devStore =
-  mongodbUrl === undefined ? resolveEndpoint('SLUICE_DEV_STORE_URL', (e) => e.devStoreUrl) : undefined;
+const devStore = mongodbUrl === undefined ? resolveDevStore() : undefined;
 
 /** The store the processor writes to, or undefined when none is known. */
 async function openStore(): Promise<{ store: DocumentStore; label: string } | undefined> {
-  const store = await openRuntimeStore({ mongodbUrl, mongodbDb, devStoreUrl: devStore?.url, memory: false });
+  const store = await openRuntimeStore({
+    mongodbUrl,
+    mongodbDb,
+    devStoreUrl: devStore?.url,
+    devStoreToken: devStore?.token,
+    memory: false,
+  });
   if (store === undefined) return undefined;
   const label =
     mongodbUrl !== undefined ? `MongoDB ${mongodbDb}` : `dev store ${devStore?.url} (from ${devStore?.from})`;

@@ -111,10 +111,21 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...base, SLUICE_DEAD_LETTER_SINK: 'ftp://x/' })[0]).toMatch(/http\(s\) URL/);
   });
 
-  it('takes SLUICE_DEV_STORE_URL when it is a loopback http URL', () => {
-    const config = loadConfig({ FUNCTION_DIR: 'x', SLUICE_DEV_STORE_URL: 'http://127.0.0.1:40123' });
+  it('takes SLUICE_DEV_STORE_URL when it is a loopback http URL, with its token', () => {
+    const config = loadConfig({
+      FUNCTION_DIR: 'x',
+      SLUICE_DEV_STORE_URL: 'http://127.0.0.1:40123',
+      SLUICE_DEV_STORE_TOKEN: 't0ken',
+    });
     expect(config.devStoreUrl).toBe('http://127.0.0.1:40123');
+    expect(config.devStoreToken).toBe('t0ken');
     expect(loadConfig({ FUNCTION_DIR: 'x' }).devStoreUrl).toBeUndefined();
+  });
+
+  it('requires SLUICE_DEV_STORE_TOKEN with SLUICE_DEV_STORE_URL: the dev store refuses requests without it', () => {
+    expect(
+      problemsOf({ FUNCTION_DIR: 'x', SLUICE_DEV_STORE_URL: 'http://127.0.0.1:40123' }).join('\n'),
+    ).toContain('SLUICE_DEV_STORE_TOKEN is required');
   });
 
   it.each(['https://127.0.0.1:1', 'http://10.0.0.5:8080', 'http://127.0.0.1:1/v1', 'mongodb://127.0.0.1:1'])(

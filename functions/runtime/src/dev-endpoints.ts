@@ -22,6 +22,8 @@ export interface DevEndpoints {
   readonly brokerUrl?: string;
   /** The shared in-memory store (make dev without MONGODB_URL). */
   readonly devStoreUrl?: string;
+  /** Its per-run token: the reason this file is written readable by its owner only. */
+  readonly devStoreToken?: string;
   /** Knative Service name → router URL. */
   readonly services: Readonly<Record<string, string>>;
 }
@@ -31,11 +33,11 @@ export function endpointsFilePath(env: Readonly<Record<string, string | undefine
   return resolve(import.meta.dirname, '../../..', env.SLUICE_DEV_ENDPOINTS || DEFAULT_ENDPOINTS_FILE);
 }
 
-/** Writes atomically (rename), so a CLI never reads half a file. */
+/** Writes atomically (rename), so a CLI never reads half a file; owner-only (0600): it holds the dev store token. */
 export async function writeEndpointsFile(path: string, endpoints: DevEndpoints): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(endpoints, null, 2)}\n`);
+  await writeFile(tmp, `${JSON.stringify(endpoints, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, path);
 }
 
@@ -81,4 +83,37 @@ export function resolveEndpoint(
   const found = endpoints === undefined ? undefined : fromFile(endpoints);
   if (found !== undefined) return { url: found, from: `make dev (${DEFAULT_ENDPOINTS_FILE})` };
   return { url: fallback, from: fallback === undefined ? 'unset' : 'default' };
+}
+
+export interface ResolvedDevStore {
+  readonly url: string | undefined;
+  readonly token: string | undefined;
+  /** Where the URL came from, as `resolveEndpoint` says it. */
+  readonly from: string;
+}
+
+/**
+ * The shared dev store and its per-run token: SLUICE_DEV_STORE_URL + SLUICE_DEV_STORE_TOKEN when set,
+ * else the running `make dev`'s (both from its endpoints file, so the pair always matches).
+ */
+export function resolveDevStore(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ResolvedDevStore {
+  const explicit = env.SLUICE_DEV_STORE_URL;
+  if (explicit) {
+    return {
+      url: explicit,
+      token: env.SLUICE_DEV_STORE_TOKEN || undefined,
+      from: 'env SLUICE_DEV_STORE_URL',
+    };
+  }
+  const endpoints = readDevEndpoints(endpointsFilePath(env));
+  if (endpoints?.devStoreUrl !== undefined) {
+    return {
+      url: endpoints.devStoreUrl,
+      token: endpoints.devStoreToken,
+      from: `make dev (${DEFAULT_ENDPOINTS_FILE})`,
+    };
+  }
+  return { url: undefined, token: undefined, from: 'unset' };
 }

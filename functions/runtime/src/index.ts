@@ -59,8 +59,10 @@ export {
   type DevEndpoints,
   ENDPOINTS_STATE,
   endpointsFilePath,
+  type ResolvedDevStore,
   type ResolvedEndpoint,
   readDevEndpoints,
+  resolveDevStore,
   resolveEndpoint,
   writeEndpointsFile,
 } from './dev-endpoints.ts';

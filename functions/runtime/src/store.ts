@@ -12,6 +12,8 @@ export interface StoreOptions {
   /** @default 'sluice' */
   readonly mongodbDb?: string | undefined;
   readonly devStoreUrl?: string | undefined;
+  /** The dev store's per-run token (SLUICE_DEV_STORE_TOKEN). */
+  readonly devStoreToken?: string | undefined;
   /** Fall back to a store in this process's memory when neither is set. @default true */
   readonly memory?: boolean;
 }
@@ -23,7 +25,10 @@ export async function openStore(options: StoreOptions): Promise<DocumentStore | 
   }
   if (options.devStoreUrl !== undefined && options.devStoreUrl !== '') {
     const { HttpDocumentStore } = await import('./adapters/http/http-document-store.ts');
-    return new HttpDocumentStore(options.devStoreUrl);
+    return new HttpDocumentStore(
+      options.devStoreUrl,
+      options.devStoreToken === undefined ? {} : { token: options.devStoreToken },
+    );
   }
   return options.memory === false ? undefined : new MemoryDocumentStore();
 }

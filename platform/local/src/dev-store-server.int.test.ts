@@ -3,8 +3,13 @@ import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts'
 
 describe('startDevStoreServer', () => {
   let server: DevStoreServer;
+  const auth = () => ({ authorization: `Bearer ${server.token}` });
   const post = (path: string, body: string) =>
-    fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      body,
+      headers: { ...auth(), 'content-type': 'application/json' },
+    });
 
   beforeAll(async () => {
     server = await startDevStoreServer({ maxBodyBytes: 1024 });
@@ -18,7 +23,39 @@ describe('startDevStoreServer', () => {
   });
 
   it('answers 204 to a ping', async () => {
-    expect((await fetch(`${server.url}/v1/ping`)).status).toBe(204);
+    expect((await fetch(`${server.url}/v1/ping`, { headers: auth() })).status).toBe(204);
+  });
+
+  it('answers 401 without the per-run token, or with another one', async () => {
+    const none = await fetch(`${server.url}/v1/ping`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    const wrong = await fetch(`${server.url}/v1/c0/findOne`, {
+      method: 'POST',
+      body: '{"filter":{}}',
+      headers: { authorization: `Bearer ${server.token}x`, 'content-type': 'application/json' },
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('answers 415 to an operation that is not application/json (a form a browser page could post)', async () => {
+    const res = await fetch(`${server.url}/v1/c0/insertOne`, {
+      method: 'POST',
+      body: 'doc=1',
+      headers: { ...auth(), 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(res.status).toBe(415);
+    expect(await server.store.collection('c0').countDocuments({})).toBe(0);
+  });
+
+  it('generates a long random token per server', async () => {
+    const other = await startDevStoreServer();
+    try {
+      expect(other.token).not.toBe(server.token);
+      expect(Buffer.from(other.token, 'base64url')).toHaveLength(32);
+    } finally {
+      await other.close();
+    }
   });
 
   it('answers 200 with the result of an operation', async () => {

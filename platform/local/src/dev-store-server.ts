@@ -1,14 +1,17 @@
 /**
  * The dev store: ONE in-memory DocumentStore hosted by the local platform, so under `make dev` without
  * MONGODB_URL every function instance shares state and keeps it across scale-to-zero (the banking
- * pipeline's accounts, idempotency records). Development only, like Knative's InMemoryChannel: no auth,
- * loopback only, gone when `make dev` stops. Clients use HttpDocumentStore; the wire format is in
- * functions/runtime/src/adapters/http/dev-store-wire.ts.
+ * pipeline's accounts, idempotency records). Development only, like Knative's InMemoryChannel: loopback
+ * only, gone when `make dev` stops. Every request carries the per-run token `make dev` generates
+ * (`Authorization: Bearer`, 401 otherwise) and operations are `application/json` POSTs (415 otherwise),
+ * so another local user's process, or a browser page posting a form to 127.0.0.1, cannot read or change
+ * it. Clients use HttpDocumentStore; the wire format is in functions/runtime/src/adapters/http/dev-store-wire.ts.
  *
  * Atomicity: Node runs one request's store call at a time, and MemoryDocumentStore reads and writes a
  * document without an await in between, so each op is atomic as on MongoDB. The body is read in full
  * before the op starts; keep it that way (no awaits between read and write inside an op).
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
@@ -32,6 +35,8 @@ import {
 } from '../../../functions/runtime/src/index.ts';
 
 export interface DevStoreServerOptions {
+  /** The per-run bearer token every request must carry. @default a new random one (see `token`) */
+  readonly token?: string;
   /** @default 0 (a free port) */
   readonly port?: number;
   /** Largest request body; MongoDB's document limit. @default 16 MiB */
@@ -43,6 +48,8 @@ export interface DevStoreServerOptions {
 export interface DevStoreServer {
   /** `http://127.0.0.1:<port>`, for SLUICE_DEV_STORE_URL. */
   readonly url: string;
+  /** For SLUICE_DEV_STORE_TOKEN; never log it. */
+  readonly token: string;
   readonly store: DocumentStore;
   close(): Promise<void>;
 }
@@ -78,12 +85,34 @@ class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
 }
 
+/** A fresh per-run token: 256 bits from the CSPRNG, URL-safe. */
+export function newDevStoreToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+// Hashing both sides gives equal lengths, so the comparison is constant-time whatever is sent.
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
 export async function startDevStoreServer(options: DevStoreServerOptions = {}): Promise<DevStoreServer> {
   const store = options.store ?? new MemoryDocumentStore();
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const token = options.token ?? newDevStoreToken();
+  const expected = digest(`Bearer ${token}`);
+  const authorized = (req: IncomingMessage): boolean =>
+    timingSafeEqual(digest(req.headers.authorization ?? ''), expected);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (!authorized(req)) {
+      req.resume();
+      res.setHeader('www-authenticate', 'Bearer realm="sluice-dev-store"');
+      return answerError(
+        res,
+        401,
+        'Unauthorized',
+        'missing or wrong dev store token (SLUICE_DEV_STORE_TOKEN)',
+      );
+    }
     if (path === '/v1/ping') {
       if (req.method !== 'GET') return answerError(res, 405, 'MethodNotAllowed', 'use GET');
       await store.ping();
@@ -97,6 +126,10 @@ export async function startDevStoreServer(options: DevStoreServerOptions = {}): 
       return answerError(res, 404, 'NotFound', `no such operation: ${req.method} ${path}`);
     }
     if (req.method !== 'POST') return answerError(res, 405, 'MethodNotAllowed', 'use POST');
+    if (!isJson(req.headers['content-type'])) {
+      req.resume();
+      return answerError(res, 415, 'UnsupportedMediaType', 'operations are application/json');
+    }
     let result: unknown;
     try {
       const collection = decodeURIComponent(name);
@@ -142,6 +175,7 @@ export async function startDevStoreServer(options: DevStoreServerOptions = {}): 
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    token,
     store,
     async close() {
       await new Promise<void>((resolve) => {
@@ -164,6 +198,10 @@ function answerError(
   const body = JSON.stringify(answer);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {

@@ -46,6 +46,8 @@ const endpoints: DevEndpoints = {
   startedAt: new Date().toISOString(),
   ...(platform.broker === undefined ? {} : { brokerUrl: platform.broker.url }),
   ...(platform.devStoreUrl === undefined ? {} : { devStoreUrl: platform.devStoreUrl }),
+  // For make verify / dlq; the file is written owner-only (0600).
+  ...(platform.devStoreToken === undefined ? {} : { devStoreToken: platform.devStoreToken }),
   services: Object.fromEntries([...platform.serving.functions].map(([name, fn]) => [name, fn.router.url])),
 };
 await writeEndpointsFile(endpointsFile, endpoints).catch((err: unknown) =>

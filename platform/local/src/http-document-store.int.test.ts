@@ -11,7 +11,7 @@ import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts'
 
 describeDocumentStoreContract('http adapter on the dev store server', async () => {
   const server = await startDevStoreServer();
-  const store = new HttpDocumentStore(server.url);
+  const store = new HttpDocumentStore(server.url, { token: server.token });
   return {
     store,
     close: async () => {
@@ -29,8 +29,8 @@ describe('HttpDocumentStore', () => {
   beforeAll(async () => {
     server = await startDevStoreServer();
     // Two clients: two function instances (or two functions) on one shared store.
-    a = new HttpDocumentStore(server.url);
-    b = new HttpDocumentStore(`${server.url}/`);
+    a = new HttpDocumentStore(server.url, { token: server.token });
+    b = new HttpDocumentStore(`${server.url}/`, { token: server.token });
   });
   afterAll(async () => {
     await server.close();
@@ -74,6 +74,13 @@ describe('HttpDocumentStore', () => {
 
   it('rejects an invalid filter with TypeError, as a bad argument', async () => {
     await expect(a.collection('x').findOne([] as never)).rejects.toThrow(TypeError);
+  });
+
+  it('is refused without the per-run token: a 401 that is not retried as an outage', async () => {
+    const anonymous = new HttpDocumentStore(server.url);
+    const refused = anonymous.ping();
+    await expect(refused).rejects.toThrow(/dev store 401/);
+    await expect(refused).rejects.not.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('reports an unreachable dev store as StoreUnavailableError (transient, retried)', async () => {

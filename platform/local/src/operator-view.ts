@@ -32,7 +32,7 @@ export function operatorView(platform: DevPlatform): string {
     config.mongodbUrl !== undefined
       ? `  store     MongoDB ${redact(config.mongodbUrl)}`
       : platform.devStoreUrl !== undefined
-        ? `  store     shared in-memory (development only; set MONGODB_URL for MongoDB) at ${platform.devStoreUrl}, lost when make dev stops`
+        ? `  store     shared in-memory (development only; set MONGODB_URL for MongoDB) at ${platform.devStoreUrl} (per-run token), lost when make dev stops`
         : '  store     IN-MEMORY (MONGODB_URL unset): each function process has its own memory, lost when it scales to zero',
   );
   for (const line of broker?.description ?? []) out.push(`  ${line}`);

@@ -77,6 +77,8 @@ export interface DevPlatform {
   readonly config: Readonly<DevPlatformConfig>;
   /** The shared in-memory store every function uses when MONGODB_URL is unset (development only). */
   readonly devStoreUrl?: string | undefined;
+  /** Its per-run token (passed to functions as SLUICE_DEV_STORE_TOKEN; never logged). */
+  readonly devStoreToken?: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -178,7 +180,10 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     options.host ??
     new ProcessFunctionHost({
       root,
-      env: devStore === undefined ? env : { ...env, SLUICE_DEV_STORE_URL: devStore.url },
+      env:
+        devStore === undefined
+          ? env
+          : { ...env, SLUICE_DEV_STORE_URL: devStore.url, SLUICE_DEV_STORE_TOKEN: devStore.token },
       logFormat: config.logFormat,
       envFor: (service) => {
         const sink = deadLetterSinks.get(service.name);
@@ -235,6 +240,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     targetsFile: config.targetsFile,
     config,
     devStoreUrl: devStore?.url,
+    devStoreToken: devStore?.token,
     stop() {
       stopping ??= (async () => {
         // The broker first (no new deliveries), then functions finish in-flight requests and exit.

@@ -30,6 +30,7 @@ export const PASSTHROUGH_ENV = [
   'RABBITMQ_URL',
   'LOG_LEVEL',
   'SLUICE_DEV_STORE_URL',
+  'SLUICE_DEV_STORE_TOKEN',
 ] as const;
 /** Process basics a container image would also have. */
 const BASE_ENV = ['PATH', 'HOME', 'TZ', 'LANG', 'TMPDIR', 'NODE_OPTIONS'] as const;
