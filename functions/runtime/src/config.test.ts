@@ -128,6 +128,12 @@ describe('loadConfig', () => {
     ).toContain('SLUICE_DEV_STORE_TOKEN is required');
   });
 
+  it('reads METRICS_PORT: a plain HTTP function serves /metrics there instead of PORT', () => {
+    expect(loadConfig({ FUNCTION_DIR: 'x', METRICS_PORT: '9464' }).metricsPort).toBe(9464);
+    expect(loadConfig({ FUNCTION_DIR: 'x' }).metricsPort).toBeUndefined();
+    expect(problemsOf({ FUNCTION_DIR: 'x', METRICS_PORT: 'nine' })[0]).toContain('METRICS_PORT');
+  });
+
   it.each(['https://127.0.0.1:1', 'http://10.0.0.5:8080', 'http://127.0.0.1:1/v1', 'mongodb://127.0.0.1:1'])(
     'rejects SLUICE_DEV_STORE_URL=%s: the dev store is loopback http only',
     (url) => {

@@ -20,6 +20,8 @@ export interface DevEndpoints {
   readonly pid: number;
   readonly startedAt: string;
   readonly brokerUrl?: string;
+  /** The one public entry (api-gateway's router, GATEWAY_PORT). */
+  readonly gatewayUrl?: string;
   /** The shared in-memory store (make dev without MONGODB_URL). */
   readonly devStoreUrl?: string;
   /** Its per-run token: the reason this file is written readable by its owner only. */

@@ -108,3 +108,13 @@ export class DuplicateKeyError extends SluiceError {
 export class StoreUnavailableError extends TransientError {
   override name = 'StoreUnavailableError';
 }
+
+/** The API gateway's route table is invalid: every problem found, each naming its file. */
+export class RouteTableError extends SluiceError {
+  override name = 'RouteTableError';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid gateway route table:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}

@@ -9,31 +9,51 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FunctionLoadError } from './errors.ts';
 import type { SchemaSet } from './schema-set.ts';
-import type { SluiceFunction } from './types.ts';
+import type { HttpFunction, SluiceFunction } from './types.ts';
 
 export interface LoadedFunction {
   readonly fn: SluiceFunction;
   readonly schemas: SchemaSet;
 }
 
-let bundled: { readonly module: Partial<SluiceFunction>; readonly schemas: SchemaSet } | undefined;
+/** A module that exports `serve`: a plain HTTP function (types.ts `HttpFunction`). */
+export interface LoadedHttpFunction {
+  readonly http: HttpFunction;
+}
+
+type FunctionModule = Partial<SluiceFunction> & Partial<HttpFunction>;
+
+let bundled: { readonly module: FunctionModule; readonly schemas: SchemaSet } | undefined;
 
 /** Called by a bundle's entry before main runs: the handler module and its schemas are in the file. */
-export function useBundledFunction(module: Partial<SluiceFunction>, schemas: SchemaSet): void {
+export function useBundledFunction(module: FunctionModule, schemas: SchemaSet): void {
   bundled = { module, schemas };
 }
 
 const HANDLER_FILES = ['handler.ts', 'handler.js'] as const;
 
-export async function loadFunction(dir: string): Promise<LoadedFunction> {
-  if (bundled !== undefined)
+export async function loadFunction(dir: string): Promise<LoadedFunction | LoadedHttpFunction> {
+  if (bundled !== undefined) {
+    if (typeof bundled.module.serve === 'function') return { http: checkHttpFunction(bundled.module) };
     return { fn: checkFunction(bundled.module, 'the bundle'), schemas: bundled.schemas };
+  }
   const file = HANDLER_FILES.map((f) => join(dir, f)).find((f) => existsSync(f));
   if (file === undefined) throw new FunctionLoadError(`no handler.ts or handler.js in ${dir}`);
-  const mod = (await import(pathToFileURL(file).href)) as Partial<SluiceFunction>;
+  const mod = (await import(pathToFileURL(file).href)) as FunctionModule;
+  if (typeof mod.serve === 'function') return { http: checkHttpFunction(mod, file) };
   // Imported here, not at the top: ajv (~70 ms to load) is only needed when schemas are compiled now.
   const { loadSchemas } = await import('./validate.ts');
   return { fn: checkFunction(mod, file), schemas: await loadSchemas(join(dir, 'schemas')) };
+}
+
+function checkHttpFunction(mod: FunctionModule, where = 'the bundle'): HttpFunction {
+  // One kind per module: an event handler beside `serve` would never be called.
+  if (mod.handle !== undefined || mod.accepts !== undefined) {
+    throw new FunctionLoadError(
+      `${where} exports serve and handle/accepts: a function is either plain HTTP or CloudEvents`,
+    );
+  }
+  return mod as HttpFunction;
 }
 
 export function checkFunction(mod: Partial<SluiceFunction>, where: string): SluiceFunction {
@@ -72,6 +92,14 @@ export interface FunctionFolder {
 const NOT_SYSTEMS = new Set(['runtime', 'node_modules']);
 /** Folders inside a system that are not functions (its shared domain code). */
 const NOT_FUNCTIONS = new Set(['lib', 'node_modules']);
+
+/** The system folders under `functionsRoot` (`functions/<system>/`), sorted. */
+export function listSystems(functionsRoot: string): string[] {
+  return readdirSync(functionsRoot, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !NOT_SYSTEMS.has(d.name) && !d.name.startsWith('.'))
+    .map((d) => d.name)
+    .sort();
+}
 
 /**
  * Every function folder under `functionsRoot` (`functions/<system>/<name>/`), sorted by name. The one

@@ -68,10 +68,12 @@ export {
 } from './dev-endpoints.ts';
 // ── For function authors ─────────────────────────────────────────────────────────────────────────
 export {
+  ConfigError,
   DuplicateKeyError,
   InvalidEventError,
   type InvalidParam,
   PermanentError,
+  RouteTableError,
   StoreUnavailableError,
   TransientError,
 } from './errors.ts';
@@ -81,7 +83,29 @@ export {
   type FunctionFolder,
   findFunction,
   listFunctions,
+  listSystems,
 } from './function-loader.ts';
+export {
+  directoryRouteSources,
+  type GatewayRoute,
+  type HookRef,
+  type ProxyRoute,
+  type PublishRoute,
+  parseRouteTable,
+  RATE_LIMIT_KEY,
+  type RateLimitKey,
+  type RateLimitRef,
+  RESERVED_PREFIXES,
+  ROUTE_DEFAULTS,
+  ROUTE_KIND,
+  ROUTE_TABLE_API_VERSION,
+  ROUTE_TABLE_KIND,
+  ROUTES_FILE,
+  type RouteKind,
+  type RouteSource,
+  type RouteTable,
+  repositoryRouteSources,
+} from './gateway/route-table.ts';
 export { DEAD_LETTERED_HEADER, isFinalRefusal } from './keep-rejected.ts';
 export { ECS_VERSION, errorFields, JsonLogger, type LogSink } from './log.ts';
 export type {
@@ -98,15 +122,20 @@ export type {
 } from './ports/document-store.ts';
 export { type RunningFunction, type StartOptions, startFunction } from './runtime.ts';
 export { openStore, type StoreOptions } from './store.ts';
+export { continueTrace, formatTraceparent, type TraceContext } from './trace.ts';
 export type {
   CloudEvent,
   Context,
   ExtensionValue,
   Handler,
+  HttpFunction,
+  HttpHandler,
+  HttpRequestMetrics,
   InitContext,
   LogFields,
   Logger,
   ReplyEvent,
+  ServeContext,
   SluiceFunction,
 } from './types.ts';
 export { createAjv, loadSchemas, type SchemaSet } from './validate.ts';

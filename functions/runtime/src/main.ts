@@ -7,7 +7,7 @@
  * accepting, finish what is in flight, then exit 0 (the pod's grace period bounds the drain).
  */
 import { loadConfig } from './config.ts';
-import { ConfigError, FunctionLoadError } from './errors.ts';
+import { ConfigError, FunctionLoadError, RouteTableError } from './errors.ts';
 import { type RunningFunction, startFunction } from './runtime.ts';
 
 const processStart = performance.timeOrigin;
@@ -42,7 +42,7 @@ try {
     stop(pending);
   }
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof FunctionLoadError) {
+  if (err instanceof ConfigError || err instanceof FunctionLoadError || err instanceof RouteTableError) {
     process.stderr.write(`sluice: cannot start: ${err.message}\n`);
     process.exit(78); // EX_CONFIG
   }

@@ -5,6 +5,7 @@
 import { MemoryDocumentStore } from './adapters/memory/memory-document-store.ts';
 import type { RuntimeConfig } from './config.ts';
 import { checkSchemasCover, loadFunction } from './function-loader.ts';
+import { startHttpFunction } from './http-function.ts';
 import { ExpiryMode, IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { Invoker } from './invoke.ts';
 import { keepRejected } from './keep-rejected.ts';
@@ -21,7 +22,10 @@ const START_PURGE_DELAY_MS = 1000;
 
 export interface RunningFunction {
   readonly port: number;
-  readonly store: DocumentStore;
+  /** The function's store; undefined for a plain HTTP function (types.ts `HttpFunction`), which has none. */
+  readonly store: DocumentStore | undefined;
+  /** Where /metrics is served when METRICS_PORT moved it off `port` (plain HTTP functions). */
+  readonly metricsPort?: number | undefined;
   readonly log: JsonLogger;
   /** Graceful stop: not ready, finish in-flight events, run `shutdown`, close the store. */
   stop(): Promise<void>;
@@ -46,10 +50,27 @@ export async function startFunction(
     level: config.logLevel,
     ...(options.logSink === undefined ? {} : { sink: options.logSink }),
   });
-  const { fn, schemas } = await loadFunction(config.functionDir);
+  const loaded = await loadFunction(config.functionDir);
+  const metrics = options.metrics ?? (config.metricsEnabled ? await loadTelemetry(config, log) : noopMetrics);
+  if ('http' in loaded) {
+    const started = await startHttpFunction(
+      config,
+      loaded.http,
+      log,
+      metrics,
+      options.processStart ?? performance.timeOrigin,
+    );
+    return {
+      port: started.port,
+      metricsPort: started.metricsPort,
+      store: undefined,
+      log,
+      stop: started.stop,
+    };
+  }
+  const { fn, schemas } = loaded;
   checkSchemasCover(fn, schemas, config.functionDir);
 
-  const metrics = options.metrics ?? (config.metricsEnabled ? await loadTelemetry(config, log) : noopMetrics);
   const store: DocumentStore = options.store ?? (await storeFor(config));
   const guard = new IdempotencyGuard(store, config.serviceName, {
     ttlSeconds: config.idempotencyTtlSeconds,

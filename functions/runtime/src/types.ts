@@ -2,6 +2,7 @@
  * The contract between a function and the runtime. A function folder's `handler.ts` exports
  * `accepts` and `handle`; everything else is optional. User code never touches HTTP.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Router } from 'express';
 import type { DocumentStore } from './ports/document-store.ts';
 
@@ -85,4 +86,35 @@ export interface SluiceFunction {
   readonly shutdown?: () => Promise<void>;
   /** Plain HTTP routes (read APIs) mounted beside the event endpoint; express is loaded only if set. */
   readonly routes?: (router: Router, context: InitContext) => void;
+}
+
+/** Answers one plain HTTP request; it may stream (write as data arrives, honour backpressure). */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** What a plain HTTP function records per request: OTel `http.server.request.duration`. */
+export interface HttpRequestMetrics {
+  /** `route` is the matched route (`http.route`), never the raw path, so its values stay few. */
+  request(method: string, route: string, status: number, durationSeconds: number): void;
+}
+
+export interface ServeContext {
+  readonly log: Logger;
+  /** `faas.name`: the Knative Service name (`K_SERVICE`). */
+  readonly functionName: string;
+  readonly metrics: HttpRequestMetrics;
+  /** Aborted on SIGTERM: end long-lived responses (streams) so the drain can finish. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A plain HTTP function (knative/func's `http` kind beside `cloudevent`): `handler.ts` exports `serve`
+ * instead of `accepts`/`handle`. The runtime still owns the port, configuration, health probes,
+ * metrics and the drain on SIGTERM; every other request goes to the handler `serve` returns. No event
+ * endpoint, no store, no idempotency guard: for the platform's API gateway and the like.
+ */
+export interface HttpFunction {
+  /** Runs once before the function is ready; throwing stops the start (a bad route table, say). */
+  readonly serve: (context: ServeContext) => HttpHandler | Promise<HttpHandler>;
+  /** Runs once on SIGTERM after in-flight requests have finished. */
+  readonly shutdown?: () => Promise<void>;
 }
