@@ -49,10 +49,25 @@ describe('knative-service', () => {
       containerConcurrency: 100,
       timeoutSeconds: 30,
       retentionMs: 30_000,
-      visibility: 'public',
+      visibility: 'cluster-local',
     });
     expect(s?.containers[0]?.env).toContainEqual({ name: 'HANDLER_TIMEOUT_SECONDS', value: '25' });
     expect(Object.isFrozen(s)).toBe(true);
+  });
+
+  it('reads visibility as the networking webhook allows it: cluster-local, or public when absent', () => {
+    expect(readText(service()).set.services[0]?.visibility).toBe('public');
+    const labelled = (value: string) =>
+      readText(
+        service().replace(
+          '  namespace: sluice\n',
+          `  namespace: sluice\n  labels: {networking.knative.dev/visibility: ${value}}\n`,
+        ),
+      );
+    expect(labelled('cluster-local').set.services[0]?.visibility).toBe('cluster-local');
+    expect(labelled('private').problems.join('\n')).toContain(
+      'label networking.knative.dev/visibility must be "cluster-local" or absent (public)',
+    );
   });
 
   it('applies Serving and the KPA defaults where the manifest is silent', () => {

@@ -245,6 +245,12 @@ export function readKnativeService(r: ObjectReader): KnativeService | undefined 
     );
   }
 
+  // networking's ValidateVisibility: the label means cluster-local, or it is absent (public).
+  const visibility = r.meta.labels[VISIBILITY_LABEL];
+  if (visibility !== undefined && visibility !== 'cluster-local') {
+    r.problem(`label ${VISIBILITY_LABEL}`, 'must be "cluster-local" or absent (public)');
+  }
+
   const rawContainers = tspec.containers;
   const containers: Container[] = [];
   if (!Array.isArray(rawContainers) || rawContainers.length === 0) {
@@ -259,7 +265,7 @@ export function readKnativeService(r: ObjectReader): KnativeService | undefined 
   return Object.freeze({
     kind: 'Service',
     ...r.meta,
-    visibility: r.meta.labels[VISIBILITY_LABEL] ?? 'public',
+    visibility: visibility ?? 'public',
     minScale,
     maxScale,
     target,

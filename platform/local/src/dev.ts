@@ -45,6 +45,7 @@ const endpoints: DevEndpoints = {
   pid: process.pid,
   startedAt: new Date().toISOString(),
   ...(platform.broker === undefined ? {} : { brokerUrl: platform.broker.url }),
+  ...(platform.gateway === undefined ? {} : { gatewayUrl: platform.gateway.url }),
   ...(platform.devStoreUrl === undefined ? {} : { devStoreUrl: platform.devStoreUrl }),
   // For make verify / dlq; the file is written owner-only (0600).
   ...(platform.devStoreToken === undefined ? {} : { devStoreToken: platform.devStoreToken }),

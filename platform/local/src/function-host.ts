@@ -24,6 +24,8 @@ export interface FunctionInstance {
   readonly id: string;
   /** Base URL of the instance, e.g. http://127.0.0.1:41234 */
   readonly url: string;
+  /** Base URL of its metrics server when the Service moves /metrics off the serving port (METRICS_PORT). */
+  readonly metricsUrl?: string;
   readonly pid: number | undefined;
   /** Graceful stop (SIGTERM, wait); resolves when it is gone. */
   stop(): Promise<void>;

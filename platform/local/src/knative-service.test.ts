@@ -67,6 +67,12 @@ describe('knative-service', () => {
       expect(spec.timeoutSeconds).toBe(30);
       expect(spec.retentionMs).toBe(30_000);
       expect(spec.env.HANDLER_TIMEOUT_SECONDS).toBe('25');
+      expect(spec.visibility).toBe('cluster-local');
+    });
+
+    it('reads the gateway as the one public Service', async () => {
+      const specs = await loadKnativeServices(FUNCTIONS);
+      expect(specs.filter((s) => s.visibility === 'public').map((s) => s.name)).toEqual(['api-gateway']);
     });
 
     it('loads every function folder that has a service.yaml', async () => {
@@ -132,6 +138,21 @@ describe('knative-service', () => {
       expect(message).toContain('metadata.name "demo" must equal the function folder name "other"');
       expect(message).toContain('min-scale');
       expect(message).toContain('autoscaling.knative.dev/window');
+    });
+
+    it('reads networking.knative.dev/visibility: cluster-local, public when absent, nothing else', () => {
+      const labelled = (value: string) => {
+        const doc = manifest() as { metadata: { labels?: Record<string, string> } };
+        doc.metadata.labels = { 'networking.knative.dev/visibility': value };
+        return doc;
+      };
+      expect(toServiceSpec(manifest(), 'demo/service.yaml', 'demo').visibility).toBe('public');
+      expect(toServiceSpec(labelled('cluster-local'), 'demo/service.yaml', 'demo').visibility).toBe(
+        'cluster-local',
+      );
+      expect(() => toServiceSpec(labelled('private'), 'demo/service.yaml', 'demo')).toThrow(
+        /networking\.knative\.dev\/visibility must be "cluster-local" or absent/,
+      );
     });
 
     it('rejects a manifest that is not a Knative Service', () => {

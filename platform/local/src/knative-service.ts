@@ -24,6 +24,10 @@ import {
 
 export const ANNOTATION = AUTOSCALING_ANNOTATION;
 
+/** `networking.knative.dev/visibility`: absent = public (Kourier's external gateway), else cluster-local only. */
+export const VISIBILITY = { public: 'public', clusterLocal: 'cluster-local' } as const;
+export type Visibility = (typeof VISIBILITY)[keyof typeof VISIBILITY];
+
 /** Knative's defaults where the manifest is silent (config-autoscaler / config-defaults). */
 export const KNATIVE_DEFAULTS = {
   target: SERVING_DEFAULTS.target,
@@ -34,6 +38,8 @@ export const KNATIVE_DEFAULTS = {
 export interface KnativeServiceSpec {
   readonly name: string;
   readonly namespace: string;
+  /** Locally the public Service (the gateway) is served on GATEWAY_PORT; cluster-local ones on loopback ports. */
+  readonly visibility: Visibility;
   /** Folder of the function: the manifest's folder. */
   readonly functionDir: string;
   readonly file: string;
@@ -89,6 +95,7 @@ function toSpec(s: KnativeService, file: string): KnativeServiceSpec {
   return Object.freeze({
     name: s.name,
     namespace: s.namespace,
+    visibility: s.visibility === VISIBILITY.clusterLocal ? VISIBILITY.clusterLocal : VISIBILITY.public,
     functionDir: dirname(file),
     file,
     minScale: s.minScale,

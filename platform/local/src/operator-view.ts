@@ -27,6 +27,20 @@ export function operatorView(platform: DevPlatform): string {
     'sluice dev: local platform (Knative Serving + Eventing emulated from the same manifests; development only)',
   );
   out.push('');
+  const gw = platform.gateway;
+  if (gw !== undefined) {
+    out.push(
+      `  gateway   ${gw.url}  the one public entry (${gw.name}, GATEWAY_PORT); every other URL below is internal`,
+    );
+    const width = Math.max(...gw.routes.routes.map((r) => r.prefix.length));
+    for (const r of [...gw.routes.routes].sort((a, b) => a.prefix.localeCompare(b.prefix))) {
+      const target =
+        r.kind === 'proxy'
+          ? `${r.service}${r.prefixRewrite === undefined ? '' : ` ${r.prefixRewrite}`} (${r.methods.join(', ')})`
+          : `publish ${r.eventType} (POST)`;
+      out.push(`            ${r.prefix.padEnd(width)}  → ${target}`);
+    }
+  }
   out.push(`  broker    ${broker?.url ?? '(none)'}  POST CloudEvents here (binary or structured mode)`);
   out.push(
     config.mongodbUrl !== undefined
@@ -48,10 +62,10 @@ export function operatorView(platform: DevPlatform): string {
     out.push(
       `    ${''.padEnd(width)}  min-scale ${s.minScale}, max-scale ${s.maxScale || 'unset (local cap 10)'}, target ${s.target}, containerConcurrency ${s.containerConcurrency || 'unlimited'}, idle ${seconds(fn.idleMs)}, timeout ${s.timeoutSeconds}s`,
     );
-    const ready = snap?.instances.filter((i) => i.url !== undefined) ?? [];
+    const ready = snap?.instances.filter((i) => i.metricsUrl !== undefined) ?? [];
     out.push(
       ready.length > 0
-        ? `    ${''.padEnd(width)}  metrics ${ready.map((i) => `${i.url}/metrics`).join(' ')}`
+        ? `    ${''.padEnd(width)}  metrics ${ready.map((i) => `${i.metricsUrl}/metrics`).join(' ')}`
         : `    ${''.padEnd(width)}  metrics on each instance at /metrics once started (see the targets file)`,
     );
   }
@@ -62,6 +76,11 @@ export function operatorView(platform: DevPlatform): string {
   out.push(
     '  logs      ECS JSON on stdout; scale events: event.action scale-up / scale-down / instance-crashed',
   );
+  if (gw?.routes.match('/api/hello') !== undefined) {
+    out.push(
+      `  try       curl -i ${gw.url}/api/hello -H 'content-type: application/json' -d '{"name":"Ada"}'`,
+    );
+  }
   out.push(
     `  try       curl -i ${broker?.url ?? 'http://127.0.0.1:8080/'} -H 'content-type: application/cloudevents+json' --data-binary @functions/demo/hello/examples/dev.sluice.hello.requested.v1.json`,
   );

@@ -3,11 +3,17 @@
  * eventing/ with subscribers resolved to the serving routers, and the Prometheus target list. Exposed
  * as a function so the end-to-end tests run exactly what `make dev` runs.
  */
-import { resolve } from 'node:path';
-import type { Logger } from '../../../functions/runtime/src/index.ts';
+import { dirname, join, resolve } from 'node:path';
+import {
+  type Logger,
+  parseRouteTable,
+  type RouteTable,
+  repositoryRouteSources,
+} from '../../../functions/runtime/src/index.ts';
 import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts';
+import { publicServiceProblems, routeTargetProblems, writeRouteFiles } from './exposure.ts';
 import type { FunctionHost } from './function-host.ts';
-import { type KnativeServiceSpec, loadKnativeServices } from './knative-service.ts';
+import { type KnativeServiceSpec, loadKnativeServices, VISIBILITY } from './knative-service.ts';
 import { LOG_FORMAT, type LogFormat, ProcessFunctionHost } from './process-host.ts';
 import { DEFAULT_TARGETS_FILE, TargetsFile, toFileSd } from './prometheus-targets.ts';
 import { type Serving, startServing } from './serving.ts';
@@ -79,12 +85,16 @@ export interface DevPlatform {
   readonly devStoreUrl?: string | undefined;
   /** Its per-run token (passed to functions as SLUICE_DEV_STORE_TOKEN; never logged). */
   readonly devStoreToken?: string | undefined;
+  /** The public Service (the gateway) on GATEWAY_PORT, with the route table it was started with. */
+  readonly gateway?: { readonly name: string; readonly url: string; readonly routes: RouteTable } | undefined;
   stop(): Promise<void>;
 }
 
 export interface DevPlatformConfig {
   readonly root: string;
   readonly brokerPort: number;
+  /** Where the public Service (the gateway) listens; 0 picks a free port. */
+  readonly gatewayPort: number;
   readonly rabbitmqUrl: string | undefined;
   readonly mongodbUrl: string | undefined;
   readonly idleOverride: string | undefined;
@@ -104,11 +114,16 @@ export function resolveDevConfig(
   env: Readonly<Record<string, string | undefined>>,
   root: string,
 ): Readonly<DevPlatformConfig> {
-  const rawPort = env.BROKER_PORT || '8080';
-  const brokerPort = Number(rawPort);
-  if (!Number.isInteger(brokerPort) || brokerPort < 0 || brokerPort > 65535) {
-    throw new DevPlatformConfigError(`BROKER_PORT="${rawPort}" must be a port number (0 picks a free one)`);
-  }
+  const port = (name: string, fallback: string): number => {
+    const raw = env[name] || fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0 || value > 65535) {
+      throw new DevPlatformConfigError(`${name}="${raw}" must be a port number (0 picks a free one)`);
+    }
+    return value;
+  };
+  const brokerPort = port('BROKER_PORT', '8080');
+  const gatewayPort = port('GATEWAY_PORT', '8000');
   const format = env.SLUICE_LOG_FORMAT || LOG_FORMAT.json;
   if (format !== LOG_FORMAT.json && format !== LOG_FORMAT.human) {
     throw new DevPlatformConfigError(`SLUICE_LOG_FORMAT="${format}" must be json or human`);
@@ -121,6 +136,7 @@ export function resolveDevConfig(
     root,
     dataPlane,
     brokerPort,
+    gatewayPort,
     rabbitmqUrl: env.RABBITMQ_URL || undefined,
     mongodbUrl: env.MONGODB_URL || undefined,
     idleOverride: env.SLUICE_SCALE_TO_ZERO_AFTER || undefined,
@@ -170,20 +186,40 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       );
     }
   }
+  const problems = publicServiceProblems(services);
+  if (problems.length > 0) throw new DevPlatformConfigError(problems.join('; '));
+  // The public Service is the gateway: it gets GATEWAY_PORT, and the route table as its ConfigMap would hold it.
+  const gatewaySpec = services.find((s) => s.visibility === VISIBILITY.public);
+  let routes: RouteTable | undefined;
+  let routesDir: string | undefined;
+  if (gatewaySpec !== undefined) {
+    const sources = repositoryRouteSources(resolve(root, 'functions'));
+    routes = parseRouteTable(sources);
+    const routeProblems = routeTargetProblems(routes, services);
+    if (routeProblems.length > 0) throw new DevPlatformConfigError(routeProblems.join('; '));
+    routesDir = join(dirname(config.targetsFile), 'gateway-routes');
+    await writeRouteFiles(routesDir, sources);
+  }
   // Without MONGODB_URL: one in-memory store for all instances, hosted here (like InMemoryChannel), so
   // state is shared across scale-out and survives scale-to-zero. Only for the function processes we spawn.
   const devStore: DevStoreServer | undefined =
     config.mongodbUrl === undefined && options.host === undefined ? await startDevStoreServer() : undefined;
   // Filled once the broker has read the Triggers; instances start after that (serving's deferStart).
   let deadLetterSinks: ReadonlyMap<string, string> = new Map();
+  // Filled in as the platform comes up (routers, then the broker) and read by each instance start, so
+  // instances are started only once it is complete (serving's deferStart).
+  const childEnv: Record<string, string | undefined> = {
+    ...env,
+    ...(devStore === undefined
+      ? {}
+      : { SLUICE_DEV_STORE_URL: devStore.url, SLUICE_DEV_STORE_TOKEN: devStore.token }),
+    ...(routesDir === undefined ? {} : { GATEWAY_ROUTES_DIR: routesDir }),
+  };
   const host =
     options.host ??
     new ProcessFunctionHost({
       root,
-      env:
-        devStore === undefined
-          ? env
-          : { ...env, SLUICE_DEV_STORE_URL: devStore.url, SLUICE_DEV_STORE_TOKEN: devStore.token },
+      env: childEnv,
       logFormat: config.logFormat,
       envFor: (service) => {
         const sink = deadLetterSinks.get(service.name);
@@ -207,6 +243,9 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       ...(config.idleOverride === undefined ? {} : { idleOverride: config.idleOverride }),
       onChange: refreshTargets,
       deferStart: true,
+      ...(gatewaySpec === undefined
+        ? {}
+        : { routerPorts: new Map([[gatewaySpec.name, config.gatewayPort]]) }),
     });
   } catch (err) {
     await devStore?.close();
@@ -214,6 +253,10 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
   }
   refreshTargets();
   const running = serving;
+  // Cluster DNS, locally: every Service's router by name (the gateway proxies to them).
+  childEnv.SLUICE_SERVICE_URLS = JSON.stringify(
+    Object.fromEntries([...running.functions].map(([name, fn]) => [name, fn.router.url])),
+  );
   let broker: LocalBroker | undefined;
   try {
     const start = options.startBroker ?? (await import('./eventing-broker.ts')).startEventingBroker;
@@ -226,6 +269,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       dataPlane: config.dataPlane,
     });
     deadLetterSinks = broker.deadLetterSinks ?? new Map();
+    childEnv.BROKER_URL = broker.url;
     await running.start();
   } catch (err) {
     await broker?.stop();
@@ -233,6 +277,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     await devStore?.close();
     throw err;
   }
+  const gatewayUrl = gatewaySpec === undefined ? undefined : running.urlFor(gatewaySpec.name);
   let stopping: Promise<void> | undefined;
   return {
     serving: running,
@@ -241,6 +286,10 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     config,
     devStoreUrl: devStore?.url,
     devStoreToken: devStore?.token,
+    gateway:
+      gatewaySpec === undefined || gatewayUrl === undefined || routes === undefined
+        ? undefined
+        : { name: gatewaySpec.name, url: gatewayUrl, routes },
     stop() {
       stopping ??= (async () => {
         // The broker first (no new deliveries), then functions finish in-flight requests and exit.

@@ -23,7 +23,11 @@ import type { KnativeServiceSpec } from './knative-service.ts';
 export const LOG_FORMAT = { json: 'json', human: 'human' } as const;
 export type LogFormat = (typeof LOG_FORMAT)[keyof typeof LOG_FORMAT];
 
-/** Platform env handed to every function when set (the cluster gets them from Secrets). */
+/**
+ * Platform env handed to every function when set, over the manifest's own values: what the cluster
+ * gives through Secrets (MONGODB_URL), and where things are on this machine instead of in cluster DNS
+ * (the broker, each Service's router, the gateway's route files as its ConfigMap would hold them).
+ */
 export const PASSTHROUGH_ENV = [
   'MONGODB_URL',
   'MONGODB_DB',
@@ -31,6 +35,9 @@ export const PASSTHROUGH_ENV = [
   'LOG_LEVEL',
   'SLUICE_DEV_STORE_URL',
   'SLUICE_DEV_STORE_TOKEN',
+  'SLUICE_SERVICE_URLS',
+  'BROKER_URL',
+  'GATEWAY_ROUTES_DIR',
 ] as const;
 /** Process basics a container image would also have. */
 const BASE_ENV = ['PATH', 'HOME', 'TZ', 'LANG', 'TMPDIR', 'NODE_OPTIONS'] as const;
@@ -90,6 +97,9 @@ export class ProcessFunctionHost implements FunctionHost {
       const v = this.#env[key];
       if (v !== undefined && v !== '') env[key] = v;
     }
+    // A fixed metrics port from the manifest (the cluster's pod has it to itself) would clash here.
+    const metricsPort = service.env.METRICS_PORT === undefined ? undefined : await allocatePort();
+    if (metricsPort !== undefined) env.METRICS_PORT = String(metricsPort);
     Object.assign(env, {
       FUNCTION_DIR: service.functionDir,
       PORT: String(port),
@@ -117,6 +127,7 @@ export class ProcessFunctionHost implements FunctionHost {
     const instance: FunctionInstance = {
       id: instanceId,
       url,
+      ...(metricsPort === undefined ? {} : { metricsUrl: `http://127.0.0.1:${metricsPort}` }),
       pid: child.pid,
       stop: async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;

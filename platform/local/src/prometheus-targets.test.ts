@@ -12,9 +12,21 @@ describe('prometheus-targets', () => {
           service: 'hello',
           queued: 0,
           instances: [
-            { id: 'hello-1', state: 'ready', url: 'http://127.0.0.1:41000', inFlight: 0 },
-            { id: 'hello-2', state: 'starting', url: undefined, inFlight: 0 },
-            { id: 'hello-3', state: 'stopping', url: 'http://127.0.0.1:41002', inFlight: 0 },
+            {
+              id: 'hello-1',
+              state: 'ready',
+              url: 'http://127.0.0.1:41000',
+              metricsUrl: 'http://127.0.0.1:41000',
+              inFlight: 0,
+            },
+            { id: 'hello-2', state: 'starting', url: undefined, metricsUrl: undefined, inFlight: 0 },
+            {
+              id: 'hello-3',
+              state: 'stopping',
+              url: 'http://127.0.0.1:41002',
+              metricsUrl: 'http://127.0.0.1:41002',
+              inFlight: 0,
+            },
           ],
         },
       ]);
@@ -25,6 +37,25 @@ describe('prometheus-targets', () => {
         pod: 'hello-1',
         job: 'sluice-functions',
       });
+    });
+
+    it('scrapes an instance on its own metrics port when the Service sets METRICS_PORT', () => {
+      const groups = toFileSd([
+        {
+          service: 'api-gateway',
+          queued: 0,
+          instances: [
+            {
+              id: 'api-gateway-1',
+              state: 'ready',
+              url: 'http://127.0.0.1:41000',
+              metricsUrl: 'http://127.0.0.1:41001',
+              inFlight: 0,
+            },
+          ],
+        },
+      ]);
+      expect(groups[0]?.targets).toEqual(['127.0.0.1:41001']);
     });
   });
 

@@ -18,9 +18,10 @@ export function toFileSd(snapshots: readonly ScalerSnapshot[], namespace = 'slui
   const groups: FileSdGroup[] = [];
   for (const snap of snapshots) {
     for (const inst of snap.instances) {
-      if (inst.state !== 'ready' || inst.url === undefined) continue;
+      const metrics = inst.metricsUrl ?? inst.url;
+      if (inst.state !== 'ready' || metrics === undefined) continue;
       groups.push({
-        targets: [new URL(inst.url).host],
+        targets: [new URL(metrics).host],
         labels: {
           job: 'sluice-functions',
           namespace,

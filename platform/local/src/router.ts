@@ -3,6 +3,10 @@
  * request asks the scaler for room on an instance — held meanwhile, like the activator — and is
  * proxied to it. Failures answer what the cluster's data path would, so a broker retries: 503 when no
  * instance could take it, 502 when the instance died under it, 504 after timeoutSeconds.
+ *
+ * Slow clients (a connection that trickles its headers or body, holding a socket and an instance slot)
+ * get node:http's 408 and a closed connection after `headersTimeoutMs` / `requestTimeoutMs`, as Kourier's
+ * Envoy and queue-proxy bound them on the cluster.
  */
 import {
   Agent,
@@ -30,7 +34,15 @@ export interface RouterOptions {
   readonly port?: number;
   /** @default 127.0.0.1 */
   readonly host?: string;
+  /** The request headers must arrive within this. @default 10 000 */
+  readonly headersTimeoutMs?: number;
+  /** The whole request (headers and body) must arrive within this. @default 60 000 */
+  readonly requestTimeoutMs?: number;
 }
+
+export const ROUTER_DEFAULTS = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 } as const;
+/** How often node:http checks those deadlines (its default, 30 s, is too coarse for a 10 s limit). */
+const CONNECTIONS_CHECK_MS = 1_000;
 
 export interface ServiceRouter {
   readonly url: string;
@@ -151,9 +163,17 @@ export async function startRouter(options: RouterOptions): Promise<ServiceRouter
     req.pipe(upstream);
   };
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-    void handle(req, res);
-  });
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout: options.headersTimeoutMs ?? ROUTER_DEFAULTS.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs ?? ROUTER_DEFAULTS.requestTimeoutMs,
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+    },
+    (req, res) => {
+      void handle(req, res);
+    },
+  );
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {

@@ -40,6 +40,8 @@ export interface InstanceSnapshot {
   readonly id: string;
   readonly state: InstanceState;
   readonly url: string | undefined;
+  /** Where its /metrics is: the instance URL, or its own port when the Service sets METRICS_PORT. */
+  readonly metricsUrl: string | undefined;
   readonly inFlight: number;
 }
 
@@ -171,6 +173,7 @@ export class ServiceScaler {
         id: s.id,
         state: s.state,
         url: s.instance?.url,
+        metricsUrl: s.instance === undefined ? undefined : (s.instance.metricsUrl ?? s.instance.url),
         inFlight: s.inFlight,
       })),
     };

@@ -51,6 +51,11 @@ export interface ServingOptions {
    * each function's env needs (its dead-letter sink's router URL), then starts them.
    */
   readonly deferStart?: boolean;
+  /** Fixed router ports by Service name (the public Service on GATEWAY_PORT); others get a free one. */
+  readonly routerPorts?: ReadonlyMap<string, number>;
+  /** Slow-client limits of every router (router.ts). */
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
 }
 
 export interface ServedFunction {
@@ -83,11 +88,26 @@ export async function startServing(options: ServingOptions): Promise<Serving> {
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.onChange === undefined ? {} : { onChange: options.onChange }),
     });
-    const router = await startRouter({
-      activator: scaler,
-      log: options.log,
-      timeoutMs: spec.timeoutSeconds * 1000,
-    });
+    const port = options.routerPorts?.get(spec.name);
+    let router: ServiceRouter;
+    try {
+      router = await startRouter({
+        activator: scaler,
+        log: options.log,
+        timeoutMs: spec.timeoutSeconds * 1000,
+        ...(port === undefined ? {} : { port }),
+        ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+        ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+      });
+    } catch (err) {
+      await Promise.all([...functions.values()].map((f) => f.router.close(0)));
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new ServingConfigError(
+          `port ${port} for ${spec.name} is taken (GATEWAY_PORT; 0 picks a free one)`,
+        );
+      }
+      throw err;
+    }
     functions.set(spec.name, { spec, scaler, router, idleMs });
   }
   // min-scale instances start together; scale-from-zero ones wait for their first request.

@@ -58,6 +58,7 @@ export function serviceSpec(overrides: Partial<KnativeServiceSpec> = {}): Knativ
   return {
     name: 'hello',
     namespace: 'sluice',
+    visibility: 'cluster-local',
     functionDir: '/repo/functions/hello',
     file: '/repo/functions/hello/service.yaml',
     minScale: 0,

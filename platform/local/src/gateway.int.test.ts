@@ -1,0 +1,93 @@
+/**
+ * The public entry under `make dev`: startDevPlatform with the repository's own manifests and route
+ * table (exactly what `make dev` runs), curl-like requests through GATEWAY_PORT only.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpDocumentStore } from '../../../functions/runtime/test/support.ts';
+import { operatorView } from './operator-view.ts';
+import { type DevPlatform, startDevPlatform } from './platform.ts';
+import { until } from './testing/http-events.ts';
+import { RecordingLogger } from './testing/recording-logger.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+describe('make dev: the gateway is the one public entry, with the repository route table', () => {
+  let platform: DevPlatform;
+  let dir: string;
+  let gateway: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-gw-dev-'));
+    platform = await startDevPlatform({
+      root: ROOT,
+      log: new RecordingLogger(),
+      out: { write: () => true },
+      env: {
+        PATH: process.env.PATH,
+        BROKER_PORT: '0',
+        GATEWAY_PORT: '0',
+        SLUICE_SCALE_TO_ZERO_AFTER: '60s',
+        SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
+      },
+    });
+    gateway = platform.gateway?.url ?? '';
+  }, 120_000);
+
+  afterAll(async () => {
+    await platform?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves the public Service on its own port and lists its routes in the start-up view', () => {
+    expect(platform.gateway?.name).toBe('api-gateway');
+    expect(gateway).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(gateway).not.toBe(platform.serving.urlFor('accounts-api'));
+    const view = operatorView(platform);
+    expect(view).toContain(`gateway   ${gateway}  the one public entry`);
+    expect(view).toMatch(/\/api\/accounts\s+→ accounts-api \/accounts \(GET, HEAD\)/);
+    expect(view).toMatch(/\/api\/hello\s+→ publish dev\.sluice\.hello\.requested\.v1 \(POST\)/);
+  });
+
+  it("proxies /api/accounts to accounts-api's read API, started from zero", async () => {
+    const res = await fetch(`${gateway}/api/accounts?limit=5`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toMatch(/.+/);
+    expect(await res.json()).toEqual({ accounts: [], next: null });
+    const missing = await fetch(`${gateway}/api/accounts/acc-nobody`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('publishes POST /api/hello as the hello event: 202, then hello (from zero) greets in the shared store', async () => {
+    const name = `Ada-${Date.now()}`;
+    const res = await fetch(`${gateway}/api/hello`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, language: 'en' }),
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({
+      type: 'dev.sluice.hello.requested.v1',
+      source: '/sluice/gateway/hello',
+    });
+    const store = new HttpDocumentStore(platform.devStoreUrl as string, {
+      token: platform.devStoreToken as string,
+    });
+    const greeted = await until(
+      'hello to count the greeting',
+      async () =>
+        (await store.collection<{ _id: string; count: number }>('greetings').findOne({ _id: name }))?.count,
+      45_000,
+    );
+    expect(greeted).toBe(1);
+  });
+
+  it('refuses unrouted paths with problem+json', async () => {
+    const res = await fetch(`${gateway}/accounts`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ type: 'https://sluice.dev/problems/no-route', status: 404 });
+  });
+});
