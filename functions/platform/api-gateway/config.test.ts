@@ -50,8 +50,8 @@ describe('loadGatewayConfig', () => {
   });
 });
 
-describe('checkRoutesAgainstConfig', () => {
-  const table = parseRouteTable([
+describe('checkRoutesAgainstConfig', async () => {
+  const table = await parseRouteTable([
     {
       system: 'a',
       file: 'a.yaml',

@@ -26,7 +26,7 @@ export const serve: HttpFunction['serve'] = async ({ log, metrics, signal }) => 
   } catch (err) {
     throw new GatewayConfigError([`GATEWAY_ROUTES_DIR ${config.routesDir}: ${(err as Error).message}`]);
   }
-  const table = parseRouteTable(sources);
+  const table = await parseRouteTable(sources);
   checkRoutesAgainstConfig(table.routes, config);
   const hooks = await buildHooks(HOOKS, table.routes, { log, env: process.env });
   if (table.routes.length === 0) log.warn(`no route files in ${config.routesDir}: every request gets 404`);

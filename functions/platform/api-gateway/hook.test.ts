@@ -26,7 +26,7 @@ const requestTo = (route: GatewayRoute, headers: Record<string, string> = {}): H
 
 describe('buildHooks', () => {
   it('leaves routes without hooks anonymous and unlimited', async () => {
-    const { routes } = table('  - {prefix: /a, service: a}\n');
+    const { routes } = await table('  - {prefix: /a, service: a}\n');
     const hooks = await buildHooks(HOOKS, routes, { log: quiet, env: {} });
     expect(hooks.get(routes[0] as GatewayRoute)).toEqual({
       auth: undefined,
@@ -36,7 +36,7 @@ describe('buildHooks', () => {
   });
 
   it('reports unknown hooks and refused configs together, naming route and file', async () => {
-    const { routes } = table(
+    const { routes } = await table(
       '  - {prefix: /a, service: a, auth: {hook: api-key}}\n  - {prefix: /b, service: b, rateLimit: {hook: fixed-window, key: client-address, config: {limit: 0, window: 1m}}}\n',
     );
     await expect(buildHooks(HOOKS, routes, { log: quiet, env: {} })).rejects.toMatchObject({
@@ -61,7 +61,7 @@ describe('buildHooks', () => {
         },
       }),
     };
-    const { routes } = table(
+    const { routes } = await table(
       '  - {prefix: /q, service: q, auth: {hook: api-key, config: {header: x-api-key}}}\n',
     );
     const route = routes[0] as GatewayRoute;
@@ -80,8 +80,8 @@ describe('buildHooks', () => {
   });
 });
 
-describe('bearer-token', () => {
-  const { routes } = table(
+describe('bearer-token', async () => {
+  const { routes } = await table(
     '  - {prefix: /ops, service: ops, auth: {hook: bearer-token, config: {tokenEnv: OPS_TOKEN, principal: ops}}}\n',
   );
   const route = routes[0] as GatewayRoute;
@@ -124,7 +124,7 @@ describe('bearer-token', () => {
 
 describe('fixed-window', () => {
   async function limiter(routesYaml: string, now: () => number) {
-    const { routes } = table(routesYaml);
+    const { routes } = await table(routesYaml);
     const hooks = await buildHooks(HOOKS, routes, { log: quiet, env: {}, now });
     return routes.map((r) => ({ route: r, hook: hooks.get(r)?.rateLimit as RateLimitHook }));
   }

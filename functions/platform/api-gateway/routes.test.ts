@@ -12,9 +12,9 @@ import { HOOKS } from './hooks/registry.ts';
 
 const FUNCTIONS = join(import.meta.dirname, '../..');
 
-describe("the repository's route table", () => {
+describe("the repository's route table", async () => {
   const sources = repositoryRouteSources(FUNCTIONS);
-  const table = parseRouteTable(sources);
+  const table = await parseRouteTable(sources);
 
   it('has the routes the README shows', () => {
     expect(sources.map((s) => s.system)).toEqual(expect.arrayContaining(['banking', 'demo']));

@@ -86,6 +86,7 @@ export {
   listSystems,
 } from './function-loader.ts';
 export {
+  buildRouteTable,
   directoryRouteSources,
   type GatewayRoute,
   type HookRef,
@@ -101,6 +102,7 @@ export {
   ROUTE_TABLE_API_VERSION,
   ROUTE_TABLE_KIND,
   ROUTES_FILE,
+  type RouteDocument,
   type RouteKind,
   type RouteSource,
   type RouteTable,

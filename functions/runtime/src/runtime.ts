@@ -5,7 +5,6 @@
 import { MemoryDocumentStore } from './adapters/memory/memory-document-store.ts';
 import type { RuntimeConfig } from './config.ts';
 import { checkSchemasCover, loadFunction } from './function-loader.ts';
-import { startHttpFunction } from './http-function.ts';
 import { ExpiryMode, IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { Invoker } from './invoke.ts';
 import { keepRejected } from './keep-rejected.ts';
@@ -53,6 +52,8 @@ export async function startFunction(
   const loaded = await loadFunction(config.functionDir);
   const metrics = options.metrics ?? (config.metricsEnabled ? await loadTelemetry(config, log) : noopMetrics);
   if ('http' in loaded) {
+    // Imported here: an event function's cold start does not load the plain-HTTP server.
+    const { startHttpFunction } = await import('./http-function.ts');
     const started = await startHttpFunction(
       config,
       loaded.http,

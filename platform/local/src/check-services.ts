@@ -50,7 +50,9 @@ export async function checkLocalServices(functionsDir: string, eventingDir: stri
   }
   const problems = [...publicServiceProblems(services)];
   try {
-    problems.push(...routeTargetProblems(parseRouteTable(repositoryRouteSources(functionsDir)), services));
+    problems.push(
+      ...routeTargetProblems(await parseRouteTable(repositoryRouteSources(functionsDir)), services),
+    );
   } catch (err) {
     if (!(err instanceof RouteTableError)) throw err;
     problems.push(...err.problems);

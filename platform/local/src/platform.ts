@@ -194,7 +194,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
   let routesDir: string | undefined;
   if (gatewaySpec !== undefined) {
     const sources = repositoryRouteSources(resolve(root, 'functions'));
-    routes = parseRouteTable(sources);
+    routes = await parseRouteTable(sources);
     const routeProblems = routeTargetProblems(routes, services);
     if (routeProblems.length > 0) throw new DevPlatformConfigError(routeProblems.join('; '));
     routesDir = join(dirname(config.targetsFile), 'gateway-routes');

@@ -18,9 +18,9 @@ const source = (system: string, routes: string): RouteSource => ({
   text: `${HEADER}${routes}`,
 });
 
-function problemsOf(sources: RouteSource[]): readonly string[] {
+async function problemsOf(sources: RouteSource[]): Promise<readonly string[]> {
   try {
-    parseRouteTable(sources);
+    await parseRouteTable(sources);
   } catch (err) {
     expect(err).toBeInstanceOf(RouteTableError);
     return (err as RouteTableError).problems;
@@ -29,8 +29,8 @@ function problemsOf(sources: RouteSource[]): readonly string[] {
 }
 
 describe('parseRouteTable', () => {
-  it('reads proxy and publish routes, with the defaults filled in', () => {
-    const table = parseRouteTable([
+  it('reads proxy and publish routes, with the defaults filled in', async () => {
+    const table = await parseRouteTable([
       source(
         'banking',
         '  - {prefix: /api/accounts, service: accounts-api, prefixRewrite: /accounts, methods: [GET], timeout: 2s}\n',
@@ -71,13 +71,15 @@ describe('parseRouteTable', () => {
     ]);
   });
 
-  it('keeps hook references with their config', () => {
-    const [route] = parseRouteTable([
-      source(
-        'quotes',
-        '  - prefix: /quotes\n    service: quotes-api\n    auth: {hook: api-key}\n    rateLimit: {hook: fixed-window, key: principal, config: {limit: 10, window: 1m}}\n',
-      ),
-    ]).routes;
+  it('keeps hook references with their config', async () => {
+    const [route] = (
+      await parseRouteTable([
+        source(
+          'quotes',
+          '  - prefix: /quotes\n    service: quotes-api\n    auth: {hook: api-key}\n    rateLimit: {hook: fixed-window, key: principal, config: {limit: 10, window: 1m}}\n',
+        ),
+      ])
+    ).routes;
     expect(route?.auth).toEqual({ hook: 'api-key', config: {} });
     expect(route?.rateLimit).toEqual({
       hook: 'fixed-window',
@@ -86,8 +88,8 @@ describe('parseRouteTable', () => {
     });
   });
 
-  it('reports what the schema refuses, naming the file and the field', () => {
-    const problems = problemsOf([
+  it('reports what the schema refuses, naming the file and the field', async () => {
+    const problems = await problemsOf([
       source('a', '  - {prefix: /API/, service: Bad_Name, timeout: 10, colour: red}\n'),
     ]);
     expect(problems).toEqual(
@@ -100,41 +102,41 @@ describe('parseRouteTable', () => {
     );
   });
 
-  it('reports a file that is not YAML, or not a route table', () => {
-    expect(problemsOf([{ system: 'a', file: 'a.yaml', text: 'routes: [' }])[0]).toMatch(
+  it('reports a file that is not YAML, or not a route table', async () => {
+    expect((await problemsOf([{ system: 'a', file: 'a.yaml', text: 'routes: [' }]))[0]).toMatch(
       /^a\.yaml: invalid YAML/,
     );
-    expect(problemsOf([{ system: 'a', file: 'a.yaml', text: 'kind: Trigger\n' }])).toContain(
+    expect(await problemsOf([{ system: 'a', file: 'a.yaml', text: 'kind: Trigger\n' }])).toContain(
       "a.yaml: / must have required property 'routes'",
     );
   });
 
-  it('needs exactly one target per route', () => {
-    expect(problemsOf([source('a', '  - {prefix: /a}\n')])).toEqual([
+  it('needs exactly one target per route', async () => {
+    expect(await problemsOf([source('a', '  - {prefix: /a}\n')])).toEqual([
       'a/routes.yaml: routes[0] (/a): needs exactly one of service (proxy) or publish (CloudEvent to the broker)',
     ]);
     expect(
-      problemsOf([source('a', '  - {prefix: /a, service: s, publish: {type: t, source: /s}}\n')]),
+      await problemsOf([source('a', '  - {prefix: /a, service: s, publish: {type: t, source: /s}}\n')]),
     ).toHaveLength(1);
   });
 
-  it('refuses proxy-only fields on a publish route', () => {
+  it('refuses proxy-only fields on a publish route', async () => {
     expect(
-      problemsOf([source('a', '  - {prefix: /a, methods: [GET], publish: {type: t, source: /s}}\n')]),
+      await problemsOf([source('a', '  - {prefix: /a, methods: [GET], publish: {type: t, source: /s}}\n')]),
     ).toEqual([
       'a/routes.yaml: routes[0] (/a): methods applies to proxy routes only (publish routes take POST only)',
     ]);
   });
 
-  it('keeps /health for the runtime', () => {
-    expect(problemsOf([source('a', '  - {prefix: /health/x, service: s}\n')])[0]).toContain(
+  it('keeps /health for the runtime', async () => {
+    expect((await problemsOf([source('a', '  - {prefix: /health/x, service: s}\n')]))[0]).toContain(
       '/health is reserved',
     );
   });
 
-  it('refuses a rate limit keyed by principal on a route without authentication', () => {
+  it('refuses a rate limit keyed by principal on a route without authentication', async () => {
     expect(
-      problemsOf([
+      await problemsOf([
         source('a', '  - {prefix: /a, service: s, rateLimit: {hook: fixed-window, key: principal}}\n'),
       ]),
     ).toEqual([
@@ -142,25 +144,25 @@ describe('parseRouteTable', () => {
     ]);
   });
 
-  it('refuses the same prefix twice, within a file or across files', () => {
+  it('refuses the same prefix twice, within a file or across files', async () => {
     expect(
-      problemsOf([
+      await problemsOf([
         source('a', '  - {prefix: /x, service: s}\n'),
         source('b', '  - {prefix: /x, service: t}\n'),
       ]),
     ).toEqual(['prefix /x is declared twice: a/routes.yaml and b/routes.yaml']);
   });
 
-  it("refuses a prefix under another system's prefix, but lets a system nest its own", () => {
+  it("refuses a prefix under another system's prefix, but lets a system nest its own", async () => {
     expect(
-      problemsOf([
+      await problemsOf([
         source('fleet', '  - {prefix: /api/vehicles, service: vehicles-api}\n'),
         source('quotes', '  - {prefix: /api/vehicles/quotes, service: quotes-api}\n'),
       ]),
     ).toEqual([
       'prefix /api/vehicles/quotes (quotes/routes.yaml) lies under /api/vehicles, which system fleet owns (fleet/routes.yaml)',
     ]);
-    const nested = parseRouteTable([
+    const nested = await parseRouteTable([
       source(
         'fleet',
         '  - {prefix: /api/vehicles, service: vehicles-api}\n  - {prefix: /api/vehicles/stream, service: vehicles-api, idleTimeout: 5m}\n',
@@ -169,18 +171,20 @@ describe('parseRouteTable', () => {
     expect(nested.routes.map((r) => r.prefix)).toEqual(['/api/vehicles/stream', '/api/vehicles']);
   });
 
-  it('does not confuse a prefix with a longer segment that starts the same way', () => {
+  it('does not confuse a prefix with a longer segment that starts the same way', async () => {
     expect(
-      parseRouteTable([
-        source('a', '  - {prefix: /api/account, service: s}\n'),
-        source('b', '  - {prefix: /api/accounts, service: t}\n'),
-      ]).routes,
+      (
+        await parseRouteTable([
+          source('a', '  - {prefix: /api/account, service: s}\n'),
+          source('b', '  - {prefix: /api/accounts, service: t}\n'),
+        ])
+      ).routes,
     ).toHaveLength(2);
   });
 });
 
-describe('RouteTable.match', () => {
-  const table = parseRouteTable([
+describe('RouteTable.match', async () => {
+  const table = await parseRouteTable([
     source(
       'a',
       '  - {prefix: /api/accounts, service: accounts}\n  - {prefix: /api/accounts/stream, service: streams}\n',
@@ -189,17 +193,17 @@ describe('RouteTable.match', () => {
   ]);
   const matched = (path: string) => table.match(path)?.prefix;
 
-  it('matches the prefix itself and the paths below it', () => {
+  it('matches the prefix itself and the paths below it', async () => {
     expect(matched('/api/accounts')).toBe('/api/accounts');
     expect(matched('/api/accounts/acc-1')).toBe('/api/accounts');
   });
 
-  it('takes the longest prefix', () => {
+  it('takes the longest prefix', async () => {
     expect(matched('/api/accounts/stream')).toBe('/api/accounts/stream');
     expect(matched('/api/accounts/stream/x')).toBe('/api/accounts/stream');
   });
 
-  it('matches whole path segments only', () => {
+  it('matches whole path segments only', async () => {
     expect(matched('/api/accountsX')).toBeUndefined();
     expect(matched('/api/account')).toBe('/api/account');
     expect(matched('/api')).toBeUndefined();
@@ -210,7 +214,7 @@ describe('route sources', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-routes-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('reads a mounted ConfigMap: one <system>.yaml per key, skipping the ..data folders', () => {
+  it('reads a mounted ConfigMap: one <system>.yaml per key, skipping the ..data folders', async () => {
     const mount = join(dir, 'mount');
     mkdirSync(join(mount, '..2026_01_01_00_00_00.000000001'), { recursive: true });
     writeFileSync(join(mount, 'banking.yaml'), `${HEADER}  - {prefix: /a, service: s}\n`);
@@ -220,7 +224,7 @@ describe('route sources', () => {
     ]);
   });
 
-  it('reads functions/<system>/routes.yaml of the systems that have one', () => {
+  it('reads functions/<system>/routes.yaml of the systems that have one', async () => {
     const functions = join(dir, 'functions');
     mkdirSync(join(functions, 'runtime'), { recursive: true });
     mkdirSync(join(functions, 'banking'), { recursive: true });

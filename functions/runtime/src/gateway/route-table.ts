@@ -12,7 +12,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { RouteTableError } from '../errors.ts';
 import { listSystems } from '../function-loader.ts';
 import { createAjv } from '../validate.ts';
@@ -85,6 +84,13 @@ export interface RouteSource {
   readonly text: string;
 }
 
+/** One route file, already parsed from YAML. */
+export interface RouteDocument {
+  readonly system: string;
+  readonly file: string;
+  readonly document: unknown;
+}
+
 export interface RouteTable {
   /** Longest prefix first: the order `match` tries them in. */
   readonly routes: readonly GatewayRoute[];
@@ -115,21 +121,40 @@ interface RawRoute {
 
 let validateFile: ReturnType<ReturnType<typeof createAjv>['compile']> | undefined;
 
-/** Parses and checks every file together; throws RouteTableError listing every problem found. */
-export function parseRouteTable(sources: readonly RouteSource[]): RouteTable {
+/**
+ * Parses every file (YAML) and checks them together; throws RouteTableError listing every problem found.
+ * The YAML parser is loaded here, on first use, so a function that never reads a route table (all but the
+ * gateway) does not carry it in the eager part of its bundle.
+ */
+export async function parseRouteTable(sources: readonly RouteSource[]): Promise<RouteTable> {
+  const { parseDocument } = await import('yaml');
+  const problems: string[] = [];
+  const documents: RouteDocument[] = [];
+  for (const source of sources) {
+    const parsed = parseDocument(source.text);
+    const error = parsed.errors[0];
+    if (error !== undefined) problems.push(`${source.file}: invalid YAML: ${error.message}`);
+    else documents.push({ system: source.system, file: source.file, document: parsed.toJS() });
+  }
+  try {
+    const table = buildRouteTable(documents);
+    if (problems.length === 0) return table;
+  } catch (err) {
+    if (!(err instanceof RouteTableError)) throw err;
+    problems.push(...err.problems);
+  }
+  throw new RouteTableError(problems);
+}
+
+/** Checks route files already parsed from YAML (the deploy rules read them out of a rendered ConfigMap). */
+export function buildRouteTable(documents: readonly RouteDocument[]): RouteTable {
   // Every problem at once: a route file is read at start, never on a request path.
   validateFile ??= createAjv({ allErrors: true }).compile(schema);
   const validate = validateFile;
   const problems: string[] = [];
   const routes: GatewayRoute[] = [];
-  for (const source of sources) {
-    let doc: unknown;
-    try {
-      doc = parse(source.text);
-    } catch (err) {
-      problems.push(`${source.file}: invalid YAML: ${(err as Error).message}`);
-      continue;
-    }
+  for (const source of documents) {
+    const doc = source.document;
     if (!validate(doc)) {
       for (const e of validate.errors ?? []) {
         const extra = e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : '';
@@ -156,7 +181,7 @@ export function parseRouteTable(sources: readonly RouteSource[]): RouteTable {
 
 function toRoute(
   r: RawRoute,
-  source: RouteSource,
+  source: RouteDocument,
   where: string,
   problems: string[],
 ): GatewayRoute | undefined {
