@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { type KubeObject, parseManifest } from './validate/manifest.ts';
 import {
   checkManifest,
@@ -12,7 +13,9 @@ import {
   overlayNames,
   readVersions,
   renderOverlay,
+  routeGeneratorProblems,
 } from './validate/project.ts';
+import { PUBLIC_ENTRY } from './validate/rules.ts';
 import { createSchemaValidator } from './validate/schema.ts';
 
 describe('overlays', () => {
@@ -46,6 +49,61 @@ describe('overlays', () => {
     }
   });
 
+  it('has one public entry: every broker-fed Service cluster-local, the gateway the only public one, NetworkPolicies in place', () => {
+    for (const [name, report] of reports) {
+      const ksvcs = report.objects.filter(
+        (o) => o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1',
+      );
+      const isPublic = (o: KubeObject) =>
+        o.metadata.labels?.['networking.knative.dev/visibility'] !== 'cluster-local';
+      expect(
+        ksvcs.filter(isPublic).map((o) => o.metadata.name),
+        name,
+      ).toEqual([PUBLIC_ENTRY]);
+      const subscribers = new Set(
+        report.objects
+          .filter((o) => o.kind === 'Trigger')
+          .map((t) => (t.spec as { subscriber: { ref: { name: string } } }).subscriber.ref.name),
+      );
+      expect(subscribers.size, name).toBeGreaterThan(0);
+      for (const s of subscribers)
+        expect(isPublic(ksvcs.find((k) => k.metadata.name === s) as KubeObject), s).toBe(false);
+      expect(
+        report.objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name),
+        name,
+      ).toEqual(['api-gateway', 'broker-ingress', 'event-endpoints']);
+      const exposed = report.objects.filter(
+        (o) =>
+          o.kind === 'Service' &&
+          o.apiVersion === 'v1' &&
+          ['LoadBalancer', 'NodePort'].includes(String((o.spec as { type?: string }).type)),
+      );
+      expect(exposed, name).toEqual([]);
+      const ns = report.objects.find((o) => o.kind === 'Namespace')?.metadata.name;
+      const gw = ksvcs.find((o) => o.metadata.name === PUBLIC_ENTRY) as KubeObject;
+      const env = (
+        gw.spec as { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } }
+      ).template.spec.containers[0]?.env;
+      expect(env?.find((e) => e.name === 'SLUICE_NAMESPACE')?.value, name).toBe(ns);
+      expect(env?.find((e) => e.name === 'BROKER_URL')?.value, name).toBe(
+        `http://default-broker-ingress.${ns}.svc.cluster.local/`,
+      );
+    }
+  });
+
+  it('fails a planted bad manifest: a broker-fed Service made public', async () => {
+    const objects = parseManifest(renderOverlay('qualification'));
+    const processor = objects.find(
+      (o) => o.apiVersion === 'serving.knative.dev/v1' && o.metadata.name === 'transaction-processor',
+    ) as KubeObject & { metadata: { labels: Record<string, string> } };
+    delete processor.metadata.labels['networking.knative.dev/visibility'];
+    const planted = objects.map((o) => stringify(o)).join('---\n');
+    const report = await checkManifest(planted, 'planted');
+    expect(report.ruleProblems).toContain(
+      'Service/sluice-qualification/transaction-processor is a public event endpoint (fed by Trigger/sluice-qualification/transaction-processor-accounts subscriber, Trigger/sluice-qualification/transaction-processor-transfers subscriber): label it networking.knative.dev/visibility: cluster-local',
+    );
+  });
+
   it('deploys the data services, a RabbitMQ broker and every function', () => {
     for (const report of reports.values()) {
       const kinds = new Set(report.objects.map((o) => o.kind));
@@ -58,6 +116,10 @@ describe('overlays', () => {
 describe('kustomization.yaml files', () => {
   it('list every function service.yaml and every eventing manifest that make dev reads', () => {
     expect(kustomizationProblems()).toEqual([]);
+  });
+
+  it("put every system's routes.yaml in the gateway's ConfigMap, as make dev does", () => {
+    expect(routeGeneratorProblems()).toEqual([]);
   });
 });
 

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { KubeObject } from './validate/manifest.ts';
+import { type KubeObject, parseManifest } from './validate/manifest.ts';
 import {
   checkRules,
   deliveryTiming,
@@ -17,7 +19,7 @@ const NS = 'sluice-test';
 const kservice = (name: string, annotations: Record<string, string> = {}) => ({
   apiVersion: 'serving.knative.dev/v1',
   kind: 'Service',
-  metadata: { name, namespace: NS },
+  metadata: { name, namespace: NS, labels: { 'networking.knative.dev/visibility': 'cluster-local' } },
   spec: {
     template: {
       metadata: {
@@ -43,6 +45,32 @@ const kservice = (name: string, annotations: Record<string, string> = {}) => ({
     },
   },
 });
+
+/** The public entry: no visibility label, /metrics on METRICS_PORT, no env Secret, the route ConfigMap mounted. */
+const gateway = () => {
+  const g = kservice('api-gateway', { 'prometheus.io/port': '9464' });
+  g.metadata.labels = {} as typeof g.metadata.labels;
+  const c = g.spec.template.spec.containers[0] as Record<string, unknown>;
+  delete c.envFrom;
+  c.env = [{ name: 'METRICS_PORT', value: '9464' }];
+  (g.spec.template.spec as Record<string, unknown>).volumes = [
+    { name: 'routes', configMap: { name: 'api-gateway-routes-abc' } },
+  ];
+  return g;
+};
+
+const routeTable = (routes: string) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'api-gateway-routes-abc', namespace: NS },
+  data: { 'demo.yaml': `apiVersion: gateway.sluice.dev/v1alpha1\nkind: RouteTable\nroutes:\n${routes}` },
+});
+
+/** The repository's own NetworkPolicies, in the test namespace: the rules judge the real ones. */
+const networkPolicies = () =>
+  parseManifest(readFileSync(join(import.meta.dirname, 'kustomize/base/network-policies.yaml'), 'utf8')).map(
+    (p) => ({ ...p, metadata: { ...p.metadata, namespace: NS } }),
+  );
 
 const dlsRef = { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dead-letter-sink' } };
 
@@ -102,6 +130,11 @@ function validOverlay(): KubeObject[] {
     trigger('hello', 'dev.sluice.hello.requested.v1', 'hello'),
     kservice('hello'),
     kservice('dead-letter-sink', { 'autoscaling.knative.dev/min-scale': '1' }),
+    gateway(),
+    routeTable(
+      '  - {prefix: /api/hello, service: hello}\n  - {prefix: /api/greet, publish: {type: t, source: /s}}\n',
+    ),
+    ...networkPolicies(),
     {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
@@ -115,6 +148,7 @@ function validOverlay(): KubeObject[] {
 const functions = new Map<string, FunctionInfo>([
   ['hello', { emits: ['dev.sluice.hello.greeted.v1'] }],
   ['dead-letter-sink', { emits: [] }],
+  ['api-gateway', { emits: [] }],
 ]);
 
 function context(mutate: (objects: KubeObject[]) => void = () => {}): RuleContext {
@@ -327,6 +361,19 @@ describe('rules', () => {
     expect(problems).toHaveLength(2);
   });
 
+  it('reports a public gateway that holds the env Secret (store credentials)', () => {
+    const problems = RULES.functionServices(
+      context((o) => {
+        find(o, 'Service', 'api-gateway').spec.template.spec.containers[0].envFrom = [
+          { secretRef: { name: 'sluice-function-env' } },
+        ];
+      }),
+    );
+    expect(problems).toEqual([
+      'Service/sluice-test/api-gateway is public and must not hold the sluice-function-env Secret (store credentials)',
+    ]);
+  });
+
   it('reports a MongoDB image other than the pinned one', () => {
     const problems = RULES.pinnedImages(
       context((o) => {
@@ -343,6 +390,136 @@ describe('rules', () => {
       }),
     );
     expect(problems).toEqual(["Service/default/hello is not in the overlay's namespace sluice-test"]);
+  });
+});
+
+describe('rules: one public entry, event endpoints private', () => {
+  const makePublic = (o: KubeObject[], name: string) => {
+    find(o, 'Service', name).metadata.labels = {};
+  };
+
+  it('fails on a public event endpoint', () => {
+    const ctx = context((o) => makePublic(o, 'hello'));
+    expect(RULES.noPublicEventEndpoint(ctx)).toEqual([
+      'Service/sluice-test/hello is a public event endpoint (fed by Trigger/sluice-test/hello subscriber): label it networking.knative.dev/visibility: cluster-local',
+    ]);
+    expect(RULES.publicEntry(ctx)).toEqual([
+      'Service/sluice-test/hello is public: only api-gateway may be; label it networking.knative.dev/visibility: cluster-local',
+    ]);
+  });
+
+  it('counts dead-letter sinks as event endpoints', () => {
+    expect(RULES.noPublicEventEndpoint(context((o) => makePublic(o, 'dead-letter-sink')))[0]).toContain(
+      'fed by Trigger/sluice-test/hello deadLetterSink, Broker/sluice-test/default deadLetterSink',
+    );
+  });
+
+  it('fails without the gateway, with a cluster-local gateway, and on any other way in', () => {
+    expect(
+      RULES.publicEntry(context((o) => o.splice(o.indexOf(find(o, 'Service', 'api-gateway')), 1))),
+    ).toEqual(['no Knative Service api-gateway: the overlay has no public entry']);
+    expect(
+      RULES.publicEntry(
+        context((o) => {
+          find(o, 'Service', 'api-gateway').metadata.labels = {
+            'networking.knative.dev/visibility': 'cluster-local',
+          };
+        }),
+      ),
+    ).toHaveLength(1);
+    const exposed = RULES.publicEntry(
+      context((o) => {
+        o.push({
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'mongo-lb', namespace: NS },
+          spec: { type: 'LoadBalancer' },
+        });
+        o.push({
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'Ingress',
+          metadata: { name: 'x', namespace: NS },
+        });
+      }),
+    );
+    expect(exposed).toEqual([
+      'Service/sluice-test/mongo-lb is a LoadBalancer: reach it through api-gateway or a port-forward',
+      'Ingress/sluice-test/x exposes something beside api-gateway',
+    ]);
+  });
+
+  it('fails when no NetworkPolicy guards the event endpoints, the gateway or the broker ingress', () => {
+    const problems = RULES.networkPolicies(
+      context((o) => o.splice(0, o.length, ...o.filter((x) => x.kind !== 'NetworkPolicy'))),
+    );
+    expect(problems).toEqual([
+      'Service/sluice-test/hello: no NetworkPolicy selects its pods, so anything in the cluster can connect',
+      'Service/sluice-test/dead-letter-sink: no NetworkPolicy selects its pods, so anything in the cluster can connect',
+      'Service/sluice-test/api-gateway: no NetworkPolicy selects its pods, so anything in the cluster can connect',
+      'the ingress of Broker/sluice-test/default: no NetworkPolicy selects its pods, so anything in the cluster can connect',
+    ]);
+  });
+
+  it('fails on a policy that opens an event endpoint to more than the broker, the gateway and Knative', () => {
+    const allowAll = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'allow-all', namespace: NS },
+      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] },
+    };
+    expect(RULES.networkPolicies(context((o) => o.push(allowAll as unknown as KubeObject)))).toContain(
+      'Service/sluice-test/hello: NetworkPolicy allow-all ingress[0] has no from: it admits every source',
+    );
+    const anyNamespace = RULES.networkPolicies(
+      context((o) => {
+        find(o, 'NetworkPolicy', 'event-endpoints').spec.ingress[1].from.push({ namespaceSelector: {} });
+      }),
+    );
+    expect(anyNamespace).toContain(
+      'Service/sluice-test/hello: NetworkPolicy lets a pod of another namespace in',
+    );
+    expect(anyNamespace).toContain(
+      'Service/sluice-test/hello: NetworkPolicy lets any other pod of the namespace in',
+    );
+  });
+
+  it('fails on Prometheus let in on every port, and on a policy that keeps Knative out', () => {
+    const problems = RULES.networkPolicies(
+      context((o) => {
+        const policy = find(o, 'NetworkPolicy', 'event-endpoints');
+        delete policy.spec.ingress[2].ports;
+        policy.spec.ingress[0].from.shift();
+      }),
+    );
+    expect(problems).toContain(
+      'Service/sluice-test/hello: Prometheus may reach every port; allow its metrics port only',
+    );
+    expect(problems).toContain(
+      "Service/sluice-test/hello: NetworkPolicy keeps out Kourier's gateway, which must reach it",
+    );
+  });
+
+  it('fails on a gateway route to a missing or public Service, or a route table that does not parse', () => {
+    const twoTables = RULES.gatewayRoutes(
+      context((o) => o.push(routeTable('  - {prefix: /x, service: nobody}\n') as unknown as KubeObject)),
+    );
+    expect(twoTables).toEqual([
+      'Service/sluice-test/api-gateway must mount exactly one route ConfigMap of the overlay',
+    ]);
+    const replaced = (routes: string) =>
+      RULES.gatewayRoutes(
+        context((o) => {
+          find(o, 'ConfigMap', 'api-gateway-routes-abc').data = routeTable(routes).data;
+          makePublic(o, 'hello');
+        }),
+      );
+    expect(replaced('  - {prefix: /x, service: nobody}\n  - {prefix: /y, service: hello}\n')).toEqual([
+      'ConfigMap/sluice-test/api-gateway-routes-abc demo.yaml: /x proxies to nobody, which is not in the overlay',
+      'ConfigMap/sluice-test/api-gateway-routes-abc demo.yaml: /y proxies to Service/sluice-test/hello, which is public',
+    ]);
+    expect(replaced('  - {prefix: /X}\n')[0]).toMatch(
+      /^ConfigMap\/sluice-test\/api-gateway-routes-abc demo\.yaml: \/routes\/0\/prefix must match pattern/,
+    );
   });
 });
 

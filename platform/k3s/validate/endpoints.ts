@@ -11,12 +11,18 @@ export function endpointLines(objects: readonly KubeObject[]): string[] {
   const ns = objects.find((o) => o.kind === 'Namespace')?.metadata.name ?? 'sluice';
   const pf = (svc: string, local: number, remote: number) =>
     `kubectl -n ${ns} port-forward svc/${svc} ${local}:${remote}`;
+  const clusterLocal = (s: KubeObject) =>
+    s.metadata.labels?.['networking.knative.dev/visibility'] === 'cluster-local';
   const lines = [
-    `Functions (Knative Services, scale to zero): kubectl -n ${ns} get ksvc   # URL column, via Kourier`,
+    `Functions (Knative Services, scale to zero): kubectl -n ${ns} get ksvc   # URL column`,
     ...objects
       .filter(isKnativeService)
-      .map((s) => `  ${s.metadata.name}: http://${s.metadata.name}.${ns}.<node-ip>.sslip.io`),
-    'Kourier (ingress for the function URLs): kubectl -n kourier-system get svc kourier   # EXTERNAL-IP = node IP',
+      .map((s) =>
+        clusterLocal(s)
+          ? `  ${s.metadata.name}: http://${s.metadata.name}.${ns}.svc.cluster.local (cluster-local: in-cluster only)`
+          : `  ${s.metadata.name}: http://${s.metadata.name}.${ns}.<node-ip>.sslip.io   # the one public entry (docs/gateway.md)`,
+      ),
+    'Kourier (ingress for the public URL): kubectl -n kourier-system get svc kourier   # EXTERNAL-IP = node IP',
   ];
   for (const b of objects.filter(
     (o) => o.kind === 'Broker' && group(o.apiVersion) === 'eventing.knative.dev',

@@ -8,7 +8,11 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { describeFunction, listFunctions } from '../../../functions/runtime/src/index.ts';
+import {
+  describeFunction,
+  listFunctions,
+  repositoryRouteSources,
+} from '../../../functions/runtime/src/index.ts';
 import { loadSchemas, type ManifestSet, readVersions as readPinnedVersions } from '../../manifests/index.ts';
 import { type KubeObject, parseManifest } from './manifest.ts';
 import { checkRules, type FunctionInfo, ruleContext } from './rules.ts';
@@ -112,7 +116,50 @@ export function kustomizationProblems(root = REPO_ROOT): string[] {
   return [
     ...coverageProblems(root, functionsDir, services),
     ...coverageProblems(root, eventingDir, yamlFilesUnder(eventingDir)),
+    ...routeGeneratorProblems(root),
   ];
+}
+
+/** The ConfigMap the gateway mounts, generated in functions/kustomization.yaml. */
+export const ROUTES_CONFIGMAP = 'api-gateway-routes';
+
+/**
+ * What `make dev` gives the gateway and what the cluster mounts must be the same table: the ConfigMap generator
+ * lists every functions/<system>/routes.yaml as the key <system>.yaml, and nothing else.
+ */
+export function routeGeneratorProblems(root = REPO_ROOT): string[] {
+  const functionsDir = join(root, 'functions');
+  const file = join(functionsDir, 'kustomization.yaml');
+  const k = parse(readFileSync(file, 'utf8')) as { configMapGenerator?: unknown };
+  const generators = Array.isArray(k.configMapGenerator) ? k.configMapGenerator : [];
+  const gen = generators.find((g) => (g as { name?: unknown }).name === ROUTES_CONFIGMAP) as
+    | { files?: unknown }
+    | undefined;
+  const listed = new Map<string, string>();
+  for (const entry of Array.isArray(gen?.files) ? gen.files : []) {
+    const [key = '', path = ''] = String(entry).split('=');
+    listed.set(join(functionsDir, path), key);
+  }
+  const problems: string[] = [];
+  const expected = repositoryRouteSources(functionsDir);
+  for (const source of expected) {
+    const key = listed.get(source.file);
+    if (key === undefined)
+      problems.push(
+        `${relative(root, source.file)} is not in the ${ROUTES_CONFIGMAP} generator of ${relative(root, file)}`,
+      );
+    else if (key !== `${source.system}.yaml`)
+      problems.push(
+        `${relative(root, file)}: ${relative(root, source.file)} must be the key ${source.system}.yaml, not ${key}`,
+      );
+  }
+  for (const path of listed.keys()) {
+    if (!expected.some((s) => s.file === path))
+      problems.push(
+        `${relative(root, file)}: ${ROUTES_CONFIGMAP} lists ${relative(root, path)}, which is not a system's routes.yaml`,
+      );
+  }
+  return problems;
 }
 
 function coverageProblems(root: string, dir: string, expected: readonly string[]): string[] {

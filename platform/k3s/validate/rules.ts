@@ -4,6 +4,13 @@
  * typed reading by platform/manifests, `ctx.manifests`: durations, delivery, defaults are read there, once) and
  * returns problems as sentences naming the object; an empty list means the overlay passes.
  */
+import { parse } from 'yaml';
+import {
+  buildRouteTable,
+  ROUTE_KIND,
+  type RouteDocument,
+  RouteTableError,
+} from '../../../functions/runtime/src/index.ts';
 import {
   collectManifests,
   type DeliverySpec,
@@ -15,6 +22,7 @@ import {
   type Trigger,
 } from '../../manifests/index.ts';
 import { at, describe, group, isKnativeService, isRecord, type KubeObject, str } from './manifest.ts';
+import { ingressTo, type Labels, type PodIdentity, policyApplies } from './network-policy.ts';
 
 /** What the rules know about a function folder (functions/<name>/). */
 export interface FunctionInfo {
@@ -447,6 +455,7 @@ export const deadLetterSinkAddress: Rule = (ctx) => {
 /** Knative Services: probes on the runtime's health paths, resources, a concurrency target, metrics port. */
 export const functionServices: Rule = (ctx) =>
   kservices(ctx).flatMap((s) => {
+    const isEntry = s.metadata.name === PUBLIC_ENTRY;
     const problems: string[] = [];
     const c = at(s, 'spec', 'template', 'spec', 'containers', 0);
     if (at(c, 'readinessProbe', 'httpGet', 'path') !== '/health/readiness')
@@ -464,13 +473,22 @@ export const functionServices: Rule = (ctx) =>
       at(annotations, 'autoscaling.knative.dev/target') === undefined
     )
       problems.push(`${describe(s)} sets neither containerConcurrency nor autoscaling.knative.dev/target`);
-    const port = String(at(c, 'ports', 0, 'containerPort') ?? '8080');
+    // /metrics is on the serving port, or on METRICS_PORT when the function moved it (the public gateway).
+    const env = at(c, 'env');
+    const metricsPortEnv = Array.isArray(env) ? env.find((e) => at(e, 'name') === 'METRICS_PORT') : undefined;
+    const port = str(at(metricsPortEnv, 'value')) ?? String(at(c, 'ports', 0, 'containerPort') ?? '8080');
     if (at(annotations, 'prometheus.io/scrape') !== 'true' || at(annotations, 'prometheus.io/port') !== port)
       problems.push(
         `${describe(s)} must be annotated prometheus.io/scrape "true", prometheus.io/port "${port}"`,
       );
     const envFrom = at(c, 'envFrom');
-    if (!Array.isArray(envFrom) || !envFrom.some((e) => at(e, 'secretRef', 'name') === 'sluice-function-env'))
+    const hasEnvSecret =
+      Array.isArray(envFrom) && envFrom.some((e) => at(e, 'secretRef', 'name') === 'sluice-function-env');
+    if (isEntry && hasEnvSecret)
+      problems.push(
+        `${describe(s)} is public and must not hold the sluice-function-env Secret (store credentials)`,
+      );
+    if (!isEntry && !hasEnvSecret)
       problems.push(`${describe(s)} does not take its env from the sluice-function-env Secret`);
     return problems;
   });
@@ -513,6 +531,224 @@ export const environment: Rule = (ctx) => {
   return problems;
 };
 
+/** The one Knative Service allowed to be public (Kourier's external gateway): the API gateway. */
+export const PUBLIC_ENTRY = 'api-gateway';
+export const VISIBILITY_LABEL = 'networking.knative.dev/visibility';
+const isClusterLocal = (s: KubeObject): boolean => s.metadata.labels?.[VISIBILITY_LABEL] === 'cluster-local';
+/** Exposed on purpose, if ever: an observability UI behind its own login. */
+const OBSERVABILITY = (o: KubeObject): boolean =>
+  o.metadata.labels?.['app.kubernetes.io/component'] === 'observability';
+
+/** One public entry: every Knative Service but the gateway is cluster-local, and nothing else is exposed. */
+export const publicEntry: Rule = (ctx) => {
+  const problems: string[] = [];
+  const services = kservices(ctx);
+  if (services.length > 0 && !services.some((s) => s.metadata.name === PUBLIC_ENTRY))
+    problems.push(`no Knative Service ${PUBLIC_ENTRY}: the overlay has no public entry`);
+  for (const s of services) {
+    if (s.metadata.name !== PUBLIC_ENTRY && !isClusterLocal(s))
+      problems.push(
+        `${describe(s)} is public: only ${PUBLIC_ENTRY} may be; label it ${VISIBILITY_LABEL}: cluster-local`,
+      );
+    if (s.metadata.name === PUBLIC_ENTRY && isClusterLocal(s))
+      problems.push(
+        `${describe(s)} is the public entry but cluster-local: nothing can reach it from outside`,
+      );
+  }
+  for (const o of ctx.objects) {
+    if (OBSERVABILITY(o)) continue;
+    const type = str(at(o, 'spec', 'type'));
+    if (o.kind === 'Service' && o.apiVersion === 'v1' && (type === 'LoadBalancer' || type === 'NodePort'))
+      problems.push(`${describe(o)} is a ${type}: reach it through ${PUBLIC_ENTRY} or a port-forward`);
+    if (o.kind === 'Ingress' || o.kind === 'HTTPRoute' || o.kind === 'IngressRoute')
+      problems.push(`${describe(o)} exposes something beside ${PUBLIC_ENTRY}`);
+  }
+  return problems;
+};
+
+/** Every Knative Service that receives events, with what sends them. */
+function eventEndpoints(ctx: RuleContext): Map<KubeObject, string[]> {
+  const fed = new Map<KubeObject, string[]>();
+  const add = (o: KubeObject, field: string, ref: Ref | undefined): void => {
+    if (ref?.kind !== 'Service' || group(ref.apiVersion ?? '') !== 'serving.knative.dev') return;
+    const svc = findKService(ctx, ref.name, ref.namespace ?? o.metadata.namespace);
+    if (svc !== undefined) fed.set(svc, [...(fed.get(svc) ?? []), `${describe(o)} ${field}`]);
+  };
+  for (const t of triggers(ctx)) {
+    add(t, 'subscriber', refAt(t, 'spec', 'subscriber', 'ref'));
+    add(t, 'deadLetterSink', refAt(t, 'spec', 'delivery', 'deadLetterSink', 'ref'));
+  }
+  for (const b of brokers(ctx))
+    add(b, 'deadLetterSink', refAt(b, 'spec', 'delivery', 'deadLetterSink', 'ref'));
+  for (const src of ofKind(ctx, 'RabbitmqSource', 'sources.knative.dev'))
+    add(src, 'sink', refAt(src, 'spec', 'sink', 'ref'));
+  return fed;
+}
+
+/** A Knative Service the broker or a source delivers to must be cluster-local: no event endpoint in public. */
+export const noPublicEventEndpoint: Rule = (ctx) =>
+  [...eventEndpoints(ctx)].flatMap(([svc, senders]) =>
+    isClusterLocal(svc)
+      ? []
+      : [
+          `${describe(svc)} is a public event endpoint (fed by ${senders.join(', ')}): label it ${VISIBILITY_LABEL}: cluster-local`,
+        ],
+  );
+
+/** Pods the policies are judged against: the peers each target needs, and others that must stay out. */
+function peers(namespace: string) {
+  const pod = (name: string, ns: string, labels: Labels): PodIdentity => ({ name, namespace: ns, labels });
+  const broker = 'eventing.knative.dev/broker';
+  const role = 'eventing.knative.dev/brokerRole';
+  return {
+    kourier: pod("Kourier's gateway", 'kourier-system', { app: '3scale-kourier-gateway' }),
+    activator: pod('the activator', 'knative-serving', { app: 'activator', role: 'activator' }),
+    autoscaler: pod('the autoscaler', 'knative-serving', { app: 'autoscaler' }),
+    dispatcher: pod('a trigger dispatcher', namespace, { [broker]: 'default', [role]: 'dispatcher' }),
+    dlqDispatcher: pod('the dead-letter dispatcher', namespace, {
+      [broker]: 'default',
+      [role]: 'dispatcher-dlq',
+    }),
+    gateway: pod(PUBLIC_ENTRY, namespace, { 'serving.knative.dev/service': PUBLIC_ENTRY }),
+    prometheus: pod('Prometheus', namespace, { 'app.kubernetes.io/name': 'prometheus' }),
+    source: pod('a RabbitmqSource adapter', namespace, {
+      'eventing.knative.dev/source': 'rabbitmq-source-controller',
+    }),
+    brokerIngress: pod('the broker ingress', namespace, { [broker]: 'default', [role]: 'ingress' }),
+    function: pod('another function', namespace, { 'serving.knative.dev/service': 'some-function' }),
+    stranger: pod('any other pod of the namespace', namespace, { app: 'stranger' }),
+    elsewhere: pod('a pod of another namespace', 'elsewhere', { app: 'stranger' }),
+    servingWebhook: pod('another knative-serving pod', 'knative-serving', { app: 'webhook' }),
+    kourierController: pod('another kourier-system pod', 'kourier-system', { app: 'net-kourier-controller' }),
+  };
+}
+
+type PeerName = keyof ReturnType<typeof peers>;
+
+function judge(
+  what: string,
+  pod: PodIdentity,
+  policies: readonly KubeObject[],
+  allowed: readonly PeerName[],
+  required: readonly PeerName[],
+): string[] {
+  if (!policies.some((p) => policyApplies(p, pod)))
+    return [`${what}: no NetworkPolicy selects its pods, so anything in the cluster can connect`];
+  const known = peers(pod.namespace);
+  const verdict = ingressTo(pod, policies, Object.values(known));
+  const problems = verdict.open.map((o) => `${what}: ${o}`);
+  for (const [name, peer] of Object.entries(known) as [PeerName, PodIdentity][]) {
+    const admissions = verdict.admitted.filter((a) => a.from === peer);
+    if (admissions.length > 0 && !allowed.includes(name))
+      problems.push(`${what}: NetworkPolicy lets ${peer.name} in`);
+    if (name === 'prometheus' && admissions.some((a) => a.ports === undefined))
+      problems.push(`${what}: Prometheus may reach every port; allow its metrics port only`);
+    if (admissions.length === 0 && required.includes(name))
+      problems.push(`${what}: NetworkPolicy keeps out ${peer.name}, which must reach it`);
+  }
+  return problems;
+}
+
+/**
+ * NetworkPolicies: event endpoints take traffic only from the Knative data path, the broker's dispatchers,
+ * the gateway and Prometheus (metrics port); the gateway only from the Knative data path and Prometheus; the
+ * broker ingress only from the gateway, the dispatchers and sources. Judged on the policies' own selectors.
+ */
+export const networkPolicies: Rule = (ctx) => {
+  const policies = ctx.objects.filter(
+    (o) => o.kind === 'NetworkPolicy' && group(o.apiVersion) === 'networking.k8s.io',
+  );
+  const problems: string[] = [];
+  for (const s of kservices(ctx)) {
+    const namespace = s.metadata.namespace ?? '';
+    const templateLabels = at(s, 'spec', 'template', 'metadata', 'labels');
+    const pod: PodIdentity = {
+      name: s.metadata.name,
+      namespace,
+      labels: {
+        ...(isRecord(templateLabels) ? (templateLabels as Labels) : {}),
+        'serving.knative.dev/service': s.metadata.name,
+      },
+    };
+    problems.push(
+      ...(s.metadata.name === PUBLIC_ENTRY
+        ? judge(
+            describe(s),
+            pod,
+            policies,
+            ['kourier', 'activator', 'autoscaler', 'prometheus'],
+            ['kourier', 'activator'],
+          )
+        : judge(
+            describe(s),
+            pod,
+            policies,
+            ['kourier', 'activator', 'autoscaler', 'dispatcher', 'dlqDispatcher', 'gateway', 'prometheus'],
+            ['kourier', 'activator'],
+          )),
+    );
+  }
+  for (const b of brokers(ctx)) {
+    const pod = peers(b.metadata.namespace ?? '').brokerIngress;
+    problems.push(
+      ...judge(
+        `the ingress of ${describe(b)}`,
+        { ...pod, labels: { ...pod.labels, 'eventing.knative.dev/broker': b.metadata.name } },
+        policies,
+        ['gateway', 'dispatcher', 'dlqDispatcher', 'source', 'prometheus'],
+        ['gateway', 'dispatcher'],
+      ),
+    );
+  }
+  return problems;
+};
+
+/** The gateway's mounted route table parses, and every proxy route targets a cluster-local Service of the overlay. */
+export const gatewayRoutes: Rule = (ctx) =>
+  kservices(ctx)
+    .filter((s) => s.metadata.name === PUBLIC_ENTRY)
+    .flatMap((gw) => {
+      const volumes = at(gw, 'spec', 'template', 'spec', 'volumes');
+      const names = (Array.isArray(volumes) ? volumes : []).map((v) => str(at(v, 'configMap', 'name')));
+      const tables = ctx.objects.filter(
+        (o) =>
+          o.kind === 'ConfigMap' &&
+          o.metadata.namespace === gw.metadata.namespace &&
+          names.includes(o.metadata.name),
+      );
+      if (tables.length !== 1)
+        return [`${describe(gw)} must mount exactly one route ConfigMap of the overlay`];
+      const cm = tables[0] as KubeObject;
+      const data = at(cm, 'data');
+      const documents: RouteDocument[] = [];
+      const problems: string[] = [];
+      for (const [key, text] of Object.entries(isRecord(data) ? data : {})) {
+        const file = `${describe(cm)} ${key}`;
+        try {
+          documents.push({ system: key.replace(/\.ya?ml$/, ''), file, document: parse(String(text)) });
+        } catch (err) {
+          problems.push(`${file}: invalid YAML: ${(err as Error).message}`);
+        }
+      }
+      if (problems.length > 0) return problems;
+      try {
+        return buildRouteTable(documents).routes.flatMap((route) => {
+          if (route.kind !== ROUTE_KIND.proxy) return [];
+          const target = findKService(ctx, route.service, gw.metadata.namespace);
+          if (target === undefined)
+            return [
+              `${route.file}: ${route.prefix} proxies to ${route.service}, which is not in the overlay`,
+            ];
+          return isClusterLocal(target)
+            ? []
+            : [`${route.file}: ${route.prefix} proxies to ${describe(target)}, which is public`];
+        });
+      } catch (err) {
+        if (err instanceof RouteTableError) return err.problems.map((p) => p);
+        throw err;
+      }
+    });
+
 export const RULES = {
   triggerDelivery,
   referencesExist,
@@ -528,6 +764,10 @@ export const RULES = {
   functionServices,
   pinnedImages,
   environment,
+  publicEntry,
+  noPublicEventEndpoint,
+  networkPolicies,
+  gatewayRoutes,
 } as const satisfies Record<string, Rule>;
 
 export function checkRules(ctx: RuleContext): string[] {
