@@ -3,6 +3,8 @@
 #   observability-credentials: elastic-password, kibana-password, fluent-bit-password, grafana-es-password,
 #                              grafana-admin-password (random)
 #   alertmanager-webhook:      url (ALERT_WEBHOOK_URL, default a placeholder that drops notifications)
+#   mongodb-exporter-credentials: username, password (random) of the exporter's least-privilege MongoDB user,
+#                              which MongoDB's init script creates (platform/k3s/kustomize/base/mongodb.yaml)
 # Called by `make deploy` before the manifests are applied; DRY_RUN=1 prints instead.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../../platform/k3s/lib.sh
@@ -43,5 +45,22 @@ metadata:
 type: Opaque
 stringData:
   url: "$url"
+YAML
+fi
+
+if secret_exists "$NS" mongodb-exporter-credentials; then
+  log "secret $NS/mongodb-exporter-credentials exists: kept"
+else
+  if [[ "$DRY_RUN" == 1 ]]; then exporter_password='<exporter-password>'; else exporter_password="$(random_secret)"; fi
+  run_stdin "<generated mongodb-exporter-credentials: username, password>" "$KUBECTL" -n "$NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: mongodb-exporter-credentials
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  username: mongodb-exporter
+  password: "$exporter_password"
 YAML
 fi

@@ -86,6 +86,9 @@ kube apply --server-side --force-conflicts --field-manager=sluice -f "$MANIFEST"
 # Broker's and Triggers' dead-letter dispatchers can resolve it.
 log "waiting for the data services, the functions, the broker and the triggers"
 kube -n "$NS" rollout status statefulset/mongodb --timeout="$WAIT_TIMEOUT"
+# The exporter's least-privilege user, also on a database initialised before it existed (idempotent; the script
+# reads every credential from the container's env, so none is on a command line).
+kube -n "$NS" exec statefulset/mongodb -c mongodb -- mongosh --quiet /docker-entrypoint-initdb.d/20-exporter-user.js
 kube -n "$NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" ksvc --all
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" broker --all

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type KubeObject, parseManifest } from './validate/manifest.ts';
@@ -102,6 +103,26 @@ describe('overlays', () => {
     expect(report.ruleProblems).toContain(
       'Service/sluice-qualification/transaction-processor is a public event endpoint (fed by Trigger/sluice-qualification/transaction-processor-accounts subscriber, Trigger/sluice-qualification/transaction-processor-transfers subscriber): label it networking.knative.dev/visibility: cluster-local',
     );
+  });
+
+  it("runs the MongoDB exporter as its own least-privilege user, created by MongoDB's init", () => {
+    for (const [name, report] of reports) {
+      const exporter = JSON.stringify(
+        report.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'mongodb-exporter'),
+      );
+      expect(exporter, name).toContain('mongodb-exporter-credentials');
+      expect(exporter, name).not.toContain('root-');
+      const init = report.objects.find(
+        (o) => o.kind === 'ConfigMap' && o.metadata.name === 'mongodb-init',
+      ) as KubeObject;
+      const script = (init.data as Record<string, string>)['20-exporter-user.js'] ?? '';
+      expect(script, name).toContain(
+        "[{ role: 'clusterMonitor', db: 'admin' }, { role: 'read', db: 'local' }]",
+      );
+      expect(script, name).toContain('updateUser');
+      // Compiled, not run (mongosh's globals are not here): a syntax error would only show on the first deploy.
+      expect(() => new Script(script), name).not.toThrow();
+    }
   });
 
   it('deploys the data services, a RabbitMQ broker and every function', () => {

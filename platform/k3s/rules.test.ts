@@ -523,6 +523,36 @@ describe('rules: one public entry, event endpoints private', () => {
   });
 });
 
+describe('rules: least privilege', () => {
+  it("fails on a workload other than MongoDB that reads MongoDB's root credentials", () => {
+    const rootRef = (key: string) => ({
+      name: key,
+      valueFrom: { secretKeyRef: { name: 'mongodb-credentials', key } },
+    });
+    const problems = RULES.rootCredentialsStayHome(
+      context((o) => {
+        find(o, 'StatefulSet', 'mongodb').spec.template.spec.containers[0].env = [rootRef('root-password')];
+        o.push({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'mongodb-exporter', namespace: NS },
+          spec: {
+            template: {
+              spec: {
+                containers: [{ name: 'e', env: [rootRef('root-username'), rootRef('root-password')] }],
+              },
+            },
+          },
+        } as unknown as KubeObject);
+      }),
+    );
+    expect(problems).toEqual([
+      "Deployment/sluice-test/mongodb-exporter reads MongoDB's root-username: give it a least-privilege user of its own",
+      "Deployment/sluice-test/mongodb-exporter reads MongoDB's root-password: give it a least-privilege user of its own",
+    ]);
+  });
+});
+
 describe('delivery timing', () => {
   it('sums the waits as sdk-go BackoffFor(1 … retry), with the dispatcher defaults', () => {
     expect(retryWindowMs(deliveryTiming({ retry: 3, backoffDelayMs: 1000 }))).toBe(14_000);

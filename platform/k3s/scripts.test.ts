@@ -65,8 +65,10 @@ describe('make deploy (DRY_RUN=1)', () => {
       /deployment\/rabbitmq-broker-webhook/,
       /create -f - <<< <generated mongodb-credentials/,
       /create -f - <<< <generated sluice-function-env/,
+      /create -f - <<< <generated mongodb-exporter-credentials/,
       /apply --server-side .*dist\/manifests\/qualification.yaml/,
       /rollout status statefulset\/mongodb/,
+      /exec statefulset\/mongodb -c mongodb -- mongosh --quiet \/docker-entrypoint-initdb.d\/20-exporter-user.js/,
       /rabbitmqcluster\/rabbitmq/,
       /ksvc --all/,
       /wait --for=condition=Ready .*broker --all/,
@@ -162,6 +164,16 @@ describe('make smoke / undeploy / images / cluster (DRY_RUN=1)', () => {
     const out = dryRun('cluster');
     expect(out).toContain(`INSTALL_K3S_VERSION=${readVersions().K3S_VERSION}`);
     expect(out).toContain('--disable=traefik');
+  });
+
+  it('cluster keeps the admin kubeconfig private: root-only on the node, a 0600 copy for the invoking user', () => {
+    const out = dryRun('cluster', { KUBECONFIG_OUT: '/home/dev/.kube/k3s-sluice.yaml' });
+    expect(out).toContain('--write-kubeconfig-mode=0600');
+    expect(out).not.toMatch(/write-kubeconfig-mode=0?6[0-7][4-7]/);
+    expect(out).toMatch(
+      /install -m 0600 -o \d+ -g \d+ \/etc\/rancher\/k3s\/k3s\.yaml \/home\/dev\/\.kube\/k3s-sluice\.yaml/,
+    );
+    expect(out).toContain('export KUBECONFIG=/home/dev/.kube/k3s-sluice.yaml');
   });
 });
 

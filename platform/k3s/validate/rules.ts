@@ -749,6 +749,30 @@ export const gatewayRoutes: Rule = (ctx) =>
       }
     });
 
+/** Every secretKeyRef anywhere in an object (containers, init containers, templates). */
+function secretKeyRefs(
+  value: unknown,
+  found: { name: string; key: string }[] = [],
+): { name: string; key: string }[] {
+  if (Array.isArray(value)) for (const v of value) secretKeyRefs(v, found);
+  else if (isRecord(value)) {
+    const ref = value.secretKeyRef;
+    if (isRecord(ref) && typeof ref.name === 'string' && typeof ref.key === 'string')
+      found.push({ name: ref.name, key: ref.key });
+    for (const v of Object.values(value)) secretKeyRefs(v, found);
+  }
+  return found;
+}
+
+/** MongoDB's root credentials stay with MongoDB: every other workload uses a user of its own, with less. */
+export const rootCredentialsStayHome: Rule = (ctx) =>
+  ctx.objects.flatMap((o) => {
+    if (o.kind === 'StatefulSet' && o.metadata.name === 'mongodb') return [];
+    return secretKeyRefs(o)
+      .filter((r) => r.name === 'mongodb-credentials' && r.key.startsWith('root-'))
+      .map((r) => `${describe(o)} reads MongoDB's ${r.key}: give it a least-privilege user of its own`);
+  });
+
 export const RULES = {
   triggerDelivery,
   referencesExist,
@@ -768,6 +792,7 @@ export const RULES = {
   noPublicEventEndpoint,
   networkPolicies,
   gatewayRoutes,
+  rootCredentialsStayHome,
 } as const satisfies Record<string, Rule>;
 
 export function checkRules(ctx: RuleContext): string[] {
