@@ -73,7 +73,7 @@ async function startUpstream(): Promise<Upstream> {
     if (path === '/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       res.write('data: one\n\n');
-      new Promise<void>((r) => {
+      void new Promise<void>((r) => {
         release = r;
       }).then(() => {
         res.end('data: two\n\n');
