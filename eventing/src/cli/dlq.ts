@@ -3,7 +3,7 @@
  * `node eventing/src/cli/dlq.ts replay <id>|--all` — re-publish into the broker ingress (BROKER_URL,
  * default http://127.0.0.1:$BROKER_PORT/ or :8080) without the knativeerror* extensions, mark replayed.
  *
- * Store: MONGODB_URL (+ MONGODB_DB, default sluice) or SLUICE_DEV_STORE_URL (the `make dev` shared store),
+ * Store: MONGODB_URL (+ MONGODB_DB, default sluice) or SLUICE_DEV_STORE_URL + SLUICE_DEV_STORE_TOKEN (the `make dev` shared store),
  * the same the dead-letter-sink function uses. Unset, the dev store and broker of a running `make dev`
  * are used (.tmp/dev/endpoints.json); explicit env wins. Exit codes: 0 ok, 1 a replay failed, 64 usage,
  * 69 no store.
