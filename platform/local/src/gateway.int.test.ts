@@ -3,12 +3,15 @@
  * table (exactly what `make dev` runs), curl-like requests through GATEWAY_PORT only.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpDocumentStore } from '../../../functions/runtime/test/support.ts';
+import { startEventingBroker } from './eventing-broker.ts';
 import { operatorView } from './operator-view.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
+import { allocatePort } from './process-host.ts';
 import { until } from './testing/http-events.ts';
 import { RecordingLogger } from './testing/recording-logger.ts';
 
@@ -18,27 +21,60 @@ describe('make dev: the gateway is the one public entry, with the repository rou
   let platform: DevPlatform;
   let dir: string;
   let gateway: string;
+  let early: Response;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-gw-dev-'));
-    platform = await startDevPlatform({
+    const port = await allocatePort();
+    // The broker starts only when the test says so: a request that reaches the gateway before that is held,
+    // and the gateway must still start with the broker's URL (its env is complete only once the broker is up).
+    let releaseBroker: () => void = () => {};
+    const brokerGate = new Promise<void>((resolve) => {
+      releaseBroker = resolve;
+    });
+    const starting = startDevPlatform({
       root: ROOT,
       log: new RecordingLogger(),
       out: { write: () => true },
       env: {
         PATH: process.env.PATH,
         BROKER_PORT: '0',
-        GATEWAY_PORT: '0',
+        GATEWAY_PORT: String(port),
         SLUICE_SCALE_TO_ZERO_AFTER: '60s',
         SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
       },
+      startBroker: async (context) => {
+        await brokerGate;
+        return startEventingBroker(context);
+      },
     });
+    await until(
+      'the gateway port to listen',
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1');
+          socket.once('connect', () => resolve(socket.destroy() !== undefined));
+          socket.once('error', () => resolve(false));
+        }),
+    );
+    const held = fetch(`http://127.0.0.1:${port}/api/hello`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Early' }),
+    });
+    releaseBroker();
+    platform = await starting;
+    early = await held;
     gateway = platform.gateway?.url ?? '';
   }, 120_000);
 
   afterAll(async () => {
     await platform?.stop();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('holds a request that arrives while the platform comes up, and answers it once the broker is there', async () => {
+    expect(early.status, await early.clone().text()).toBe(202);
   });
 
   it('serves the public Service on its own port and lists its routes in the start-up view', () => {

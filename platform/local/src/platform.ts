@@ -215,11 +215,15 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       : { SLUICE_DEV_STORE_URL: devStore.url, SLUICE_DEV_STORE_TOKEN: devStore.token }),
     ...(routesDir === undefined ? {} : { GATEWAY_ROUTES_DIR: routesDir }),
   };
+  let envComplete: () => void = () => {};
   const host =
     options.host ??
     new ProcessFunctionHost({
       root,
       env: childEnv,
+      envComplete: new Promise<void>((resolve) => {
+        envComplete = resolve;
+      }),
       logFormat: config.logFormat,
       envFor: (service) => {
         const sink = deadLetterSinks.get(service.name);
@@ -270,8 +274,10 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     });
     deadLetterSinks = broker.deadLetterSinks ?? new Map();
     childEnv.BROKER_URL = broker.url;
+    envComplete();
     await running.start();
   } catch (err) {
+    envComplete(); // held starts go on (and are stopped with the rest)
     await broker?.stop();
     await running.stop();
     await devStore?.close();

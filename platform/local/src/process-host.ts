@@ -60,6 +60,11 @@ export interface ProcessHostOptions {
    * manifest's (SLUICE_DEAD_LETTER_SINK from its Triggers).
    */
   readonly envFor?: (service: KnativeServiceSpec) => Readonly<Record<string, string>>;
+  /**
+   * Resolves once `env` is complete (the platform adds the broker's URL after the routers exist): an instance
+   * asked for earlier (a request held at a router) starts only then.
+   */
+  readonly envComplete?: Promise<unknown>;
 }
 
 export class ProcessFunctionHost implements FunctionHost {
@@ -71,6 +76,7 @@ export class ProcessFunctionHost implements FunctionHost {
   readonly #stopTimeoutMs: number;
   readonly #probeMs: number;
   readonly #envFor: ((service: KnativeServiceSpec) => Readonly<Record<string, string>>) | undefined;
+  readonly #envComplete: Promise<unknown>;
 
   constructor(options: ProcessHostOptions) {
     this.#envFor = options.envFor;
@@ -81,10 +87,12 @@ export class ProcessFunctionHost implements FunctionHost {
     this.#startTimeoutMs = options.startTimeoutMs ?? 60_000;
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 35_000;
     this.#probeMs = options.probeIntervalMs ?? 50;
+    this.#envComplete = options.envComplete ?? Promise.resolve();
   }
 
   async start(req: InstanceStartRequest): Promise<FunctionInstance> {
     const { service, instanceId } = req;
+    await this.#envComplete;
     const port = await allocatePort();
     const env: Record<string, string> = {};
     for (const key of BASE_ENV) {
