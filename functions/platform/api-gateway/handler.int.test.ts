@@ -165,7 +165,8 @@ describe('api-gateway through the runtime, in front of real upstreams and a Rabb
       TEST_OPS_TOKEN: OPS_TOKEN,
       METRICS_PORT: '0',
       OTEL_SDK_DISABLED: 'false',
-      HTTP_HEADERS_TIMEOUT_SECONDS: '1',
+      REQUEST_HEADERS_TIMEOUT_SECONDS: '1',
+      REQUEST_TIMEOUT_SECONDS: '5',
       SHUTDOWN_TIMEOUT_SECONDS: '10',
     });
     const ready = await waitFor(
@@ -372,7 +373,8 @@ describe('api-gateway through the runtime, in front of real upstreams and a Rabb
       expect(accepted).toMatchObject({ type: EVENT_TYPE, source: '/tests/gateway' });
       const got = await waitFor('the event at the subscriber', () => sink.attemptsOf(accepted.id)[0], 20_000);
       expect(got.event).toMatchObject({ type: EVENT_TYPE, source: '/tests/gateway', data: { name: 'Ada' } });
-      expect(String(got.event.extensions.traceparent)).toContain(trace);
+      // The broker carries the HTTP traceparent on (eventing-rabbitmq's data plane), as the next hop's header.
+      expect(String(got.headers.traceparent)).toContain(trace);
     });
 
     it('publishes a retried POST with the same Idempotency-Key as the same event', async () => {
