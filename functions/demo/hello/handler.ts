@@ -2,6 +2,7 @@
  * hello — the smallest complete function: accepts a greeting request, counts greetings per name in
  * the store (a side effect that must happen once per event), and replies with a greeting event.
  */
+import { type Counter, metrics } from '@opentelemetry/api';
 import { PermanentError, type SluiceFunction } from '../../runtime/src/index.ts';
 
 export const REQUESTED = 'dev.sluice.hello.requested.v1';
@@ -17,7 +18,13 @@ interface HelloRequested {
 
 const GREETINGS = { en: 'Hello', fr: 'Bonjour', de: 'Hallo' } as const;
 
+/** A function's own metric, the OpenTelemetry way: exported on the runtime's /metrics as hello_greetings_total. */
+let greetings: Counter | undefined;
+
 export const init: SluiceFunction['init'] = async ({ store }) => {
+  greetings = metrics.getMeter('hello').createCounter('hello.greetings', {
+    description: 'Greetings sent, by language',
+  });
   await store.collection('greetings').createIndex({ keys: { count: -1 }, name: 'count' });
 };
 
@@ -29,6 +36,7 @@ export const handle: SluiceFunction['handle'] = async (event, { store }) => {
   const counter = await store
     .collection<{ _id: string; count: number }>('greetings')
     .findOneAndUpdate({ _id: name }, { $inc: { count: 1 } }, { upsert: true });
+  greetings?.add(1, { 'hello.language': language });
   return {
     type: GREETED,
     subject: name,

@@ -113,6 +113,8 @@ export async function startFunction(
       try {
         await store.ping({ timeoutMs: config.storeTimeoutSeconds * 1000 });
         const expiry = await guard.init();
+        // A function's own OpenTelemetry instruments, made in init, need the global MeterProvider.
+        await metrics.ready?.();
         await fn.init?.(initContext);
         ready = true;
         // A function may live 30 s at a time (scale to zero): without a TTL index, expired records

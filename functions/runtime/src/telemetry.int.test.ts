@@ -104,6 +104,8 @@ describe('telemetry on a running function', () => {
 
   it('records one cold start with its duration, and process CPU and memory', () => {
     expect(find(PROMETHEUS_NAMES.coldstarts)[0]?.value).toBe(1);
+    // A function's own instrument (hello counts greetings through @opentelemetry/api): one success ran.
+    expect(find('hello_greetings_total', { hello_language: 'en', service_name: 'hello' })[0]?.value).toBe(1);
     expect(find(`${PROMETHEUS_NAMES.initDuration}_count`)[0]?.value).toBe(1);
     expect(find(PROMETHEUS_NAMES.cpuTime, { cpu_mode: 'user' })[0]?.value).toBeGreaterThan(0);
     expect(find(PROMETHEUS_NAMES.memoryUsage)[0]?.value).toBeGreaterThan(1e6);

@@ -122,6 +122,9 @@ export async function createTelemetry(
     async scrape() {
       return (await loading).scrape();
     },
+    async ready() {
+      await loading.catch(() => undefined);
+    },
     async shutdown() {
       const r = await loading.catch(() => undefined);
       await r?.shutdown();
@@ -136,7 +139,8 @@ function replayPending(r: Recorder, p: Pending): void {
 }
 
 async function loadRecorder(config: Readonly<RuntimeConfig>): Promise<Recorder> {
-  const [sdk, prom, res] = await Promise.all([
+  const [api, sdk, prom, res] = await Promise.all([
+    import('@opentelemetry/api'),
     import('@opentelemetry/sdk-metrics'),
     import('@opentelemetry/exporter-prometheus'),
     import('@opentelemetry/resources'),
@@ -165,6 +169,9 @@ async function loadRecorder(config: Readonly<RuntimeConfig>): Promise<Recorder> 
     readers: [exporter],
     views,
   });
+  // The global provider: a function's own instruments (`metrics.getMeter()` of @opentelemetry/api, the
+  // ecosystem's way) land on this /metrics with the same resource labels. Without it they are no-ops.
+  api.metrics.setGlobalMeterProvider(provider);
   return new Recorder(provider.getMeter('sluice-runtime'), provider, async () => {
     const { resourceMetrics, errors } = await exporter.collect();
     if (errors.length > 0) throw new AggregateError(errors, 'metrics collection failed');

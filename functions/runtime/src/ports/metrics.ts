@@ -20,6 +20,12 @@ export interface Metrics {
   coldStart(durationSeconds: number): void;
   /** Prometheus exposition text for GET /metrics, or undefined when metrics are off. */
   scrape(): Promise<string | undefined>;
+  /**
+   * Resolves once the SDK is loaded and registered as OpenTelemetry's global MeterProvider, so that a
+   * function's own instruments (`metrics.getMeter(…)` from `@opentelemetry/api`, made in `init`) are
+   * exported on the same /metrics. Never rejects. Absent: nothing to wait for.
+   */
+  ready?(): Promise<void>;
   shutdown(): Promise<void>;
 }
 
