@@ -35,7 +35,7 @@ SYSTEM_MAKEFILES := $(sort $(filter-out functions/runtime/%,$(wildcard functions
 AREA_MAKEFILES := functions/runtime/runtime.mk $(SYSTEM_MAKEFILES) bench/bench.mk platform/k3s/deploy.mk eventing/eventing.mk platform/local/local.mk observability/observability.mk
 include $(AREA_MAKEFILES)
 
-.PHONY: help node install ferretdb dev run invoke test test-unit test-int lint typecheck check-examples check-imports clean
+.PHONY: help node install ferretdb chromium dev run invoke test test-unit test-int lint typecheck check-examples check-imports clean
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
@@ -64,6 +64,15 @@ $(FERRETDB_BIN):
 
 ferretdb: $(if $(MONGODB_URL),,$(FERRETDB_BIN)) ## build the test MongoDB (FerretDB), unless MONGODB_URL is set
 
+# The page tests drive Debian's Chromium through playwright-core (no browser download works here).
+CHROMIUM_PATH ?= /usr/bin/chromium
+export CHROMIUM_PATH
+chromium: ## install Debian's Chromium for the browser tests (apt-get, when root and missing)
+	@test -x $(CHROMIUM_PATH) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: sudo apt-get install chromium (or set CHROMIUM_PATH)"; exit 1; fi; }
+
 dev: install ## run the local platform: broker + every function, scale from/to zero (docs/local-platform.md)
 	@RABBITMQ_URL='$(DEV_RABBITMQ_URL)' node platform/local/src/dev.ts
 
@@ -85,10 +94,10 @@ typecheck: install ## tsc --noEmit over sources and tests
 test-unit: install ## unit tests (no network)
 	npx vitest run --project unit
 
-test-int: install ferretdb ## integration tests (RabbitMQ + FerretDB or MONGODB_URL)
+test-int: install ferretdb chromium ## integration tests (RabbitMQ + FerretDB or MONGODB_URL)
 	npx vitest run --project integration
 
-test: install ferretdb ## everything CI runs: lint, types, unit, integration, static checks
+test: install ferretdb chromium ## everything CI runs: lint, types, unit, integration, static checks
 	npx biome ci .
 	npx tsc -p tsconfig.json
 	npx vitest run
