@@ -97,10 +97,10 @@ test-unit: install ## unit tests (no network)
 test-int: install ferretdb chromium ## integration tests (RabbitMQ + FerretDB or MONGODB_URL)
 	npx vitest run --project integration
 
-test: install ferretdb chromium ## everything CI runs: lint, types, unit, integration, static checks
+test: install ferretdb chromium ## everything CI runs: lint, types, unit, integration, static checks, test-deploy
 	npx biome ci .
 	npx tsc -p tsconfig.json
-	npx vitest run
+	npx vitest run --project '!deploy'
 	$(if $(strip $(TEST_CHECKS)),$(MAKE) --no-print-directory $(TEST_CHECKS))
 
 check-imports: install ## the dependency rule of docs/ARCHITECTURE.md (platform/build/check-imports.ts)

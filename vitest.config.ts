@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (no network, fakes implement the ports) and `integration` (`*.int.test.ts`,
-// real RabbitMQ and a real MongoDB wire-protocol server started by platform/test-servers).
+// Three projects: `unit` (no network, fakes implement the ports), `integration` (`*.int.test.ts`, real RabbitMQ
+// and a real MongoDB wire-protocol server started by platform/test-servers) and `deploy` (`*.deploy.test.ts`: the
+// overlays through a real kube-apiserver on loopback, run by `make test-deploy`).
 export default defineConfig({
   test: {
     projects: [
@@ -9,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{functions,eventing,platform,observability,bench}/**/*.test.ts'],
-          exclude: ['**/*.int.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.int.test.ts', '**/*.deploy.test.ts', '**/node_modules/**'],
         },
       },
       {
@@ -22,6 +23,17 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Files share one RabbitMQ and one FerretDB; each uses its own names, but CPU is 2 cores.
           maxWorkers: 2,
+        },
+      },
+      {
+        test: {
+          name: 'deploy',
+          include: ['platform/**/*.deploy.test.ts'],
+          exclude: ['**/node_modules/**'],
+          // One control plane for the whole run, started in beforeAll: its start and the applies are minutes
+          // on a loaded machine, so the deadlines are the test's own (polls), not vitest's.
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
         },
       },
     ],

@@ -3,7 +3,7 @@
 # etcd, kube-apiserver, kube-controller-manager and kubectl are built once per machine from the Go module proxy
 # (platform/tools/kubernetes) into the per-machine cache, like FerretDB and kustomize; the folder's name changes
 # when the tools module does. The first build takes about 15 minutes on 2 cores, none after.
-.PHONY: kube-tools
+.PHONY: kube-tools test-deploy
 
 KUBE_VERSION   := $(shell sed -n 's|^[[:space:]]*k8s.io/kubernetes v||p' platform/tools/kubernetes/go.mod)
 KUBE_TOOLS_SUM := $(shell cat platform/tools/kubernetes/go.sum platform/tools/kubernetes/tools.go 2>/dev/null | sha256sum | cut -c1-12)
@@ -13,6 +13,8 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v$(KUBE_VERSIO
   -X k8s.io/component-base/version.gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION))) \
   -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) \
   -X k8s.io/component-base/version.gitTreeState=clean
+
+TEST_CHECKS += test-deploy
 
 $(KUBE_TOOLS_DIR)/kubectl:
 	@command -v go >/dev/null || { echo "Go is needed to build the Kubernetes control plane for make test-deploy (Debian: apt-get install golang)"; exit 1; }
@@ -26,3 +28,6 @@ $(KUBE_TOOLS_DIR)/kubectl:
 	@rm -rf $(KUBE_TOOLS_DIR) && mv $(KUBE_TOOLS_DIR).tmp $(KUBE_TOOLS_DIR)
 
 kube-tools: $(KUBE_TOOLS_DIR)/kubectl ## build etcd, kube-apiserver, kube-controller-manager, kubectl into the per-machine cache
+
+test-deploy: install kube-tools $(KUSTOMIZE_BIN) ## both overlays through a real kube-apiserver on loopback (prints accepted/rejected)
+	npx vitest run --project deploy
