@@ -3,6 +3,7 @@
  * kube-controller-manager on loopback, started once for the file), then planted mistakes that a schema check
  * lets through and the API server does not. Prints `apiserver: N objects accepted, M rejected`.
  */
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { overlayNames, renderOverlay } from '../validate/project.ts';
 import {
@@ -195,5 +196,25 @@ spec:
   it('accepts what only looks wrong, and the quota, limits and namespace around it', () => {
     for (const object of [...Object.keys(fine), 'Namespace/planted', 'ResourceQuota/planted/sluice'])
       expect(report.accepted).toContain(object);
+  });
+});
+
+describe('teardown', () => {
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('ends etcd, kube-apiserver and kube-controller-manager by PID and removes the folder', async () => {
+    const { pids, dir } = plane();
+    expect(pids).toHaveLength(3);
+    expect(pids.every(alive)).toBe(true);
+    await plane().stop();
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
   });
 });

@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
@@ -89,6 +89,8 @@ export interface ControlPlane {
   readonly kubeconfig: string;
   /** The temporary folder: data, certificates, logs. Removed by stop(). */
   readonly dir: string;
+  /** etcd's, kube-apiserver's and kube-controller-manager's process ids, in start order. */
+  readonly pids: readonly number[];
   /** Runs the pinned kubectl against this control plane; never throws on a non-zero exit. */
   kubectl(args: readonly string[], stdin?: string): Promise<KubectlResult>;
   /** One request to the API as the admin (JSON in and out). */
@@ -106,16 +108,33 @@ interface Started {
 }
 
 const running = new Set<ChildProcess>();
+const folders = new Set<string>();
 let exitHookInstalled = false;
-function killOnExit(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
+function cleanUpOnExit(dir: string): (child: ChildProcess) => void {
+  folders.add(dir);
+  installExitHook();
+  return (child) => {
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+  };
+}
+
+function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // A crashed or interrupted test run must not leave an apiserver behind: SIGKILL by PID on the way out.
-  process.once('exit', () => {
+  const killAll = (): void => {
     for (const c of running) if (c.pid !== undefined) c.kill('SIGKILL');
-  });
+    for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', killAll);
+  // A signal's default action skips 'exit': kill ours, then let the signal do what it would have done.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -126,6 +145,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   }
   const readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
   const dir = await mkdtemp(join(tmpdir(), 'sluice-apiserver-'));
+  const track = cleanUpOnExit(dir);
   const started: Started[] = [];
   let stopped = false;
 
@@ -135,13 +155,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // Dependents first: the controller manager, then the apiserver, then etcd.
     for (const s of [...started].reverse()) await stopProcess(s.child);
     await rm(dir, { recursive: true, force: true });
+    folders.delete(dir);
   };
 
   const launch = (name: (typeof KUBE_TOOLS)[number], args: string[]): Started => {
     const log = join(dir, `${name}.log`);
     const fd = openSync(log, 'a');
     const child = spawn(join(tools, name), args, { stdio: ['ignore', fd, fd] });
-    killOnExit(child);
+    track(child);
     const s = { name, child, log };
     started.push(s);
     return s;
@@ -232,6 +253,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       server,
       kubeconfig,
       dir,
+      pids: started.flatMap((s) => (s.child.pid === undefined ? [] : [s.child.pid])),
       api,
       logTail: tail,
       stop,
