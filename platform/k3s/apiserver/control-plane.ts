@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
@@ -162,6 +162,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const log = join(dir, `${name}.log`);
     const fd = openSync(log, 'a');
     const child = spawn(join(tools, name), args, { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
     track(child);
     const s = { name, child, log };
     started.push(s);
@@ -234,7 +235,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, kubeconfigText(server, caFile, token), { mode: 0o600 });
-    launch('kube-controller-manager', [
+    const controllers = launch('kube-controller-manager', [
       `--kubeconfig=${kubeconfig}`,
       `--controllers=${CONTROLLERS.join(',')}`,
       '--leader-elect=false',
@@ -246,6 +247,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--concurrent-deployment-syncs=10',
       '--concurrent-replicaset-syncs=10',
     ]);
+    // Its serviceaccount controller giving `default` its ServiceAccount: the controllers are running.
+    await poll('kube-controller-manager', readyTimeoutMs, controllers, tail, async () => {
+      const res = await api('GET', '/api/v1/namespaces/default/serviceaccounts/default').catch(
+        () => undefined,
+      );
+      return res?.status === 200;
+    });
 
     const kubectlBin = join(tools, 'kubectl');
     const cacheDir = join(dir, 'kubectl-cache');
