@@ -112,6 +112,9 @@ describe('mistakes a schema check misses and the API server refuses', () => {
       container:
         '\n          resources: { requests: { cpu: 100m, memory: 1500Mi }, limits: { memory: 1500Mi } }',
     }),
+    'Deployment/planted/over-limit-range': deployment(ns, 'over-limit-range', {
+      container: '\n          resources: { requests: { cpu: 10m, memory: 64Mi }, limits: { memory: 3Gi } }',
+    }),
     'Deployment/planted/selector-mismatch': deployment(ns, 'selector-mismatch').replace(
       'matchLabels: { app: selector-mismatch }',
       'matchLabels: { app: other }',
@@ -184,10 +187,13 @@ spec:
     expect(report.rejected.map((r) => r.object)).toContain(object);
   });
 
-  it('names the cause: the unknown field, the quota, the missing account and class', () => {
+  it('names the cause: the unknown field, the quota, the limits, the missing account and class', () => {
     const reason = (object: string) => report.rejected.find((r) => r.object === object)?.reason ?? '';
     expect(reason('Deployment/planted/unknown-field')).toMatch(/imagePullPolcy/);
     expect(reason('Deployment/planted/over-quota')).toMatch(/exceeded quota: sluice/);
+    expect(reason('Deployment/planted/over-limit-range')).toMatch(
+      /maximum memory usage per Container is 2Gi/,
+    );
     expect(reason('Deployment/planted/missing-service-account')).toMatch(/service ?account/i);
     expect(reason('Deployment/planted/missing-priority-class')).toMatch(/urgent/);
     expect(reason('ConfigMap/planted/yaml-yes-label')).toMatch(/bool/);
