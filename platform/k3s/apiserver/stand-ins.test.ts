@@ -28,11 +28,21 @@ spec:
 
 describe('stand-ins', () => {
   describe('knativeReplicas', () => {
-    it('starts a revision at the initial scale (1), then min-scale when higher', () => {
+    it('is the start without a max-scale: the initial scale (1), or min-scale when higher', () => {
       expect(knativeReplicas({})).toBe(1);
       expect(knativeReplicas({ 'autoscaling.knative.dev/min-scale': '0' })).toBe(1);
       expect(knativeReplicas({ 'autoscaling.knative.dev/min-scale': '3' })).toBe(3);
       expect(knativeReplicas({ 'autoscaling.knative.dev/initial-scale': '2' })).toBe(2);
+    });
+
+    it('is max-scale when the revision has one: what the autoscaler may run', () => {
+      expect(knativeReplicas({ 'autoscaling.knative.dev/max-scale': '5' })).toBe(5);
+      expect(
+        knativeReplicas({
+          'autoscaling.knative.dev/min-scale': '0',
+          'autoscaling.knative.dev/max-scale': '1',
+        }),
+      ).toBe(1);
     });
   });
 

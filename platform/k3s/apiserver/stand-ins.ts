@@ -8,7 +8,8 @@
  *
  * Upstream followed: knative.dev/serving knative-v1.22.1 `pkg/reconciler/revision/resources/{deploy,queue}.go`
  * and `pkg/deployment/config.go` (queue-proxy: 25m CPU request, nothing else, unless config-deployment or the
- * `queue.sidecar.serving.knative.dev/*` annotations say otherwise; replicas = initial scale, then min-scale);
+ * `queue.sidecar.serving.knative.dev/*` annotations say otherwise) and the KPA's bounds (a revision starts at
+ * its initial scale, is raised to min-scale, may grow to max-scale);
  * rabbitmq/cluster-operator v2.22.3 `internal/resource/statefulset.go` (Parallel pods, setup-container
  * 20m/64Mi, PVC `persistence`) and `api/v1beta1/rabbitmqcluster_types.go` (defaults).
  */
@@ -54,13 +55,17 @@ function annotationsOf(value: unknown): Record<string, string> {
   return out;
 }
 
-/** Pods of a new revision: its initial scale, then at least min-scale (the KPA scales up to it at once). */
+/**
+ * The most Pods a revision runs: max-scale when bounded (the quota must let the autoscaler get there, or scale-out
+ * stops at a FailedCreate), else its start (initial scale, raised to min-scale at once).
+ */
 export function knativeReplicas(templateAnnotations: Readonly<Record<string, string>>): number {
   const int = (key: string): number | undefined => {
     const raw = templateAnnotations[`autoscaling.knative.dev/${key}`];
     return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined;
   };
-  return Math.max(int('initial-scale') ?? KNATIVE_INITIAL_SCALE, int('min-scale') ?? 0);
+  const start = Math.max(int('initial-scale') ?? KNATIVE_INITIAL_SCALE, int('min-scale') ?? 0);
+  return Math.max(start, int('max-scale') ?? 0);
 }
 
 const POD_FIELDS_ADMISSION_READS = ['serviceAccountName', 'priorityClassName', 'runtimeClassName'] as const;
