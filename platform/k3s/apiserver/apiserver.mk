@@ -2,7 +2,7 @@
 # kube-apiserver on loopback, with etcd and kube-controller-manager, started once and torn down by PID.
 # etcd, kube-apiserver, kube-controller-manager and kubectl are built once per machine from the Go module proxy
 # (platform/tools/kubernetes) into the per-machine cache, like FerretDB and kustomize; the folder's name changes
-# when the tools module does. The first build takes about 15 minutes on 2 cores, none after.
+# when the tools module does. The first build takes about 10 minutes of CPU (~20 on 2 busy cores), none after.
 .PHONY: kube-tools test-deploy
 
 KUBE_VERSION   := $(shell sed -n 's|^[[:space:]]*k8s.io/kubernetes v||p' platform/tools/kubernetes/go.mod)
@@ -18,7 +18,7 @@ TEST_CHECKS += test-deploy
 
 $(KUBE_TOOLS_DIR)/kubectl:
 	@command -v go >/dev/null || { echo "Go is needed to build the Kubernetes control plane for make test-deploy (Debian: apt-get install golang)"; exit 1; }
-	@echo "building etcd, kube-apiserver, kube-controller-manager, kubectl v$(KUBE_VERSION) from the Go module proxy (once per machine, ~15 min on 2 cores) -> $(KUBE_TOOLS_DIR)"
+	@echo "building etcd, kube-apiserver, kube-controller-manager, kubectl v$(KUBE_VERSION) from the Go module proxy (once per machine, ~10 min of CPU) -> $(KUBE_TOOLS_DIR)"
 	@rm -rf $(KUBE_TOOLS_DIR).tmp && mkdir -p $(KUBE_TOOLS_DIR).tmp
 	cd platform/tools/kubernetes && go build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $(KUBE_TOOLS_DIR).tmp/ \
 	  go.etcd.io/etcd/server/v3 k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
