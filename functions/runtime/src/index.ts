@@ -22,7 +22,16 @@ export {
 export { MemoryDocumentStore } from './adapters/memory/memory-document-store.ts';
 export { MongoDocumentStore } from './adapters/mongodb/mongo-document-store.ts';
 // ── For the platform, the broker and the tools ───────────────────────────────────────────────────
-export { encodeHeaderValue, type HttpMessage, toBinary, toStructured } from './cloudevent/encode.ts';
+export {
+  type BinaryOptions,
+  encodeHeaderValue,
+  HEADER_ENCODING,
+  type HeaderEncoding,
+  type HttpMessage,
+  toBinary,
+  toStructured,
+} from './cloudevent/encode.ts';
+export { decodePercentLenient, headerText, rawHeaderValue } from './cloudevent/header-value.ts';
 export {
   PROBLEM_CONTENT_TYPE,
   type Problem,
@@ -35,8 +44,11 @@ export {
   looksLikeCloudEvent,
   mediaType,
   type Received,
+  type ReceiveOptions,
   receive,
+  receiveVerbatim,
   STRUCTURED_CONTENT_TYPE,
+  type VerbatimOptions,
 } from './cloudevent/receive.ts';
 export { loadConfig, type RuntimeConfig } from './config.ts';
 export {

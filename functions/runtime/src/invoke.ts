@@ -13,7 +13,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { problemBody, toProblem } from './cloudevent/problem.ts';
-import { receive } from './cloudevent/receive.ts';
+import { type ReceiveOptions, receive } from './cloudevent/receive.ts';
 import { EventInProgressError } from './errors.ts';
 import { ClaimLostError, type IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { type Admit, admission } from './invoke/admit.ts';
@@ -81,14 +81,14 @@ export class Invoker {
   }
 
   /** One request in, one answer out. Never rejects: every error becomes a problem+json answer. */
-  async invoke(headers: IncomingHttpHeaders, body: Buffer): Promise<HttpAnswer> {
+  async invoke(headers: IncomingHttpHeaders, body: Buffer, options?: ReceiveOptions): Promise<HttpAnswer> {
     const started = performance.now();
     const coldStart = this.#coldStart;
     this.#coldStart = false;
     let event: CloudEvent | undefined;
     let trace: TraceContext | undefined;
     try {
-      event = receive(headers, body).event;
+      event = receive(headers, body, options).event;
       trace = continueTrace(
         event.extensions.traceparent ?? headers.traceparent,
         event.extensions.tracestate ?? headers.tracestate,

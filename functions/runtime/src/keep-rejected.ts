@@ -24,7 +24,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { encodeHeaderValue, toBinary } from './cloudevent/encode.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody, toProblem } from './cloudevent/problem.ts';
-import { mediaType, receive, STRUCTURED_CONTENT_TYPE } from './cloudevent/receive.ts';
+import { mediaType, type ReceiveOptions, receive, STRUCTURED_CONTENT_TYPE } from './cloudevent/receive.ts';
 import { CORRELATION_FIELD } from './correlation.ts';
 import { TransientError } from './errors.ts';
 import type { HttpAnswer } from './invoke.ts';
@@ -35,7 +35,7 @@ export const DEAD_LETTERED_HEADER = 'sluice-dead-lettered';
 
 /** What the server calls for each event: the invoker, or this wrapper around it. */
 export interface EventHandler {
-  invoke(headers: IncomingHttpHeaders, body: Buffer): Promise<HttpAnswer>;
+  invoke(headers: IncomingHttpHeaders, body: Buffer, options?: ReceiveOptions): Promise<HttpAnswer>;
 }
 
 /** One POST to the sink; resolves with its status. Injected by unit tests. */
@@ -137,8 +137,8 @@ export function keepRejected(inner: EventHandler, options: KeepRejectedOptions):
   };
 
   return {
-    async invoke(headers, body) {
-      const answer = await inner.invoke(headers, body);
+    async invoke(headers, body, receiveOptions) {
+      const answer = await inner.invoke(headers, body, receiveOptions);
       return mustKeep(answer, headers) ? keep(headers, body, answer) : answer;
     },
   };

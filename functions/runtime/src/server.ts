@@ -118,15 +118,18 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
       hold();
       // invoke() maps every error to an answer itself; a rejection here is a bug, still answered.
-      options.invoker.invoke(req.headers, body).then(answered, (err: unknown) => {
-        const answer = toProblem(err);
-        send(res, {
-          status: answer.status,
-          headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-          body: problemBody(answer.problem),
+      // rawHeaders: node joins a repeated ce- header with ", "; receive() tells the two apart with them.
+      options.invoker
+        .invoke(req.headers, body, { rawHeaders: req.rawHeaders })
+        .then(answered, (err: unknown) => {
+          const answer = toProblem(err);
+          send(res, {
+            status: answer.status,
+            headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+            body: problemBody(answer.problem),
+          });
+          release();
         });
-        release();
-      });
     });
     const answered = (answer: HttpAnswer): void => {
       send(res, answer);

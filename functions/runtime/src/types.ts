@@ -18,7 +18,19 @@ export interface CloudEvent<T = unknown> {
   readonly time?: string;
   readonly datacontenttype?: string;
   readonly dataschema?: string;
+  /**
+   * The data as the function reads it: JSON parsed (also when no datacontenttype is given and the bytes
+   * are JSON), text as a string, anything else the bytes. JSON numbers are JavaScript numbers: integers
+   * beyond 2^53 are rounded here; read `dataBytes` for the exact value.
+   */
   readonly data: T;
+  /**
+   * The data exactly as it travelled, absent when there is none: the binary-mode body, the structured-mode
+   * `data` member's JSON text as written (large integers, `1.10`, key order and escapes kept), or
+   * `data_base64` decoded. Located on first read, so it costs nothing when unused. For large integers:
+   * `JSON.parse(Buffer.from(event.dataBytes).toString(), (_k, v, { source }) => …)` (docs/runtime.md).
+   */
+  readonly dataBytes?: Uint8Array;
   readonly extensions: Readonly<Record<string, ExtensionValue>>;
 }
 

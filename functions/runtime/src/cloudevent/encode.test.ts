@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../types.ts';
-import { encodeHeaderValue, toBinary, toStructured } from './encode.ts';
-import { receive } from './receive.ts';
+import { encodeHeaderValue, HEADER_ENCODING, toBinary, toStructured } from './encode.ts';
+import { receive, receiveVerbatim } from './receive.ts';
+
+/** The event without `dataBytes`, which receive() adds and events built in code lack. */
+function attributesAndData(event: CloudEvent): Omit<CloudEvent, 'dataBytes'> {
+  const { dataBytes: _bytes, ...rest } = event;
+  return rest;
+}
 
 /** Events as receive() produces them (datacontenttype set whenever there is data). */
 const EVENTS: Record<string, CloudEvent> = {
@@ -49,7 +55,50 @@ describe('encode', () => {
   describe('toBinary', () => {
     it.each(Object.entries(EVENTS))('round-trips an event with %s through receive()', (_name, event) => {
       const message = toBinary(event);
-      expect(receive(message.headers, message.body).event).toEqual(event);
+      const back = receive(message.headers, message.body).event;
+      expect(attributesAndData(back)).toEqual(event);
+      expect(Buffer.from(back.dataBytes ?? []).equals(message.body)).toBe(true);
+    });
+
+    it('writes dataBytes as they are, never re-serialising data', () => {
+      const text = '{"n":9007199254740993,"price":1.10,"b":1,"2":"x","s":"\\u00e9<"}';
+      const event = receive(
+        { 'content-type': 'application/cloudevents+json' },
+        Buffer.from(`{"specversion":"1.0","id":"1","source":"/s","type":"t","data":${text}}`),
+      ).event;
+      expect(toBinary(event).body.toString()).toBe(text);
+    });
+
+    it('writes no Content-Type for an event without datacontenttype, whatever its data', () => {
+      for (const data of [Buffer.from([0, 1]), undefined]) {
+        const message = toBinary({
+          ...(EVENTS['no data'] as CloudEvent),
+          data,
+          ...(data ? { dataBytes: data } : {}),
+        });
+        expect(message.headers['content-type']).toBeUndefined();
+      }
+      const json = receiveVerbatim(
+        { 'content-type': 'application/cloudevents+json' },
+        Buffer.from('{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}'),
+      ).event;
+      const message = toBinary(json);
+      expect(message.headers['content-type']).toBeUndefined();
+      expect(message.body.toString()).toBe('{"a":1}');
+    });
+
+    it('writes header values raw when asked, as eventing-rabbitmq does: UTF-8 bytes, no percent-encoding', () => {
+      const event = {
+        ...(EVENTS['no data'] as CloudEvent),
+        subject: 'café ☕ 100% "q"',
+        extensions: { note: 'item%41' },
+      };
+      const message = toBinary(event, { headerEncoding: HEADER_ENCODING.raw });
+      expect(Buffer.from(message.headers['ce-subject'] as string, 'latin1').toString('utf8')).toBe(
+        'café ☕ 100% "q"',
+      );
+      expect(message.headers['ce-note']).toBe('item%41');
+      expect(toBinary(event).headers['ce-subject']).toBe('caf%C3%A9%20%E2%98%95%20100%25%20%22q%22');
     });
 
     it('sends non-string extensions as their canonical string (headers carry no type)', () => {
@@ -69,7 +118,28 @@ describe('encode', () => {
     it.each(Object.entries(EVENTS))('round-trips an event with %s through receive()', (_name, event) => {
       const message = toStructured(event);
       expect(message.headers['content-type']).toMatch(/^application\/cloudevents\+json/);
-      expect(receive(message.headers, message.body).event).toEqual(event);
+      expect(attributesAndData(receive(message.headers, message.body).event)).toEqual(event);
+    });
+
+    it('writes the data text of a received event byte for byte, and no datacontenttype it did not have', () => {
+      const text = '{ "n": 9007199254740993, "z": 1.10, "b": 1, "2": "\\u003c" }';
+      const event = receiveVerbatim(
+        { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't' },
+        Buffer.from(text),
+      ).event;
+      const body = toStructured(event).body.toString();
+      expect(body).toBe(`{"specversion":"1.0","id":"1","source":"/s","type":"t","data":${text}}`);
+      const back = receive({ 'content-type': 'application/cloudevents+json' }, Buffer.from(body)).event;
+      expect(back.datacontenttype).toBeUndefined();
+      expect(Buffer.from(back.dataBytes ?? []).toString()).toBe(text);
+    });
+
+    it('writes received bytes that are not JSON as data_base64, and text as a string', () => {
+      const bytes = Buffer.from([0xff, 0x00]);
+      const octets = { ...(EVENTS['binary data'] as CloudEvent), data: bytes, dataBytes: bytes };
+      expect(JSON.parse(toStructured(octets).body.toString()).data_base64).toBe('/wA=');
+      const text = { ...(EVENTS['text data'] as CloudEvent), dataBytes: Buffer.from('é') };
+      expect(JSON.parse(toStructured(text).body.toString()).data).toBe('é');
     });
 
     it('keeps integer and boolean extensions typed', () => {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../errors.ts';
-import { looksLikeCloudEvent, mediaType, receive } from './receive.ts';
+import { looksLikeCloudEvent, mediaType, receive, receiveVerbatim } from './receive.ts';
 
 const BINARY: IncomingHttpHeaders = {
   'ce-specversion': '1.0',
@@ -59,6 +59,7 @@ describe('receive', () => {
         type: 'dev.sluice.test.thing.happened.v1',
         datacontenttype: 'application/json',
         data: { n: 1 },
+        dataBytes: JSON_BODY,
         extensions: {},
       });
       expect(Object.isFrozen(event)).toBe(true);
@@ -171,12 +172,57 @@ describe('receive', () => {
       expect(event.extensions.comment).toBe('€');
     });
 
-    it.each(['%', '%2', '%zz', '%C3', 'ok%E2%82'])('rejects the invalid percent escape %j', (raw) => {
-      const err = rejection(() => binary({ 'ce-subject': raw }));
-      expect(err.invalidParams).toContainEqual({
-        name: 'subject',
-        reason: 'invalid percent-encoding in header value',
-      });
+    it.each([
+      ['a lone percent', 'save 50%', 'save 50%'],
+      ['a percent without two hex digits', '%2 and %zz', '%2 and %zz'],
+      ['a truncated UTF-8 sequence', 'ok%E2%82', 'ok%E2%82'],
+      ['a lone lead byte before a valid escape', '%C3%41', '%C3A'],
+      ['an overlong form', '%C0%A0', '%C0%A0'],
+      ['a surrogate', '%ED%A0%80', '%ED%A0%80'],
+      ['a code point above U+10FFFF', '%F4%90%80%80', '%F4%90%80%80'],
+      ['a four-byte character', '%F0%9F%98%80', '😀'],
+      ['an escaped percent next to a bad one', '100%25%zz', '100%%zz'],
+    ])('decodes leniently, never refusing: %s', (_what, raw, expected) => {
+      expect(binary({ 'ce-subject': raw }).event.subject).toBe(expected);
+    });
+
+    it('decodes an escape that forms UTF-8, as the binding says (item%41 is itemA)', () => {
+      expect(binary({ 'ce-subject': 'item%41' }).event.subject).toBe('itemA');
+    });
+
+    it('reads header bytes as UTF-8 (raw UTF-8 as sdk-go sends it), else keeps them as Latin-1', () => {
+      const asBytes = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+      const { event } = binary({ 'ce-subject': asBytes('café ☕'), 'ce-note': asBytes('naïve 50%') });
+      expect(event.subject).toBe('café ☕');
+      expect(event.extensions.note).toBe('naïve 50%');
+      expect(binary({ 'ce-subject': '\u00e9t\u00e9' }).event.subject).toBe('été'); // E9 74 E9: not UTF-8
+    });
+
+    it('checks source as it travelled, so a decoded %25 does not make a valid URI invalid', () => {
+      expect(binary({ 'ce-source': 'https://x.test/50%25off' }).event.source).toBe('https://x.test/50%off');
+      expect(binary({ 'ce-source': 'https://x.test/a%2520b' }).event.source).toBe('https://x.test/a%20b');
+    });
+
+    it('refuses a ce- header given twice, which node:http joins with ", " (400)', () => {
+      const rawHeaders = ['ce-specversion', '1.0', 'ce-id', 'e-1', 'Ce-Subject', 'a', 'ce-subject', 'b'];
+      const err = rejection(() => receive({ ...BINARY, 'ce-subject': 'a, b' }, JSON_BODY, { rawHeaders }));
+      expect(err.status).toBe(400);
+      expect(paramNames(err)).toEqual(['subject']);
+      expect(err.invalidParams[0]?.reason).toMatch(/more than once/);
+    });
+
+    it('keeps one ce- header value that contains ", "', () => {
+      const rawHeaders = ['ce-subject', 'a, b', 'ce-id', 'e-1'];
+      expect(receive({ ...BINARY, 'ce-subject': 'a, b' }, JSON_BODY, { rawHeaders }).event.subject).toBe(
+        'a, b',
+      );
+    });
+
+    it('refuses a header value given as a list', () => {
+      const err = rejection(() =>
+        receive({ ...BINARY, 'ce-subject': ['a', 'b'] } as IncomingHttpHeaders, JSON_BODY),
+      );
+      expect(paramNames(err)).toEqual(['subject']);
     });
 
     it('rejects ce-datacontenttype: in binary mode Content-Type carries it', () => {
@@ -204,18 +250,83 @@ describe('receive', () => {
       expect([...(bytes as Buffer)]).toEqual([1, 2]);
     });
 
-    it('leaves data undefined for an empty body', () => {
-      expect(binary({ 'content-type': undefined }, Buffer.alloc(0)).event.data).toBeUndefined();
+    it('leaves data and dataBytes undefined for an empty body', () => {
+      const { event } = binary({ 'content-type': undefined }, Buffer.alloc(0));
+      expect(event.data).toBeUndefined();
+      expect('dataBytes' in event).toBe(false);
+    });
+
+    it('without a Content-Type, reads JSON bytes as JSON and other bytes as bytes, adding no datacontenttype', () => {
+      const json = binary({ 'content-type': undefined }, Buffer.from('{"a":[1]}')).event;
+      expect(json.data).toEqual({ a: [1] });
+      expect(json.datacontenttype).toBeUndefined();
+      const bytes = binary({ 'content-type': undefined }, Buffer.from([0xff, 0x7b])).event;
+      expect(Buffer.isBuffer(bytes.data)).toBe(true);
+      expect(bytes.datacontenttype).toBeUndefined();
+    });
+
+    it('keeps the body as dataBytes: the exact value of a large integer is there', () => {
+      const body = Buffer.from('{"id":9007199254740993}');
+      const { event } = binary({}, body);
+      expect((event.data as { id: number }).id).toBe(9007199254740992); // a JavaScript number
+      const exact = JSON.parse(
+        Buffer.from(event.dataBytes ?? []).toString(),
+        (_k, v, ctx?: { source?: string }) =>
+          typeof v === 'number' && !Number.isSafeInteger(v) && ctx?.source !== undefined
+            ? BigInt(ctx.source)
+            : v,
+      );
+      expect(exact.id).toBe(9007199254740993n);
     });
   });
 
   describe('structured mode', () => {
-    it('parses a valid event and defaults datacontenttype to JSON for data', () => {
+    it('parses a valid event, reading data as JSON without adding a datacontenttype', () => {
       const { event, mode } = structured({ ...STRUCTURED, partitionkey: 'p' });
       expect(mode).toBe('structured');
       expect(event.data).toEqual({ n: 1 });
-      expect(event.datacontenttype).toBe('application/json');
+      expect(event.datacontenttype).toBeUndefined();
       expect(event.extensions).toEqual({ partitionkey: 'p' });
+    });
+
+    it('keeps the data member as dataBytes, byte for byte', () => {
+      const text = '{ "id": 9007199254740993, "price": 1.10, "b": 1, "2": "\\u003cb\\u003e", "e": [ ] }';
+      const body = Buffer.from(
+        `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":${text} , "x":"y"}`,
+      );
+      const { event } = receive({ 'content-type': 'application/cloudevents+json' }, body);
+      expect(Buffer.from(event.dataBytes ?? []).toString()).toBe(text);
+      expect(event.data).toEqual({ id: 9007199254740992, price: 1.1, b: 1, 2: '<b>', e: [] });
+    });
+
+    it('keeps a string of a non-JSON type as its UTF-8 bytes, and data: null as the JSON text null', () => {
+      const text = structured({ ...STRUCTURED, datacontenttype: 'text/plain', data: 'é\n' }).event;
+      expect(Buffer.from(text.dataBytes ?? []).toString()).toBe('é\n');
+      const nothing = structured({ ...STRUCTURED, data: null }).event;
+      expect(nothing.data).toBeNull();
+      expect(Buffer.from(nothing.dataBytes ?? []).toString()).toBe('null');
+    });
+
+    it('treats null for an OPTIONAL attribute or extension as absent (JSON format §2.2)', () => {
+      const { event } = structured({
+        ...STRUCTURED,
+        subject: null,
+        time: null,
+        datacontenttype: null,
+        dataschema: null,
+        ext: null,
+      });
+      expect(event).not.toHaveProperty('subject');
+      expect(event).not.toHaveProperty('time');
+      expect(event).not.toHaveProperty('datacontenttype');
+      expect(event).not.toHaveProperty('dataschema');
+      expect(event.extensions).toEqual({});
+    });
+
+    it('treats null for a REQUIRED attribute as missing', () => {
+      const err = rejection(() => structured({ ...STRUCTURED, id: null, source: null }));
+      expect(err.invalidParams).toContainEqual({ name: 'id', reason: 'missing' });
+      expect(err.invalidParams).toContainEqual({ name: 'source', reason: 'missing' });
     });
 
     it('accepts parameters on the Content-Type', () => {
@@ -309,6 +420,46 @@ describe('receive', () => {
       expect(err.status).toBe(415);
       expect(err.reason).toBe('unsupported-media-type');
     });
+  });
+});
+
+describe('receiveVerbatim (the broker)', () => {
+  it('keeps ce- values as sent: percent escapes not decoded, raw UTF-8 read as text', () => {
+    const raw = Buffer.from('café ✓', 'utf8').toString('latin1');
+    const { event } = receiveVerbatim(
+      { ...BINARY, 'ce-subject': 'caf%C3%A9%20100%25', 'ce-note': raw, 'ce-pct': 'save 50%' },
+      JSON_BODY,
+    );
+    expect(event.subject).toBe('caf%C3%A9%20100%25');
+    expect(event.extensions).toEqual({ note: 'café ✓', pct: 'save 50%' });
+  });
+
+  it('keeps binary data as bytes, unparsed (upstream does not read data)', () => {
+    const body = Buffer.from('{"n": 1.10, not json');
+    const { event } = receiveVerbatim(BINARY, body);
+    expect(Buffer.isBuffer(event.data)).toBe(true);
+    expect(Buffer.from(event.dataBytes ?? []).equals(body)).toBe(true);
+  });
+
+  it('keeps structured data as the exact text of the data member', () => {
+    const body = Buffer.from(
+      '{"specversion":"1.0","id":"1","source":"/s","type":"t","data":[1.10, 9007199254740993]}',
+    );
+    const { event } = receiveVerbatim({ 'content-type': 'application/cloudevents+json' }, body);
+    expect(Buffer.from(event.data as Uint8Array).toString()).toBe('[1.10, 9007199254740993]');
+    expect(event.datacontenttype).toBeUndefined();
+  });
+
+  it('takes header values as text when told they are (AMQP)', () => {
+    const { event } = receiveVerbatim({ ...BINARY, 'ce-subject': 'Ã©' }, JSON_BODY, { headerBytes: false });
+    expect(event.subject).toBe('Ã©');
+  });
+
+  it('refuses a repeated ce- header too', () => {
+    const rawHeaders = ['ce-id', 'a', 'ce-id', 'b'];
+    expect(() => receiveVerbatim({ ...BINARY, 'ce-id': 'a, b' }, JSON_BODY, { rawHeaders })).toThrow(
+      InvalidEventError,
+    );
   });
 });
 

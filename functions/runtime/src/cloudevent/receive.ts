@@ -10,6 +10,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidEventError, type InvalidParam } from '../errors.ts';
 import { Limits } from '../limits.ts';
 import type { CloudEvent, ExtensionValue } from '../types.ts';
+import { headerText, readHeaderValue } from './header-value.ts';
+import { memberSpan } from './json-span.ts';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
@@ -60,8 +62,63 @@ export function isJsonMediaType(type: string): boolean {
   return type === 'application/json' || type === 'text/json' || type.endsWith('+json');
 }
 
-/** Parses one HTTP request into a CloudEvent, or throws InvalidEventError saying exactly why not. */
-export function receive(headers: IncomingHttpHeaders, body: Buffer): Received {
+/** How a reader turns header values and data into an event (see `receive` and `receiveVerbatim`). */
+interface Profile {
+  /** Lenient percent-decoding of `ce-*` values (the runtime), or values kept as sent (the broker). */
+  readonly decode: boolean;
+  /** `data` parsed per its content type (the runtime), or left as the bytes (the broker). */
+  readonly parseData: boolean;
+  /** Header strings hold one character per byte (node:http, fetch); false for text (AMQP headers). */
+  readonly headerBytes: boolean;
+}
+
+export interface ReceiveOptions {
+  /**
+   * node:http's `req.rawHeaders`. node joins a repeated header with ", "; with these, a `ce-*` value
+   * containing ", " is checked against them, and a repeated `ce-*` header is refused (the binding maps
+   * each attribute to one header). Read only then, so passing them costs nothing.
+   */
+  readonly rawHeaders?: readonly string[];
+}
+
+export interface VerbatimOptions extends ReceiveOptions {
+  /** False when header values are already text (AMQP headers) rather than one character per byte. @default true */
+  readonly headerBytes?: boolean;
+}
+
+const RUNTIME: Profile = { decode: true, parseData: true, headerBytes: true };
+const VERBATIM: Profile = { decode: false, parseData: false, headerBytes: true };
+const VERBATIM_TEXT: Profile = { decode: false, parseData: false, headerBytes: false };
+
+/**
+ * Parses one HTTP request into a CloudEvent as a function receives it, or throws InvalidEventError saying
+ * exactly why not. `ce-*` values are read as UTF-8 and percent-decoded leniently; `data` is parsed per its
+ * content type and `dataBytes` keeps the exact bytes.
+ */
+export function receive(headers: IncomingHttpHeaders, body: Buffer, options?: ReceiveOptions): Received {
+  return read(headers, body, RUNTIME, options?.rawHeaders);
+}
+
+/**
+ * Parses a request as eventing-rabbitmq's Go data plane does (sdk-go `binding.ToEvent`): `ce-*` values are
+ * kept as sent (read as UTF-8, never percent-decoded), and `data` is the exact bytes, never parsed — in
+ * binary mode the body, in structured mode the text of the `data` member (or `data_base64` decoded). What
+ * the local broker's ingress, its AMQP reader and its reply reader use, so that events leave it as they came.
+ */
+export function receiveVerbatim(
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  options?: VerbatimOptions,
+): Received {
+  return read(headers, body, options?.headerBytes === false ? VERBATIM_TEXT : VERBATIM, options?.rawHeaders);
+}
+
+function read(
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  profile: Profile,
+  rawHeaders: readonly string[] | undefined,
+): Received {
   const type = mediaType(headers['content-type']);
   if (type === BATCH_CONTENT_TYPE) {
     throw new InvalidEventError(
@@ -78,37 +135,48 @@ export function receive(headers: IncomingHttpHeaders, body: Buffer): Received {
         415,
       );
     }
-    return { event: parseStructured(body), mode: 'structured' };
+    return { event: parseStructured(body, profile), mode: 'structured' };
   }
   if (headers['ce-specversion'] === undefined && headers['ce-id'] === undefined) {
     throw new InvalidEventError('not a CloudEvent: no ce-specversion header and not structured mode', [
       { name: 'specversion', reason: 'missing' },
     ]);
   }
-  return { event: parseBinary(headers, body), mode: 'binary' };
+  return { event: parseBinary(headers, body, profile, rawHeaders), mode: 'binary' };
 }
 
-function decodeHeader(name: string, raw: string, problems: InvalidParam[]): string | undefined {
-  // HTTP binding §3.1.3.2: values are percent-encoded for non-printable ASCII, space, `"` and `%`.
-  if (raw.indexOf('%') === -1) return raw;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    problems.push({ name, reason: 'invalid percent-encoding in header value' });
-    return undefined;
+/** True when `header` (lower-case) occurs more than once in node's rawHeaders (name, value, name, …). */
+function repeated(rawHeaders: readonly string[], header: string): boolean {
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === header.length && name.toLowerCase() === header && ++seen > 1) return true;
   }
+  return false;
 }
 
-function parseBinary(headers: IncomingHttpHeaders, body: Buffer): CloudEvent {
+function parseBinary(
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  profile: Profile,
+  rawHeaders: readonly string[] | undefined,
+): CloudEvent {
   const problems: InvalidParam[] = [];
   const attrs: Record<string, string> = {};
   const extensions: Record<string, ExtensionValue> = {};
+  let uris: Record<string, string> | undefined;
   for (const header in headers) {
     if (!header.startsWith('ce-')) continue;
     const name = header.slice(3);
     const raw = headers[header];
-    if (typeof raw !== 'string') {
-      problems.push({ name, reason: 'header given more than once' });
+    if (
+      typeof raw !== 'string' ||
+      (rawHeaders !== undefined && raw.includes(', ') && repeated(rawHeaders, header))
+    ) {
+      problems.push({
+        name,
+        reason: 'header given more than once (the binding maps an attribute to one header)',
+      });
       continue;
     }
     if (!ATTRIBUTE_NAME.test(name)) {
@@ -126,27 +194,46 @@ function parseBinary(headers: IncomingHttpHeaders, body: Buffer): CloudEvent {
       problems.push({ name, reason: 'data travels in the body in binary mode' });
       continue;
     }
-    const value = decodeHeader(name, raw, problems);
-    if (value === undefined) continue;
-    if (CONTEXT_ATTRIBUTES.has(name)) attrs[name] = value;
-    else extensions[name] = value;
+    const value = profile.decode ? readHeaderValue(raw) : profile.headerBytes ? headerText(raw) : raw;
+    if (CONTEXT_ATTRIBUTES.has(name)) {
+      attrs[name] = value;
+      // A URI-reference is checked as it travelled: decoding `%25` in a producer's `a%25b` must not make it invalid.
+      if (value !== raw && (name === 'source' || name === 'dataschema')) {
+        uris ??= {};
+        uris[name] = profile.headerBytes ? headerText(raw) : raw;
+      }
+    } else extensions[name] = value;
   }
   const contentType = headers['content-type'];
-  if (contentType !== undefined) attrs.datacontenttype = contentType;
-  checkContextAttributes(attrs, problems);
+  if (contentType !== undefined)
+    attrs.datacontenttype = profile.headerBytes ? headerText(contentType) : contentType;
+  checkContextAttributes(attrs, problems, uris);
   if (problems.length > 0) throw new InvalidEventError(describe(problems), problems);
 
-  let data: unknown;
-  if (body.length > 0) {
-    const media = mediaType(contentType);
-    if (isJsonMediaType(media)) data = parseJson(body, 'data');
-    else if (media.startsWith('text/')) data = body.toString('utf8');
-    else data = body;
-  }
-  return freeze(attrs, data, extensions);
+  if (body.length === 0) return freeze(attrs, undefined, extensions, undefined);
+  return freeze(attrs, profile.parseData ? decodeData(attrs.datacontenttype, body) : body, extensions, body);
 }
 
-function parseStructured(body: Buffer): CloudEvent {
+/**
+ * Binary-mode data as a function reads it: JSON parsed, text as a string, anything else the bytes.
+ * Without a Content-Type the body is JSON when it parses as JSON (a structured-mode event without
+ * datacontenttype, which brokers deliver in binary mode without one), else the bytes.
+ */
+function decodeData(contentType: string | undefined, body: Buffer): unknown {
+  const media = mediaType(contentType);
+  if (isJsonMediaType(media)) return parseJson(body, 'data');
+  if (media === '') {
+    try {
+      return JSON.parse(body.toString('utf8'));
+    } catch {
+      return body;
+    }
+  }
+  if (media.startsWith('text/')) return body.toString('utf8');
+  return body;
+}
+
+function parseStructured(body: Buffer, profile: Profile): CloudEvent {
   const parsed = parseJson(body, 'body');
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new InvalidEventError('structured-mode body must be a JSON object', [
@@ -164,6 +251,8 @@ function parseStructured(body: Buffer): CloudEvent {
       problems.push({ name, reason: 'attribute names must be lower-case letters and digits' });
       continue;
     }
+    // JSON format §2.2: null for an attribute is the same as leaving it out (a REQUIRED one is then missing).
+    if (value === null) continue;
     if (CONTEXT_ATTRIBUTES.has(name)) {
       if (typeof value !== 'string') problems.push({ name, reason: 'must be a string' });
       else attrs[name] = value;
@@ -176,32 +265,58 @@ function parseStructured(body: Buffer): CloudEvent {
       value <= 2147483647
     ) {
       extensions[name] = value; // spec Integer: 32-bit signed
-    } else if (value !== null) {
+    } else {
       problems.push({ name, reason: 'extension values must be a string, a boolean or a 32-bit integer' });
     }
   }
-  checkContextAttributes(attrs, problems);
+  checkContextAttributes(attrs, problems, undefined);
   const hasData = Object.hasOwn(object, 'data');
-  const hasBase64 = Object.hasOwn(object, 'data_base64');
+  const hasBase64 = Object.hasOwn(object, 'data_base64') && object.data_base64 !== null;
   if (hasData && hasBase64)
     problems.push({ name: 'data_base64', reason: 'data and data_base64 are mutually exclusive' });
+  let bytes: Uint8Array | (() => Uint8Array) | undefined;
   let data: unknown;
   if (hasBase64) {
     const b64 = object.data_base64;
     if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) {
       problems.push({ name: 'data_base64', reason: 'must be a base64 string' });
-    } else data = Buffer.from(b64, 'base64');
+    } else {
+      bytes = Buffer.from(b64, 'base64');
+      data = bytes;
+    }
   } else if (hasData) {
-    data = object.data;
+    const value = object.data;
+    const media = mediaType(attrs.datacontenttype);
+    if (typeof value === 'string' && media !== '' && !isJsonMediaType(media)) {
+      // JSON format: data of a non-JSON media type is a JSON string holding the text itself.
+      bytes = Buffer.from(value);
+      data = value;
+    } else {
+      // JSON (or no datacontenttype, which means JSON here): the member's exact text, found only when asked for.
+      bytes = profile.parseData ? () => dataMemberBytes(body) : dataMemberBytes(body);
+      data = value;
+    }
   }
   if (problems.length > 0) throw new InvalidEventError(describe(problems), problems);
-  // JSON format §3.1: without datacontenttype, data in the `data` member is JSON.
-  if (hasData && attrs.datacontenttype === undefined) attrs.datacontenttype = 'application/json';
-  return freeze(attrs, data, extensions);
+  // The broker's reading: data is the bytes themselves, so nothing downstream can re-serialise a value.
+  return freeze(attrs, profile.parseData ? data : bytes, extensions, bytes);
 }
 
-function checkContextAttributes(attrs: Record<string, string>, problems: InvalidParam[]): void {
-  const { specversion, id, source, type, subject, time, dataschema } = attrs;
+function dataMemberBytes(body: Buffer): Buffer {
+  const span = memberSpan(body, 'data');
+  // Unreachable for a body JSON.parse accepted with a data member; the empty buffer keeps the type total.
+  return span === undefined ? Buffer.alloc(0) : body.subarray(span.start, span.end);
+}
+
+/** `uris`: source / dataschema as they travelled, when that differs from the decoded value. */
+function checkContextAttributes(
+  attrs: Record<string, string>,
+  problems: InvalidParam[],
+  uris: Record<string, string> | undefined,
+): void {
+  const { specversion, id, subject, time, type } = attrs;
+  const source = uris?.source ?? attrs.source;
+  const dataschema = uris?.dataschema ?? attrs.dataschema;
   if (specversion === undefined) problems.push({ name: 'specversion', reason: 'missing' });
   else if (specversion !== '1.0')
     problems.push({ name: 'specversion', reason: `unsupported version "${specversion}", expected "1.0"` });
@@ -258,6 +373,7 @@ function freeze(
   attrs: Record<string, string>,
   data: unknown,
   extensions: Record<string, ExtensionValue>,
+  bytes: Uint8Array | (() => Uint8Array) | undefined,
 ): CloudEvent {
   const event: Record<string, unknown> = {
     specversion: '1.0',
@@ -271,5 +387,16 @@ function freeze(
   if (attrs.time !== undefined) event.time = attrs.time;
   if (attrs.datacontenttype !== undefined) event.datacontenttype = attrs.datacontenttype;
   if (attrs.dataschema !== undefined) event.dataschema = attrs.dataschema;
+  if (typeof bytes === 'function') {
+    // Structured mode, runtime: located in the body only if the handler (or a copy of the event) reads it.
+    let located: Uint8Array | undefined;
+    Object.defineProperty(event, 'dataBytes', {
+      enumerable: true,
+      get: () => {
+        located ??= bytes();
+        return located;
+      },
+    });
+  } else if (bytes !== undefined) event.dataBytes = bytes;
   return Object.freeze(event) as unknown as CloudEvent;
 }
