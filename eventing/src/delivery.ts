@@ -21,9 +21,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
-import { receive, toBinary } from '../../functions/runtime/src/index.ts';
+import { HEADER_ENCODING, receiveVerbatim, toBinary } from '../../functions/runtime/src/index.ts';
 import { BACKOFF_POLICY, type BackoffPolicy, type DeliverySpec } from './manifests.ts';
-import { withRawData } from './wire.ts';
 
 export interface DeliveryConfig {
   readonly retry: number;
@@ -188,7 +187,8 @@ export async function deliver(
   options: DeliverOptions = {},
 ): Promise<DeliveryResult> {
   const sleep = options.sleep ?? defaultSleep;
-  const message = toBinary(event);
+  // Header values as eventing-rabbitmq's dispatcher writes them: UTF-8 bytes, no percent-encoding.
+  const message = toBinary(event, { headerEncoding: HEADER_ENCODING.raw });
   const requestHeaders = { ...options.headers, ...message.headers };
   const attempts: AttemptRecord[] = [];
   let waited = 0;
@@ -248,8 +248,7 @@ function parseReply(
   const ct = headers['content-type'] ?? '';
   if (headers['ce-specversion'] === undefined && !ct.startsWith('application/cloudevents')) return undefined;
   try {
-    const received = receive(headers, body);
-    return withRawData(received.event, received.mode === 'binary' ? body : undefined);
+    return receiveVerbatim(headers, body).event;
   } catch (err) {
     options.onInvalidReply?.((err as Error).message);
     return undefined;

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
@@ -45,6 +46,41 @@ describe('ingress', () => {
       expect(res.status).toBe(500);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
       expect(((await res.json()) as { detail: string }).detail).toMatch(/nacked/);
+    } finally {
+      await ingress.close();
+    }
+  });
+
+  it('refuses a ce- header given twice with 400, as the binding maps an attribute to one header', async () => {
+    const published: CloudEvent[] = [];
+    const ingress = await startIngress({
+      port: 0,
+      namespace: 'sluice',
+      brokerName: 'default',
+      log: quietLog,
+      publish: async (e) => {
+        published.push(e);
+      },
+    });
+    try {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const req = request(
+          ingress.url,
+          {
+            method: 'POST',
+            // An array sends the header twice (fetch would join the values into one).
+            headers: { 'ce-specversion': '1.0', 'ce-id': ['a', 'b'], 'ce-source': '/s', 'ce-type': 't' },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(400);
+      expect(published).toHaveLength(0);
     } finally {
       await ingress.close();
     }

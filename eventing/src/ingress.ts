@@ -1,6 +1,6 @@
 /**
- * Broker ingress: HTTP POST of one CloudEvent (binary or structured mode, parsed strictly by the
- * runtime's receive.ts), answered 202 Accepted with an empty body only once the backend has durably
+ * Broker ingress: HTTP POST of one CloudEvent (binary or structured mode, read by the runtime's
+ * `receiveVerbatim`: attribute values as sent, data as the exact bytes, a repeated `ce-*` header refused), answered 202 Accepted with an empty body only once the backend has durably
  * accepted it (RabbitMQ publisher confirm), as eventing-rabbitmq knative-v1.22.1 cmd/ingress does. An
  * event no Trigger matches is accepted and dropped by the exchange, as there.
  *
@@ -25,11 +25,10 @@ import {
   PROBLEM_CONTENT_TYPE,
   type Problem,
   problemBody,
-  receive,
+  receiveVerbatim,
   toProblem,
 } from '../../functions/runtime/src/index.ts';
 import { traceAtIngress } from './trace-context.ts';
-import { withRawData } from './wire.ts';
 
 export interface IngressOptions {
   /** 0 picks a free port. */
@@ -145,8 +144,8 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     const body = Buffer.concat(chunks);
     let event: CloudEvent;
     try {
-      const received = receive(req.headers, body);
-      event = withRawData(received.event, received.mode === 'binary' ? body : undefined);
+      // As eventing-rabbitmq's ingress (sdk-go binding.ToEvent): values as sent, data as the exact bytes.
+      event = receiveVerbatim(req.headers, body, { rawHeaders: req.rawHeaders }).event;
       if (options.httpTraceContext === true) event = traceAtIngress(event, req.headers);
     } catch (err) {
       const answer = toProblem(err, path);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
-import { fromAmqp, RABBITMQ_EVENT_TYPE, toAmqp, withRawData, wrapAmqpMessage } from './wire.ts';
+import { fromAmqp, RABBITMQ_EVENT_TYPE, toAmqp, wrapAmqpMessage } from './wire.ts';
 
-const event: CloudEvent = withRawData({
+const event: CloudEvent = {
   specversion: '1.0',
   id: 'id 100%',
   source: '/src',
@@ -11,8 +11,9 @@ const event: CloudEvent = withRawData({
   time: '2024-05-01T10:00:00Z',
   datacontenttype: 'application/json',
   data: { big: 123456789, text: 'é' },
+  dataBytes: Buffer.from('{"big":123456789,"text":"é"}'),
   extensions: { tenant: 'acme', n: 3 },
-});
+};
 
 describe('wire', () => {
   it('writes attributes and extensions as plain headers, as eventing-rabbitmq does', () => {
@@ -45,6 +46,30 @@ describe('wire', () => {
       extensions: { tenant: 'acme', n: '3' },
     });
     expect(Buffer.from(back?.data as Uint8Array).equals(m.content)).toBe(true);
+  });
+
+  it('passes values and data through AMQP as they are: no percent-decoding, data not parsed', () => {
+    const verbatim: CloudEvent = {
+      specversion: '1.0',
+      id: 'v1',
+      source: '/sources/café',
+      type: 'dev.t',
+      subject: 'caf%C3%A9 save 50%',
+      data: Buffer.from('{"n":1.10, not json'),
+      dataBytes: Buffer.from('{"n":1.10, not json'),
+      extensions: { note: 'item%41 ☕' },
+    };
+    const m = toAmqp(verbatim);
+    expect(m.contentType).toBeUndefined();
+    expect(m.headers['content-type']).toBeUndefined();
+    const back = fromAmqp({ content: m.content, properties: { headers: m.headers } });
+    expect(back).toMatchObject({
+      source: '/sources/café',
+      subject: 'caf%C3%A9 save 50%',
+      extensions: { note: 'item%41 ☕' },
+    });
+    expect(back?.datacontenttype).toBeUndefined();
+    expect(Buffer.from(back?.dataBytes ?? []).toString()).toBe('{"n":1.10, not json');
   });
 
   it('accepts ce-, cloudEvents: and cloudEvents_ prefixed headers', () => {

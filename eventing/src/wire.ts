@@ -1,41 +1,28 @@
 /**
- * Events on the wire inside the broker. Data is carried as the exact bytes received (a binary-mode body
- * is never re-serialised), and AMQP messages use the header layout eventing-rabbitmq writes
- * (pkg/rabbit/message.go `CloudEventToRabbitMQMessage` / `NewMessageFromDelivery`): every attribute and
- * extension is a plain message header named after it (`type`, `source`, `id`, `specversion`, `time`,
- * `subject`, `dataschema`, `content-type`, extensions by name), so a headers exchange can match Trigger
- * filters on them. Reading also accepts the `ce-` prefix (upstream strips it) and the CloudEvents AMQP
- * binding prefixes `cloudEvents:` / `cloudEvents_` (producers that follow the spec); `x-` headers (added by
- * RabbitMQ, e.g. `x-delivery-count`, `x-death`) are never attributes.
+ * Events on the wire inside the broker, kept as they came (docs/eventing.md, "Fidelity"): an event read by
+ * the ingress (`receiveVerbatim`) carries its attribute values as sent (`ce-*` values never percent-decoded)
+ * and its data as the exact bytes (`dataBytes`: the binary-mode body, or the structured-mode `data` text),
+ * and every hop writes those again: AMQP body, dispatch body, reply. A `datacontenttype` that was absent
+ * stays absent.
+ *
+ * AMQP messages use the header layout eventing-rabbitmq writes (pkg/rabbit/message.go
+ * `CloudEventToRabbitMQMessage` / `NewMessageFromDelivery`): every attribute and extension is a plain
+ * message header named after it (`type`, `source`, `id`, `specversion`, `time`, `subject`, `dataschema`,
+ * `content-type`, extensions by name), so a headers exchange can match Trigger filters on them. Reading also
+ * accepts the `ce-` prefix (upstream strips it) and the CloudEvents AMQP binding prefixes `cloudEvents:` /
+ * `cloudEvents_` (producers that follow the spec); `x-` headers (added by RabbitMQ, e.g. `x-delivery-count`,
+ * `x-death`) are never attributes.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CloudEvent, ExtensionValue } from '../../functions/runtime/src/index.ts';
-import { encodeHeaderValue, isJsonMediaType, mediaType, receive } from '../../functions/runtime/src/index.ts';
+import { mediaType, receiveVerbatim, toBinary } from '../../functions/runtime/src/index.ts';
 
-/**
- * The event with `data` as bytes: `raw` (a binary-mode body) when given, else the parsed data
- * serialised once (JSON unless the content type says text).
- */
-export function withRawData(event: CloudEvent, raw?: Buffer): CloudEvent {
-  let data: Buffer | undefined;
-  let contentType = event.datacontenttype;
-  if (raw !== undefined && raw.length > 0) data = raw;
-  else if (event.data === undefined || event.data === null) data = undefined;
-  else if (event.data instanceof Uint8Array) data = Buffer.from(event.data);
-  else if (
-    typeof event.data === 'string' &&
-    !isJsonMediaType(mediaType(contentType)) &&
-    contentType !== undefined
-  )
-    data = Buffer.from(event.data);
-  else {
-    data = Buffer.from(JSON.stringify(event.data));
-    contentType ??= 'application/json';
-  }
-  const out: Record<string, unknown> = { ...event, data };
-  if (contentType !== undefined) out.datacontenttype = contentType;
-  return Object.freeze(out) as unknown as CloudEvent;
+/** The data bytes an event travels with: its `dataBytes`, else its data as the HTTP binding writes it. */
+export function dataBytesOf(event: CloudEvent): Buffer {
+  const bytes = event.dataBytes;
+  if (bytes !== undefined) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return toBinary(event).body;
 }
 
 export interface AmqpPublishing {
@@ -62,14 +49,12 @@ export function eventHeaders(event: CloudEvent): Record<string, string> {
 }
 
 export function toAmqp(event: CloudEvent): AmqpPublishing {
-  const data = event.data;
-  const content =
-    data === undefined || data === null
-      ? Buffer.alloc(0)
-      : data instanceof Uint8Array
-        ? Buffer.from(data)
-        : Buffer.from(typeof data === 'string' ? data : JSON.stringify(data));
-  return { content, headers: eventHeaders(event), messageId: event.id, contentType: event.datacontenttype };
+  return {
+    content: dataBytesOf(event),
+    headers: eventHeaders(event),
+    messageId: event.id,
+    contentType: event.datacontenttype,
+  };
 }
 
 export interface AmqpMessageLike {
@@ -97,6 +82,7 @@ function headerText(value: unknown): string | undefined {
 /**
  * An AMQP message → CloudEvent: structured when the content type is `application/cloudevents+json`,
  * binary when a `specversion` header is present; `undefined` when it is not a CloudEvent at all.
+ * Header values are text already (AMQP strings are UTF-8) and are kept as they are; the body is the data.
  * Throws the runtime's InvalidEventError when it claims to be one but is malformed.
  */
 export function fromAmqp(msg: AmqpMessageLike, defaults: { source?: string } = {}): CloudEvent | undefined {
@@ -112,15 +98,14 @@ export function fromAmqp(msg: AmqpMessageLike, defaults: { source?: string } = {
   attrs.delete('content-type');
   attrs.delete('datacontenttype');
   if (contentType !== undefined && mediaType(contentType) === 'application/cloudevents+json') {
-    return withRawData(receive({ 'content-type': contentType }, msg.content).event);
+    return receiveVerbatim({ 'content-type': contentType }, msg.content).event;
   }
   if (!attrs.has('specversion')) return undefined;
   if (!attrs.has('source') && defaults.source !== undefined) attrs.set('source', defaults.source);
   const headers: IncomingHttpHeaders = {};
-  // receive() decodes percent-escapes as the HTTP binding requires: encode first so values round-trip.
-  for (const [name, value] of attrs) headers[`ce-${name}`] = encodeHeaderValue(value);
+  for (const [name, value] of attrs) headers[`ce-${name}`] = value;
   if (contentType !== undefined) headers['content-type'] = contentType;
-  return withRawData(receive(headers, msg.content).event, msg.content);
+  return receiveVerbatim(headers, msg.content, { headerBytes: false }).event;
 }
 
 /** RabbitmqSource's type for messages that are not CloudEvents (sources/v1alpha1 RabbitmqEventType). */
@@ -142,6 +127,7 @@ export function wrapAmqpMessage(msg: AmqpMessageLike, source: string): CloudEven
     type: RABBITMQ_EVENT_TYPE,
     subject: id,
     data: msg.content.length > 0 ? msg.content : undefined,
+    ...(msg.content.length > 0 ? { dataBytes: msg.content } : {}),
     extensions: Object.freeze({} as Record<string, ExtensionValue>),
   };
   const ts = msg.properties.timestamp;
