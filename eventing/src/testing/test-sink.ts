@@ -8,14 +8,18 @@ import type { CloudEvent } from '../../../functions/runtime/src/index.ts';
 import { receive, toBinary } from '../../../functions/runtime/src/index.ts';
 
 export interface Received {
+  /** As a sluice function reads it (the runtime's receive()). */
   readonly event: CloudEvent;
   readonly headers: IncomingHttpHeaders;
+  /** node's rawHeaders: names as sent, values one character per byte — the bytes on the wire. */
+  readonly rawHeaders: readonly string[];
+  readonly body: Buffer;
   readonly at: number;
 }
 
 export interface Answer {
   readonly status: number;
-  readonly body?: string;
+  readonly body?: string | Buffer;
   readonly headers?: Record<string, string>;
   /** A reply CloudEvent, sent in binary mode (status should be 200). */
   readonly reply?: CloudEvent;
@@ -39,14 +43,15 @@ export async function startTestSink(script: Script = () => ({ status: 202 })): P
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
+    const body = Buffer.concat(chunks);
     let event: CloudEvent;
     try {
-      event = receive(req.headers, Buffer.concat(chunks)).event;
+      event = receive(req.headers, body, { rawHeaders: req.rawHeaders }).event;
     } catch (err) {
       res.writeHead(400).end(String(err));
       return;
     }
-    received.push({ event, headers: req.headers, at: performance.now() });
+    received.push({ event, headers: req.headers, rawHeaders: req.rawHeaders, body, at: performance.now() });
     const attempt = received.filter((r) => r.event.id === event.id).length;
     const answer = script(event, attempt, received);
     if (answer.delayMs !== undefined) await new Promise((r) => setTimeout(r, answer.delayMs));
