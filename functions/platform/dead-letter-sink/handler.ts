@@ -14,6 +14,7 @@
  * It answers 2xx only once the record is written with a durable write concern (majority + journal),
  * and refuses to become ready on a store held in its own process memory, which a restart would empty.
  */
+import { isUtf8 } from 'node:buffer';
 import {
   type CloudEvent,
   DEAD_LETTERS_COLLECTION as COLLECTION,
@@ -32,7 +33,14 @@ export const acceptsAny = true;
 export const idempotent = false;
 
 function encodeData(event: CloudEvent): Pick<DeadLetter, 'data' | 'dataEncoding'> {
-  const { data } = event;
+  const { data, dataBytes } = event;
+  if (dataBytes !== undefined) {
+    // The bytes it arrived with, so a replay sends them unchanged (large integers, `1.10`, key order).
+    const bytes = Buffer.from(dataBytes.buffer, dataBytes.byteOffset, dataBytes.byteLength);
+    return isUtf8(bytes)
+      ? { data: bytes.toString('utf8'), dataEncoding: 'utf8' }
+      : { data: bytes.toString('base64'), dataEncoding: 'base64' };
+  }
   if (data === undefined || data === null) return {};
   if (data instanceof Uint8Array)
     return { data: Buffer.from(data).toString('base64'), dataEncoding: 'base64' };
