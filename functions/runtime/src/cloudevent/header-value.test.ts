@@ -54,7 +54,7 @@ describe('header-value', () => {
     it('percent-encodes only what a header cannot carry: control characters and edge whitespace', () => {
       expect(rawHeaderValue('a\nb')).toBe('a%0Ab');
       expect(rawHeaderValue(' padded\t')).toBe('%20padded%09');
-      expect(rawHeaderValue('in side')).toBe('in side');
+      expect(rawHeaderValue('in side\tand tab')).toBe('in side\tand tab');
     });
   });
 });

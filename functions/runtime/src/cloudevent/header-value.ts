@@ -108,24 +108,24 @@ export function decodePercentLenient(value: string): string {
   return out + value.slice(from);
 }
 
-// Control characters (a header cannot carry them) and, checked apart, whitespace at either end (HTTP
-// parsers strip it).
+// Control characters other than tab (a header cannot carry them) and, checked apart, whitespace at either
+// end (HTTP parsers strip it).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is matched
-const CONTROL = /[\x00-\x1f\x7f]/;
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const EDGE_SPACE = /^[ \t]|[ \t]$/;
 
 /**
  * Text → the header string of its UTF-8 bytes (one character per byte, which node:http and fetch write
  * byte for byte): how eventing-rabbitmq's dispatcher writes attribute values (sdk-go `types.Format`, no
- * percent-encoding). Only control characters and whitespace at either end, which a header cannot carry,
- * are percent-encoded.
+ * percent-encoding). Only control characters (but tab) and whitespace at either end, which a header cannot
+ * carry, are percent-encoded.
  */
 export function rawHeaderValue(value: string): string {
   let text = value;
   if (CONTROL.test(text) || EDGE_SPACE.test(text)) {
     text = text.replace(
       // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is encoded
-      /[\x00-\x1f\x7f]|^[ \t]+|[ \t]+$/g,
+      /[\x00-\x08\x0a-\x1f\x7f]|^[ \t]+|[ \t]+$/g,
       (m) => [...m].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join(''),
     );
   }
