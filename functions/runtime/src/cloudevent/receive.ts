@@ -1,10 +1,12 @@
 /**
- * CloudEvents 1.0 HTTP protocol binding, receiving side, written strictly by hand.
+ * CloudEvents 1.0 HTTP protocol binding, receiving side, written by hand: strict on the spec's MUSTs,
+ * lenient where mainstream producers are not strict (header escapes, see header-value.ts), and keeping the
+ * data bytes as they came (`dataBytes`).
  *
  * Why not the SDK's `HTTP.toEvent`: it fills a missing `specversion` and `id`, replaces a bad `time`
  * with "now" (all MUST violations we have to reject), and costs ~20 µs per event in stack-captured
  * errors. This module is pure (headers + body in, event or InvalidEventError out), so the server,
- * the local broker ingress and the benchmarks share it. See docs/runtime.md.
+ * the local broker (`receiveVerbatim`) and the benchmarks share it. See docs/runtime.md.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidEventError, type InvalidParam } from '../errors.ts';
@@ -145,6 +147,10 @@ function read(
   return { event: parseBinary(headers, body, profile, rawHeaders), mode: 'binary' };
 }
 
+const REPEATED = 'header given more than once (the binding maps an attribute to one header)';
+// `%` (an escape), a byte above 0x7F (UTF-8 to read), or a comma (node joins a repeated header with ", ").
+const SPECIAL = /[%,\u0080-\uffff]/;
+
 /** True when `header` (lower-case) occurs more than once in node's rawHeaders (name, value, name, …). */
 function repeated(rawHeaders: readonly string[], header: string): boolean {
   let seen = 0;
@@ -169,14 +175,14 @@ function parseBinary(
     if (!header.startsWith('ce-')) continue;
     const name = header.slice(3);
     const raw = headers[header];
-    if (
-      typeof raw !== 'string' ||
-      (rawHeaders !== undefined && raw.includes(', ') && repeated(rawHeaders, header))
-    ) {
-      problems.push({
-        name,
-        reason: 'header given more than once (the binding maps an attribute to one header)',
-      });
+    if (typeof raw !== 'string') {
+      problems.push({ name, reason: REPEATED });
+      continue;
+    }
+    // One scan on the common path: a value with no `%`, no non-ASCII byte and no ", " needs nothing more.
+    const special = SPECIAL.test(raw);
+    if (special && rawHeaders !== undefined && raw.includes(', ') && repeated(rawHeaders, header)) {
+      problems.push({ name, reason: REPEATED });
       continue;
     }
     if (!ATTRIBUTE_NAME.test(name)) {
@@ -194,7 +200,13 @@ function parseBinary(
       problems.push({ name, reason: 'data travels in the body in binary mode' });
       continue;
     }
-    const value = profile.decode ? readHeaderValue(raw) : profile.headerBytes ? headerText(raw) : raw;
+    const value = !special
+      ? raw
+      : profile.decode
+        ? readHeaderValue(raw)
+        : profile.headerBytes
+          ? headerText(raw)
+          : raw;
     if (CONTEXT_ATTRIBUTES.has(name)) {
       attrs[name] = value;
       // A URI-reference is checked as it travelled: decoding `%25` in a producer's `a%25b` must not make it invalid.
