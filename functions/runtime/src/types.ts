@@ -27,7 +27,8 @@ export interface CloudEvent<T = unknown> {
   /**
    * The data exactly as it travelled, absent when there is none: the binary-mode body, the structured-mode
    * `data` member's JSON text as written (large integers, `1.10`, key order and escapes kept), or
-   * `data_base64` decoded. Located on first read, so it costs nothing when unused. For large integers:
+   * `data_base64` decoded. Located on first read, so it costs nothing when unused. Not copied by a spread
+   * (`{ ...event, data: other }` is a new event, written from its `data`). For large integers:
    * `JSON.parse(Buffer.from(event.dataBytes).toString(), (_k, v, { source }) => …)` (docs/runtime.md).
    */
   readonly dataBytes?: Uint8Array;

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../errors.ts';
+import type { CloudEvent } from '../types.ts';
 import { looksLikeCloudEvent, mediaType, receive, receiveVerbatim } from './receive.ts';
 
 const BINARY: IncomingHttpHeaders = {
@@ -59,10 +60,17 @@ describe('receive', () => {
         type: 'dev.sluice.test.thing.happened.v1',
         datacontenttype: 'application/json',
         data: { n: 1 },
-        dataBytes: JSON_BODY,
         extensions: {},
       });
+      expect(event.dataBytes).toBe(JSON_BODY);
       expect(Object.isFrozen(event)).toBe(true);
+    });
+
+    it('does not carry dataBytes into a copy made by spreading, whose data may differ', () => {
+      const { event } = binary({});
+      const copy: CloudEvent = { ...event, data: { n: 2 } };
+      expect(copy.dataBytes).toBeUndefined();
+      expect(copy.id).toBe(event.id);
     });
 
     it('rejects a missing id with 400', () => {
@@ -253,7 +261,7 @@ describe('receive', () => {
     it('leaves data and dataBytes undefined for an empty body', () => {
       const { event } = binary({ 'content-type': undefined }, Buffer.alloc(0));
       expect(event.data).toBeUndefined();
-      expect('dataBytes' in event).toBe(false);
+      expect(event.dataBytes).toBeUndefined();
     });
 
     it('without a Content-Type, reads JSON bytes as JSON and other bytes as bytes, adding no datacontenttype', () => {

@@ -381,34 +381,53 @@ function describe(problems: readonly InvalidParam[]): string {
   return `invalid CloudEvent: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
 }
 
+/**
+ * A received event: attributes, data and extensions as own properties; `dataBytes` a getter on the
+ * prototype, so that a copy made by spreading (`{ ...event, data: other }`) does not carry bytes that no
+ * longer match its data, and the structured-mode `data` text is located only when read.
+ */
+class ReceivedEvent {
+  readonly specversion = '1.0';
+  readonly id: string;
+  readonly source: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly extensions: Readonly<Record<string, ExtensionValue>>;
+  #bytes: Uint8Array | (() => Uint8Array) | undefined;
+
+  constructor(
+    attrs: Record<string, string>,
+    data: unknown,
+    extensions: Record<string, ExtensionValue>,
+    bytes: Uint8Array | (() => Uint8Array) | undefined,
+  ) {
+    this.id = attrs.id as string;
+    this.source = attrs.source as string;
+    this.type = attrs.type as string;
+    this.data = data;
+    this.extensions = Object.freeze(extensions);
+    this.#bytes = bytes;
+  }
+
+  get dataBytes(): Uint8Array | undefined {
+    const bytes = this.#bytes;
+    if (typeof bytes !== 'function') return bytes;
+    const located = bytes();
+    this.#bytes = located; // a private field: writable although the event is frozen
+    return located;
+  }
+}
+
 function freeze(
   attrs: Record<string, string>,
   data: unknown,
   extensions: Record<string, ExtensionValue>,
   bytes: Uint8Array | (() => Uint8Array) | undefined,
 ): CloudEvent {
-  const event: Record<string, unknown> = {
-    specversion: '1.0',
-    id: attrs.id,
-    source: attrs.source,
-    type: attrs.type,
-    data,
-    extensions: Object.freeze(extensions),
-  };
+  const event = new ReceivedEvent(attrs, data, extensions, bytes) as unknown as Record<string, unknown>;
   if (attrs.subject !== undefined) event.subject = attrs.subject;
   if (attrs.time !== undefined) event.time = attrs.time;
   if (attrs.datacontenttype !== undefined) event.datacontenttype = attrs.datacontenttype;
   if (attrs.dataschema !== undefined) event.dataschema = attrs.dataschema;
-  if (typeof bytes === 'function') {
-    // Structured mode, runtime: located in the body only if the handler (or a copy of the event) reads it.
-    let located: Uint8Array | undefined;
-    Object.defineProperty(event, 'dataBytes', {
-      enumerable: true,
-      get: () => {
-        located ??= bytes();
-        return located;
-      },
-    });
-  } else if (bytes !== undefined) event.dataBytes = bytes;
   return Object.freeze(event) as unknown as CloudEvent;
 }
