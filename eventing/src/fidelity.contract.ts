@@ -3,10 +3,11 @@
  * `rabbitmq-fidelity.int.test.ts` (real RabbitMQ): every case of `testing/fidelity-cases.ts`, sent in
  * binary mode (raw UTF-8 and percent-encoded values) and in structured mode, arrives at a Trigger's
  * subscriber exactly as sent — `ce-*` header bytes, Content-Type present or absent, body bytes — and so does
- * every case a subscriber sends back as a reply, in each of the three forms.
+ * every case a subscriber sends back as a reply, in each of the three forms. In both data planes: the
+ * upstream one only adds a send `time` to an event without one, as eventing-rabbitmq's dispatcher does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningBroker, startBroker } from './index.ts';
+import { DATA_PLANES, type DataPlane, type RunningBroker, startBroker } from './index.ts';
 import {
   asText,
   eventHeadersOf,
@@ -16,6 +17,7 @@ import {
   PRODUCER_MODES,
   type ProducerMode,
   producerMessage,
+  withoutStampedTime,
 } from './testing/fidelity-cases.ts';
 import { contractManifests, quietLog } from './testing/manifests.ts';
 import { type Received, startTestSink, type TestSink, waitFor } from './testing/test-sink.ts';
@@ -29,22 +31,36 @@ const TYPE = {
 export interface FidelityBackend {
   /** undefined = the in-process backend. */
   readonly rabbitmqUrl: string | undefined;
+  /** The data plane profile (eventing/src/data-plane.ts); upstream stamps a missing `time`. */
+  readonly dataPlane: DataPlane;
 }
 
 function received(sink: TestSink, id: string): Received | undefined {
   return sink.received.find((r) => eventHeadersOf(r.rawHeaders)['ce-id'] === id);
 }
 
-function expectExactly(got: Received, c: FidelityCase, mode: ProducerMode, id: string, type: string): void {
+function expectExactly(
+  got: Received,
+  c: FidelityCase,
+  mode: ProducerMode,
+  id: string,
+  type: string,
+  dataPlane: DataPlane,
+): void {
   const expected = expectedAtSubscriber(c, mode, id, type);
-  const headers = eventHeadersOf(got.rawHeaders);
+  const headers = withoutStampedTime(
+    eventHeadersOf(got.rawHeaders),
+    c.time,
+    DATA_PLANES[dataPlane].stampTime,
+  );
   expect(asText(headers)).toEqual(asText(expected.headers)); // readable diff first
   expect(headers).toEqual(expected.headers); // then byte for byte
   expect(got.body.toString('hex')).toBe(expected.body.toString('hex'));
 }
 
 export function describeFidelityContract(name: string, factory: () => FidelityBackend): void {
-  describe(`event fidelity: ${name}`, () => {
+  const { dataPlane } = factory();
+  describe(`event fidelity: ${name}, ${dataPlane} data plane`, () => {
     const run = `${process.pid}x${Date.now().toString(36)}`;
     const replies = new Map<string, { c: FidelityCase; mode: ProducerMode; id: string }>();
     let broker: RunningBroker;
@@ -79,7 +95,8 @@ export function describeFidelityContract(name: string, factory: () => FidelityBa
         replyTypesOf: async () => undefined,
         port: 0,
         rabbitmqUrl: factory().rabbitmqUrl,
-        instance: `fid${run}`,
+        dataPlane,
+        instance: `fid${dataPlane}${run}`,
         log: quietLog,
       });
     });
@@ -97,7 +114,7 @@ export function describeFidelityContract(name: string, factory: () => FidelityBa
       const res = await fetch(broker.url, { method: 'POST', headers: m.headers, body: m.body });
       expect(res.status, await res.text()).toBe(202);
       await waitFor(`${id} at the subscriber`, () => received(direct, id) !== undefined);
-      expectExactly(received(direct, id) as Received, c, mode, id, TYPE.direct);
+      expectExactly(received(direct, id) as Received, c, mode, id, TYPE.direct, dataPlane);
     });
 
     it.each(table)('%s replied in %s mode arrives exactly as replied', async (_name, mode, c) => {
@@ -110,7 +127,7 @@ export function describeFidelityContract(name: string, factory: () => FidelityBa
       });
       expect(res.status).toBe(202);
       await waitFor(`reply ${id}`, () => received(replied, id) !== undefined);
-      expectExactly(received(replied, id) as Received, c, mode, id, TYPE.reply);
+      expectExactly(received(replied, id) as Received, c, mode, id, TYPE.reply, dataPlane);
     });
 
     it('dead-lettered nothing: every event and reply was accepted by its subscriber', () => {

@@ -264,3 +264,24 @@ export function asText(headers: Readonly<Record<string, string>>): Record<string
     Object.entries(headers).map(([k, v]) => [k, Buffer.from(v, 'latin1').toString('utf8')]),
   );
 }
+
+// RFC 3339 in UTC, as a send time is written (sdk-go `types.FormatTime`, `Date.toISOString`).
+const SEND_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+/**
+ * Headers without the `ce-time` the upstream data plane stamps on an event that had none (sdk-go
+ * `DefaultTimeToNowIfNotSet`, eventing/src/data-plane.ts `stampTime`): checked to be a send time, then
+ * dropped, so the rest can be compared exactly. Anything else — a time that should not be there, or one
+ * that is not a timestamp — is left in and fails the comparison.
+ */
+export function withoutStampedTime(
+  headers: Readonly<Record<string, string>>,
+  sentTime: string | undefined,
+  stampTime: boolean,
+): Record<string, string> {
+  const out = { ...headers };
+  const time = out['ce-time'];
+  if (stampTime && sentTime === undefined && time !== undefined && SEND_TIME.test(time))
+    delete out['ce-time'];
+  return out;
+}
