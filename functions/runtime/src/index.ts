@@ -140,6 +140,8 @@ export { continueTrace, formatTraceparent, type TraceContext } from './trace.ts'
 export type {
   CloudEvent,
   Context,
+  EventOf,
+  EventTypes,
   ExtensionValue,
   Handler,
   HttpFunction,
@@ -149,6 +151,7 @@ export type {
   LogFields,
   Logger,
   ReplyEvent,
+  ReplyOf,
   ServeContext,
   SluiceFunction,
 } from './types.ts';

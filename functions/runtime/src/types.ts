@@ -8,12 +8,15 @@ import type { DocumentStore } from './ports/document-store.ts';
 
 export type ExtensionValue = string | number | boolean;
 
-/** A CloudEvent as received: validated, immutable, extensions kept apart from core attributes. */
-export interface CloudEvent<T = unknown> {
+/**
+ * A CloudEvent as received: validated, immutable, extensions kept apart from core attributes. `T` is the
+ * data's type, `K` the event's `type` (a literal in a typed handler, so a union of events narrows on it).
+ */
+export interface CloudEvent<T = unknown, K extends string = string> {
   readonly specversion: '1.0';
   readonly id: string;
   readonly source: string;
-  readonly type: string;
+  readonly type: K;
   readonly subject?: string;
   readonly time?: string;
   readonly datacontenttype?: string;
@@ -36,8 +39,8 @@ export interface CloudEvent<T = unknown> {
 }
 
 /** What a handler returns to emit a new event; the runtime fills id, source, time and tracing. */
-export interface ReplyEvent<T = unknown> {
-  readonly type: string;
+export interface ReplyEvent<T = unknown, K extends string = string> {
+  readonly type: K;
   readonly data?: T;
   readonly subject?: string;
   readonly extensions?: Readonly<Record<string, ExtensionValue>>;
@@ -70,15 +73,52 @@ export interface InitContext {
   readonly functionName: string;
 }
 
-export type Handler = (
-  event: CloudEvent,
-  context: Context,
-) => Promise<ReplyEvent | undefined> | ReplyEvent | undefined;
+/**
+ * CloudEvent type → the type of its data: what a function's `events.gen.ts` declares as `Events`, generated
+ * from its `schemas/<type>.json` (`make types`, docs/write-a-function.md). The default knows no type: every
+ * event's data is `unknown`.
+ */
+export type EventTypes = Readonly<Record<string, unknown>>;
 
-/** The shape of a function module (`functions/<name>/handler.ts`). */
-export interface SluiceFunction {
+/**
+ * One event of the types `A`, as a union discriminated by `type`: `if (event.type === 'x')` narrows
+ * `event.data` to `M['x']`. Sound because the runtime admits only `accepts` and validates each event's data
+ * against its schema before the handler runs (invoke/admit.ts).
+ */
+export type EventOf<M extends object, A extends keyof M & string> = {
+  readonly [K in A]: CloudEvent<M[K], K>;
+}[A];
+
+/** A reply of one of the types `E`, its `data` checked against that type's schema-derived type. */
+export type ReplyOf<M extends object, E extends keyof M & string> = {
+  readonly [K in E]: ReplyEvent<M[K], K>;
+}[E];
+
+/**
+ * What `handle` is. Untyped (`Handler`): any event, any reply. Typed (`Handler<Events, A, E>`, usually
+ * through the `Handle` helper of the function's `events.gen.ts`): events of the accepted types `A` with
+ * their data typed, and replies of the emitted types `E` only (`never`: the handler replies nothing).
+ */
+export type Handler<
+  M extends object = EventTypes,
+  A extends keyof M & string = keyof M & string,
+  E extends keyof M & string = keyof M & string,
+> = (
+  event: EventOf<M, A>,
+  context: Context,
+) => Promise<ReplyOf<M, E> | undefined> | ReplyOf<M, E> | undefined;
+
+/**
+ * The shape of a function module (`functions/<system>/<name>/handler.ts`). The type parameters are those of
+ * `Handler`; the runtime loads every module as the untyped default (the types are erased at run time).
+ */
+export interface SluiceFunction<
+  M extends object = EventTypes,
+  A extends keyof M & string = keyof M & string,
+  E extends keyof M & string = keyof M & string,
+> {
   /** CloudEvent types this function accepts; each needs `schemas/<type>.json`. */
-  readonly accepts: readonly string[];
+  readonly accepts: readonly A[];
   /**
    * Accept events of every type, unvalidated (no `accepts` check; a type without a schema is not
    * validated). For sinks that store whatever they receive, such as functions/platform/dead-letter-sink.
@@ -91,8 +131,8 @@ export interface SluiceFunction {
    */
   readonly idempotent?: boolean;
   /** CloudEvent types this function may reply with; each needs `schemas/<type>.json`. */
-  readonly emits?: readonly string[];
-  readonly handle: Handler;
+  readonly emits?: readonly E[];
+  readonly handle: Handler<M, A, E>;
   /** Runs once before the function is ready (create indexes, warm caches). */
   readonly init?: (context: InitContext) => Promise<void>;
   /** Runs once on SIGTERM after in-flight events have finished. */

@@ -79,9 +79,13 @@ export async function startInProcess(
   return { running, url };
 }
 
-/** Reads a structured-mode example file into the event receive() produces from it. */
-export function readExample(file: string): CloudEvent {
-  return receive({ 'content-type': STRUCTURED_CONTENT_TYPE }, readFileSync(file)).event;
+/**
+ * Reads a structured-mode example file into the event receive() produces from it. `E` types it for a typed
+ * handler (`readExample<EventOf<Events, typeof REQUESTED>>(…)`): trusted because functions/examples.test.ts
+ * checks every example against its schema, as the runtime checks every event before `handle`.
+ */
+export function readExample<E extends CloudEvent<unknown, string> = CloudEvent>(file: string): E {
+  return receive({ 'content-type': STRUCTURED_CONTENT_TYPE }, readFileSync(file)).event as E;
 }
 
 export function postBinary(url: string, event: CloudEvent, signal?: AbortSignal): Promise<Response> {
