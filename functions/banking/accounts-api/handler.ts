@@ -12,14 +12,8 @@
 import type { Request, Response, Router } from 'express';
 import type { Collection, DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
 import { DuplicateKeyError } from '../../runtime/src/index.ts';
-import {
-  type AccountOpened,
-  BankingEventType,
-  Collections,
-  ID_PATTERN,
-  type TransactionProcessed,
-  type TransactionRejected,
-} from '../lib/banking.ts';
+import { BankingEventType, Collections, ID_PATTERN } from '../lib/banking.ts';
+import type { Handle } from './events.gen.ts';
 
 export const accepts = [
   BankingEventType.accountOpened,
@@ -92,12 +86,12 @@ async function recordOutcome(
   }
 }
 
-export const handle: SluiceFunction['handle'] = async (event, { store }) => {
+export const handle: Handle<typeof accepts> = async (event, { store }) => {
   const { accounts, transactions } = views(store);
   const time = event.time ?? new Date().toISOString();
   switch (event.type) {
     case BankingEventType.accountOpened: {
-      const data = event.data as AccountOpened;
+      const data = event.data;
       try {
         await accounts.updateOne(
           { _id: data.accountId },
@@ -117,7 +111,7 @@ export const handle: SluiceFunction['handle'] = async (event, { store }) => {
       return undefined;
     }
     case BankingEventType.transactionProcessed: {
-      const d = event.data as TransactionProcessed;
+      const d = event.data;
       await applyBalance(accounts, d.from, d.fromBalance, d.fromVersion);
       await applyBalance(accounts, d.to, d.toBalance, d.toVersion);
       await recordOutcome(transactions, {
@@ -133,7 +127,7 @@ export const handle: SluiceFunction['handle'] = async (event, { store }) => {
       return undefined;
     }
     default: {
-      const d = event.data as TransactionRejected;
+      const d = event.data;
       await recordOutcome(transactions, {
         _id: d.submissionId,
         transactionId: d.transactionId,

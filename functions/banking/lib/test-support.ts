@@ -3,7 +3,13 @@
 import type { CloudEvent, Context, DocumentStore } from '../../runtime/src/index.ts';
 import { JsonLogger } from '../../runtime/src/index.ts';
 
-export function bankingEvent<T>(type: string, id: string, data: T, time?: string): CloudEvent<T> {
+/** `K` keeps the literal type, so the event fits a typed handler (events.gen.ts `Handle`). */
+export function bankingEvent<T, K extends string = string>(
+  type: K,
+  id: string,
+  data: T,
+  time?: string,
+): CloudEvent<T, K> {
   return {
     specversion: '1.0',
     id,

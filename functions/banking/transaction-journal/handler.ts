@@ -7,15 +7,10 @@
  * stopped between the two (at-least-once; Elasticsearch dedupes when `event.id` is the `_id`).
  */
 
-import type { CloudEvent, SluiceFunction } from '../../runtime/src/index.ts';
+import type { EventOf, SluiceFunction } from '../../runtime/src/index.ts';
 import { DuplicateKeyError } from '../../runtime/src/index.ts';
-import {
-  BankingEventType,
-  Collections,
-  type JournalEntry,
-  type TransactionProcessed,
-  type TransactionRejected,
-} from '../lib/banking.ts';
+import { BankingEventType, Collections, type JournalEntry } from '../lib/banking.ts';
+import type { Events, Handle } from './events.gen.ts';
 
 export const accepts = [BankingEventType.transactionProcessed, BankingEventType.transactionRejected] as const;
 
@@ -25,8 +20,8 @@ export const init: SluiceFunction['init'] = async ({ store }) => {
   await journal.createIndex({ keys: { submissionId: 1 }, name: 'submissionId' });
 };
 
-export function toEntry(event: CloudEvent): JournalEntry {
-  const data = event.data as TransactionProcessed | TransactionRejected;
+export function toEntry(event: EventOf<Events, (typeof accepts)[number]>): JournalEntry {
+  const data = event.data;
   const entry: JournalEntry = {
     _id: event.id,
     type: event.type,
@@ -75,7 +70,7 @@ export function auditFields(entry: JournalEntry, traceId: string): Record<string
   return fields;
 }
 
-export const handle: SluiceFunction['handle'] = async (event, { store, log, traceId }) => {
+export const handle: Handle<typeof accepts> = async (event, { store, log, traceId }) => {
   const journal = store.collection<JournalEntry>(Collections.journal);
   const entry = toEntry(event);
   try {

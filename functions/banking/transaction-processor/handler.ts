@@ -6,8 +6,9 @@
  * The crash-safety of the writes is explained in ledger.ts and docs/banking.md.
  */
 import type { SluiceFunction } from '../../runtime/src/index.ts';
-import { type AccountOpened, BankingEventType, type TransactionSubmitted } from '../lib/banking.ts';
+import { BankingEventType } from '../lib/banking.ts';
 import { createLedgerIndexes, Ledger, ledgerCacheFor } from '../lib/ledger.ts';
+import type { Handle } from './events.gen.ts';
 
 export const accepts = [BankingEventType.accountOpened, BankingEventType.transactionSubmitted] as const;
 export const emits = [BankingEventType.transactionProcessed, BankingEventType.transactionRejected] as const;
@@ -17,22 +18,18 @@ export const init: SluiceFunction['init'] = async ({ store }) => {
   await createLedgerIndexes(store);
 };
 
-export const handle: SluiceFunction['handle'] = async (event, { store, signal, log }) => {
+export const handle: Handle<typeof accepts, typeof emits> = async (event, { store, signal, log }) => {
   const ledger = new Ledger(store, { signal, cache: ledgerCacheFor(store) });
   if (event.type === BankingEventType.accountOpened) {
-    const data = event.data as AccountOpened;
+    const data = event.data;
     const result = await ledger.openAccount(data, event.id);
     if (result === 'exists') log.debug(`account ${data.accountId} already open`, { 'event.id': event.id });
     return undefined;
   }
-  const tx = event.data as TransactionSubmitted;
+  const tx = event.data;
   const outcome = await ledger.process(tx, event.id);
-  return {
-    type:
-      outcome.kind === 'processed'
-        ? BankingEventType.transactionProcessed
-        : BankingEventType.transactionRejected,
-    subject: tx.transactionId,
-    data: outcome.data,
-  };
+  // One return per outcome: the reply's type and its data's type must go together (events.gen.ts).
+  return outcome.kind === 'processed'
+    ? { type: BankingEventType.transactionProcessed, subject: tx.transactionId, data: outcome.data }
+    : { type: BankingEventType.transactionRejected, subject: tx.transactionId, data: outcome.data };
 };

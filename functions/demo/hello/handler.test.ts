@@ -1,10 +1,13 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { Context, Handler, ReplyEvent, SluiceFunction } from '../../runtime/src/index.ts';
+import type { Context, EventOf, SluiceFunction } from '../../runtime/src/index.ts';
 import { loadSchemas, MemoryDocumentStore, PermanentError } from '../../runtime/src/index.ts';
 import { readExample } from '../../runtime/test/support.ts';
+import type { Events, Handle, HelloGreetedV1 } from './events.gen.ts';
 import { accepts, emits, GREETED, handle, init, REQUESTED } from './handler.ts';
+
+type Requested = EventOf<Events, typeof REQUESTED>;
 
 const EXAMPLES = join(import.meta.dirname, 'examples');
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -21,7 +24,7 @@ function stubContext(store = new MemoryDocumentStore()): Context {
 
 describe('hello handler', () => {
   it('has the shape the runtime loads', () => {
-    expectTypeOf(handle).toEqualTypeOf<Handler>();
+    expectTypeOf(handle).toEqualTypeOf<Handle<typeof accepts, typeof emits>>();
     expectTypeOf(init).toEqualTypeOf<SluiceFunction['init']>();
     expectTypeOf(accepts).toExtend<SluiceFunction['accepts']>();
     expectTypeOf(emits).toExtend<NonNullable<SluiceFunction['emits']>>();
@@ -31,7 +34,22 @@ describe('hello handler', () => {
 
   const accepted = readdirSync(EXAMPLES)
     .filter((f) => (accepts as readonly string[]).includes(f.replace(/\.json$/, '')))
-    .map((f) => [f, readExample(join(EXAMPLES, f))] as const);
+    .map((f) => [f, readExample<Requested>(join(EXAMPLES, f))] as const);
+
+  it('is typed by its schemas: a field they do not define, or a reply that does not match, does not compile', () => {
+    const reads: Handle<typeof accepts, typeof emits> = (event) => {
+      expectTypeOf(event.data).toEqualTypeOf<Events[typeof REQUESTED]>();
+      // @ts-expect-error -- `nickname` is not in schemas/dev.sluice.hello.requested.v1.json
+      return event.data.nickname;
+    };
+    const wrongData: Handle<typeof accepts, typeof emits> = () =>
+      // @ts-expect-error -- `timesGreeted` is an integer (schemas/dev.sluice.hello.greeted.v1.json)
+      ({ type: GREETED, data: { greeting: 'Hi', timesGreeted: 'once' } });
+    const wrongType: Handle<typeof accepts, typeof emits> = (event) =>
+      // @ts-expect-error -- a reply is of a type in `emits`
+      ({ type: REQUESTED, data: event.data });
+    expect([reads, wrongData, wrongType]).toHaveLength(3);
+  });
 
   it('has an example for every accepted type', () => {
     expect(accepted.map(([, e]) => e.type).sort()).toEqual([...accepts].sort());
@@ -39,10 +57,10 @@ describe('hello handler', () => {
 
   it.each(accepted)('answers the example %s with a greeting that passes its schema', async (_file, event) => {
     const schemas = await loadSchemas(join(import.meta.dirname, 'schemas'));
-    const reply = (await handle(event, stubContext())) as ReplyEvent;
-    expect(reply.type).toBe(GREETED);
-    expect(reply.subject).toBe((event.data as { name: string }).name);
-    expect(schemas.check(GREETED, reply.data)).toEqual([]);
+    const reply = await handle(event, stubContext());
+    expect(reply?.type).toBe(GREETED);
+    expect(reply?.subject).toBe(event.data.name);
+    expect(schemas.check(GREETED, reply?.data)).toEqual([]);
   });
 
   it('counts greetings per name in the store', async () => {
@@ -51,8 +69,9 @@ describe('hello handler', () => {
     if (event === undefined) throw new Error('no example');
     await init?.({ log: silent, store, functionName: 'hello' });
     await handle(event, stubContext(store));
-    const second = (await handle(event, stubContext(store))) as ReplyEvent<{ timesGreeted: number }>;
-    expect(second.data?.timesGreeted).toBe(2);
+    const second = await handle(event, stubContext(store));
+    expectTypeOf(second?.data).toEqualTypeOf<HelloGreetedV1 | undefined>();
+    expect(second?.data?.timesGreeted).toBe(2);
     expect(await store.collection('greetings').findOne({ _id: 'Ada' })).toEqual({ _id: 'Ada', count: 2 });
   });
 
@@ -60,13 +79,12 @@ describe('hello handler', () => {
     ['fr', 'Bonjour, Zoë!'],
     ['de', 'Hallo, Zoë!'],
     [undefined, 'Hello, Zoë!'],
-  ])('greets in %s', async (language, greeting) => {
+  ] as const)('greets in %s', async (language, greeting) => {
     const base = accepted[0]?.[1];
     if (base === undefined) throw new Error('no example');
-    const reply = (await handle({ ...base, data: { name: 'Zoë', language } }, stubContext())) as ReplyEvent<{
-      greeting: string;
-    }>;
-    expect(reply.data?.greeting).toBe(greeting);
+    const data = language === undefined ? { name: 'Zoë' } : { name: 'Zoë', language };
+    const reply = await handle({ ...base, data }, stubContext());
+    expect(reply?.data?.greeting).toBe(greeting);
   });
 
   it('refuses to greet nobody with a PermanentError (422, not retried)', async () => {

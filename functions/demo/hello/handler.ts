@@ -4,17 +4,13 @@
  */
 import { type Counter, metrics } from '@opentelemetry/api';
 import { PermanentError, type SluiceFunction } from '../../runtime/src/index.ts';
+import type { Handle } from './events.gen.ts';
 
-export const REQUESTED = 'dev.sluice.hello.requested.v1';
-export const GREETED = 'dev.sluice.hello.greeted.v1';
+export const REQUESTED = 'dev.sluice.hello.requested.v1' as const;
+export const GREETED = 'dev.sluice.hello.greeted.v1' as const;
 
 export const accepts = [REQUESTED] as const;
 export const emits = [GREETED] as const;
-
-interface HelloRequested {
-  name: string;
-  language?: 'en' | 'fr' | 'de';
-}
 
 const GREETINGS = { en: 'Hello', fr: 'Bonjour', de: 'Hallo' } as const;
 
@@ -28,8 +24,9 @@ export const init: SluiceFunction['init'] = async ({ store }) => {
   await store.collection('greetings').createIndex({ keys: { count: -1 }, name: 'count' });
 };
 
-export const handle: SluiceFunction['handle'] = async (event, { store }) => {
-  const { name, language = 'en' } = event.data as HelloRequested;
+// event.data is HelloRequestedV1 (events.gen.ts, from schemas/); the reply's data is checked against HelloGreetedV1.
+export const handle: Handle<typeof accepts, typeof emits> = async (event, { store }) => {
+  const { name, language = 'en' } = event.data;
   if (name.trim().toLowerCase() === 'nobody') {
     throw new PermanentError('no-such-person', 'cannot greet nobody');
   }
