@@ -40,6 +40,7 @@ import type {
   TriggerManifest,
 } from './manifests.ts';
 import { type DispatchTrace, traceAtDispatch, traceOnDeadLetter } from './trace-context.ts';
+import { type OnTrail, TRAIL_OUTCOME, type TrailRecord, trailEvent, trailReply } from './trail.ts';
 
 export type ResolveSubscriber = (ref: KReference, uri?: string) => string;
 
@@ -198,6 +199,8 @@ export function deadLetterSinkWarnings(plan: Pick<BrokerPlan, 'routes'>): string
 
 export interface DispatchersOptions {
   readonly behaviour: Readonly<DataPlaneBehaviour>;
+  /** Told the outcome of every delivery (trail.ts): `make try` reads what became of its events. */
+  readonly onTrail?: OnTrail;
   /** Where replies are POSTed when `behaviour.replies` is `ingress` (upstream's BROKER_INGRESS_URL). */
   readonly replyUrl: () => string;
 }
@@ -209,6 +212,7 @@ export class Dispatchers {
   readonly #log: Logger;
   readonly #behaviour: Readonly<DataPlaneBehaviour>;
   readonly #replyUrl: () => string;
+  readonly #onTrail: OnTrail | undefined;
   readonly #abort = new AbortController();
 
   constructor(backend: BrokerBackend, plan: BrokerPlan, log: Logger, options: DispatchersOptions) {
@@ -217,6 +221,31 @@ export class Dispatchers {
     this.#log = log;
     this.#behaviour = options.behaviour;
     this.#replyUrl = options.replyUrl;
+    this.#onTrail = options.onTrail;
+  }
+
+  /** One record per (trigger, event) outcome; an observer's failure never touches delivery. */
+  #trail(
+    route: TriggerRoute,
+    event: CloudEvent,
+    result: { readonly status: number; readonly attempts: readonly unknown[] },
+    outcome: Pick<TrailRecord, 'outcome'> & Partial<Pick<TrailRecord, 'reply' | 'deadLetterSink' | 'error'>>,
+  ): void {
+    if (this.#onTrail === undefined) return;
+    const ref = route.trigger.subscriber.ref;
+    try {
+      this.#onTrail({
+        time: new Date().toISOString(),
+        trigger: route.trigger.name,
+        ...(ref?.kind === 'Service' ? { subscriber: ref.name } : {}),
+        ...trailEvent(event),
+        status: result.status,
+        attempts: result.attempts.length,
+        ...outcome,
+      });
+    } catch (err) {
+      this.#log.warn(`trail observer failed: ${String(err)}`);
+    }
   }
 
   async start(): Promise<void> {
@@ -283,7 +312,15 @@ export class Dispatchers {
         result.status,
         data,
       );
-      await this.#deadLetter(route, dead, delivery, { ...fields, 'error.message': result.error });
+      const kept = await this.#deadLetter(route, dead, delivery, {
+        ...fields,
+        'error.message': result.error,
+      });
+      this.#trail(route, received, result, {
+        outcome: kept ? TRAIL_OUTCOME.deadLettered : TRAIL_OUTCOME.lost,
+        ...(kept && route.deadLetter !== undefined ? { deadLetterSink: route.deadLetter.sinkUrl } : {}),
+        ...(result.error === undefined ? {} : { error: result.error }),
+      });
       return;
     }
     if (!result.ok) {
@@ -296,13 +333,22 @@ export class Dispatchers {
     } else this.#log.debug(`trigger ${t}: delivered ${received.type} ${received.id}`, fields);
     // Upstream takes a reply from any answer it counts as success; the sluice profile from 2xx only.
     const reply = result.ok || this.#behaviour.refusal === 'ack' ? result.reply : undefined;
-    if (reply === undefined) return;
+    const outcome = result.ok
+      ? TRAIL_OUTCOME.delivered
+      : kept
+        ? TRAIL_OUTCOME.refusedKept
+        : TRAIL_OUTCOME.refusedAcked;
+    if (reply === undefined) {
+      this.#trail(route, received, result, { outcome });
+      return;
+    }
     const problem = await this.#publishReply(reply, route.delivery, headers);
     if (problem === undefined) {
       this.#log.debug(`trigger ${t}: reply ${reply.type} ${reply.id} published`, {
         ...fields,
         'event.action': 'reply',
       });
+      this.#trail(route, received, result, { outcome, reply: trailReply(reply, true) });
       return;
     }
     // Upstream: the reply could not be sent → the original event is dead-lettered with the
@@ -314,10 +360,16 @@ export class Dispatchers {
       result.status,
       data,
     );
-    await this.#deadLetter(route, dead, delivery, {
+    const deadLettered = await this.#deadLetter(route, dead, delivery, {
       ...fields,
       'event.reason': 'reply-not-published',
       'error.message': problem,
+    });
+    this.#trail(route, received, result, {
+      outcome: deadLettered ? TRAIL_OUTCOME.deadLettered : TRAIL_OUTCOME.lost,
+      reply: trailReply(reply, false),
+      ...(deadLettered && route.deadLetter !== undefined ? { deadLetterSink: route.deadLetter.sinkUrl } : {}),
+      error: problem,
     });
   }
 
@@ -366,7 +418,7 @@ export class Dispatchers {
     event: CloudEvent,
     delivery: Delivery,
     fields: Record<string, unknown>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const t = route.trigger.name;
     const code = event.extensions[KNATIVE_ERROR.code];
     if (route.deadLetter === undefined) {
@@ -374,7 +426,7 @@ export class Dispatchers {
         `trigger ${t}: ${event.type} ${event.id} failed (${code}) and is DROPPED: no deadLetterSink`,
         { ...fields, 'event.action': 'drop' },
       );
-      return;
+      return false;
     }
     if (this.#behaviour.deadLetterOrder === 'ack-first') {
       // Upstream acks first: a dead letter that cannot be published is gone.
@@ -386,7 +438,7 @@ export class Dispatchers {
           `trigger ${t}: ${event.type} ${event.id} failed (${code}) and its dead letter could not be published: LOST, as upstream (${String(err)})`,
           { ...fields, 'event.action': 'dead-letter-lost' },
         );
-        return;
+        return false;
       }
     } else await this.#backend.publish(route.deadLetter.exchange, event);
     this.#log.warn(
@@ -396,6 +448,7 @@ export class Dispatchers {
         'event.action': 'dead-letter',
       },
     );
+    return true;
   }
 
   /** pkg/dispatcher `dispatchDLQ`: deliver to the sink; a sink that keeps failing loses the event. */

@@ -47,6 +47,7 @@ import { startIngress } from './ingress.ts';
 import { type EventingManifests, loadEventingManifests } from './manifests.ts';
 import { type ReplyTypesOf, refuseReplyLoops } from './replies.ts';
 import { SourceConsumer } from './source.ts';
+import type { OnTrail } from './trail.ts';
 
 export { BackendError } from './backends/backend.ts';
 export type { BrokerPlan, ResolveSubscriber, TriggerRoute } from './broker.ts';
@@ -65,6 +66,14 @@ export type { EventingManifests, KReference } from './manifests.ts';
 export { loadEventingManifests, ManifestError, parseEventingManifests } from './manifests.ts';
 export type { ReplyTypesOf } from './replies.ts';
 export { ReplyLoopError } from './replies.ts';
+export {
+  type OnTrail,
+  TRAIL_MAX_DATA_BYTES,
+  TRAIL_OUTCOME,
+  type TrailOutcome,
+  type TrailRecord,
+  type TrailReply,
+} from './trail.ts';
 
 export interface StartBrokerOptions {
   readonly resolveSubscriber: ResolveSubscriber;
@@ -89,6 +98,8 @@ export interface StartBrokerOptions {
   readonly dataPlane?: DataPlane | Readonly<DataPlaneBehaviour>;
   /** Where the dispatchers POST replies in upstream mode (its BROKER_INGRESS_URL). @default this ingress */
   readonly replyUrl?: string;
+  /** Told what became of every delivery (trail.ts); `make dev` keeps them for `make try`. */
+  readonly onTrail?: OnTrail;
   /** Ingress bounds for slow clients. @default 10 000 / 30 000 */
   readonly headersTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
@@ -140,6 +151,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const dispatchers = new Dispatchers(backend, plan, log, {
     behaviour,
     replyUrl: () => options.replyUrl ?? ingress?.url ?? '',
+    ...(options.onTrail === undefined ? {} : { onTrail: options.onTrail }),
   });
   const sources: SourceConsumer[] = [];
   const publish = (event: CloudEvent): Promise<void> => backend.publish(plan.names.exchange, event);
