@@ -8,3 +8,7 @@ check-local-services: install ## validate every functions/*/service.yaml as `mak
 	node platform/local/src/check-services.ts
 
 TEST_CHECKS += check-local-services
+
+.PHONY: try
+try: install ## post a function's examples and show what became of each: make try FN=<name> (through make dev when it runs)
+	@node platform/local/src/try.ts --fn '$(FN)'

@@ -26,6 +26,10 @@ export interface DevEndpoints {
   readonly devStoreUrl?: string;
   /** Its per-run token: the reason this file is written readable by its owner only. */
   readonly devStoreToken?: string;
+  /** What became of recent deliveries (platform/local event-trail.ts), read by `make try`. */
+  readonly trailUrl?: string;
+  /** Its per-run token (the trail holds replies' data). */
+  readonly trailToken?: string;
   /** Knative Service name → router URL. */
   readonly services: Readonly<Record<string, string>>;
 }

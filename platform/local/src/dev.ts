@@ -49,13 +49,15 @@ const endpoints: DevEndpoints = {
   ...(platform.devStoreUrl === undefined ? {} : { devStoreUrl: platform.devStoreUrl }),
   // For make verify / dlq; the file is written owner-only (0600).
   ...(platform.devStoreToken === undefined ? {} : { devStoreToken: platform.devStoreToken }),
+  // For make try: what became of its events.
+  ...(platform.trail === undefined ? {} : { trailUrl: platform.trail.url, trailToken: platform.trail.token }),
   services: Object.fromEntries([...platform.serving.functions].map(([name, fn]) => [name, fn.router.url])),
 };
 await writeEndpointsFile(endpointsFile, endpoints).catch((err: unknown) =>
   log.warn(`cannot write ${endpointsFile}: ${String(err)}`),
 );
 process.stderr.write(operatorView(platform));
-process.stderr.write(`  endpoints ${endpointsFile} (read by make inject / verify / dlq / replay)\n\n`);
+process.stderr.write(`  endpoints ${endpointsFile} (read by make inject / verify / dlq / replay / try)\n\n`);
 
 let signals = 0;
 const shutdown = (signal: string): void => {

@@ -13,4 +13,5 @@ export const startEventingBroker: BrokerStarter = async (context) =>
     log: context.log,
     resolveSubscriber: context.resolveSubscriber,
     dataPlane: context.dataPlane,
+    ...(context.onTrail === undefined ? {} : { onTrail: context.onTrail }),
   });

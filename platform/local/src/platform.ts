@@ -4,6 +4,7 @@
  * as a function so the end-to-end tests run exactly what `make dev` runs.
  */
 import { dirname, join, resolve } from 'node:path';
+import type { TrailRecord } from '../../../eventing/src/index.ts';
 import {
   type Logger,
   parseRouteTable,
@@ -11,6 +12,7 @@ import {
   repositoryRouteSources,
 } from '../../../functions/runtime/src/index.ts';
 import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts';
+import { EventTrail, startTrailServer, type TrailServer } from './event-trail.ts';
 import { publicServiceProblems, routeTargetProblems, writeRouteFiles } from './exposure.ts';
 import type { FunctionHost } from './function-host.ts';
 import { type KnativeServiceSpec, loadKnativeServices, VISIBILITY } from './knative-service.ts';
@@ -39,6 +41,8 @@ export interface BrokerContext {
   readonly log: Logger;
   readonly resolveSubscriber: ResolveSubscriber;
   readonly dataPlane: DataPlaneName;
+  /** Told what became of every delivery; `make try` reads it back (event-trail.ts). */
+  readonly onTrail?: (record: TrailRecord) => void;
 }
 
 /** What the platform needs from a running broker. */
@@ -87,6 +91,8 @@ export interface DevPlatform {
   readonly devStoreToken?: string | undefined;
   /** The public Service (the gateway) on GATEWAY_PORT, with the route table it was started with. */
   readonly gateway?: { readonly name: string; readonly url: string; readonly routes: RouteTable } | undefined;
+  /** What became of recent deliveries, for `make try` (event-trail.ts); reading needs `token`. */
+  readonly trail?: { readonly url: string; readonly token: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -262,6 +268,8 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     Object.fromEntries([...running.functions].map(([name, fn]) => [name, fn.router.url])),
   );
   let broker: LocalBroker | undefined;
+  const trail = new EventTrail();
+  let trailServer: TrailServer | undefined;
   try {
     const start = options.startBroker ?? (await import('./eventing-broker.ts')).startEventingBroker;
     broker = await start({
@@ -271,13 +279,16 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       log,
       resolveSubscriber: subscriberResolver(running, services),
       dataPlane: config.dataPlane,
+      onTrail: (record) => trail.add(record),
     });
+    trailServer = await startTrailServer(trail);
     deadLetterSinks = broker.deadLetterSinks ?? new Map();
     childEnv.BROKER_URL = broker.url;
     envComplete();
     await running.start();
   } catch (err) {
     envComplete(); // held starts go on (and are stopped with the rest)
+    await trailServer?.close();
     await broker?.stop();
     await running.stop();
     await devStore?.close();
@@ -296,8 +307,10 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       gatewaySpec === undefined || gatewayUrl === undefined || routes === undefined
         ? undefined
         : { name: gatewaySpec.name, url: gatewayUrl, routes },
+    trail: { url: trailServer.url, token: trailServer.token },
     stop() {
       stopping ??= (async () => {
+        await trailServer?.close();
         // The broker first (no new deliveries), then functions finish in-flight requests and exit.
         await broker?.stop();
         await running.stop();
