@@ -86,8 +86,8 @@ function handler(s: FunctionSpec): string {
   // With a schema of its own the handler reads its field; with a copied one it reads none (it cannot know them).
   const message =
     s.existing === undefined
-      ? '`${FUNCTION} received ${event.data.name}`'
-      : '`${FUNCTION} received ${event.type}`';
+      ? `\`\${FUNCTION} received \${event.data.name}\``
+      : `\`\${FUNCTION} received \${event.type}\``;
   return `/**
  * ${s.fn} — accepts ${s.type}, keeps one record per event in its store,
  * and replies ${s.reply}.
