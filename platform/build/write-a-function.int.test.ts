@@ -108,7 +108,8 @@ describe('docs/write-a-function.md, run in a copy of the repository', () => {
     const text = (result.stdout + result.stderr).replace(/\x1b\[[0-9;]*m/g, '');
     expect(text).toMatch(/Test Files\s+\d+ passed/);
     expect(result.status, text).toBe(0);
-  });
+    // A whole nested suite (tsc, vitest with FerretDB, kustomize): ~45 s alone, more on a loaded machine.
+  }, 300_000);
 
   it('tries greeter alone as the page shows', () => {
     const result = make('try', 'FN=greeter');
