@@ -26,7 +26,7 @@ import {
   requestIdOf,
   upstreamRequestHeaders,
 } from './headers.ts';
-import { ANONYMOUS, type HookRequest, type Principal, type RouteHooks } from './hook.ts';
+import { ANONYMOUS, type HookRequest, type Principal, type RateLimitQuota, type RouteHooks } from './hook.ts';
 import { type GatewayProblem, sendProblem } from './problem.ts';
 import { CLIENT_CLOSED, type ProxyOutcome, proxy } from './proxy.ts';
 import { publish } from './publish.ts';
@@ -155,6 +155,7 @@ export function createGateway(options: GatewayOptions): Gateway {
             error: 'rate-limit hook failed',
           };
         }
+        if (result.quota !== undefined) setRateLimitHeaders(res, result.quota);
         if (!result.allowed) {
           req.resume();
           const seconds = Math.max(1, Math.ceil(result.retryAfterSeconds));
@@ -239,6 +240,23 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     close: () => agent.destroy(),
   };
+}
+
+/**
+ * The quota on every answer of a limited route, in two forms: the current draft's structured fields
+ * (draft-ietf-httpapi-ratelimit-headers-10: `RateLimit-Policy: "quotes";q=10;w=60` and
+ * `RateLimit: "quotes";r=3;t=42`), and the `RateLimit-Limit/-Remaining/-Reset` triple of its earlier
+ * revisions (-06), which most clients and libraries still read.
+ */
+export function setRateLimitHeaders(res: ServerResponse, quota: RateLimitQuota): void {
+  const name = JSON.stringify(quota.policy.replace(/[^\x20-\x7e]|["\\]/g, '_'));
+  const remaining = Math.max(0, Math.floor(quota.remaining));
+  const reset = Math.max(0, Math.ceil(quota.resetSeconds));
+  res.setHeader('ratelimit-policy', `${name};q=${quota.limit};w=${quota.windowSeconds}`);
+  res.setHeader('ratelimit', `${name};r=${remaining};t=${reset}`);
+  res.setHeader('ratelimit-limit', String(quota.limit));
+  res.setHeader('ratelimit-remaining', String(remaining));
+  res.setHeader('ratelimit-reset', String(reset));
 }
 
 /** The upstream path: the route's prefix replaced by its prefixRewrite (if any), the rest kept. */

@@ -13,10 +13,11 @@ import {
 } from '../../runtime/src/index.ts';
 import { checkRoutesAgainstConfig, GatewayConfigError, loadGatewayConfig } from './config.ts';
 import { createGateway, type Gateway } from './gateway.ts';
-import { buildHooks } from './hook.ts';
+import { buildHooks, closeHooks, type RouteHooks } from './hook.ts';
 import { HOOKS } from './hooks/registry.ts';
 
 let running: Gateway | undefined;
+let builtHooks: ReadonlyMap<unknown, RouteHooks> | undefined;
 
 export const serve: HttpFunction['serve'] = async ({ log, metrics, signal }) => {
   const config = loadGatewayConfig(process.env);
@@ -28,7 +29,8 @@ export const serve: HttpFunction['serve'] = async ({ log, metrics, signal }) => 
   }
   const table = await parseRouteTable(sources);
   checkRoutesAgainstConfig(table.routes, config);
-  const hooks = await buildHooks(HOOKS, table.routes, { log, env: process.env });
+  const hooks = await buildHooks(HOOKS, table.routes, { log, env: process.env, upstream: config.upstream });
+  builtHooks = hooks;
   if (table.routes.length === 0) log.warn(`no route files in ${config.routesDir}: every request gets 404`);
   log.info(`${table.routes.length} routes from ${sources.map((s) => s.system).join(', ') || 'no system'}`, {
     'event.action': 'routes-loaded',
@@ -51,4 +53,5 @@ export const serve: HttpFunction['serve'] = async ({ log, metrics, signal }) => 
 
 export const shutdown: HttpFunction['shutdown'] = async () => {
   running?.close();
+  if (builtHooks !== undefined) await closeHooks(builtHooks as Parameters<typeof closeHooks>[0]);
 };

@@ -47,15 +47,34 @@ export type AuthResult =
 
 export interface AuthHook {
   authenticate(request: HookRequest): AuthResult | Promise<AuthResult>;
+  close?(): Promise<void>;
+}
+
+/**
+ * The quota behind a rate-limit decision, for the `RateLimit-Policy` / `RateLimit` answer headers
+ * (draft-ietf-httpapi-ratelimit-headers; docs/gateway.md says which form the gateway emits).
+ */
+export interface RateLimitQuota {
+  /** The policy's name (`"quotes"`): routes sharing a budget share it. */
+  readonly policy: string;
+  /** Requests per window. */
+  readonly limit: number;
+  readonly windowSeconds: number;
+  /** Requests left now. */
+  readonly remaining: number;
+  /** Seconds until the quota is whole again (allowed) or until the next request is (refused). */
+  readonly resetSeconds: number;
 }
 
 export type RateLimitResult =
-  | { readonly allowed: true }
-  | { readonly allowed: false; readonly retryAfterSeconds: number };
+  | { readonly allowed: true; readonly quota?: RateLimitQuota }
+  | { readonly allowed: false; readonly retryAfterSeconds: number; readonly quota?: RateLimitQuota };
 
 export interface RateLimitHook {
   /** `key` is the principal's id or the client address, as the route's `rateLimit.key` says. */
   take(key: string, request: HookRequest): RateLimitResult | Promise<RateLimitResult>;
+  /** Releases what the hook holds (a Redis connection) on shutdown. */
+  close?(): Promise<void>;
 }
 
 export interface HookContext {
@@ -67,6 +86,8 @@ export interface HookContext {
   readonly shared: Map<string, unknown>;
   /** Milliseconds since the epoch; injectable so tests need no sleeping. */
   readonly now: () => number;
+  /** Base URL of a Knative Service of the namespace (the gateway's own resolution), for hooks that call one. */
+  readonly upstream: (service: string) => string | undefined;
 }
 
 export interface AuthHookDefinition {
@@ -103,6 +124,7 @@ export interface BuildHooksOptions {
   readonly log: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly now?: () => number;
+  readonly upstream?: (service: string) => string | undefined;
 }
 
 /**
@@ -130,6 +152,7 @@ export async function buildHooks(
       route,
       shared,
       now: options.now ?? Date.now,
+      upstream: options.upstream ?? (() => undefined),
     };
     const make = async <K extends HookKind>(
       kind: K,
@@ -158,4 +181,13 @@ export async function buildHooks(
   }
   if (problems.length > 0) throw new GatewayConfigError(problems);
   return built;
+}
+
+/** Closes every hook instance that holds something (once each, whatever number of routes share it). */
+export async function closeHooks(hooks: ReadonlyMap<GatewayRoute, RouteHooks>): Promise<void> {
+  const seen = new Set<AuthHook | RateLimitHook>();
+  for (const { auth, rateLimit } of hooks.values()) {
+    for (const h of [auth, rateLimit]) if (h !== undefined) seen.add(h);
+  }
+  await Promise.allSettled([...seen].map((h) => h.close?.()));
 }

@@ -5,7 +5,9 @@
  * bundle (platform/build/bundle.ts) carries every hook.
  */
 import type { HookDefinition } from '../hook.ts';
+import { apiKey } from './api-key.ts';
 import { bearerToken } from './bearer-token.ts';
 import { fixedWindow } from './fixed-window.ts';
+import { tokenBucket } from './token-bucket.ts';
 
-export const HOOKS: readonly HookDefinition[] = [bearerToken, fixedWindow];
+export const HOOKS: readonly HookDefinition[] = [bearerToken, fixedWindow, apiKey, tokenBucket];
