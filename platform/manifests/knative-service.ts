@@ -46,7 +46,14 @@ export const SERVING_DEFAULTS = {
 export type EnvVar =
   | { readonly name: string; readonly value: string }
   /** A value only the cluster can resolve: a Secret, ConfigMap, field or resource reference. */
-  | { readonly name: string; readonly valueFrom: string };
+  | { readonly name: string; readonly valueFrom: string; readonly secretKeyRef?: SecretKeyRef };
+
+/** `valueFrom.secretKeyRef`: which Secret key fills the variable (`make dev` generates required ones). */
+export interface SecretKeyRef {
+  readonly name: string;
+  readonly key: string;
+  readonly optional: boolean;
+}
 
 export interface EnvFrom {
   readonly kind: 'secretRef' | 'configMapRef';
@@ -135,7 +142,28 @@ function readContainer(r: ObjectReader, raw: unknown, i: number, count: number):
       if (e === undefined || envName === undefined) return;
       if (e.valueFrom !== undefined) {
         const from = r.object(`${field}.env[${j}].valueFrom`, e.valueFrom);
-        env.push({ name: envName, valueFrom: Object.keys(from ?? {})[0] ?? 'valueFrom' });
+        const kind = Object.keys(from ?? {})[0] ?? 'valueFrom';
+        const ref =
+          kind === 'secretKeyRef'
+            ? r.object(`${field}.env[${j}].valueFrom.secretKeyRef`, from?.[kind])
+            : undefined;
+        const secretName =
+          ref === undefined
+            ? undefined
+            : r.string(`${field}.env[${j}].valueFrom.secretKeyRef.name`, ref.name, true);
+        const secretKey =
+          ref === undefined
+            ? undefined
+            : r.string(`${field}.env[${j}].valueFrom.secretKeyRef.key`, ref.key, true);
+        env.push(
+          secretName === undefined || secretKey === undefined
+            ? { name: envName, valueFrom: kind }
+            : {
+                name: envName,
+                valueFrom: kind,
+                secretKeyRef: { name: secretName, key: secretKey, optional: ref?.optional === true },
+              },
+        );
       } else if (e.value === undefined || e.value === null) env.push({ name: envName, value: '' });
       else if (typeof e.value === 'string') env.push({ name: envName, value: e.value });
       else r.problem(`${field}.env[${j}].value`, `of ${envName} must be a string (quote numbers)`);

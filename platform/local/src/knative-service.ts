@@ -60,6 +60,8 @@ export interface KnativeServiceSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Env entries that only the cluster can resolve (secret/config refs), skipped locally. */
   readonly skippedEnv: readonly string[];
+  /** Required `secretKeyRef` entries: `make dev` generates their values per run (dev-secrets.ts). */
+  readonly secretEnv: readonly { readonly env: string; readonly secret: string; readonly key: string }[];
 }
 
 export class KnativeServiceError extends Error {
@@ -87,8 +89,11 @@ function toSpec(s: KnativeService, file: string): KnativeServiceSpec {
   const container = s.containers[0];
   const env: Record<string, string> = {};
   const skippedEnv: string[] = [];
+  const secretEnv: { env: string; secret: string; key: string }[] = [];
   for (const e of container?.env ?? []) {
     if ('value' in e) env[e.name] = e.value;
+    else if (e.secretKeyRef !== undefined && !e.secretKeyRef.optional)
+      secretEnv.push({ env: e.name, secret: e.secretKeyRef.name, key: e.secretKeyRef.key });
     else skippedEnv.push(e.name);
   }
   for (const ref of container?.envFrom ?? []) skippedEnv.push(`envFrom:${ref.name}`);
@@ -108,6 +113,7 @@ function toSpec(s: KnativeService, file: string): KnativeServiceSpec {
     windowMs: s.windowMs,
     env: Object.freeze(env),
     skippedEnv: Object.freeze(skippedEnv),
+    secretEnv: Object.freeze(secretEnv),
   });
 }
 

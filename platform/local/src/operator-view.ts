@@ -50,6 +50,11 @@ export function operatorView(platform: DevPlatform): string {
         : '  store     IN-MEMORY (MONGODB_URL unset): each function process has its own memory, lost when it scales to zero',
   );
   for (const line of broker?.description ?? []) out.push(`  ${line}`);
+  for (const [name, file] of platform.secretFiles ?? []) {
+    out.push(
+      `  secret    ${name}: ${relative(process.cwd(), file)}  (generated for this run, mode 0600; $(cat …) it)`,
+    );
+  }
   out.push('');
   out.push('  functions (Knative Services)');
   const snaps = new Map(serving.snapshots().map((s) => [s.service, s]));

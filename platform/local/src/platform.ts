@@ -3,6 +3,7 @@
  * eventing/ with subscribers resolved to the serving routers, and the Prometheus target list. Exposed
  * as a function so the end-to-end tests run exactly what `make dev` runs.
  */
+
 import { dirname, join, resolve } from 'node:path';
 import type { TrailRecord } from '../../../eventing/src/index.ts';
 import {
@@ -11,6 +12,7 @@ import {
   type RouteTable,
   repositoryRouteSources,
 } from '../../../functions/runtime/src/index.ts';
+import { generateDevSecrets } from './dev-secrets.ts';
 import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts';
 import { EventTrail, startTrailServer, type TrailServer } from './event-trail.ts';
 import { publicServiceProblems, routeTargetProblems, writeRouteFiles } from './exposure.ts';
@@ -89,6 +91,8 @@ export interface DevPlatform {
   readonly devStoreUrl?: string | undefined;
   /** Its per-run token (passed to functions as SLUICE_DEV_STORE_TOKEN; never logged). */
   readonly devStoreToken?: string | undefined;
+  /** Secrets generated for this run (`<secret>/<key>` → 0600 file; dev-secrets.ts). */
+  readonly secretFiles?: ReadonlyMap<string, string> | undefined;
   /** The public Service (the gateway) on GATEWAY_PORT, with the route table it was started with. */
   readonly gateway?: { readonly name: string; readonly url: string; readonly routes: RouteTable } | undefined;
   /** What became of recent deliveries, for `make try` (event-trail.ts); reading needs `token`. */
@@ -206,6 +210,8 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     routesDir = join(dirname(config.targetsFile), 'gateway-routes');
     await writeRouteFiles(routesDir, sources);
   }
+  // What `make deploy` generates into Secrets, generated per run (the values never reach a log).
+  const secrets = await generateDevSecrets(services, join(dirname(config.targetsFile), 'secrets'));
   // Without MONGODB_URL: one in-memory store for all instances, hosted here (like InMemoryChannel), so
   // state is shared across scale-out and survives scale-to-zero. Only for the function processes we spawn.
   const devStore: DevStoreServer | undefined =
@@ -233,7 +239,10 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       logFormat: config.logFormat,
       envFor: (service) => {
         const sink = deadLetterSinks.get(service.name);
-        return sink === undefined ? {} : { [DEAD_LETTER_SINK_ENV]: sink };
+        return {
+          ...secrets.envFor(service.name),
+          ...(sink === undefined ? {} : { [DEAD_LETTER_SINK_ENV]: sink }),
+        };
       },
       ...(options.out === undefined ? {} : { out: options.out }),
     });
@@ -303,6 +312,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     config,
     devStoreUrl: devStore?.url,
     devStoreToken: devStore?.token,
+    secretFiles: secrets.files,
     gateway:
       gatewaySpec === undefined || gatewayUrl === undefined || routes === undefined
         ? undefined

@@ -38,6 +38,7 @@ export const PASSTHROUGH_ENV = [
   'SLUICE_SERVICE_URLS',
   'BROKER_URL',
   'GATEWAY_ROUTES_DIR',
+  'REDIS_URL',
 ] as const;
 /** Process basics a container image would also have. */
 const BASE_ENV = ['PATH', 'HOME', 'TZ', 'LANG', 'TMPDIR', 'NODE_OPTIONS'] as const;

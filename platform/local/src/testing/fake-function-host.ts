@@ -70,6 +70,7 @@ export function serviceSpec(overrides: Partial<KnativeServiceSpec> = {}): Knativ
     windowMs: undefined,
     env: {},
     skippedEnv: [],
+    secretEnv: [],
     ...overrides,
   };
 }
