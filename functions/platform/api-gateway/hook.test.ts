@@ -37,11 +37,11 @@ describe('buildHooks', () => {
 
   it('reports unknown hooks and refused configs together, naming route and file', async () => {
     const { routes } = await table(
-      '  - {prefix: /a, service: a, auth: {hook: api-key}}\n  - {prefix: /b, service: b, rateLimit: {hook: fixed-window, key: client-address, config: {limit: 0, window: 1m}}}\n',
+      '  - {prefix: /a, service: a, auth: {hook: no-such-hook}}\n  - {prefix: /b, service: b, rateLimit: {hook: fixed-window, key: client-address, config: {limit: 0, window: 1m}}}\n',
     );
     await expect(buildHooks(HOOKS, routes, { log: quiet, env: {} })).rejects.toMatchObject({
       problems: [
-        's.yaml: /a: no auth hook named api-key (registered: bearer-token)',
+        's.yaml: /a: no auth hook named no-such-hook (registered: bearer-token, api-key)',
         's.yaml: /b: rate-limit hook fixed-window: config.limit must be an integer ≥ 1',
       ],
     });
@@ -49,9 +49,9 @@ describe('buildHooks', () => {
 
   it('lets a system register its own hook by definition, without touching the core', async () => {
     const calls: string[] = [];
-    const apiKey = {
+    const headerKey = {
       kind: 'auth' as const,
-      name: 'api-key',
+      name: 'header-key',
       create: (config: Readonly<Record<string, unknown>>): AuthHook => ({
         authenticate: ({ headers }) => {
           calls.push(String(config.header));
@@ -62,10 +62,10 @@ describe('buildHooks', () => {
       }),
     };
     const { routes } = await table(
-      '  - {prefix: /q, service: q, auth: {hook: api-key, config: {header: x-api-key}}}\n',
+      '  - {prefix: /q, service: q, auth: {hook: header-key, config: {header: x-api-key}}}\n',
     );
     const route = routes[0] as GatewayRoute;
-    const auth = (await buildHooks([...HOOKS, apiKey], routes, { log: quiet, env: {} })).get(route)?.auth;
+    const auth = (await buildHooks([...HOOKS, headerKey], routes, { log: quiet, env: {} })).get(route)?.auth;
     expect(await auth?.authenticate(requestTo(route, { 'x-api-key': 'k1' }))).toEqual({
       ok: true,
       principal: { id: 'key-1' },

@@ -1,0 +1,128 @@
+/**
+ * The token-bucket limit shared by every gateway instance through Redis (REDIS_URL, 127.0.0.1:6379 on
+ * these machines): two gateway processes started as their containers would, one API key, 50 concurrent
+ * requests split across both → exactly 10 through, 40 refused with 429 + Retry-After + RateLimit fields.
+ * The api-key hook asks a stand-in verifier (the users function's /keys/verify contract).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SpawnedFunction, spawnFunction, waitFor } from '../../../runtime/test/support.ts';
+
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const KEY = 'qk_ada_test-key';
+const BUCKET = `it-${process.pid}-${Date.now().toString(36)}`;
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  const url = await listen(s);
+  await new Promise((r) => s.close(r));
+  return Number(new URL(url).port);
+}
+
+describe('token-bucket through Redis, shared by two gateway instances', () => {
+  let dir: string;
+  let upstream: Server;
+  let verifier: Server;
+  let verifyCalls = 0;
+  const gateways: SpawnedFunction[] = [];
+
+  beforeAll(async () => {
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect(); // fails the suite here, clearly, when Redis is not running
+    redis.disconnect();
+    upstream = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+    verifier = createServer((req, res) => {
+      verifyCalls++;
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        const ok = (JSON.parse(body) as { key: string }).key === KEY;
+        res
+          .writeHead(ok ? 200 : 401, { 'content-type': 'application/json' })
+          .end(ok ? '{"principal":"ada","role":"user"}' : '{"status":401}');
+      });
+    });
+    const [upstreamUrl, verifierUrl] = await Promise.all([listen(upstream), listen(verifier)]);
+    dir = mkdtempSync(join(tmpdir(), 'sluice-ratelimit-'));
+    writeFileSync(
+      join(dir, 'quotes.yaml'),
+      `apiVersion: gateway.sluice.dev/v1alpha1
+kind: RouteTable
+routes:
+  - prefix: /quotes
+    service: quotes
+    auth: {hook: api-key, config: {verifyService: users}}
+    rateLimit: {hook: token-bucket, key: principal, config: {limit: 10, period: 1m, bucket: ${BUCKET}}}
+`,
+    );
+    for (let i = 0; i < 2; i++) {
+      gateways.push(
+        spawnFunction(join(import.meta.dirname, '..'), await freePort(), {
+          K_SERVICE: 'api-gateway',
+          GATEWAY_ROUTES_DIR: dir,
+          SLUICE_SERVICE_URLS: JSON.stringify({ quotes: upstreamUrl, users: verifierUrl }),
+          REDIS_URL,
+        }),
+      );
+    }
+    for (const g of gateways) {
+      await waitFor('a gateway to be ready', async () => (await fetch(`${g.url}/health/readiness`)).status === 200, 30_000).catch(
+        (err: unknown) => {
+          throw new Error(`${String(err)}\n${g.output()}`);
+        },
+      );
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const g of gateways) {
+      g.child.kill('SIGTERM');
+      await g.exited;
+    }
+    upstream?.close();
+    verifier?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lets exactly 10 of 50 concurrent requests with one key through, across both instances', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        fetch(`${(gateways[i % 2] as SpawnedFunction).url}/quotes`, {
+          headers: { authorization: i % 3 === 0 ? `Bearer ${KEY}` : KEY },
+        }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(40);
+    const refused = answers.find((a) => a.status === 429) as Response;
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get('ratelimit-policy')).toBe(`"${BUCKET}";q=10;w=60`);
+    expect(refused.headers.get('ratelimit')).toMatch(new RegExp(`^"${BUCKET}";r=0;t=\\d+$`));
+    expect(refused.headers.get('ratelimit-remaining')).toBe('0');
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    const passed = answers.find((a) => a.status === 200) as Response;
+    expect(passed.headers.get('ratelimit-limit')).toBe('10');
+    // Each instance asked the verifier at most once for the key (concurrent checks share one call).
+    expect(verifyCalls).toBeLessThanOrEqual(2);
+  });
+
+  it('answers 401 problem+json without a key, before counting anything', async () => {
+    const res = await fetch(`${(gateways[0] as SpawnedFunction).url}/quotes`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="sluice"');
+    expect(await res.json()).toMatchObject({ type: 'https://sluice.dev/problems/unauthorized', status: 401 });
+  });
+});
