@@ -10,10 +10,18 @@ const quote = (n: number, text: string, author: string): QuoteCreated => ({
   createdAt: `2025-01-01T00:00:0${n}.000Z`,
   createdBy: 'ada',
 });
-const deletion = (q: QuoteCreated): QuoteDeleted => ({ id: q.id, deletedAt: '2025-02-01T00:00:00.000Z', deletedBy: 'ada' });
+const deletion = (q: QuoteCreated): QuoteDeleted => ({
+  id: q.id,
+  deletedAt: '2025-02-01T00:00:00.000Z',
+  deletedBy: 'ada',
+});
 
 const Q = [
-  quote(1, "On ne voit bien qu'avec le cœur. L'essentiel est invisible pour les yeux.", 'Antoine de Saint-Exupéry'),
+  quote(
+    1,
+    "On ne voit bien qu'avec le cœur. L'essentiel est invisible pour les yeux.",
+    'Antoine de Saint-Exupéry',
+  ),
   quote(2, 'Le coeur a ses raisons que la raison ne connaît point.', 'Blaise Pascal'),
   quote(3, 'Be yourself; everyone else is already taken.', 'Oscar Wilde'),
   quote(4, 'The heart has its reasons; a heart that knows.', 'Pascal, translated'),
@@ -50,7 +58,12 @@ describe('search-index', () => {
       ...Q.map((q) => ['created', q] as ['created', QuoteCreated]),
       ['deleted', deletion(Q[1] as QuoteCreated)],
     ];
-    const orders = [log, [...log].reverse(), [...log, ...log], [log[4], log[1], log[4], ...log]] as typeof log[];
+    const orders = [
+      log,
+      [...log].reverse(),
+      [...log, ...log],
+      [log[4], log[1], log[4], ...log],
+    ] as (typeof log)[];
     const answers = [];
     for (const order of orders) {
       const c = searchCollections(new MemoryDocumentStore());

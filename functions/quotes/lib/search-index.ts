@@ -93,16 +93,21 @@ export async function indexQuote(c: SearchCollections, q: QuoteCreated): Promise
     });
   // A deletion that arrived meanwhile: undo what was just written (the answer filters it out anyway).
   if ((await c.deleted.findOne({ _id: q.id })) !== null) {
-    await removeQuote(c, q.id);
+    await removeQuote(c, q.id, all);
     return 'deleted';
   }
   return 'indexed';
 }
 
-async function removeQuote(c: SearchCollections, quoteId: string): Promise<void> {
+/** `known`: the terms the caller just wrote (the document may already be gone, removed by the deletion). */
+async function removeQuote(
+  c: SearchCollections,
+  quoteId: string,
+  known: readonly string[] = [],
+): Promise<void> {
   const doc = await c.documents.findOne({ _id: quoteId });
-  if (doc === null) return;
-  for (const term of doc.terms ?? []) await c.postings.deleteOne({ _id: postingId(term, quoteId) });
+  for (const term of new Set([...known, ...(doc?.terms ?? [])]))
+    await c.postings.deleteOne({ _id: postingId(term, quoteId) });
   await c.documents.deleteOne({ _id: quoteId });
 }
 

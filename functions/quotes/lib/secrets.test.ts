@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseApiKey, newApiKey } from './api-keys.ts';
+import { newApiKey, parseApiKey } from './api-keys.ts';
 import { isAdminKey, keyFromAuthorization } from './roles.ts';
 import { API_KEY_COST, hashSecret, PASSWORD_COST, SecretHashError, verifySecret } from './secrets.ts';
 
@@ -14,7 +14,10 @@ describe('secrets', () => {
     });
 
     it('salts: the same secret hashes differently each time', async () => {
-      const [a, b] = await Promise.all([hashSecret('s3cret-s3cret', API_KEY_COST), hashSecret('s3cret-s3cret', API_KEY_COST)]);
+      const [a, b] = await Promise.all([
+        hashSecret('s3cret-s3cret', API_KEY_COST),
+        hashSecret('s3cret-s3cret', API_KEY_COST),
+      ]);
       expect(a).not.toBe(b);
       expect(await verifySecret('s3cret-s3cret', b)).toBe(true);
     });
@@ -33,7 +36,15 @@ describe('secrets', () => {
     });
 
     it('refuses what cannot be a key', () => {
-      for (const bad of ['', 'qk_', 'qk_ada', 'qk_Ada_x', `qk_ada_${'a'.repeat(42)}`, 'xx_ada_secret', `qk_ada_${'a'.repeat(200)}`])
+      for (const bad of [
+        '',
+        'qk_',
+        'qk_ada',
+        'qk_Ada_x',
+        `qk_ada_${'a'.repeat(42)}`,
+        'xx_ada_secret',
+        `qk_ada_${'a'.repeat(200)}`,
+      ])
         expect(parseApiKey(bad), bad).toBeUndefined();
     });
   });

@@ -10,7 +10,16 @@ describe('text', () => {
 
   describe('terms', () => {
     it('splits on anything but letters and digits, French apostrophes included', () => {
-      expect(terms("L'été, c’est la saison — n°1!")).toEqual(['l', 'ete', 'c', 'est', 'la', 'saison', 'n', '1']);
+      expect(terms("L'été, c’est la saison — n°1!")).toEqual([
+        'l',
+        'ete',
+        'c',
+        'est',
+        'la',
+        'saison',
+        'n',
+        '1',
+      ]);
     });
 
     it('finds the same terms in accented and unaccented spellings', () => {

@@ -61,7 +61,10 @@ describe('token bucket', () => {
   describe('hook', () => {
     it('answers the quota with every decision and a Retry-After when refusing (memory store)', async () => {
       let t = 0;
-      const hook = await tokenBucket.create({ limit: 2, period: '1m', bucket: 'quotes' }, context({ now: () => t }));
+      const hook = await tokenBucket.create(
+        { limit: 2, period: '1m', bucket: 'quotes' },
+        context({ now: () => t }),
+      );
       const a = await hook.take('ada', request('GET'));
       expect(a).toEqual({
         allowed: true,
@@ -85,11 +88,13 @@ describe('token bucket', () => {
 
     it('refuses a bad config', async () => {
       await expect(tokenBucket.create({ limit: 0 }, context())).rejects.toThrow('config.limit');
-      await expect(tokenBucket.create({ limit: 1, period: 'soon' }, context())).rejects.toThrow('config.period');
-      await expect(tokenBucket.create({ limit: 1, extra: 1 }, context())).rejects.toThrow('unknown config');
-      await expect(tokenBucket.create({ limit: 1 }, context({ env: { REDIS_URL: 'http://x' } }))).rejects.toThrow(
-        'REDIS_URL',
+      await expect(tokenBucket.create({ limit: 1, period: 'soon' }, context())).rejects.toThrow(
+        'config.period',
       );
+      await expect(tokenBucket.create({ limit: 1, extra: 1 }, context())).rejects.toThrow('unknown config');
+      await expect(
+        tokenBucket.create({ limit: 1 }, context({ env: { REDIS_URL: 'http://x' } })),
+      ).rejects.toThrow('REDIS_URL');
     });
   });
 
@@ -125,12 +130,18 @@ describe('api-key', () => {
   });
 
   it('answers 401 without a key or with an unknown one, 403 without the role, the principal otherwise', async () => {
-    verifier({ 'user-key': { principal: 'ada', role: 'user' }, 'admin-key': { principal: 'admin', role: 'admin' } });
+    verifier({
+      'user-key': { principal: 'ada', role: 'user' },
+      'admin-key': { principal: 'admin', role: 'admin' },
+    });
     const hook = await apiKey.create({ verifyService: 'users', roles: { POST: 'admin' } }, context());
     expect(await hook.authenticate(request('GET'))).toMatchObject({ ok: false, status: 401 });
     expect(await hook.authenticate(request('GET', 'Bearer nope'))).toMatchObject({ ok: false, status: 401 });
     expect(await hook.authenticate(request('POST', 'user-key'))).toMatchObject({ ok: false, status: 403 });
-    expect(await hook.authenticate(request('GET', 'user-key'))).toEqual({ ok: true, principal: { id: 'ada' } });
+    expect(await hook.authenticate(request('GET', 'user-key'))).toEqual({
+      ok: true,
+      principal: { id: 'ada' },
+    });
     expect(await hook.authenticate(request('POST', 'Bearer admin-key'))).toEqual({
       ok: true,
       principal: { id: 'admin' },
@@ -159,6 +170,8 @@ describe('api-key', () => {
 
   it('refuses a verifier the gateway cannot reach, and unknown roles', async () => {
     expect(() => apiKey.create({ verifyService: 'nobody' }, context())).toThrow('no URL');
-    expect(() => apiKey.create({ verifyService: 'users', roles: { POST: 'root' } }, context())).toThrow('roles are');
+    expect(() => apiKey.create({ verifyService: 'users', roles: { POST: 'root' } }, context())).toThrow(
+      'roles are',
+    );
   });
 });

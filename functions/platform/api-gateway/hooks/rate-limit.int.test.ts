@@ -4,9 +4,10 @@
  * requests split across both → exactly 10 through, 40 refused with 429 + Retry-After + RateLimit fields.
  * The api-key hook asks a stand-in verifier (the users function's /keys/verify contract).
  */
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -40,7 +41,9 @@ describe('token-bucket through Redis, shared by two gateway instances', () => {
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect(); // fails the suite here, clearly, when Redis is not running
     redis.disconnect();
-    upstream = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+    upstream = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
+    );
     verifier = createServer((req, res) => {
       verifyCalls++;
       let body = '';
@@ -78,11 +81,13 @@ routes:
       );
     }
     for (const g of gateways) {
-      await waitFor('a gateway to be ready', async () => (await fetch(`${g.url}/health/readiness`)).status === 200, 30_000).catch(
-        (err: unknown) => {
-          throw new Error(`${String(err)}\n${g.output()}`);
-        },
-      );
+      await waitFor(
+        'a gateway to be ready',
+        async () => (await fetch(`${g.url}/health/readiness`)).status === 200,
+        30_000,
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${g.output()}`);
+      });
     }
   }, 60_000);
 
