@@ -48,6 +48,24 @@ stringData:
 YAML
 fi
 
+if secret_exists "$NS" alertmanager-smtp; then
+  log "secret $NS/alertmanager-smtp exists: kept (delete it to change the SMTP password)"
+else
+  # The SMTP relay's password for the on-call mail (alertmanager.yml global.smtp_*); ALERT_SMTP_PASSWORD, or a
+  # placeholder until you set yours.
+  if [[ "$DRY_RUN" == 1 ]]; then smtp_password='<smtp-password>'; else smtp_password="${ALERT_SMTP_PASSWORD:-not-configured}"; fi
+  run_stdin "<alertmanager-smtp password>" "$KUBECTL" -n "$NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: alertmanager-smtp
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  password: "$smtp_password"
+YAML
+fi
+
 if secret_exists "$NS" mongodb-exporter-credentials; then
   log "secret $NS/mongodb-exporter-credentials exists: kept"
 else
