@@ -10,11 +10,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { pipelineOverview } from './pipeline-overview.dashboard.ts';
+import { quotesDashboard } from './quotes.dashboard.ts';
 
 export const OUT_DIR = join(import.meta.dirname, '..', 'k8s', 'grafana', 'generated');
 
 export const DASHBOARDS: Readonly<Record<string, () => { build(): Dashboard }>> = {
   'pipeline-overview': pipelineOverview,
+  quotes: quotesDashboard,
 };
 
 export function render(name: string): string {

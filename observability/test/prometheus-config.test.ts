@@ -88,16 +88,35 @@ describe('alert rules', () => {
     }
   });
 
-  it('routes every alert to the webhook receiver', () => {
+  it('routes every alert to the webhook receiver, and the ones a person must see by mail too', () => {
     const am = parse(
       readFileSync(join(K8S_PROMETHEUS_DIR, '..', 'alertmanager', 'alertmanager.yml'), 'utf8'),
     );
     expect(am.route.receiver).toBe('webhook');
     expect(am.receivers).toEqual([
       expect.objectContaining({
+        name: 'oncall-email',
+        email_configs: [expect.objectContaining({ send_resolved: true })],
+      }),
+      expect.objectContaining({
         name: 'webhook',
         webhook_configs: [expect.objectContaining({ send_resolved: true })],
       }),
     ]);
+    const mailed = am.route.routes.find((r: { receiver: string }) => r.receiver === 'oncall-email');
+    expect(mailed.continue).toBe(true);
+    const rules = parse(readFileSync(join(K8S_PROMETHEUS_DIR, 'sluice.rules.yml'), 'utf8')) as {
+      groups: { rules: { alert?: string }[] }[];
+    };
+    const alerts = new Set(rules.groups.flatMap((g) => g.rules.map((r) => r.alert)));
+    for (const name of [
+      'SluiceHttpErrorRate',
+      'SluiceHighCpu',
+      'SluiceHighMemory',
+      'SluiceRateLimitedPersistently',
+    ]) {
+      expect(alerts.has(name), name).toBe(true);
+      expect(mailed.matchers[0]).toContain(name);
+    }
   });
 });
