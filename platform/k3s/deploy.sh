@@ -77,6 +77,40 @@ stringData:
 YAML
 fi
 
+# The quotes system's admin key (docs/quotes.md) and the gateway's Redis password: one per namespace, so
+# qualification and production never share a key.
+if secret_exists "$NS" quotes-admin-key; then
+  log "secret $NS/quotes-admin-key exists: kept"
+else
+  if [[ "$DRY_RUN" == 1 ]]; then admin_key='<admin-key>'; else admin_key="$(random_secret)"; fi
+  run_stdin "<generated quotes-admin-key: admin-key>" "$KUBECTL" -n "$NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: quotes-admin-key
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  admin-key: "$admin_key"
+YAML
+fi
+if secret_exists "$NS" redis-credentials; then
+  log "secret $NS/redis-credentials exists: kept"
+else
+  if [[ "$DRY_RUN" == 1 ]]; then redis_password='<redis-password>'; else redis_password="$(random_secret)"; fi
+  run_stdin "<generated redis-credentials: password, url>" "$KUBECTL" -n "$NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: redis-credentials
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  password: "$redis_password"
+  url: "redis://:$redis_password@redis.$NS.svc.cluster.local:6379/0"
+YAML
+fi
+
 # Observability Secrets (Elasticsearch, Kibana, Fluent Bit, Grafana, Alertmanager webhook): generated when absent.
 "$REPO_ROOT/observability/k8s/credentials.sh" "$NS"
 

@@ -72,7 +72,7 @@ describe('overlays', () => {
       expect(
         report.objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name),
         name,
-      ).toEqual(['api-gateway', 'broker-ingress', 'event-endpoints']);
+      ).toEqual(['api-gateway', 'broker-ingress', 'event-endpoints', 'redis']);
       const exposed = report.objects.filter(
         (o) =>
           o.kind === 'Service' &&

@@ -113,7 +113,11 @@ describe('knative-service', () => {
     );
     expect(set.services[0]?.containers[0]?.env).toEqual([
       { name: 'LOG_LEVEL', value: 'debug' },
-      { name: 'MONGODB_URL', valueFrom: 'secretKeyRef' },
+      {
+        name: 'MONGODB_URL',
+        valueFrom: 'secretKeyRef',
+        secretKeyRef: { name: 'mongo', key: 'url', optional: false },
+      },
     ]);
     expect(set.services[0]?.containers[0]?.envFrom).toEqual([
       { kind: 'secretRef', name: 'sluice-function-env' },

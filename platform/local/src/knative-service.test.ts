@@ -103,20 +103,25 @@ describe('knative-service', () => {
       expect(spec.retentionMs).toBeUndefined();
     });
 
-    it('skips secret references and lists them, keeping plain values', () => {
+    it('keeps plain values, lists required secret keys for make dev to generate, skips the rest', () => {
       const spec = toServiceSpec(
         manifest({
           env: [
             '            - {name: LOG_LEVEL, value: debug}',
+            '            - name: ADMIN_KEY',
+            '              valueFrom: {secretKeyRef: {name: admin, key: key}}',
             '            - name: MONGODB_URL',
-            '              valueFrom: {secretKeyRef: {name: mongo, key: url}}',
+            '              valueFrom: {secretKeyRef: {name: mongo, key: url, optional: true}}',
+            '            - name: POD',
+            '              valueFrom: {fieldRef: {fieldPath: metadata.name}}',
           ].join('\n'),
         }),
         'demo/service.yaml',
         'demo',
       );
       expect(spec.env).toEqual({ LOG_LEVEL: 'debug' });
-      expect(spec.skippedEnv).toEqual(['MONGODB_URL']);
+      expect(spec.secretEnv).toEqual([{ env: 'ADMIN_KEY', secret: 'admin', key: 'key' }]);
+      expect(spec.skippedEnv).toEqual(['MONGODB_URL', 'POD']);
     });
 
     it('names the file and every problem in one error', () => {
