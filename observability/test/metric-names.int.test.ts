@@ -28,6 +28,9 @@ const EXTERNAL = new Set([
   'rabbitmq_detailed_queue_messages_unacked',
   'fluentbit_output_retries_failed_total',
   'process_cpu_seconds_total',
+  // api-gateway's token-bucket hook: read from a live gateway's exposition in
+  // functions/platform/api-gateway/hooks/rate-limit.int.test.ts.
+  'sluice_gateway_rate_limited_total',
 ]);
 
 interface PromTarget {

@@ -77,6 +77,8 @@ routes:
           GATEWAY_ROUTES_DIR: dir,
           SLUICE_SERVICE_URLS: JSON.stringify({ quotes: upstreamUrl, users: verifierUrl }),
           REDIS_URL,
+          OTEL_SDK_DISABLED: 'false',
+          METRICS_PORT: String(await freePort()),
         }),
       );
     }
@@ -122,6 +124,24 @@ routes:
     expect(passed.headers.get('ratelimit-limit')).toBe('10');
     // Each instance asked the verifier at most once for the key (concurrent checks share one call).
     expect(verifyCalls).toBeLessThanOrEqual(2);
+  });
+
+  it('counts the refusals per route and key on the metrics port (the dashboard and the alert read it)', async () => {
+    let refused = 0;
+    for (const g of gateways) {
+      const line = g
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"function ready"')) as string;
+      const port = (JSON.parse(line) as Record<string, number>)['sluice.metrics_port'];
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const m =
+        /^sluice_gateway_rate_limited_total\{[^}]*http_route="\/quotes"[^}]*user_id="ada"[^}]*\} (\d+)/m.exec(
+          text,
+        );
+      refused += Number(m?.[1] ?? 0);
+    }
+    expect(refused).toBe(40);
   });
 
   it('answers 401 problem+json without a key, before counting anything', async () => {

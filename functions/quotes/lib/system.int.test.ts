@@ -9,14 +9,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
-import { contractManifests, quietLog } from '../../eventing/src/testing/manifests.ts';
-import { startTestSink, type TestSink } from '../../eventing/src/testing/test-sink.ts';
-import { type DocumentStore, loadSchemas, MongoDocumentStore } from '../runtime/src/index.ts';
-import { type SpawnedFunction, spawnFunction, waitFor } from '../runtime/test/support.ts';
-import { brokerPublisher } from './lib/publisher.ts';
-import { Collections } from './lib/quotes.ts';
-import { reindex } from './lib/reindex.ts';
+import { type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
+import { contractManifests, quietLog } from '../../../eventing/src/testing/manifests.ts';
+import { startTestSink, type TestSink } from '../../../eventing/src/testing/test-sink.ts';
+import { type DocumentStore, loadSchemas, MongoDocumentStore } from '../../runtime/src/index.ts';
+import { type SpawnedFunction, spawnFunction, waitFor } from '../../runtime/test/support.ts';
+import { brokerPublisher } from './publisher.ts';
+import { Collections } from './quotes.ts';
+import { reindex } from './reindex.ts';
 
 const ADMIN_KEY = `admin-${'k'.repeat(40)}`;
 const PASSWORD = 'correct horse battery staple';
@@ -55,7 +55,7 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
     const mongodbUrl = inject('mongodbUrl');
     const base = { MONGODB_URL: mongodbUrl, MONGODB_DB: DB, LOG_LEVEL: 'info' };
     sink = await startTestSink();
-    search = spawnFunction(join(import.meta.dirname, 'search'), await freePort(), {
+    search = spawnFunction(join(import.meta.dirname, '../search'), await freePort(), {
       ...base,
       K_SERVICE: 'search',
     });
@@ -70,12 +70,12 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
       instance: `quotes-${process.pid}-${Date.now().toString(36)}`,
       log: quietLog,
     });
-    users = spawnFunction(join(import.meta.dirname, 'users'), await freePort(), {
+    users = spawnFunction(join(import.meta.dirname, '../users'), await freePort(), {
       ...base,
       K_SERVICE: 'users',
       QUOTES_ADMIN_KEY: ADMIN_KEY,
     });
-    quotes = spawnFunction(join(import.meta.dirname, 'quotes'), await freePort(), {
+    quotes = spawnFunction(join(import.meta.dirname, '../quotes'), await freePort(), {
       ...base,
       K_SERVICE: 'quotes',
       BROKER_URL: broker.url,
@@ -196,7 +196,7 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
       const before = await Promise.all(['coeur', 'raisons', 'yeux', 'wilde'].map(find));
       const publisher = brokerPublisher({
         brokerUrl: broker.url,
-        schemas: await loadSchemas(join(import.meta.dirname, 'quotes/schemas')),
+        schemas: await loadSchemas(join(import.meta.dirname, '../quotes/schemas')),
       });
       const { published } = await reindex(store, store, publisher);
       expect(published).toBe(4); // three created, one deleted
