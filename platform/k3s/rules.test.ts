@@ -163,16 +163,6 @@ const find = (objects: KubeObject[], kind: string, name: string): any =>
   objects.find((o) => o.kind === kind && o.metadata.name === name);
 
 describe('rules', () => {
-  it('reports a namespace whose pods at their largest exceed its ResourceQuota', () => {
-    const problems = RULES.namespaceQuota(
-      context((objects) => {
-        find(objects, 'ResourceQuota', 'q').spec = { hard: { 'requests.cpu': '100m', 'limits.cpu': '1' } };
-      }),
-    ).join('\n');
-    expect(problems).toMatch(/q: requests\.cpu of everything at its largest is \d+m, over the quota's 100m/);
-    expect(problems).toMatch(/has no limits\.cpu, so the quota refuses its pods/);
-  });
-
   it('passes a complete overlay', () => {
     expect(checkRules(context())).toEqual([]);
   });

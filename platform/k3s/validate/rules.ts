@@ -23,7 +23,6 @@ import {
 } from '../../manifests/index.ts';
 import { at, describe, group, isKnativeService, isRecord, type KubeObject, str } from './manifest.ts';
 import { ingressTo, type Labels, type PodIdentity, policyApplies } from './network-policy.ts';
-import { quotaProblems } from './quota.ts';
 
 /** What the rules know about a function folder (functions/<name>/). */
 export interface FunctionInfo {
@@ -774,9 +773,6 @@ export const rootCredentialsStayHome: Rule = (ctx) =>
       .map((r) => `${describe(o)} reads MongoDB's ${r.key}: give it a least-privilege user of its own`);
   });
 
-/** Everything the namespace runs, at its largest and with what Knative and eventing-rabbitmq add, fits its quota. */
-export const namespaceQuota: Rule = (ctx) => quotaProblems(ctx.objects);
-
 export const RULES = {
   triggerDelivery,
   referencesExist,
@@ -797,7 +793,6 @@ export const RULES = {
   networkPolicies,
   gatewayRoutes,
   rootCredentialsStayHome,
-  namespaceQuota,
 } as const satisfies Record<string, Rule>;
 
 export function checkRules(ctx: RuleContext): string[] {
