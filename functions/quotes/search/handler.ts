@@ -10,9 +10,10 @@ import type { Request, Response, Router } from 'express';
 import type { SluiceFunction } from '../../runtime/src/index.ts';
 import { pageLimit, queryString, route } from '../lib/http.ts';
 import { sendProblem } from '../lib/problem.ts';
-import { type QuoteCreated, type QuoteDeleted, QuoteEventType } from '../lib/quotes.ts';
+import { QuoteEventType } from '../lib/quotes.ts';
 import { indexQuote, MAX_QUERY_TERMS, search, searchCollections, unindexQuote } from '../lib/search-index.ts';
 import { terms } from '../lib/text.ts';
+import type { Handle } from './events.gen.ts';
 
 export const accepts = [QuoteEventType.created, QuoteEventType.deleted] as const;
 export const idempotent = false;
@@ -20,13 +21,13 @@ export const idempotent = false;
 const MAX_QUERY = 500;
 const MAX_OFFSET = 1000;
 
-export const handle: SluiceFunction['handle'] = async (event, { store, log }) => {
+export const handle: Handle<typeof accepts> = async (event, { store, log }) => {
   const c = searchCollections(store);
   if (event.type === QuoteEventType.created) {
-    const outcome = await indexQuote(c, event.data as QuoteCreated);
+    const outcome = await indexQuote(c, event.data);
     log.debug(`quote ${event.subject ?? ''} ${outcome}`, { 'event.action': `quote-${outcome}` });
   } else {
-    await unindexQuote(c, event.data as QuoteDeleted);
+    await unindexQuote(c, event.data);
   }
   return undefined;
 };
