@@ -24,7 +24,8 @@
  * invalid, a trigger's subscriber would receive its own replies, or RabbitMQ refuses the topology.
  * `resolveSubscriber(ref, uri?)` maps a Knative Service reference (Trigger subscriber, deadLetterSink,
  * RabbitmqSource sink) to a URL; the local platform passes its router URLs, tests pass plain servers.
- * A RabbitmqSource needs RabbitMQ: with the memory backend, sources are listed as inactive.
+ * A RabbitmqSource needs RabbitMQ: with the memory backend, sources are listed as inactive. PingSources fire on
+ * their schedule with either backend (ping-source.ts).
  */
 import { resolve as resolvePath } from 'node:path';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
@@ -45,6 +46,7 @@ import { DATA_PLANES, type DataPlane, type DataPlaneBehaviour, prefetchOf } from
 import { deliver, deliveryConfig } from './delivery.ts';
 import { startIngress } from './ingress.ts';
 import { type EventingManifests, loadEventingManifests } from './manifests.ts';
+import { PingRunner, type WallClock } from './ping-source.ts';
 import { type ReplyTypesOf, refuseReplyLoops } from './replies.ts';
 import { SourceConsumer } from './source.ts';
 import type { OnTrail } from './trail.ts';
@@ -64,6 +66,7 @@ export { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 export { KNATIVE_ERROR } from './delivery.ts';
 export type { EventingManifests, KReference } from './manifests.ts';
 export { loadEventingManifests, ManifestError, parseEventingManifests } from './manifests.ts';
+export { PingRunner, pingEvent, systemWallClock, type WallClock } from './ping-source.ts';
 export type { ReplyTypesOf } from './replies.ts';
 export { ReplyLoopError } from './replies.ts';
 export {
@@ -103,6 +106,8 @@ export interface StartBrokerOptions {
   /** Ingress bounds for slow clients. @default 10 000 / 30 000 */
   readonly headersTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
+  /** Wall clock of the PingSources' schedules (tests fire ticks by hand). @default the system clock */
+  readonly pingClock?: WallClock;
 }
 
 export interface RunningBroker {
@@ -154,6 +159,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     ...(options.onTrail === undefined ? {} : { onTrail: options.onTrail }),
   });
   const sources: SourceConsumer[] = [];
+  const pings: PingRunner[] = [];
   const publish = (event: CloudEvent): Promise<void> => backend.publish(plan.names.exchange, event);
   try {
     await backend.declare(plan.topology);
@@ -195,8 +201,29 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         sources.push(consumer);
       }
     }
+    for (const p of manifests.pingSources) {
+      const sinkUrl =
+        p.sink.ref?.kind === 'Broker' ? undefined : resolveDestination(p.sink, options.resolveSubscriber);
+      // mtping: ContextWithRetriesExponentialBackoff(50 ms, 5).
+      const pingDelivery = deliveryConfig({ retry: 5, backoffPolicy: 'exponential', backoffDelayMs: 50 });
+      const runner = new PingRunner({
+        source: p,
+        log,
+        ...(options.pingClock === undefined ? {} : { clock: options.pingClock }),
+        send: async (event) => {
+          if (sinkUrl === undefined) {
+            await publish(event);
+            return true;
+          }
+          return (await deliver(sinkUrl, event, pingDelivery)).ok;
+        },
+      });
+      runner.start();
+      pings.push(runner);
+    }
   } catch (err) {
     dispatchers.abort();
+    await Promise.allSettled(pings.map((p) => p.stop()));
     await ingress?.close();
     await Promise.allSettled(sources.map((s) => s.stop()));
     await backend.close();
@@ -215,6 +242,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await running.close();
+      await Promise.allSettled(pings.map((p) => p.stop()));
       await Promise.allSettled(sources.map((s) => s.stop()));
       dispatchers.abort();
       await backend.close();
@@ -282,7 +310,7 @@ function describe(
   }
   for (const p of manifests.pingSources) {
     lines.push(
-      `  source ${p.name}: INACTIVE (PingSource "${p.schedule}" ${p.timezone}: not run locally yet)`,
+      `  source ${p.name}: PingSource "${p.schedule}" ${p.timezone} → ${p.sink.ref?.kind ?? 'uri'} ${p.sink.ref?.name ?? p.sink.uri ?? ''}`,
     );
   }
   return lines;

@@ -57,7 +57,7 @@ export interface EventingManifests {
   readonly broker: BrokerManifest;
   readonly triggers: readonly TriggerManifest[];
   readonly sources: readonly SourceManifest[];
-  /** Read and valid, not run by the local broker yet (listed as inactive). */
+  /** Fired on their schedule by the local broker (ping-source.ts). */
   readonly pingSources: readonly PingSource[];
   /** Things a cluster accepts but that do not do what they seem to (logged at start-up). */
   readonly warnings: readonly string[];
@@ -106,11 +106,6 @@ function assemble(docs: readonly ManifestDocument[], options: ReadOptions): Even
   }
   for (const d of set.others) {
     warnings.push(`${d.file}: ${d.object.kind} ${d.object.metadata.name}: not read by the local broker`);
-  }
-  for (const p of set.pingSources) {
-    warnings.push(
-      `${p.file}: PingSource ${p.name}: valid, but the local broker does not run PingSources yet`,
-    );
   }
 
   const [b, ...more] = set.brokers;

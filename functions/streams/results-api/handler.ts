@@ -1,0 +1,273 @@
+/**
+ * results-api — the read side of the stream processor. Keeps its own view from the events (window.closed,
+ * reading.late: inserts keyed by window and by reading, so a redelivery changes nothing) and serves it over
+ * plain HTTP GET, behind the gateway at /api/streams (functions/streams/routes.yaml):
+ *   GET /streams/sensors                         sensors with final windows (paged)
+ *   GET /streams/sensors/:id/windows?from&to     a sensor's windows by start time (paged)
+ *   GET /streams/late?sensor&from&to             late readings by event time (paged)
+ *   GET /streams/openapi.json                    OpenAPI 3.1, generated from schemas/ (openapi.ts)
+ *   GET /streams/docs                            Swagger UI from the swagger-ui-dist package (docs-page.ts)
+ */
+import type { Request, Response, Router } from 'express';
+import {
+  type Collection,
+  type DocumentStore,
+  DuplicateKeyError,
+  type SluiceFunction,
+} from '../../runtime/src/index.ts';
+import {
+  Collections,
+  type ReadingLate,
+  SENSOR_ID_PATTERN,
+  StreamsEventType,
+  type WindowClosed,
+} from '../lib/streams.ts';
+import { readingKey } from '../lib/windows.ts';
+import {
+  ASSETS,
+  type AssetName,
+  CONTENT_SECURITY_POLICY,
+  INITIALIZER,
+  PAGE,
+  readAsset,
+} from './docs-page.ts';
+import { DEFAULT_PAGE, MAX_PAGE, openApiDocument } from './openapi.ts';
+
+export const accepts = [StreamsEventType.windowClosed, StreamsEventType.readingLate] as const;
+
+interface WindowView extends WindowClosed, Record<string, unknown> {
+  _id: string;
+}
+interface SensorView extends Record<string, unknown> {
+  _id: string;
+  unit: string;
+  lastWindowStart: string;
+}
+interface LateView extends ReadingLate, Record<string, unknown> {
+  _id: string;
+}
+
+const views = (store: DocumentStore) => ({
+  windows: store.collection<WindowView>(Collections.viewWindows),
+  sensors: store.collection<SensorView>(Collections.viewSensors),
+  late: store.collection<LateView>(Collections.viewLate),
+});
+
+async function insertIfAbsent<T extends Record<string, unknown>>(c: Collection<T>, doc: T): Promise<boolean> {
+  try {
+    await c.insertOne(doc);
+    return true;
+  } catch (err) {
+    if (err instanceof DuplicateKeyError) return false;
+    throw err;
+  }
+}
+
+export const init: SluiceFunction['init'] = async ({ store }) => {
+  const v = views(store);
+  await v.windows.createIndex({ keys: { sensorId: 1, windowStart: 1 }, name: 'sensor_start' });
+  await v.late.createIndex({ keys: { sensorId: 1, time: 1 }, name: 'sensor_time' });
+};
+
+export const handle: SluiceFunction['handle'] = async (event, { store }) => {
+  const v = views(store);
+  if (event.type === StreamsEventType.windowClosed) {
+    const w = event.data as WindowClosed;
+    await insertIfAbsent(v.windows, { _id: `${w.sensorId}|${w.windowStart}`, ...w });
+    if (
+      !(await insertIfAbsent(v.sensors, { _id: w.sensorId, unit: w.unit, lastWindowStart: w.windowStart }))
+    ) {
+      // A view only: on FerretDB two racing updates may keep the older start until the next window (docs/streams.md).
+      await v.sensors.updateOne(
+        { _id: w.sensorId, lastWindowStart: { $lt: w.windowStart } },
+        { $set: { lastWindowStart: w.windowStart } },
+      );
+    }
+    return undefined;
+  }
+  const l = event.data as ReadingLate;
+  await insertIfAbsent(v.late, { _id: `${l.time}|${readingKey(l.reading.source, l.reading.id)}`, ...l });
+  return undefined;
+};
+
+function problem(res: Response, status: number, detail: string): void {
+  const title = status === 404 ? 'Not Found' : 'Invalid Request';
+  res
+    .status(status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: `https://sluice.dev/problems/${status === 404 ? 'not-found' : 'invalid-request'}`,
+        title,
+        status,
+        detail,
+      }),
+    );
+}
+
+interface Query {
+  readonly limit: number;
+  readonly after: string | undefined;
+  readonly from: string | undefined;
+  readonly to: string | undefined;
+}
+
+/** `limit`, `after`, `from`, `to` checked (times normalised to ISO 8601 UTC); undefined after a 400 was sent. */
+function readQuery(req: Request, res: Response): Query | undefined {
+  const one = (name: string): string | undefined => {
+    const v = req.query[name];
+    return typeof v === 'string' ? v : v === undefined ? undefined : '\0';
+  };
+  const rawLimit = one('limit');
+  const limit = rawLimit === undefined ? DEFAULT_PAGE : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    problem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`);
+    return undefined;
+  }
+  const after = one('after');
+  if (after !== undefined && (after.length > 200 || after.includes('\0'))) {
+    problem(res, 400, 'after must be the next value of a previous page');
+    return undefined;
+  }
+  const time = (name: string): string | undefined | null => {
+    const raw = one(name);
+    if (raw === undefined) return undefined;
+    const ms = /^\d{4}-\d\d-\d\dT/.test(raw) ? Date.parse(raw) : Number.NaN;
+    if (!Number.isFinite(ms)) {
+      problem(res, 400, `${name} must be an RFC 3339 date-time, e.g. 2026-03-01T12:00:00Z`);
+      return null;
+    }
+    return new Date(ms).toISOString();
+  };
+  const from = time('from');
+  if (from === null) return undefined;
+  const to = time('to');
+  if (to === null) return undefined;
+  return { limit, after, from, to };
+}
+
+function range(q: Query): Record<string, string> | undefined {
+  const r: Record<string, string> = {};
+  if (q.from !== undefined) r.$gte = q.from;
+  if (q.to !== undefined) r.$lt = q.to;
+  return Object.keys(r).length === 0 ? undefined : r;
+}
+
+const publicWindow = ({ _id, ...w }: WindowView): WindowClosed => w;
+const publicLate = ({ _id, ...l }: LateView): ReadingLate => l;
+
+export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
+  const v = views(store);
+  const document = JSON.stringify(openApiDocument());
+
+  router.get('/streams/openapi.json', (_req, res) => {
+    res.type('application/json').send(document);
+  });
+  router.get('/streams/docs', (_req, res) => {
+    res.set('content-security-policy', CONTENT_SECURITY_POLICY).type('text/html; charset=utf-8').send(PAGE);
+  });
+  router.get('/streams/docs/initializer.js', (_req, res) => {
+    res.type('text/javascript; charset=utf-8').send(INITIALIZER);
+  });
+  router.get('/streams/docs/:asset', async (req, res) => {
+    const name = req.params.asset as string;
+    if (!Object.hasOwn(ASSETS, name)) {
+      problem(res, 404, `no such file: ${name}`);
+      return;
+    }
+    const asset = name as AssetName;
+    try {
+      const body = await readAsset(asset);
+      res.set('cache-control', 'public, max-age=86400').type(ASSETS[asset]).send(body);
+    } catch {
+      res
+        .status(503)
+        .type('application/problem+json')
+        .send(
+          JSON.stringify({
+            type: 'https://sluice.dev/problems/docs-unavailable',
+            title: 'Service Unavailable',
+            status: 503,
+            detail: 'the swagger-ui-dist package is not installed here (SWAGGER_UI_DIR)',
+          }),
+        );
+    }
+  });
+
+  router.get('/streams/sensors', async (req, res) => {
+    const q = readQuery(req, res);
+    if (q === undefined) return;
+    const filter = q.after === undefined ? {} : { _id: { $gt: q.after } };
+    const list = await v.sensors.find(filter, { sort: { _id: 1 }, limit: q.limit });
+    const last = list.at(-1);
+    res.json({
+      sensors: list.map((s) => ({ id: s._id, unit: s.unit, lastWindowStart: s.lastWindowStart })),
+      next: list.length === q.limit && last !== undefined ? last._id : null,
+    });
+  });
+
+  router.get('/streams/sensors/:id/windows', async (req, res) => {
+    const id = req.params.id;
+    // Ids are matched with $eq: nothing from the URL can become a query operator.
+    if (typeof id !== 'string' || !SENSOR_ID_PATTERN.test(id)) {
+      problem(res, 400, 'sensor ids are 1-64 letters, digits, _ or -');
+      return;
+    }
+    const q = readQuery(req, res);
+    if (q === undefined) return;
+    const starts: Record<string, string> = { ...range(q) };
+    if (q.after !== undefined && (starts.$gte === undefined || q.after >= starts.$gte)) {
+      delete starts.$gte;
+      starts.$gt = q.after;
+    }
+    const filter =
+      Object.keys(starts).length === 0
+        ? { sensorId: { $eq: id } }
+        : { sensorId: { $eq: id }, windowStart: starts };
+    const list = await v.windows.find(filter, { sort: { windowStart: 1 }, limit: q.limit });
+    if (
+      list.length === 0 &&
+      q.after === undefined &&
+      (await v.sensors.findOne({ _id: { $eq: id } })) === null
+    ) {
+      problem(res, 404, `no final window of sensor ${id} yet`);
+      return;
+    }
+    const last = list.at(-1);
+    res.json({
+      windows: list.map(publicWindow),
+      next: list.length === q.limit && last !== undefined ? last.windowStart : null,
+    });
+  });
+
+  router.get('/streams/late', async (req, res) => {
+    const q = readQuery(req, res);
+    if (q === undefined) return;
+    const sensor = req.query.sensor;
+    if (sensor !== undefined && (typeof sensor !== 'string' || !SENSOR_ID_PATTERN.test(sensor))) {
+      problem(res, 400, 'sensor must be one sensor id: 1-64 letters, digits, _ or -');
+      return;
+    }
+    const ids: Record<string, string> = {};
+    if (q.from !== undefined) ids.$gte = q.from;
+    if (q.to !== undefined) ids.$lt = q.to;
+    if (q.after !== undefined) ids.$gt = q.after;
+    const filter: Record<string, unknown> = {};
+    if (Object.keys(ids).length > 0) filter._id = ids;
+    if (typeof sensor === 'string') filter.sensorId = { $eq: sensor };
+    const list = await v.late.find(filter, { sort: { _id: 1 }, limit: q.limit });
+    const last = list.at(-1);
+    res.json({
+      late: list.map(publicLate),
+      next: list.length === q.limit && last !== undefined ? last._id : null,
+    });
+  });
+
+  router.use((_req: Request, res: Response) => {
+    problem(
+      res,
+      404,
+      'GET /streams/sensors, /streams/sensors/{id}/windows, /streams/late, /streams/openapi.json or /streams/docs',
+    );
+  });
+};
