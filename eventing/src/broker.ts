@@ -20,7 +20,7 @@
  */
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import { CORRELATION_FIELD, correlationOf, DEAD_LETTERED_HEADER } from '../../functions/runtime/src/index.ts';
-import type { BrokerBackend, Delivery, QueueSpec, Topology } from './backends/backend.ts';
+import type { BrokerBackend, ConsumerHandle, Delivery, QueueSpec, Topology } from './backends/backend.ts';
 import { type DataPlaneBehaviour, prefetchOf } from './data-plane.ts';
 import {
   type DeliveryConfig,
@@ -248,14 +248,12 @@ export class Dispatchers {
     }
   }
 
+  /** Trigger name → its dispatcher's replicas (one consumer each, as one pod each on the cluster). */
+  readonly #replicas = new Map<string, ConsumerHandle[]>();
+
   async start(): Promise<void> {
     for (const route of this.#plan.routes) {
-      const parallelism = route.trigger.parallelism;
-      await this.#backend.consume(
-        route.queue,
-        { prefetch: prefetchOf(this.#behaviour, parallelism), concurrency: parallelism },
-        (event, delivery) => this.#dispatch(route, event, delivery),
-      );
+      this.#replicas.set(route.trigger.name, [await this.#consumeFor(route)]);
     }
     for (const dl of this.#plan.deadLetters) {
       // Upstream's DLQ dispatcher runs with the default parallelism (1).
@@ -265,6 +263,35 @@ export class Dispatchers {
         (event, delivery) => this.#dispatchDeadLetter(dl, event, delivery),
       );
     }
+  }
+
+  #consumeFor(route: TriggerRoute): Promise<ConsumerHandle> {
+    const parallelism = route.trigger.parallelism;
+    return this.#backend.consume(
+      route.queue,
+      { prefetch: prefetchOf(this.#behaviour, parallelism), concurrency: parallelism },
+      (event, delivery) => this.#dispatch(route, event, delivery),
+    );
+  }
+
+  /** How many replicas a trigger's dispatcher runs, and the messages they hold unacknowledged. */
+  replicasOf(trigger: string): { readonly replicas: number; readonly held: number } {
+    const list = this.#replicas.get(trigger) ?? [];
+    return { replicas: list.length, held: list.reduce((n, c) => n + c.held, 0) };
+  }
+
+  /**
+   * Runs `replicas` copies of a trigger's dispatcher (KEDA's scale of the `<trigger>-dispatcher` Deployment):
+   * each its own consumer with the trigger's prefetch and parallelism. A replica removed finishes what it
+   * handles; what it held unhandled goes back to the queue.
+   */
+  async scale(trigger: string, replicas: number): Promise<void> {
+    const route = this.#plan.routes.find((r) => r.trigger.name === trigger);
+    const list = this.#replicas.get(trigger);
+    if (route === undefined || list === undefined) throw new Error(`no trigger ${trigger}`);
+    while (list.length < replicas) list.push(await this.#consumeFor(route));
+    const removed = list.splice(Math.max(0, replicas));
+    await Promise.all(removed.map((c) => c.cancel()));
   }
 
   /** Aborts deliveries in progress (their messages are not acked, so they are redelivered). */

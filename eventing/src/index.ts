@@ -46,7 +46,8 @@ import { DATA_PLANES, type DataPlane, type DataPlaneBehaviour, prefetchOf } from
 import { deliver, deliveryConfig } from './delivery.ts';
 import { startIngress } from './ingress.ts';
 import { type EventingManifests, loadEventingManifests } from './manifests.ts';
-import { PingRunner, type WallClock } from './ping-source.ts';
+import { PingRunner, systemWallClock, type WallClock } from './ping-source.ts';
+import { QueueScaler, scalingMetrics } from './queue-scaler.ts';
 import { type ReplyTypesOf, refuseReplyLoops } from './replies.ts';
 import { SourceConsumer } from './source.ts';
 import type { OnTrail } from './trail.ts';
@@ -67,6 +68,7 @@ export { KNATIVE_ERROR } from './delivery.ts';
 export type { EventingManifests, KReference } from './manifests.ts';
 export { loadEventingManifests, ManifestError, parseEventingManifests } from './manifests.ts';
 export { PingRunner, pingEvent, systemWallClock, type WallClock } from './ping-source.ts';
+export { QueueScaler, queueLengthTarget, recommend, scalingMetrics } from './queue-scaler.ts';
 export type { ReplyTypesOf } from './replies.ts';
 export { ReplyLoopError } from './replies.ts';
 export {
@@ -106,8 +108,8 @@ export interface StartBrokerOptions {
   /** Ingress bounds for slow clients. @default 10 000 / 30 000 */
   readonly headersTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
-  /** Wall clock of the PingSources' schedules (tests fire ticks by hand). @default the system clock */
-  readonly pingClock?: WallClock;
+  /** Wall clock of PingSource schedules and ScaledObject polling (tests move it by hand). @default the system clock */
+  readonly clock?: WallClock;
 }
 
 export interface RunningBroker {
@@ -119,6 +121,8 @@ export interface RunningBroker {
   readonly plan: BrokerPlan;
   /** Knative Service → the dead-letter sink URL its Triggers name (what it gets as SLUICE_DEAD_LETTER_SINK). */
   readonly deadLetterSinks: ReadonlyMap<string, string>;
+  /** One per ScaledObject on a Trigger's dispatcher: its replicas, depth and changes. */
+  readonly scalers: readonly QueueScaler[];
   /** Publishes into the broker exchange; resolves after the durable accept. */
   publish(event: CloudEvent): Promise<void>;
   stop(): Promise<void>;
@@ -160,6 +164,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   });
   const sources: SourceConsumer[] = [];
   const pings: PingRunner[] = [];
+  const scalers: QueueScaler[] = [];
   const publish = (event: CloudEvent): Promise<void> => backend.publish(plan.names.exchange, event);
   try {
     await backend.declare(plan.topology);
@@ -172,11 +177,27 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       publish,
       log,
       problems: behaviour.ingressProblems,
+      metrics: () => scalingMetrics(scalers),
       httpTraceContext: behaviour.traceContext === 'http',
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
     });
     await dispatchers.start();
+    for (const { scaledObject, trigger } of manifests.scaledObjects) {
+      const route = plan.routes.find((r) => r.trigger.name === trigger);
+      if (route === undefined) continue;
+      const scaler = new QueueScaler({
+        scaledObject,
+        trigger,
+        queue: route.queue,
+        dispatcher: dispatchers,
+        depth: (q) => backend.depth(q),
+        log,
+        clock: options.clock ?? systemWallClock,
+      });
+      scaler.start();
+      scalers.push(scaler);
+    }
     if (options.rabbitmqUrl !== undefined) {
       for (const s of manifests.sources) {
         const sinkRef = s.sink.ref;
@@ -209,7 +230,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       const runner = new PingRunner({
         source: p,
         log,
-        ...(options.pingClock === undefined ? {} : { clock: options.pingClock }),
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
         send: async (event) => {
           if (sinkUrl === undefined) {
             await publish(event);
@@ -223,7 +244,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     }
   } catch (err) {
     dispatchers.abort();
-    await Promise.allSettled(pings.map((p) => p.stop()));
+    await Promise.allSettled([...pings, ...scalers].map((p) => p.stop()));
     await ingress?.close();
     await Promise.allSettled(sources.map((s) => s.stop()));
     await backend.close();
@@ -242,7 +263,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await running.close();
-      await Promise.allSettled(pings.map((p) => p.stop()));
+      await Promise.allSettled([...pings, ...scalers].map((p) => p.stop()));
       await Promise.allSettled(sources.map((s) => s.stop()));
       dispatchers.abort();
       await backend.close();
@@ -256,6 +277,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     description,
     plan,
     deadLetterSinks: deadLetterSinksOf(plan),
+    scalers,
     publish,
     stop,
     async destroy() {
@@ -306,6 +328,11 @@ function describe(
       backend.kind === 'rabbitmq'
         ? `  source ${s.name}: queue ${s.queueName}${s.exchangeName === undefined ? '' : ` ← exchange ${s.exchangeName}`} → ${s.sink.ref?.kind ?? 'uri'} ${s.sink.ref?.name ?? s.sink.uri ?? ''}`
         : `  source ${s.name}: INACTIVE (a RabbitmqSource needs RABBITMQ_URL)`,
+    );
+  }
+  for (const { scaledObject: so, trigger } of manifests.scaledObjects) {
+    lines.push(
+      `  scaling ${trigger}-dispatcher: ScaledObject ${so.name}, ${so.minReplicaCount}..${so.maxReplicaCount} replicas, ${so.triggers.find((t) => t.type === 'rabbitmq')?.metadata.value ?? '?'} messages each, poll ${so.pollingIntervalSeconds}s, scale-down after ${so.scaleDownStabilizationSeconds}s (metrics: GET <broker>/metrics)`,
     );
   }
   for (const p of manifests.pingSources) {

@@ -31,6 +31,8 @@ import {
 import { traceAtIngress } from './trace-context.ts';
 
 export interface IngressOptions {
+  /** Prometheus text served at GET /metrics (the dispatchers' scaling). */
+  readonly metrics?: () => string;
   /** 0 picks a free port. */
   readonly port: number;
   /** @default '127.0.0.1' */
@@ -99,6 +101,12 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       (path === '/health/readiness' || path === '/health/liveness' || path === '/healthz')
     ) {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    if (req.method === 'GET' && path === '/metrics' && options.metrics !== undefined) {
+      res
+        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+        .end(options.metrics());
       return;
     }
     if (path !== '/' && !(problems && (path === clusterPath || path === `${clusterPath}/`))) {

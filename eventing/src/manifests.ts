@@ -26,6 +26,7 @@ import {
   type ReadOptions,
   readManifestFiles,
   readManifests,
+  type ScaledObject,
   type SchemaOptions,
   type Trigger,
 } from '../../platform/manifests/index.ts';
@@ -51,6 +52,15 @@ export interface BrokerManifest extends Broker {
 }
 
 export type TriggerManifest = Trigger;
+
+/** A ScaledObject whose target is the dispatcher Deployment eventing-rabbitmq runs for one Trigger. */
+export interface DispatcherScaling {
+  readonly scaledObject: ScaledObject;
+  readonly trigger: string;
+}
+
+/** eventing-rabbitmq 1.22.1 `MakeDispatcherDeployment`: a Trigger's dispatcher Deployment is `<trigger>-dispatcher`. */
+export const dispatcherDeploymentOf = (trigger: string): string => `${trigger}-dispatcher`;
 export type SourceManifest = RabbitmqSource;
 
 export interface EventingManifests {
@@ -59,6 +69,8 @@ export interface EventingManifests {
   readonly sources: readonly SourceManifest[];
   /** Fired on their schedule by the local broker (ping-source.ts). */
   readonly pingSources: readonly PingSource[];
+  /** KEDA ScaledObjects on a Trigger's dispatcher (`<trigger>-dispatcher`), which the local broker scales (queue-scaler.ts). */
+  readonly scaledObjects: readonly DispatcherScaling[];
   /** Things a cluster accepts but that do not do what they seem to (logged at start-up). */
   readonly warnings: readonly string[];
 }
@@ -101,10 +113,24 @@ function assemble(docs: readonly ManifestDocument[], options: ReadOptions): Even
   }
   const problems: string[] = [];
   const warnings = [...set.warnings];
-  for (const o of [...set.services, ...set.scaledObjects]) {
+  for (const o of set.services) {
     warnings.push(`${o.file}: ${o.kind} ${o.name}: not read by the local broker (it belongs elsewhere)`);
   }
+  const scaledObjects: DispatcherScaling[] = [];
+  for (const o of set.scaledObjects) {
+    const ref = o.scaleTargetRef;
+    const trigger = set.triggers.find((t) => dispatcherDeploymentOf(t.name) === ref.name);
+    if (ref.kind !== 'Deployment' || trigger === undefined) {
+      warnings.push(
+        `${o.file}: ScaledObject ${o.name}: targets ${ref.kind} ${ref.name}, not a Trigger's dispatcher (<trigger>-dispatcher): not run locally`,
+      );
+    } else if (!o.triggers.some((t) => t.type === 'rabbitmq')) {
+      warnings.push(`${o.file}: ScaledObject ${o.name}: no rabbitmq trigger: not run locally`);
+    } else scaledObjects.push({ scaledObject: o, trigger: trigger.name });
+  }
   for (const d of set.others) {
+    // KEDA's credentials for the management API: the local broker measures its own queues.
+    if (d.object.kind === 'TriggerAuthentication') continue;
     warnings.push(`${d.file}: ${d.object.kind} ${d.object.metadata.name}: not read by the local broker`);
   }
 
@@ -161,6 +187,7 @@ function assemble(docs: readonly ManifestDocument[], options: ReadOptions): Even
     triggers: set.triggers,
     sources: set.rabbitmqSources,
     pingSources: set.pingSources,
+    scaledObjects,
     warnings,
   };
 }

@@ -81,7 +81,7 @@ export const CRD_RELEASES: readonly CrdRelease[] = [
     component: 'keda',
     versionKey: 'KEDA_VERSION',
     url: (v) => `${GH}/kedacore/keda/releases/download/${v}/keda-${v.replace(/^v/, '')}-crds.yaml`,
-    kinds: ['keda.sh/ScaledObject'],
+    kinds: ['keda.sh/ScaledObject', 'keda.sh/TriggerAuthentication'],
   },
 ];
 

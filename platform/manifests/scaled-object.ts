@@ -10,6 +10,9 @@ export const KEDA_DEFAULTS = {
   cooldownPeriodSeconds: 300,
   minReplicaCount: 0,
   maxReplicaCount: 100,
+  /** The HPA's scale-down stabilization window (KEDA's cooldownPeriod applies only to scaling to zero). */
+  scaleDownStabilizationSeconds: 300,
+  scaleUpStabilizationSeconds: 0,
   /** maxK8sLabelValueLength: the name becomes a label value. */
   maxNameLength: 63,
 } as const;
@@ -35,6 +38,9 @@ export interface ScaledObject extends ObjectMeta {
   readonly minReplicaCount: number;
   readonly maxReplicaCount: number;
   readonly idleReplicaCount: number | undefined;
+  /** `advanced.horizontalPodAutoscalerConfig.behavior.scale{Up,Down}.stabilizationWindowSeconds` (HPA defaults). */
+  readonly scaleUpStabilizationSeconds: number;
+  readonly scaleDownStabilizationSeconds: number;
   readonly triggers: readonly ScaleTrigger[];
 }
 
@@ -60,6 +66,25 @@ export function readScaledObject(r: ObjectReader): ScaledObject | undefined {
   const maxReplicaCount =
     r.integer('spec.maxReplicaCount', spec.maxReplicaCount, 0, INT32) ?? KEDA_DEFAULTS.maxReplicaCount;
   const idleReplicaCount = r.integer('spec.idleReplicaCount', spec.idleReplicaCount, 0, INT32);
+  const behavior = ((
+    spec.advanced as { horizontalPodAutoscalerConfig?: { behavior?: Record<string, unknown> } } | undefined
+  )?.horizontalPodAutoscalerConfig?.behavior ?? {}) as Record<
+    string,
+    { stabilizationWindowSeconds?: unknown } | undefined
+  >;
+  // autoscaling/v2 HPAScalingRules: 0..3600 seconds.
+  const stabilization = (dir: 'scaleUp' | 'scaleDown', fallback: number): number =>
+    r.integer(
+      `spec.advanced.horizontalPodAutoscalerConfig.behavior.${dir}.stabilizationWindowSeconds`,
+      behavior[dir]?.stabilizationWindowSeconds,
+      0,
+      3600,
+    ) ?? fallback;
+  const scaleUpStabilizationSeconds = stabilization('scaleUp', KEDA_DEFAULTS.scaleUpStabilizationSeconds);
+  const scaleDownStabilizationSeconds = stabilization(
+    'scaleDown',
+    KEDA_DEFAULTS.scaleDownStabilizationSeconds,
+  );
   // CheckReplicaCountBoundsAreValid: an explicit min of 0 counts as the HPA's minimum of 1 there.
   const hpaMin = spec.minReplicaCount === undefined ? 0 : Math.max(minReplicaCount, 1);
   if (hpaMin > maxReplicaCount) {
@@ -115,6 +140,8 @@ export function readScaledObject(r: ObjectReader): ScaledObject | undefined {
     minReplicaCount,
     maxReplicaCount,
     idleReplicaCount,
+    scaleUpStabilizationSeconds,
+    scaleDownStabilizationSeconds,
     triggers: Object.freeze(triggers),
   });
 }

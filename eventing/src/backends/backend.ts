@@ -46,6 +46,14 @@ export interface ConsumeOptions {
   readonly concurrency?: number;
 }
 
+/** One consumer of a queue (a dispatcher replica). */
+export interface ConsumerHandle {
+  /** Messages this consumer holds unacknowledged (prefetched or being handled). */
+  readonly held: number;
+  /** Stops taking messages; resolves once its handlers have settled (held, unhandled ones go back to the queue). */
+  cancel(): Promise<void>;
+}
+
 export interface BrokerBackend {
   readonly kind: 'memory' | 'rabbitmq';
   /** Declares exchanges, queues and bindings (idempotent). */
@@ -53,7 +61,9 @@ export interface BrokerBackend {
   /** Resolves once the event is durably accepted (publisher confirm); rejects otherwise. */
   publish(exchange: string, event: CloudEvent): Promise<void>;
   /** Consumes with at most `prefetch` unacknowledged messages; survives reconnects and channel closes. */
-  consume(queue: string, options: ConsumeOptions, handler: MessageHandler): Promise<void>;
+  consume(queue: string, options: ConsumeOptions, handler: MessageHandler): Promise<ConsumerHandle>;
+  /** Messages ready in a queue (not yet delivered to a consumer). */
+  depth(queue: string): Promise<number>;
   /** Stops consuming; in-flight handlers are awaited up to the backend's grace period. */
   close(): Promise<void>;
   /** Deletes what `declare` created (tests). */

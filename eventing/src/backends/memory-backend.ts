@@ -12,6 +12,7 @@ import {
   BackendError,
   type BrokerBackend,
   type ConsumeOptions,
+  type ConsumerHandle,
   type MessageHandler,
   type Topology,
 } from './backend.ts';
@@ -22,14 +23,20 @@ interface Entry {
   redelivered: boolean;
 }
 
+interface MemoryConsumer {
+  readonly prefetch: number;
+  readonly workers: Workers;
+  readonly handler: MessageHandler;
+  inFlight: number;
+  cancelled: boolean;
+  readonly running: Set<Promise<void>>;
+}
+
 interface MemoryQueue {
   readonly messages: Entry[];
-  consumer?: {
-    readonly prefetch: number;
-    readonly workers: Workers;
-    readonly handler: MessageHandler;
-    inFlight: number;
-  };
+  /** Several consumers share a queue (dispatcher replicas); each takes up to its prefetch, in turn. */
+  readonly consumers: MemoryConsumer[];
+  next: number;
 }
 
 export class MemoryBackend implements BrokerBackend {
@@ -42,7 +49,7 @@ export class MemoryBackend implements BrokerBackend {
   async declare(topology: Topology): Promise<void> {
     for (const name of topology.exchanges) if (!this.#bindings.has(name)) this.#bindings.set(name, []);
     for (const q of topology.queues) {
-      if (!this.#queues.has(q.name)) this.#queues.set(q.name, { messages: [] });
+      if (!this.#queues.has(q.name)) this.#queues.set(q.name, { messages: [], consumers: [], next: 0 });
       for (const b of q.bindings) {
         const list = this.#bindings.get(b.exchange);
         if (list === undefined) throw new BackendError(`exchange ${b.exchange} is not declared`);
@@ -66,23 +73,52 @@ export class MemoryBackend implements BrokerBackend {
     }
   }
 
-  async consume(queue: string, options: ConsumeOptions, handler: MessageHandler): Promise<void> {
+  async consume(queue: string, options: ConsumeOptions, handler: MessageHandler): Promise<ConsumerHandle> {
     const q = this.#queues.get(queue);
     if (q === undefined) throw new BackendError(`queue ${queue} is not declared`);
-    const workers = new Workers(options.concurrency ?? options.prefetch);
-    q.consumer = { prefetch: options.prefetch, workers, handler, inFlight: 0 };
+    const consumer: MemoryConsumer = {
+      prefetch: options.prefetch,
+      workers: new Workers(options.concurrency ?? options.prefetch),
+      handler,
+      inFlight: 0,
+      cancelled: false,
+      running: new Set(),
+    };
+    q.consumers.push(consumer);
     this.#pump(q);
+    return {
+      get held() {
+        return consumer.inFlight;
+      },
+      cancel: async () => {
+        consumer.cancelled = true;
+        const i = q.consumers.indexOf(consumer);
+        if (i !== -1) q.consumers.splice(i, 1);
+        await Promise.allSettled([...consumer.running]);
+      },
+    };
   }
 
-  /** Messages waiting (not yet handed to a consumer) in a queue; for tests and the operator view. */
-  depth(queue: string): number {
+  async depth(queue: string): Promise<number> {
     return this.#queues.get(queue)?.messages.length ?? 0;
   }
 
+  /** The next consumer with room, round robin (RabbitMQ spreads a queue over its consumers the same way). */
+  #consumerWithRoom(q: MemoryQueue): MemoryConsumer | undefined {
+    for (let k = 0; k < q.consumers.length; k++) {
+      const c = q.consumers[(q.next + k) % q.consumers.length] as MemoryConsumer;
+      if (c.inFlight < c.prefetch) {
+        q.next = (q.next + k + 1) % q.consumers.length;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
   #pump(q: MemoryQueue): void {
-    const c = q.consumer;
-    if (c === undefined) return;
-    while (!this.#closed && c.inFlight < c.prefetch && q.messages.length > 0) {
+    while (!this.#closed && q.messages.length > 0) {
+      const c = this.#consumerWithRoom(q);
+      if (c === undefined) return;
       const entry = q.messages.shift() as Entry;
       c.inFlight++;
       let acked = false;
@@ -93,7 +129,11 @@ export class MemoryBackend implements BrokerBackend {
         },
       };
       const run = c.workers
-        .run(() => c.handler(entry.event, delivery))
+        .run(async () => {
+          // Cancelled while it waited for a worker: back to the queue, as RabbitMQ requeues a closed channel's.
+          if (c.cancelled) throw new BackendError('consumer cancelled');
+          await c.handler(entry.event, delivery);
+        })
         .then(
           () => undefined,
           () => {
@@ -104,10 +144,12 @@ export class MemoryBackend implements BrokerBackend {
         );
       const tracked = run.finally(() => {
         c.inFlight--;
+        c.running.delete(tracked);
         this.#inFlight.delete(tracked);
         // Next turn: a synchronous re-pump inside a settling handler would deepen the stack per message.
         setImmediate(() => this.#pump(q));
       });
+      c.running.add(tracked);
       this.#inFlight.add(tracked);
     }
   }

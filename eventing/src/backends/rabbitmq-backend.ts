@@ -35,6 +35,7 @@ import {
   BackendError,
   type BrokerBackend,
   type ConsumeOptions,
+  type ConsumerHandle,
   type MessageHandler,
   type Topology,
 } from './backend.ts';
@@ -59,6 +60,10 @@ interface Consumer {
   readonly handler: MessageHandler;
   channel?: Channel;
   tag?: string;
+  /** Messages delivered to it and not settled yet. */
+  held: number;
+  cancelled: boolean;
+  readonly running: Set<Promise<void>>;
 }
 
 export class RabbitmqBackend implements BrokerBackend {
@@ -318,16 +323,51 @@ export class RabbitmqBackend implements BrokerBackend {
     });
   }
 
-  async consume(queue: string, options: ConsumeOptions, handler: MessageHandler): Promise<void> {
+  async consume(queue: string, options: ConsumeOptions, handler: MessageHandler): Promise<ConsumerHandle> {
     const consumer: Consumer = {
       queue,
       prefetch: options.prefetch,
       workers: new Workers(options.concurrency ?? options.prefetch),
       handler,
+      held: 0,
+      cancelled: false,
+      running: new Set(),
     };
     this.#consumers.push(consumer);
     const model = this.#model;
     if (model !== undefined) await this.#startConsumer(model, consumer);
+    return {
+      get held() {
+        return consumer.held;
+      },
+      cancel: () => this.#cancel(consumer),
+    };
+  }
+
+  /** A dispatcher replica going away: no new messages, its handlers finish, then its channel closes (requeues the rest). */
+  async #cancel(c: Consumer): Promise<void> {
+    if (c.cancelled) return;
+    c.cancelled = true;
+    const i = this.#consumers.indexOf(c);
+    if (i !== -1) this.#consumers.splice(i, 1);
+    const { channel, tag } = c;
+    if (channel !== undefined && tag !== undefined) await channel.cancel(tag).catch(() => {});
+    await Promise.allSettled([...c.running]);
+    delete c.channel;
+    await channel?.close().catch(() => {});
+  }
+
+  async depth(queue: string): Promise<number> {
+    const model = this.#model;
+    if (model === undefined) throw new BackendError('RabbitMQ is not connected');
+    // A passive declare on a channel of its own: a missing queue closes that channel only.
+    const ch = await model.createChannel();
+    ch.on('error', () => {});
+    try {
+      return (await ch.checkQueue(queue)).messageCount;
+    } finally {
+      await ch.close().catch(() => {});
+    }
   }
 
   async #startConsumer(model: ChannelModel, c: Consumer): Promise<void> {
@@ -374,16 +414,24 @@ export class RabbitmqBackend implements BrokerBackend {
       safe(() => ch.ack(msg));
     };
     const delivery = { redelivered: msg.fields.redelivered, ack };
+    c.held++;
     const run = c.workers
       .run(async () => {
         // Its channel is gone: RabbitMQ has requeued the message, running it would only duplicate it.
         if (!state.open) throw new BackendError('channel closed before a worker was free');
+        // Its replica was scaled away while it waited: back to the queue for the others.
+        if (c.cancelled) throw new BackendError('consumer cancelled');
         await c.handler(e, delivery);
       })
       .then(ack, () => {
         if (!acked) safe(() => ch.nack(msg, false, true));
       });
-    const tracked = run.finally(() => this.#inFlight.delete(tracked));
+    const tracked = run.finally(() => {
+      c.held--;
+      c.running.delete(tracked);
+      this.#inFlight.delete(tracked);
+    });
+    c.running.add(tracked);
     this.#inFlight.add(tracked);
   }
 
