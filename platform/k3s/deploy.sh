@@ -19,7 +19,9 @@ NS="$(overlay_namespace "$MANIFEST")"
 if [[ "$SKIP_PLATFORM" != 1 ]]; then
   WITH_RABBITMQ_SOURCE=0
   grep -q '^kind: RabbitmqSource$' "$MANIFEST" && WITH_RABBITMQ_SOURCE=1
-  export WITH_RABBITMQ_SOURCE
+  WITH_KEDA=0
+  grep -q '^kind: ScaledObject$' "$MANIFEST" && WITH_KEDA=1
+  export WITH_RABBITMQ_SOURCE WITH_KEDA
   "$K3S_DIR/install-platform.sh"
 fi
 
@@ -109,6 +111,33 @@ stringData:
   password: "$redis_password"
   url: "redis://:$redis_password@redis.$NS.svc.cluster.local:6379/0"
 YAML
+fi
+
+# KEDA reads queue depths from the RabbitMQ management API (useRegex needs it): its URL, with the RabbitmqCluster's
+# generated default user, in a Secret the TriggerAuthentication names. Written once the cluster has made that user.
+if grep -q '^kind: ScaledObject$' "$MANIFEST"; then
+  if secret_exists "$NS" keda-rabbitmq-management; then
+    log "secret $NS/keda-rabbitmq-management exists: kept"
+  else
+    if [[ "$DRY_RUN" == 1 ]]; then
+      mq_user='<rabbitmq-user>' mq_password='<rabbitmq-password>'
+    else
+      kube apply --server-side --force-conflicts --field-manager=sluice -f "$MANIFEST" >/dev/null 2>&1 || true
+      kube -n "$NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
+      mq_user="$("$KUBECTL" -n "$NS" get secret rabbitmq-default-user -o jsonpath='{.data.username}' | base64 -d)"
+      mq_password="$("$KUBECTL" -n "$NS" get secret rabbitmq-default-user -o jsonpath='{.data.password}' | base64 -d)"
+    fi
+    run_stdin "<generated keda-rabbitmq-management: host>" "$KUBECTL" -n "$NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: keda-rabbitmq-management
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  host: "http://$mq_user:$mq_password@rabbitmq.$NS.svc.cluster.local:15672/"
+YAML
+  fi
 fi
 
 # Observability Secrets (Elasticsearch, Kibana, Fluent Bit, Grafana, Alertmanager webhook): generated when absent.

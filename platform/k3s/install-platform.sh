@@ -3,15 +3,17 @@
 # deployments or CRDs it creates:
 #   cert-manager → RabbitMQ cluster-operator → messaging-topology-operator → Knative Serving CRDs, core →
 #   net-kourier + config-network → config-deployment → DNS → Knative Eventing CRDs, core →
-#   eventing-rabbitmq broker (+ source when WITH_RABBITMQ_SOURCE=1).
+#   eventing-rabbitmq broker (+ source when WITH_RABBITMQ_SOURCE=1) → KEDA (when WITH_KEDA=1: the manifests hold
+#   a ScaledObject, whose CRD must exist before they are applied).
 # Idempotent: server-side apply of the same release converges; the ConfigMap patches are merges.
-# Env: DOMAIN (default: sslip.io via the default-domain Job), WITH_RABBITMQ_SOURCE (0|1), DRY_RUN (0|1).
+# Env: DOMAIN (default: sslip.io via the default-domain Job), WITH_RABBITMQ_SOURCE (0|1), WITH_KEDA (0|1), DRY_RUN (0|1).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DOMAIN="${DOMAIN:-}"
 WITH_RABBITMQ_SOURCE="${WITH_RABBITMQ_SOURCE:-0}"
+WITH_KEDA="${WITH_KEDA:-0}"
 GH=https://github.com
 SERVING="$GH/knative/serving/releases/download/$KNATIVE_SERVING_VERSION"
 EVENTING="$GH/knative/eventing/releases/download/$KNATIVE_EVENTING_VERSION"
@@ -75,5 +77,11 @@ if [[ "$WITH_RABBITMQ_SOURCE" == 1 ]]; then
   apply_url "$EVENTING_RABBITMQ/rabbitmq-source.yaml"
   wait_crds rabbitmqsources.sources.knative.dev
   wait_deployments knative-sources rabbitmq-controller-manager rabbitmq-webhook
+fi
+if [[ "$WITH_KEDA" == 1 ]]; then
+  log "10/10 KEDA $KEDA_VERSION (the manifests scale a trigger dispatcher on queue depth)"
+  apply_url "$GH/kedacore/keda/releases/download/$KEDA_VERSION/keda-${KEDA_VERSION#v}.yaml"
+  wait_crds scaledobjects.keda.sh triggerauthentications.keda.sh
+  wait_deployments keda keda-operator keda-operator-metrics-apiserver keda-admission-webhooks
 fi
 log "platform ready"

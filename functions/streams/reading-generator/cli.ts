@@ -1,0 +1,110 @@
+/**
+ * `make stream SENSORS=100 RATE=500 DURATION=60s`: publishes `…reading.recorded.v1` CloudEvents (AMQP binary
+ * mode: attributes as headers, as the RabbitmqSource reads them) into the exchange `sluice.streams.readings`,
+ * which the `readings` RabbitmqSource (eventing/manifests/streams/sources/readings.yaml) consumes into the
+ * broker. The plan (plan.ts) adds out-of-order, late and duplicate readings and bursts. Publishes are
+ * confirmed and `mandatory`: an unroutable one (the source's queue not bound yet) is sent again.
+ *   node functions/streams/reading-generator/cli.ts --sensors 100 --rate 500 --duration 60s [--seed 1]
+ */
+import { parseArgs } from 'node:util';
+import { connect } from 'amqplib';
+import { parseDuration, StreamsEventType } from '../lib/streams.ts';
+import { planReadings } from './plan.ts';
+
+export const EXCHANGE = 'sluice.streams.readings';
+export const SOURCE = '/sluice/streams/reading-generator';
+
+const { values } = parseArgs({
+  options: {
+    sensors: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '500' },
+    duration: { type: 'string', default: '60s' },
+    seed: { type: 'string', default: String(Date.now() % 100_000) },
+    'late-ratio': { type: 'string', default: '0.01' },
+    'duplicate-ratio': { type: 'string', default: '0.01' },
+  },
+});
+const url = process.env.RABBITMQ_URL;
+if (!url) {
+  process.stderr.write(
+    'make stream needs RABBITMQ_URL (the RabbitMQ that `make dev` uses: RABBITMQ_URL=… make dev)\n',
+  );
+  process.exit(64);
+}
+const durationMs = parseDuration(values.duration ?? '') ?? Number.NaN;
+const sensors = Number(values.sensors);
+const rate = Number(values.rate);
+if (!Number.isFinite(durationMs) || !(sensors >= 1) || !(rate > 0)) {
+  process.stderr.write('usage: --sensors N (>= 1) --rate N (> 0, readings/s) --duration 60s\n');
+  process.exit(64);
+}
+const startMs = Date.now();
+const plan = planReadings({
+  sensors,
+  rate,
+  durationMs,
+  seed: Number(values.seed),
+  startMs,
+  lateRatio: Number(values['late-ratio']),
+  duplicateRatio: Number(values['duplicate-ratio']),
+});
+const connection = await connect(url);
+const channel = await connection.createConfirmChannel();
+await channel.assertExchange(EXCHANGE, 'headers', { durable: true, autoDelete: false });
+const returned = new Set<string>();
+channel.on('return', (msg: { properties: { messageId?: string } }) => {
+  if (msg.properties.messageId !== undefined) returned.add(msg.properties.messageId);
+});
+
+const publish = (r: (typeof plan)[number]): Promise<void> =>
+  new Promise((resolve, reject) => {
+    channel.publish(
+      EXCHANGE,
+      '',
+      Buffer.from(JSON.stringify({ value: r.value, unit: r.unit })),
+      {
+        persistent: true,
+        mandatory: true,
+        messageId: r.id,
+        contentType: 'application/json',
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': r.id,
+          'ce-source': SOURCE,
+          'ce-type': StreamsEventType.readingRecorded,
+          'ce-subject': r.sensorId,
+          'ce-time': new Date(r.timeMs).toISOString(),
+        },
+      },
+      (err) => (err ? reject(err) : resolve()),
+    );
+  });
+
+process.stderr.write(
+  `streaming ${plan.length} readings of ${sensors} sensors for ${values.duration} (seed ${values.seed}) into ${EXCHANGE}\n`,
+);
+const counts = { 'on-time': 0, late: 0, duplicate: 0 };
+let i = 0;
+while (i < plan.length) {
+  const due = Date.now() - startMs;
+  const batch: Promise<void>[] = [];
+  while (i < plan.length && (plan[i]?.sendAtMs ?? 0) <= due && batch.length < 1000) {
+    const r = plan[i++] as (typeof plan)[number];
+    counts[r.kind]++;
+    batch.push(publish(r));
+  }
+  await Promise.all(batch);
+  for (const id of [...returned]) {
+    returned.delete(id);
+    const r = plan.find((p) => p.id === id);
+    if (r !== undefined) await publish(r);
+  }
+  const next = plan[i]?.sendAtMs;
+  if (next !== undefined)
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(100, next - (Date.now() - startMs)))));
+}
+await channel.waitForConfirms();
+await connection.close();
+process.stderr.write(
+  `sent ${counts['on-time']} on time (up to 3 s out of order), ${counts.late} held back 90 s (late), ${counts.duplicate} duplicates, in ${((Date.now() - startMs) / 1000).toFixed(1)} s\n`,
+);
