@@ -1,7 +1,8 @@
 /**
  * `make test-deploy`: every object of every overlay through a real kube-apiserver (etcd + kube-apiserver +
  * kube-controller-manager on loopback, started once for the file), then planted mistakes that a schema check
- * lets through and the API server does not. Prints `apiserver: N objects accepted, M rejected`.
+ * lets through and the API server does not. Prints `apiserver: N objects accepted, M rejected` and each
+ * namespace's quota as used once every Pod was admitted (the headroom).
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { overlayNames, renderOverlay } from '../validate/project.ts';
 import {
   type ApiserverReport,
   checkOverlays,
+  describeQuota,
   NOT_RECONCILED,
   prepareCluster,
   splitDocuments,
@@ -41,6 +43,7 @@ describe('the overlays on a real kube-apiserver', () => {
     const lines = [
       `apiserver: ${report.accepted.length} objects accepted, ${report.rejected.length} rejected`,
       ...report.rejected.map((r) => `  ${r.overlay}: ${r.object}: ${r.reason}`),
+      ...report.quotas.map((q) => `  ${describeQuota(q)}`),
       `  (${NOT_RECONCILED})`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -49,6 +52,11 @@ describe('the overlays on a real kube-apiserver', () => {
   it('accepts every object and admits every Pod the workloads and stand-ins create', () => {
     expect(report.rejected).toEqual([]);
     expect(report.accepted).toHaveLength(total);
+  });
+
+  it("reports each overlay's quota as the admitted Pods use it", () => {
+    expect(new Set(report.quotas.map((q) => q.overlay))).toEqual(new Set(overlayNames()));
+    for (const q of report.quotas) expect(Number(q.used.pods ?? 0)).toBeGreaterThan(0);
   });
 });
 

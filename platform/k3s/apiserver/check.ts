@@ -31,11 +31,29 @@ export interface Rejection {
   readonly reason: string;
 }
 
+/** A namespace's ResourceQuota once every Pod was admitted: what the overlay holds at its largest. */
+export interface QuotaUsage {
+  readonly overlay: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** `status.used` and `status.hard`, as the quota controller counts them (`requests.cpu: 3605m`). */
+  readonly used: Readonly<Record<string, string>>;
+  readonly hard: Readonly<Record<string, string>>;
+}
+
 export interface ApiserverReport {
   /** `Kind/namespace/name` of every object the API server accepted and whose Pods were all admitted. */
   readonly accepted: readonly string[];
   readonly rejected: readonly Rejection[];
+  readonly quotas: readonly QuotaUsage[];
 }
+
+/** `pods 58/60, requests.cpu 3605m/4, …`: one line per quota, the headroom at a glance. */
+export const describeQuota = (q: QuotaUsage): string =>
+  `${q.overlay}: quota ${q.namespace}/${q.name} used ${Object.keys(q.hard)
+    .sort()
+    .map((k) => `${k} ${q.used[k] ?? '0'}/${q.hard[k]}`)
+    .join(', ')}`;
 
 /** Said with every run: what this check does not do. */
 export const NOT_RECONCILED =
@@ -449,9 +467,23 @@ export async function checkOverlays(
     podFailures.set(s.doc, `its ${s.standIn.kind} stand-in: ${reason}`);
 
   for (const [doc, reason] of podFailures) reject(doc, reason);
+  const quotas: QuotaUsage[] = [];
+  for (const ns of namespaces) {
+    type Quota = Item & { status?: { hard?: Record<string, string>; used?: Record<string, string> } };
+    const name = ns.object.metadata.name;
+    for (const q of await list<Quota>(cp, `/api/v1/namespaces/${name}/resourcequotas`))
+      quotas.push({
+        overlay: ns.overlay,
+        namespace: name,
+        name: q.metadata.name,
+        used: q.status?.used ?? {},
+        hard: q.status?.hard ?? {},
+      });
+  }
   return {
     accepted: accepted.filter((d) => !podFailures.has(d)).map((d) => describeObject(d.object)),
     rejected,
+    quotas,
   };
 }
 

@@ -164,7 +164,31 @@ kind: Trigger
 metadata: { name: elsewhere, namespace: ns }
 spec:
   broker: mt-broker
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: { name: busy, namespace: ns }
+spec:
+  broker: default
+  delivery: { deadLetterSink: { uri: http://sink } }
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: { name: busy, namespace: ns }
+spec:
+  scaleTargetRef: { name: busy-dispatcher }
+  maxReplicaCount: 4
+  triggers: [{ type: rabbitmq, metadata: { queueName: q, value: '10' } }]
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: { name: elsewhere, namespace: other }
+spec:
+  scaleTargetRef: { name: t-dispatcher }
+  triggers: [{ type: rabbitmq, metadata: { queueName: q, value: '10' } }]
 `);
+    const replicas = (o: KubeObject | undefined) =>
+      o ? standInsFor(o, objects).map((s) => (s.spec as unknown as { replicas: number }).replicas) : [];
     const names = (o: KubeObject | undefined) =>
       o ? standInsFor(o, objects).map((s) => s.metadata.name) : [];
     const resources = (o: KubeObject | undefined) =>
@@ -188,6 +212,15 @@ spec:
 
     it('runs nothing for a Trigger of another broker class', () => {
       expect(names(objects[3])).toEqual([]);
+    });
+
+    it('runs a dispatcher a ScaledObject scales at its maxReplicaCount, its dead-letter dispatcher at 1', () => {
+      expect(names(objects[4])).toEqual(['busy-dispatcher', 'busy-dlx-dispatcher']);
+      expect(replicas(objects[4])).toEqual([4, 1]);
+    });
+
+    it('ignores a ScaledObject of another namespace', () => {
+      expect(replicas(objects[1])).toEqual([1, 1]);
     });
   });
 

@@ -13,7 +13,7 @@
  * rabbitmq/cluster-operator v2.22.3 `internal/resource/statefulset.go` (Parallel pods, setup-container
  * 20m/64Mi, PVC `persistence`) and `api/v1beta1/rabbitmqcluster_types.go` (defaults).
  */
-import { at, type KubeObject } from '../../manifests/index.ts';
+import { at, KEDA_DEFAULTS, type KubeObject } from '../../manifests/index.ts';
 
 export const STAND_IN_LABEL = 'sluice.dev/stand-in-for';
 
@@ -205,10 +205,10 @@ export function rabbitmqEventingResources(owner: KubeObject, defaults: JsonObjec
   return any ? { requests, limits } : defaults;
 }
 
-function adapter(owner: KubeObject, name: string, resources: JsonObject): KubeObject {
+function adapter(owner: KubeObject, name: string, resources: JsonObject, replicas = 1): KubeObject {
   const labels = { 'sluice.dev/stand-in': name };
   return standIn(owner, 'Deployment', name, {
-    replicas: 1,
+    replicas,
     selector: { matchLabels: labels },
     template: {
       metadata: { labels },
@@ -226,10 +226,35 @@ const hasDeadLetterSink = (o: KubeObject): boolean =>
   at(o, 'spec', 'delivery', 'deadLetterSink') !== undefined;
 
 /**
+ * The replicas of a Deployment a KEDA ScaledObject of the overlay scales: its maxReplicaCount (KEDA v2.20.2's
+ * default 100 when unset), what the HPA may run — the quota must let it get there, as for a Knative max-scale.
+ * Upstream creates the dispatcher with `replicas: 1` and rewrites the whole spec only when its pod template
+ * changes (trigger.go `reconcileDeployment`), so between such changes the HPA's count stands.
+ */
+export function scaledReplicas(
+  deployment: string,
+  namespace: string | undefined,
+  overlay: readonly KubeObject[],
+): number | undefined {
+  const so = overlay.find(
+    (o) =>
+      o.kind === 'ScaledObject' &&
+      o.apiVersion.startsWith('keda.sh/') &&
+      o.metadata.namespace === namespace &&
+      (str(at(o, 'spec', 'scaleTargetRef', 'kind')) ?? 'Deployment') === 'Deployment' &&
+      at(o, 'spec', 'scaleTargetRef', 'name') === deployment,
+  );
+  if (so === undefined) return undefined;
+  const max = at(so, 'spec', 'maxReplicaCount');
+  return typeof max === 'number' ? max : KEDA_DEFAULTS.maxReplicaCount;
+}
+
+/**
  * The Deployments eventing-rabbitmq knative-v1.22.1 creates in the object's namespace: per RabbitMQ Broker its
  * ingress and, with a dead-letter sink, its dead-letter dispatcher (`pkg/reconciler/broker`); per Trigger of such
  * a Broker a dispatcher and, with its own dead-letter sink, a second one for its dead-letter queue
- * (`pkg/reconciler/trigger`); per RabbitmqSource its receive adapter (`pkg/reconciler/source`).
+ * (`pkg/reconciler/trigger`); per RabbitmqSource its receive adapter (`pkg/reconciler/source`). A dispatcher a
+ * KEDA ScaledObject scales runs at its maxReplicaCount (`scaledReplicas`).
  */
 export function eventingStandIns(object: KubeObject, overlay: readonly KubeObject[]): KubeObject[] {
   const name = object.metadata.name;
@@ -252,7 +277,9 @@ export function eventingStandIns(object: KubeObject, overlay: readonly KubeObjec
     );
     if (broker === undefined) return [];
     const resources = rabbitmqEventingResources(object, DISPATCHER_RESOURCES);
-    const out = [adapter(object, `${name}-dispatcher`, resources)];
+    const dispatcher = `${name}-dispatcher`;
+    const replicas = scaledReplicas(dispatcher, object.metadata.namespace, overlay) ?? 1;
+    const out = [adapter(object, dispatcher, resources, replicas)];
     if (hasDeadLetterSink(object)) out.push(adapter(object, `${name}-dlx-dispatcher`, resources));
     return out;
   }
