@@ -32,6 +32,9 @@ export interface DevEndpoints {
   readonly trailToken?: string;
   /** Knative Service name → router URL. */
   readonly services: Readonly<Record<string, string>>;
+  /** The control API (`make update` / `make rollback`: platform/local/src/control-server.ts) and its per-run token. */
+  readonly controlUrl?: string;
+  readonly controlToken?: string;
 }
 
 /** The file's path: SLUICE_DEV_ENDPOINTS, else .tmp/dev/endpoints.json under the repository root. */
@@ -39,7 +42,7 @@ export function endpointsFilePath(env: Readonly<Record<string, string | undefine
   return resolve(import.meta.dirname, '../../..', env.SLUICE_DEV_ENDPOINTS || DEFAULT_ENDPOINTS_FILE);
 }
 
-/** Writes atomically (rename), so a CLI never reads half a file; owner-only (0600): it holds the dev store token. */
+/** Writes atomically (rename), so a CLI never reads half a file; owner-only (0600): it holds the per-run tokens. */
 export async function writeEndpointsFile(path: string, endpoints: DevEndpoints): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;

@@ -31,7 +31,7 @@ const log = new JsonLogger({ serviceName: 'sluice-dev', sink });
 
 let platform: DevPlatform;
 try {
-  platform = await startDevPlatform({ log });
+  platform = await startDevPlatform({ log, revisionsDir: '.tmp/dev/revisions' });
 } catch (err) {
   log.flush();
   process.stderr.write(`sluice dev: cannot start: ${(err as Error).message}\n`);
@@ -52,12 +52,18 @@ const endpoints: DevEndpoints = {
   // For make try: what became of its events.
   ...(platform.trail === undefined ? {} : { trailUrl: platform.trail.url, trailToken: platform.trail.token }),
   services: Object.fromEntries([...platform.serving.functions].map(([name, fn]) => [name, fn.router.url])),
+  // For make update / make rollback; owner-only, like the dev store's token.
+  ...(platform.control === undefined
+    ? {}
+    : { controlUrl: platform.control.url, controlToken: platform.control.token }),
 };
 await writeEndpointsFile(endpointsFile, endpoints).catch((err: unknown) =>
   log.warn(`cannot write ${endpointsFile}: ${String(err)}`),
 );
 process.stderr.write(operatorView(platform));
-process.stderr.write(`  endpoints ${endpointsFile} (read by make inject / verify / dlq / replay / try)\n\n`);
+process.stderr.write(
+  `  endpoints ${endpointsFile} (read by make inject / verify / dlq / replay / try / update / rollback)\n\n`,
+);
 
 let signals = 0;
 const shutdown = (signal: string): void => {

@@ -40,8 +40,10 @@ export interface KnativeServiceSpec {
   readonly namespace: string;
   /** Locally the public Service (the gateway) is served on GATEWAY_PORT; cluster-local ones on loopback ports. */
   readonly visibility: Visibility;
-  /** Folder of the function: the manifest's folder. */
+  /** Folder of the function: the manifest's folder (a revision's snapshot of it under `make dev`). */
   readonly functionDir: string;
+  /** The Knative revision this is (`K_REVISION`); undefined = the first, `<name>-00001`. */
+  readonly revision?: string;
   readonly file: string;
   readonly minScale: number;
   /** 0 = no bound set in the manifest (Knative: unlimited). */

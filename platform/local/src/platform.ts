@@ -13,6 +13,7 @@ import {
   repositoryRouteSources,
 } from '../../../functions/runtime/src/index.ts';
 import { generateDevSecrets } from './dev-secrets.ts';
+import { type ControlServer, startControlServer } from './control-server.ts';
 import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts';
 import { EventTrail, startTrailServer, type TrailServer } from './event-trail.ts';
 import { publicServiceProblems, routeTargetProblems, writeRouteFiles } from './exposure.ts';
@@ -20,6 +21,7 @@ import type { FunctionHost } from './function-host.ts';
 import { type KnativeServiceSpec, loadKnativeServices, VISIBILITY } from './knative-service.ts';
 import { LOG_FORMAT, type LogFormat, ProcessFunctionHost } from './process-host.ts';
 import { DEFAULT_TARGETS_FILE, TargetsFile, toFileSd } from './prometheus-targets.ts';
+import { LocalRevisions } from './revisions.ts';
 import { type Serving, startServing } from './serving.ts';
 
 /** A Knative `Destination.ref`, as eventing reads it from a Trigger's subscriber or a deadLetterSink. */
@@ -80,6 +82,12 @@ export interface DevPlatformOptions {
   readonly host?: FunctionHost;
   /** @default eventing's startBroker */
   readonly startBroker?: BrokerStarter;
+  /**
+   * Keep revisions (revisions.ts): every function under functions/<system>/ runs from a snapshot taken at start,
+   * `make update` / `make rollback` move its traffic through the control API. Relative to the root; unset = the
+   * working tree is run as it is, one revision, no control API (tests).
+   */
+  readonly revisionsDir?: string;
 }
 
 export interface DevPlatform {
@@ -97,6 +105,9 @@ export interface DevPlatform {
   readonly gateway?: { readonly name: string; readonly url: string; readonly routes: RouteTable } | undefined;
   /** What became of recent deliveries, for `make try` (event-trail.ts); reading needs `token`. */
   readonly trail?: { readonly url: string; readonly token: string } | undefined;
+  /** The revisions and their control API (make update / make rollback), when `revisionsDir` was given. */
+  readonly revisions?: LocalRevisions | undefined;
+  readonly control?: { readonly url: string; readonly token: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -272,6 +283,25 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
   }
   refreshTargets();
   const running = serving;
+  let revisions: LocalRevisions | undefined;
+  let control: ControlServer | undefined;
+  if (options.revisionsDir !== undefined) {
+    try {
+      revisions = new LocalRevisions({
+        root,
+        dir: resolve(root, options.revisionsDir),
+        services,
+        router: running,
+        log,
+      });
+      await revisions.init();
+      control = await startControlServer({ revisions, log });
+    } catch (err) {
+      await running.stop();
+      await devStore?.close();
+      throw err;
+    }
+  }
   // Cluster DNS, locally: every Service's router by name (the gateway proxies to them).
   childEnv.SLUICE_SERVICE_URLS = JSON.stringify(
     Object.fromEntries([...running.functions].map(([name, fn]) => [name, fn.router.url])),
@@ -299,6 +329,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     envComplete(); // held starts go on (and are stopped with the rest)
     await trailServer?.close();
     await broker?.stop();
+    await control?.close();
     await running.stop();
     await devStore?.close();
     throw err;
@@ -318,11 +349,14 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
         ? undefined
         : { name: gatewaySpec.name, url: gatewayUrl, routes },
     trail: { url: trailServer.url, token: trailServer.token },
+    revisions,
+    control: control === undefined ? undefined : { url: control.url, token: control.token },
     stop() {
       stopping ??= (async () => {
         await trailServer?.close();
         // The broker first (no new deliveries), then functions finish in-flight requests and exit.
         await broker?.stop();
+        await control?.close();
         await running.stop();
         await devStore?.close(); // last: draining functions still write to it
         await targets.write([]);

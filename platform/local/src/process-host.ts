@@ -19,6 +19,7 @@ import {
   type InstanceStartRequest,
 } from './function-host.ts';
 import type { KnativeServiceSpec } from './knative-service.ts';
+import { revisionOf } from './scaler.ts';
 
 export const LOG_FORMAT = { json: 'json', human: 'human' } as const;
 export type LogFormat = (typeof LOG_FORMAT)[keyof typeof LOG_FORMAT];
@@ -115,7 +116,7 @@ export class ProcessFunctionHost implements FunctionHost {
       HOST: '127.0.0.1',
       K_SERVICE: service.name,
       K_CONFIGURATION: service.name,
-      K_REVISION: `${service.name}-00001`,
+      K_REVISION: revisionOf(service),
     });
     const child = spawn(process.execPath, [resolve(this.#root, 'functions/runtime/src/main.ts')], {
       cwd: this.#root,

@@ -277,4 +277,77 @@ describe('ServiceScaler', () => {
       await expect(scaler.acquire()).rejects.toBeInstanceOf(ServiceUnavailableError);
     });
   });
+
+  describe('route', () => {
+    it('sends new requests to the new revision while the old instance finishes its request, then stops it', async () => {
+      const { host, scaler, log } = setup({ minScale: 1, containerConcurrency: 1, maxScale: 1, target: 1 });
+      const starting = scaler.start();
+      host.starts[0]?.ready();
+      await starting;
+      const old = track(scaler.acquire());
+      await settle();
+      expect(old.lease).toBeDefined();
+
+      scaler.route(
+        serviceSpec({
+          minScale: 1,
+          containerConcurrency: 1,
+          maxScale: 1,
+          target: 1,
+          revision: 'hello-00002',
+        }),
+      );
+      const next = track(scaler.acquire());
+      await settle();
+      // The old instance is busy and of the old revision: the request waits for the new revision's instance.
+      expect(host.starts).toHaveLength(2);
+      expect(host.starts[1]?.request.service.revision).toBe('hello-00002');
+      expect(next.lease).toBeUndefined();
+      const fresh = host.starts[1]?.ready();
+      await settle();
+      expect(next.lease?.instance).toBe(fresh);
+      expect(host.starts[0]?.stopped).toBe(false);
+
+      old.lease?.release();
+      await settle();
+      expect(host.starts[0]?.stopped).toBe(true);
+      expect(scaler.revision).toBe('hello-00002');
+      expect(scaler.snapshot().revision).toBe('hello-00002');
+      expect(log.actions(SCALE_ACTION.routed)[0]?.fields).toMatchObject({
+        'faas.version': 'hello-00002',
+        'sluice.revision_from': 'hello-00001',
+      });
+    });
+
+    it('stops an idle instance of the old revision at once, and one still starting once it is ready', async () => {
+      const { host, scaler } = setup({ minScale: 0 });
+      const first = track(scaler.acquire());
+      await settle();
+      host.starts[0]?.ready();
+      await settle();
+      first.lease?.release();
+      const second = track(scaler.acquire());
+      await settle();
+      second.lease?.release();
+
+      scaler.route(serviceSpec({ revision: 'hello-00002' }));
+      await settle();
+      expect(host.starts[0]?.stopped).toBe(true);
+
+      const held = track(scaler.acquire());
+      await settle();
+      expect(host.starts).toHaveLength(2);
+      scaler.route(serviceSpec({ revision: 'hello-00001' }));
+      await settle();
+      expect(host.starts).toHaveLength(3);
+      host.starts[1]?.ready();
+      await settle();
+      expect(host.starts[1]?.stopped).toBe(true);
+      expect(held.lease).toBeUndefined();
+      host.starts[2]?.ready();
+      await settle();
+      expect(held.lease?.instance.id).toBe(host.starts[2]?.request.instanceId);
+      expect(host.starts[2]?.request.service.revision).toBe('hello-00001');
+    });
+  });
 });

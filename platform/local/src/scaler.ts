@@ -16,7 +16,13 @@ export const SCALE_ACTION = {
   down: 'scale-down',
   crashed: 'instance-crashed',
   startFailed: 'instance-start-failed',
+  /** Traffic moved to another revision (make update / make rollback): its instances start, the old ones drain. */
+  routed: 'revision-routed',
 } as const;
+
+/** The revision a spec is: its own name, else the first one (`<service>-00001`, as Knative names it). */
+export const revisionOf = (spec: Pick<KnativeServiceSpec, 'name' | 'revision'>): string =>
+  spec.revision ?? `${spec.name}-00001`;
 
 /** The bound used when the manifest sets no max-scale: protects a laptop from a runaway scale-up. */
 export const LOCAL_MAX_SCALE = 10;
@@ -47,6 +53,8 @@ export interface InstanceSnapshot {
 
 export interface ScalerSnapshot {
   readonly service: string;
+  /** The revision that gets the traffic. */
+  readonly revision?: string;
   readonly instances: readonly InstanceSnapshot[];
   readonly queued: number;
 }
@@ -69,6 +77,8 @@ export class ServiceUnavailableError extends Error {
 
 interface Slot {
   readonly id: string;
+  /** The revision it runs; one of an older revision takes no new request and stops once idle. */
+  readonly revision: string;
   state: InstanceState;
   instance: FunctionInstance | undefined;
   inFlight: number;
@@ -88,13 +98,13 @@ interface Waiter {
 const MAX_BACKOFF_MS = 30_000;
 
 export class ServiceScaler {
-  readonly #service: KnativeServiceSpec;
+  #service: KnativeServiceSpec;
   readonly #host: FunctionHost;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #idleMs: number;
   readonly #holdTimeoutMs: number;
-  readonly #maxScale: number;
+  #maxScale: number;
   readonly #onChange: ((snapshot: ScalerSnapshot) => void) | undefined;
   readonly #slots: Slot[] = [];
   readonly #queue: Waiter[] = [];
@@ -118,6 +128,41 @@ export class ServiceScaler {
 
   get name(): string {
     return this.#service.name;
+  }
+
+  /** The revision that gets the traffic. */
+  get revision(): string {
+    return revisionOf(this.#service);
+  }
+
+  /**
+   * Sends all traffic to another revision of this Service (code and config: `service`), as Knative does when
+   * `spec.traffic` moves 100 % to it: new requests wait for (or go to) its instances, started as demand and its
+   * min-scale require; the old revision's instances finish what they hold and stop. The idle window and the
+   * router's timeout stay those of the first revision.
+   */
+  route(service: KnativeServiceSpec): void {
+    if (service.name !== this.#service.name) throw new Error(`${service.name} is not ${this.name}`);
+    const from = this.revision;
+    this.#service = service;
+    this.#maxScale = service.maxScale > 0 ? service.maxScale : LOCAL_MAX_SCALE;
+    const to = this.revision;
+    if (from === to) return;
+    this.#failures = 0;
+    this.#nextStartAt = 0;
+    this.#log.info(`${this.name}: traffic 100 % to ${to} (was ${from})`, {
+      'event.action': SCALE_ACTION.routed,
+      'faas.name': this.name,
+      'faas.version': to,
+      'sluice.revision_from': from,
+    });
+    for (const slot of [...this.#slots]) {
+      if (slot.revision !== to && slot.state === 'ready' && slot.inFlight === 0)
+        void this.#stopSlot(slot, `revision ${from} no longer routed`);
+    }
+    this.#reconcile();
+    this.#dispatch();
+    this.#changed();
   }
 
   /** Brings min-scale instances up; resolves when they are ready (or failed to start). */
@@ -168,6 +213,7 @@ export class ServiceScaler {
   snapshot(): ScalerSnapshot {
     return {
       service: this.name,
+      revision: this.revision,
       queued: this.#queue.length,
       instances: this.#slots.map((s) => ({
         id: s.id,
@@ -197,13 +243,16 @@ export class ServiceScaler {
     }
   }
 
+  /** Instances of the routed revision that are starting or serving. */
   #live(): Slot[] {
-    return this.#slots.filter((s) => s.state !== 'stopping');
+    return this.#slots.filter((s) => s.state !== 'stopping' && s.revision === this.revision);
   }
 
   #hasRoom(slot: Slot): boolean {
     const limit = this.#service.containerConcurrency;
-    return slot.state === 'ready' && (limit === 0 || slot.inFlight < limit);
+    return (
+      slot.state === 'ready' && slot.revision === this.revision && (limit === 0 || slot.inFlight < limit)
+    );
   }
 
   /** Least-loaded ready instance with room; ties go to the oldest, so spare ones can go idle. */
@@ -228,7 +277,9 @@ export class ServiceScaler {
         released = true;
         slot.inFlight--;
         if (!this.#slots.includes(slot)) return;
-        if (slot.inFlight === 0) this.#armIdle(slot);
+        if (slot.inFlight === 0 && slot.revision !== this.revision)
+          void this.#stopSlot(slot, `revision ${slot.revision} no longer routed`);
+        else if (slot.inFlight === 0) this.#armIdle(slot);
         this.#dispatch();
       },
     };
@@ -258,7 +309,7 @@ export class ServiceScaler {
   /** KPA in one line: enough instances for the demand at `target × utilization` each, within the bounds. */
   #desired(): number {
     let inFlight = 0;
-    for (const s of this.#slots) if (s.state !== 'stopping') inFlight += s.inFlight;
+    for (const s of this.#live()) inFlight += s.inFlight;
     const demand = inFlight + this.#queue.length;
     const wanted = Math.ceil(demand / (this.#service.target * (this.#service.targetUtilization ?? 1)));
     return Math.min(Math.max(wanted, this.#service.minScale), this.#maxScale);
@@ -291,6 +342,7 @@ export class ServiceScaler {
   #startSlot(reason: string): void {
     const slot: Slot = {
       id: `${this.name}-${++this.#seq}`,
+      revision: this.revision,
       state: 'starting',
       instance: undefined,
       inFlight: 0,
@@ -319,12 +371,17 @@ export class ServiceScaler {
     if (!this.#slots.includes(slot)) return; // exited between ready and here
     slot.state = 'ready';
     if (this.#closed) return; // stop() stops it once every start has settled
+    if (slot.revision !== this.revision) {
+      void this.#stopSlot(slot, `revision ${slot.revision} no longer routed`);
+      return;
+    }
     this.#failures = 0;
     const coldStartMs = Math.round(this.#clock.now() - slot.startedAt);
     this.#log.info(`${this.name}: scaled up to ${this.#readyCount()} (${slot.reason})`, {
       'event.action': SCALE_ACTION.up,
       'faas.name': this.name,
       'faas.coldstart': true,
+      'faas.version': slot.revision,
       'sluice.instance.id': slot.id,
       'sluice.instances': this.#readyCount(),
       'sluice.cold_start_ms': coldStartMs,

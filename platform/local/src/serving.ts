@@ -70,6 +70,8 @@ export interface Serving {
   /** Router URL of a Knative Service, or undefined when it is not served here. */
   urlFor(name: string): string | undefined;
   snapshots(): ScalerSnapshot[];
+  /** Sends a Service's traffic to another revision of it (ServiceScaler.route). */
+  route(spec: KnativeServiceSpec): void;
   /** Brings min-scale instances up (done by startServing unless `deferStart`); idempotent. */
   start(): Promise<void>;
   /** Stops routers, then every instance (SIGTERM, wait). */
@@ -122,6 +124,11 @@ export async function startServing(options: ServingOptions): Promise<Serving> {
     start,
     urlFor: (name) => functions.get(name)?.router.url,
     snapshots: () => [...functions.values()].map((f) => f.scaler.snapshot()),
+    route(spec) {
+      const served = functions.get(spec.name);
+      if (served === undefined) throw new ServingConfigError(`no Service ${spec.name} is served here`);
+      served.scaler.route(spec);
+    },
     async stop() {
       const all = [...functions.values()];
       for (const f of all) f.scaler.beginShutdown();
