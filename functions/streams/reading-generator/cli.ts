@@ -5,7 +5,11 @@
  * broker. The plan (plan.ts) adds out-of-order, late and duplicate readings and bursts. Publishes are
  * confirmed and `mandatory`: an unroutable one (the source's queue not bound yet) is sent again.
  *   node functions/streams/reading-generator/cli.ts --sensors 100 --rate 500 --duration 60s [--seed 1]
+ *     [--start <ISO date-time>]   event times from there instead of now (readings of a past window: all late)
+ *     [--out <file>]              every reading sent, one JSON object a line (what a check compares results with)
+ *     [--late-ratio 0.01] [--duplicate-ratio 0.01]
  */
+import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect } from 'amqplib';
 import { parseDuration, StreamsEventType } from '../lib/streams.ts';
@@ -22,6 +26,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: String(Date.now() % 100_000) },
     'late-ratio': { type: 'string', default: '0.01' },
     'duplicate-ratio': { type: 'string', default: '0.01' },
+    start: { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const url = process.env.RABBITMQ_URL;
@@ -34,11 +40,21 @@ if (!url) {
 const durationMs = parseDuration(values.duration ?? '') ?? Number.NaN;
 const sensors = Number(values.sensors);
 const rate = Number(values.rate);
-if (!Number.isFinite(durationMs) || !(sensors >= 1) || !(rate > 0)) {
-  process.stderr.write('usage: --sensors N (>= 1) --rate N (> 0, readings/s) --duration 60s\n');
+const runStartMs = Date.now();
+const startMs = values.start === undefined ? runStartMs : Date.parse(values.start);
+const ratios = [Number(values['late-ratio']), Number(values['duplicate-ratio'])];
+if (
+  !Number.isFinite(durationMs) ||
+  !(sensors >= 1) ||
+  !(rate > 0) ||
+  !Number.isFinite(startMs) ||
+  !ratios.every((r) => r >= 0 && r <= 1)
+) {
+  process.stderr.write(
+    'usage: --sensors N (>= 1) --rate N (> 0, readings/s) --duration 60s [--start ISO] [--late-ratio 0..1] [--duplicate-ratio 0..1]\n',
+  );
   process.exit(64);
 }
-const startMs = Date.now();
 const plan = planReadings({
   sensors,
   rate,
@@ -48,6 +64,7 @@ const plan = planReadings({
   lateRatio: Number(values['late-ratio']),
   duplicateRatio: Number(values['duplicate-ratio']),
 });
+const out = values.out === undefined ? undefined : createWriteStream(values.out);
 const connection = await connect(url);
 const channel = await connection.createConfirmChannel();
 await channel.assertExchange(EXCHANGE, 'headers', { durable: true, autoDelete: false });
@@ -86,12 +103,16 @@ process.stderr.write(
 const counts = { 'on-time': 0, late: 0, duplicate: 0 };
 let i = 0;
 while (i < plan.length) {
-  const due = Date.now() - startMs;
+  // Sends follow the run's clock; event times may be elsewhere (--start).
+  const due = Date.now() - runStartMs;
   const batch: Promise<void>[] = [];
   while (i < plan.length && (plan[i]?.sendAtMs ?? 0) <= due && batch.length < 1000) {
     const r = plan[i++] as (typeof plan)[number];
     counts[r.kind]++;
     batch.push(publish(r));
+    out?.write(
+      `${JSON.stringify({ id: r.id, source: SOURCE, sensorId: r.sensorId, time: new Date(r.timeMs).toISOString(), value: r.value, unit: r.unit, kind: r.kind })}\n`,
+    );
   }
   await Promise.all(batch);
   for (const id of [...returned]) {
@@ -101,10 +122,11 @@ while (i < plan.length) {
   }
   const next = plan[i]?.sendAtMs;
   if (next !== undefined)
-    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(100, next - (Date.now() - startMs)))));
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(100, next - (Date.now() - runStartMs)))));
 }
 await channel.waitForConfirms();
 await connection.close();
+if (out !== undefined) await new Promise<void>((done) => out.end(done));
 process.stderr.write(
-  `sent ${counts['on-time']} on time (up to 3 s out of order), ${counts.late} held back 90 s (late), ${counts.duplicate} duplicates, in ${((Date.now() - startMs) / 1000).toFixed(1)} s\n`,
+  `sent ${counts['on-time']} on time (up to 3 s out of order), ${counts.late} held back 90 s (late), ${counts.duplicate} duplicates, in ${((Date.now() - runStartMs) / 1000).toFixed(1)} s\n`,
 );

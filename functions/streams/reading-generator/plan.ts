@@ -69,7 +69,8 @@ export function planReadings(o: PlanOptions): PlannedReading[] {
       const value = Math.round((base + (random() - 0.5) * 10) * 100) / 100;
       const late = random() < lateRatio;
       const reading: PlannedReading = {
-        id: `reading-${o.seed}-${n}`,
+        // Unique per run (its start) as well as per reading: a second `make stream` must not look like a resend.
+        id: `reading-${o.startMs.toString(36)}-${o.seed}-${n}`,
         sensorId: sensorName(sensor),
         timeMs: o.startMs + offset,
         value,

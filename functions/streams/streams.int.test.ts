@@ -1,0 +1,251 @@
+/**
+ * The streams system end to end on the local platform, as `make dev` runs it (startDevPlatform: every function
+ * of the repository, the broker from eventing/manifests, RabbitMQ, FerretDB): `make stream`'s generator publishes
+ * readings over AMQP → the `readings` RabbitmqSource → the broker → window-aggregator; the `window-closer`
+ * PingSource fires (its clock moved by hand) → window-closer closes the windows → window.closed → results-api;
+ * the windows are read through the gateway at /api/streams and compared with what the generator sent. A second
+ * run with event times in the closed windows comes back as late readings at /api/streams/late.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type RunningBroker, startBroker, type WallClock } from '../../eventing/src/index.ts';
+import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
+import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
+import { type DocumentStore, openStore } from '../runtime/src/index.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const run = `${process.pid}x${Date.now().toString(36)}`;
+/** The readings source's queue (eventing/manifests/streams/sources/readings.yaml). */
+const SOURCE_QUEUE = 'sluice.streams.readings';
+const WINDOW_MS = 60_000;
+
+/** Wall time that moves when told: the PingSource fires only when the test advances it. */
+class SteppedClock implements WallClock {
+  offset = 0;
+  readonly #timers = new Set<{ at: number; fn: () => void }>();
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  setTimer(ms: number, fn: () => void): () => void {
+    const timer = { at: this.now() + ms, fn };
+    this.#timers.add(timer);
+    return () => this.#timers.delete(timer);
+  }
+  advance(ms: number): void {
+    this.offset += ms;
+    for (const t of [...this.#timers])
+      if (t.at <= this.now()) {
+        this.#timers.delete(t);
+        t.fn();
+      }
+  }
+}
+
+interface Sent {
+  id: string;
+  sensorId: string;
+  time: string;
+  value: number;
+  unit: string;
+}
+interface Window {
+  sensorId: string;
+  windowStart: string;
+  windowEnd: string;
+  unit: string;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** `make stream` with these arguments: the generator's CLI, writing what it sent to `out`. */
+function stream(args: string[], out: string): Promise<Sent[]> {
+  return new Promise((done, fail) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, 'functions/streams/reading-generator/cli.ts'), ...args, '--out', out],
+      { env: { ...process.env, RABBITMQ_URL: inject('rabbitmqUrl') }, timeout: 60_000 },
+      (err, _stdout, stderr) => {
+        if (err !== null) return fail(new Error(`make stream failed: ${stderr}`));
+        readFile(out, 'utf8').then(
+          (text) =>
+            done(
+              text
+                .split('\n')
+                .filter((l) => l !== '')
+                .map((l) => JSON.parse(l) as Sent),
+            ),
+          fail,
+        );
+      },
+    );
+  });
+}
+
+/** The windows the readings make, computed here from what was sent (duplicates by id count once). */
+function expectedWindows(sent: readonly Sent[]): Map<string, Window> {
+  const unique = new Map(sent.map((s) => [s.id, s]));
+  const windows = new Map<string, Window>();
+  for (const s of unique.values()) {
+    const start = Math.floor(Date.parse(s.time) / WINDOW_MS) * WINDOW_MS;
+    const key = `${s.sensorId}|${new Date(start).toISOString()}`;
+    const w = windows.get(key) ?? {
+      sensorId: s.sensorId,
+      windowStart: new Date(start).toISOString(),
+      windowEnd: new Date(start + WINDOW_MS).toISOString(),
+      unit: s.unit,
+      count: 0,
+      sum: 0,
+      min: Number.POSITIVE_INFINITY,
+      max: Number.NEGATIVE_INFINITY,
+      mean: 0,
+    };
+    w.count++;
+    w.sum += s.value;
+    w.min = Math.min(w.min, s.value);
+    w.max = Math.max(w.max, s.value);
+    w.mean = w.sum / w.count;
+    windows.set(key, w);
+  }
+  return windows;
+}
+
+describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () => {
+  const db = `streams_${run}`;
+  const clock = new SteppedClock();
+  const log = new RecordingLogger();
+  let dir: string;
+  let platform: DevPlatform | undefined;
+  let broker: RunningBroker | undefined;
+  let store: DocumentStore;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-streams-'));
+    // A queue left by an earlier run would feed its readings into this one.
+    const conn = await connect(inject('rabbitmqUrl'));
+    const ch = await conn.createChannel();
+    ch.on('error', () => {});
+    await ch.purgeQueue(SOURCE_QUEUE).catch(() => undefined);
+    await conn.close().catch(() => undefined);
+    store = (await openStore({ mongodbUrl: inject('mongodbUrl'), mongodbDb: db })) as DocumentStore;
+    platform = await startDevPlatform({
+      root: ROOT,
+      log,
+      out: { write: () => true },
+      env: {
+        PATH: process.env.PATH,
+        BROKER_PORT: '0',
+        GATEWAY_PORT: '0',
+        SLUICE_SCALE_TO_ZERO_AFTER: '60s',
+        SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
+        RABBITMQ_URL: inject('rabbitmqUrl'),
+        MONGODB_URL: inject('mongodbUrl'),
+        MONGODB_DB: db,
+      },
+      startBroker: async (ctx) => {
+        broker = await startBroker({ ...ctx, clock, instance: `streams-${run}` });
+        return broker;
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await platform?.stop();
+    await broker?.destroy();
+    await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } } | undefined)?.db?.dropDatabase();
+    await store?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  const gateway = (path: string): Promise<Response> => fetch(`${platform?.gateway?.url}/api/streams${path}`);
+
+  let first: Sent[] = [];
+
+  it('make stream → source → broker → window-aggregator → PingSource tick → window-closer → results-api: exact windows at the gateway', async () => {
+    first = await stream(
+      ['--sensors', '4', '--rate', '40', '--duration', '3s', '--seed', '11', '--late-ratio', '0'],
+      join(dir, 'first.jsonl'),
+    );
+    const distinct = new Set(first.map((s) => s.id)).size;
+    expect(first.length).toBeGreaterThan(distinct); // the generator resent some (1 % duplicates, seeded)
+    // Every reading stored in its window: the aggregator is done with the stream.
+    await until('every reading in its window', async () =>
+      (await store.collection('streams_readings').countDocuments({})) === distinct ? true : undefined,
+    );
+    // The stream stopped: a tick well after it (the watermark follows the clock once idle) closes everything.
+    clock.advance(10 * 60_000);
+    const expected = expectedWindows(first);
+    const sensors = [...new Set(first.map((s) => s.sensorId))].sort();
+    for (const sensor of sensors) {
+      const mine = [...expected.values()].filter((w) => w.sensorId === sensor);
+      const got = await until(`the windows of ${sensor} at the gateway`, async () => {
+        const res = await gateway(`/sensors/${sensor}/windows`);
+        if (res.status !== 200) return undefined;
+        const body = (await res.json()) as { windows: Window[] };
+        return body.windows.length === mine.length ? body.windows : undefined;
+      });
+      for (const w of got) {
+        const want = expected.get(`${w.sensorId}|${w.windowStart}`);
+        expect(want, `${w.sensorId} ${w.windowStart}`).toBeDefined();
+        if (want === undefined) continue;
+        expect({ ...w, sum: 0, mean: 0 }).toEqual({ ...want, sum: 0, mean: 0 });
+        expect(w.sum).toBeCloseTo(want.sum, 9);
+        expect(w.mean).toBeCloseTo(want.mean, 9);
+      }
+    }
+    const listed = (await (await gateway('/sensors')).json()) as { sensors: { id: string }[] };
+    expect(listed.sensors.map((s) => s.id)).toEqual(sensors);
+    expect(log.actions('ping').map((r) => r.fields['sluice.source'])).toContain('window-closer');
+  }, 240_000);
+
+  it('readings for windows already final come back as late readings, kept and served at /api/streams/late', async () => {
+    const start = first.map((s) => s.time).sort()[0] as string;
+    const late = await stream(
+      [
+        '--sensors',
+        '4',
+        '--rate',
+        '8',
+        '--duration',
+        '1s',
+        '--seed',
+        '12',
+        '--start',
+        start,
+        '--late-ratio',
+        '0',
+      ],
+      join(dir, 'late.jsonl'),
+    );
+    const ids = new Set(late.map((s) => s.id));
+    const got = await until('every late reading at the gateway', async () => {
+      const res = await gateway('/late?limit=1000');
+      const body = (await res.json()) as { late: { reading: { id: string }; sensorId: string }[] };
+      return body.late.length === ids.size ? body.late : undefined;
+    });
+    expect(new Set(got.map((l) => l.reading.id))).toEqual(ids);
+    // The final windows did not change.
+    const again = (await (await gateway(`/sensors/${first[0]?.sensorId}/windows`)).json()) as {
+      windows: Window[];
+    };
+    const expected = expectedWindows(first);
+    for (const w of again.windows)
+      expect(w.count).toBe(expected.get(`${w.sensorId}|${w.windowStart}`)?.count);
+  }, 120_000);
+});
