@@ -4,7 +4,8 @@
  * readings over AMQP → the `readings` RabbitmqSource → the broker → window-aggregator; the `window-closer`
  * PingSource fires (its clock moved by hand) → window-closer closes the windows → window.closed → results-api;
  * the windows are read through the gateway at /api/streams and compared with what the generator sent. A second
- * run with event times in the closed windows comes back as late readings at /api/streams/late.
+ * run with event times in the closed windows comes back as late readings at /api/streams/late. Swagger UI at
+ * /api/streams/docs renders in a real browser from the gateway alone (no CDN), and its window query answers.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningBroker, startBroker, type WallClock } from '../../eventing/src/index.ts';
 import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
+import { launchBrowser, screenshot } from '../../platform/test-servers/browser.ts';
 import { type DocumentStore, openStore } from '../runtime/src/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -247,5 +249,51 @@ describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () =>
     const expected = expectedWindows(first);
     for (const w of again.windows)
       expect(w.count).toBe(expected.get(`${w.sensorId}|${w.windowStart}`)?.count);
+  }, 120_000);
+
+  it('/api/streams/docs: Swagger UI renders the OpenAPI document in a browser, every file from the gateway', async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const origins = new Set<string>();
+      const failed: string[] = [];
+      const errors: string[] = [];
+      page.on('request', (r) => origins.add(new URL(r.url()).origin));
+      page.on('requestfailed', (r) => failed.push(r.url()));
+      page.on('response', (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      });
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${platform?.gateway?.url}/api/streams/docs`);
+      // What a reader waits for: the API's title, then its three operations.
+      await page.getByRole('heading', { name: /^sluice streams results/ }).waitFor({ timeout: 30_000 });
+      const operations = page.locator('.opblock-summary-path');
+      await operations.nth(2).waitFor({ timeout: 10_000 });
+      expect(await operations.allTextContents()).toEqual(['/sensors', '/sensors/{id}/windows', '/late']);
+      // Try the window query from the page, as a reader of the docs would.
+      const sensor = first[0]?.sensorId ?? 's-000';
+      await page.locator('.opblock-summary-path', { hasText: '/sensors/{id}/windows' }).click();
+      await page.getByRole('button', { name: 'Try it out' }).click();
+      await page.locator('input[placeholder="id"]').fill(sensor);
+      await page.getByRole('button', { name: 'Execute' }).click();
+      const body = page.locator('.live-responses-table .response-col_description .microlight').first();
+      await body.waitFor({ timeout: 30_000 });
+      expect(
+        await page.locator('.live-responses-table tbody .response-col_status').first().textContent(),
+      ).toContain('200');
+      expect(await body.textContent()).toContain(`"sensorId": "${sensor}"`);
+      // The README's picture: the query and the windows it answered.
+      await page.locator('.live-responses-table').scrollIntoViewIfNeeded();
+      await page.mouse.wheel(0, 250);
+      await screenshot(page, 'streams-api-docs');
+      expect([...origins]).toEqual([platform?.gateway?.url]);
+      expect(failed).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   }, 120_000);
 });
