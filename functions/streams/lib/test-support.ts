@@ -3,10 +3,60 @@
  * window-closer does on a tick, and check that a set of sent readings was partitioned exactly into closed
  * windows and late records.
  */
+import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import type { Collection, Doc, DocumentStore } from '../../runtime/src/index.ts';
+import {
+  type CloudEvent,
+  type Collection,
+  type Context,
+  type Doc,
+  type DocumentStore,
+  JsonLogger,
+  receive,
+  STRUCTURED_CONTENT_TYPE,
+} from '../../runtime/src/index.ts';
 import type { WindowStore } from './window-store.ts';
 import { readingKey, summarize, windowKey, windowStartOf } from './windows.ts';
+
+/** A function's example event (`<function dir>/examples/<type>.json`), parsed as the runtime parses it. */
+export function exampleEvent(functionDir: string, type: string): CloudEvent {
+  return receive(
+    { 'content-type': STRUCTURED_CONTENT_TYPE },
+    readFileSync(`${functionDir}/examples/${type}.json`),
+  ).event;
+}
+
+/** `…reading.recorded.v1` as the generator sends it: the sensor as subject, the measurement time as time. */
+export function readingEvent(
+  id: string,
+  sensorId: string,
+  time: string,
+  value: number,
+  unit = 'C',
+): CloudEvent {
+  return {
+    specversion: '1.0',
+    id,
+    source: '/tests/streams',
+    type: 'dev.sluice.streams.reading.recorded.v1',
+    subject: sensorId,
+    time,
+    datacontenttype: 'application/json',
+    data: { value, unit },
+    extensions: {},
+  };
+}
+
+/** A handler's context on `store`, with a logger that writes nowhere. */
+export function stubContext(store: DocumentStore, signal = new AbortController().signal): Context {
+  return {
+    log: new JsonLogger({ serviceName: 'test', sink: { write: () => true } }),
+    store,
+    functionName: 'test',
+    signal,
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+  };
+}
 
 export interface SentReading {
   readonly id: string;
