@@ -5,7 +5,9 @@
 #   contents   main.mjs            entry (runtime + handler + schema validators precompiled by ajv standalone)
 #              chunks/*.mjs        code loaded only when used (MongoDB driver, OpenTelemetry, express);
 #                                  *.map / *.LEGAL.txt are optional (source maps, licences)
-#   copy       the WHOLE folder dist/functions/<name>/ to e.g. /app — no node_modules, no schemas/ folder
+#              node_modules/<pkg>/<file>  only files (never code) a function serves from a package, listed in
+#                                  its bundle.json `packageFiles` (results-api: swagger-ui-dist's Swagger UI)
+#   copy       the WHOLE folder dist/functions/<name>/ to e.g. /app — no npm install, no schemas/ folder
 #              and no .ts files are needed at run time (optional MongoDB add-ons such as kerberos are external
 #              and deliberately absent)
 #   run        node /app/main.mjs        (Node 24; no flags; no loader, no type stripping)

@@ -3,6 +3,8 @@
  *
  *   dist/functions/<name>/main.mjs      entry: runtime + handler + precompiled schema validators
  *   dist/functions/<name>/chunks/*.mjs  code loaded only when needed (MongoDB driver, OpenTelemetry, express)
+ *   dist/functions/<name>/node_modules/<package>/<file>   files (not code) a function serves from an npm package,
+ *                                       listed in its `bundle.json` (`packageFiles`): results-api's Swagger UI
  *
  * Why here and not in bench/: the deploy image is built from this output, benchmarks only measure it.
  * Schemas are compiled at build time with ajv's standalone code (the idea of the cloudevents SDK's
@@ -13,9 +15,9 @@
  *   node platform/build/bundle.ts --dir bench/fixtures/order-sink --out dist/bench/order-sink
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { isBuiltin } from 'node:module';
-import { basename, join, relative, resolve } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire, isBuiltin } from 'node:module';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ajvStandalone from 'ajv/dist/standalone/index.js';
 import { build, type Plugin } from 'esbuild';
@@ -73,6 +75,35 @@ export interface BundleResult {
   readonly entry: string;
   readonly bytes: number;
   readonly schemas: readonly string[];
+  /** Package files copied beside the bundle (`node_modules/<package>/<file>`), from the function's bundle.json. */
+  readonly files: readonly string[];
+}
+
+/**
+ * `<function>/bundle.json`: `{ "packageFiles": { "<npm package>": ["<file>", …] } }`, files the function reads
+ * from a package at run time (found through `import.meta.resolve('<package>/package.json')`), copied to
+ * `node_modules/<package>/` beside the bundle, so the same resolution finds them in the image.
+ */
+export async function copyPackageFiles(dir: string, out: string): Promise<string[]> {
+  const file = join(dir, 'bundle.json');
+  if (!existsSync(file)) return [];
+  const spec = JSON.parse(await readFile(file, 'utf8')) as { packageFiles?: Record<string, unknown> };
+  const require = createRequire(join(dir, 'handler.ts'));
+  const copied: string[] = [];
+  for (const [pkg, files] of Object.entries(spec.packageFiles ?? {})) {
+    if (!/^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/.test(pkg) || !Array.isArray(files))
+      throw new BundleError(`${file}: packageFiles.${pkg} must be a package name and a list of files`);
+    const from = dirname(require.resolve(`${pkg}/package.json`));
+    for (const name of ['package.json', ...files]) {
+      if (typeof name !== 'string' || name.split('/').some((part) => part === '..' || part === ''))
+        throw new BundleError(`${file}: ${String(name)} is not a file inside ${pkg}`);
+      const target = join(out, 'node_modules', pkg, name);
+      await mkdir(dirname(target), { recursive: true });
+      await copyFile(join(from, name), target);
+      copied.push(relative(out, target));
+    }
+  }
+  return [...new Set(copied)];
 }
 
 export class BundleError extends Error {
@@ -162,7 +193,8 @@ export async function bundleFunction(options: BundleOptions): Promise<BundleResu
   const bytes = Object.entries(result.metafile.outputs)
     .filter(([file]) => file.endsWith('.mjs'))
     .reduce((sum, [, o]) => sum + o.bytes, 0);
-  return { out, entry: join(out, 'main.mjs'), bytes, schemas: types };
+  const files = await copyPackageFiles(dir, out);
+  return { out, entry: join(out, 'main.mjs'), bytes, schemas: types, files };
 }
 
 function functionNames(): string[] {
@@ -195,7 +227,7 @@ async function cli(): Promise<void> {
   for (const job of jobs) {
     const r = await bundleFunction(job);
     process.stdout.write(
-      `bundled ${relative(ROOT, job.dir)} -> ${relative(ROOT, r.entry)} (${(r.bytes / 1024).toFixed(0)} KiB, ${r.schemas.length} precompiled schema(s))\n`,
+      `bundled ${relative(ROOT, job.dir)} -> ${relative(ROOT, r.entry)} (${(r.bytes / 1024).toFixed(0)} KiB, ${r.schemas.length} precompiled schema(s)${r.files.length === 0 ? '' : `, ${r.files.length} package file(s)`})\n`,
     );
   }
 }

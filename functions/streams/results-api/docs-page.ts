@@ -51,18 +51,22 @@ export const INITIALIZER = `window.onload = function () {
 };
 `;
 
-/** The package folder: SWAGGER_UI_DIR (an image that copies it elsewhere), else where npm installed it. */
-export function swaggerUiDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  if (env.SWAGGER_UI_DIR) return env.SWAGGER_UI_DIR;
+/**
+ * The package's folder, resolved from this module as any import would be: the repository's node_modules under
+ * `make dev`, the bundle's own `node_modules/swagger-ui-dist/` in an image (bundle.json lists the files the
+ * bundler copies there). Throws when it is not installed; the route answers 503 then.
+ */
+export function swaggerUiDir(): string {
   return dirname(fileURLToPath(import.meta.resolve('swagger-ui-dist/package.json')));
 }
 
-const cache = new Map<AssetName, Buffer>();
+const cache = new Map<string, Buffer>();
 export async function readAsset(name: AssetName, dir = swaggerUiDir()): Promise<Buffer> {
-  let body = cache.get(name);
+  const file = join(dir, name);
+  let body = cache.get(file);
   if (body === undefined) {
-    body = await readFile(join(dir, name));
-    cache.set(name, body);
+    body = await readFile(file);
+    cache.set(file, body);
   }
   return body;
 }

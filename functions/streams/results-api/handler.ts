@@ -188,7 +188,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
             type: 'https://sluice.dev/problems/docs-unavailable',
             title: 'Service Unavailable',
             status: 503,
-            detail: 'the swagger-ui-dist package is not installed here (SWAGGER_UI_DIR)',
+            detail: 'the swagger-ui-dist files are not installed beside this function (bundle.json)',
           }),
         );
     }
