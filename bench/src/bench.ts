@@ -26,6 +26,7 @@ import {
   type TargetResult,
   targetLine,
 } from './stats.ts';
+import { runStreamsSection, type StreamsSection, streamsTable } from './streams.ts';
 
 const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? '0';
 const LOAD_CPU = process.env.BENCH_LOAD_CPU ?? '1';
@@ -187,6 +188,19 @@ async function main(): Promise<void> {
     });
   }
 
+  let streams: StreamsSection | undefined;
+  if (values['skip-broker'] !== true) {
+    log('streams: readings through a RabbitmqSource → broker → window-aggregator, windows checked exact');
+    streams = await runStreamsSection({
+      ...config,
+      rounds: quick ? 1 : 2,
+      readings: quick ? 1000 : 3000,
+      url: config.rabbitmqUrl,
+      inFlight: config.connections,
+      log,
+    });
+  }
+
   const floor = get(FLOOR);
   const rows: (TableRow & { name: string; p99Ms: number | undefined; rssAfterLoadMb: number | undefined })[] =
     servers.map((spec) => {
@@ -256,6 +270,7 @@ async function main(): Promise<void> {
         rows,
         broker,
         pipeline,
+        streams,
         targets,
         samples: Object.fromEntries(samples),
       },
@@ -292,6 +307,7 @@ async function main(): Promise<void> {
     );
     if (pipeline.note !== undefined) out.push(`note: pipeline: ${pipeline.note}`);
   }
+  if (streams !== undefined) out.push(...streamsTable(streams));
   const failures = rows.filter((r) => get(r.name).failures > 0 || get(r.name).errors.length > 0);
   for (const r of failures)
     out.push(

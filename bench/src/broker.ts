@@ -66,7 +66,8 @@ interface MarkedResult {
   readonly deadLetters?: number;
 }
 
-async function marked(args: readonly string[], cpu: string): Promise<MarkedResult> {
+/** Runs a bench script pinned to `cpu` and returns the JSON of its `BENCHJSON` line. */
+export async function marked(args: readonly string[], cpu: string): Promise<MarkedResult> {
   const { stdout } = await run('taskset', ['-c', cpu, process.execPath, ...args], {
     maxBuffer: 1 << 20,
     timeout: 120_000,
