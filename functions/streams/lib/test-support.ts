@@ -15,15 +15,24 @@ import {
   receive,
   STRUCTURED_CONTENT_TYPE,
 } from '../../runtime/src/index.ts';
+import { StreamsEventType } from './streams.ts';
 import type { WindowStore } from './window-store.ts';
 import { readingKey, summarize, windowKey, windowStartOf } from './windows.ts';
 
-/** A function's example event (`<function dir>/examples/<type>.json`), parsed as the runtime parses it. */
-export function exampleEvent(functionDir: string, type: string): CloudEvent {
-  return receive(
+/**
+ * A function's example event (`<function dir>/examples/<type>.json`), parsed as the runtime parses it and typed
+ * by the function's `Events` (events.gen.ts), so it fits its typed handler.
+ */
+export function exampleEvent<E extends object, K extends keyof E & string>(
+  functionDir: string,
+  type: K,
+): CloudEvent<E[K], K> {
+  const { event } = receive(
     { 'content-type': STRUCTURED_CONTENT_TYPE },
     readFileSync(`${functionDir}/examples/${type}.json`),
-  ).event;
+  );
+  if (event.type !== type) throw new Error(`examples/${type}.json is a ${event.type}`);
+  return event as CloudEvent<E[K], K>;
 }
 
 /** `…reading.recorded.v1` as the generator sends it: the sensor as subject, the measurement time as time. */
@@ -33,12 +42,12 @@ export function readingEvent(
   time: string,
   value: number,
   unit = 'C',
-): CloudEvent {
+): CloudEvent<{ value: number; unit: string }, typeof StreamsEventType.readingRecorded> {
   return {
     specversion: '1.0',
     id,
     source: '/tests/streams',
-    type: 'dev.sluice.streams.reading.recorded.v1',
+    type: StreamsEventType.readingRecorded,
     subject: sensorId,
     time,
     datacontenttype: 'application/json',

@@ -12,6 +12,7 @@ import {
 import { type ReadingLate, StreamsEventType, type WindowClosed } from '../lib/streams.ts';
 import { exampleEvent, stubContext } from '../lib/test-support.ts';
 import { ASSETS, readAsset } from './docs-page.ts';
+import type { Events, Handle } from './events.gen.ts';
 import { accepts, handle, init, routes } from './handler.ts';
 import { MAX_PAGE } from './openapi.ts';
 
@@ -39,7 +40,11 @@ afterEach(() => {
 
 const minute = (n: number) => new Date(Date.UTC(2026, 2, 1, 12, n)).toISOString();
 
-function closed(sensorId: string, n: number, count = 2): CloudEvent<WindowClosed> {
+function closed(
+  sensorId: string,
+  n: number,
+  count = 2,
+): CloudEvent<WindowClosed, typeof StreamsEventType.windowClosed> {
   return {
     specversion: '1.0',
     id: `window-closed-${sensorId}-${minute(n)}`,
@@ -61,7 +66,11 @@ function closed(sensorId: string, n: number, count = 2): CloudEvent<WindowClosed
   };
 }
 
-function late(sensorId: string, id: string, second: number): CloudEvent<ReadingLate> {
+function late(
+  sensorId: string,
+  id: string,
+  second: number,
+): CloudEvent<ReadingLate, typeof StreamsEventType.readingLate> {
   const time = new Date(Date.UTC(2026, 2, 1, 12, 0, second)).toISOString();
   return {
     specversion: '1.0',
@@ -91,14 +100,23 @@ const getJson = async <T>(path: string): Promise<T> => JSON.parse((await get(pat
 
 describe('results-api', () => {
   it('is a SluiceFunction with read routes, fed by window.closed and reading.late', () => {
-    expectTypeOf(handle).toEqualTypeOf<SluiceFunction['handle']>();
+    expectTypeOf(handle).toEqualTypeOf<Handle<typeof accepts>>();
+    expectTypeOf(routes).toEqualTypeOf<SluiceFunction['routes']>();
     expect(accepts).toEqual([StreamsEventType.windowClosed, StreamsEventType.readingLate]);
   });
 
   describe('handle', () => {
     it('keeps each example once, however often it comes', async () => {
-      for (const type of [StreamsEventType.windowClosed, StreamsEventType.readingLate]) {
-        const event = exampleEvent(import.meta.dirname, type);
+      for (const event of [
+        exampleEvent<Events, typeof StreamsEventType.windowClosed>(
+          import.meta.dirname,
+          StreamsEventType.windowClosed,
+        ),
+        exampleEvent<Events, typeof StreamsEventType.readingLate>(
+          import.meta.dirname,
+          StreamsEventType.readingLate,
+        ),
+      ]) {
         await handle(event, stubContext(store));
         await handle(event, stubContext(store));
       }

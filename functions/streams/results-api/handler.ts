@@ -31,6 +31,7 @@ import {
   PAGE,
   readAsset,
 } from './docs-page.ts';
+import type { Handle } from './events.gen.ts';
 import { DEFAULT_PAGE, MAX_PAGE, openApiDocument } from './openapi.ts';
 
 export const accepts = [StreamsEventType.windowClosed, StreamsEventType.readingLate] as const;
@@ -69,10 +70,10 @@ export const init: SluiceFunction['init'] = async ({ store }) => {
   await v.late.createIndex({ keys: { sensorId: 1, time: 1 }, name: 'sensor_time' });
 };
 
-export const handle: SluiceFunction['handle'] = async (event, { store }) => {
+export const handle: Handle<typeof accepts> = async (event, { store }) => {
   const v = views(store);
   if (event.type === StreamsEventType.windowClosed) {
-    const w = event.data as WindowClosed;
+    const w = event.data;
     await insertIfAbsent(v.windows, { _id: `${w.sensorId}|${w.windowStart}`, ...w });
     if (
       !(await insertIfAbsent(v.sensors, { _id: w.sensorId, unit: w.unit, lastWindowStart: w.windowStart }))
@@ -85,7 +86,7 @@ export const handle: SluiceFunction['handle'] = async (event, { store }) => {
     }
     return undefined;
   }
-  const l = event.data as ReadingLate;
+  const l = event.data;
   await insertIfAbsent(v.late, { _id: `${l.time}|${readingKey(l.reading.source, l.reading.id)}`, ...l });
   return undefined;
 };

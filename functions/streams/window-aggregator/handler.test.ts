@@ -3,6 +3,7 @@ import { MemoryDocumentStore, PermanentError, type SluiceFunction } from '../../
 import { Collections, StreamsEventType } from '../lib/streams.ts';
 import { exampleEvent, readingEvent, stubContext } from '../lib/test-support.ts';
 import { UnitMismatchError } from '../lib/window-store.ts';
+import type { Events, Handle } from './events.gen.ts';
 import { accepts, emits, handle, init } from './handler.ts';
 
 let store: MemoryDocumentStore;
@@ -17,14 +18,18 @@ const at = (offsetMs: number) => new Date(Date.parse('2026-03-01T12:00:00.000Z')
 
 describe('window-aggregator', () => {
   it('is a SluiceFunction that takes readings and answers late ones', () => {
-    expectTypeOf(handle).toEqualTypeOf<SluiceFunction['handle']>();
+    expectTypeOf(handle).toEqualTypeOf<Handle<typeof accepts, typeof emits>>();
+    expectTypeOf(init).toEqualTypeOf<SluiceFunction['init']>();
     expect(accepts).toEqual([StreamsEventType.readingRecorded]);
     expect(emits).toEqual([StreamsEventType.readingLate]);
   });
 
   describe('handle', () => {
     it('counts its example reading in its window and answers nothing', async () => {
-      const event = exampleEvent(import.meta.dirname, StreamsEventType.readingRecorded);
+      const event = exampleEvent<Events, typeof StreamsEventType.readingRecorded>(
+        import.meta.dirname,
+        StreamsEventType.readingRecorded,
+      );
       expect(await handle(event, stubContext(store))).toBeUndefined();
       const stored = await store.collection(Collections.readings).find({});
       expect(stored).toHaveLength(1);

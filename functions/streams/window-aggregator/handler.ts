@@ -6,9 +6,10 @@
  */
 import { type Counter, metrics } from '@opentelemetry/api';
 import { PermanentError, type SluiceFunction } from '../../runtime/src/index.ts';
-import { type ReadingRecorded, SENSOR_ID_PATTERN, StreamsEventType, streamsConfig } from '../lib/streams.ts';
+import { SENSOR_ID_PATTERN, StreamsEventType, streamsConfig } from '../lib/streams.ts';
 import { WindowStore } from '../lib/window-store.ts';
 import { readingKey } from '../lib/windows.ts';
+import type { Handle } from './events.gen.ts';
 
 export const accepts = [StreamsEventType.readingRecorded] as const;
 export const emits = [StreamsEventType.readingLate] as const;
@@ -28,7 +29,7 @@ export const init: SluiceFunction['init'] = async ({ store, log }) => {
   );
 };
 
-export const handle: SluiceFunction['handle'] = async (event, { store, signal }) => {
+export const handle: Handle<typeof accepts, typeof emits> = async (event, { store, signal }) => {
   const sensorId = event.subject;
   if (sensorId === undefined || !SENSOR_ID_PATTERN.test(sensorId)) {
     throw new PermanentError(
@@ -39,7 +40,7 @@ export const handle: SluiceFunction['handle'] = async (event, { store, signal })
   const timeMs = event.time === undefined ? Number.NaN : Date.parse(event.time);
   if (!Number.isFinite(timeMs))
     throw new PermanentError('no-event-time', 'a reading needs its measurement time as time');
-  const { value, unit } = event.data as ReadingRecorded;
+  const { value, unit } = event.data;
   windows ??= new WindowStore(store, { config: streamsConfig(process.env) });
   const fate = await windows.accept(
     { key: readingKey(event.source, event.id), sensorId, timeMs, value, unit },

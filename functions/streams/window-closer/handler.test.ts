@@ -11,6 +11,7 @@ import { Collections, STREAMS_DEFAULTS, StreamsEventType } from '../lib/streams.
 import { exampleEvent, stubContext } from '../lib/test-support.ts';
 import { WindowStore } from '../lib/window-store.ts';
 import { readingKey } from '../lib/windows.ts';
+import type { Events, Handle } from './events.gen.ts';
 import { accepts, handle, init } from './handler.ts';
 
 /** The broker ingress: records what window-closer posts, answers `status`. */
@@ -63,14 +64,15 @@ async function aggregate(
 }
 /** The PingSource's tick at `offsetMs`. */
 const tick = (offsetMs: number) => ({
-  ...exampleEvent(import.meta.dirname, StreamsEventType.ping),
+  ...exampleEvent<Events, typeof StreamsEventType.ping>(import.meta.dirname, StreamsEventType.ping),
   id: `tick-${offsetMs}`,
   time: at(offsetMs),
 });
 
 describe('window-closer', () => {
   it('is a SluiceFunction fired by the PingSource', () => {
-    expectTypeOf(handle).toEqualTypeOf<SluiceFunction['handle']>();
+    expectTypeOf(handle).toEqualTypeOf<Handle<typeof accepts>>();
+    expectTypeOf(init).toEqualTypeOf<SluiceFunction['init']>();
     expect(accepts).toEqual([StreamsEventType.ping]);
   });
 

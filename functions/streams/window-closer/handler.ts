@@ -11,6 +11,7 @@ import { type Counter, metrics } from '@opentelemetry/api';
 import { ConfigError, type SluiceFunction, TransientError } from '../../runtime/src/index.ts';
 import { StreamsEventType, streamsConfig } from '../lib/streams.ts';
 import { toWindowClosed, WindowStore } from '../lib/window-store.ts';
+import type { Handle } from './events.gen.ts';
 
 export const accepts = [StreamsEventType.ping] as const;
 export const emits = [] as const;
@@ -69,7 +70,7 @@ async function publish(
   if (!res.ok) throw new TransientError(`broker answered ${res.status} to window ${id}`);
 }
 
-export const handle: SluiceFunction['handle'] = async (event, { store, signal, log }) => {
+export const handle: Handle<typeof accepts> = async (event, { store, signal, log }) => {
   windows ??= new WindowStore(store, { config: streamsConfig(process.env) });
   const url = brokerUrl ?? process.env.BROKER_URL ?? '';
   // The tick's own time (the PingSource stamps it): a redelivered tick decides as the first did.
