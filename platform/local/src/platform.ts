@@ -12,8 +12,8 @@ import {
   type RouteTable,
   repositoryRouteSources,
 } from '../../../functions/runtime/src/index.ts';
-import { generateDevSecrets } from './dev-secrets.ts';
 import { type ControlServer, startControlServer } from './control-server.ts';
+import { generateDevSecrets } from './dev-secrets.ts';
 import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts';
 import { EventTrail, startTrailServer, type TrailServer } from './event-trail.ts';
 import { publicServiceProblems, routeTargetProblems, writeRouteFiles } from './exposure.ts';
