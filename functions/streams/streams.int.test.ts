@@ -213,6 +213,15 @@ describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () =>
     }
     const listed = (await (await gateway('/sensors')).json()) as { sensors: { id: string }[] };
     expect(listed.sensors.map((s) => s.id)).toEqual(sensors);
+    // The counters the streams dashboard reads, in the functions' own expositions (observability's name check).
+    const exposition = async (name: string): Promise<string> => {
+      const instance = platform?.serving.functions.get(name)?.scaler.snapshot().instances[0];
+      return (await fetch(`${instance?.metricsUrl}/metrics`)).text();
+    };
+    expect(await exposition('window-aggregator')).toMatch(
+      /^streams_readings_total\{[^}]*streams_outcome="on-time"/m,
+    );
+    expect(await exposition('window-closer')).toMatch(/^streams_windows_closed_total\{/m);
     expect(log.actions('ping').map((r) => r.fields['sluice.source'])).toContain('window-closer');
   }, 240_000);
 

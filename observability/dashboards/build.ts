@@ -11,12 +11,14 @@ import { join } from 'node:path';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { pipelineOverview } from './pipeline-overview.dashboard.ts';
 import { quotesDashboard } from './quotes.dashboard.ts';
+import { streamsDashboard } from './streams.dashboard.ts';
 
 export const OUT_DIR = join(import.meta.dirname, '..', 'k8s', 'grafana', 'generated');
 
 export const DASHBOARDS: Readonly<Record<string, () => { build(): Dashboard }>> = {
   'pipeline-overview': pipelineOverview,
   quotes: quotesDashboard,
+  streams: streamsDashboard,
 };
 
 export function render(name: string): string {

@@ -48,6 +48,25 @@ describe('dashboard quotes', () => {
   });
 });
 
+describe('dashboard streams', () => {
+  const panels = (
+    JSON.parse(render('streams')) as { panels: { title?: string; targets?: { expr: string }[] }[] }
+  ).panels;
+  it('shows readings, lateness, windows and both scaling levels, each from the metric that measures it', () => {
+    const expr = (title: string): string =>
+      (panels.find((p) => p.title === title)?.targets ?? []).map((t) => t.expr).join('\n');
+    expect(expr('Readings decided per second')).toContain(
+      'sum by (streams_outcome) (rate(streams_readings_total',
+    );
+    expect(expr('Late share')).toContain('streams_outcome="late"');
+    expect(expr('Windows made final per minute')).toContain('streams_windows_closed_total');
+    expect(expr('Queue depth of the readings trigger')).toContain('rabbitmq_detailed_queue_messages_ready');
+    expect(expr('Dispatcher replicas (make dev)')).toContain('sluice_dispatcher_replicas');
+    expect(expr('Instances per function')).toContain('target_info');
+    expect(expr('Requests by status')).toContain('http_route="/api/streams"');
+  });
+});
+
 describe.each(Object.keys(DASHBOARDS))('dashboard %s', (name) => {
   const json = render(name);
   const dashboard = JSON.parse(json) as {

@@ -31,6 +31,13 @@ const EXTERNAL = new Set([
   // api-gateway's token-bucket hook: read from a live gateway's exposition in
   // functions/platform/api-gateway/hooks/rate-limit.int.test.ts.
   'sluice_gateway_rate_limited_total',
+  // The streams functions' own counters: read from window-aggregator's and window-closer's live expositions in
+  // functions/streams/streams.int.test.ts; the local broker's KEDA series from its GET /metrics in
+  // eventing/src/queue-scaler.int.test.ts.
+  'streams_readings_total',
+  'streams_windows_closed_total',
+  'sluice_dispatcher_replicas',
+  'sluice_dispatcher_queue_depth',
 ]);
 
 interface PromTarget {

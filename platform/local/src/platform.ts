@@ -20,7 +20,13 @@ import { publicServiceProblems, routeTargetProblems, writeRouteFiles } from './e
 import type { FunctionHost } from './function-host.ts';
 import { type KnativeServiceSpec, loadKnativeServices, VISIBILITY } from './knative-service.ts';
 import { LOG_FORMAT, type LogFormat, ProcessFunctionHost } from './process-host.ts';
-import { DEFAULT_TARGETS_FILE, TargetsFile, toFileSd } from './prometheus-targets.ts';
+import {
+  brokerTarget,
+  DEFAULT_TARGETS_FILE,
+  type FileSdGroup,
+  TargetsFile,
+  toFileSd,
+} from './prometheus-targets.ts';
 import { LocalRevisions } from './revisions.ts';
 import { type Serving, startServing } from './serving.ts';
 
@@ -261,8 +267,9 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     log.warn(`cannot write ${config.targetsFile}: ${String(err)}`),
   );
   let serving: Serving | undefined;
+  let brokerTargets: FileSdGroup[] = [];
   const refreshTargets = (): void => {
-    if (serving !== undefined) void targets.write(toFileSd(serving.snapshots()));
+    if (serving !== undefined) void targets.write([...toFileSd(serving.snapshots()), ...brokerTargets]);
   };
   await targets.write([]);
   try {
@@ -323,6 +330,8 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     trailServer = await startTrailServer(trail);
     deadLetterSinks = broker.deadLetterSinks ?? new Map();
     childEnv.BROKER_URL = broker.url;
+    brokerTargets = [brokerTarget(broker.url)];
+    refreshTargets();
     envComplete();
     await running.start();
   } catch (err) {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TargetsFile, toFileSd } from './prometheus-targets.ts';
+import { brokerTarget, TargetsFile, toFileSd } from './prometheus-targets.ts';
 
 describe('prometheus-targets', () => {
   describe('toFileSd', () => {
@@ -72,6 +72,13 @@ describe('prometheus-targets', () => {
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  it('lists the local broker as its own target: its /metrics has the KEDA-scaled dispatchers', () => {
+    expect(brokerTarget('http://127.0.0.1:9010/')).toEqual({
+      targets: ['127.0.0.1:9010'],
+      labels: { job: 'sluice-broker', namespace: 'sluice', service: 'broker', __metrics_path__: '/metrics' },
     });
   });
 });

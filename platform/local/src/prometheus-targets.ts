@@ -36,6 +36,17 @@ export function toFileSd(snapshots: readonly ScalerSnapshot[], namespace = 'slui
   return groups;
 }
 
+/**
+ * The local broker's own exposition (GET <broker>/metrics: the dispatchers KEDA's ScaledObjects scale,
+ * eventing/src/queue-scaler.ts), as one more target.
+ */
+export function brokerTarget(brokerUrl: string, namespace = 'sluice'): FileSdGroup {
+  return {
+    targets: [new URL(brokerUrl).host],
+    labels: { job: 'sluice-broker', namespace, service: 'broker', __metrics_path__: '/metrics' },
+  };
+}
+
 /** Writes the file atomically (Prometheus watches it and must never read half a file). */
 export class TargetsFile {
   readonly #file: string;
