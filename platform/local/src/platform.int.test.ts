@@ -145,7 +145,9 @@ describe('local platform (broker + serving)', () => {
       expect(dead.received).toHaveLength(0);
       const up = log.actions(SCALE_ACTION.up);
       expect(up.map((r) => r.fields['event.reason'])).toEqual(['request held (scale from zero)']);
-      const sd = JSON.parse(await readFile(targets, 'utf8')) as { labels: { faas_name?: string; job: string } }[];
+      const sd = JSON.parse(await readFile(targets, 'utf8')) as {
+        labels: { faas_name?: string; job: string };
+      }[];
       // The function's instance, and the broker's own /metrics (its KEDA-scaled dispatchers).
       expect(sd.map((g) => g.labels.faas_name ?? g.labels.job)).toEqual(['hello', 'sluice-broker']);
     });

@@ -68,7 +68,8 @@ async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     process.stderr.write(`${request}\n`);
     return EXIT.usage;
   }
-  const command = args[0] as string;
+  // What the person typed: make update / make rollback / make revisions (the list).
+  const command = args[0] === 'list' ? 'revisions' : (args[0] as string);
   if (endpoints?.controlUrl === undefined || endpoints.controlToken === undefined) {
     process.stderr.write(`make ${command}: no make dev is running here (${endpointsFilePath(env)})\n`);
     return EXIT.unavailable;
