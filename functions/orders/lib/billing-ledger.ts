@@ -1,0 +1,115 @@
+/**
+ * billing's ledger (database `billing`): one invoice number and one billed order per placed order, exactly once
+ * under redelivery, a crash between any two steps, and two instances racing for the same order or the same
+ * number — on MongoDB and on FerretDB, which has no transactions and no atomic conditional update
+ * (docs/ferretdb.md). Every write is a unique insert, the one operation both make atomic:
+ *
+ * 1. the order is billed already (`orders` by `_id` = order id) → that bill, as it was;
+ * 2. else its invoice number: the one `invoices` holds for the order (unique index on `orderId`: a crash after
+ *    step 2 finds it), or the next free one: read the highest, insert highest + 1; a racer that took that number
+ *    makes the insert fail (`_id` = the number) and we try the next; a racer billing the same order makes it
+ *    fail on `orderId` and we take its number. Numbers are gapless: one is taken only together with an order;
+ * 3. the bill (`orders`, `_id` = order id); a duplicate means a racer wrote the same bill first: read it.
+ */
+import {
+  type Collection,
+  type DocumentStore,
+  DuplicateKeyError,
+  TransientError,
+} from '../../runtime/src/index.ts';
+import { type BilledOrder, Collections, type PlacedOrder } from './orders.ts';
+
+export type InvoiceDoc = {
+  /** `INV-00000042`: fixed width, so the highest sorts last by `_id` (the primary index). */
+  readonly _id: string;
+  readonly orderId: string;
+  readonly takenAt: string;
+};
+
+export type BillDoc = {
+  /** The order id. */
+  readonly _id: string;
+  readonly invoiceNumber: string;
+  readonly userId: string;
+  readonly numberOfItems: number;
+  readonly totalAmountCents: number;
+  readonly placedAt: string;
+  readonly billedAt: string;
+};
+
+const INVOICE_DIGITS = 8;
+/** Tries at the next number before giving up with a 503 (the broker retries): only under heavy racing. */
+const MAX_NUMBER_TRIES = 50;
+
+export const invoiceNumber = (n: number): string => `INV-${String(n).padStart(INVOICE_DIGITS, '0')}`;
+export const invoiceSeq = (id: string): number => Number(id.slice(4));
+
+export function billedEvent(bill: BillDoc): BilledOrder {
+  return {
+    orderId: bill._id,
+    invoiceNumber: bill.invoiceNumber,
+    userId: bill.userId,
+    totalAmountCents: bill.totalAmountCents,
+    billedAt: bill.billedAt,
+  };
+}
+
+export class BillingLedger {
+  readonly orders: Collection<BillDoc>;
+  readonly invoices: Collection<InvoiceDoc>;
+  readonly #now: () => Date;
+
+  constructor(store: DocumentStore, now: () => Date = () => new Date()) {
+    this.orders = store.collection<BillDoc>(Collections.orders);
+    this.invoices = store.collection<InvoiceDoc>(Collections.invoices);
+    this.#now = now;
+  }
+
+  async createIndexes(): Promise<void> {
+    await this.invoices.createIndex({ keys: { orderId: 1 }, unique: true, name: 'orderId_unique' });
+  }
+
+  /** Bills an order once; every later call for the same order answers the same bill. */
+  async bill(order: PlacedOrder): Promise<BillDoc> {
+    const billed = await this.orders.findOne({ _id: order.orderId });
+    if (billed !== null) return billed;
+    const number = await this.#invoiceFor(order.orderId);
+    const bill: BillDoc = {
+      _id: order.orderId,
+      invoiceNumber: number,
+      userId: order.userId,
+      numberOfItems: order.numberOfItems,
+      totalAmountCents: order.totalAmountCents,
+      placedAt: order.placedAt,
+      billedAt: this.#now().toISOString(),
+    };
+    try {
+      await this.orders.insertOne(bill);
+      return bill;
+    } catch (err) {
+      if (!(err instanceof DuplicateKeyError)) throw err;
+      const first = await this.orders.findOne({ _id: order.orderId });
+      if (first === null) throw err;
+      return first;
+    }
+  }
+
+  async #invoiceFor(orderId: string): Promise<string> {
+    for (let tries = 0; tries < MAX_NUMBER_TRIES; tries++) {
+      const mine = await this.invoices.findOne({ orderId });
+      if (mine !== null) return mine._id;
+      const [highest] = await this.invoices.find({}, { sort: { _id: -1 }, limit: 1 });
+      const next = invoiceNumber((highest === undefined ? 0 : invoiceSeq(highest._id)) + 1);
+      try {
+        await this.invoices.insertOne({ _id: next, orderId, takenAt: this.#now().toISOString() });
+        return next;
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError)) throw err;
+        // Taken by a racer: for this order (the loop finds it) or for another (the loop moves on).
+      }
+    }
+    throw new TransientError(`no free invoice number after ${MAX_NUMBER_TRIES} tries (heavy racing)`, {
+      retryAfterSeconds: 1,
+    });
+  }
+}
