@@ -88,8 +88,9 @@ invoke: ## post an example event to a running function: make invoke FN=<name> [E
 lint: install ## biome (lint + format check)
 	npx biome ci .
 
-typecheck: install ## tsc --noEmit over sources and tests
+typecheck: install ## tsc --noEmit over sources and tests (and the pages, with the DOM library)
 	npx tsc -p tsconfig.json
+	npx tsc -p tsconfig.pages.json
 
 test-unit: install ## unit tests (no network)
 	npx vitest run --project unit
@@ -100,6 +101,7 @@ test-int: install ferretdb chromium ## integration tests (RabbitMQ + FerretDB or
 test: install ferretdb chromium ## everything CI runs: lint, types, unit, integration, static checks, test-deploy
 	npx biome ci .
 	npx tsc -p tsconfig.json
+	npx tsc -p tsconfig.pages.json
 	npx vitest run --project '!deploy'
 	$(if $(strip $(TEST_CHECKS)),$(MAKE) --no-print-directory $(TEST_CHECKS))
 

@@ -3,12 +3,16 @@
 #   make types                   functions/<system>/<fn>/events.gen.ts from each function's schemas/
 #   make check-types             fails, naming `make types`, when one is stale (run before tsc by make test)
 #   make test-function FN=<name> one function's type check, tests, examples and manifest checks
+#   make pages                   every page/ folder bundled by esbuild into the static/ beside it
 # (make try FN=<name> is the local platform's: platform/local/local.mk.)
 SYSTEM ?=
 TYPE   ?=
 REPLY  ?=
 
-.PHONY: new-function types check-types test-function
+.PHONY: new-function types check-types test-function pages
+pages: install ## build every page (<owner>/page/ → <owner>/static/, esbuild; platform/build/pages.ts)
+	@node platform/build/pages.ts
+
 new-function: install ## scaffold a function: make new-function SYSTEM=<system> FN=<name> TYPE=<ce-type> [REPLY=<ce-type>]
 	@test "$(origin FN)" != file || { echo "usage: make new-function SYSTEM=<system> FN=<name> TYPE=<ce-type> [REPLY=<ce-type>]"; exit 64; }
 	@node platform/build/new-function.ts --system '$(SYSTEM)' --fn '$(FN)' --type '$(TYPE)' $(if $(REPLY),--reply '$(REPLY)')

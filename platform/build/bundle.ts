@@ -5,6 +5,8 @@
  *   dist/functions/<name>/chunks/*.mjs  code loaded only when needed (MongoDB driver, OpenTelemetry, express)
  *   dist/functions/<name>/node_modules/<package>/<file>   files (not code) a function serves from an npm package,
  *                                       listed in its `bundle.json` (`packageFiles`): results-api's Swagger UI
+ *   dist/functions/<name>/static/       the function's page (`page/`), built by pages.ts; the handler finds it at
+ *                                       `join(import.meta.dirname, 'static')` here and in its source folder alike
  *
  * Why here and not in bench/: the deploy image is built from this output, benchmarks only measure it.
  * Schemas are compiled at build time with ajv's standalone code (the idea of the cloudevents SDK's
@@ -22,6 +24,7 @@ import { parseArgs } from 'node:util';
 import * as ajvStandalone from 'ajv/dist/standalone/index.js';
 import { build, type Plugin } from 'esbuild';
 import { createAjv, findFunction, listFunctions } from '../../functions/runtime/src/index.ts';
+import { buildPage, PAGE_DIR, STATIC_DIR } from './pages.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const RUNTIME_SRC = join(ROOT, 'functions/runtime/src');
@@ -77,6 +80,8 @@ export interface BundleResult {
   readonly schemas: readonly string[];
   /** Package files copied beside the bundle (`node_modules/<package>/<file>`), from the function's bundle.json. */
   readonly files: readonly string[];
+  /** The built page's files (`static/…`), when the function has a `page/`. */
+  readonly page: readonly string[];
 }
 
 /**
@@ -194,7 +199,12 @@ export async function bundleFunction(options: BundleOptions): Promise<BundleResu
     .filter(([file]) => file.endsWith('.mjs'))
     .reduce((sum, [, o]) => sum + o.bytes, 0);
   const files = await copyPackageFiles(dir, out);
-  return { out, entry: join(out, 'main.mjs'), bytes, schemas: types, files };
+  const page = existsSync(join(dir, PAGE_DIR))
+    ? (await buildPage({ dir: join(dir, PAGE_DIR), out: join(out, STATIC_DIR) })).files.map((f) =>
+        join(STATIC_DIR, f),
+      )
+    : [];
+  return { out, entry: join(out, 'main.mjs'), bytes, schemas: types, files, page };
 }
 
 function functionNames(): string[] {
@@ -227,7 +237,7 @@ async function cli(): Promise<void> {
   for (const job of jobs) {
     const r = await bundleFunction(job);
     process.stdout.write(
-      `bundled ${relative(ROOT, job.dir)} -> ${relative(ROOT, r.entry)} (${(r.bytes / 1024).toFixed(0)} KiB, ${r.schemas.length} precompiled schema(s)${r.files.length === 0 ? '' : `, ${r.files.length} package file(s)`})\n`,
+      `bundled ${relative(ROOT, job.dir)} -> ${relative(ROOT, r.entry)} (${(r.bytes / 1024).toFixed(0)} KiB, ${r.schemas.length} precompiled schema(s)${r.files.length === 0 ? '' : `, ${r.files.length} package file(s)`}${r.page.length === 0 ? '' : `, a page of ${r.page.length} file(s)`})\n`,
     );
   }
 }

@@ -135,6 +135,15 @@ export type {
   UpdateResult,
 } from './ports/document-store.ts';
 export { type RunningFunction, type StartOptions, startFunction } from './runtime.ts';
+export {
+  loadStaticFiles,
+  MAX_STATIC_BYTES,
+  STATIC_CONTENT_SECURITY_POLICY,
+  STATIC_CONTENT_TYPES,
+  type StaticFiles,
+  StaticFilesError,
+  type StaticFilesOptions,
+} from './static-files.ts';
 export { openStore, type StoreOptions } from './store.ts';
 export { continueTrace, formatTraceparent, type TraceContext } from './trace.ts';
 export type {
