@@ -48,8 +48,10 @@ describe('a built page in the browser', () => {
     expect(page.url()).toBe(`${base}/stations/`);
     const items = page.getByRole('list', { name: 'stations' }).getByRole('listitem');
     await expect.poll(() => items.allTextContents()).toEqual(['Quai <b>Ouest</b>: 7 bikes', 'Gare: 0 bikes']);
-    // A string: the test's types are Node's, the function runs in the page.
-    expect(await items.first().evaluate('(li) => getComputedStyle(li).color')).toBe('rgb(0, 128, 0)');
+    const color = await items
+      .first()
+      .evaluate((li) => li.ownerDocument.defaultView?.getComputedStyle(li).color);
+    expect(color).toBe('rgb(0, 128, 0)');
 
     await page.getByRole('button', { name: 'count' }).focus();
     await page.keyboard.press('Enter');
