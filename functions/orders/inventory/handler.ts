@@ -1,0 +1,146 @@
+/**
+ * inventory — the movie inventory behind api-gateway at `/api/movies` (its own database, `inventory`):
+ *   GET    /movies                 paged by id (?after=<id>&limit=), ?title= filters by title prefix
+ *                                  (case and accents ignored: an index range on the folded title)
+ *   POST   /movies                 {"title","description"} (movie.schema.json) → 201 + Location
+ *   GET    /movies/:id
+ *   PUT    /movies/:id             the same body → 200
+ *   DELETE /movies/:id             → 204
+ * Consumes no events. Bodies are checked by JSON Schema (compiled once at start); every refusal is problem+json.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Request, Response, Router } from 'express';
+import { createAjv, PermanentError, type SluiceFunction } from '../../runtime/src/index.ts';
+import { bodyErrors, jsonBody, page, requireJson, route, sendProblem } from '../lib/http.ts';
+import {
+  MAX_TITLE_FILTER,
+  MOVIE_ID,
+  type MovieDoc,
+  prefixRange,
+  publicMovie,
+  titleKey,
+} from '../lib/movies.ts';
+import { Collections, type InvalidParam } from '../lib/orders.ts';
+import movieSchema from './movie.schema.json' with { type: 'json' };
+
+export const accepts = [] as const;
+
+const validMovie = createAjv().compile<{ title: string; description: string }>(movieSchema);
+
+function readMovie(body: unknown): { title: string; description: string } | InvalidParam[] {
+  if (validMovie(body)) return { title: body.title.trim(), description: body.description };
+  const e = validMovie.errors?.[0];
+  const missing = (e?.params as { missingProperty?: string; additionalProperty?: string } | undefined) ?? {};
+  const name =
+    missing.missingProperty ?? missing.additionalProperty ?? (e?.instancePath.replace(/^\//, '') || '(body)');
+  return [{ name, reason: e?.message ?? 'invalid' }];
+}
+
+export const init: SluiceFunction['init'] = async ({ store }) => {
+  await store
+    .collection<MovieDoc>(Collections.movies)
+    .createIndex({ keys: { titleKey: 1 }, name: 'titleKey' });
+};
+
+export const handle: SluiceFunction['handle'] = (event) => {
+  throw new PermanentError('no-events', `inventory consumes no events (got ${event.type})`);
+};
+
+export const routes: SluiceFunction['routes'] = (router: Router, { store, log }) => {
+  const movies = store.collection<MovieDoc>(Collections.movies);
+  const onError = (err: unknown): void =>
+    log.error(`inventory route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
+  const movieId = (req: Request, res: Response): string | undefined => {
+    const id = req.params.id;
+    if (typeof id === 'string' && MOVIE_ID.test(id)) return id;
+    sendProblem(res, 404, 'no such movie (ids are UUIDs)');
+    return undefined;
+  };
+
+  router.get(
+    '/movies',
+    route(async (req, res) => {
+      const paging = page(req, res);
+      if (paging === undefined) return;
+      const title = req.query.title;
+      if (title !== undefined && (typeof title !== 'string' || title.length > MAX_TITLE_FILTER))
+        return sendProblem(res, 400, 'title must be one value', [
+          { name: 'title', reason: `one value of at most ${MAX_TITLE_FILTER} characters` },
+        ]);
+      const filter: Record<string, unknown> = {};
+      if (typeof title === 'string' && titleKey(title) !== '') filter.titleKey = prefixRange(titleKey(title));
+      if (paging.after !== undefined) filter._id = { $gt: paging.after };
+      const list = await movies.find(filter, { sort: { _id: 1 }, limit: paging.limit });
+      const last = list.at(-1);
+      res.json({
+        movies: list.map(publicMovie),
+        next: list.length === paging.limit && last !== undefined ? last._id : null,
+      });
+    }, onError),
+  );
+
+  router.post(
+    '/movies',
+    jsonBody,
+    route(async (req, res) => {
+      if (!requireJson(req, res)) return;
+      const input = readMovie(req.body);
+      if (Array.isArray(input)) return sendProblem(res, 400, 'the movie does not match its schema', input);
+      const now = new Date().toISOString();
+      const doc: MovieDoc = {
+        _id: randomUUID(),
+        ...input,
+        titleKey: titleKey(input.title),
+        createdAt: now,
+        updatedAt: now,
+      };
+      await movies.insertOne(doc);
+      res.status(201).location(`movies/${doc._id}`).json(publicMovie(doc));
+    }, onError),
+  );
+
+  router.get(
+    '/movies/:id',
+    route(async (req, res) => {
+      const id = movieId(req, res);
+      if (id === undefined) return;
+      const doc = await movies.findOne({ _id: { $eq: id } });
+      if (doc === null) return sendProblem(res, 404, `no movie ${id}`);
+      res.json(publicMovie(doc));
+    }, onError),
+  );
+
+  router.put(
+    '/movies/:id',
+    jsonBody,
+    route(async (req, res) => {
+      const id = movieId(req, res);
+      if (id === undefined || !requireJson(req, res)) return;
+      const input = readMovie(req.body);
+      if (Array.isArray(input)) return sendProblem(res, 400, 'the movie does not match its schema', input);
+      const updatedAt = new Date().toISOString();
+      const done = await movies.findOneAndUpdate(
+        { _id: { $eq: id } },
+        { $set: { ...input, titleKey: titleKey(input.title), updatedAt } },
+      );
+      if (done === null) return sendProblem(res, 404, `no movie ${id}`);
+      res.json(publicMovie(done));
+    }, onError),
+  );
+
+  router.delete(
+    '/movies/:id',
+    route(async (req, res) => {
+      const id = movieId(req, res);
+      if (id === undefined) return;
+      if ((await movies.deleteOne({ _id: { $eq: id } })) === 0)
+        return sendProblem(res, 404, `no movie ${id}`);
+      res.status(204).end();
+    }, onError),
+  );
+
+  router.use(bodyErrors);
+  router.use((_req: Request, res: Response) => {
+    sendProblem(res, 404, 'GET/POST /movies, GET/PUT/DELETE /movies/:id');
+  });
+};
