@@ -1,6 +1,7 @@
 /**
  * The broker-path floor: raw amqplib on the same RabbitMQ — persistent publishes on a confirm channel
- * (50 in flight, as 50 HTTP connections would hold at the ingress), one durable queue, a consumer with
+ * (50 in flight, as 50 HTTP connections would hold at the ingress), one durable queue (classic, or
+ * quorum with `"queueType":"quorum"`), a consumer with
  * prefetch 50 and a manual ack per message. Nothing else. Prints BENCHJSON with deliveries/s and the
  * publish → consume latency percentiles. Runs as its own process, pinned by the caller.
  *   node bench/src/amqp-floor.ts '{"url":"amqp://…","seconds":5,"warmupSeconds":1,"inFlight":50}'
@@ -14,6 +15,8 @@ interface FloorArgs {
   readonly seconds: number;
   readonly warmupSeconds: number;
   readonly inFlight: number;
+  /** @default classic */
+  readonly queueType?: 'classic' | 'quorum';
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as FloorArgs;
@@ -21,7 +24,10 @@ const queue = `sluice-bench-floor-${process.pid}`;
 const connection = await amqp.connect(args.url);
 const publisher = await connection.createConfirmChannel();
 const consumer = await connection.createChannel();
-await publisher.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic' } });
+await publisher.assertQueue(queue, {
+  durable: true,
+  arguments: { 'x-queue-type': args.queueType ?? 'classic' },
+});
 await consumer.prefetch(args.inFlight);
 
 const body = Buffer.from(EVENT_BODY);

@@ -1,9 +1,11 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   BENCH_DEAD_LETTER,
   BENCH_SUBSCRIBER,
   benchManifests,
   cpuTicksFromStat,
+  declaredQueueType,
   PIPELINE_FUNCTION,
   parseBrokerBenchArgs,
   pipelineManifests,
@@ -21,6 +23,26 @@ describe('benchManifests', () => {
     expect(t?.delivery?.retry).toBe(0);
     expect(t?.delivery?.deadLetterSink?.ref?.name).toBe(BENCH_DEAD_LETTER);
     expect(m.warnings).toEqual([]);
+  });
+});
+
+describe('declaredQueueType', () => {
+  it("reads the queue type of the project's RabbitmqBrokerConfig (quorum, as upstream's default)", () => {
+    expect(declaredQueueType(join(import.meta.dirname, '../..'))).toBe('quorum');
+  });
+
+  it('is what the bench broker runs on when asked', () => {
+    expect(benchManifests({ eventType: 't', parallelism: 1, queueType: 'quorum' }).broker.queueType).toBe(
+      'quorum',
+    );
+    expect(
+      parseBrokerBenchArgs(
+        '{"url":"amqp://x","seconds":1,"warmupSeconds":1,"inFlight":2,"queueType":"quorum"}',
+      ).queueType,
+    ).toBe('quorum');
+    expect(
+      parseBrokerBenchArgs('{"url":"amqp://x","seconds":1,"warmupSeconds":1,"inFlight":2}').queueType,
+    ).toBe('classic');
   });
 });
 
@@ -48,6 +70,7 @@ describe('parseBrokerBenchArgs', () => {
       inFlight: 50,
       serverCpu: '0',
       mode: 'broker',
+      queueType: 'classic',
     });
   });
 

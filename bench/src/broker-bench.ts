@@ -3,6 +3,8 @@
  * and one trigger it runs, and the arguments both of its processes read. Kept apart so they are unit
  * tested without starting anything.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type EventingManifests, parseEventingManifests } from '../../eventing/src/index.ts';
 import { brokerYaml } from '../../eventing/src/testing/manifests.ts';
 
@@ -21,11 +23,23 @@ export interface BrokerBenchArgs {
   readonly serverCpu: string;
   /** `broker` (default): the broker path; `pipeline`: transfers through transaction-processor. */
   readonly mode: 'broker' | 'pipeline';
+  /** The trigger queues' type (the floor's queue too). @default classic */
+  readonly queueType: QueueType;
+}
+
+export type QueueType = 'classic' | 'quorum';
+
+/** The queue type the project's Broker declares (eventing/manifests/broker.yaml, RabbitmqBrokerConfig). */
+export function declaredQueueType(root: string): QueueType {
+  const file = join(root, 'eventing/manifests/broker.yaml');
+  return parseEventingManifests([{ file: 'broker.yaml', text: readFileSync(file, 'utf8') }]).broker.queueType;
 }
 
 export interface BenchManifestOptions {
   readonly eventType: string;
   readonly parallelism: number;
+  /** @default classic */
+  readonly queueType?: QueueType;
 }
 
 export interface BenchTrigger {
@@ -52,14 +66,17 @@ export const BANKING = {
  * of unacked messages.
  */
 export function benchManifests(options: BenchManifestOptions): EventingManifests {
-  return manifestsOf([
-    {
-      name: BENCH_SUBSCRIBER,
-      type: options.eventType,
-      subscriber: BENCH_SUBSCRIBER,
-      parallelism: options.parallelism,
-    },
-  ]);
+  return manifestsOf(
+    [
+      {
+        name: BENCH_SUBSCRIBER,
+        type: options.eventType,
+        subscriber: BENCH_SUBSCRIBER,
+        parallelism: options.parallelism,
+      },
+    ],
+    options.queueType,
+  );
 }
 
 /**
@@ -75,8 +92,8 @@ export function pipelineManifests(parallelism: number): EventingManifests {
   ]);
 }
 
-function manifestsOf(triggers: readonly BenchTrigger[]): EventingManifests {
-  const broker = brokerYaml({ queueType: 'classic', deadLetterSink: BENCH_DEAD_LETTER });
+function manifestsOf(triggers: readonly BenchTrigger[], queueType: QueueType = 'classic'): EventingManifests {
+  const broker = brokerYaml({ queueType, deadLetterSink: BENCH_DEAD_LETTER });
   const trigger = (t: BenchTrigger): string => `
 apiVersion: eventing.knative.dev/v1
 kind: Trigger
@@ -119,6 +136,7 @@ export function parseBrokerBenchArgs(text: string | undefined): BrokerBenchArgs 
     inFlight: Math.trunc(num('inFlight')),
     serverCpu: typeof raw.serverCpu === 'string' ? raw.serverCpu : '0',
     mode: raw.mode === 'pipeline' ? 'pipeline' : 'broker',
+    queueType: raw.queueType === 'quorum' ? 'quorum' : 'classic',
   };
 }
 

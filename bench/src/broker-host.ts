@@ -52,10 +52,13 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 }
 
 async function brokerProcess(argText: string | undefined): Promise<void> {
-  const { url, inFlight, mode, subscriberUrl, deadLetterUrl, functionUrl } = JSON.parse(argText ?? '{}') as {
+  const { url, inFlight, mode, queueType, subscriberUrl, deadLetterUrl, functionUrl } = JSON.parse(
+    argText ?? '{}',
+  ) as {
     url: string;
     inFlight: number;
     mode: BrokerBenchArgs['mode'];
+    queueType: BrokerBenchArgs['queueType'];
     subscriberUrl: string;
     deadLetterUrl: string;
     functionUrl?: string;
@@ -64,7 +67,7 @@ async function brokerProcess(argText: string | undefined): Promise<void> {
     manifests:
       mode === 'pipeline'
         ? pipelineManifests(inFlight)
-        : benchManifests({ eventType: EVENT_TYPE, parallelism: inFlight }),
+        : benchManifests({ eventType: EVENT_TYPE, parallelism: inFlight, queueType }),
     resolveSubscriber: (ref) => {
       if (ref.name === BENCH_SUBSCRIBER) return subscriberUrl;
       if (ref.name === BENCH_DEAD_LETTER) return deadLetterUrl;
@@ -258,6 +261,7 @@ async function hostProcess(argText: string | undefined): Promise<void> {
         url: args.url,
         inFlight: args.inFlight,
         mode: args.mode,
+        queueType: args.queueType,
         subscriberUrl: subscriber.url,
         deadLetterUrl: deadLetter.url,
         ...(started === undefined ? {} : { functionUrl: started.url }),

@@ -10,8 +10,9 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { declaredQueueType, type QueueType } from './broker-bench.ts';
 import { ROOT } from './servers.ts';
-import { median, pairedRatio } from './stats.ts';
+import { evaluateTarget, median, Op, pairedRatio, type TargetResult } from './stats.ts';
 
 const run = promisify(execFile);
 
@@ -43,9 +44,19 @@ interface Sample {
 }
 
 export interface BrokerSection {
+  /** amqplib on a classic queue. */
   readonly floor: PathResult;
+  /** amqplib on a quorum queue (upstream's default queue type). */
+  readonly quorumFloor: PathResult;
+  /** Ours, on the queue type the project's Broker declares. */
   readonly ours: PathResult | undefined;
+  readonly queueType: QueueType;
+  /** ours ÷ the classic floor, paired per round. */
   readonly ratio: number | undefined;
+  /** ours ÷ the quorum floor, paired per round. */
+  readonly quorumRatio: number | undefined;
+  /** Median broker CPU per delivered event, in ms (ingress + dispatch). */
+  readonly cpuMsPerEvent: number | undefined;
   readonly note?: string;
 }
 
@@ -67,10 +78,14 @@ interface MarkedResult {
 }
 
 /** Runs a bench script pinned to `cpu` and returns the JSON of its `BENCHJSON` line. */
-export async function marked(args: readonly string[], cpu: string): Promise<MarkedResult> {
+export async function marked(
+  args: readonly string[],
+  cpu: string,
+  timeoutMs = 120_000,
+): Promise<MarkedResult> {
   const { stdout } = await run('taskset', ['-c', cpu, process.execPath, ...args], {
     maxBuffer: 1 << 20,
-    timeout: 120_000,
+    timeout: timeoutMs,
   });
   const line = stdout.split('\n').find((l) => l.startsWith('BENCHJSON '));
   if (line === undefined) throw new Error(`no result from ${args[0]}: ${stdout}`);
@@ -87,58 +102,74 @@ function summarise(samples: Sample[]): PathResult {
   };
 }
 
+/**
+ * Rounds of three runs, order rotating: the amqplib floor on a classic queue, the same on a quorum
+ * queue, and our broker on the queue type eventing/manifests/broker.yaml declares.
+ */
 export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSection> {
   const floor: Sample[] = [];
+  const quorum: Sample[] = [];
   const ours: Sample[] = [];
   const pct = (cpu: number | undefined): string =>
     cpu === undefined ? '' : `, cpu ${(cpu * 100).toFixed(0)}%`;
   const haveBroker = existsSync(BROKER_MODULE) && existsSync(BROKER_HOST);
-  const args = JSON.stringify({
-    url: options.url,
-    seconds: options.seconds,
-    warmupSeconds: options.warmupSeconds,
-    inFlight: options.inFlight,
-    serverCpu: options.serverCpu,
-  });
+  const queueType = declaredQueueType(ROOT);
+  const argsFor = (q: QueueType): string =>
+    JSON.stringify({
+      url: options.url,
+      seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
+      inFlight: options.inFlight,
+      serverCpu: options.serverCpu,
+      queueType: q,
+    });
   const errors: string[] = [];
-  // Per-round rates (NaN = failed round) for the paired ratio, as the function path does.
+  // Per-round rates (NaN = failed round) for the paired ratios, as the function path does.
   const floorRates: number[] = [];
+  const quorumRates: number[] = [];
   const ourRates: number[] = [];
+  const cpuPerEvent: number[] = [];
+  const floorJob =
+    (q: QueueType, samples: Sample[], rates: number[], round: number) => async (): Promise<void> => {
+      const r = await marked([join(ROOT, 'bench/src/amqp-floor.ts'), argsFor(q)], options.serverCpu);
+      rates[round] = r.rate;
+      samples.push({
+        rate: r.rate,
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+        ...(r.cpu === undefined ? {} : { cpu: r.cpu }),
+      });
+      options.log(
+        `  round ${round + 1} amqplib floor (${q}): ${r.rate.toFixed(0)} msg/s, p99 ${r.p99Ms.toFixed(1)} ms${pct(r.cpu)}`,
+      );
+    };
   for (let round = 0; round < options.rounds; round++) {
     floorRates[round] = Number.NaN;
+    quorumRates[round] = Number.NaN;
     ourRates[round] = Number.NaN;
     const jobs: (() => Promise<void>)[] = [
-      async () => {
-        const r = await marked([join(ROOT, 'bench/src/amqp-floor.ts'), args], options.serverCpu);
-        floorRates[round] = r.rate;
-        floor.push({
-          rate: r.rate,
-          p50Ms: r.p50Ms,
-          p99Ms: r.p99Ms,
-          ...(r.cpu === undefined ? {} : { cpu: r.cpu }),
-        });
-        options.log(
-          `  round ${round + 1} amqplib floor: ${r.rate.toFixed(0)} msg/s, p99 ${r.p99Ms.toFixed(1)} ms${pct(r.cpu)}`,
-        );
-      },
+      floorJob('classic', floor, floorRates, round),
+      floorJob('quorum', quorum, quorumRates, round),
     ];
     if (haveBroker) {
       jobs.push(async () => {
         // broker-host starts the broker on the server core and the load+sink on the load core itself.
-        const r = await marked([BROKER_HOST, args], options.loadCpu);
+        const r = await marked([BROKER_HOST, argsFor(queueType)], options.loadCpu);
         // Like the function path: a round with refused POSTs or dead letters is not a valid sample.
         if ((r.postFailures ?? 0) > 0 || (r.deadLetters ?? 0) > 0) {
           throw new Error(`sluice broker: ${r.postFailures} failed POSTs, ${r.deadLetters} dead letters`);
         }
         const cpu = r.brokerCpu;
         ourRates[round] = r.rate;
+        if (cpu !== undefined && r.rate > 0) cpuPerEvent.push((cpu / r.rate) * 1000);
         ours.push({ rate: r.rate, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ...(cpu === undefined ? {} : { cpu }) });
         options.log(
-          `  round ${round + 1} sluice broker: ${r.rate.toFixed(0)} events/s, p99 ${r.p99Ms.toFixed(1)} ms${pct(cpu)}`,
+          `  round ${round + 1} sluice broker (${queueType}): ${r.rate.toFixed(0)} events/s, p99 ${r.p99Ms.toFixed(1)} ms${pct(cpu)}`,
         );
       });
     }
-    if (round % 2 === 1) jobs.reverse();
+    // Rotate the order so that no run always goes first (or last) on a drifting machine.
+    for (let i = 0; i < round % jobs.length; i++) jobs.push(jobs.shift() as () => Promise<void>);
     for (const job of jobs) {
       try {
         await job();
@@ -148,19 +179,65 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
       }
     }
   }
-  const f = summarise(floor);
   const o = haveBroker ? summarise(ours) : undefined;
   const note = !haveBroker
     ? 'broker path not measured yet: needs eventing/src/index.ts (startBroker) and bench/src/broker-host.ts (TODO, docs/performance.md)'
     : errors.length > 0
-      ? `${errors.length} round(s) failed: ${errors[0]}`
+      ? `${errors.length} run(s) failed: ${errors[0]}`
       : undefined;
   return {
-    floor: f,
+    floor: summarise(floor),
+    quorumFloor: summarise(quorum),
     ours: o,
+    queueType,
     ratio: o === undefined ? undefined : pairedRatio(ourRates, floorRates),
+    quorumRatio: o === undefined ? undefined : pairedRatio(ourRates, quorumRates),
+    cpuMsPerEvent: median(cpuPerEvent),
     ...(note === undefined ? {} : { note }),
   };
+}
+
+/** Issue #20's broker goal: ≥ 1.1 × the classic floor and ≥ 0.3 × the quorum floor, ≤ 0.5 ms CPU per event. */
+export const BROKER_GOAL = { classic: 1.1, quorum: 0.3, cpuMs: 0.5 } as const;
+
+/** One line for the whole goal: the classic ratio is the headline, the other two conditions must hold too. */
+export function brokerTarget(broker: BrokerSection | undefined): TargetResult {
+  if (broker === undefined)
+    return evaluateTarget('broker-path', undefined, Op.atLeast, BROKER_GOAL.classic, 'skipped');
+  const f = (v: number | undefined, d = 2): string => (v === undefined ? 'n/a' : v.toFixed(d));
+  const quorumMet = broker.quorumRatio !== undefined && broker.quorumRatio >= BROKER_GOAL.quorum;
+  const cpuMet = broker.cpuMsPerEvent !== undefined && broker.cpuMsPerEvent <= BROKER_GOAL.cpuMs;
+  return evaluateTarget(
+    'broker-path',
+    broker.ratio,
+    Op.atLeast,
+    BROKER_GOAL.classic,
+    `${f(broker.ours?.rate, 0)} events/s on ${broker.queueType} queues vs the amqplib floor ${f(broker.floor.rate, 0)}/s classic; ` +
+      `${f(broker.quorumRatio)} × the quorum floor ${f(broker.quorumFloor.rate, 0)}/s (goal >= ${BROKER_GOAL.quorum}, ${quorumMet ? 'met' : 'missed'}); ` +
+      `${f(broker.cpuMsPerEvent)} ms CPU per event (goal <= ${BROKER_GOAL.cpuMs}, ${cpuMet ? 'met' : 'missed'}); p99 ${f(broker.ours?.p99Ms, 1)} ms` +
+      (broker.note === undefined ? '' : `; ${broker.note}`),
+    quorumMet && cpuMet,
+  );
+}
+
+export function brokerTable(broker: BrokerSection): string[] {
+  const r = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
+  const cpu = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(v * 100).toFixed(0)}%`);
+  const perEvent = (p: PathResult): string =>
+    p.cpu === undefined || p.rate === undefined || p.rate <= 0
+      ? 'n/a'
+      : `${((p.cpu / p.rate) * 1000).toFixed(2)} ms`;
+  const quorumToClassic =
+    broker.quorumFloor.rate === undefined || broker.floor.rate === undefined
+      ? undefined
+      : broker.quorumFloor.rate / broker.floor.rate;
+  return [
+    '| broker path (RabbitMQ, persistent, confirms, 50 in flight) | events/s | ratio to classic floor | ratio to quorum floor | p50 | p99 end-to-end | cpu of the process under test | cpu per event |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    `| raw amqplib, classic queue: confirm publish + manual-ack consume | ${r(broker.floor.rate)} | 1.00 | — | ${r(broker.floor.p50Ms, 1)} ms | ${r(broker.floor.p99Ms, 1)} ms | ${cpu(broker.floor.cpu)} | ${perEvent(broker.floor)} |`,
+    `| raw amqplib, quorum queue | ${r(broker.quorumFloor.rate)} | ${r(quorumToClassic, 2)} | 1.00 | ${r(broker.quorumFloor.p50Ms, 1)} ms | ${r(broker.quorumFloor.p99Ms, 1)} ms | ${cpu(broker.quorumFloor.cpu)} | ${perEvent(broker.quorumFloor)} |`,
+    `| **sluice** ingress → publish → trigger queue (${broker.queueType}, as broker.yaml) → HTTP dispatch → ack | ${r(broker.ours?.rate)} | ${r(broker.ratio, 2)} | ${r(broker.quorumRatio, 2)} | ${r(broker.ours?.p50Ms, 1)} ms | ${r(broker.ours?.p99Ms, 1)} ms | ${cpu(broker.ours?.cpu)} | ${r(broker.cpuMsPerEvent, 2)} ms |`,
+  ];
 }
 
 export interface PipelineSection {

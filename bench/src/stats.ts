@@ -51,8 +51,10 @@ export function evaluateTarget(
   op: OpSymbol,
   goal: number,
   note?: string,
+  /** Further conditions of the same goal (named in `note`): met only when they hold too. */
+  alsoMet = true,
 ): TargetResult {
-  const met = ratio !== undefined && (op === Op.atLeast ? ratio >= goal : ratio <= goal);
+  const met = alsoMet && ratio !== undefined && (op === Op.atLeast ? ratio >= goal : ratio <= goal);
   return { name, ratio, op, goal, met, ...(note === undefined ? {} : { note }) };
 }
 

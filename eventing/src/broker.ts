@@ -18,6 +18,7 @@
  * Dead-letter dispatcher (`dispatchDLQ`): deliver to the sink with the same delivery settings; a sink that
  * still fails loses the event (logged at error), as upstream — hence the sink's min-scale 1.
  */
+import { Agent } from 'node:http';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import { CORRELATION_FIELD, correlationOf, DEAD_LETTERED_HEADER } from '../../functions/runtime/src/index.ts';
 import type { BrokerBackend, ConsumerHandle, Delivery, QueueSpec, Topology } from './backends/backend.ts';
@@ -214,6 +215,14 @@ export class Dispatchers {
   readonly #replyUrl: () => string;
   readonly #onTrail: OnTrail | undefined;
   readonly #abort = new AbortController();
+  /**
+   * Keep-alive connections per trigger, as many as its dispatcher's replicas × parallelism can use at
+   * once, so a delivery never waits for a socket nor opens a new one at saturation (upstream's Go client
+   * keeps 2 idle connections per host and dials for most deliveries under load). Replies and dead letters
+   * share one pool.
+   */
+  readonly #agents = new Map<string, Agent>();
+  readonly #sharedAgent = new Agent({ keepAlive: true });
 
   constructor(backend: BrokerBackend, plan: BrokerPlan, log: Logger, options: DispatchersOptions) {
     this.#backend = backend;
@@ -274,6 +283,16 @@ export class Dispatchers {
     );
   }
 
+  #agentFor(route: TriggerRoute): Agent {
+    let agent = this.#agents.get(route.trigger.name);
+    if (agent === undefined) {
+      const sockets = route.trigger.parallelism;
+      agent = new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+      this.#agents.set(route.trigger.name, agent);
+    }
+    return agent;
+  }
+
   /** How many replicas a trigger's dispatcher runs, and the messages they hold unacknowledged. */
   replicasOf(trigger: string): { readonly replicas: number; readonly held: number } {
     const list = this.#replicas.get(trigger) ?? [];
@@ -291,12 +310,15 @@ export class Dispatchers {
     if (route === undefined || list === undefined) throw new Error(`no trigger ${trigger}`);
     while (list.length < replicas) list.push(await this.#consumeFor(route));
     const removed = list.splice(Math.max(0, replicas));
+    this.#agentFor(route).maxSockets = Math.max(1, replicas) * route.trigger.parallelism;
     await Promise.all(removed.map((c) => c.cancel()));
   }
 
   /** Aborts deliveries in progress (their messages are not acked, so they are redelivered). */
   abort(): void {
     this.#abort.abort();
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#sharedAgent.destroy();
   }
 
   /** The event as this data plane sends it, and the HTTP headers that go with it. */
@@ -314,6 +336,7 @@ export class Dispatchers {
     const { event: sent, headers } = out;
     const result = await deliver(route.subscriberUrl, sent, route.delivery, {
       signal: this.#abort.signal,
+      agent: this.#agentFor(route),
       headers,
       onInvalidReply: (m) =>
         this.#log.warn(
@@ -423,6 +446,7 @@ export class Dispatchers {
     const url = this.#replyUrl();
     const sent = await deliver(url, this.#behaviour.stampTime ? withSendTime(reply) : reply, delivery, {
       signal: this.#abort.signal,
+      agent: this.#sharedAgent,
       headers,
     });
     if (!isRetriable(sent.status)) {
@@ -482,7 +506,11 @@ export class Dispatchers {
   async #dispatchDeadLetter(dl: DeadLetterRoute, received: CloudEvent, _delivery: Delivery): Promise<void> {
     // A DeliveryAbortedError (shutdown) propagates: the message is not acked and comes back later.
     const { event, headers } = this.#outgoing(received);
-    const result = await deliver(dl.sinkUrl, event, dl.delivery, { signal: this.#abort.signal, headers });
+    const result = await deliver(dl.sinkUrl, event, dl.delivery, {
+      signal: this.#abort.signal,
+      agent: this.#sharedAgent,
+      headers,
+    });
     const failed = isRetriable(result.status) || (!result.ok && this.#behaviour.refusal === 'dead-letter');
     if (!failed) {
       const reply = result.ok || this.#behaviour.refusal === 'ack' ? result.reply : undefined;

@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { Agent, createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   backoffMs,
+  deliver,
   deliveryConfig,
   isRetriable,
   knativeErrorData,
@@ -82,6 +85,89 @@ describe('delivery', () => {
         knativeerrorcode: -1,
       });
       expect(withErrorExtensions(event, 'http://x/', 500, 'ZQ==').extensions.knativeerrordata).toBe('ZQ==');
+    });
+  });
+
+  describe('deliver over node:http', () => {
+    const servers: Server[] = [];
+    afterEach(async () => {
+      for (const s of servers.splice(0)) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
+    });
+    const serve = async (handler: RequestListener): Promise<{ url: string; connections: () => number }> => {
+      const server = createServer(handler);
+      let connections = 0;
+      server.on('connection', () => connections++);
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return {
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+        connections: () => connections,
+      };
+    };
+    const event = {
+      specversion: '1.0' as const,
+      id: 'e1',
+      source: '/s',
+      type: 't',
+      datacontenttype: 'application/json',
+      data: { a: 1 },
+      extensions: {},
+    };
+
+    it('sends binary mode through the given keep-alive agent: one connection for deliveries one after another', async () => {
+      const seen: string[] = [];
+      const sub = await serve((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        req.on('end', () => {
+          seen.push(`${req.headers['ce-id']} ${req.headers['content-type']} ${body}`);
+          res.writeHead(200, {
+            'ce-specversion': '1.0',
+            'ce-id': 'r1',
+            'ce-source': '/r',
+            'ce-type': 'reply',
+          });
+          res.end();
+        });
+      });
+      const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+      try {
+        for (let i = 0; i < 3; i++) {
+          const result = await deliver(sub.url, event, deliveryConfig(undefined), { agent });
+          expect(result.ok).toBe(true);
+          expect(result.reply?.type).toBe('reply');
+        }
+      } finally {
+        agent.destroy();
+      }
+      expect(seen).toEqual(Array(3).fill('e1 application/json {"a":1}'));
+      expect(sub.connections()).toBe(1);
+    });
+
+    it('bounds each attempt by the timeout, body included, and counts it as no answer', async () => {
+      const sub = await serve((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('part'); // the rest never comes
+      });
+      const result = await deliver(sub.url, event, { ...deliveryConfig(undefined), timeoutMs: 100 });
+      expect(result.status).toBe(-1);
+      expect(result.error).toBe('HTTP 200, body unreadable: timeout after 100 ms');
+    });
+
+    it('reports a refused connection as no answer and retries it', async () => {
+      const sub = await serve((_req, res) => res.end());
+      const url = sub.url;
+      servers[0]?.close();
+      await new Promise((r) => setTimeout(r, 10));
+      const result = await deliver(url, event, { ...deliveryConfig({ retry: 1 }), backoffDelayMs: 1 });
+      expect(result.status).toBe(-1);
+      expect(result.attempts).toHaveLength(2);
+      expect(result.error).toMatch(/ECONNREFUSED/);
     });
   });
 });

@@ -19,7 +19,8 @@
  * Defaults are the dispatcher's and the trigger reconciler's: with a delivery spec, `retry` is 5 when
  * unset; without one, 0. Policy exponential, delay 50 ms, no timeout.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import { type Agent, globalAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { HEADER_ENCODING, receiveVerbatim, toBinary } from '../../functions/runtime/src/index.ts';
 import { BACKOFF_POLICY, type BackoffPolicy, type DeliverySpec } from './manifests.ts';
@@ -147,6 +148,11 @@ export interface DeliveryResult {
 
 export interface DeliverOptions {
   readonly signal?: AbortSignal;
+  /**
+   * The keep-alive connection pool to send through, sized to the trigger's parallelism (the broker keeps
+   * one per subscriber). @default node:http's global agent (keep-alive, unbounded)
+   */
+  readonly agent?: Agent;
   /** Extra request headers (the upstream dispatcher's `traceparent`/`tracestate`). */
   readonly headers?: Readonly<Record<string, string>>;
   /** Injected for tests. @default setTimeout-based, aborted by `signal` */
@@ -199,23 +205,14 @@ export async function deliver(
     let error = '';
     let headers: Record<string, string> = {};
     try {
-      const signals = [
-        ...(config.timeoutMs === undefined ? [] : [AbortSignal.timeout(config.timeoutMs)]),
-        ...(options.signal === undefined ? [] : [options.signal]),
-      ];
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: requestHeaders,
-        body: message.body,
-        ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
-      });
-      headers = Object.fromEntries(res.headers.entries());
-      try {
-        body = Buffer.from(await res.arrayBuffer());
-        status = res.status;
+      const answer = await post(url, requestHeaders, message.body, config.timeoutMs, options);
+      headers = answer.headers;
+      if (answer.bodyError === undefined) {
+        body = answer.body;
+        status = answer.status;
         error = `HTTP ${status}`;
-      } catch (err) {
-        error = `HTTP ${res.status}, body unreadable: ${describeFailure(err, config)}`;
+      } else {
+        error = `HTTP ${answer.status}, body unreadable: ${describeFailure(answer.bodyError, config)}`;
       }
     } catch (err) {
       if (options.signal?.aborted) throw new DeliveryAbortedError('delivery aborted');
@@ -233,6 +230,104 @@ export async function deliver(
     waited = Math.max(backoff, retryAfterMs(status, headers['retry-after'], config.retryAfterMaxMs));
     await sleep(waited, options.signal);
   }
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+  /** Set when the answer's head came but its body did not arrive whole. */
+  readonly bodyError?: Error;
+}
+
+class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+/**
+ * One POST on node:http through a keep-alive agent, not `fetch`: undici's Request/Headers objects, web
+ * streams and two abort signals per attempt were ~30 % of the broker's CPU (docs/performance.md). One
+ * timer bounds the whole attempt (head and body), as the dispatcher's http.Client timeout does.
+ */
+function post(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  body: Uint8Array,
+  timeoutMs: number | undefined,
+  options: DeliverOptions,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const signal = options.signal;
+    const done = (): void => {
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    // Once the head has come, a failure is the body's: the answer is there, its body is not.
+    let head: { status: number; headers: Record<string, string> } | undefined;
+    const fail = (err: Error): void => {
+      if (settled) return;
+      done();
+      if (head === undefined) reject(err);
+      else resolve({ ...head, body: Buffer.alloc(0), bodyError: err });
+    };
+    const req = send(
+      target,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': body.byteLength },
+        ...(target.protocol === 'https:' ? {} : { agent: options.agent ?? globalAgent }),
+      },
+      (res) => {
+        const status = res.statusCode ?? -1;
+        const answerHeaders = flatHeaders(res.headers);
+        head = { status, headers: answerHeaders };
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.once('end', () => {
+          if (settled) return;
+          done();
+          resolve({
+            status,
+            headers: answerHeaders,
+            body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
+          });
+        });
+        res.once('error', fail);
+        res.once('aborted', () => fail(new Error('connection closed before the body ended')));
+      },
+    );
+    const onAbort = (): void => {
+      req.destroy(new DeliveryAbortedError('delivery aborted'));
+    };
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        req.destroy();
+        fail(new DeliveryAbortedError('delivery aborted'));
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => req.destroy(new TimeoutError(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    }
+    req.once('error', fail);
+    req.end(body);
+  });
+}
+
+/** Response headers as fetch's `Headers` shows them: one string per name, repeated values joined. */
+function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
 }
 
 function describeFailure(err: unknown, config: Readonly<DeliveryConfig>): string {
