@@ -1,14 +1,22 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { K8S_PROMETHEUS_DIR, withoutKubernetesSd } from './prometheus-config.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
+/** What prometheus.yml says where the app namespace goes (written by the Deployment's init container). */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the literal placeholder, not a template
+const PLACEHOLDER = '${APP_NAMESPACE}';
 interface Job {
   job_name: string;
   metrics_path?: string;
-  kubernetes_sd_configs?: { role: string; namespaces?: { own_namespace?: boolean } }[];
+  kubernetes_sd_configs?: {
+    role: string;
+    namespaces?: { own_namespace?: boolean; names?: string[] };
+  }[];
   relabel_configs?: { source_labels?: string[]; regex?: string; action?: string }[];
 }
 const config = parse(readFileSync(join(K8S_PROMETHEUS_DIR, 'prometheus.yml'), 'utf8'), { merge: true }) as {
@@ -21,10 +29,57 @@ const job = (name: string): Job => {
 };
 
 describe('cluster prometheus.yml', () => {
-  it('discovers pods of its own namespace only (a namespaced Role is enough)', () => {
-    const sd = config.scrape_configs.flatMap((j) => j.kubernetes_sd_configs ?? []);
+  it('discovers pods of its own namespace and the app namespace only (namespaced Roles are enough)', () => {
+    const sd = config.scrape_configs.flatMap((j) =>
+      (j.kubernetes_sd_configs ?? []).map((s) => [j.job_name, s] as const),
+    );
     expect(sd.length).toBeGreaterThanOrEqual(4);
-    for (const s of sd) expect(s).toEqual({ role: 'pod', namespaces: { own_namespace: true } });
+    for (const [name, s] of sd)
+      expect(s, name).toEqual(
+        name === 'sluice-functions'
+          ? { role: 'pod', namespaces: { names: [PLACEHOLDER] } }
+          : { role: 'pod', namespaces: { own_namespace: true } },
+      );
+  });
+
+  it('gets the app namespace written by its init container, from the env the overlay sets', () => {
+    const docs = parseAllDocuments(
+      readFileSync(join(K8S_PROMETHEUS_DIR, 'prometheus-deployment.yaml'), 'utf8'),
+    ).map((d) => d.toJSON());
+    const deployment = docs.find((d) => d.kind === 'Deployment');
+    const init = deployment.spec.template.spec.initContainers[0];
+    expect(init.env).toEqual([{ name: 'APP_NAMESPACE', value: 'sluice' }]);
+    const script = init.command.at(-1) as string;
+    // What the shell runs, on a copy of the config: the one placeholder replaced, nothing else touched.
+    const dir = mkdtempSync(join(tmpdir(), 'prometheus-render-'));
+    try {
+      mkdirSync(join(dir, 'template'));
+      mkdirSync(join(dir, 'out'));
+      copyFileSync(join(K8S_PROMETHEUS_DIR, 'prometheus.yml'), join(dir, 'template', 'prometheus.yml'));
+      copyFileSync(join(K8S_PROMETHEUS_DIR, 'sluice.rules.yml'), join(dir, 'template', 'sluice.rules.yml'));
+      const run = spawnSync(
+        '/bin/sh',
+        [
+          '-c',
+          script
+            .replaceAll('/etc/prometheus-template', join(dir, 'template'))
+            .replaceAll('/etc/prometheus/', `${join(dir, 'out')}/`),
+        ],
+        { env: { APP_NAMESPACE: 'sluice-qualification', PATH: process.env.PATH ?? '' }, encoding: 'utf8' },
+      );
+      expect(run.status, run.stderr).toBe(0);
+      const rendered = readFileSync(join(dir, 'out', 'prometheus.yml'), 'utf8');
+      expect(rendered).not.toContain('APP_NAMESPACE');
+      expect(rendered).toBe(
+        readFileSync(join(K8S_PROMETHEUS_DIR, 'prometheus.yml'), 'utf8').replaceAll(
+          PLACEHOLDER,
+          'sluice-qualification',
+        ),
+      );
+      expect(readFileSync(join(dir, 'out', 'sluice.rules.yml'), 'utf8')).toContain('groups:');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('scrapes the functions the way the deploy patch annotates them', () => {

@@ -4,9 +4,10 @@
 #   make images [FN=<name>]           build function images; import into k3s, or push with REGISTRY=<host/path>
 #   make deploy [OVERLAY=production]  platform + credentials + dist/manifests/$(OVERLAY).yaml, then endpoints
 #   make smoke                        curl CloudEvents at the broker, show them processed (MongoDB records)
-#   make undeploy                     remove the overlay's namespace; says what stays
+#   make undeploy                     remove the overlay's two namespaces; says what stays
+#   make budget                       the app and data namespaces' quotas by system, with the headroom
 # kustomize v5 is built once per machine from the Go module proxy (platform/tools/kustomize), like FerretDB.
-.PHONY: kustomize manifests check-manifests shellcheck cluster deploy undeploy smoke images endpoints
+.PHONY: kustomize manifests check-manifests shellcheck cluster deploy undeploy smoke images endpoints budget
 
 OVERLAY   ?= qualification
 REGISTRY  ?=
@@ -37,6 +38,9 @@ manifests: $(KUSTOMIZE_BIN) ## render each overlay to dist/manifests/<overlay>.y
 	    $(if $(REGISTRY),| sed 's#image: dev.local/sluice/#image: $(REGISTRY)/sluice/#') > dist/manifests/$$o.yaml.tmp; \
 	  mv dist/manifests/$$o.yaml.tmp dist/manifests/$$o.yaml; echo "dist/manifests/$$o.yaml"; \
 	done
+
+budget: install manifests ## what each system holds of OVERLAY's namespaces' quotas at its largest, and the headroom
+	node platform/k3s/validate/budget.ts dist/manifests/$(OVERLAY).yaml
 
 check-manifests: install manifests shellcheck ## validate rendered overlays (schemas + project rules), shellcheck
 	node platform/k3s/validate/cli.ts $(addprefix dist/manifests/,$(addsuffix .yaml,$(K3S_OVERLAYS)))

@@ -13,8 +13,12 @@ MANIFEST="${MANIFEST:-$REPO_ROOT/dist/manifests/$OVERLAY.yaml}"
 SKIP_PLATFORM="${SKIP_PLATFORM:-0}"
 
 [[ -f "$MANIFEST" ]] || die "$MANIFEST is missing: run make manifests"
-NS="$(overlay_namespace "$MANIFEST")"
-[[ -n "$NS" ]] || die "$MANIFEST has no Namespace object"
+# An environment is two namespaces (docs/deploy.md): NS for the functions and the broker, DATA_NS for RabbitMQ,
+# MongoDB, Redis and the observability stack. A pod mounts Secrets of its own namespace only, so each Secret is
+# created where its readers run (Redis' password in both).
+NS="$(overlay_namespace "$MANIFEST" app)"
+DATA_NS="$(overlay_namespace "$MANIFEST" data)"
+[[ -n "$NS" && -n "$DATA_NS" ]] || die "$MANIFEST lacks its app or data Namespace (label sluice.dev/namespace-role)"
 
 if [[ "$SKIP_PLATFORM" != 1 ]]; then
   WITH_RABBITMQ_SOURCE=0
@@ -25,19 +29,25 @@ if [[ "$SKIP_PLATFORM" != 1 ]]; then
   "$K3S_DIR/install-platform.sh"
 fi
 
-log "application: overlay $OVERLAY, namespace $NS"
-# The Namespace first, so the Secrets below can be created before the workloads that read them.
-run_stdin "<Namespace $NS>" "$KUBECTL" apply --server-side --field-manager=sluice -f - <<YAML
+log "application: overlay $OVERLAY, namespaces $NS (functions) and $DATA_NS (data services)"
+# The Namespaces first, so the Secrets below can be created before the workloads that read them.
+run_stdin "<Namespaces $NS, $DATA_NS>" "$KUBECTL" apply --server-side --field-manager=sluice -f - <<YAML
 apiVersion: v1
 kind: Namespace
 metadata:
   name: $NS
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $DATA_NS
 YAML
 
 # Credentials are generated here, never committed. MongoDB reads the root and application users from
-# mongodb-credentials on its first start; functions get MONGODB_URL from sluice-function-env.
-if secret_exists "$NS" mongodb-credentials; then
-  log "secret $NS/mongodb-credentials exists: kept"
+# mongodb-credentials (data namespace) on its first start; functions get MONGODB_URL from sluice-function-env
+# (app namespace), which names MongoDB across namespaces.
+if secret_exists "$DATA_NS" mongodb-credentials; then
+  log "secret $DATA_NS/mongodb-credentials exists: kept"
 else
   if [[ "$DRY_RUN" == 1 ]]; then
     root_password='<root-password>' app_password='<app-password>'
@@ -45,7 +55,7 @@ else
     root_password="$(random_secret)" app_password="$(random_secret)"
   fi
   run_stdin "<generated mongodb-credentials: root-username, root-password, app-username, app-password>" \
-    "$KUBECTL" -n "$NS" create -f - <<YAML
+    "$KUBECTL" -n "$DATA_NS" create -f - <<YAML
 apiVersion: v1
 kind: Secret
 metadata:
@@ -65,7 +75,7 @@ else
   if [[ "$DRY_RUN" == 1 ]]; then
     app_password='<app-password>'
   else
-    app_password="${app_password:-$("$KUBECTL" -n "$NS" get secret mongodb-credentials -o jsonpath='{.data.app-password}' | base64 -d)}"
+    app_password="${app_password:-$("$KUBECTL" -n "$DATA_NS" get secret mongodb-credentials -o jsonpath='{.data.app-password}' | base64 -d)}"
   fi
   run_stdin "<generated sluice-function-env: MONGODB_URL>" "$KUBECTL" -n "$NS" create -f - <<YAML
 apiVersion: v1
@@ -75,12 +85,13 @@ metadata:
   labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
 type: Opaque
 stringData:
-  MONGODB_URL: "mongodb://sluice:$app_password@mongodb.$NS.svc.cluster.local:27017/?authSource=admin"
+  MONGODB_URL: "mongodb://sluice:$app_password@mongodb.$DATA_NS.svc.cluster.local:27017/?authSource=admin"
 YAML
 fi
 
-# The quotes system's admin key (docs/quotes.md) and the gateway's Redis password: one per namespace, so
-# qualification and production never share a key.
+# The quotes system's admin key (docs/quotes.md) and the gateway's Redis password: one per environment, so
+# qualification and production never share a key. Redis reads its password in the data namespace, the gateway
+# its URL in the app namespace: the same generated value, written to both.
 if secret_exists "$NS" quotes-admin-key; then
   log "secret $NS/quotes-admin-key exists: kept"
 else
@@ -96,11 +107,8 @@ stringData:
   admin-key: "$admin_key"
 YAML
 fi
-if secret_exists "$NS" redis-credentials; then
-  log "secret $NS/redis-credentials exists: kept"
-else
-  if [[ "$DRY_RUN" == 1 ]]; then redis_password='<redis-password>'; else redis_password="$(random_secret)"; fi
-  run_stdin "<generated redis-credentials: password, url>" "$KUBECTL" -n "$NS" create -f - <<YAML
+redis_secret() { # NS PASSWORD
+  run_stdin "<generated redis-credentials: password, url>" "$KUBECTL" -n "$1" create -f - <<YAML
 apiVersion: v1
 kind: Secret
 metadata:
@@ -108,9 +116,23 @@ metadata:
   labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
 type: Opaque
 stringData:
-  password: "$redis_password"
-  url: "redis://:$redis_password@redis.$NS.svc.cluster.local:6379/0"
+  password: "$2"
+  url: "redis://:$2@redis.$DATA_NS.svc.cluster.local:6379/0"
 YAML
+}
+if secret_exists "$DATA_NS" redis-credentials; then
+  log "secret $DATA_NS/redis-credentials exists: kept"
+  if [[ "$DRY_RUN" == 1 ]]; then redis_password='<redis-password>'; else
+    redis_password="$("$KUBECTL" -n "$DATA_NS" get secret redis-credentials -o jsonpath='{.data.password}' | base64 -d)"
+  fi
+else
+  if [[ "$DRY_RUN" == 1 ]]; then redis_password='<redis-password>'; else redis_password="$(random_secret)"; fi
+  redis_secret "$DATA_NS" "$redis_password"
+fi
+if secret_exists "$NS" redis-credentials; then
+  log "secret $NS/redis-credentials exists: kept"
+else
+  redis_secret "$NS" "$redis_password"
 fi
 
 # KEDA reads queue depths from the RabbitMQ management API (useRegex needs it): its URL, with the RabbitmqCluster's
@@ -123,9 +145,9 @@ if grep -q '^kind: ScaledObject$' "$MANIFEST"; then
       mq_user='<rabbitmq-user>' mq_password='<rabbitmq-password>'
     else
       kube apply --server-side --force-conflicts --field-manager=sluice -f "$MANIFEST" >/dev/null 2>&1 || true
-      kube -n "$NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
-      mq_user="$("$KUBECTL" -n "$NS" get secret rabbitmq-default-user -o jsonpath='{.data.username}' | base64 -d)"
-      mq_password="$("$KUBECTL" -n "$NS" get secret rabbitmq-default-user -o jsonpath='{.data.password}' | base64 -d)"
+      kube -n "$DATA_NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
+      mq_user="$("$KUBECTL" -n "$DATA_NS" get secret rabbitmq-default-user -o jsonpath='{.data.username}' | base64 -d)"
+      mq_password="$("$KUBECTL" -n "$DATA_NS" get secret rabbitmq-default-user -o jsonpath='{.data.password}' | base64 -d)"
     fi
     run_stdin "<generated keda-rabbitmq-management: host>" "$KUBECTL" -n "$NS" create -f - <<YAML
 apiVersion: v1
@@ -135,24 +157,25 @@ metadata:
   labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
 type: Opaque
 stringData:
-  host: "http://$mq_user:$mq_password@rabbitmq.$NS.svc.cluster.local:15672/"
+  host: "http://$mq_user:$mq_password@rabbitmq.$DATA_NS.svc.cluster.local:15672/"
 YAML
   fi
 fi
 
-# Observability Secrets (Elasticsearch, Kibana, Fluent Bit, Grafana, Alertmanager webhook): generated when absent.
-"$REPO_ROOT/observability/k8s/credentials.sh" "$NS"
+# Observability Secrets (Elasticsearch, Kibana, Fluent Bit, Grafana, Alertmanager webhook, the MongoDB
+# exporter's user), in the data namespace with the stack: generated when absent.
+"$REPO_ROOT/observability/k8s/credentials.sh" "$DATA_NS"
 
 kube apply --server-side --force-conflicts --field-manager=sluice -f "$MANIFEST"
 
 # In dependency order: the functions (the dead-letter sink among them) must have an address before the
 # Broker's and Triggers' dead-letter dispatchers can resolve it.
 log "waiting for the data services, the functions, the broker and the triggers"
-kube -n "$NS" rollout status statefulset/mongodb --timeout="$WAIT_TIMEOUT"
+kube -n "$DATA_NS" rollout status statefulset/mongodb --timeout="$WAIT_TIMEOUT"
 # The exporter's least-privilege user, also on a database initialised before it existed (idempotent; the script
 # reads every credential from the container's env, so none is on a command line).
-kube -n "$NS" exec statefulset/mongodb -c mongodb -- mongosh --quiet /docker-entrypoint-initdb.d/20-exporter-user.js
-kube -n "$NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
+kube -n "$DATA_NS" exec statefulset/mongodb -c mongodb -- mongosh --quiet /docker-entrypoint-initdb.d/20-exporter-user.js
+kube -n "$DATA_NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" ksvc --all
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" broker --all
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" trigger --all

@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 OVERLAY="${OVERLAY:-qualification}"
 MANIFEST="${MANIFEST:-$REPO_ROOT/dist/manifests/$OVERLAY.yaml}"
 [[ -f "$MANIFEST" ]] || die "$MANIFEST is missing: run make manifests"
-NS="$(overlay_namespace "$MANIFEST")"
+NS="$(overlay_namespace "$MANIFEST" app)"
 
 log "endpoints of $NS"
 kube -n "$NS" get ksvc

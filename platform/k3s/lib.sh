@@ -98,7 +98,15 @@ require() {
   done
 }
 
-# overlay_namespace FILE: the Namespace object's name in a rendered overlay (there is exactly one).
+# overlay_namespace FILE [ROLE]: the name of the rendered overlay's Namespace labelled
+# sluice.dev/namespace-role ROLE: app (default; the functions, the broker) or data (RabbitMQ, MongoDB, Redis, the
+# observability stack). An overlay is one environment in these two namespaces (docs/deploy.md).
 overlay_namespace() {
-  awk '/^kind: Namespace$/{ns=1} ns && /^  name: /{print $2; exit}' "$1"
+  awk -v role="${2:-app}" '
+    /^---$/ { if (ns && match_role && name != "") { print name; found = 1; exit } ns = 0; match_role = 0; name = ""; next }
+    /^kind: Namespace$/ { ns = 1 }
+    $0 == "    sluice.dev/namespace-role: " role { match_role = 1 }
+    /^  name: / { name = $2 }
+    END { if (!found && ns && match_role && name != "") print name }
+  ' "$1"
 }

@@ -38,15 +38,56 @@ describe('overlays', () => {
     for (const [name, report] of reports) expect(report.ruleProblems, name).toEqual([]);
   });
 
-  it('puts each overlay in its own namespace with a quota and limits', () => {
-    const namespaces = [...reports.values()].map(
-      (r) => r.objects.find((o: KubeObject) => o.kind === 'Namespace')?.metadata.name,
+  it('puts each overlay in two namespaces of its own (functions; data services), each with a quota and limits', () => {
+    const namespaces = [...reports.values()].flatMap((r) =>
+      r.objects.filter((o: KubeObject) => o.kind === 'Namespace').map((o) => o.metadata.name),
     );
-    expect(new Set(namespaces).size).toBe(reports.size);
-    for (const report of reports.values()) {
-      expect(
-        report.objects.filter((o) => o.kind === 'ResourceQuota' || o.kind === 'LimitRange'),
-      ).toHaveLength(2);
+    expect(namespaces.sort()).toEqual([
+      'sluice',
+      'sluice-data',
+      'sluice-qualification',
+      'sluice-qualification-data',
+    ]);
+    for (const [name, report] of reports) {
+      const guards = report.objects.filter((o) => o.kind === 'ResourceQuota' || o.kind === 'LimitRange');
+      expect(guards.map((o) => `${o.kind}/${o.metadata.namespace}`).sort(), name).toEqual(
+        name === 'production'
+          ? [
+              'LimitRange/sluice',
+              'LimitRange/sluice-data',
+              'ResourceQuota/sluice',
+              'ResourceQuota/sluice-data',
+            ]
+          : [
+              'LimitRange/sluice-qualification',
+              'LimitRange/sluice-qualification-data',
+              'ResourceQuota/sluice-qualification',
+              'ResourceQuota/sluice-qualification-data',
+            ],
+      );
+    }
+  });
+
+  it("keeps the app namespace's reference quota and points its RabbitmqCluster references at the data namespace", () => {
+    for (const [name, report] of reports) {
+      const app = name === 'production' ? 'sluice' : `sluice-${name}`;
+      const quota = report.objects.find(
+        (o) => o.kind === 'ResourceQuota' && o.metadata.namespace === app,
+      ) as KubeObject;
+      expect((quota.spec as { hard: Record<string, string> }).hard, name).toMatchObject({
+        'requests.cpu': '2',
+        'requests.memory': '4Gi',
+        'limits.cpu': '4',
+        'limits.memory': '8Gi',
+      });
+      const refs = report.objects
+        .filter((o) => o.kind === 'RabbitmqBrokerConfig' || o.kind === 'RabbitmqSource')
+        .map((o) => (o.spec as { rabbitmqClusterReference: { namespace: string } }).rabbitmqClusterReference);
+      expect(refs.length, name).toBeGreaterThanOrEqual(2);
+      for (const ref of refs) expect(ref.namespace, name).toBe(`${app}-data`);
+      const cluster = report.objects.find((o) => o.kind === 'RabbitmqCluster') as KubeObject;
+      expect(cluster.metadata.namespace, name).toBe(`${app}-data`);
+      expect(cluster.metadata.annotations?.['rabbitmq.com/topology-allowed-namespaces'], name).toBe(app);
     }
   });
 
@@ -70,9 +111,12 @@ describe('overlays', () => {
       for (const s of subscribers)
         expect(isPublic(ksvcs.find((k) => k.metadata.name === s) as KubeObject), s).toBe(false);
       expect(
-        report.objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name),
+        report.objects
+          .filter((o) => o.kind === 'NetworkPolicy')
+          .map((o) => o.metadata.name)
+          .sort(),
         name,
-      ).toEqual(['api-gateway', 'broker-ingress', 'event-endpoints', 'redis']);
+      ).toEqual(['api-gateway', 'broker-ingress', 'event-endpoints', 'mongodb', 'redis']);
       const exposed = report.objects.filter(
         (o) =>
           o.kind === 'Service' &&
@@ -80,7 +124,9 @@ describe('overlays', () => {
           ['LoadBalancer', 'NodePort'].includes(String((o.spec as { type?: string }).type)),
       );
       expect(exposed, name).toEqual([]);
-      const ns = report.objects.find((o) => o.kind === 'Namespace')?.metadata.name;
+      const ns = report.objects.find(
+        (o) => o.kind === 'Namespace' && o.metadata.labels?.['sluice.dev/namespace-role'] === 'app',
+      )?.metadata.name;
       const gw = ksvcs.find((o) => o.metadata.name === PUBLIC_ENTRY) as KubeObject;
       const env = (
         gw.spec as { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } }

@@ -15,6 +15,8 @@ import {
 } from './validate/rules.ts';
 
 const NS = 'sluice-test';
+/** The environment's data namespace: RabbitMQ, MongoDB, Redis, Prometheus. */
+const DATA = 'sluice-test-data';
 
 const kservice = (name: string, annotations: Record<string, string> = {}) => ({
   apiVersion: 'serving.knative.dev/v1',
@@ -66,11 +68,19 @@ const routeTable = (routes: string) => ({
   data: { 'demo.yaml': `apiVersion: gateway.sluice.dev/v1alpha1\nkind: RouteTable\nroutes:\n${routes}` },
 });
 
-/** The repository's own NetworkPolicies, in the test namespace: the rules judge the real ones. */
-const networkPolicies = () =>
-  parseManifest(readFileSync(join(import.meta.dirname, 'kustomize/base/network-policies.yaml'), 'utf8')).map(
-    (p) => ({ ...p, metadata: { ...p.metadata, namespace: NS } }),
-  );
+/** The repository's own NetworkPolicies in the test namespaces, the other namespace written into them as the
+ * overlays' environment-namespaces component does: the rules judge the real ones. */
+const policiesOf = (file: string, namespace: string, written: string, other: string) =>
+  parseManifest(
+    readFileSync(join(import.meta.dirname, 'kustomize', file), 'utf8').replaceAll(
+      `kubernetes.io/metadata.name: ${written} }`,
+      `kubernetes.io/metadata.name: ${other} }`,
+    ),
+  ).map((p) => ({ ...p, metadata: { ...p.metadata, namespace } }));
+const networkPolicies = () => [
+  ...policiesOf('base/network-policies.yaml', NS, 'sluice-data', DATA),
+  ...policiesOf('data/network-policies.yaml', DATA, 'sluice', NS),
+];
 
 const dlsRef = { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'dead-letter-sink' } };
 
@@ -88,14 +98,26 @@ const trigger = (name: string, type: string, subscriber: string, delivery: Recor
 
 /** A complete overlay that passes every rule; each test breaks one thing. */
 function validOverlay(): KubeObject[] {
+  const role = (name: string, r: string) => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { 'sluice.dev/namespace-role': r } },
+  });
   const objects = [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-    { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'q', namespace: NS }, spec: {} },
-    { apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'l', namespace: NS }, spec: {} },
+    role(NS, 'app'),
+    role(DATA, 'data'),
+    ...[NS, DATA].flatMap((namespace) => [
+      { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'q', namespace }, spec: {} },
+      { apiVersion: 'v1', kind: 'LimitRange', metadata: { name: 'l', namespace }, spec: {} },
+    ]),
     {
       apiVersion: 'rabbitmq.com/v1beta1',
       kind: 'RabbitmqCluster',
-      metadata: { name: 'rabbitmq', namespace: NS },
+      metadata: {
+        name: 'rabbitmq',
+        namespace: DATA,
+        annotations: { 'rabbitmq.com/topology-allowed-namespaces': NS },
+      },
       spec: { rabbitmq: { additionalConfig: 'default_queue_type = quorum\nconsumer_timeout = 86400000\n' } },
     },
     {
@@ -108,7 +130,7 @@ function validOverlay(): KubeObject[] {
       apiVersion: 'eventing.knative.dev/v1alpha1',
       kind: 'RabbitmqBrokerConfig',
       metadata: { name: 'default-config', namespace: NS },
-      spec: { rabbitmqClusterReference: { name: 'rabbitmq', namespace: NS }, queueType: 'quorum' },
+      spec: { rabbitmqClusterReference: { name: 'rabbitmq', namespace: DATA }, queueType: 'quorum' },
     },
     {
       apiVersion: 'eventing.knative.dev/v1',
@@ -138,8 +160,24 @@ function validOverlay(): KubeObject[] {
     {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
-      metadata: { name: 'mongodb', namespace: NS },
-      spec: { template: { spec: { containers: [{ name: 'mongodb', image: 'mongo:8.0' }] } } },
+      metadata: { name: 'mongodb', namespace: DATA },
+      spec: {
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/name': 'mongodb' } },
+          spec: { containers: [{ name: 'mongodb', image: 'mongo:8.0' }] },
+        },
+      },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'redis', namespace: DATA },
+      spec: {
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/name': 'redis' } },
+          spec: { containers: [{ name: 'redis', image: 'redis:8.2-alpine' }] },
+        },
+      },
     },
   ];
   return structuredClone(objects) as KubeObject[];
@@ -383,13 +421,53 @@ describe('rules', () => {
     expect(problems).toHaveLength(1);
   });
 
-  it('reports an object outside the overlay namespace', () => {
+  it('reports an object outside the overlay namespaces', () => {
     const problems = RULES.environment(
       context((o) => {
         find(o, 'Service', 'hello').metadata.namespace = 'default';
       }),
     );
-    expect(problems).toEqual(["Service/default/hello is not in the overlay's namespace sluice-test"]);
+    expect(problems).toEqual([
+      "Service/default/hello is not in the overlay's namespaces sluice-test or sluice-test-data",
+    ]);
+  });
+
+  it('reports state beside the functions, a function beside the data, and an environment of one namespace', () => {
+    expect(
+      RULES.environment(
+        context((o) => {
+          find(o, 'StatefulSet', 'mongodb').metadata.namespace = NS;
+          find(o, 'Service', 'hello').metadata.namespace = DATA;
+        }),
+      ),
+    ).toEqual([
+      'Service/sluice-test-data/hello belongs in the app namespace sluice-test, with the functions',
+      'StatefulSet/sluice-test/mongodb belongs in the data namespace sluice-test-data, not beside the functions',
+    ]);
+    expect(RULES.environment(context((o) => o.splice(o.indexOf(find(o, 'Namespace', DATA)), 1)))).toEqual([
+      'an overlay has exactly two Namespaces, labelled sluice.dev/namespace-role app and data; found sluice-test (app)',
+    ]);
+  });
+
+  it('reports a RabbitmqCluster reference across namespaces that the topology operator would refuse', () => {
+    const unlisted = checkRules(
+      context((o) => {
+        find(o, 'RabbitmqCluster', 'rabbitmq').metadata.annotations = {};
+      }),
+    );
+    expect(unlisted).toEqual([
+      'RabbitmqBrokerConfig/sluice-test/default-config references RabbitmqCluster/sluice-test-data/rabbitmq across namespaces, but its rabbitmq.com/topology-allowed-namespaces does not list sluice-test: the topology operator would refuse its queues',
+    ]);
+    const everyone = RULES.crossNamespaceReferences(
+      context((o) => {
+        find(o, 'RabbitmqCluster', 'rabbitmq').metadata.annotations[
+          'rabbitmq.com/topology-allowed-namespaces'
+        ] = '*';
+      }),
+    );
+    expect(everyone).toEqual([
+      'RabbitmqCluster/sluice-test-data/rabbitmq allows every namespace (rabbitmq.com/topology-allowed-namespaces: "*"): list its environment\'s app namespace only',
+    ]);
   });
 });
 
@@ -457,6 +535,26 @@ describe('rules: one public entry, event endpoints private', () => {
       'Service/sluice-test/dead-letter-sink: no NetworkPolicy selects its pods, so anything in the cluster can connect',
       'Service/sluice-test/api-gateway: no NetworkPolicy selects its pods, so anything in the cluster can connect',
       'the ingress of Broker/sluice-test/default: no NetworkPolicy selects its pods, so anything in the cluster can connect',
+      'Deployment/sluice-test-data/redis: no NetworkPolicy selects its pods, so anything in the cluster can connect',
+      'StatefulSet/sluice-test-data/mongodb: no NetworkPolicy selects its pods, so anything in the cluster can connect',
+    ]);
+  });
+
+  it("fails on a data service open to another environment, and on Prometheus kept in the data namespace's own", () => {
+    const problems = RULES.networkPolicies(
+      context((o) => {
+        // Redis and MongoDB admit the gateway and functions of any namespace; the functions admit a Prometheus
+        // of their own namespace, which has none.
+        delete find(o, 'NetworkPolicy', 'redis').spec.ingress[0].from[0].namespaceSelector.matchLabels;
+        delete find(o, 'NetworkPolicy', 'mongodb').spec.ingress[0].from[0].namespaceSelector.matchLabels;
+        delete find(o, 'NetworkPolicy', 'event-endpoints').spec.ingress[2].from[0].namespaceSelector;
+      }),
+    );
+    expect(problems).toEqual([
+      'Service/sluice-test/hello: NetworkPolicy keeps out Prometheus, which must reach it',
+      'Service/sluice-test/dead-letter-sink: NetworkPolicy keeps out Prometheus, which must reach it',
+      "Deployment/sluice-test-data/redis: NetworkPolicy lets another environment's gateway in",
+      "StatefulSet/sluice-test-data/mongodb: NetworkPolicy lets another environment's function in",
     ]);
   });
 

@@ -110,8 +110,22 @@ describe('make deploy (DRY_RUN=1)', () => {
     expect(output).toContain('port-forward svc/default-broker-ingress 8080:80');
     expect(output).toContain('RabbitMQ management UI');
     expect(output).toMatch(
-      /mongodb \(mongodb\): kubectl -n sluice-qualification port-forward svc\/mongodb 27017:27017/,
+      /mongodb \(mongodb\): kubectl -n sluice-qualification-data port-forward svc\/mongodb 27017:27017/,
     );
+    expect(output).toContain('kubectl -n sluice-qualification-data port-forward svc/rabbitmq 15672:15672');
+  });
+
+  it('creates each Secret in the namespace of the pods that mount it, and names the data services across', () => {
+    const created = (name: string) =>
+      commands.filter((c) => c.includes(`<generated ${name}`)).map((c) => /-n (\S+)/.exec(c)?.[1]);
+    expect(created('mongodb-credentials')).toEqual(['sluice-qualification-data']);
+    expect(created('sluice-function-env')).toEqual(['sluice-qualification']);
+    expect(created('redis-credentials')).toEqual(['sluice-qualification-data', 'sluice-qualification']);
+    expect(created('observability-credentials')).toEqual(['sluice-qualification-data']);
+    expect(created('keda-rabbitmq-management')).toEqual(['sluice-qualification']);
+    expect(output).toContain('@mongodb.sluice-qualification-data.svc.cluster.local:27017/');
+    expect(output).toContain('@redis.sluice-qualification-data.svc.cluster.local:6379/0');
+    expect(output).toContain('@rabbitmq.sluice-qualification-data.svc.cluster.local:15672/');
   });
 
   it('prints the same plan when run twice', () => {
@@ -125,7 +139,7 @@ describe('make smoke / undeploy / images / cluster (DRY_RUN=1)', () => {
     const at = positions(out, [
       /port-forward svc\/default-broker-ingress 18080:80/,
       /curl .*application\/cloudevents\+json.*--data-binary @/,
-      /exec mongodb-0 .*sluice_idempotency/,
+      /-n sluice-qualification-data exec mongodb-0 .*sluice_idempotency/,
     ]);
     expect(at.every((i) => i >= 0)).toBe(true);
     expect(at).toEqual([...at].sort((a, b) => a - b));

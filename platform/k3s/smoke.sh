@@ -14,7 +14,8 @@ BROKER="${BROKER:-default}"
 LOCAL_PORT="${LOCAL_PORT:-18080}"
 SMOKE_TIMEOUT="${SMOKE_TIMEOUT:-180}"
 [[ -f "$MANIFEST" ]] || die "$MANIFEST is missing: run make manifests"
-NS="$(overlay_namespace "$MANIFEST")"
+NS="$(overlay_namespace "$MANIFEST" app)"
+DATA_NS="$(overlay_namespace "$MANIFEST" data)"
 require "$KUBECTL" curl node
 
 work="$(mktemp -d)"
@@ -62,7 +63,7 @@ log "waiting for $expected deliveries to be processed (COMPLETED records in Mong
 query="const r = db.getSiblingDB('sluice').sluice_idempotency.find({ eventId: { \$in: [$ids] }, status: 'COMPLETED' }, { _id: 0, functionName: 1, eventId: 1 }).toArray(); print(r.length); r.forEach((x) => print(x.functionName + ' processed ' + x.eventId));"
 mongo_eval() {
   # shellcheck disable=SC2016 # the credentials expand inside the pod, from its own environment
-  run "$KUBECTL" -n "$NS" exec mongodb-0 -c mongodb -- sh -c \
+  run "$KUBECTL" -n "$DATA_NS" exec mongodb-0 -c mongodb -- sh -c \
     'exec mongosh --quiet -u "$MONGO_INITDB_ROOT_USERNAME" -p "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin --eval "$0"' "$query"
 }
 if [[ "$DRY_RUN" == 1 ]]; then

@@ -6,11 +6,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { at, group, isKnativeService, type KubeObject, parseManifest } from './manifest.ts';
+import { environmentNamespaces } from './rules.ts';
 
 export function endpointLines(objects: readonly KubeObject[]): string[] {
-  const ns = objects.find((o) => o.kind === 'Namespace')?.metadata.name ?? 'sluice';
-  const pf = (svc: string, local: number, remote: number) =>
-    `kubectl -n ${ns} port-forward svc/${svc} ${local}:${remote}`;
+  // The app namespace (functions, broker); the data services are in their own (docs/deploy.md).
+  const env = environmentNamespaces(objects);
+  const ns = env?.app ?? objects.find((o) => o.kind === 'Namespace')?.metadata.name ?? 'sluice';
+  const dataNs = env?.data ?? ns;
+  const pf = (svc: string, local: number, remote: number, where = ns) =>
+    `kubectl -n ${where} port-forward svc/${svc} ${local}:${remote}`;
   const clusterLocal = (s: KubeObject) =>
     s.metadata.labels?.['networking.knative.dev/visibility'] === 'cluster-local';
   const lines = [
@@ -34,8 +38,9 @@ export function endpointLines(objects: readonly KubeObject[]): string[] {
   }
   for (const r of objects.filter((o) => o.kind === 'RabbitmqCluster')) {
     const name = r.metadata.name;
+    const where = r.metadata.namespace ?? dataNs;
     lines.push(
-      `RabbitMQ management UI: ${pf(name, 15672, 15672)} → http://127.0.0.1:15672 (user: kubectl -n ${ns} get secret ${name}-default-user -o jsonpath='{.data.username}' | base64 -d; password: same with .data.password)`,
+      `RabbitMQ management UI: ${pf(name, 15672, 15672, where)} → http://127.0.0.1:15672 (user: kubectl -n ${where} get secret ${name}-default-user -o jsonpath='{.data.username}' | base64 -d; password: same with .data.password)`,
     );
   }
   for (const s of objects.filter((o) => o.kind === 'Service' && o.apiVersion === 'v1')) {
@@ -50,7 +55,7 @@ export function endpointLines(objects: readonly KubeObject[]): string[] {
     }
   }
   lines.push(
-    `MongoDB credentials: kubectl -n ${ns} get secret mongodb-credentials -o jsonpath='{.data.app-password}' | base64 -d`,
+    `MongoDB credentials: kubectl -n ${dataNs} get secret mongodb-credentials -o jsonpath='{.data.app-password}' | base64 -d`,
   );
   return lines;
 }

@@ -309,6 +309,20 @@ export function worstPrefetchWaitMs(parallelism: number, t: DeliveryTiming): num
   return Math.ceil(UPSTREAM_PREFETCH / Math.max(1, parallelism)) * deliveryMs(t);
 }
 
+/** The namespaces whose Brokers use a RabbitmqCluster: its own, and each whose RabbitmqBrokerConfig names it. */
+function servedNamespaces(ctx: RuleContext, cluster: KubeObject): Set<string> {
+  const served = new Set([cluster.metadata.namespace ?? '']);
+  for (const config of ofKind(ctx, 'RabbitmqBrokerConfig', 'eventing.knative.dev')) {
+    const ref = refAt(config, 'spec', 'rabbitmqClusterReference');
+    if (
+      ref?.name === cluster.metadata.name &&
+      (ref.namespace ?? config.metadata.namespace) === cluster.metadata.namespace
+    )
+      served.add(config.metadata.namespace ?? '');
+  }
+  return served;
+}
+
 export const consumerTimeout: Rule = (ctx) => {
   const problems: string[] = [];
   for (const cluster of ofKind(ctx, 'RabbitmqCluster', 'rabbitmq.com')) {
@@ -321,7 +335,8 @@ export const consumerTimeout: Rule = (ctx) => {
       continue;
     }
     const limit = Number(m[1]);
-    for (const t of ctx.manifests.triggers.filter((x) => x.namespace === cluster.metadata.namespace)) {
+    const served = servedNamespaces(ctx, cluster);
+    for (const t of ctx.manifests.triggers.filter((x) => served.has(x.namespace))) {
       const timing = deliveryTiming(effectiveDelivery(ctx, t));
       // The Trigger's dispatcher (its parallelism) and its dead-letter dispatcher (parallelism 1).
       const waits: [string, number][] = [['its dispatcher', worstPrefetchWaitMs(t.parallelism, timing)]];
@@ -515,18 +530,119 @@ const CLUSTER_SCOPED = new Set([
   'ValidatingWebhookConfiguration',
 ]);
 
-/** One Namespace per overlay, with a ResourceQuota and a LimitRange; every namespaced object inside it. */
+/** The label that tells an environment's two namespaces apart (each overlay's app/ and data/ namespace.yaml). */
+export const NAMESPACE_ROLE_LABEL = 'sluice.dev/namespace-role';
+
+export interface EnvironmentNamespaces {
+  /** The functions, the broker, its Triggers and sources: under the reference quota. */
+  readonly app: string;
+  /** RabbitMQ, MongoDB, Redis and the observability stack. */
+  readonly data: string;
+}
+
+/** The overlay's app and data namespaces, by their role label; undefined unless there is exactly one of each. */
+export function environmentNamespaces(objects: readonly KubeObject[]): EnvironmentNamespaces | undefined {
+  const named = (role: string) =>
+    objects.filter((o) => o.kind === 'Namespace' && o.metadata.labels?.[NAMESPACE_ROLE_LABEL] === role);
+  const app = named('app');
+  const data = named('data');
+  if (app.length !== 1 || data.length !== 1) return undefined;
+  return { app: app[0]?.metadata.name ?? '', data: data[0]?.metadata.name ?? '' };
+}
+
+/** What only the data namespace may hold: state and long-running workloads beside the functions. */
+const DATA_KINDS = new Set([
+  'apps/StatefulSet',
+  'apps/Deployment',
+  'apps/DaemonSet',
+  'batch/Job',
+  'batch/CronJob',
+  '/PersistentVolumeClaim',
+  'rabbitmq.com/RabbitmqCluster',
+]);
+/** What only the app namespace may hold: the functions and the broker's objects (they count in its quota). */
+const APP_KINDS = new Set([
+  'serving.knative.dev/Service',
+  'eventing.knative.dev/Broker',
+  'eventing.knative.dev/Trigger',
+  'sources.knative.dev/RabbitmqSource',
+  'sources.knative.dev/PingSource',
+  'keda.sh/ScaledObject',
+]);
+
+/**
+ * An overlay is one environment in two namespaces (docs/deploy.md, "Two namespaces per environment"): the app
+ * namespace (role `app`) holds the functions and the broker's objects under the reference quota, the data
+ * namespace (role `data`) the data services and the observability stack; each has a ResourceQuota and a
+ * LimitRange, and every namespaced object is in one of them.
+ */
 export const environment: Rule = (ctx) => {
   const namespaces = ctx.objects.filter((o) => o.kind === 'Namespace');
-  if (namespaces.length !== 1) return [`an overlay has exactly one Namespace, found ${namespaces.length}`];
-  const ns = namespaces[0]?.metadata.name;
+  const env = environmentNamespaces(ctx.objects);
+  if (namespaces.length !== 2 || env === undefined)
+    return [
+      `an overlay has exactly two Namespaces, labelled ${NAMESPACE_ROLE_LABEL} app and data; found ${namespaces
+        .map((n) => `${n.metadata.name} (${n.metadata.labels?.[NAMESPACE_ROLE_LABEL] ?? 'no role'})`)
+        .join(', ')}`,
+    ];
   const problems: string[] = [];
-  for (const kind of ['ResourceQuota', 'LimitRange'])
-    if (!ctx.objects.some((o) => o.kind === kind && o.metadata.namespace === ns))
-      problems.push(`no ${kind} in ${ns}`);
+  for (const ns of [env.app, env.data])
+    for (const kind of ['ResourceQuota', 'LimitRange'])
+      if (!ctx.objects.some((o) => o.kind === kind && o.metadata.namespace === ns))
+        problems.push(`no ${kind} in ${ns}`);
   for (const o of ctx.objects) {
     if (CLUSTER_SCOPED.has(o.kind)) continue;
-    if (o.metadata.namespace !== ns) problems.push(`${describe(o)} is not in the overlay's namespace ${ns}`);
+    const ns = o.metadata.namespace;
+    const kind = `${group(o.apiVersion)}/${o.kind}`;
+    if (ns !== env.app && ns !== env.data)
+      problems.push(`${describe(o)} is not in the overlay's namespaces ${env.app} or ${env.data}`);
+    else if (ns === env.app && DATA_KINDS.has(kind))
+      problems.push(`${describe(o)} belongs in the data namespace ${env.data}, not beside the functions`);
+    else if (ns === env.data && APP_KINDS.has(kind))
+      problems.push(`${describe(o)} belongs in the app namespace ${env.app}, with the functions`);
+  }
+  return problems;
+};
+
+/** The topology operator's allow-list on a RabbitmqCluster (rabbitmq/messaging-topology-operator#201). */
+export const TOPOLOGY_ALLOWED_NAMESPACES = 'rabbitmq.com/topology-allowed-namespaces';
+
+/**
+ * A RabbitmqBrokerConfig or RabbitmqSource may name a RabbitmqCluster of another namespace only when that
+ * cluster lists its namespace in rabbitmq.com/topology-allowed-namespaces: the messaging-topology-operator
+ * refuses (and does not retry) the exchanges, queues and bindings of any other (knative/docs#4532). `*` is
+ * refused here: another environment's broker could then declare its queues on this cluster.
+ */
+export const crossNamespaceReferences: Rule = (ctx) => {
+  const problems: string[] = [];
+  const referrers = [
+    ...ofKind(ctx, 'RabbitmqBrokerConfig', 'eventing.knative.dev'),
+    ...ofKind(ctx, 'RabbitmqSource', 'sources.knative.dev'),
+  ];
+  for (const o of referrers) {
+    const ref = refAt(o, 'spec', 'rabbitmqClusterReference');
+    const namespace = ref?.namespace ?? o.metadata.namespace;
+    const cluster = ofKind(ctx, 'RabbitmqCluster', 'rabbitmq.com').find(
+      (c) => c.metadata.name === ref?.name && c.metadata.namespace === namespace,
+    );
+    if (cluster === undefined) {
+      problems.push(
+        `${describe(o)} rabbitmqClusterReference names ${namespace}/${ref?.name ?? '?'}, no RabbitmqCluster of the overlay`,
+      );
+      continue;
+    }
+    if (namespace === o.metadata.namespace) continue;
+    const allowed = (cluster.metadata.annotations?.[TOPOLOGY_ALLOWED_NAMESPACES] ?? '')
+      .split(',')
+      .map((n) => n.trim());
+    if (allowed.includes('*'))
+      problems.push(
+        `${describe(cluster)} allows every namespace (${TOPOLOGY_ALLOWED_NAMESPACES}: "*"): list its environment's app namespace only`,
+      );
+    else if (!allowed.includes(o.metadata.namespace ?? ''))
+      problems.push(
+        `${describe(o)} references ${describe(cluster)} across namespaces, but its ${TOPOLOGY_ALLOWED_NAMESPACES} does not list ${o.metadata.namespace}: the topology operator would refuse its queues`,
+      );
   }
   return problems;
 };
@@ -595,8 +711,9 @@ export const noPublicEventEndpoint: Rule = (ctx) =>
         ],
   );
 
-/** Pods the policies are judged against: the peers each target needs, and others that must stay out. */
-function peers(namespace: string) {
+/** Pods the policies are judged against: the peers each target needs, and others that must stay out. `namespace`
+ * is the app namespace (functions, broker), `data` the data namespace (Prometheus, the data services). */
+function peers(namespace: string, data: string) {
   const pod = (name: string, ns: string, labels: Labels): PodIdentity => ({ name, namespace: ns, labels });
   const broker = 'eventing.knative.dev/broker';
   const role = 'eventing.knative.dev/brokerRole';
@@ -610,7 +727,15 @@ function peers(namespace: string) {
       [role]: 'dispatcher-dlq',
     }),
     gateway: pod(PUBLIC_ENTRY, namespace, { 'serving.knative.dev/service': PUBLIC_ENTRY }),
-    prometheus: pod('Prometheus', namespace, { 'app.kubernetes.io/name': 'prometheus' }),
+    prometheus: pod('Prometheus', data, { 'app.kubernetes.io/name': 'prometheus' }),
+    exporter: pod('the MongoDB exporter', data, { 'app.kubernetes.io/name': 'mongodb-exporter' }),
+    mongodbMember: pod('a MongoDB member', data, { 'app.kubernetes.io/name': 'mongodb' }),
+    foreignGateway: pod("another environment's gateway", 'elsewhere', {
+      'serving.knative.dev/service': PUBLIC_ENTRY,
+    }),
+    foreignFunction: pod("another environment's function", 'elsewhere', {
+      'serving.knative.dev/service': 'some-function',
+    }),
     source: pod('a RabbitmqSource adapter', namespace, {
       'eventing.knative.dev/source': 'rabbitmq-source-controller',
     }),
@@ -626,6 +751,7 @@ function peers(namespace: string) {
 type PeerName = keyof ReturnType<typeof peers>;
 
 function judge(
+  env: EnvironmentNamespaces,
   what: string,
   pod: PodIdentity,
   policies: readonly KubeObject[],
@@ -634,7 +760,7 @@ function judge(
 ): string[] {
   if (!policies.some((p) => policyApplies(p, pod)))
     return [`${what}: no NetworkPolicy selects its pods, so anything in the cluster can connect`];
-  const known = peers(pod.namespace);
+  const known = peers(env.app, env.data);
   const verdict = ingressTo(pod, policies, Object.values(known));
   const problems = verdict.open.map((o) => `${what}: ${o}`);
   for (const [name, peer] of Object.entries(known) as [PeerName, PodIdentity][]) {
@@ -659,6 +785,8 @@ export const networkPolicies: Rule = (ctx) => {
     (o) => o.kind === 'NetworkPolicy' && group(o.apiVersion) === 'networking.k8s.io',
   );
   const problems: string[] = [];
+  const envOf = (namespace: string): EnvironmentNamespaces =>
+    environmentNamespaces(ctx.objects) ?? { app: namespace, data: namespace };
   for (const s of kservices(ctx)) {
     const namespace = s.metadata.namespace ?? '';
     const templateLabels = at(s, 'spec', 'template', 'metadata', 'labels');
@@ -673,25 +801,29 @@ export const networkPolicies: Rule = (ctx) => {
     problems.push(
       ...(s.metadata.name === PUBLIC_ENTRY
         ? judge(
+            envOf(namespace),
             describe(s),
             pod,
             policies,
             ['kourier', 'activator', 'autoscaler', 'prometheus'],
-            ['kourier', 'activator'],
+            ['kourier', 'activator', 'prometheus'],
           )
         : judge(
+            envOf(namespace),
             describe(s),
             pod,
             policies,
             ['kourier', 'activator', 'autoscaler', 'dispatcher', 'dlqDispatcher', 'gateway', 'prometheus'],
-            ['kourier', 'activator'],
+            ['kourier', 'activator', 'prometheus'],
           )),
     );
   }
   for (const b of brokers(ctx)) {
-    const pod = peers(b.metadata.namespace ?? '').brokerIngress;
+    const env = envOf(b.metadata.namespace ?? '');
+    const pod = peers(env.app, env.data).brokerIngress;
     problems.push(
       ...judge(
+        env,
         `the ingress of ${describe(b)}`,
         { ...pod, labels: { ...pod.labels, 'eventing.knative.dev/broker': b.metadata.name } },
         policies,
@@ -699,6 +831,25 @@ export const networkPolicies: Rule = (ctx) => {
         ['gateway', 'dispatcher'],
       ),
     );
+  }
+  // The data services the functions reach across namespaces: Redis (the gateway's rate limits) and MongoDB.
+  const env = environmentNamespaces(ctx.objects);
+  const dataServices: [string, string, PeerName[], PeerName[]][] = [
+    ['Deployment', 'redis', ['gateway'], ['gateway']],
+    ['StatefulSet', 'mongodb', ['function', 'exporter', 'mongodbMember'], ['function', 'exporter']],
+  ];
+  for (const [kind, name, allowed, required] of env === undefined ? [] : dataServices) {
+    const workload = ofKind(ctx, kind, 'apps').find(
+      (o) => o.metadata.name === name && o.metadata.namespace === env?.data,
+    );
+    if (workload === undefined || env === undefined) continue;
+    const labels = at(workload, 'spec', 'template', 'metadata', 'labels');
+    const pod: PodIdentity = {
+      name,
+      namespace: env.data,
+      labels: isRecord(labels) ? (labels as Labels) : {},
+    };
+    problems.push(...judge(env, describe(workload), pod, policies, allowed, required));
   }
   return problems;
 };
@@ -793,6 +944,7 @@ export const RULES = {
   networkPolicies,
   gatewayRoutes,
   rootCredentialsStayHome,
+  crossNamespaceReferences,
 } as const satisfies Record<string, Rule>;
 
 export function checkRules(ctx: RuleContext): string[] {
