@@ -25,6 +25,7 @@ import type { BrokerBackend, ConsumerHandle, Delivery, QueueSpec, Topology } fro
 import { type DataPlaneBehaviour, prefetchOf } from './data-plane.ts';
 import {
   type DeliveryConfig,
+  type DeliveryResult,
   deliver,
   deliveryConfig,
   isRetriable,
@@ -41,7 +42,16 @@ import type {
   TriggerManifest,
 } from './manifests.ts';
 import { type DispatchTrace, traceAtDispatch, traceOnDeadLetter } from './trace-context.ts';
-import { type OnTrail, TRAIL_OUTCOME, type TrailRecord, trailEvent, trailReply } from './trail.ts';
+import {
+  ACCEPTED_VIA,
+  type OnAccepted,
+  type OnTrail,
+  TRAIL_OUTCOME,
+  type TrailRecord,
+  trailAccepted,
+  trailEvent,
+  trailReply,
+} from './trail.ts';
 
 export type ResolveSubscriber = (ref: KReference, uri?: string) => string;
 
@@ -200,8 +210,10 @@ export function deadLetterSinkWarnings(plan: Pick<BrokerPlan, 'routes'>): string
 
 export interface DispatchersOptions {
   readonly behaviour: Readonly<DataPlaneBehaviour>;
-  /** Told the outcome of every delivery (trail.ts): `make try` reads what became of its events. */
+  /** Told the outcome of every delivery (trail.ts): `make try` and the console read what became of events. */
   readonly onTrail?: OnTrail;
+  /** Told of every reply the dispatchers publish straight into the exchange (the sluice data plane). */
+  readonly onAccepted?: OnAccepted;
   /** Where replies are POSTed when `behaviour.replies` is `ingress` (upstream's BROKER_INGRESS_URL). */
   readonly replyUrl: () => string;
 }
@@ -214,6 +226,7 @@ export class Dispatchers {
   readonly #behaviour: Readonly<DataPlaneBehaviour>;
   readonly #replyUrl: () => string;
   readonly #onTrail: OnTrail | undefined;
+  readonly #onAccepted: OnAccepted | undefined;
   readonly #abort = new AbortController();
   /**
    * Keep-alive connections per trigger, as many as its dispatcher's replicas × parallelism can use at
@@ -231,27 +244,42 @@ export class Dispatchers {
     this.#behaviour = options.behaviour;
     this.#replyUrl = options.replyUrl;
     this.#onTrail = options.onTrail;
+    this.#onAccepted = options.onAccepted;
   }
 
   /** One record per (trigger, event) outcome; an observer's failure never touches delivery. */
   #trail(
     route: TriggerRoute,
     event: CloudEvent,
-    result: { readonly status: number; readonly attempts: readonly unknown[] },
-    outcome: Pick<TrailRecord, 'outcome'> & Partial<Pick<TrailRecord, 'reply' | 'deadLetterSink' | 'error'>>,
+    result: Pick<DeliveryResult, 'status' | 'attempts'>,
+    outcome: Pick<TrailRecord, 'outcome'> &
+      Partial<
+        Pick<TrailRecord, 'reply' | 'deadLetterSink' | 'error' | 'knativeErrorCode' | 'knativeErrorData'>
+      >,
   ): void {
     if (this.#onTrail === undefined) return;
     const ref = route.trigger.subscriber.ref;
     try {
       this.#onTrail({
+        kind: 'delivery',
         time: new Date().toISOString(),
         trigger: route.trigger.name,
         ...(ref?.kind === 'Service' ? { subscriber: ref.name } : {}),
         ...trailEvent(event),
         status: result.status,
         attempts: result.attempts.length,
+        attemptLog: result.attempts,
         ...outcome,
       });
+    } catch (err) {
+      this.#log.warn(`trail observer failed: ${String(err)}`);
+    }
+  }
+
+  #accepted(reply: CloudEvent): void {
+    if (this.#onAccepted === undefined) return;
+    try {
+      this.#onAccepted(trailAccepted(reply, ACCEPTED_VIA.reply));
     } catch (err) {
       this.#log.warn(`trail observer failed: ${String(err)}`);
     }
@@ -369,6 +397,8 @@ export class Dispatchers {
       this.#trail(route, received, result, {
         outcome: kept ? TRAIL_OUTCOME.deadLettered : TRAIL_OUTCOME.lost,
         ...(kept && route.deadLetter !== undefined ? { deadLetterSink: route.deadLetter.sinkUrl } : {}),
+        knativeErrorCode: result.status,
+        ...(data === undefined || data === '' ? {} : { knativeErrorData: data }),
         ...(result.error === undefined ? {} : { error: result.error }),
       });
       return;
@@ -419,6 +449,8 @@ export class Dispatchers {
       outcome: deadLettered ? TRAIL_OUTCOME.deadLettered : TRAIL_OUTCOME.lost,
       reply: trailReply(reply, false),
       ...(deadLettered && route.deadLetter !== undefined ? { deadLetterSink: route.deadLetter.sinkUrl } : {}),
+      knativeErrorCode: result.status,
+      ...(data === undefined || data === '' ? {} : { knativeErrorData: data }),
       error: problem,
     });
   }
@@ -436,6 +468,7 @@ export class Dispatchers {
     if (this.#behaviour.replies === 'exchange') {
       try {
         await this.#backend.publish(this.#plan.names.exchange, reply);
+        this.#accepted(reply);
         return undefined;
       } catch (err) {
         return String(err);

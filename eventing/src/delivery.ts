@@ -125,6 +125,8 @@ export interface AttemptRecord {
   readonly status: number;
   /** Milliseconds waited before this attempt (0 for the first). */
   readonly waitedMs: number;
+  /** Milliseconds from the request to the end of the answer (or the failure): the subscriber's latency. */
+  readonly durationMs: number;
 }
 
 /** The final answer of a delivery, after its retries. */
@@ -204,6 +206,7 @@ export async function deliver(
     let body: Buffer = Buffer.alloc(0);
     let error = '';
     let headers: Record<string, string> = {};
+    const started = performance.now();
     try {
       const answer = await post(url, requestHeaders, message.body, config.timeoutMs, options);
       headers = answer.headers;
@@ -218,7 +221,11 @@ export async function deliver(
       if (options.signal?.aborted) throw new DeliveryAbortedError('delivery aborted');
       error = describeFailure(err, config);
     }
-    attempts.push({ status, waitedMs: waited });
+    attempts.push({
+      status,
+      waitedMs: waited,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+    });
     if (status >= 200 && status < 300) {
       return { ok: true, status, reply: parseReply(headers, body, options), body, headers, error, attempts };
     }

@@ -50,7 +50,7 @@ import { PingRunner, systemWallClock, type WallClock } from './ping-source.ts';
 import { QueueScaler, scalingMetrics } from './queue-scaler.ts';
 import { type ReplyTypesOf, refuseReplyLoops } from './replies.ts';
 import { SourceConsumer } from './source.ts';
-import type { OnTrail } from './trail.ts';
+import { ACCEPTED_VIA, type AcceptedVia, type OnAccepted, type OnTrail, trailAccepted } from './trail.ts';
 
 export { BackendError } from './backends/backend.ts';
 export type { BrokerPlan, ResolveSubscriber, TriggerRoute } from './broker.ts';
@@ -64,6 +64,7 @@ export {
   dataPlaneFrom,
 } from './data-plane.ts';
 export { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
+export type { AttemptRecord } from './delivery.ts';
 export { KNATIVE_ERROR } from './delivery.ts';
 export type { EventingManifests, KReference } from './manifests.ts';
 export { loadEventingManifests, ManifestError, parseEventingManifests } from './manifests.ts';
@@ -72,9 +73,14 @@ export { QueueScaler, queueLengthTarget, recommend, scalingMetrics } from './que
 export type { ReplyTypesOf } from './replies.ts';
 export { ReplyLoopError } from './replies.ts';
 export {
+  ACCEPTED_VIA,
+  type AcceptedRecord,
+  type AcceptedVia,
+  type OnAccepted,
   type OnTrail,
   TRAIL_MAX_DATA_BYTES,
   TRAIL_OUTCOME,
+  type TrailEventIds,
   type TrailOutcome,
   type TrailRecord,
   type TrailReply,
@@ -103,13 +109,27 @@ export interface StartBrokerOptions {
   readonly dataPlane?: DataPlane | Readonly<DataPlaneBehaviour>;
   /** Where the dispatchers POST replies in upstream mode (its BROKER_INGRESS_URL). @default this ingress */
   readonly replyUrl?: string;
-  /** Told what became of every delivery (trail.ts); `make dev` keeps them for `make try`. */
+  /** Told what became of every delivery (trail.ts); `make dev` keeps them for `make try` and its console. */
   readonly onTrail?: OnTrail;
+  /** Told of every event the broker accepted: ingress, replies, sources, PingSources (trail.ts). */
+  readonly onAccepted?: OnAccepted;
   /** Ingress bounds for slow clients. @default 10 000 / 30 000 */
   readonly headersTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
   /** Wall clock of PingSource schedules and ScaledObject polling (tests move it by hand). @default the system clock */
   readonly clock?: WallClock;
+}
+
+export interface TriggerState {
+  readonly name: string;
+  readonly filter: Readonly<Record<string, string>>;
+  /** The Knative Service it delivers to, else the subscriber's URL. */
+  readonly subscriber: string;
+  readonly queue: string;
+  /** Messages ready + unacknowledged; undefined when the backend could not say. */
+  readonly depth: number | undefined;
+  readonly replicas: number;
+  readonly deadLetterSink: string | undefined;
 }
 
 export interface RunningBroker {
@@ -125,6 +145,8 @@ export interface RunningBroker {
   readonly scalers: readonly QueueScaler[];
   /** Publishes into the broker exchange; resolves after the durable accept. */
   publish(event: CloudEvent): Promise<void>;
+  /** Each Trigger now: its filter, subscriber, queue depth and dispatcher replicas (the console's Triggers view). */
+  triggers(): Promise<TriggerState[]>;
   stop(): Promise<void>;
   /** Stops, then deletes the exchanges and queues it declared (tests). */
   destroy(): Promise<void>;
@@ -157,15 +179,30 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       ? new MemoryBackend()
       : await RabbitmqBackend.connect({ url: options.rabbitmqUrl, log });
   let ingress: Awaited<ReturnType<typeof startIngress>> | undefined;
+  const onAccepted = options.onAccepted;
   const dispatchers = new Dispatchers(backend, plan, log, {
     behaviour,
     replyUrl: () => options.replyUrl ?? ingress?.url ?? '',
     ...(options.onTrail === undefined ? {} : { onTrail: options.onTrail }),
+    ...(onAccepted === undefined ? {} : { onAccepted }),
   });
   const sources: SourceConsumer[] = [];
   const pings: PingRunner[] = [];
   const scalers: QueueScaler[] = [];
-  const publish = (event: CloudEvent): Promise<void> => backend.publish(plan.names.exchange, event);
+  const publishVia =
+    (via: AcceptedVia) =>
+    async (event: CloudEvent): Promise<void> => {
+      await backend.publish(plan.names.exchange, event);
+      if (onAccepted === undefined) return;
+      try {
+        onAccepted(trailAccepted(event, via));
+      } catch (err) {
+        log.warn(`trail observer failed: ${String(err)}`);
+      }
+    };
+  const publish = publishVia(ACCEPTED_VIA.ingress);
+  const publishFromSource = publishVia(ACCEPTED_VIA.source);
+  const publishFromPing = publishVia(ACCEPTED_VIA.ping);
   try {
     await backend.declare(plan.topology);
     // The ingress first: upstream's dispatchers POST replies to it (queues hold events meanwhile).
@@ -212,7 +249,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
           prefetch: prefetchOf(behaviour, s.parallelism),
           post: async (event) => {
             if (sinkUrl === undefined) {
-              await publish(event);
+              await publishFromSource(event);
               return true;
             }
             return (await deliver(sinkUrl, event, sinkDelivery)).ok;
@@ -233,7 +270,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         ...(options.clock === undefined ? {} : { clock: options.clock }),
         send: async (event) => {
           if (sinkUrl === undefined) {
-            await publish(event);
+            await publishFromPing(event);
             return true;
           }
           return (await deliver(sinkUrl, event, pingDelivery)).ok;
@@ -279,6 +316,18 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     deadLetterSinks: deadLetterSinksOf(plan),
     scalers,
     publish,
+    triggers: () =>
+      Promise.all(
+        plan.routes.map(async (r) => ({
+          name: r.trigger.name,
+          filter: r.trigger.filter,
+          subscriber: r.trigger.subscriber.ref?.name ?? r.subscriberUrl,
+          queue: r.queue,
+          depth: await backend.depth(r.queue).catch(() => undefined),
+          replicas: dispatchers.replicasOf(r.trigger.name).replicas,
+          deadLetterSink: r.deadLetter?.sinkUrl,
+        })),
+      ),
     stop,
     async destroy() {
       await stop();

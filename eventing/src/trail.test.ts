@@ -4,7 +4,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../functions/runtime/test/support.ts';
-import { type RunningBroker, startBroker, TRAIL_MAX_DATA_BYTES, type TrailRecord } from './index.ts';
+import {
+  type AcceptedRecord,
+  type RunningBroker,
+  startBroker,
+  TRAIL_MAX_DATA_BYTES,
+  type TrailRecord,
+} from './index.ts';
 import { contractManifests, quietLog, type TriggerDef } from './testing/manifests.ts';
 import { postEvent, startTestSink, type TestSink, testEvent } from './testing/test-sink.ts';
 
@@ -97,10 +103,64 @@ describe('the delivery trail', () => {
     expect(await postEvent(broker.url, event)).toBe(202);
     const record = await waitFor('the trail record', () => records.find((r) => r.eventId === event.id));
     expect(record).toMatchObject({
+      kind: 'delivery',
       outcome: 'dead-lettered',
       status: 503,
       attempts: 2,
       deadLetterSink: dls.url,
+      knativeErrorCode: 503,
+    });
+    // retry 1, linear 10 ms: the second attempt after 10 ms; each with its latency.
+    expect(record.attemptLog.map((a) => [a.status, a.waitedMs])).toEqual([
+      [503, 0],
+      [503, 10],
+    ]);
+    expect(record.attemptLog.every((a) => a.durationMs >= 0)).toBe(true);
+  });
+
+  it('records every accepted event, a reply with its causation id and an event with its trace id', async () => {
+    const replier = await startTestSink((event) => ({
+      status: 200,
+      reply: testEvent({
+        id: `re-${event.id}`,
+        type: 'dev.sluice.test.done.v1',
+        extensions: { causationid: event.id },
+      }),
+    }));
+    const accepted: AcceptedRecord[] = [];
+    for (const s of [replier]) cleanups.push(() => s.close());
+    const dls = await startTestSink();
+    cleanups.push(() => dls.close());
+    const broker = await startBroker({
+      manifests: contractManifests([{ name: 'replier', filter: { type: 'dev.sluice.test.asked.v1' } }]),
+      resolveSubscriber: (ref) => (ref.name === 'replier' ? replier.url : dls.url),
+      replyTypesOf: async () => undefined,
+      port: 0,
+      log: quietLog,
+      onAccepted: (r) => accepted.push(r),
+    });
+    cleanups.push(() => broker.destroy());
+    const event = testEvent({
+      type: 'dev.sluice.test.asked.v1',
+      subject: 's-1',
+      extensions: { traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01` },
+    });
+    expect(await postEvent(broker.url, event)).toBe(202);
+    const reply = await waitFor('the reply accepted', () =>
+      accepted.find((r) => r.eventId === `re-${event.id}`),
+    );
+    expect(accepted.find((r) => r.eventId === event.id)).toMatchObject({
+      kind: 'accepted',
+      via: 'ingress',
+      subject: 's-1',
+      eventType: 'dev.sluice.test.asked.v1',
+      correlationId: event.id,
+      traceId: 'ab'.repeat(16),
+    });
+    expect(reply).toMatchObject({
+      kind: 'accepted',
+      causationId: event.id,
+      eventType: 'dev.sluice.test.done.v1',
     });
   });
 

@@ -1,12 +1,24 @@
 /**
- * What became of each delivery, as one record per (trigger, event): the outcome the dispatcher reached
- * (delivered, refused, dead-lettered…), the last status, the attempts, and the reply it published. The
- * broker hands every record to `StartBrokerOptions.onTrail`; `make dev` keeps the last ones in memory and
- * `make try` reads them (platform/local/src/event-trail.ts). On a cluster the same facts are the
- * dispatcher's log lines (`event.action: deliver`, `dead-letter`, `refused-*`).
+ * What the broker saw, as records for `make dev`'s event console (platform/local/src/console/):
+ *
+ * - one `accepted` record per event the broker took in (ingress, a reply, a source, a PingSource), handed to
+ *   `StartBrokerOptions.onAccepted`;
+ * - one `delivery` record per (trigger, event): the outcome the dispatcher reached (delivered, refused,
+ *   dead-lettered…), every attempt (status, latency, the wait before it), the reply it published and the
+ *   knativeerror* of a dead letter, handed to `StartBrokerOptions.onTrail`.
+ *
+ * An event's path is rebuilt from them: a reply's `causationId` is the id of the event whose delivery produced
+ * it. On a cluster the same facts are the ingress's and dispatcher's log lines (`event.action: deliver`,
+ * `dead-letter`, `refused-*`), which carry the same ids (docs/observability.md).
  */
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
-import { correlationOf, isJsonMediaType, mediaType } from '../../functions/runtime/src/index.ts';
+import {
+  CAUSATION_EXTENSION,
+  correlationOf,
+  isJsonMediaType,
+  mediaType,
+} from '../../functions/runtime/src/index.ts';
+import type { AttemptRecord } from './delivery.ts';
 
 export const TRAIL_OUTCOME = {
   /** 2xx: done (a reply, if any, is in `reply`). */
@@ -34,22 +46,58 @@ export interface TrailReply {
   readonly data?: unknown;
 }
 
-export interface TrailRecord {
-  readonly time: string;
-  readonly trigger: string;
-  /** The Knative Service the Trigger delivers to, when its subscriber is one. */
-  readonly subscriber?: string;
+/** How an accepted event came in. */
+export const ACCEPTED_VIA = {
+  ingress: 'ingress',
+  /** A subscriber's reply, published by the dispatcher (sluice data plane; upstream's come via the ingress). */
+  reply: 'reply',
+  source: 'source',
+  ping: 'ping',
+} as const;
+export type AcceptedVia = (typeof ACCEPTED_VIA)[keyof typeof ACCEPTED_VIA];
+
+/** The ids that place an event in its flow. */
+export interface TrailEventIds {
   readonly eventId: string;
   readonly eventType: string;
   readonly eventSource: string;
   readonly correlationId: string;
+  /** The id of the event whose delivery produced this one (`causationid`), for a reply. */
+  readonly causationId?: string;
+  /** The W3C trace id, when the event carries a `traceparent`. */
+  readonly traceId?: string;
+}
+
+/** An event the broker accepted (durably, for RabbitMQ). */
+export interface AcceptedRecord extends TrailEventIds {
+  readonly kind: 'accepted';
+  readonly time: string;
+  readonly via: AcceptedVia;
+  readonly subject?: string;
+  /** The event's own `time` attribute, when it has one. */
+  readonly eventTime?: string;
+}
+
+export type OnAccepted = (record: AcceptedRecord) => void;
+
+export interface TrailRecord extends TrailEventIds {
+  readonly kind: 'delivery';
+  readonly time: string;
+  readonly trigger: string;
+  /** The Knative Service the Trigger delivers to, when its subscriber is one. */
+  readonly subscriber?: string;
   readonly outcome: TrailOutcome;
   /** The subscriber's last status; -1 for no answer. */
   readonly status: number;
   readonly attempts: number;
+  /** Each attempt: status (-1 no answer), latency, the wait before it (the retry delay). */
+  readonly attemptLog: readonly AttemptRecord[];
   readonly reply?: TrailReply;
   /** The dead-letter sink's URL, for dead-lettered events. */
   readonly deadLetterSink?: string;
+  /** `knativeerrorcode` / `knativeerrordata` of the dead letter, as the sink receives them. */
+  readonly knativeErrorCode?: number;
+  readonly knativeErrorData?: string;
   readonly error?: string;
 }
 
@@ -80,14 +128,31 @@ export function trailReply(reply: CloudEvent, published: boolean): TrailReply {
   return { id: reply.id, type: reply.type, published, ...(data === undefined ? {} : { data }) };
 }
 
+const TRACE_ID = /^[0-9a-f]{2}-([0-9a-f]{32})-/;
+
 /** The fields every record of `event` carries. */
-export function trailEvent(
-  event: CloudEvent,
-): Pick<TrailRecord, 'eventId' | 'eventType' | 'eventSource' | 'correlationId'> {
+export function trailEvent(event: CloudEvent): TrailEventIds {
+  const causation = event.extensions[CAUSATION_EXTENSION];
+  const traceparent = event.extensions.traceparent;
+  const traceId = typeof traceparent === 'string' ? TRACE_ID.exec(traceparent)?.[1] : undefined;
   return {
     eventId: event.id,
     eventType: event.type,
     eventSource: event.source,
     correlationId: correlationOf(event),
+    ...(causation === undefined || causation === '' ? {} : { causationId: String(causation) }),
+    ...(traceId === undefined ? {} : { traceId }),
+  };
+}
+
+/** The record of an accepted event. */
+export function trailAccepted(event: CloudEvent, via: AcceptedVia): AcceptedRecord {
+  return {
+    kind: 'accepted',
+    time: new Date().toISOString(),
+    via,
+    ...trailEvent(event),
+    ...(event.subject === undefined ? {} : { subject: event.subject }),
+    ...(event.time === undefined ? {} : { eventTime: event.time }),
   };
 }

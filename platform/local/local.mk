@@ -9,6 +9,10 @@ check-local-services: install ## validate every functions/*/service.yaml as `mak
 
 TEST_CHECKS += check-local-services
 
+.PHONY: lineage
+lineage: install ## the path of one event through make dev, as a tree: make lineage ID=<event id> [ROOT=1]
+	@node platform/local/src/console/lineage-cli.ts --id '$(ID)' $(if $(ROOT),--root)
+
 .PHONY: try
 try: install ## post a function's examples and show what became of each: make try FN=<name> (through make dev when it runs)
 	@node platform/local/src/try.ts --fn '$(FN)'

@@ -26,10 +26,12 @@ export interface DevEndpoints {
   readonly devStoreUrl?: string;
   /** Its per-run token: the reason this file is written readable by its owner only. */
   readonly devStoreToken?: string;
-  /** What became of recent deliveries (platform/local event-trail.ts), read by `make try`. */
+  /** The event console's API (platform/local/src/console/): `make try` reads what became of its events there. */
   readonly trailUrl?: string;
-  /** Its per-run token (the trail holds replies' data). */
+  /** Its per-run token (the records hold replies' data); `make lineage` sends it too. */
   readonly trailToken?: string;
+  /** The console page (on the same server as `trailUrl`); open it with the token: `<consoleUrl>?token=<trailToken>`. */
+  readonly consoleUrl?: string;
   /** Knative Service name → router URL. */
   readonly services: Readonly<Record<string, string>>;
   /** The control API (`make update` / `make rollback`: platform/local/src/control-server.ts) and its per-run token. */

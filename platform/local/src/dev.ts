@@ -49,8 +49,9 @@ const endpoints: DevEndpoints = {
   ...(platform.devStoreUrl === undefined ? {} : { devStoreUrl: platform.devStoreUrl }),
   // For make verify / dlq; the file is written owner-only (0600).
   ...(platform.devStoreToken === undefined ? {} : { devStoreToken: platform.devStoreToken }),
-  // For make try: what became of its events.
+  // For make try and make lineage: what became of events (the console's API).
   ...(platform.trail === undefined ? {} : { trailUrl: platform.trail.url, trailToken: platform.trail.token }),
+  ...(platform.console === undefined ? {} : { consoleUrl: `${platform.console.url}/console/` }),
   services: Object.fromEntries([...platform.serving.functions].map(([name, fn]) => [name, fn.router.url])),
   // For make update / make rollback; owner-only, like the dev store's token.
   ...(platform.control === undefined
@@ -62,8 +63,14 @@ await writeEndpointsFile(endpointsFile, endpoints).catch((err: unknown) =>
 );
 process.stderr.write(operatorView(platform));
 process.stderr.write(
-  `  endpoints ${endpointsFile} (read by make inject / verify / dlq / replay / try / update / rollback)\n\n`,
+  `  endpoints ${endpointsFile} (read by make inject / verify / dlq / replay / try / lineage / update / rollback)\n`,
 );
+// The token is in the URL the way Jupyter prints its own: this terminal only, never the JSON log on stdout.
+if (platform.console !== undefined)
+  process.stderr.write(
+    `  console   ${platform.console.pageUrl}   (events, paths, functions, triggers, dead letters)\n`,
+  );
+process.stderr.write('\n');
 
 let signals = 0;
 const shutdown = (signal: string): void => {

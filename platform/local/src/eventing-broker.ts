@@ -14,4 +14,5 @@ export const startEventingBroker: BrokerStarter = async (context) =>
     resolveSubscriber: context.resolveSubscriber,
     dataPlane: context.dataPlane,
     ...(context.onTrail === undefined ? {} : { onTrail: context.onTrail }),
+    ...(context.onAccepted === undefined ? {} : { onAccepted: context.onAccepted }),
   });

@@ -5,17 +5,21 @@
  */
 
 import { dirname, join, resolve } from 'node:path';
-import type { TrailRecord } from '../../../eventing/src/index.ts';
+import type { AcceptedRecord, TrailRecord, TriggerState } from '../../../eventing/src/index.ts';
 import {
+  type DocumentStore,
   type Logger,
+  openStore,
   parseRouteTable,
   type RouteTable,
   repositoryRouteSources,
 } from '../../../functions/runtime/src/index.ts';
+import { scaleRecorder, startConsole } from './console/console.ts';
+import type { ConsoleServer } from './console/console-server.ts';
+import { EventRecorder } from './console/recorder.ts';
 import { type ControlServer, startControlServer } from './control-server.ts';
 import { generateDevSecrets } from './dev-secrets.ts';
 import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts';
-import { EventTrail, startTrailServer, type TrailServer } from './event-trail.ts';
 import { publicServiceProblems, routeTargetProblems, writeRouteFiles } from './exposure.ts';
 import type { FunctionHost } from './function-host.ts';
 import { type KnativeServiceSpec, loadKnativeServices, VISIBILITY } from './knative-service.ts';
@@ -51,8 +55,10 @@ export interface BrokerContext {
   readonly log: Logger;
   readonly resolveSubscriber: ResolveSubscriber;
   readonly dataPlane: DataPlaneName;
-  /** Told what became of every delivery; `make try` reads it back (event-trail.ts). */
+  /** Told what became of every delivery; `make try` and the console read it back (console/recorder.ts). */
   readonly onTrail?: (record: TrailRecord) => void;
+  /** Told of every event the broker accepted (the console's live stream). */
+  readonly onAccepted?: (record: AcceptedRecord) => void;
 }
 
 /** What the platform needs from a running broker. */
@@ -62,6 +68,8 @@ export interface LocalBroker {
   readonly description: readonly string[];
   /** Knative Service → the dead-letter sink URL its Triggers name; given to it as SLUICE_DEAD_LETTER_SINK. */
   readonly deadLetterSinks?: ReadonlyMap<string, string>;
+  /** Each Trigger's state (queue depth, replicas), for the console's Triggers view. */
+  triggers?(): Promise<readonly TriggerState[]>;
   stop(): Promise<void>;
 }
 
@@ -109,8 +117,17 @@ export interface DevPlatform {
   readonly secretFiles?: ReadonlyMap<string, string> | undefined;
   /** The public Service (the gateway) on GATEWAY_PORT, with the route table it was started with. */
   readonly gateway?: { readonly name: string; readonly url: string; readonly routes: RouteTable } | undefined;
-  /** What became of recent deliveries, for `make try` (event-trail.ts); reading needs `token`. */
+  /** What became of recent deliveries, for `make try` (the console's GET /v1/trail); reading needs `token`. */
   readonly trail?: { readonly url: string; readonly token: string } | undefined;
+  /** The event console (console/): its API and page, the token, the page URL to print; its recorder. */
+  readonly console?:
+    | {
+        readonly url: string;
+        readonly token: string;
+        readonly pageUrl: string;
+        readonly recorder: EventRecorder;
+      }
+    | undefined;
   /** The revisions and their control API (make update / make rollback), when `revisionsDir` was given. */
   readonly revisions?: LocalRevisions | undefined;
   readonly control?: { readonly url: string; readonly token: string } | undefined;
@@ -128,6 +145,8 @@ export interface DevPlatformConfig {
   readonly logFormat: LogFormat;
   readonly targetsFile: string;
   readonly dataPlane: DataPlaneName;
+  /** SLUICE_CONSOLE_PORT: where the event console listens; 0 (default) picks a free port. */
+  readonly consolePort: number;
 }
 
 export class DevPlatformConfigError extends Error {
@@ -151,6 +170,7 @@ export function resolveDevConfig(
   };
   const brokerPort = port('BROKER_PORT', '8080');
   const gatewayPort = port('GATEWAY_PORT', '8000');
+  const consolePort = port('SLUICE_CONSOLE_PORT', '0');
   const format = env.SLUICE_LOG_FORMAT || LOG_FORMAT.json;
   if (format !== LOG_FORMAT.json && format !== LOG_FORMAT.human) {
     throw new DevPlatformConfigError(`SLUICE_LOG_FORMAT="${format}" must be json or human`);
@@ -164,6 +184,7 @@ export function resolveDevConfig(
     dataPlane,
     brokerPort,
     gatewayPort,
+    consolePort,
     rabbitmqUrl: env.RABBITMQ_URL || undefined,
     mongodbUrl: env.MONGODB_URL || undefined,
     idleOverride: env.SLUICE_SCALE_TO_ZERO_AFTER || undefined,
@@ -271,6 +292,26 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
   const refreshTargets = (): void => {
     if (serving !== undefined) void targets.write([...toFileSd(serving.snapshots()), ...brokerTargets]);
   };
+  // The console's recording: in memory, and in MongoDB too when MONGODB_URL is set (it survives a restart).
+  let consoleStore: DocumentStore | undefined;
+  if (config.mongodbUrl !== undefined && options.host === undefined) {
+    try {
+      consoleStore = await openStore({
+        mongodbUrl: config.mongodbUrl,
+        mongodbDb: env.MONGODB_DB || 'sluice',
+      });
+    } catch (err) {
+      log.warn(`console: MongoDB unavailable, recording in memory only: ${String(err)}`);
+    }
+  }
+  const recorder = new EventRecorder({
+    ...(consoleStore === undefined ? {} : { store: consoleStore }),
+    onStoreError: (err) => log.warn(`console: records not written to MongoDB: ${String(err)}`),
+  });
+  await recorder
+    .restore()
+    .catch((err: unknown) => log.warn(`console: records not read back: ${String(err)}`));
+  const onScale = scaleRecorder(recorder);
   await targets.write([]);
   try {
     serving = await startServing({
@@ -278,7 +319,10 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       host,
       log,
       ...(config.idleOverride === undefined ? {} : { idleOverride: config.idleOverride }),
-      onChange: refreshTargets,
+      onChange: (snapshot) => {
+        refreshTargets();
+        onScale(snapshot);
+      },
       deferStart: true,
       ...(gatewaySpec === undefined
         ? {}
@@ -286,6 +330,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     });
   } catch (err) {
     await devStore?.close();
+    await consoleStore?.close();
     throw err;
   }
   refreshTargets();
@@ -306,6 +351,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     } catch (err) {
       await running.stop();
       await devStore?.close();
+      await consoleStore?.close();
       throw err;
     }
   }
@@ -314,8 +360,13 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     Object.fromEntries([...running.functions].map(([name, fn]) => [name, fn.router.url])),
   );
   let broker: LocalBroker | undefined;
-  const trail = new EventTrail();
-  let trailServer: TrailServer | undefined;
+  let consoleServer: ConsoleServer | undefined;
+  // Dead letters as make dlq finds them: MongoDB, else the dev store.
+  const devDeadLetters =
+    devStore === undefined
+      ? undefined
+      : await openStore({ devStoreUrl: devStore.url, devStoreToken: devStore.token, memory: false });
+  const deadLetterStore = consoleStore ?? devDeadLetters;
   try {
     const start = options.startBroker ?? (await import('./eventing-broker.ts')).startEventingBroker;
     broker = await start({
@@ -325,9 +376,18 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       log,
       resolveSubscriber: subscriberResolver(running, services),
       dataPlane: config.dataPlane,
-      onTrail: (record) => trail.add(record),
+      onTrail: (record) => recorder.add(record),
+      onAccepted: (record) => recorder.add(record),
     });
-    trailServer = await startTrailServer(trail);
+    consoleServer = await startConsole({
+      recorder,
+      log,
+      services,
+      snapshots: () => running.snapshots(),
+      broker,
+      deadLetterStore,
+      port: config.consolePort,
+    });
     deadLetterSinks = broker.deadLetterSinks ?? new Map();
     childEnv.BROKER_URL = broker.url;
     brokerTargets = [brokerTarget(broker.url)];
@@ -336,11 +396,12 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     await running.start();
   } catch (err) {
     envComplete(); // held starts go on (and are stopped with the rest)
-    await trailServer?.close();
+    await consoleServer?.close();
     await broker?.stop();
     await control?.close();
     await running.stop();
     await devStore?.close();
+    await consoleStore?.close();
     throw err;
   }
   const gatewayUrl = gatewaySpec === undefined ? undefined : running.urlFor(gatewaySpec.name);
@@ -357,17 +418,21 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       gatewaySpec === undefined || gatewayUrl === undefined || routes === undefined
         ? undefined
         : { name: gatewaySpec.name, url: gatewayUrl, routes },
-    trail: { url: trailServer.url, token: trailServer.token },
+    trail: { url: consoleServer.url, token: consoleServer.token },
+    console: { url: consoleServer.url, token: consoleServer.token, pageUrl: consoleServer.pageUrl, recorder },
     revisions,
     control: control === undefined ? undefined : { url: control.url, token: control.token },
     stop() {
       stopping ??= (async () => {
-        await trailServer?.close();
+        await consoleServer?.close();
         // The broker first (no new deliveries), then functions finish in-flight requests and exit.
         await broker?.stop();
         await control?.close();
         await running.stop();
+        await devDeadLetters?.close();
         await devStore?.close(); // last: draining functions still write to it
+        await recorder.flush();
+        await consoleStore?.close();
         await targets.write([]);
       })();
       return stopping;
