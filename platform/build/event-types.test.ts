@@ -54,9 +54,14 @@ describe('event-types', () => {
     expect(await syncEventTypes(functions, { write: false })).toEqual({
       stale: [`functions/demo/thing/${EVENT_TYPES_FILE}`],
       orphans: [],
+      diverged: [],
     });
     await syncEventTypes(functions, { write: true });
-    expect(await syncEventTypes(functions, { write: false })).toEqual({ stale: [], orphans: [] });
+    expect(await syncEventTypes(functions, { write: false })).toEqual({
+      stale: [],
+      orphans: [],
+      diverged: [],
+    });
     writeFileSync(
       join(dir, 'schemas/dev.sluice.demo.thing.happened.v1.json'),
       JSON.stringify({ ...SCHEMA, required: [] }),
@@ -68,7 +73,31 @@ describe('event-types', () => {
     expect(await syncEventTypes(functions, { write: true })).toEqual({
       stale: [],
       orphans: [`functions/demo/thing/${EVENT_TYPES_FILE}`],
+      diverged: [],
     });
+  });
+
+  it('finds a type whose copies differ between functions (formatting aside), one contract per type', async () => {
+    const { root } = functionsRoot({ 'dev.sluice.demo.thing.happened.v1': SCHEMA });
+    const other = join(root, 'functions/demo/other/schemas');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, '..', 'handler.ts'), 'export const accepts = [];\n');
+    writeFileSync(join(other, 'dev.sluice.demo.thing.happened.v1.json'), JSON.stringify(SCHEMA, null, 2));
+    const functions = join(root, 'functions');
+    expect((await syncEventTypes(functions, { write: false })).diverged).toEqual([]);
+    writeFileSync(
+      join(other, 'dev.sluice.demo.thing.happened.v1.json'),
+      JSON.stringify({ ...SCHEMA, required: [] }),
+    );
+    expect((await syncEventTypes(functions, { write: false })).diverged).toEqual([
+      {
+        type: 'dev.sluice.demo.thing.happened.v1',
+        files: [
+          'functions/demo/other/schemas/dev.sluice.demo.thing.happened.v1.json',
+          'functions/demo/thing/schemas/dev.sluice.demo.thing.happened.v1.json',
+        ],
+      },
+    ]);
   });
 
   it('says which function is unknown', async () => {

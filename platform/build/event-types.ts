@@ -124,6 +124,35 @@ export interface EventTypesResult {
   readonly stale: readonly string[];
   /** Generated files whose function has no schemas any more. */
   readonly orphans: readonly string[];
+  /** Event types whose schema differs between the function folders that hold a copy (paths per type). */
+  readonly diverged: readonly { readonly type: string; readonly files: readonly string[] }[];
+}
+
+/**
+ * A type's schema is one contract: each function that accepts or emits it holds a copy (its folder is its
+ * image), and every copy must say the same. Compared as parsed JSON, so formatting does not count.
+ */
+function divergedContracts(
+  folders: readonly FunctionFolder[],
+  root: string,
+): { type: string; files: string[] }[] {
+  const byType = new Map<string, { file: string; text: string }[]>();
+  for (const f of folders) {
+    const dir = join(f.dir, 'schemas');
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+      const file = join(dir, name);
+      const copies = byType.get(name.slice(0, -5)) ?? [];
+      copies.push({
+        file: relative(root, file),
+        text: JSON.stringify(JSON.parse(readFileSync(file, 'utf8'))),
+      });
+      byType.set(name.slice(0, -5), copies);
+    }
+  }
+  return [...byType]
+    .filter(([, copies]) => new Set(copies.map((c) => c.text)).size > 1)
+    .map(([type, copies]) => ({ type, files: copies.map((c) => c.file) }));
 }
 
 /**
@@ -160,7 +189,7 @@ export async function syncEventTypes(
     stale.push(relative(root, file));
     if (options.write) writeFileSync(file, expected);
   }
-  return { stale, orphans };
+  return { stale, orphans, diverged: only === undefined ? divergedContracts(folders, root) : [] };
 }
 
 async function main(): Promise<void> {
@@ -177,6 +206,10 @@ async function main(): Promise<void> {
     const problems = [
       ...result.stale.map((f) => `${f} is stale or missing: its schemas say otherwise`),
       ...result.orphans.map((f) => `${f} has no schemas to come from any more`),
+      ...result.diverged.map(
+        (d) =>
+          `${d.type}: its schema differs between ${d.files.join(', ')}: make the copies identical (one contract)`,
+      ),
     ];
     if (problems.length > 0) {
       process.stderr.write(`${problems.join('\n')}\nrun \`${REGENERATE}\` and commit the result\n`);
@@ -188,6 +221,10 @@ async function main(): Promise<void> {
   }
   for (const f of result.stale) process.stdout.write(`wrote ${f}\n`);
   for (const f of result.orphans) process.stdout.write(`removed ${f}\n`);
+  for (const d of result.diverged)
+    process.stderr.write(
+      `${d.type}: its schema differs between ${d.files.join(', ')}: make the copies identical\n`,
+    );
   if (result.stale.length + result.orphans.length === 0)
     process.stdout.write('event types: nothing to do, every events.gen.ts matches its schemas\n');
 }
