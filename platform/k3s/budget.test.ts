@@ -76,7 +76,7 @@ describe('pod resources as the quota counts them', () => {
   });
 });
 
-describe('the budget of each overlay', () => {
+describe('the budget of each overlay', { timeout: 60_000 }, () => {
   it('fits each namespace of each overlay in its quota, every system counted', () => {
     for (const name of overlayNames()) {
       const budgets = budget(parseManifest(renderOverlay(name), name));

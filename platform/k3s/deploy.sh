@@ -25,7 +25,10 @@ if [[ "$SKIP_PLATFORM" != 1 ]]; then
   grep -q '^kind: RabbitmqSource$' "$MANIFEST" && WITH_RABBITMQ_SOURCE=1
   WITH_KEDA=0
   grep -q '^kind: ScaledObject$' "$MANIFEST" && WITH_KEDA=1
-  export WITH_RABBITMQ_SOURCE WITH_KEDA
+  # Production (its Namespaces' environment label) must survive a lost node: the platform's data path too.
+  PLATFORM_HA=0
+  grep -q '^    sluice.dev/environment: production$' "$MANIFEST" && PLATFORM_HA=1
+  export WITH_RABBITMQ_SOURCE WITH_KEDA PLATFORM_HA
   "$K3S_DIR/install-platform.sh"
 fi
 
@@ -69,15 +72,36 @@ stringData:
   app-password: "$app_password"
 YAML
 fi
-if secret_exists "$NS" sluice-function-env; then
-  log "secret $NS/sluice-function-env exists: kept"
-else
-  if [[ "$DRY_RUN" == 1 ]]; then
-    app_password='<app-password>'
+# A replica set (production: components/high-availability) authenticates its members with a shared keyfile.
+if grep -q 'secretName: mongodb-keyfile' "$MANIFEST"; then
+  if secret_exists "$DATA_NS" mongodb-keyfile; then
+    log "secret $DATA_NS/mongodb-keyfile exists: kept"
   else
-    app_password="${app_password:-$("$KUBECTL" -n "$DATA_NS" get secret mongodb-credentials -o jsonpath='{.data.app-password}' | base64 -d)}"
+    if [[ "$DRY_RUN" == 1 ]]; then keyfile='<keyfile>'; else keyfile="$(head -c 756 /dev/urandom | base64 -w0)"; fi
+    run_stdin "<generated mongodb-keyfile: keyfile>" "$KUBECTL" -n "$DATA_NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: mongodb-keyfile
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  keyfile: "$keyfile"
+YAML
   fi
-  run_stdin "<generated sluice-function-env: MONGODB_URL>" "$KUBECTL" -n "$NS" create -f - <<YAML
+fi
+# MONGODB_URL is derived (the app password and the store's shape), so it is written on every deploy: against a
+# replica set the driver finds the members from the seed, and every write waits for a majority (w=majority), so
+# an acknowledged write survives the loss of the primary.
+mongodb_options='authSource=admin'
+grep -q -- '- --replSet' "$MANIFEST" && mongodb_options+='&replicaSet=rs0&w=majority'
+if [[ "$DRY_RUN" == 1 ]]; then
+  app_password='<app-password>'
+else
+  app_password="${app_password:-$("$KUBECTL" -n "$DATA_NS" get secret mongodb-credentials -o jsonpath='{.data.app-password}' | base64 -d)}"
+fi
+run_stdin "<generated sluice-function-env: MONGODB_URL>" "$KUBECTL" -n "$NS" apply --server-side --force-conflicts \
+  --field-manager=sluice-deploy -f - <<YAML
 apiVersion: v1
 kind: Secret
 metadata:
@@ -85,9 +109,8 @@ metadata:
   labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
 type: Opaque
 stringData:
-  MONGODB_URL: "mongodb://sluice:$app_password@mongodb.$DATA_NS.svc.cluster.local:27017/?authSource=admin"
+  MONGODB_URL: "mongodb://sluice:$app_password@mongodb.$DATA_NS.svc.cluster.local:27017/?$mongodb_options"
 YAML
-fi
 
 # The quotes system's admin key (docs/quotes.md) and the gateway's Redis password: one per environment, so
 # qualification and production never share a key. Redis reads its password in the data namespace, the gateway
@@ -172,6 +195,9 @@ kube apply --server-side --force-conflicts --field-manager=sluice -f "$MANIFEST"
 # Broker's and Triggers' dead-letter dispatchers can resolve it.
 log "waiting for the data services, the functions, the broker and the triggers"
 kube -n "$DATA_NS" rollout status statefulset/mongodb --timeout="$WAIT_TIMEOUT"
+if grep -q '^  name: mongodb-replica-set-init$' "$MANIFEST"; then
+  kube -n "$DATA_NS" wait --for=condition=Complete --timeout="$WAIT_TIMEOUT" job/mongodb-replica-set-init
+fi
 # The exporter's least-privilege user, also on a database initialised before it existed (idempotent; the script
 # reads every credential from the container's env, so none is on a command line).
 kube -n "$DATA_NS" exec statefulset/mongodb -c mongodb -- mongosh --quiet /docker-entrypoint-initdb.d/20-exporter-user.js

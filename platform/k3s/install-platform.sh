@@ -6,7 +6,8 @@
 #   eventing-rabbitmq broker (+ source when WITH_RABBITMQ_SOURCE=1) → KEDA (when WITH_KEDA=1: the manifests hold
 #   a ScaledObject, whose CRD must exist before they are applied).
 # Idempotent: server-side apply of the same release converges; the ConfigMap patches are merges.
-# Env: DOMAIN (default: sslip.io via the default-domain Job), WITH_RABBITMQ_SOURCE (0|1), WITH_KEDA (0|1), DRY_RUN (0|1).
+#   PLATFORM_HA=1 (production): 2 activators, webhooks and Kourier gateways (docs/deploy.md, "High availability").
+# Env: DOMAIN (default: sslip.io), WITH_RABBITMQ_SOURCE, WITH_KEDA, PLATFORM_HA (0|1), DRY_RUN (0|1).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DOMAIN="${DOMAIN:-}"
 WITH_RABBITMQ_SOURCE="${WITH_RABBITMQ_SOURCE:-0}"
 WITH_KEDA="${WITH_KEDA:-0}"
+PLATFORM_HA="${PLATFORM_HA:-0}"
 GH=https://github.com
 SERVING="$GH/knative/serving/releases/download/$KNATIVE_SERVING_VERSION"
 EVENTING="$GH/knative/eventing/releases/download/$KNATIVE_EVENTING_VERSION"
@@ -83,5 +85,15 @@ if [[ "$WITH_KEDA" == 1 ]]; then
   apply_url "$GH/kedacore/keda/releases/download/$KEDA_VERSION/keda-${KEDA_VERSION#v}.yaml"
   wait_crds scaledobjects.keda.sh triggerauthentications.keda.sh
   wait_deployments keda keda-operator keda-operator-metrics-apiserver keda-admission-webhooks
+fi
+# Knative's high-availability guidance: the activator's and webhook's HPA minReplicas (serving-core ships their
+# PodDisruptionBudgets); Kourier's gateway is the public data path in front of api-gateway.
+if [[ "$PLATFORM_HA" == 1 ]]; then
+  log "high availability: 2 activators, 2 Serving webhooks, 2 Kourier gateways"
+  kube -n knative-serving patch hpa activator --type=merge -p '{"spec":{"minReplicas":2}}'
+  kube -n knative-serving patch hpa webhook --type=merge -p '{"spec":{"minReplicas":2}}'
+  kube -n kourier-system scale deployment 3scale-kourier-gateway --replicas=2
+  wait_deployments knative-serving activator webhook
+  wait_deployments kourier-system 3scale-kourier-gateway
 fi
 log "platform ready"

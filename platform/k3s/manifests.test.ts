@@ -151,6 +151,52 @@ describe('overlays', () => {
     );
   });
 
+  it('runs production without a single point of failure among broker, store and gateway; qualification small', () => {
+    const spec = (report: OverlayReport | undefined, kind: string, name: string) =>
+      report?.objects.find((o) => o.kind === kind && o.metadata.name === name)?.spec as
+        | Record<string, unknown>
+        | undefined;
+    const production = reports.get('production');
+    const qualification = reports.get('qualification');
+    expect(spec(production, 'RabbitmqCluster', 'rabbitmq')?.replicas).toBe(3);
+    expect(spec(production, 'StatefulSet', 'mongodb')?.replicas).toBe(3);
+    expect(
+      production?.objects.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name),
+    ).toEqual(['mongodb', 'rabbitmq']);
+    expect(production?.manifests.services.find((s) => s.name === PUBLIC_ENTRY)?.minScale).toBe(2);
+    expect(spec(qualification, 'RabbitmqCluster', 'rabbitmq')?.replicas).toBe(1);
+    expect(spec(qualification, 'StatefulSet', 'mongodb')?.replicas).toBe(1);
+    expect(qualification?.objects.filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
+  });
+
+  it('fails a planted single point of failure in production: a single-replica broker, a lone store, one gateway', async () => {
+    const objects = parseManifest(renderOverlay('production'));
+    const find = (kind: string, name: string) =>
+      objects.find((o) => o.kind === kind && o.metadata.name === name) as KubeObject & {
+        spec: Record<string, unknown>;
+      };
+    find('RabbitmqCluster', 'rabbitmq').spec.replicas = 1;
+    const report = await checkManifest(objects.map((o) => stringify(o)).join('---\n'), 'planted');
+    expect(report.ruleProblems).toEqual([
+      'RabbitmqCluster/sluice-data/rabbitmq runs 1 replica(s): production needs an odd number ≥ 3, so that its quorum queues keep a majority with one node lost',
+    ]);
+    find('StatefulSet', 'mongodb').spec.replicas = 1;
+    const gateway = find('Service', PUBLIC_ENTRY) as unknown as {
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+    };
+    delete gateway.spec.template.metadata.annotations['autoscaling.knative.dev/min-scale'];
+    for (const pdb of objects.filter((o) => o.kind === 'PodDisruptionBudget'))
+      objects.splice(objects.indexOf(pdb), 1);
+    const worse = await checkManifest(objects.map((o) => stringify(o)).join('---\n'), 'planted');
+    expect(worse.ruleProblems).toEqual([
+      'RabbitmqCluster/sluice-data/rabbitmq runs 1 replica(s): production needs an odd number ≥ 3, so that its quorum queues keep a majority with one node lost',
+      'RabbitmqCluster/sluice-data/rabbitmq has no PodDisruptionBudget that lets a drain take one node at a time',
+      'StatefulSet/sluice-data/mongodb runs 1 member(s): production needs a replica set of an odd number ≥ 3, so that a primary is elected with one member lost',
+      'StatefulSet/sluice-data/mongodb has no PodDisruptionBudget that lets a drain take one member at a time',
+      'Service/sluice/api-gateway runs at min-scale 0: the public entry needs 2 or more in production',
+    ]);
+  });
+
   it("runs the MongoDB exporter as its own least-privilege user, created by MongoDB's init", () => {
     for (const [name, report] of reports) {
       const exporter = JSON.stringify(

@@ -621,6 +621,70 @@ describe('rules: one public entry, event endpoints private', () => {
   });
 });
 
+describe('rules: high availability', () => {
+  const production = (o: KubeObject[]) => {
+    for (const ns of o.filter((x) => x.kind === 'Namespace'))
+      find(o, 'Namespace', ns.metadata.name).metadata.labels['sluice.dev/environment'] = 'production';
+  };
+  const spread = (name: string) => ({
+    podAntiAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [
+        {
+          topologyKey: 'kubernetes.io/hostname',
+          labelSelector: { matchLabels: { 'app.kubernetes.io/name': name } },
+        },
+      ],
+    },
+  });
+  const budget = (name: string, spec: Record<string, unknown>) =>
+    ({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name, namespace: DATA },
+      spec: { ...spec, selector: { matchLabels: { 'app.kubernetes.io/name': name } } },
+    }) as unknown as KubeObject;
+  const highlyAvailable = (o: KubeObject[]) => {
+    production(o);
+    Object.assign(find(o, 'RabbitmqCluster', 'rabbitmq').spec, { replicas: 3, affinity: spread('rabbitmq') });
+    const mongo = find(o, 'StatefulSet', 'mongodb').spec;
+    mongo.replicas = 3;
+    mongo.template.spec.affinity = spread('mongodb');
+    mongo.template.spec.containers[0].args = ['--replSet', 'rs0'];
+    find(o, 'Service', 'api-gateway').spec.template.metadata.annotations[
+      'autoscaling.knative.dev/min-scale'
+    ] = '2';
+    o.push(budget('rabbitmq', { maxUnavailable: 1 }), budget('mongodb', { minAvailable: 2 }));
+  };
+
+  it('asks nothing of an environment other than production', () => {
+    expect(RULES.highAvailability(context())).toEqual([]);
+  });
+
+  it('passes production with 3 spread, budgeted members of each set and two gateways', () => {
+    expect(checkRules(context(highlyAvailable))).toEqual([]);
+  });
+
+  it('fails an even cluster, members that may share a node, a budget that lets a majority go, one gateway', () => {
+    const problems = RULES.highAvailability(
+      context((o) => {
+        highlyAvailable(o);
+        find(o, 'RabbitmqCluster', 'rabbitmq').spec.replicas = 4;
+        delete find(o, 'StatefulSet', 'mongodb').spec.template.spec.affinity;
+        find(o, 'PodDisruptionBudget', 'mongodb').spec = budget('mongodb', { minAvailable: 1 }).spec;
+        find(o, 'Service', 'api-gateway').spec.template.metadata.annotations[
+          'autoscaling.knative.dev/min-scale'
+        ] = '1';
+      }),
+    );
+    expect(problems).toEqual([
+      'RabbitmqCluster/sluice-test-data/rabbitmq runs 4 replica(s): production needs an odd number ≥ 3, so that its quorum queues keep a majority with one node lost',
+      'StatefulSet/sluice-test-data/mongodb has no required pod anti-affinity on kubernetes.io/hostname: two members could share a host',
+      'StatefulSet/sluice-test-data/mongodb has no PodDisruptionBudget that lets a drain take one member at a time',
+      'Service/sluice-test/api-gateway runs at min-scale 1: the public entry needs 2 or more in production',
+    ]);
+  });
+});
+
 describe('rules: least privilege', () => {
   it("fails on a workload other than MongoDB that reads MongoDB's root credentials", () => {
     const rootRef = (key: string) => ({

@@ -64,7 +64,7 @@ describe('make deploy (DRY_RUN=1)', () => {
       ),
       /deployment\/rabbitmq-broker-webhook/,
       /create -f - <<< <generated mongodb-credentials/,
-      /create -f - <<< <generated sluice-function-env/,
+      /apply --server-side --force-conflicts --field-manager=sluice-deploy -f - <<< <generated sluice-function-env/,
       /create -f - <<< <generated mongodb-exporter-credentials/,
       /apply --server-side .*dist\/manifests\/qualification.yaml/,
       /rollout status statefulset\/mongodb/,
@@ -126,6 +126,35 @@ describe('make deploy (DRY_RUN=1)', () => {
     expect(output).toContain('@mongodb.sluice-qualification-data.svc.cluster.local:27017/');
     expect(output).toContain('@redis.sluice-qualification-data.svc.cluster.local:6379/0');
     expect(output).toContain('@rabbitmq.sluice-qualification-data.svc.cluster.local:15672/');
+  });
+
+  it('keeps qualification small: a single MongoDB, no keyfile, the platform as installed', () => {
+    expect(output).toContain('?authSource=admin"');
+    expect(output).not.toContain('mongodb-keyfile');
+    expect(output).not.toContain('patch hpa activator');
+  });
+
+  it('deploys production without a single point of failure: keyfile, replica set, majority writes, HA platform', () => {
+    const production = dryRun('deploy', { OVERLAY: 'production' });
+    const steps = production.split('\n').filter((l) => l.startsWith('+ '));
+    const at = positions(steps.join('\n'), [
+      /patch hpa activator --type=merge -p '\{"spec":\{"minReplicas":2\}\}'/,
+      /scale deployment 3scale-kourier-gateway --replicas=2/,
+      /-n sluice-data create -f - <<< <generated mongodb-keyfile: keyfile>/,
+      /-n sluice apply .* <<< <generated sluice-function-env/,
+      /apply --server-side .*dist\/manifests\/production.yaml/,
+      /rollout status statefulset\/mongodb/,
+      /wait --for=condition=Complete .*job\/mongodb-replica-set-init/,
+      /exec statefulset\/mongodb .*20-exporter-user.js/,
+    ]);
+    expect(
+      at.every((i) => i >= 0),
+      String(at),
+    ).toBe(true);
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+    expect(production).toContain(
+      'mongodb://sluice:<app-password>@mongodb.sluice-data.svc.cluster.local:27017/?authSource=admin&replicaSet=rs0&w=majority',
+    );
   });
 
   it('prints the same plan when run twice', () => {

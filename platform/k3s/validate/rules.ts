@@ -647,6 +647,103 @@ export const crossNamespaceReferences: Rule = (ctx) => {
   return problems;
 };
 
+/** The environment whose broker, store and gateway must survive the loss of one node. */
+export const HIGHLY_AVAILABLE_ENVIRONMENT = 'production';
+
+/** Members of a set that keeps a majority with one of them lost: odd, and at least 3. */
+const quorumReplicas = (n: number): boolean => n >= 3 && n % 2 === 1;
+
+/** Whether a pod spec's affinity keeps two pods with these labels off the same node. */
+function spreadOverNodes(affinity: unknown, labels: Labels): boolean {
+  const terms = at(affinity, 'podAntiAffinity', 'requiredDuringSchedulingIgnoredDuringExecution');
+  return (Array.isArray(terms) ? terms : []).some((t) => {
+    const match = at(t, 'labelSelector', 'matchLabels');
+    return (
+      at(t, 'topologyKey') === 'kubernetes.io/hostname' &&
+      isRecord(match) &&
+      Object.entries(match).every(([k, v]) => labels[k] === v)
+    );
+  });
+}
+
+/** A PodDisruptionBudget of the namespace that covers these pods and lets a drain take one of `replicas` at most. */
+function disruptionBudgeted(ctx: RuleContext, namespace: string, labels: Labels, replicas: number): boolean {
+  return ofKind(ctx, 'PodDisruptionBudget', 'policy').some((pdb) => {
+    if (pdb.metadata.namespace !== namespace) return false;
+    const match = at(pdb, 'spec', 'selector', 'matchLabels');
+    if (!isRecord(match) || !Object.entries(match).every(([k, v]) => labels[k] === v)) return false;
+    const maxUnavailable = at(pdb, 'spec', 'maxUnavailable');
+    const minAvailable = at(pdb, 'spec', 'minAvailable');
+    if (maxUnavailable === 1) return true;
+    return (
+      typeof minAvailable === 'number' &&
+      minAvailable >= Math.floor(replicas / 2) + 1 &&
+      minAvailable < replicas
+    );
+  });
+}
+
+/**
+ * Production has no single point of failure among broker, store and gateway (docs/deploy.md, "High
+ * availability"): RabbitMQ and MongoDB run an odd number ≥ 3 of members, one per node (required pod
+ * anti-affinity on kubernetes.io/hostname), under a PodDisruptionBudget that lets a drain take one at a time;
+ * MongoDB as a replica set; api-gateway at min-scale ≥ 2. Other environments may run one of each.
+ */
+export const highAvailability: Rule = (ctx) => {
+  const env = environmentNamespaces(ctx.objects);
+  const appNamespace = ctx.objects.find((o) => o.kind === 'Namespace' && o.metadata.name === env?.app);
+  if (
+    env === undefined ||
+    appNamespace?.metadata.labels?.['sluice.dev/environment'] !== HIGHLY_AVAILABLE_ENVIRONMENT
+  )
+    return [];
+  const problems: string[] = [];
+  const clusters = ofKind(ctx, 'RabbitmqCluster', 'rabbitmq.com');
+  if (clusters.length === 0) problems.push(`${HIGHLY_AVAILABLE_ENVIRONMENT} has no RabbitmqCluster`);
+  for (const c of clusters) {
+    const replicas = at(c, 'spec', 'replicas');
+    const n = typeof replicas === 'number' ? replicas : 1;
+    const labels = { 'app.kubernetes.io/name': c.metadata.name };
+    if (!quorumReplicas(n))
+      problems.push(
+        `${describe(c)} runs ${n} replica(s): ${HIGHLY_AVAILABLE_ENVIRONMENT} needs an odd number ≥ 3, so that its quorum queues keep a majority with one node lost`,
+      );
+    if (!spreadOverNodes(at(c, 'spec', 'affinity'), labels))
+      problems.push(
+        `${describe(c)} has no required pod anti-affinity on kubernetes.io/hostname: two nodes of it could share a host`,
+      );
+    if (!disruptionBudgeted(ctx, c.metadata.namespace ?? '', labels, n))
+      problems.push(`${describe(c)} has no PodDisruptionBudget that lets a drain take one node at a time`);
+  }
+  const stores = ofKind(ctx, 'StatefulSet', 'apps').filter((o) => o.metadata.name === 'mongodb');
+  if (stores.length === 0) problems.push(`${HIGHLY_AVAILABLE_ENVIRONMENT} has no MongoDB StatefulSet`);
+  for (const m of stores) {
+    const replicas = at(m, 'spec', 'replicas');
+    const n = typeof replicas === 'number' ? replicas : 1;
+    const templateLabels = at(m, 'spec', 'template', 'metadata', 'labels');
+    const labels = isRecord(templateLabels) ? (templateLabels as Labels) : {};
+    const args = at(m, 'spec', 'template', 'spec', 'containers', 0, 'args');
+    if (!quorumReplicas(n))
+      problems.push(
+        `${describe(m)} runs ${n} member(s): ${HIGHLY_AVAILABLE_ENVIRONMENT} needs a replica set of an odd number ≥ 3, so that a primary is elected with one member lost`,
+      );
+    if (!(Array.isArray(args) && args.includes('--replSet')))
+      problems.push(`${describe(m)} does not run as a replica set (--replSet)`);
+    if (!spreadOverNodes(at(m, 'spec', 'template', 'spec', 'affinity'), labels))
+      problems.push(
+        `${describe(m)} has no required pod anti-affinity on kubernetes.io/hostname: two members could share a host`,
+      );
+    if (!disruptionBudgeted(ctx, m.metadata.namespace ?? '', labels, n))
+      problems.push(`${describe(m)} has no PodDisruptionBudget that lets a drain take one member at a time`);
+  }
+  const gateway = ctx.manifests.services.find((s) => s.name === PUBLIC_ENTRY && s.namespace === env.app);
+  if (gateway !== undefined && gateway.minScale < 2)
+    problems.push(
+      `${named(gateway)} runs at min-scale ${gateway.minScale}: the public entry needs 2 or more in ${HIGHLY_AVAILABLE_ENVIRONMENT}`,
+    );
+  return problems;
+};
+
 /** The one Knative Service allowed to be public (Kourier's external gateway): the API gateway. */
 export const PUBLIC_ENTRY = 'api-gateway';
 export const VISIBILITY_LABEL = 'networking.knative.dev/visibility';
@@ -915,10 +1012,13 @@ function secretKeyRefs(
   return found;
 }
 
+/** MongoDB's own administration: its members, and the Job that initiates the replica set (replSetInitiate). */
+const MONGODB_ADMINISTRATION = new Set(['StatefulSet/mongodb', 'Job/mongodb-replica-set-init']);
+
 /** MongoDB's root credentials stay with MongoDB: every other workload uses a user of its own, with less. */
 export const rootCredentialsStayHome: Rule = (ctx) =>
   ctx.objects.flatMap((o) => {
-    if (o.kind === 'StatefulSet' && o.metadata.name === 'mongodb') return [];
+    if (MONGODB_ADMINISTRATION.has(`${o.kind}/${o.metadata.name}`)) return [];
     return secretKeyRefs(o)
       .filter((r) => r.name === 'mongodb-credentials' && r.key.startsWith('root-'))
       .map((r) => `${describe(o)} reads MongoDB's ${r.key}: give it a least-privilege user of its own`);
@@ -945,6 +1045,7 @@ export const RULES = {
   gatewayRoutes,
   rootCredentialsStayHome,
   crossNamespaceReferences,
+  highAvailability,
 } as const satisfies Record<string, Rule>;
 
 export function checkRules(ctx: RuleContext): string[] {
