@@ -18,6 +18,7 @@ import {
   brokerTable,
   brokerTarget,
   type PipelineSection,
+  recordingTarget,
   runBrokerSection,
   runPipelineSection,
 } from './broker.ts';
@@ -279,6 +280,7 @@ async function main(): Promise<void> {
       `${ours?.rssMb?.toFixed(1) ?? 'n/a'} MB of 60 MB`,
     ),
     brokerTarget(broker),
+    recordingTarget(broker),
   ];
 
   const file = join(ROOT, 'bench/results', `${began.toISOString().replaceAll(':', '-')}.json`);

@@ -44,6 +44,12 @@ describe('declaredQueueType', () => {
       parseBrokerBenchArgs('{"url":"amqp://x","seconds":1,"warmupSeconds":1,"inFlight":2}').queueType,
     ).toBe('classic');
   });
+
+  it("records into make dev's console only when asked (the recording row of the broker path)", () => {
+    const base = '"url":"amqp://x","seconds":1,"warmupSeconds":1,"inFlight":2';
+    expect(parseBrokerBenchArgs(`{${base}}`).recording).toBe(false);
+    expect(parseBrokerBenchArgs(`{${base},"recording":true}`).recording).toBe(true);
+  });
 });
 
 describe('pipelineManifests', () => {
@@ -71,6 +77,7 @@ describe('parseBrokerBenchArgs', () => {
       serverCpu: '0',
       mode: 'broker',
       queueType: 'classic',
+      recording: false,
     });
   });
 

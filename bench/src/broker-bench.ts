@@ -25,6 +25,8 @@ export interface BrokerBenchArgs {
   readonly mode: 'broker' | 'pipeline';
   /** The trigger queues' type (the floor's queue too). @default classic */
   readonly queueType: QueueType;
+  /** Feed `make dev`'s console recorder from the broker (onAccepted + onTrail), as make dev does. @default false */
+  readonly recording: boolean;
 }
 
 export type QueueType = 'classic' | 'quorum';
@@ -137,6 +139,7 @@ export function parseBrokerBenchArgs(text: string | undefined): BrokerBenchArgs 
     serverCpu: typeof raw.serverCpu === 'string' ? raw.serverCpu : '0',
     mode: raw.mode === 'pipeline' ? 'pipeline' : 'broker',
     queueType: raw.queueType === 'quorum' ? 'quorum' : 'classic',
+    recording: raw.recording === true,
   };
 }
 

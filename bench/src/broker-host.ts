@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
 import { startBroker } from '../../eventing/src/index.ts';
 import { JsonLogger } from '../../functions/runtime/src/index.ts';
+import { EventRecorder } from '../../platform/local/src/console/recorder.ts';
 import {
   BANKING,
   BENCH_DEAD_LETTER,
@@ -52,18 +53,24 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 }
 
 async function brokerProcess(argText: string | undefined): Promise<void> {
-  const { url, inFlight, mode, queueType, subscriberUrl, deadLetterUrl, functionUrl } = JSON.parse(
+  const { url, inFlight, mode, queueType, recording, subscriberUrl, deadLetterUrl, functionUrl } = JSON.parse(
     argText ?? '{}',
   ) as {
     url: string;
     inFlight: number;
     mode: BrokerBenchArgs['mode'];
     queueType: BrokerBenchArgs['queueType'];
+    recording?: boolean;
     subscriberUrl: string;
     deadLetterUrl: string;
     functionUrl?: string;
   };
+  // What make dev adds to the broker's path: every accepted event and delivery into the console's recorder.
+  const recorder = recording === true ? new EventRecorder() : undefined;
   const broker = await startBroker({
+    ...(recorder === undefined
+      ? {}
+      : { onAccepted: (r) => void recorder.add(r), onTrail: (r) => void recorder.add(r) }),
     manifests:
       mode === 'pipeline'
         ? pipelineManifests(inFlight)
@@ -262,6 +269,7 @@ async function hostProcess(argText: string | undefined): Promise<void> {
         inFlight: args.inFlight,
         mode: args.mode,
         queueType: args.queueType,
+        recording: args.recording,
         subscriberUrl: subscriber.url,
         deadLetterUrl: deadLetter.url,
         ...(started === undefined ? {} : { functionUrl: started.url }),

@@ -57,6 +57,10 @@ export interface BrokerSection {
   readonly quorumRatio: number | undefined;
   /** Median broker CPU per delivered event, in ms (ingress + dispatch). */
   readonly cpuMsPerEvent: number | undefined;
+  /** Ours again with `make dev`'s console recording every accepted event and delivery (issue #19). */
+  readonly recording: PathResult | undefined;
+  /** Recording on ÷ recording off, paired per round: the console's cost on the broker path. */
+  readonly recordingRatio: number | undefined;
   readonly note?: string;
 }
 
@@ -114,7 +118,7 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
     cpu === undefined ? '' : `, cpu ${(cpu * 100).toFixed(0)}%`;
   const haveBroker = existsSync(BROKER_MODULE) && existsSync(BROKER_HOST);
   const queueType = declaredQueueType(ROOT);
-  const argsFor = (q: QueueType): string =>
+  const argsFor = (q: QueueType, recording = false): string =>
     JSON.stringify({
       url: options.url,
       seconds: options.seconds,
@@ -122,12 +126,15 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
       inFlight: options.inFlight,
       serverCpu: options.serverCpu,
       queueType: q,
+      recording,
     });
   const errors: string[] = [];
   // Per-round rates (NaN = failed round) for the paired ratios, as the function path does.
   const floorRates: number[] = [];
   const quorumRates: number[] = [];
   const ourRates: number[] = [];
+  const recordingRates: number[] = [];
+  const recording: Sample[] = [];
   const cpuPerEvent: number[] = [];
   const floorJob =
     (q: QueueType, samples: Sample[], rates: number[], round: number) => async (): Promise<void> => {
@@ -147,6 +154,7 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
     floorRates[round] = Number.NaN;
     quorumRates[round] = Number.NaN;
     ourRates[round] = Number.NaN;
+    recordingRates[round] = Number.NaN;
     const jobs: (() => Promise<void>)[] = [
       floorJob('classic', floor, floorRates, round),
       floorJob('quorum', quorum, quorumRates, round),
@@ -165,6 +173,25 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
         ours.push({ rate: r.rate, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ...(cpu === undefined ? {} : { cpu }) });
         options.log(
           `  round ${round + 1} sluice broker (${queueType}): ${r.rate.toFixed(0)} events/s, p99 ${r.p99Ms.toFixed(1)} ms${pct(cpu)}`,
+        );
+      });
+      jobs.push(async () => {
+        const r = await marked([BROKER_HOST, argsFor(queueType, true)], options.loadCpu);
+        if ((r.postFailures ?? 0) > 0 || (r.deadLetters ?? 0) > 0) {
+          throw new Error(
+            `sluice broker, recording: ${r.postFailures} failed POSTs, ${r.deadLetters} dead letters`,
+          );
+        }
+        recordingRates[round] = r.rate;
+        const cpu = r.brokerCpu;
+        recording.push({
+          rate: r.rate,
+          p50Ms: r.p50Ms,
+          p99Ms: r.p99Ms,
+          ...(cpu === undefined ? {} : { cpu }),
+        });
+        options.log(
+          `  round ${round + 1} sluice broker (${queueType}) + console recording: ${r.rate.toFixed(0)} events/s, p99 ${r.p99Ms.toFixed(1)} ms${pct(cpu)}`,
         );
       });
     }
@@ -193,8 +220,26 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
     ratio: o === undefined ? undefined : pairedRatio(ourRates, floorRates),
     quorumRatio: o === undefined ? undefined : pairedRatio(ourRates, quorumRates),
     cpuMsPerEvent: median(cpuPerEvent),
+    recording: haveBroker ? summarise(recording) : undefined,
+    recordingRatio: haveBroker ? pairedRatio(recordingRates, ourRates) : undefined,
     ...(note === undefined ? {} : { note }),
   };
+}
+
+/** Issue #19: the console's recording costs the broker path at most 5 %. */
+export const RECORDING_GOAL = 0.95;
+
+export function recordingTarget(broker: BrokerSection | undefined): TargetResult {
+  const f = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
+  return evaluateTarget(
+    'console-recording',
+    broker?.recordingRatio,
+    Op.atLeast,
+    RECORDING_GOAL,
+    broker === undefined
+      ? 'skipped'
+      : `broker path with make dev's console recording ${f(broker.recording?.rate)} events/s vs ${f(broker.ours?.rate)} without, paired per round`,
+  );
 }
 
 /** Issue #20's broker goal: ≥ 1.1 × the classic floor and ≥ 0.3 × the quorum floor, ≤ 0.5 ms CPU per event. */
@@ -223,6 +268,7 @@ export function brokerTarget(broker: BrokerSection | undefined): TargetResult {
 export function brokerTable(broker: BrokerSection): string[] {
   const r = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
   const cpu = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(v * 100).toFixed(0)}%`);
+  const perEvent2 = (p: PathResult | undefined): string => (p === undefined ? 'n/a' : perEvent(p));
   const perEvent = (p: PathResult): string =>
     p.cpu === undefined || p.rate === undefined || p.rate <= 0
       ? 'n/a'
@@ -237,6 +283,7 @@ export function brokerTable(broker: BrokerSection): string[] {
     `| raw amqplib, classic queue: confirm publish + manual-ack consume | ${r(broker.floor.rate)} | 1.00 | — | ${r(broker.floor.p50Ms, 1)} ms | ${r(broker.floor.p99Ms, 1)} ms | ${cpu(broker.floor.cpu)} | ${perEvent(broker.floor)} |`,
     `| raw amqplib, quorum queue | ${r(broker.quorumFloor.rate)} | ${r(quorumToClassic, 2)} | 1.00 | ${r(broker.quorumFloor.p50Ms, 1)} ms | ${r(broker.quorumFloor.p99Ms, 1)} ms | ${cpu(broker.quorumFloor.cpu)} | ${perEvent(broker.quorumFloor)} |`,
     `| **sluice** ingress → publish → trigger queue (${broker.queueType}, as broker.yaml) → HTTP dispatch → ack | ${r(broker.ours?.rate)} | ${r(broker.ratio, 2)} | ${r(broker.quorumRatio, 2)} | ${r(broker.ours?.p50Ms, 1)} ms | ${r(broker.ours?.p99Ms, 1)} ms | ${cpu(broker.ours?.cpu)} | ${r(broker.cpuMsPerEvent, 2)} ms |`,
+    `| the same with make dev's console recording (accepted events + deliveries) — ${r(broker.recordingRatio, 3)} × without | ${r(broker.recording?.rate)} | — | — | ${r(broker.recording?.p50Ms, 1)} ms | ${r(broker.recording?.p99Ms, 1)} ms | ${cpu(broker.recording?.cpu)} | ${perEvent2(broker.recording)} |`,
   ];
 }
 
