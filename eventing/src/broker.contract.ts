@@ -19,6 +19,17 @@ export interface ContractBackend {
 
 let counter = 0;
 
+/** Polls an async check until it answers something (a generous bound against a hang, not a timing). */
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await check();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function describeBrokerContract(name: string, factory: () => ContractBackend): void {
   describe(`broker contract: ${name}`, () => {
     const cleanups: (() => Promise<void>)[] = [];
@@ -82,6 +93,70 @@ export function describeBrokerContract(name: string, factory: () => ContractBack
       expect(sinks.b.received.map((r) => r.event.id)).toEqual([e2.id]);
       expect(sinks.d.received.map((r) => r.event.id)).toEqual([e3.id]);
       expect(new Set(sinks.c.received.map((r) => r.event.id))).toEqual(new Set([e1.id, e2.id, e3.id, e4.id]));
+    });
+
+    it('pauses a trigger: its queue keeps every event and counts it, nothing is delivered until it resumes, then all once', async () => {
+      const sinks = { billing: await startTestSink(), audit: await startTestSink() };
+      const broker = await setup(
+        [
+          { name: 'billing', filter: { type: 'dev.test.paused' }, parallelism: 4 },
+          { name: 'audit', filter: { type: 'dev.test.paused' } },
+        ],
+        sinks,
+      );
+      expect(await broker.pause('billing', true)).toBe(true);
+      expect(await broker.pause('billing', true)).toBe(true); // idempotent
+      expect(broker.paused('billing')).toBe(true);
+      expect((await broker.triggers()).find((t) => t.name === 'billing')).toMatchObject({
+        replicas: 0,
+        depth: 0,
+        subscriber: 'billing',
+      });
+      const events = Array.from({ length: 12 }, () => testEvent({ type: 'dev.test.paused' }));
+      for (const e of events) expect(await postEvent(broker.url, e)).toBe(202);
+      // The other trigger on the same events is not paused.
+      await waitFor('the unpaused trigger to get every event', () => sinks.audit.received.length === 12);
+      await until('the paused queue to hold all 12', async () => {
+        const t = (await broker.triggers()).find((x) => x.name === 'billing');
+        return t?.depth === 12 ? t : undefined;
+      });
+      expect(broker.paused('billing')).toBe(true);
+      expect(broker.paused('audit')).toBe(false);
+      expect(sinks.billing.received).toHaveLength(0);
+      const metrics = await (await fetch(new URL('/metrics', broker.url))).text();
+      expect(metrics).toMatch(/^sluice_trigger_queue_depth\{trigger="billing"\} 12$/m);
+      expect(metrics).toMatch(/^sluice_trigger_paused\{trigger="billing"\} 1$/m);
+      expect(metrics).toMatch(/^sluice_trigger_paused\{trigger="audit"\} 0$/m);
+
+      expect(await broker.pause('billing', false)).toBe(true);
+      expect(broker.paused('billing')).toBe(false);
+      expect((await broker.triggers()).find((t) => t.name === 'billing')?.replicas).toBe(1);
+      await waitFor('every held event delivered', () => sinks.billing.received.length >= 12);
+      await settle();
+      expect(sinks.billing.received.map((r) => r.event.id).sort()).toEqual(events.map((e) => e.id).sort());
+      await until('an empty queue', async () =>
+        (await broker.triggers()).find((x) => x.name === 'billing')?.depth === 0 ? true : undefined,
+      );
+      expect(await broker.pause('no-such-trigger', true)).toBe(false);
+      expect(broker.paused('no-such-trigger')).toBeUndefined();
+    });
+
+    it('pausing lets the deliveries in progress finish and puts what a replica held unhandled back in the queue', async () => {
+      const slow = await startTestSink(() => ({ status: 204, delayMs: 1000 }));
+      const broker = await setup([{ name: 'slow', filter: { type: 'dev.test.slow' }, parallelism: 2 }], {
+        slow,
+      });
+      const events = Array.from({ length: 6 }, () => testEvent({ type: 'dev.test.slow' }));
+      for (const e of events) expect(await postEvent(broker.url, e)).toBe(202);
+      await waitFor('two deliveries in progress', () => slow.received.length === 2);
+      await broker.pause('slow', true);
+      await settle();
+      expect(slow.received).toHaveLength(2); // the two in progress finished; nothing new started
+      await until('the other four back in the queue', async () =>
+        (await broker.triggers())[0]?.depth === 4 ? true : undefined,
+      );
+      await broker.pause('slow', false);
+      await waitFor('all six delivered', () => new Set(slow.received.map((r) => r.event.id)).size === 6);
     });
 
     it('retries a failing subscriber with growing backoff, then dead-letters with knativeerrordest and code only', async () => {

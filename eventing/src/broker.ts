@@ -55,6 +55,14 @@ import {
 
 export type ResolveSubscriber = (ref: KReference, uri?: string) => string;
 
+/** A trigger name the broker does not have. */
+export class UnknownTriggerError extends Error {
+  override name = 'UnknownTriggerError';
+  constructor(trigger: string) {
+    super(`no trigger ${trigger}`);
+  }
+}
+
 export interface BrokerNames {
   readonly exchange: string;
   readonly dlx: string;
@@ -330,16 +338,71 @@ export class Dispatchers {
   /**
    * Runs `replicas` copies of a trigger's dispatcher (KEDA's scale of the `<trigger>-dispatcher` Deployment):
    * each its own consumer with the trigger's prefetch and parallelism. A replica removed finishes what it
-   * handles; what it held unhandled goes back to the queue.
+   * handles; what it held unhandled goes back to the queue. While the trigger is paused the count is only
+   * remembered for its resume (KEDA's `autoscaling.keda.sh/paused`: nothing scales a paused dispatcher).
    */
   async scale(trigger: string, replicas: number): Promise<void> {
-    const route = this.#plan.routes.find((r) => r.trigger.name === trigger);
-    const list = this.#replicas.get(trigger);
-    if (route === undefined || list === undefined) throw new Error(`no trigger ${trigger}`);
+    if (this.#resumeTo.has(trigger)) {
+      this.#routeOf(trigger);
+      this.#resumeTo.set(trigger, Math.max(1, replicas));
+      return;
+    }
+    await this.#scaleNow(trigger, replicas);
+  }
+
+  async #scaleNow(trigger: string, replicas: number): Promise<void> {
+    const route = this.#routeOf(trigger);
+    const list = this.#replicas.get(trigger) as ConsumerHandle[];
     while (list.length < replicas) list.push(await this.#consumeFor(route));
     const removed = list.splice(Math.max(0, replicas));
     this.#agentFor(route).maxSockets = Math.max(1, replicas) * route.trigger.parallelism;
     await Promise.all(removed.map((c) => c.cancel()));
+  }
+
+  #routeOf(trigger: string): TriggerRoute {
+    const route = this.#plan.routes.find((r) => r.trigger.name === trigger);
+    if (route === undefined || !this.#replicas.has(trigger)) throw new UnknownTriggerError(trigger);
+    return route;
+  }
+
+  /** Paused trigger → the replicas it resumes with. */
+  readonly #resumeTo = new Map<string, number>();
+
+  isPaused(trigger: string): boolean {
+    return this.#resumeTo.has(trigger);
+  }
+
+  /**
+   * Stops delivering a trigger's events: its dispatcher scaled to 0 (on a cluster, `kubectl scale
+   * deployment/<trigger>-dispatcher --replicas=0`). The queue keeps receiving and keeps every message; the
+   * deliveries in progress finish, what the replicas held unhandled goes back to the queue. Idempotent.
+   */
+  async pause(trigger: string): Promise<void> {
+    this.#routeOf(trigger);
+    if (this.#resumeTo.has(trigger)) return;
+    this.#resumeTo.set(trigger, Math.max(1, this.replicasOf(trigger).replicas));
+    await this.#scaleNow(trigger, 0);
+    this.#log.info(`trigger ${trigger}: paused (dispatcher scaled to 0; its queue keeps the events)`, {
+      'event.action': 'trigger-paused',
+      'sluice.trigger': trigger,
+    });
+  }
+
+  /** Delivers again, with the replicas it had (or KEDA asked for meanwhile). Idempotent. */
+  async resume(trigger: string): Promise<void> {
+    this.#routeOf(trigger);
+    const replicas = this.#resumeTo.get(trigger);
+    if (replicas === undefined) return;
+    this.#resumeTo.delete(trigger);
+    await this.#scaleNow(trigger, replicas);
+    this.#log.info(
+      `trigger ${trigger}: resumed (${replicas} dispatcher replica${replicas === 1 ? '' : 's'})`,
+      {
+        'event.action': 'trigger-resumed',
+        'sluice.trigger': trigger,
+        'sluice.replicas': replicas,
+      },
+    );
   }
 
   /** Aborts deliveries in progress (their messages are not acked, so they are redelivered). */

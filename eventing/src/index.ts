@@ -51,10 +51,11 @@ import { QueueScaler, scalingMetrics } from './queue-scaler.ts';
 import { type ReplyTypesOf, refuseReplyLoops } from './replies.ts';
 import { SourceConsumer } from './source.ts';
 import { ACCEPTED_VIA, type AcceptedVia, type OnAccepted, type OnTrail, trailAccepted } from './trail.ts';
+import { triggerMetrics } from './trigger-metrics.ts';
 
 export { BackendError } from './backends/backend.ts';
 export type { BrokerPlan, ResolveSubscriber, TriggerRoute } from './broker.ts';
-export { deadLetterSinksOf } from './broker.ts';
+export { deadLetterSinksOf, UnknownTriggerError } from './broker.ts';
 export {
   DATA_PLANE,
   DATA_PLANES,
@@ -147,6 +148,14 @@ export interface RunningBroker {
   publish(event: CloudEvent): Promise<void>;
   /** Each Trigger now: its filter, subscriber, queue depth and dispatcher replicas (the console's Triggers view). */
   triggers(): Promise<TriggerState[]>;
+  /**
+   * Pauses (true) a Trigger's delivery, keeping its events in its queue (its dispatcher at 0 replicas, as `kubectl
+   * scale deployment/<trigger>-dispatcher --replicas=0` on a cluster), or resumes it (false). Idempotent; resolves
+   * false when there is no such Trigger. The console's POST /v1/triggers/<name>/pause|resume and `make drill` use it.
+   */
+  pause(trigger: string, paused: boolean): Promise<boolean>;
+  /** Whether a Trigger is paused; undefined when there is no such Trigger. */
+  paused(trigger: string): boolean | undefined;
   stop(): Promise<void>;
   /** Stops, then deletes the exchanges and queues it declared (tests). */
   destroy(): Promise<void>;
@@ -203,6 +212,23 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const publish = publishVia(ACCEPTED_VIA.ingress);
   const publishFromSource = publishVia(ACCEPTED_VIA.source);
   const publishFromPing = publishVia(ACCEPTED_VIA.ping);
+  /** Each Trigger now (the console's Triggers view, the metrics, make drill). */
+  const triggerStates = (): Promise<TriggerState[]> =>
+    Promise.all(
+      plan.routes.map(async (r) => ({
+        name: r.trigger.name,
+        filter: r.trigger.filter,
+        subscriber: r.trigger.subscriber.ref?.name ?? r.subscriberUrl,
+        queue: r.queue,
+        // Ready (the backend) + held unacknowledged by the dispatcher's replicas, as RabbitMQ's `messages`.
+        depth: await backend
+          .depth(r.queue)
+          .then((ready) => ready + dispatchers.replicasOf(r.trigger.name).held)
+          .catch(() => undefined),
+        replicas: dispatchers.replicasOf(r.trigger.name).replicas,
+        deadLetterSink: r.deadLetter?.sinkUrl,
+      })),
+    );
   try {
     await backend.declare(plan.topology);
     // The ingress first: upstream's dispatchers POST replies to it (queues hold events meanwhile).
@@ -214,7 +240,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       publish,
       log,
       problems: behaviour.ingressProblems,
-      metrics: () => scalingMetrics(scalers),
+      metrics: async () =>
+        scalingMetrics(scalers) +
+        triggerMetrics((await triggerStates()).map((t) => ({ ...t, paused: dispatchers.isPaused(t.name) }))),
       httpTraceContext: behaviour.traceContext === 'http',
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
@@ -316,18 +344,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     deadLetterSinks: deadLetterSinksOf(plan),
     scalers,
     publish,
-    triggers: () =>
-      Promise.all(
-        plan.routes.map(async (r) => ({
-          name: r.trigger.name,
-          filter: r.trigger.filter,
-          subscriber: r.trigger.subscriber.ref?.name ?? r.subscriberUrl,
-          queue: r.queue,
-          depth: await backend.depth(r.queue).catch(() => undefined),
-          replicas: dispatchers.replicasOf(r.trigger.name).replicas,
-          deadLetterSink: r.deadLetter?.sinkUrl,
-        })),
-      ),
+    triggers: triggerStates,
+    async pause(trigger, paused) {
+      if (!plan.routes.some((r) => r.trigger.name === trigger)) return false;
+      await (paused ? dispatchers.pause(trigger) : dispatchers.resume(trigger));
+      return true;
+    },
+    paused: (trigger) =>
+      plan.routes.some((r) => r.trigger.name === trigger) ? dispatchers.isPaused(trigger) : undefined,
     stop,
     async destroy() {
       await stop();

@@ -32,7 +32,7 @@ import { traceAtIngress } from './trace-context.ts';
 
 export interface IngressOptions {
   /** Prometheus text served at GET /metrics (the dispatchers' scaling). */
-  readonly metrics?: () => string;
+  readonly metrics?: () => string | Promise<string>;
   /** 0 picks a free port. */
   readonly port: number;
   /** @default '127.0.0.1' */
@@ -104,9 +104,14 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       return;
     }
     if (req.method === 'GET' && path === '/metrics' && options.metrics !== undefined) {
-      res
-        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
-        .end(options.metrics());
+      let text: string;
+      try {
+        text = await options.metrics();
+      } catch (err) {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end(`metrics unavailable: ${String(err)}`);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text);
       return;
     }
     if (path !== '/' && !(problems && (path === clusterPath || path === `${clusterPath}/`))) {

@@ -19,6 +19,8 @@ import type { WallClock } from './ping-source.ts';
 export interface ScalableDispatcher {
   replicasOf(trigger: string): { readonly replicas: number; readonly held: number };
   scale(trigger: string, replicas: number): Promise<void>;
+  /** A paused trigger is not scaled (KEDA's `autoscaling.keda.sh/paused`); its depth is still measured. */
+  isPaused?(trigger: string): boolean;
 }
 
 export interface QueueScalerOptions {
@@ -102,6 +104,7 @@ export class QueueScaler {
     const { replicas, held } = this.#o.dispatcher.replicasOf(this.#o.trigger);
     const depth = (await this.#o.depth(this.#o.queue)) + held;
     this.#lastDepth = depth;
+    if (this.#o.dispatcher.isPaused?.(this.#o.trigger) === true) return;
     if (depth > 0) this.#lastActiveAt = now;
     let raw = recommend(so, depth);
     // KEDA deactivates (→ minReplicaCount 0) only after cooldownPeriod without activity.

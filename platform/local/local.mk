@@ -16,3 +16,11 @@ lineage: install ## the path of one event through make dev, as a tree: make line
 .PHONY: try
 try: install ## post a function's examples and show what became of each: make try FN=<name> (through make dev when it runs)
 	@node platform/local/src/try.ts --fn '$(FN)'
+
+.PHONY: triggers trigger-pause trigger-resume
+triggers: install ## each Trigger of the running make dev: active or paused, dispatcher replicas, queue depth
+	@node platform/local/src/triggers-cli.ts list
+trigger-pause: install ## stop delivering a Trigger's events, keeping them in its queue: make trigger-pause TRIGGER=<name>
+	@node platform/local/src/triggers-cli.ts pause '$(TRIGGER)'
+trigger-resume: install ## deliver a paused Trigger's events again: make trigger-resume TRIGGER=<name>
+	@node platform/local/src/triggers-cli.ts resume '$(TRIGGER)'

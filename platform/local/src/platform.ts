@@ -70,6 +70,9 @@ export interface LocalBroker {
   readonly deadLetterSinks?: ReadonlyMap<string, string>;
   /** Each Trigger's state (queue depth, replicas), for the console's Triggers view. */
   triggers?(): Promise<readonly TriggerState[]>;
+  /** Pauses (true) or resumes (false) a Trigger's delivery, its queue keeping the events; false: no such Trigger. */
+  pause?(trigger: string, paused: boolean): Promise<boolean>;
+  paused?(trigger: string): boolean | undefined;
   stop(): Promise<void>;
 }
 

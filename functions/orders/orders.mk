@@ -1,0 +1,6 @@
+# Movies inventory, orders and billing (docs/orders.md). `make dev` runs the functions; the drill exercises them.
+ORDERS ?= 20
+
+.PHONY: drill
+drill: install ## pause billing, place ORDERS orders (all 202, none billed, all queued), resume, check each billed once: make drill [ORDERS=20] (KUBECONFIG: on the cluster; DRY_RUN=1 prints its commands)
+	@node functions/orders/drill/cli.ts --orders '$(ORDERS)'
