@@ -14,6 +14,7 @@ import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
 import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
 import { type DocumentStore, ENDPOINTS_STATE, openStore, writeEndpointsFile } from '../runtime/src/index.ts';
+import { waitFor } from '../runtime/test/support.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = `${process.pid}x${Date.now().toString(36)}`;
@@ -71,7 +72,13 @@ describe('make drill on the local platform (RabbitMQ + FerretDB)', () => {
         return broker;
       },
     });
-  }, 120_000);
+    for (const path of ['/api/billing/00000000-0000-4000-8000-000000000000'])
+      await waitFor(
+        `${path} served`,
+        async () => (await fetch(`${platform?.gateway?.url}${path}`)).status === 404,
+        90_000,
+      );
+  }, 180_000);
 
   afterAll(async () => {
     await platform?.stop();

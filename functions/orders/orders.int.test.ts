@@ -58,7 +58,14 @@ describe('orders end to end on the local platform (RabbitMQ + FerretDB)', () => 
         return broker;
       },
     });
-  }, 120_000);
+    // Both APIs started from zero once (a cold start on a loaded machine may outlast a route's timeout: 504).
+    for (const path of ['/api/movies', '/api/billing/00000000-0000-4000-8000-000000000000'])
+      await waitFor(
+        `${path} served`,
+        async () => [200, 404].includes((await fetch(`${platform?.gateway?.url}${path}`)).status),
+        90_000,
+      );
+  }, 180_000);
 
   afterAll(async () => {
     await platform?.stop();
