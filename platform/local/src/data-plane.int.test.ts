@@ -202,8 +202,10 @@ describe('local platform, upstream data plane (RabbitMQ + MongoDB)', () => {
     expect(res.status).toBe(202);
     const processed = (id: string) =>
       lines.filter((l) => l['sluice.correlation_id'] === id && l.message === 'event processed');
-    await until('all three steps of both flows', () =>
-      processed(plain).length === 3 && processed(traced).length === 3 ? true : undefined,
+    await until(
+      'all three steps of both flows',
+      () => (processed(plain).length === 3 && processed(traced).length === 3 ? true : undefined),
+      120_000, // three Services from zero, one after the other: a bound on a hang, not on a loaded machine's speed
     );
     for (const id of [plain, traced]) {
       const steps = processed(id);
@@ -225,5 +227,5 @@ describe('local platform, upstream data plane (RabbitMQ + MongoDB)', () => {
     }
     // The dispatcher forwards the HTTP traceparent; each step's reply trace carries on through the ingress.
     expect(new Set(processed(traced).map((l) => l['trace.id']))).toEqual(new Set([traceId]));
-  });
+  }, 180_000);
 });

@@ -88,14 +88,27 @@ describe('make dev: the gateway is the one public entry, with the repository rou
   });
 
   it("proxies /api/accounts to accounts-api's read API, started from zero", async () => {
-    const res = await fetch(`${gateway}/api/accounts?limit=5`);
+    // The route's timeout (10 s) may end the first request while a loaded machine is still starting the
+    // instance: that is a 504 problem+json from the gateway, and a later request finds accounts-api up.
+    const res = await until(
+      'accounts-api behind the gateway',
+      async () => {
+        const r = await fetch(`${gateway}/api/accounts?limit=5`);
+        if (r.status === 504) {
+          expect(await r.json()).toMatchObject({ status: 504 });
+          return undefined;
+        }
+        return r;
+      },
+      120_000,
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toMatch(/.+/);
     expect(await res.json()).toEqual({ accounts: [], next: null });
     const missing = await fetch(`${gateway}/api/accounts/acc-nobody`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toContain('application/problem+json');
-  });
+  }, 180_000);
 
   it('publishes POST /api/hello as the hello event: 202, then hello (from zero) greets in the shared store', async () => {
     const name = `Ada-${Date.now()}`;
