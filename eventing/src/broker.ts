@@ -20,7 +20,12 @@
  */
 import { Agent } from 'node:http';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
-import { CORRELATION_FIELD, correlationOf, DEAD_LETTERED_HEADER } from '../../functions/runtime/src/index.ts';
+import {
+  CAUSATION_FIELD,
+  CORRELATION_FIELD,
+  correlationOf,
+  DEAD_LETTERED_HEADER,
+} from '../../functions/runtime/src/index.ts';
 import type { BrokerBackend, ConsumerHandle, Delivery, QueueSpec, Topology } from './backends/backend.ts';
 import { type DataPlaneBehaviour, prefetchOf } from './data-plane.ts';
 import {
@@ -624,12 +629,20 @@ export class Dispatchers {
   }
 }
 
-/** The ids every broker log line about an event carries, as the functions' lines do (joinable). */
+/**
+ * The ids every broker log line about an event carries, as the functions' lines do (joinable): its id, its flow
+ * (correlation), the event that caused it (causation) and its trace, so Kibana rebuilds an event's tree from the
+ * lines alone (docs/observability.md, "An event's tree from the logs").
+ */
 export function eventLogFields(event: CloudEvent): Record<string, unknown> {
+  const { causationId, traceId } = trailEvent(event);
   return {
+    'event.id': event.id,
     'cloudevents.event_id': event.id,
     'cloudevents.event_type': event.type,
     'cloudevents.event_source': event.source,
     [CORRELATION_FIELD]: correlationOf(event),
+    ...(causationId === undefined ? {} : { [CAUSATION_FIELD]: causationId }),
+    ...(traceId === undefined ? {} : { 'trace.id': traceId }),
   };
 }

@@ -28,6 +28,7 @@ import {
   receiveVerbatim,
   toProblem,
 } from '../../functions/runtime/src/index.ts';
+import { eventLogFields } from './broker.ts';
 import { traceAtIngress } from './trace-context.ts';
 
 export interface IngressOptions {
@@ -175,6 +176,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     } catch (err) {
       options.log.warn(
         `broker ingress could not durably accept ${event.type} ${event.id}: ${(err as Error).message}`,
+        { ...eventLogFields(event), 'event.action': 'ingress-failed' },
       );
       send(
         res,

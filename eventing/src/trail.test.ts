@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../functions/runtime/test/support.ts';
+import { eventLogFields } from './broker.ts';
 import {
   type AcceptedRecord,
   type RunningBroker,
@@ -181,5 +182,26 @@ describe('the delivery trail', () => {
     expect(await postEvent(broker.url, event)).toBe(202);
     const record = await waitFor('the trail record', () => records.find((r) => r.eventId === event.id));
     expect(record.reply).toEqual({ id: `re-${event.id}`, type: 'dev.sluice.test.big.v1', published: true });
+  });
+});
+
+describe('eventLogFields', () => {
+  it("gives every broker line about an event its id, flow, cause and trace (an event's tree from the logs)", () => {
+    const event = testEvent({
+      id: 'reply-1',
+      extensions: {
+        correlationid: 'root-1',
+        causationid: 'root-1',
+        traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`,
+      },
+    });
+    expect(eventLogFields(event)).toMatchObject({
+      'event.id': 'reply-1',
+      'cloudevents.event_id': 'reply-1',
+      'sluice.correlation_id': 'root-1',
+      'sluice.causation_id': 'root-1',
+      'trace.id': 'ab'.repeat(16),
+    });
+    expect(eventLogFields(testEvent({ id: 'first' }))).not.toHaveProperty('sluice.causation_id');
   });
 });

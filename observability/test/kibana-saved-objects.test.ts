@@ -51,6 +51,7 @@ describe('kibana saved objects', () => {
       'search',
       'search',
       'search',
+      'search',
     ]);
     const view = byId.get(`index-pattern:${KIBANA_DATA_VIEW_ID}`);
     expect(view?.attributes).toMatchObject({ title: LOG_INDEX_PATTERN, timeFieldName: LOG_TIME_FIELD });

@@ -114,6 +114,8 @@ export const handle: SluiceFunction['handle'] = async (event, { store, log }) =>
   log.warn(`dead letter stored: ${event.type} ${event.id} (${code ?? 'no code'} from ${dest || 'unknown'})`, {
     'event.action': 'dead-letter-stored',
     'sluice.dead_letter.id': _id,
+    // The tree's leaf in Kibana: where the event ended and why (docs/observability.md).
+    'sluice.knative_error_code': code,
   });
   return undefined;
 };

@@ -166,6 +166,15 @@ describe('Invoker', () => {
       ]);
     });
 
+    it("names the reply on the event's line: the edge from the event to its reply in the tree Kibana rebuilds", async () => {
+      const h = harness(async () => ({ type: OUT, data: { orderId: 'x' } }));
+      const answer = await h.post();
+      const reply = receive(answer.headers, answer.body).event;
+      await new Promise((r) => setImmediate(r));
+      const line = h.logs.find((l) => l['event.outcome'] === 'success');
+      expect(line).toMatchObject({ 'sluice.reply.id': reply.id, 'sluice.reply.type': OUT });
+    });
+
     it('computes the same reply id for the same event and a different one for another event', () => {
       expect(replyId('f', '/s', '1', OUT)).toBe(replyId('f', '/s', '1', OUT));
       expect(replyId('f', '/s', '1', OUT)).not.toBe(replyId('f', '/s', '2', OUT));

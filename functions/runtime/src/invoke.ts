@@ -107,7 +107,7 @@ export class Invoker {
       return this.#failed(inv, err);
     }
     if (claim.kind === 'completed') {
-      this.#report.succeeded(inv, 'replayed', claim.outcome.status, claim.outcome.reply !== undefined);
+      this.#report.succeeded(inv, 'replayed', claim.outcome.status, claim.outcome.reply);
       return answerOf(claim.outcome);
     }
     if (claim.kind !== 'claimed') {
@@ -138,7 +138,7 @@ export class Invoker {
     } catch (err) {
       return this.#failed(inv, err, claim);
     }
-    this.#report.succeeded(inv, 'success', outcome.status, outcome.reply !== undefined);
+    this.#report.succeeded(inv, 'success', outcome.status, outcome.reply);
     return answerOf(outcome);
   }
 

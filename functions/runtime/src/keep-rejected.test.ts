@@ -158,4 +158,37 @@ describe('keepRejected', () => {
     expect((await handler.invoke(binary, body)).headers[DEAD_LETTERED_HEADER]).toBe('true');
     expect(posted).toHaveLength(1);
   });
+
+  it("logs the kept refusal with the event's id, flow, cause and trace, so Kibana places it in its tree", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const recording = new JsonLogger({
+      serviceName: 'test',
+      sink: {
+        write: (chunk: string) => {
+          for (const l of chunk.split('\n')) if (l !== '') lines.push(JSON.parse(l));
+          return true;
+        },
+      },
+    });
+    const { post } = sink([202]);
+    const handler = keepRejected(
+      { invoke: async () => refusal(422) },
+      { sinkUrl: SINK, dest: '/sluice/functions/processor', log: recording, post },
+    );
+    await handler.invoke(
+      {
+        ...binary,
+        'ce-causationid': 'parent-1',
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      },
+      body,
+    );
+    recording.flush();
+    expect(lines.find((l) => l['event.action'] === 'dead-letter-kept')).toMatchObject({
+      'cloudevents.event_id': 'e-1',
+      'sluice.correlation_id': 'root-1',
+      'sluice.causation_id': 'parent-1',
+      'trace.id': '0af7651916cd43dd8448eb211c80319c',
+    });
+  });
 });

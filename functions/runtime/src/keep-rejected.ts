@@ -25,7 +25,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { encodeHeaderValue, toBinary } from './cloudevent/encode.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody, toProblem } from './cloudevent/problem.ts';
 import { mediaType, type ReceiveOptions, receive, STRUCTURED_CONTENT_TYPE } from './cloudevent/receive.ts';
-import { CORRELATION_FIELD } from './correlation.ts';
+import { CAUSATION_FIELD, CORRELATION_FIELD } from './correlation.ts';
 import { TransientError } from './errors.ts';
 import type { HttpAnswer } from './invoke.ts';
 import type { JsonLogger } from './log.ts';
@@ -221,7 +221,13 @@ function requestFields(headers: IncomingHttpHeaders, status: number): Record<str
     fields['cloudevents.event_id'] = id;
     fields[CORRELATION_FIELD] =
       typeof headers['ce-correlationid'] === 'string' ? headers['ce-correlationid'] : id;
+    if (typeof headers['ce-causationid'] === 'string') fields[CAUSATION_FIELD] = headers['ce-causationid'];
   }
+  // The trace the request came with (HTTP traceparent, else the event's extension): joins the line to its tree.
+  const traceparent = headers.traceparent ?? headers['ce-traceparent'];
+  const traceId =
+    typeof traceparent === 'string' ? /^[0-9a-f]{2}-([0-9a-f]{32})-/.exec(traceparent)?.[1] : undefined;
+  if (traceId !== undefined) fields['trace.id'] = traceId;
   if (typeof headers['ce-type'] === 'string') fields['cloudevents.event_type'] = headers['ce-type'];
   if (typeof headers['ce-source'] === 'string') fields['cloudevents.event_source'] = headers['ce-source'];
   return fields;

@@ -44,8 +44,16 @@ export class Reporter {
     this.#metrics = metrics;
   }
 
-  /** The event was processed (`success`) or answered from its record (`replayed`). */
-  succeeded(inv: Invocation, outcome: Outcome, status: number, replied: boolean): void {
+  /**
+   * The event was processed (`success`) or answered from its record (`replayed`); `reply` names the event it
+   * answered with, so the line is the edge from this event to its reply in the tree Kibana rebuilds.
+   */
+  succeeded(
+    inv: Invocation,
+    outcome: Outcome,
+    status: number,
+    reply: { readonly id: string; readonly type: string } | undefined,
+  ): void {
     const event = inv.event as CloudEvent;
     const durationSeconds = (performance.now() - inv.started) / 1000;
     if (this.#log.enabled('info')) {
@@ -57,6 +65,10 @@ export class Reporter {
       fields['faas.coldstart'] = inv.coldStart;
       fields['http.response.status_code'] = status;
       fields['sluice.outcome'] = outcome;
+      if (reply !== undefined) {
+        fields['sluice.reply.id'] = reply.id;
+        fields['sluice.reply.type'] = reply.type;
+      }
       this.#log.info(
         outcome === 'replayed' ? 'event replayed from idempotency record' : 'event processed',
         fields,
@@ -67,7 +79,7 @@ export class Reporter {
       outcome,
       durationSeconds,
       coldStart: inv.coldStart,
-      replied,
+      replied: reply !== undefined,
     });
   }
 
