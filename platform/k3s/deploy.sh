@@ -112,6 +112,60 @@ stringData:
   MONGODB_URL: "mongodb://sluice:$app_password@mongodb.$DATA_NS.svc.cluster.local:27017/?$mongodb_options"
 YAML
 
+# The orders system's functions each have a MongoDB user limited to their own database (docs/orders.md): the
+# passwords are generated once (data namespace, read by MongoDB's 30-orders-users.js), and each function's
+# MONGODB_URL is derived on every deploy into a Secret of its own in the app namespace (its service.yaml names it).
+if secret_exists "$DATA_NS" orders-mongodb-credentials; then
+  log "secret $DATA_NS/orders-mongodb-credentials exists: kept"
+  orders_passwords_new=0
+else
+  orders_passwords_new=1
+  if [[ "$DRY_RUN" == 1 ]]; then
+    inventory_password='<inventory-password>' orders_api_password='<orders-api-password>' billing_password='<billing-password>'
+  else
+    inventory_password="$(random_secret)" orders_api_password="$(random_secret)" billing_password="$(random_secret)"
+  fi
+  run_stdin "<generated orders-mongodb-credentials: inventory-password, orders-api-password, billing-password>" \
+    "$KUBECTL" -n "$DATA_NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: orders-mongodb-credentials
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  inventory-password: "$inventory_password"
+  orders-api-password: "$orders_api_password"
+  billing-password: "$billing_password"
+YAML
+fi
+for fn in inventory:orders-inventory:inventory-password:inventory orders-api:orders-api:orders-api-password:orders \
+  billing:orders-billing:billing-password:billing; do
+  IFS=: read -r service user key database <<<"$fn"
+  if [[ "$DRY_RUN" == 1 ]]; then
+    password="<$key>"
+  elif [[ "$orders_passwords_new" == 1 ]]; then
+    case "$key" in
+      inventory-password) password="$inventory_password" ;;
+      orders-api-password) password="$orders_api_password" ;;
+      *) password="$billing_password" ;;
+    esac
+  else
+    password="$("$KUBECTL" -n "$DATA_NS" get secret orders-mongodb-credentials -o jsonpath="{.data.$key}" | base64 -d)"
+  fi
+  run_stdin "<generated $service-mongodb: MONGODB_URL>" "$KUBECTL" -n "$NS" apply --server-side --force-conflicts \
+    --field-manager=sluice-deploy -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: $service-mongodb
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  MONGODB_URL: "mongodb://$user:$password@mongodb.$DATA_NS.svc.cluster.local:27017/$database?$mongodb_options"
+YAML
+done
+
 # The quotes system's admin key (docs/quotes.md) and the gateway's Redis password: one per environment, so
 # qualification and production never share a key. Redis reads its password in the data namespace, the gateway
 # its URL in the app namespace: the same generated value, written to both.
@@ -201,6 +255,9 @@ fi
 # The exporter's least-privilege user, also on a database initialised before it existed (idempotent; the script
 # reads every credential from the container's env, so none is on a command line).
 kube -n "$DATA_NS" exec statefulset/mongodb -c mongodb -- mongosh --quiet /docker-entrypoint-initdb.d/20-exporter-user.js
+# The orders functions' users, each limited to its own database (idempotent, like the exporter's). The passwords are
+# in MongoDB's env from the Secret created above; the deploy that added those env entries rolled the StatefulSet.
+kube -n "$DATA_NS" exec statefulset/mongodb -c mongodb -- mongosh --quiet /docker-entrypoint-initdb.d/30-orders-users.js
 kube -n "$DATA_NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" ksvc --all
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" broker --all

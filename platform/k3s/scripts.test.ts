@@ -69,6 +69,7 @@ describe('make deploy (DRY_RUN=1)', () => {
       /apply --server-side .*dist\/manifests\/qualification.yaml/,
       /rollout status statefulset\/mongodb/,
       /exec statefulset\/mongodb -c mongodb -- mongosh --quiet \/docker-entrypoint-initdb.d\/20-exporter-user.js/,
+      /exec statefulset\/mongodb -c mongodb -- mongosh --quiet \/docker-entrypoint-initdb.d\/30-orders-users.js/,
       /rabbitmqcluster\/rabbitmq/,
       /ksvc --all/,
       /wait --for=condition=Ready .*broker --all/,
@@ -120,6 +121,10 @@ describe('make deploy (DRY_RUN=1)', () => {
       commands.filter((c) => c.includes(`<generated ${name}`)).map((c) => /-n (\S+)/.exec(c)?.[1]);
     expect(created('mongodb-credentials')).toEqual(['sluice-qualification-data']);
     expect(created('sluice-function-env')).toEqual(['sluice-qualification']);
+    // The orders functions' passwords where MongoDB reads them, each function's MONGODB_URL beside it.
+    expect(created('orders-mongodb-credentials')).toEqual(['sluice-qualification-data']);
+    for (const fn of ['inventory', 'orders-api', 'billing'])
+      expect(created(`${fn}-mongodb`)).toEqual(['sluice-qualification']);
     expect(created('redis-credentials')).toEqual(['sluice-qualification-data', 'sluice-qualification']);
     expect(created('observability-credentials')).toEqual(['sluice-qualification-data']);
     expect(created('keda-rabbitmq-management')).toEqual(['sluice-qualification']);
