@@ -138,6 +138,18 @@ describe('the console page', () => {
     const flaky = page.locator('tr[data-trigger="flaky"]');
     await expect.poll(() => flaky.locator('td').last().textContent()).toBe('2');
     expect(await flaky.locator('td').nth(2).textContent()).toBe('0');
+    // Pause it: an event waits in its queue; resume: it is delivered (and dead-lettered again, as always).
+    await flaky.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => flaky.locator('.badge').textContent()).toBe('paused');
+    const held = `held-${run}`;
+    expect((await postEvent(cp.platform.broker?.url ?? '', FLAKY_TYPE, { order: 43 }, held)).status).toBe(
+      202,
+    );
+    await expect.poll(() => flaky.locator('td').nth(2).textContent(), { timeout: 15_000 }).toBe('1');
+    await screenshot(page, 'console-triggers');
+    await flaky.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => flaky.locator('.badge').textContent()).toBe('active');
+    await expect.poll(() => flaky.locator('td').last().textContent(), { timeout: 30_000 }).toBe('3');
   });
 
   it('logged no error in the page (CSP, scripts)', () => {

@@ -165,6 +165,31 @@ describe('the event console on the local platform', () => {
     expect(stats.total).toBeGreaterThan(5);
   });
 
+  it('pauses a Trigger (its queue keeps the events) and resumes it, as the Triggers view does', async () => {
+    const trigger = async () =>
+      (await cp.api<{ triggers: TriggerView[] }>('/v1/triggers')).body.triggers.find(
+        (t) => t.name === 'flaky',
+      );
+    expect((await trigger())?.paused).toBe(false);
+    const paused = await cp.api<{ paused: boolean }>('/v1/triggers/flaky/pause', { method: 'POST' });
+    expect(paused).toEqual({ status: 200, body: { trigger: 'flaky', paused: true } });
+    expect((await trigger())?.paused).toBe(true);
+    const before = cp.failing.received.length;
+    const held = `held-${run}`;
+    expect((await postEvent(cp.platform.broker?.url ?? '', FLAKY_TYPE, { n: 2 }, held)).status).toBe(202);
+    await until('the event waiting in the paused trigger’s queue', async () =>
+      (await trigger())?.depth === 1 ? true : undefined,
+    );
+    expect(cp.failing.received).toHaveLength(before);
+    await cp.api('/v1/triggers/flaky/resume', { method: 'POST' });
+    await until('the held event delivered after the resume', async () => {
+      const r = await lineage(held);
+      return r.status === 200 && r.body.root.deliveries.length === 1 ? true : undefined;
+    });
+    expect((await trigger())?.paused).toBe(false);
+    expect((await cp.api('/v1/triggers/no-such/pause', { method: 'POST' })).status).toBe(404);
+  });
+
   it('lets nobody in without the token; the printed URL trades it for a same-site cookie', async () => {
     expect((await fetch(`${cp.console.url}/v1/stats`)).status).toBe(401);
     const entry = await fetch(cp.console.pageUrl, { redirect: 'manual' });

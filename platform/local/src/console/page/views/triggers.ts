@@ -59,7 +59,15 @@ export function triggersView(root: HTMLElement): () => void {
                 {},
                 h('span', { class: `badge ${t.paused ? 'warn' : 'good'}` }, t.paused ? 'paused' : 'active'),
                 ' ',
-                h('button', { type: 'button', onclick: () => void toggle(t) }, t.paused ? 'Resume' : 'Pause'),
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    'aria-label': `${t.paused ? 'Resume' : 'Pause'} ${t.name}`,
+                    onclick: () => void toggle(t),
+                  },
+                  t.paused ? 'Resume' : 'Pause',
+                ),
               );
         return h(
           'tr',
