@@ -11,6 +11,9 @@ export default defineConfig({
           name: 'unit',
           include: ['{functions,eventing,platform,observability,bench}/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/*.deploy.test.ts', '**/node_modules/**'],
+          // A bound on a hang, not on speed: some unit tests render the overlays with kustomize, which on a
+          // loaded 2-core machine takes more than vitest's default 5 s.
+          testTimeout: 60_000,
         },
       },
       {
