@@ -16,8 +16,8 @@
 #              of main.mjs, so the service name defaults to <name> when K_SERVICE is unset.
 #   probes     GET /health/readiness, /health/liveness; metrics GET /metrics — same port.
 #
-# Benchmarks: `make bench` (< 10 min) prints one table and writes bench/results/<timestamp>.json;
-# `make bench-quick` (< 1 min) ends with one `target <name>: ratio … met|missed` line per target.
+# Benchmarks: `make bench` prints one table and writes bench/results/<timestamp>.json;
+# `make bench-quick` ends with one `target <name>: ratio … met|missed` line per goal (docs/performance.md).
 # Servers run on cpu 0, the load generator (wrk when installed — `apt-get install -y wrk` —, else
 # autocannon) and the harness on cpu 1: BENCH_SERVER_CPU / BENCH_LOAD_CPU / BENCH_LOAD_TOOL override.
 .PHONY: bundle bench bench-quick bench-profile
@@ -27,11 +27,14 @@ BUNDLE_FN = $(if $(filter command line,$(origin FN)),$(FN),--all)
 bundle: install ## bundle functions for images: make bundle [FN=<name>] → dist/functions/<name>/main.mjs
 	node platform/build/bundle.ts $(BUNDLE_FN)
 
-bench: install ## full benchmark (< 10 min): one table vs bare node:http and peers + broker path
-	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/bench.ts
+# The pipeline section needs FerretDB (make ferretdb; FERRETDB_BIN is exported by the Makefile) and a
+# PostgreSQL for its PostgreSQL backend: BENCH_POSTGRESQL_URL (default postgres://postgres@127.0.0.1:5432/sluice_bench).
+# BENCH_ARGS passes options through: --sections function,broker,pipeline,streams --transfers N --pipeline-seconds S.
+bench: install ferretdb ## full benchmark: one table vs bare node:http and peers, broker path, pipeline on 3 stores, streams
+	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/bench.ts $(BENCH_ARGS)
 
-bench-quick: install ## short benchmark (< 1 min) ending with one line per target
-	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/bench.ts --quick
+bench-quick: install ferretdb ## short benchmark ending with one `target` line per goal
+	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/bench.ts --quick $(BENCH_ARGS)
 
 bench-profile: install ## CPU profile of the function path under load → .tmp/profile/*.cpuprofile + summary
 	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/profile.ts

@@ -17,12 +17,12 @@ import {
   type BrokerSection,
   brokerTable,
   brokerTarget,
-  type PipelineSection,
   recordingTarget,
   runBrokerSection,
-  runPipelineSection,
 } from './broker.ts';
 import { type LoadResult, pickLoadTool, runLoad } from './load.ts';
+import { runPipelineSection } from './pipeline.ts';
+import { pipelineTable, pipelineTargets, type StoreRun } from './pipeline-bench.ts';
 import { ROOT, SERVERS, type ServerSpec, startServer, stopServer } from './servers.ts';
 import {
   evaluateTarget,
@@ -50,6 +50,8 @@ const { values } = parseArgs({
     'cold-samples': { type: 'string' },
     'skip-broker': { type: 'boolean' },
     sections: { type: 'string' },
+    transfers: { type: 'string' },
+    'pipeline-seconds': { type: 'string' },
   },
 });
 /** `--sections broker,pipeline` runs only those (function, broker, pipeline, streams); default all. */
@@ -218,15 +220,15 @@ async function main(): Promise<void> {
     });
   }
 
-  let pipeline: PipelineSection | undefined;
+  let pipeline: StoreRun[] | undefined;
   if (sections.has('pipeline')) {
-    log('pipeline: transfers through transaction-processor');
+    log('pipeline: banking transfers end to end on each store, against the store floor');
     pipeline = await runPipelineSection({
-      rounds: quick ? 1 : 2,
-      seconds: quick ? 2 : config.seconds,
-      warmupSeconds: config.warmupSeconds,
-      inFlight: config.connections,
       url: config.rabbitmqUrl,
+      transfers: Number(values.transfers ?? (quick ? 1000 : 20_000)),
+      maxSeconds: Number(values['pipeline-seconds'] ?? (quick ? 60 : 240)),
+      floorSeconds: quick ? 2 : 4,
+      inFlight: config.connections,
       serverCpu: SERVER_CPU,
       loadCpu: LOAD_CPU,
       log,
@@ -281,6 +283,7 @@ async function main(): Promise<void> {
     ),
     brokerTarget(broker),
     recordingTarget(broker),
+    ...(pipeline === undefined ? [] : pipelineTargets(pipeline)),
   ];
 
   const file = join(ROOT, 'bench/results', `${began.toISOString().replaceAll(':', '-')}.json`);
@@ -311,20 +314,9 @@ async function main(): Promise<void> {
     )}\n`,
   );
 
-  const out: string[] = ['', formatTable(rows)];
+  const out: string[] = sections.has('function') ? ['', formatTable(rows)] : [];
   if (broker !== undefined) out.push('', ...brokerTable(broker));
-  if (pipeline !== undefined) {
-    const r = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
-    const p = pipeline.result;
-    const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(v * 100).toFixed(0)}%`);
-    out.push(
-      '',
-      '| pipeline (RabbitMQ, 50 transfers in flight end to end) | transfers/s | p50 | p99 end-to-end | cpu broker / function |',
-      '|---|---:|---:|---:|---:|',
-      `| ingress → transaction-processor (in-memory store) → reply → broker → sink | ${r(p.rate)} | ${r(p.p50Ms, 1)} ms | ${r(p.p99Ms, 1)} ms | ${pct(p.cpu)} / ${pct(pipeline.functionCpu)} |`,
-    );
-    if (pipeline.note !== undefined) out.push(`note: pipeline: ${pipeline.note}`);
-  }
+  if (pipeline !== undefined) out.push('', ...pipelineTable(pipeline));
   if (streams !== undefined) out.push(...streamsTable(streams));
   const failures = rows.filter((r) => get(r.name).failures > 0 || get(r.name).errors.length > 0);
   for (const r of failures)
@@ -338,7 +330,14 @@ async function main(): Promise<void> {
       .join(' ')}; results in ${file.slice(ROOT.length + 1)}`,
     '',
   );
-  for (const t of targets) out.push(targetLine(t));
+  // Only the goals of the sections that ran.
+  const ran = (t: TargetResult): boolean =>
+    t.name.startsWith('pipeline-')
+      ? sections.has('pipeline')
+      : t.name === 'broker-path' || t.name === 'console-recording'
+        ? sections.has('broker')
+        : sections.has('function');
+  for (const t of targets.filter(ran)) out.push(targetLine(t));
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

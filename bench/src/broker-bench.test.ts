@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  BANKING,
   BENCH_DEAD_LETTER,
   BENCH_SUBSCRIBER,
   benchManifests,
   cpuTicksFromStat,
   declaredQueueType,
-  PIPELINE_FUNCTION,
+  PIPELINE_FUNCTIONS,
   parseBrokerBenchArgs,
   pipelineManifests,
 } from './broker-bench.ts';
@@ -53,17 +54,19 @@ describe('declaredQueueType', () => {
 });
 
 describe('pipelineManifests', () => {
-  it('routes accounts and transfers to the processor and both of its reply types to the bench sink', () => {
-    const m = pipelineManifests(20);
-    const route = Object.fromEntries(
-      m.triggers.map((t) => [t.filter.type, `${t.subscriber.ref?.name}/${t.parallelism}`]),
-    );
-    expect(route).toEqual({
-      'dev.sluice.banking.account.opened.v1': `${PIPELINE_FUNCTION}/1`,
-      'dev.sluice.banking.transaction.submitted.v1': `${PIPELINE_FUNCTION}/20`,
-      'dev.sluice.banking.transaction.processed.v1': `${BENCH_SUBSCRIBER}/20`,
-      'dev.sluice.banking.transaction.rejected.v1': `${BENCH_SUBSCRIBER}/20`,
-    });
+  it("routes transfers through the project's banking triggers and both reply types to the bench sink", () => {
+    const m = pipelineManifests(join(import.meta.dirname, '../..'), 50, 'quorum');
+    expect(m.broker.queueType).toBe('quorum');
+    const route = m.triggers.map((t) => `${t.filter.type} → ${t.subscriber.ref?.name}`).sort();
+    expect(route).toContain(`${BANKING.submitted} → transaction-processor`);
+    expect(route).toContain(`${BANKING.processed} → transaction-journal`);
+    expect(route).toContain(`${BANKING.processed} → accounts-api`);
+    expect(route).toContain(`${BANKING.processed} → ${BENCH_SUBSCRIBER}`);
+    expect(route).toContain(`${BANKING.rejected} → ${BENCH_SUBSCRIBER}`);
+    for (const fn of PIPELINE_FUNCTIONS) {
+      expect(m.triggers.some((t) => t.subscriber.ref?.name === fn)).toBe(true);
+    }
+    expect(m.warnings).toEqual([]);
   });
 });
 
@@ -75,7 +78,6 @@ describe('parseBrokerBenchArgs', () => {
       warmupSeconds: 1,
       inFlight: 50,
       serverCpu: '0',
-      mode: 'broker',
       queueType: 'classic',
       recording: false,
     });

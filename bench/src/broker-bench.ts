@@ -3,7 +3,7 @@
  * and one trigger it runs, and the arguments both of its processes read. Kept apart so they are unit
  * tested without starting anything.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type EventingManifests, parseEventingManifests } from '../../eventing/src/index.ts';
 import { brokerYaml } from '../../eventing/src/testing/manifests.ts';
@@ -21,8 +21,6 @@ export interface BrokerBenchArgs {
   /** Concurrent POSTs at the ingress = trigger parallelism (= the floor's publishes in flight and prefetch). */
   readonly inFlight: number;
   readonly serverCpu: string;
-  /** `broker` (default): the broker path; `pipeline`: transfers through transaction-processor. */
-  readonly mode: 'broker' | 'pipeline';
   /** The trigger queues' type (the floor's queue too). @default classic */
   readonly queueType: QueueType;
   /** Feed `make dev`'s console recorder from the broker (onAccepted + onTrail), as make dev does. @default false */
@@ -53,8 +51,9 @@ export interface BenchTrigger {
   readonly parallelism: number;
 }
 
-/** Pipeline benchmark: the service name of the function under test. */
-export const PIPELINE_FUNCTION = 'transaction-processor';
+/** Pipeline benchmark: the banking functions it runs (folder = Knative Service name). */
+export const PIPELINE_FUNCTIONS = ['transaction-processor', 'transaction-journal', 'accounts-api'] as const;
+export type PipelineFunction = (typeof PIPELINE_FUNCTIONS)[number];
 export const BANKING = {
   accountOpened: 'dev.sluice.banking.account.opened.v1',
   submitted: 'dev.sluice.banking.transaction.submitted.v1',
@@ -63,9 +62,9 @@ export const BANKING = {
 } as const;
 
 /**
- * One Broker (classic queues, like the floor's queue) and one Trigger with an exact type filter, no
- * retries, a dead-letter sink. Parallelism = the floor's prefetch, so both sides hold the same number
- * of unacked messages.
+ * One Broker (classic queues, like the floor's queue, unless told otherwise) and one Trigger with an
+ * exact type filter, no retries, a dead-letter sink. Parallelism = the floor's prefetch, so both sides
+ * hold the same number of unacked messages.
  */
 export function benchManifests(options: BenchManifestOptions): EventingManifests {
   return manifestsOf(
@@ -82,21 +81,40 @@ export function benchManifests(options: BenchManifestOptions): EventingManifests
 }
 
 /**
- * The transfer pipeline: account.opened (parallelism 1, as deployed) and transaction.submitted →
- * transaction-processor; its replies (processed / rejected) → the bench sink.
+ * The banking pipeline as deployed: the project's own banking Triggers (eventing/manifests/banking/triggers,
+ * their parallelism, retries and dead-letter sink) on a broker of the declared queue type, plus the bench
+ * sink on both outcome types (`parallelism` each), where the closed loop sees each transfer's reply.
  */
-export function pipelineManifests(parallelism: number): EventingManifests {
-  return manifestsOf([
-    { name: 'tp-accounts', type: BANKING.accountOpened, subscriber: PIPELINE_FUNCTION, parallelism: 1 },
-    { name: 'tp-transfers', type: BANKING.submitted, subscriber: PIPELINE_FUNCTION, parallelism },
-    { name: 'bench-processed', type: BANKING.processed, subscriber: BENCH_SUBSCRIBER, parallelism },
-    { name: 'bench-rejected', type: BANKING.rejected, subscriber: BENCH_SUBSCRIBER, parallelism },
+export function pipelineManifests(
+  root: string,
+  parallelism: number,
+  queueType: QueueType,
+): EventingManifests {
+  const dir = join(root, 'eventing/manifests/banking/triggers');
+  const banking = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => ({ file: `banking/triggers/${f}`, text: readFileSync(join(dir, f), 'utf8') }));
+  return parseEventingManifests([
+    { file: 'broker.yaml', text: brokerYaml({ queueType, deadLetterSink: BENCH_DEAD_LETTER }) },
+    ...banking,
+    ...[
+      { name: 'bench-processed', type: BANKING.processed, subscriber: BENCH_SUBSCRIBER, parallelism },
+      { name: 'bench-rejected', type: BANKING.rejected, subscriber: BENCH_SUBSCRIBER, parallelism },
+    ].map((t) => ({ file: `triggers/${t.name}.yaml`, text: triggerYaml(t) })),
   ]);
 }
 
 function manifestsOf(triggers: readonly BenchTrigger[], queueType: QueueType = 'classic'): EventingManifests {
   const broker = brokerYaml({ queueType, deadLetterSink: BENCH_DEAD_LETTER });
-  const trigger = (t: BenchTrigger): string => `
+  return parseEventingManifests([
+    { file: 'broker.yaml', text: broker },
+    ...triggers.map((t) => ({ file: `triggers/${t.name}.yaml`, text: triggerYaml(t) })),
+  ]);
+}
+
+function triggerYaml(t: BenchTrigger): string {
+  return `
 apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata:
@@ -116,10 +134,6 @@ spec:
     deadLetterSink:
       ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${BENCH_DEAD_LETTER} }
 `;
-  return parseEventingManifests([
-    { file: 'broker.yaml', text: broker },
-    ...triggers.map((t) => ({ file: `triggers/${t.name}.yaml`, text: trigger(t) })),
-  ]);
 }
 
 /** Reads the JSON argument broker.ts passes; throws on anything missing so a round fails loudly. */
@@ -137,7 +151,6 @@ export function parseBrokerBenchArgs(text: string | undefined): BrokerBenchArgs 
     warmupSeconds: num('warmupSeconds'),
     inFlight: Math.trunc(num('inFlight')),
     serverCpu: typeof raw.serverCpu === 'string' ? raw.serverCpu : '0',
-    mode: raw.mode === 'pipeline' ? 'pipeline' : 'broker',
     queueType: raw.queueType === 'quorum' ? 'quorum' : 'classic',
     recording: raw.recording === true,
   };

@@ -1,13 +1,15 @@
 /**
  * A MongoDB wire-protocol server for tests: FerretDB v1.24.2 on SQLite in a temporary folder, built
  * from the Go module proxy by `make ferretdb` (platform/tools/ferretdb). With MONGODB_URL set, that
- * server is used instead and nothing is started.
+ * server is used instead and nothing is started. `make bench` also runs it on its PostgreSQL backend
+ * (`startFerretdb({ backend: 'postgresql', … })`), against a PostgreSQL database of its own.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { freePort } from './ports.ts';
 
 export interface TestMongo {
@@ -40,14 +42,53 @@ export interface FerretdbProcess {
   stop(): Promise<void>;
 }
 
-export async function startFerretdb(): Promise<FerretdbProcess> {
+export interface FerretdbOptions {
+  /** @default 'sqlite' (a temporary folder) */
+  readonly backend?: 'sqlite' | 'postgresql';
+  /**
+   * The PostgreSQL database FerretDB keeps its data in (`postgresql` backend): created with `createdb`
+   * when it does not exist yet. @default postgres://postgres@127.0.0.1:5432/sluice_ferretdb
+   */
+  readonly postgresqlUrl?: string;
+  /** FerretDB's `-log-level` (its stderr is this process's). @default 'error' */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'dpanic';
+}
+
+/** Creates the database of `url` unless it exists (PostgreSQL's `createdb`, trust authentication). */
+async function ensurePostgresDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.slice(1));
+  try {
+    await promisify(execFile)('createdb', [
+      '-h',
+      u.hostname,
+      '-p',
+      u.port || '5432',
+      '-U',
+      decodeURIComponent(u.username) || 'postgres',
+      name,
+    ]);
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? (err as Error).message);
+    if (!stderr.includes('already exists')) throw new Error(`createdb ${name}: ${stderr.trim()}`);
+  }
+}
+
+export async function startFerretdb(options: FerretdbOptions = {}): Promise<FerretdbProcess> {
   const bin = ferretdbBinary();
+  const postgres = options.backend === 'postgresql';
+  const postgresqlUrl = options.postgresqlUrl ?? 'postgres://postgres@127.0.0.1:5432/sluice_ferretdb';
+  if (postgres) await ensurePostgresDatabase(postgresqlUrl);
   const dir = await mkdtemp(join(tmpdir(), 'sluice-ferretdb-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    const args = ['-listen', `127.0.0.1:${port}`, '-handler', 'sqlite', '-sqlite-url', `file:${dir}/`];
-    const proc = spawn(bin, [...args, '-log-level', 'error'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = postgres
+      ? ['-listen', `127.0.0.1:${port}`, '-handler', 'postgresql', '-postgresql-url', postgresqlUrl]
+      : ['-listen', `127.0.0.1:${port}`, '-handler', 'sqlite', '-sqlite-url', `file:${dir}/`];
+    const proc = spawn(bin, [...args, '-log-level', options.logLevel ?? 'error'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     child = proc;
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {

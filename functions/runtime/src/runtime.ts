@@ -13,6 +13,7 @@ import type { DocumentStore } from './ports/document-store.ts';
 import { type Metrics, noopMetrics } from './ports/metrics.ts';
 import { createRuntimeServer, type RequestListener } from './server.ts';
 import { openStore } from './store.ts';
+import { countStoreCalls } from './store-calls.ts';
 import type { InitContext } from './types.ts';
 
 /** Where the store has no TTL index: purge at start, then this often (MongoDB's TTL monitor's period). */
@@ -72,7 +73,7 @@ export async function startFunction(
   const { fn, schemas } = loaded;
   checkSchemasCover(fn, schemas, config.functionDir);
 
-  const store: DocumentStore = options.store ?? (await storeFor(config));
+  const store = countedStore(options.store ?? (await storeFor(config)), metrics);
   const guard = new IdempotencyGuard(store, config.serviceName, {
     ttlSeconds: config.idempotencyTtlSeconds,
     lockSeconds: config.idempotencyLockSeconds,
@@ -209,6 +210,15 @@ async function buildRoutes(
 async function storeFor(config: Readonly<RuntimeConfig>): Promise<DocumentStore> {
   const store = await openStore(config);
   return store ?? new MemoryDocumentStore();
+}
+
+/**
+ * Every call to a store across the network is counted (sluice_store_calls_total): the round trips per
+ * event are what bounds a pipeline on MongoDB/FerretDB (docs/performance.md). In-process memory: not.
+ */
+function countedStore(store: DocumentStore, metrics: Metrics): DocumentStore {
+  const onCall = metrics.storeCall?.bind(metrics);
+  return onCall === undefined || store.kind === 'memory' ? store : countStoreCalls(store, onCall);
 }
 
 async function loadTelemetry(config: Readonly<RuntimeConfig>, log: JsonLogger): Promise<Metrics> {

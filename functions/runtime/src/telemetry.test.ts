@@ -28,6 +28,21 @@ describe('createTelemetry', () => {
     await metrics.shutdown();
   });
 
+  it('counts store calls by collection and operation (the round trips per event)', async () => {
+    const metrics = await createTelemetry(config);
+    metrics.storeCall?.('sluice_idempotency', 'insertOne');
+    metrics.storeCall?.('sluice_idempotency', 'insertOne');
+    metrics.storeCall?.('orders', 'findOne');
+    const calls = parseExposition((await metrics.scrape()) ?? '').filter(
+      (s) => s.name === PROMETHEUS_NAMES.storeCalls,
+    );
+    const by = Object.fromEntries(
+      calls.map((s) => [`${s.labels.db_collection_name} ${s.labels.db_operation_name}`, s.value]),
+    );
+    expect(by).toEqual({ 'sluice_idempotency insertOne': 2, 'orders findOne': 1 });
+    await metrics.shutdown();
+  });
+
   it('omits faas_version when K_REVISION is not set', async () => {
     const metrics = await createTelemetry(config);
     metrics.coldStart(0.1);

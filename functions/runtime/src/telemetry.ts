@@ -27,6 +27,7 @@ export const METRIC = {
   replies: 'sluice.replies.emitted',
   rejections: 'sluice.events.rejected',
   httpDuration: 'http.server.request.duration',
+  storeCalls: 'sluice.store.calls',
   cpuTime: 'process.cpu.time',
   memoryUsage: 'process.memory.usage',
 } as const;
@@ -43,6 +44,7 @@ export const PROMETHEUS_NAMES = {
   replies: 'sluice_replies_emitted_total',
   rejections: 'sluice_events_rejected_total',
   httpDuration: 'http_server_request_duration_seconds',
+  storeCalls: 'sluice_store_calls_total',
   cpuTime: 'process_cpu_time_seconds_total',
   memoryUsage: 'process_memory_usage_bytes',
 } as const;
@@ -79,7 +81,8 @@ type Pending =
       readonly status: number;
       readonly seconds: number;
     }
-  | { readonly kind: 'coldstart'; readonly seconds: number };
+  | { readonly kind: 'coldstart'; readonly seconds: number }
+  | { readonly kind: 'store'; readonly collection: string; readonly operation: string };
 
 export async function createTelemetry(
   config: Readonly<RuntimeConfig>,
@@ -119,6 +122,10 @@ export async function createTelemetry(
       if (recorder !== undefined) recorder.coldStart(seconds);
       else queue({ kind: 'coldstart', seconds });
     },
+    storeCall(collection, operation) {
+      if (recorder !== undefined) recorder.storeCall(collection, operation);
+      else queue({ kind: 'store', collection, operation });
+    },
     async scrape() {
       return (await loading).scrape();
     },
@@ -135,6 +142,7 @@ export async function createTelemetry(
 function replayPending(r: Recorder, p: Pending): void {
   if (p.kind === 'invocation') r.invocation(p.record);
   else if (p.kind === 'http') r.httpRequest(p.method, p.route, p.status, p.seconds);
+  else if (p.kind === 'store') r.storeCall(p.collection, p.operation);
   else r.coldStart(p.seconds);
 }
 
@@ -196,6 +204,8 @@ class Recorder {
   readonly #replies: Counter;
   readonly #rejections: Counter;
   readonly #http: Histogram;
+  readonly #storeCalls: Counter;
+  readonly #storeAttrs = new Map<string, Map<string, Attributes>>();
   /** Attribute objects, built on first use and reused: type → outcome (→ reason) → attributes. */
   readonly #byOutcome = new Map<string, Map<Outcome, Attributes>>();
   readonly #byReason = new Map<string, Map<Outcome, Map<string, Attributes>>>();
@@ -249,6 +259,11 @@ class Recorder {
       unit: 's',
       description: 'Duration of HTTP server requests.',
       advice: { explicitBucketBoundaries: [...HTTP_BUCKETS] },
+    });
+    this.#storeCalls = meter.createCounter(METRIC.storeCalls, {
+      unit: '{call}',
+      description:
+        'Calls to the store (each a network round trip to MongoDB or the dev store), by db.collection.name and db.operation.name.',
     });
     // Observed at scrape time only: no cost between scrapes.
     const cpu = meter.createObservableCounter(METRIC.cpuTime, {
@@ -305,6 +320,14 @@ class Recorder {
       'http.response.status_code': status,
     }));
     this.#http.record(seconds, attrs);
+  }
+
+  storeCall(collection: string, operation: string): void {
+    const attrs = memo(memo(this.#storeAttrs, collection, newMap), operation, () => ({
+      'db.collection.name': collection,
+      'db.operation.name': operation,
+    }));
+    this.#storeCalls.add(1, attrs);
   }
 
   coldStart(seconds: number): void {

@@ -106,6 +106,23 @@ export function describeDocumentStoreContract(
         );
         expect(await c.countDocuments({})).toBe(2);
       });
+
+      it('frees a unique key when its document is deleted or moves to another key', async () => {
+        const c = fresh();
+        await c.insertOne({ _id: 'a', owner: 'ada', balance: 1 });
+        await c.createIndex({ keys: { owner: 1, balance: 1 }, unique: true, name: 'owner_balance' });
+        await expect(c.insertOne({ _id: 'b', owner: 'ada', balance: 1 })).rejects.toBeInstanceOf(
+          DuplicateKeyError,
+        );
+        await c.updateOne({ _id: 'a' }, { $set: { balance: 2 } });
+        await c.insertOne({ _id: 'b', owner: 'ada', balance: 1 });
+        await expect(c.insertOne({ _id: 'c', owner: 'ada', balance: 2 })).rejects.toBeInstanceOf(
+          DuplicateKeyError,
+        );
+        await c.deleteOne({ _id: 'a' });
+        await c.insertOne({ _id: 'c', owner: 'ada', balance: 2 });
+        expect((await c.find({}, { sort: { _id: 1 } })).map((d) => d._id)).toEqual(['b', 'c']);
+      });
     });
 
     describe('find and countDocuments', () => {

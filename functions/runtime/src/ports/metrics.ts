@@ -18,6 +18,11 @@ export interface Metrics {
   invocation(record: InvocationRecord): void;
   httpRequest(method: string, route: string, status: number, durationSeconds: number): void;
   coldStart(durationSeconds: number): void;
+  /**
+   * One call to the store (one network round trip: MongoDB or the dev store), by collection and
+   * operation (store-calls.ts). Absent: not counted.
+   */
+  storeCall?(collection: string, operation: string): void;
   /** Prometheus exposition text for GET /metrics, or undefined when metrics are off. */
   scrape(): Promise<string | undefined>;
   /**

@@ -86,9 +86,39 @@ function plainSet(update: Update): Readonly<Record<string, unknown>> | undefined
 
 const idKey = (id: unknown): string => (typeof id === 'string' ? `s:${id}` : `j:${JSON.stringify(id)}`);
 
+/**
+ * A unique index: its key (the indexed fields' values, a missing field counting as null, as in MongoDB)
+ * → the `idKey` of the document holding it. A map, so an insert checks it in O(1): comparing against
+ * every stored document made each insert O(n), and the banking ledger's entries slowed as they grew.
+ */
+interface UniqueIndex {
+  readonly fields: readonly string[];
+  readonly owners: Map<string, string>;
+}
+
+const uniqueKey = (index: UniqueIndex, doc: Doc): string =>
+  JSON.stringify(index.fields.map((f) => (doc[f] === undefined ? null : doc[f])));
+
 class MemoryCollection<T extends Doc> implements Collection<T> {
   readonly #docs = new Map<string, T>();
-  readonly #unique: IndexSpec[] = [];
+  readonly #unique: UniqueIndex[] = [];
+
+  /** Stores `doc` under `key`, replacing what was there, and keeps the unique indexes in step. */
+  #put(key: string, doc: T): void {
+    const previous = this.#docs.get(key);
+    for (const index of this.#unique) {
+      if (previous !== undefined) index.owners.delete(uniqueKey(index, previous));
+      index.owners.set(uniqueKey(index, doc), key);
+    }
+    this.#docs.set(key, doc);
+  }
+
+  #remove(key: string): void {
+    const previous = this.#docs.get(key);
+    if (previous === undefined) return;
+    for (const index of this.#unique) index.owners.delete(uniqueKey(index, previous));
+    this.#docs.delete(key);
+  }
 
   async findOne(filter: Filter): Promise<T | null> {
     if (needsMingo(filter)) await loadMingo();
@@ -109,7 +139,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     const stored = copy(doc) as T & { _id?: unknown };
     if (stored._id === undefined) stored._id = crypto.randomUUID();
     this.#assertUnique(stored, undefined);
-    this.#docs.set(idKey(stored._id), stored);
+    this.#put(idKey(stored._id), stored);
   }
 
   async updateOne(filter: Filter, update: Update, options: { upsert?: boolean } = {}): Promise<UpdateResult> {
@@ -132,14 +162,14 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     if (needsMingo(filter)) await loadMingo();
     const doc = this.#first(filter);
     if (doc === undefined) return 0;
-    this.#docs.delete(idKey(doc._id));
+    this.#remove(idKey(doc._id));
     return 1;
   }
 
   async deleteMany(filter: Filter): Promise<number> {
     await loadMingo();
     const matches = new Query(filter).find<T>([...this.#docs.values()]).all();
-    for (const doc of matches) this.#docs.delete(idKey(doc._id));
+    for (const doc of matches) this.#remove(idKey(doc._id));
     return matches.length;
   }
 
@@ -153,7 +183,12 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     if (spec.expireAfterSeconds !== undefined) {
       throw new TypeError('the memory store has no TTL indexes: purge expired documents instead');
     }
-    if (spec.unique === true) this.#unique.push(spec);
+    if (spec.unique !== true) return;
+    const fields = Object.keys(spec.keys);
+    if (this.#unique.some((i) => i.fields.join('\0') === fields.join('\0'))) return; // already there
+    const index: UniqueIndex = { fields, owners: new Map() };
+    for (const [key, doc] of this.#docs) index.owners.set(uniqueKey(index, doc), key);
+    this.#unique.push(index);
   }
 
   #first(filter: Filter): T | undefined {
@@ -188,7 +223,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
       applyUpdate(doc, rest, undefined, undefined, { cloneMode: 'deep' });
       if (doc._id === undefined) doc._id = crypto.randomUUID();
       this.#assertUnique(doc, undefined);
-      this.#docs.set(idKey(doc._id), doc);
+      this.#put(idKey(doc._id), doc);
       return { matched: false, modified: false, upsertedId: doc._id, doc };
     }
     const set = plainSet(update);
@@ -202,14 +237,14 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
         next[k] = copy(v);
       }
       this.#assertUnique(next as T, existing._id);
-      this.#docs.set(idKey(existing._id), next as T);
+      this.#put(idKey(existing._id), next as T);
       return { matched: true, modified, upsertedId: null, doc: next as T };
     }
     const { $setOnInsert: _ignored, ...rest } = update;
     const next = copy(existing);
     const changed = applyUpdate(next, rest, undefined, undefined, { cloneMode: 'deep' });
     this.#assertUnique(next, existing._id);
-    this.#docs.set(idKey(existing._id), next);
+    this.#put(idKey(existing._id), next);
     return { matched: true, modified: changed.length > 0, upsertedId: null, doc: next };
   }
 
@@ -219,12 +254,9 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
       throw new DuplicateKeyError(`duplicate key _id ${JSON.stringify(doc._id)}`);
     }
     for (const index of this.#unique) {
-      const fields = Object.keys(index.keys);
-      for (const [key, other] of this.#docs) {
-        if (key === self) continue;
-        if (fields.every((f) => JSON.stringify(other[f]) === JSON.stringify(doc[f]))) {
-          throw new DuplicateKeyError(`duplicate key for unique index on ${fields.join(', ')}`);
-        }
+      const owner = index.owners.get(uniqueKey(index, doc));
+      if (owner !== undefined && owner !== self) {
+        throw new DuplicateKeyError(`duplicate key for unique index on ${index.fields.join(', ')}`);
       }
     }
   }

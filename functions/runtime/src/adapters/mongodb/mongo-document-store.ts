@@ -116,7 +116,12 @@ export class MongoDocumentStore implements DocumentStore {
 
   /** Connects lazily through the driver; `ping` is what proves the server is there. */
   static async connect(url: string, dbName: string): Promise<MongoDocumentStore> {
-    const { MongoClient } = await import('mongodb');
+    // In a bundle, esbuild's chunk for the driver (CommonJS under node) exposes the module as `default`
+    // only (as for mingo in the memory store): `MongoClient` must be taken from there.
+    const mod = (await import('mongodb')) as typeof import('mongodb') & {
+      default?: typeof import('mongodb');
+    };
+    const { MongoClient } = mod.MongoClient === undefined && mod.default !== undefined ? mod.default : mod;
     const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000, retryWrites: true });
     return new MongoDocumentStore(client, dbName);
   }

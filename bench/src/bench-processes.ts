@@ -1,0 +1,158 @@
+/**
+ * What the broker-path and pipeline hosts share: the broker child process (`broker-child.ts`, pinned to
+ * the server core), small HTTP servers (subscriber, dead-letter sink), a keep-alive POST, and the CPU
+ * and memory of a process read from /proc.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { type Agent, createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import amqp from 'amqplib';
+import { cpuTicksFromStat } from './broker-bench.ts';
+import { ROOT } from './servers.ts';
+
+const STOP_TIMEOUT_MS = 15_000;
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU seconds used so far by a process (user + system), or undefined when /proc is not readable. */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const ticks = cpuTicksFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return ticks === undefined ? undefined : ticks / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident set size of a process in MB (VmRSS), or undefined. */
+export function rssMbOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? undefined : Number(m[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Sink {
+  readonly server: Server;
+  readonly url: string;
+}
+
+export async function listen(handler: Parameters<typeof createServer>[1]): Promise<Sink> {
+  const server = createServer({ keepAliveTimeout: 30_000 }, handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
+
+export async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+}
+
+export interface Outgoing {
+  readonly headers: Record<string, string | number>;
+  readonly body: Buffer;
+}
+
+/** POSTs one event on a keep-alive agent; resolves with the status (0 on a socket error). */
+export function post(agent: Agent, url: URL, out: Outgoing): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { ...out.headers, 'content-length': out.body.length },
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.once('error', () => resolve(0));
+    req.end(out.body);
+  });
+}
+
+interface TopologyNames {
+  readonly queues: readonly string[];
+  readonly exchanges: readonly string[];
+}
+
+export interface BrokerChild {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly names: TopologyNames;
+}
+
+/** What broker-child.ts runs: the manifests to build, and the URL of every subscriber they name. */
+export interface BrokerChildArgs {
+  readonly url: string;
+  readonly manifests:
+    | {
+        readonly kind: 'broker';
+        readonly eventType: string;
+        readonly parallelism: number;
+        readonly queueType: string;
+      }
+    | { readonly kind: 'pipeline'; readonly parallelism: number; readonly queueType: string };
+  readonly subscribers: Readonly<Record<string, string>>;
+  /** Feed `make dev`'s console recorder from the broker (onAccepted + onTrail), as make dev does. */
+  readonly recording?: boolean;
+}
+
+export async function startBrokerChild(args: BrokerChildArgs, cpu: string): Promise<BrokerChild> {
+  const child = spawn(
+    'taskset',
+    ['-c', cpu, process.execPath, join(ROOT, 'bench/src/broker-child.ts'), JSON.stringify(args)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const ready = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('broker did not start within 30 s')), 30_000);
+    child.once('exit', (code) => reject(new Error(`broker exited with ${code} before READY`)));
+    lines.on('line', (line) => {
+      if (!line.startsWith('READY ')) return;
+      clearTimeout(timer);
+      resolve(line.slice('READY '.length).trim());
+    });
+  });
+  const space = ready.indexOf(' ');
+  return { child, url: ready.slice(0, space), names: JSON.parse(ready.slice(space + 1)) as TopologyNames };
+}
+
+/** Asks the broker to delete its topology and exit; if it has to be killed, deletes the topology here. */
+export async function stopBrokerChild(broker: BrokerChild, rabbitmqUrl: string): Promise<void> {
+  const { child } = broker;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.stdin?.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (child.exitCode === 0) return;
+  const connection = await amqp.connect(rabbitmqUrl);
+  try {
+    const ch = await connection.createChannel();
+    ch.on('error', () => {});
+    for (const q of broker.names.queues) await ch.deleteQueue(q).catch(() => {});
+    for (const e of broker.names.exchanges) await ch.deleteExchange(e).catch(() => {});
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGKILL');
+  await exited;
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import {
+  parsePipelineArgs,
+  pipelineTargets,
+  type StoreRun,
+  storeCallsByCollection,
+  tenthRates,
+} from './pipeline-bench.ts';
+
+describe('tenthRates', () => {
+  it('splits the completions into ten equal counts and gives each its rate', () => {
+    // 100 completions, one every 10 ms for the first half, every 20 ms after.
+    const times = Array.from({ length: 100 }, (_, i) => (i < 50 ? (i + 1) * 10 : 500 + (i - 49) * 20));
+    const rates = tenthRates(times.reverse(), 0);
+    expect(rates).toHaveLength(10);
+    expect(rates[0]).toBeCloseTo(100);
+    expect(rates[9]).toBeCloseTo(50);
+  });
+
+  it('gives nothing for fewer than ten completions', () => {
+    expect(tenthRates([1, 2, 3], 0)).toEqual([]);
+  });
+});
+
+describe('storeCallsByCollection', () => {
+  it('adds up sluice_store_calls_total per collection and ignores other families', () => {
+    const text = [
+      '# HELP sluice_store_calls_total Calls to the store',
+      'sluice_store_calls_total{service_name="p",db_collection_name="sluice_idempotency",db_operation_name="insertOne"} 20',
+      'sluice_store_calls_total{service_name="p",db_collection_name="sluice_idempotency",db_operation_name="findOne"} 2',
+      'sluice_store_calls_total{service_name="p",db_collection_name="banking_entries",db_operation_name="insertOne"} 21',
+      'faas_invocations_total{service_name="p"} 10',
+    ].join('\n');
+    expect(storeCallsByCollection(text)).toEqual({ sluice_idempotency: 22, banking_entries: 21 });
+  });
+});
+
+describe('parsePipelineArgs', () => {
+  it('needs the RabbitMQ URL and a transfer count, and defaults the rest', () => {
+    const a = parsePipelineArgs('{"url":"amqp://h","transfers":100}');
+    expect(a).toMatchObject({
+      url: 'amqp://h',
+      transfers: 100,
+      inFlight: 50,
+      queueType: 'quorum',
+      serverCpu: '0',
+    });
+    expect(a.mongodbUrl).toBeUndefined();
+    expect(() => parsePipelineArgs('{"transfers":1}')).toThrow(/url/);
+    expect(() => parsePipelineArgs('{"url":"amqp://h"}')).toThrow(/transfers/);
+  });
+});
+
+describe('pipelineTargets', () => {
+  const run = (over: Partial<StoreRun>): StoreRun => ({
+    store: 'ferretdb-postgresql',
+    label: 'FerretDB',
+    floor: 1000,
+    rate: 150,
+    transfers: 1000,
+    asked: 1000,
+    seconds: 7,
+    flat: 0.9,
+    p99Ms: 500,
+    calls: undefined,
+    cpu: undefined,
+    rssMb: { host: 100, 'transaction-processor': 90, 'transaction-journal': 80, 'accounts-api': 85 },
+    ok: true,
+    ...over,
+  });
+
+  it('meets the goal only with the ratio, flatness, every transfer and the invariants', () => {
+    const [met] = pipelineTargets([run({})]);
+    expect(met).toMatchObject({ name: 'pipeline-ferretdb-postgresql', met: true });
+    expect(met?.ratio).toBeCloseTo(0.15);
+    expect(pipelineTargets([run({ flat: 0.5 })])[0]?.met).toBe(false);
+    expect(pipelineTargets([run({ transfers: 900 })])[0]?.met).toBe(false);
+    expect(pipelineTargets([run({ ok: false })])[0]?.met).toBe(false);
+    expect(pipelineTargets([run({ rate: 50 })])[0]?.met).toBe(false);
+  });
+
+  it('holds the in-memory store to its memory bounds', () => {
+    expect(pipelineTargets([run({ store: 'memory' })])[0]?.met).toBe(true);
+    const big = run({
+      store: 'memory',
+      rssMb: { host: 100, 'transaction-processor': 200, 'transaction-journal': 80, 'accounts-api': 85 },
+    });
+    expect(pipelineTargets([big])[0]?.met).toBe(false);
+  });
+});

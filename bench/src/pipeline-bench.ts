@@ -1,0 +1,150 @@
+/**
+ * Pure parts of the pipeline section (pipeline-host.ts, pipeline.ts): its arguments, the rate of each
+ * tenth of a run, the store round trips read from a function's /metrics, and the section's table and
+ * target lines. Unit-tested without starting anything.
+ */
+import { evaluateTarget, Op, type TargetResult } from './stats.ts';
+
+export interface PipelineArgs {
+  readonly url: string;
+  /** MongoDB/FerretDB; absent: the in-memory dev store, served by the host. */
+  readonly mongodbUrl?: string;
+  readonly db: string;
+  readonly transfers: number;
+  readonly inFlight: number;
+  readonly serverCpu: string;
+  /** The loop stops submitting after this long, whatever `transfers` says. */
+  readonly maxSeconds: number;
+  /** How long the journal and accounts-api may take to catch up after the loop. */
+  readonly drainSeconds: number;
+  readonly queueType: string;
+}
+
+export function parsePipelineArgs(text: string | undefined): PipelineArgs {
+  const raw = JSON.parse(text ?? '{}') as Record<string, unknown>;
+  const num = (k: string, dflt?: number): number => {
+    const v = raw[k] ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`pipeline-host: bad ${k}`);
+    return v;
+  };
+  if (typeof raw.url !== 'string') throw new Error('pipeline-host: url missing');
+  return {
+    url: raw.url,
+    ...(typeof raw.mongodbUrl === 'string' && raw.mongodbUrl !== '' ? { mongodbUrl: raw.mongodbUrl } : {}),
+    db: typeof raw.db === 'string' ? raw.db : `sluice_bench_${process.pid}`,
+    transfers: Math.trunc(num('transfers')),
+    inFlight: Math.trunc(num('inFlight', 50)),
+    serverCpu: typeof raw.serverCpu === 'string' ? raw.serverCpu : '0',
+    maxSeconds: num('maxSeconds', 600),
+    drainSeconds: num('drainSeconds', 120),
+    queueType: raw.queueType === 'classic' ? 'classic' : 'quorum',
+  };
+}
+
+/**
+ * Transfers/s in each tenth of the run: completion times (ms, any order) split into ten equal counts;
+ * tenth k's rate = its count ÷ the time from the end of tenth k−1 (or `start`) to its last completion.
+ * Fewer than 10 completions: no tenths.
+ */
+export function tenthRates(completions: readonly number[], start: number): number[] {
+  const times = [...completions].sort((a, b) => a - b);
+  const size = Math.floor(times.length / 10);
+  if (size === 0) return [];
+  const rates: number[] = [];
+  let from = start;
+  for (let k = 0; k < 10; k++) {
+    const to = times[(k + 1) * size - 1] as number;
+    rates.push(size / (Math.max(to - from, 1) / 1000));
+    from = to;
+  }
+  return rates;
+}
+
+/** `sluice_store_calls_total` of one /metrics text, summed per collection (operations added up). */
+export function storeCallsByCollection(exposition: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith('sluice_store_calls_total{')) continue;
+    const collection = /db_collection_name="([^"]*)"/.exec(line)?.[1];
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (collection === undefined || !Number.isFinite(value)) continue;
+    out[collection] = (out[collection] ?? 0) + value;
+  }
+  return out;
+}
+
+/** One store's result, as pipeline.ts gathers it. */
+export interface StoreRun {
+  /** `ferretdb-postgresql`, `ferretdb-sqlite`, `mongodb` or `memory`. */
+  readonly store: string;
+  readonly label: string;
+  /** Store floor: inserts/s at the pipeline's concurrency. */
+  readonly floor: number | undefined;
+  readonly rate: number | undefined;
+  readonly transfers: number | undefined;
+  readonly asked: number;
+  readonly seconds: number | undefined;
+  readonly flat: number | undefined;
+  readonly p99Ms: number | undefined;
+  /** Store calls per transfer, per function. */
+  readonly calls: Readonly<Record<string, Readonly<Record<string, number>>>> | undefined;
+  readonly cpu: Readonly<Record<string, number | undefined>> | undefined;
+  readonly rssMb: Readonly<Record<string, number | undefined>> | undefined;
+  readonly ok: boolean;
+  readonly note?: string;
+}
+
+/** Issue #20's pipeline goal: ≥ 0.1 × the store floor, and the last tenth ≥ 0.8 × the first. */
+export const PIPELINE_GOAL = { ratio: 0.1, flat: 0.8, memoryHostMb: 300, memoryInstanceMb: 150 } as const;
+
+const f = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
+const sumCalls = (c: Readonly<Record<string, number>> | undefined): number =>
+  Object.values(c ?? {}).reduce((a, b) => a + b, 0);
+
+export function pipelineTable(runs: readonly StoreRun[]): string[] {
+  const lines = [
+    '| pipeline (RabbitMQ, 50 transfers in flight, processor → journal + accounts-api) | store floor (inserts/s) | transfers/s | ratio to floor | last tenth ÷ first | p99 | store calls per transfer (processor / journal / accounts-api) | RSS MB (host / processor / journal / accounts-api) | invariants |',
+    '|---|---:|---:|---:|---:|---:|---|---|---|',
+  ];
+  for (const r of runs) {
+    const ratio = r.rate === undefined || r.floor === undefined ? undefined : r.rate / r.floor;
+    const calls = ['transaction-processor', 'transaction-journal', 'accounts-api']
+      .map((fn) => f(sumCalls(r.calls?.[fn]), 1))
+      .join(' / ');
+    const rss = ['host', 'transaction-processor', 'transaction-journal', 'accounts-api']
+      .map((k) => f(r.rssMb?.[k]))
+      .join(' / ');
+    lines.push(
+      `| ${r.label}: ${f(r.transfers)} of ${r.asked} transfers in ${f(r.seconds, 0)} s | ${f(r.floor)} | ${f(r.rate)} | ${f(ratio, 3)} | ${f(r.flat, 2)} | ${f(r.p99Ms, 0)} ms | ${calls} | ${rss} | ${r.ok ? 'held' : `FAILED${r.note === undefined ? '' : ` (${r.note})`}`} |`,
+    );
+  }
+  return lines;
+}
+
+/** One target line per store: the ratio to its floor, with flatness (and memory on the in-memory store) required too. */
+export function pipelineTargets(runs: readonly StoreRun[]): TargetResult[] {
+  return runs.map((r) => {
+    const ratio = r.rate === undefined || r.floor === undefined ? undefined : r.rate / r.floor;
+    const flatMet = r.flat !== undefined && r.flat >= PIPELINE_GOAL.flat;
+    const memory = r.store === 'memory';
+    const instances = ['transaction-processor', 'transaction-journal', 'accounts-api'].map(
+      (k) => r.rssMb?.[k] ?? Infinity,
+    );
+    const memMet =
+      !memory ||
+      ((r.rssMb?.host ?? Infinity) <= PIPELINE_GOAL.memoryHostMb &&
+        instances.every((mb) => mb <= PIPELINE_GOAL.memoryInstanceMb));
+    const complete = r.transfers !== undefined && r.transfers >= r.asked;
+    return evaluateTarget(
+      `pipeline-${r.store}`,
+      ratio,
+      Op.atLeast,
+      PIPELINE_GOAL.ratio,
+      `${f(r.rate)} transfers/s vs store floor ${f(r.floor)} inserts/s; ${f(r.transfers)} of ${r.asked} transfers` +
+        `${complete ? '' : ' (not all within the time cap)'}; last tenth ${f(r.flat, 2)} × the first (goal >= ${PIPELINE_GOAL.flat}, ${flatMet ? 'met' : 'missed'})` +
+        `${memory ? `; RSS host ${f(r.rssMb?.host)} MB (goal <= ${PIPELINE_GOAL.memoryHostMb}), instances ≤ ${f(Math.max(...instances))} MB (goal <= ${PIPELINE_GOAL.memoryInstanceMb}), ${memMet ? 'met' : 'missed'}` : ''}` +
+        `; invariants ${r.ok ? 'held' : 'FAILED'}${r.note === undefined ? '' : `; ${r.note}`}`,
+      flatMet && memMet && complete && r.ok,
+    );
+  });
+}

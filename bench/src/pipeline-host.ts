@@ -1,0 +1,359 @@
+/**
+ * The pipeline section of `make bench`: banking transfers end to end — ingress → transaction-processor
+ * → its reply → the broker → transaction-journal and accounts-api (and the bench sink, where the loop
+ * closes) — on real RabbitMQ, on one store: MongoDB/FerretDB at `mongodbUrl`, or `make dev`'s in-memory
+ * dev store served by this process. Processes:
+ * - this one (pinned to the load core by pipeline.ts): the poster, the bench sink, the dead-letter sink,
+ *   and the dev store when there is no `mongodbUrl`;
+ * - the broker (broker-child.ts, the project's banking Triggers) and the three functions from source,
+ *   all pinned to the server core.
+ * 100 accounts are opened, then `inFlight` loops each submit a transfer and wait for its reply at the
+ * sink before the next (a closed loop: the rate is the pipeline's, not the ingress's), until `transfers`
+ * replies came or `maxSeconds` passed. Then it waits until the journal and accounts-api hold every
+ * transfer (the end of the pipeline), and checks: no dead letter, no refused POST, one journal
+ * document and one accounts-api outcome per transfer, money conserved in accounts-api's view. Each
+ * function's `sluice_store_calls_total` gives the store round trips per transfer.
+ * Prints `BENCHJSON {"rate", "tenths", "flat", "calls", "rssMb", …}`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { join } from 'node:path';
+import { type DocumentStore, openStore } from '../../functions/runtime/src/index.ts';
+import { type DevStoreServer, startDevStoreServer } from '../../platform/local/src/dev-store-server.ts';
+import {
+  type BrokerChild,
+  closeServer,
+  cpuSeconds,
+  listen,
+  type Outgoing,
+  post,
+  rssMbOf,
+  startBrokerChild,
+  stopBrokerChild,
+  stopProcess,
+} from './bench-processes.ts';
+import {
+  BANKING,
+  BENCH_DEAD_LETTER,
+  BENCH_SUBSCRIBER,
+  PIPELINE_FUNCTIONS,
+  type PipelineFunction,
+} from './broker-bench.ts';
+import {
+  type PipelineArgs,
+  parsePipelineArgs,
+  storeCallsByCollection,
+  tenthRates,
+} from './pipeline-bench.ts';
+import { freePort, ROOT } from './servers.ts';
+import { percentile } from './stats.ts';
+
+const ACCOUNTS = 100;
+const OPENING = 1_000_000_000;
+const account = (i: number): string => `bench-acc-${i % ACCOUNTS}`;
+const JOURNAL = 'banking_journal';
+const VIEW_TRANSACTIONS = 'accounts_view_transactions';
+const ENTRIES = 'banking_entries';
+
+interface RunningFunction {
+  readonly name: PipelineFunction;
+  readonly child: ChildProcess;
+  readonly url: string;
+}
+
+async function startFunction(
+  name: PipelineFunction,
+  cpu: string,
+  storeEnv: Record<string, string>,
+): Promise<RunningFunction> {
+  const port = await freePort();
+  const {
+    MONGODB_URL: _m,
+    MONGODB_DB: _d,
+    SLUICE_DEV_STORE_URL: _u,
+    SLUICE_DEV_STORE_TOKEN: _t,
+    ...env
+  } = process.env;
+  // The bundle, as the image runs it (pipeline.ts builds it): dist/functions/<name>/main.mjs.
+  const child = spawn(
+    'taskset',
+    ['-c', cpu, process.execPath, join(ROOT, 'dist/functions', name, 'main.mjs')],
+    {
+      env: {
+        ...env,
+        ...storeEnv,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        K_SERVICE: name,
+        LOG_LEVEL: 'info',
+      },
+      // Log lines go to /dev/null like the function path (formatting cost kept); BENCH_FUNCTION_LOG=<dir> keeps them.
+      stdio: [
+        'ignore',
+        process.env.BENCH_FUNCTION_LOG === undefined
+          ? 'ignore'
+          : openSync(join(process.env.BENCH_FUNCTION_LOG, `${name}.log`), 'w'),
+        'inherit',
+      ],
+    },
+  );
+  const url = `http://127.0.0.1:${port}/`;
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}health/readiness`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return { name, child, url };
+    if (performance.now() > deadline) throw new Error(`${name} not ready within 60 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function run(args: PipelineArgs): Promise<void> {
+  let devStore: DevStoreServer | undefined;
+  let store: DocumentStore | undefined;
+  let brokerChild: BrokerChild | undefined;
+  const functions: RunningFunction[] = [];
+  const agent = new Agent({ keepAlive: true, maxSockets: args.inFlight });
+  // Transfer id → the poster waiting for its reply; the reply's subject is the transaction id.
+  const waiting = new Map<string, (type: string) => void>();
+  let deadLetters = 0;
+  let rejected = 0;
+  let repliesTotal = 0;
+  const subscriber = await listen((req, res) => {
+    const subject = req.headers['ce-subject'];
+    const type = String(req.headers['ce-type']);
+    repliesTotal++;
+    if (type === BANKING.rejected) rejected++;
+    if (typeof subject === 'string') {
+      waiting.get(subject)?.(type);
+      waiting.delete(subject);
+    }
+    req.resume();
+    res.writeHead(204).end();
+  });
+  const deadLetter = await listen((req, res) => {
+    deadLetters++;
+    req.resume();
+    res.writeHead(202).end();
+  });
+  try {
+    let storeEnv: Record<string, string>;
+    if (args.mongodbUrl === undefined) {
+      devStore = await startDevStoreServer();
+      store = devStore.store;
+      storeEnv = { SLUICE_DEV_STORE_URL: devStore.url, SLUICE_DEV_STORE_TOKEN: devStore.token };
+    } else {
+      store = await openStore({ mongodbUrl: args.mongodbUrl, mongodbDb: args.db, memory: false });
+      storeEnv = { MONGODB_URL: args.mongodbUrl, MONGODB_DB: args.db };
+    }
+    for (const name of PIPELINE_FUNCTIONS)
+      functions.push(await startFunction(name, args.serverCpu, storeEnv));
+    const urlOf = (name: PipelineFunction): string =>
+      (functions.find((f) => f.name === name) as RunningFunction).url;
+    brokerChild = await startBrokerChild(
+      {
+        url: args.url,
+        manifests: { kind: 'pipeline', parallelism: args.inFlight, queueType: args.queueType },
+        subscribers: {
+          ...Object.fromEntries(PIPELINE_FUNCTIONS.map((n) => [n, urlOf(n)])),
+          [BENCH_SUBSCRIBER]: subscriber.url,
+          [BENCH_DEAD_LETTER]: deadLetter.url,
+        },
+      },
+      args.serverCpu,
+    );
+    const ingress = new URL(brokerChild.url);
+    const event = (type: string, id: string, data: object): Outgoing => ({
+      headers: {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-source': '/bench/pipeline',
+        'ce-type': type,
+        'ce-id': id,
+      },
+      body: Buffer.from(JSON.stringify(data)),
+    });
+    let postFailures = 0;
+    let sent = 0;
+    /** Submits transfer `n` and resolves with its reply's type ('' when none came within 30 s). */
+    const transfer = async (n: number): Promise<string> => {
+      const id = `bench-tx-${process.pid}-${n}`;
+      const reply = new Promise<string>((resolve) => {
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          resolve('');
+        }, 30_000);
+        waiting.set(id, (type) => {
+          clearTimeout(timer);
+          resolve(type);
+        });
+      });
+      // Neighbouring accounts: writes spread over every account; the amounts never overdraw.
+      const submit = (): Promise<number> =>
+        post(
+          agent,
+          ingress,
+          event(BANKING.submitted, `submit-${id}`, {
+            transactionId: id,
+            from: account(n),
+            to: account(n + 1),
+            amount: 1,
+            currency: 'EUR',
+          }),
+        );
+      // A kept-alive socket the ingress closed as it was reused fails at once (status 0): send again, as
+      // any client would; the same event id makes a repeat harmless (the functions' idempotency).
+      let status = await submit();
+      if (status === 0) status = await submit();
+      if (status !== 202) {
+        postFailures++;
+        waiting.delete(id);
+        return '';
+      }
+      sent++;
+      return reply;
+    };
+
+    for (let i = 0; i < ACCOUNTS; i++) {
+      const status = await post(
+        agent,
+        ingress,
+        event(BANKING.accountOpened, `open-${process.pid}-${i}`, {
+          accountId: account(i),
+          currency: 'EUR',
+          openingBalance: OPENING,
+        }),
+      );
+      if (status !== 202) throw new Error(`account open answered ${status}`);
+    }
+    // Accounts are applied in order (parallelism 1): a transfer from the last one processed means all are open.
+    const openDeadline = performance.now() + 60_000;
+    for (let probe = 1; ; probe++) {
+      if ((await transfer(ACCOUNTS - 1 + ACCOUNTS * probe * 1_000_000)) === BANKING.processed) break;
+      if (performance.now() > openDeadline) throw new Error('accounts not open within 60 s');
+      await sleep(200);
+    }
+    const rejectedBefore = rejected;
+
+    const cpu0 = {
+      broker: cpuSeconds(brokerChild.child.pid),
+      fns: functions.map((f) => cpuSeconds(f.child.pid)),
+      host: process.cpuUsage(),
+    };
+    const started = performance.now();
+    const completions: number[] = [];
+    const latencies: number[] = [];
+    let sequence = 0;
+    const poster = async (): Promise<void> => {
+      for (;;) {
+        const n = ++sequence;
+        if (n > args.transfers || (performance.now() - started) / 1000 > args.maxSeconds) return;
+        const t = performance.now();
+        const type = await transfer(n);
+        if (type !== '') {
+          const now = performance.now();
+          completions.push(now);
+          latencies.push(now - t);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: args.inFlight }, poster));
+    const looped = performance.now();
+    // The end of the pipeline: the journal and accounts-api hold every transfer (probes included).
+    const expected = sent;
+    const drainDeadline = looped + args.drainSeconds * 1000;
+    const counts = async (): Promise<[number, number]> => [
+      await (store as DocumentStore).collection(JOURNAL).countDocuments({}),
+      await (store as DocumentStore).collection(VIEW_TRANSACTIONS).countDocuments({}),
+    ];
+    let [journaled, viewed] = await counts();
+    while ((journaled < expected || viewed < expected) && performance.now() < drainDeadline) {
+      await sleep(500);
+      [journaled, viewed] = await counts();
+    }
+    const drained = performance.now();
+    const elapsed = (drained - started) / 1000;
+    const share = (a: number | undefined, b: number | undefined): number | undefined =>
+      a === undefined || b === undefined ? undefined : (b - a) / elapsed;
+    const host = process.cpuUsage(cpu0.host);
+    const cpu = {
+      broker: share(cpu0.broker, cpuSeconds(brokerChild.child.pid)),
+      host: (host.user + host.system) / 1e6 / elapsed,
+      ...Object.fromEntries(functions.map((f, i) => [f.name, share(cpu0.fns[i], cpuSeconds(f.child.pid))])),
+    };
+    const rssMb = {
+      host: rssMbOf(process.pid),
+      ...Object.fromEntries(functions.map((f) => [f.name, rssMbOf(f.child.pid)])),
+    };
+    // Round trips: every call each function made to the store, per transfer that went through.
+    const calls: Record<string, Record<string, number>> = {};
+    for (const f of functions) {
+      const text = await fetch(`${f.url}metrics`).then((r) => r.text());
+      calls[f.name] = Object.fromEntries(
+        Object.entries(storeCallsByCollection(text)).map(([c, n]) => [c, n / Math.max(1, expected)]),
+      );
+    }
+    // Money is conserved in the truth, the processor's chains: each account's last entry is its balance.
+    const heads = new Map<string, { seq: number; balanceAfter: number }>();
+    for (const e of await (store as DocumentStore)
+      .collection<{ account: string; seq?: number; balanceAfter: number }>(ENTRIES)
+      .find({})) {
+      if (e.seq === undefined) continue;
+      const known = heads.get(e.account);
+      if (known === undefined || known.seq < e.seq)
+        heads.set(e.account, { seq: e.seq, balanceAfter: e.balanceAfter });
+    }
+    const total = [...heads.values()].reduce((sum, h) => sum + h.balanceAfter, 0);
+    const checks = {
+      deadLetters: deadLetters === 0,
+      postFailures: postFailures === 0,
+      rejected: rejected === rejectedBefore,
+      journal: journaled === expected,
+      view: viewed === expected,
+      moneyConserved: heads.size === ACCOUNTS && total === ACCOUNTS * OPENING,
+    };
+    const tenths = tenthRates(completions, started);
+    process.stdout.write(
+      `BENCHJSON ${JSON.stringify({
+        store: args.mongodbUrl === undefined ? 'memory' : 'mongodb',
+        transfers: completions.length,
+        asked: args.transfers,
+        rate: completions.length / elapsed,
+        loopRate: completions.length / ((looped - started) / 1000),
+        seconds: elapsed,
+        drainSeconds: (drained - looped) / 1000,
+        p50Ms: percentile(latencies, 50),
+        p99Ms: percentile(latencies, 99),
+        tenths,
+        flat: tenths.length === 10 ? (tenths[9] as number) / (tenths[0] as number) : undefined,
+        calls,
+        cpu,
+        rssMb,
+        checks,
+        ok: Object.values(checks).every(Boolean),
+        deadLetters,
+        postFailures,
+        journaled,
+        viewed,
+        expected,
+        repliesTotal,
+      })}\n`,
+    );
+  } finally {
+    agent.destroy();
+    if (brokerChild !== undefined) await stopBrokerChild(brokerChild, args.url);
+    for (const f of functions) await stopProcess(f.child);
+    await closeServer(subscriber.server);
+    await closeServer(deadLetter.server);
+    if (devStore !== undefined) await devStore.close();
+    else await store?.close();
+  }
+}
+
+await run(parsePipelineArgs(process.argv[2]));

@@ -1,0 +1,189 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+/**
+ * The pipeline section: for each store — FerretDB on PostgreSQL (or the MongoDB at MONGODB_URL), FerretDB
+ * on SQLite, and `make dev`'s in-memory dev store — first the store floor (store-floor.ts: raw inserts at
+ * the pipeline's concurrency), then the banking pipeline on that store (pipeline-host.ts). FerretDB is
+ * started here (FERRETDB_BIN, `make ferretdb`); its PostgreSQL backend keeps its data in the database of
+ * BENCH_POSTGRESQL_URL (default postgres://postgres@127.0.0.1:5432/sluice_bench, created when missing).
+ */
+
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { type FerretdbProcess, startFerretdb } from '../../platform/test-servers/ferretdb.ts';
+import { marked } from './broker.ts';
+import { declaredQueueType, PIPELINE_FUNCTIONS } from './broker-bench.ts';
+import type { StoreRun } from './pipeline-bench.ts';
+import { ROOT } from './servers.ts';
+
+export interface PipelineOptions {
+  readonly url: string;
+  readonly transfers: number;
+  readonly maxSeconds: number;
+  readonly floorSeconds: number;
+  readonly inFlight: number;
+  readonly serverCpu: string;
+  readonly loadCpu: string;
+  readonly log: (line: string) => void;
+}
+
+interface StoreSpec {
+  readonly store: string;
+  readonly label: string;
+  /** Starts the store; resolves with its URL (undefined: the in-memory dev store) and how to stop it. */
+  start(): Promise<{ url: string | undefined; stop(): Promise<void> }>;
+}
+
+function stores(): StoreSpec[] {
+  const ferretdb = (backend: 'postgresql' | 'sqlite') => async () => {
+    const p: FerretdbProcess = await startFerretdb({
+      backend,
+      // Its error level logs every duplicate key, which the ledger and the idempotency guard meet by design.
+      logLevel: 'dpanic',
+      postgresqlUrl: process.env.BENCH_POSTGRESQL_URL || 'postgres://postgres@127.0.0.1:5432/sluice_bench',
+    });
+    return { url: p.url, stop: () => p.stop() };
+  };
+  const external = process.env.MONGODB_URL;
+  const first: StoreSpec =
+    external !== undefined && external !== ''
+      ? {
+          store: 'mongodb',
+          label: 'MongoDB (MONGODB_URL)',
+          start: async () => ({ url: external, stop: async () => {} }),
+        }
+      : { store: 'ferretdb-postgresql', label: 'FerretDB 1.24 / PostgreSQL', start: ferretdb('postgresql') };
+  return [
+    first,
+    { store: 'ferretdb-sqlite', label: 'FerretDB 1.24 / SQLite', start: ferretdb('sqlite') },
+    {
+      store: 'memory',
+      label: "make dev's in-memory dev store",
+      start: async () => ({ url: undefined, stop: async () => {} }),
+    },
+  ];
+}
+
+interface HostResult {
+  readonly rate?: number;
+  readonly transfers?: number;
+  readonly seconds?: number;
+  readonly flat?: number;
+  readonly p99Ms?: number;
+  readonly calls?: Record<string, Record<string, number>>;
+  readonly cpu?: Record<string, number | undefined>;
+  readonly rssMb?: Record<string, number | undefined>;
+  readonly ok?: boolean;
+  readonly checks?: Record<string, boolean>;
+}
+
+export async function runPipelineSection(options: PipelineOptions): Promise<StoreRun[]> {
+  const runs: StoreRun[] = [];
+  const queueType = declaredQueueType(ROOT);
+  options.log(`  bundling ${PIPELINE_FUNCTIONS.join(', ')}`);
+  await promisify(execFile)(
+    process.execPath,
+    [join(ROOT, 'platform/build/bundle.ts'), ...PIPELINE_FUNCTIONS],
+    {
+      maxBuffer: 1 << 22,
+    },
+  );
+  for (const spec of stores()) {
+    if (spec.store.startsWith('ferretdb') && !process.env.FERRETDB_BIN) {
+      runs.push(empty(spec, options, 'FERRETDB_BIN not set (make ferretdb)'));
+      continue;
+    }
+    let started: Awaited<ReturnType<StoreSpec['start']>> | undefined;
+    const db = `sluice_bench_${process.pid}`;
+    try {
+      started = await spec.start();
+      const common = {
+        db,
+        inFlight: options.inFlight,
+        ...(started.url === undefined ? {} : { mongodbUrl: started.url }),
+      };
+      const floor = await marked(
+        [
+          join(ROOT, 'bench/src/store-floor.ts'),
+          JSON.stringify({ ...common, seconds: options.floorSeconds, warmupSeconds: 1 }),
+        ],
+        options.serverCpu,
+      );
+      options.log(`  ${spec.label}: store floor ${floor.rate.toFixed(0)} inserts/s`);
+      const drainSeconds = 180;
+      const r = (await marked(
+        [
+          join(ROOT, 'bench/src/pipeline-host.ts'),
+          JSON.stringify({
+            ...common,
+            url: options.url,
+            transfers: options.transfers,
+            maxSeconds: options.maxSeconds,
+            drainSeconds,
+            serverCpu: options.serverCpu,
+            queueType,
+          }),
+        ],
+        options.loadCpu,
+        (options.maxSeconds + drainSeconds + 180) * 1000,
+      )) as unknown as HostResult;
+      const failed = Object.entries(r.checks ?? {})
+        .filter(([, ok]) => !ok)
+        .map(([k]) => k);
+      runs.push({
+        store: spec.store,
+        label: spec.label,
+        floor: floor.rate,
+        rate: r.rate,
+        transfers: r.transfers,
+        asked: options.transfers,
+        seconds: r.seconds,
+        flat: r.flat,
+        p99Ms: r.p99Ms,
+        calls: r.calls,
+        cpu: r.cpu,
+        rssMb: r.rssMb,
+        ok: r.ok === true,
+        ...(failed.length === 0 ? {} : { note: `failed: ${failed.join(', ')}` }),
+      });
+      options.log(
+        `  ${spec.label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s), last tenth ${r.flat?.toFixed(2)} × the first, invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
+      );
+    } catch (err) {
+      const message = (err as Error).message.slice(-400);
+      options.log(`  ${spec.label}: ${message}`);
+      runs.push(empty(spec, options, message));
+    } finally {
+      if (started?.url !== undefined) {
+        // Leave nothing behind in a shared server (FerretDB on PostgreSQL keeps its data between runs).
+        const client = await MongoClient.connect(started.url).catch(() => undefined);
+        await client
+          ?.db(db)
+          .dropDatabase()
+          .catch(() => {});
+        await client?.close();
+      }
+      await started?.stop();
+    }
+  }
+  return runs;
+}
+
+function empty(spec: StoreSpec, options: PipelineOptions, note: string): StoreRun {
+  return {
+    store: spec.store,
+    label: spec.label,
+    floor: undefined,
+    rate: undefined,
+    transfers: undefined,
+    asked: options.transfers,
+    seconds: undefined,
+    flat: undefined,
+    p99Ms: undefined,
+    calls: undefined,
+    cpu: undefined,
+    rssMb: undefined,
+    ok: false,
+    note,
+  };
+}
