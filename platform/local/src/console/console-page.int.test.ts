@@ -66,6 +66,13 @@ describe('the console page', () => {
     await expect.poll(() => events.locator('tbody tr').count()).toBe(1);
     await page.getByRole('searchbox', { name: 'Type' }).fill('');
     await screenshot(page, 'console-events');
+    // A live update keeps the keyboard focus on the row it was on.
+    await events.locator(`tr[data-event-id="${helloId}"]`).getByRole('link').focus();
+    expect((await postEvent(broker, HELLO_TYPE, { name: 'Bob' }, `${helloId}-b`)).status).toBe(202);
+    await expect.poll(() => events.locator(`tr[data-event-id="${helloId}-b"]`).count()).toBe(1);
+    expect(await page.evaluate("document.activeElement?.closest('tr')?.getAttribute('data-event-id')")).toBe(
+      helloId,
+    );
   });
 
   it('shows the reply path: the delivery to hello and the reply it caused, with its own path', async () => {

@@ -3,6 +3,8 @@
  * server-sent-events API it reads. Private by default: every request needs the per-run token `make dev` writes only
  * to the owner-only `.tmp/dev/endpoints.json` and prints in its start-up view, as a bearer token (CLIs) or the
  * cookie the printed URL sets (`/console/?token=…` → HttpOnly, SameSite=Strict cookie, then the URL without it).
+ * Browsers send a 127.0.0.1 cookie to every port of that host (the gateway's too), so the cookie is scoped to
+ * `Path=/console/` and the page reads the API under it (`/console/v1/…`): no other loopback service receives it.
  * A POST must also come from the console's own origin (Origin header), and the Host must be this loopback address,
  * so another site open in the same browser can neither read nor replay (CSRF, DNS rebinding).
  *
@@ -26,7 +28,8 @@ import type { EventRecorder } from './recorder.ts';
 import type { ConsoleRecord, DeadLetterView, FunctionView, ReplayOutcome, TriggerView } from './records.ts';
 
 export const CONSOLE_PATH = '/console/';
-export const CONSOLE_COOKIE = 'sluice_console';
+/** The cookie's name is this plus the console's port: two make devs on one machine keep their own. */
+export const CONSOLE_COOKIE = 'sluice_console_';
 /** A page that reads slower than this much buffered output is cut off; it reconnects with Last-Event-ID. */
 export const MAX_STREAM_BUFFER = 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
@@ -65,10 +68,10 @@ export interface ConsoleServer {
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-function cookieToken(header: string | undefined): string | undefined {
+function cookieToken(header: string | undefined, cookie: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === CONSOLE_COOKIE) return value.join('=');
+    if (name === cookie) return value.join('=');
   }
   return undefined;
 }
@@ -87,8 +90,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const expectedBearer = digest(`Bearer ${token}`);
   const expectedToken = digest(token);
   const streams = new Set<ServerResponse>();
-  let origin = '';
+  let origins = new Set<string>();
   let hosts = new Set<string>();
+  let cookieName = CONSOLE_COOKIE;
 
   const answer = (res: ServerResponse, status: number, body: unknown): void => {
     const text = JSON.stringify(body);
@@ -112,7 +116,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
 
   const authorized = (req: IncomingMessage): 'bearer' | 'cookie' | undefined => {
     if (timingSafeEqual(digest(req.headers.authorization ?? ''), expectedBearer)) return 'bearer';
-    const cookie = cookieToken(req.headers.cookie);
+    const cookie = cookieToken(req.headers.cookie, cookieName);
     if (cookie !== undefined && timingSafeEqual(digest(cookie), expectedToken)) return 'cookie';
     return undefined;
   };
@@ -263,7 +267,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         );
       res.writeHead(303, {
         location: CONSOLE_PATH,
-        'set-cookie': `${CONSOLE_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+        'set-cookie': `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=${CONSOLE_PATH}`,
         'content-length': 0,
       });
       res.end();
@@ -284,7 +288,10 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         'open the console URL make dev printed (or send the token of .tmp/dev/endpoints.json as a bearer token)',
       );
     }
-    if (url.pathname.startsWith(CONSOLE_PATH)) {
+    // The page's API calls: under /console/ so that the cookie (Path=/console/) goes nowhere else.
+    if (url.pathname.startsWith(`${CONSOLE_PATH}v1/`))
+      url.pathname = url.pathname.slice(CONSOLE_PATH.length - 1);
+    else if (url.pathname.startsWith(CONSOLE_PATH)) {
       if (options.page === undefined) {
         req.resume();
         return problem(
@@ -297,7 +304,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       options.page.handle(req, res);
       return;
     }
-    if (req.method === 'POST' && auth === 'cookie' && req.headers.origin !== origin) {
+    if (req.method === 'POST' && auth === 'cookie' && !origins.has(req.headers.origin ?? '')) {
       req.resume();
       return problem(res, 403, 'Forbidden', 'a change must come from the console page itself');
     }
@@ -320,8 +327,10 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     });
   });
   const port = (server.address() as AddressInfo).port;
-  origin = `http://127.0.0.1:${port}`;
+  const origin = `http://127.0.0.1:${port}`;
   hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  origins = new Set([...hosts].map((h) => `http://${h}`));
+  cookieName = `${CONSOLE_COOKIE}${port}`;
   return {
     url: origin,
     token,

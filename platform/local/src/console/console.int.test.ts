@@ -196,11 +196,17 @@ describe('the event console on the local platform', () => {
     expect(entry.status).toBe(303);
     expect(entry.headers.get('location')).toBe('/console/');
     const cookie = entry.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(/^sluice_console=[\w-]+; HttpOnly; SameSite=Strict; Path=\/$/);
+    const port = new URL(cp.console.url).port;
+    // Scoped to /console/: a browser sends a 127.0.0.1 cookie to every port, the gateway's included.
+    expect(cookie).toMatch(
+      new RegExp(`^sluice_console_${port}=[\\w-]+; HttpOnly; SameSite=Strict; Path=/console/$`),
+    );
     const jar = cookie.split(';')[0] ?? '';
-    expect((await fetch(`${cp.console.url}/v1/stats`, { headers: { cookie: jar } })).status).toBe(200);
+    expect((await fetch(`${cp.console.url}/console/v1/stats`, { headers: { cookie: jar } })).status).toBe(
+      200,
+    );
     // A POST carried by the cookie must come from the console's own origin.
-    const forged = await fetch(`${cp.console.url}/v1/dead-letters/replay`, {
+    const forged = await fetch(`${cp.console.url}/console/v1/dead-letters/replay`, {
       method: 'POST',
       headers: { cookie: jar, origin: 'http://evil.example' },
       body: '{"ids":["x"]}',

@@ -20,7 +20,8 @@ async function answer<T>(res: Response): Promise<T> {
   throw new ApiError(res.status, detail);
 }
 
-const base = new URL('../', document.baseURI);
+// Under /console/: the cookie is scoped to that path (console-server.ts), so no other loopback service gets it.
+const base = new URL('./', document.baseURI);
 
 export async function getJson<T>(path: string): Promise<T> {
   return answer<T>(await fetch(new URL(path, base), { headers: { accept: 'application/json' } }));

@@ -39,3 +39,23 @@ export function svg(
 
 /** `12:00:01.204` of an ISO time. */
 export const clock = (iso: string | undefined): string => (iso === undefined ? '' : iso.slice(11, 23));
+
+/**
+ * Runs `render` (which replaces rows) and puts the keyboard focus back where it was: on the same control of the row
+ * with the same `data-key`, so a live update never throws a keyboard user back to the top of the page.
+ */
+export function keepingFocus(container: Element, render: () => void): void {
+  const active = document.activeElement;
+  const row =
+    active instanceof HTMLElement && container.contains(active) ? active.closest('[data-key]') : null;
+  const key = row?.getAttribute('data-key');
+  const index =
+    row === null || row === undefined ? -1 : [...row.querySelectorAll(FOCUSABLE)].indexOf(active as Element);
+  render();
+  if (key === null || key === undefined || index === -1) return;
+  const again = [...container.querySelectorAll('[data-key]')].find((r) => r.getAttribute('data-key') === key);
+  const target = again?.querySelectorAll<HTMLElement>(FOCUSABLE)[index];
+  target?.focus();
+}
+
+const FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]';

@@ -4,7 +4,7 @@
  */
 import type { DeadLetterView, ReplayOutcome } from '../../records.ts';
 import { getJson, postJson } from '../api.ts';
-import { h } from '../dom.ts';
+import { h, keepingFocus } from '../dom.ts';
 
 /** Asks in the page's <dialog>; resolves true for Replay, false for Cancel or Escape. */
 function confirmReplay(count: number, what: string): Promise<boolean> {
@@ -26,12 +26,45 @@ export function deadLettersView(root: HTMLElement): () => void {
   const replayButton = h('button', { type: 'button', disabled: true }, 'Replay selected');
   let letters: DeadLetterView[] = [];
   let showReplayed = false;
+  let filter = '';
+  const shownLetters = (): DeadLetterView[] =>
+    letters.filter(
+      (l) =>
+        (showReplayed || l.status === 'dead-lettered') &&
+        (filter === '' || `${l.type} ${l.eventId} ${l.reason}`.toLowerCase().includes(filter)),
+    );
+  const selectAll = h('input', {
+    type: 'checkbox',
+    'aria-label': 'select every dead letter shown',
+    onchange: (e: Event) => {
+      const on = (e.target as HTMLInputElement).checked;
+      for (const l of shownLetters()) {
+        if (on) selected.add(l.id);
+        else selected.delete(l.id);
+      }
+      render();
+    },
+  });
 
   root.replaceChildren(
     h('h2', {}, 'Dead letters'),
     h(
       'div',
       { class: 'toolbar' },
+      h(
+        'label',
+        {},
+        'Filter ',
+        h('input', {
+          type: 'search',
+          name: 'filter',
+          placeholder: 'type, id or reason',
+          oninput: (e: Event) => {
+            filter = (e.target as HTMLInputElement).value.trim().toLowerCase();
+            render();
+          },
+        }),
+      ),
       replayButton,
       h(
         'label',
@@ -56,7 +89,7 @@ export function deadLettersView(root: HTMLElement): () => void {
         h(
           'tr',
           {},
-          h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Select')),
+          h('th', { scope: 'col' }, selectAll),
           ...['Type', 'Event', 'Reason', 'Code', 'Destination', 'Last', 'Status'].map((c) =>
             h('th', { scope: 'col' }, c),
           ),
@@ -102,9 +135,16 @@ export function deadLettersView(root: HTMLElement): () => void {
   };
   replayButton.addEventListener('click', () => void replay([...selected]));
 
-  function render(): void {
-    const shown = letters.filter((l) => showReplayed || l.status === 'dead-lettered');
+  function buttons(): void {
+    const shown = shownLetters();
     replayButton.disabled = selected.size === 0;
+    replayButton.textContent = selected.size > 1 ? `Replay ${selected.size} selected` : 'Replay selected';
+    selectAll.checked = shown.length > 0 && shown.every((l) => selected.has(l.id));
+  }
+
+  function render(): void {
+    const shown = shownLetters();
+    buttons();
     if (status.textContent === '' || status.dataset.auto === 'true') {
       status.textContent =
         shown.length === 0
@@ -116,7 +156,7 @@ export function deadLettersView(root: HTMLElement): () => void {
       ...shown.map((l) =>
         h(
           'tr',
-          { 'data-dead-letter': l.id, 'data-event-id': l.eventId },
+          { 'data-dead-letter': l.id, 'data-event-id': l.eventId, 'data-key': l.id },
           h(
             'td',
             {},
@@ -127,7 +167,7 @@ export function deadLettersView(root: HTMLElement): () => void {
               onchange: (e: Event) => {
                 if ((e.target as HTMLInputElement).checked) selected.add(l.id);
                 else selected.delete(l.id);
-                replayButton.disabled = selected.size === 0;
+                buttons(); // not render(): the focus stays on this checkbox
               },
             }),
           ),
@@ -152,6 +192,7 @@ export function deadLettersView(root: HTMLElement): () => void {
     );
   }
 
+  let seen = '';
   async function refresh(): Promise<void> {
     try {
       letters = (await getJson<{ deadLetters: DeadLetterView[] }>('v1/dead-letters')).deadLetters;
@@ -159,7 +200,11 @@ export function deadLettersView(root: HTMLElement): () => void {
       status.textContent = `cannot read the dead letters: ${(err as Error).message}`;
       status.dataset.auto = 'false';
     }
-    render();
+    // Only when something changed, keeping the keyboard focus where it is.
+    const now = JSON.stringify(letters);
+    if (now === seen) return;
+    seen = now;
+    keepingFocus(body, render);
   }
   void refresh();
   const timer = setInterval(() => void refresh(), 3000);

@@ -1,6 +1,6 @@
 /** The live event stream: every event the broker accepted, newest first, filterable by type, subject and id. */
 import type { AcceptedRecord, ConsoleRecord, TrailRecord } from '../../records.ts';
-import { clock, h } from '../dom.ts';
+import { clock, h, keepingFocus } from '../dom.ts';
 import type { RecordStore } from '../store.ts';
 
 const filters = { type: '', subject: '', id: '' };
@@ -90,7 +90,7 @@ export function eventsView(root: HTMLElement, store: RecordStore): () => void {
         const href = `#/event/${encodeURIComponent(a.eventId)}`;
         return h(
           'tr',
-          { 'data-event-id': a.eventId },
+          { 'data-event-id': a.eventId, 'data-key': a.eventId },
           h('td', {}, clock(a.time)),
           h('td', {}, h('a', { href }, a.eventType)),
           h('td', {}, a.eventSource),
@@ -106,5 +106,5 @@ export function eventsView(root: HTMLElement, store: RecordStore): () => void {
     );
   }
   render();
-  return store.onChange(render);
+  return store.onChange(() => keepingFocus(list, render));
 }

@@ -1,7 +1,7 @@
 /** Each Trigger: filter, subscriber, queue depth, paused or active (with the buttons when the broker can pause), dead letters. */
 import type { TriggerView } from '../../records.ts';
 import { ApiError, getJson, postJson } from '../api.ts';
-import { h } from '../dom.ts';
+import { h, keepingFocus } from '../dom.ts';
 
 export function triggersView(root: HTMLElement): () => void {
   const body = h('tbody');
@@ -46,41 +46,43 @@ export function triggersView(root: HTMLElement): () => void {
       status.textContent = `cannot read the triggers: ${(err as Error).message}`;
       return;
     }
-    body.replaceChildren(
-      ...triggers.map((t) => {
-        const filter = Object.entries(t.filter)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(', ');
-        const state =
-          t.paused === undefined
-            ? h('span', { class: 'badge muted', title: 'this broker cannot pause a Trigger' }, 'active')
-            : h(
-                'span',
-                {},
-                h('span', { class: `badge ${t.paused ? 'warn' : 'good'}` }, t.paused ? 'paused' : 'active'),
-                ' ',
-                h(
-                  'button',
-                  {
-                    type: 'button',
-                    'aria-label': `${t.paused ? 'Resume' : 'Pause'} ${t.name}`,
-                    onclick: () => void toggle(t),
-                  },
-                  t.paused ? 'Resume' : 'Pause',
-                ),
-              );
-        return h(
-          'tr',
-          { 'data-trigger': t.name },
-          h('th', { scope: 'row' }, t.name),
-          h('td', { class: 'mono' }, filter || 'every event'),
-          h('td', {}, t.subscriber),
-          h('td', {}, t.depth === undefined ? '?' : t.depth),
-          h('td', {}, t.replicas ?? 1),
-          h('td', {}, state),
-          h('td', { class: t.deadLettered > 0 ? 'bad' : '' }, t.deadLettered),
-        );
-      }),
+    keepingFocus(body, () =>
+      body.replaceChildren(
+        ...triggers.map((t) => {
+          const filter = Object.entries(t.filter)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ');
+          const state =
+            t.paused === undefined
+              ? h('span', { class: 'badge muted', title: 'this broker cannot pause a Trigger' }, 'active')
+              : h(
+                  'span',
+                  {},
+                  h('span', { class: `badge ${t.paused ? 'warn' : 'good'}` }, t.paused ? 'paused' : 'active'),
+                  ' ',
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      'aria-label': `${t.paused ? 'Resume' : 'Pause'} ${t.name}`,
+                      onclick: () => void toggle(t),
+                    },
+                    t.paused ? 'Resume' : 'Pause',
+                  ),
+                );
+          return h(
+            'tr',
+            { 'data-trigger': t.name, 'data-key': t.name },
+            h('th', { scope: 'row' }, t.name),
+            h('td', { class: 'mono' }, filter || 'every event'),
+            h('td', {}, t.subscriber),
+            h('td', {}, t.depth === undefined ? '?' : t.depth),
+            h('td', {}, t.replicas ?? 1),
+            h('td', {}, state),
+            h('td', { class: t.deadLettered > 0 ? 'bad' : '' }, t.deadLettered),
+          );
+        }),
+      ),
     );
   };
   void refresh();
