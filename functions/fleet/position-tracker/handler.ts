@@ -62,7 +62,9 @@ export const init: SluiceFunction['init'] = async ({ store, log }) => {
   rejected = meter.createCounter('fleet.positions.rejected', {
     description: 'Fixes kept but not believed, by reason (implausible-speed)',
   });
-  lag = meter.createHistogram('fleet.tracker.lag', {
+  // The runtime's exporter adds unit suffixes to its own instruments only: named so Prometheus shows
+  // fleet_tracker_lag_seconds.
+  lag = meter.createHistogram('fleet.tracker.lag_seconds', {
     description: 'Processing time minus the fix time: how far behind the live position is',
     unit: 's',
     advice: { explicitBucketBoundaries: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300] },

@@ -1,0 +1,193 @@
+/**
+ * The fleet system end to end on the local platform, as `make dev` runs it (startDevPlatform: every function of the
+ * repository, the broker from eventing/manifests, RabbitMQ, FerretDB): `make simulate`'s CLI publishes fixes over
+ * AMQP → the `positions` RabbitmqSource → the broker → position-tracker; every fix sent is in raw history exactly
+ * once (resends and redeliveries included), late ones too, and the live position of each vehicle is its newest
+ * fix. Bad positions sent to the broker come back in the dead-letter sink with their reason.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
+import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
+import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
+import { DEAD_LETTERS_COLLECTION, type DocumentStore, openStore } from '../runtime/src/index.ts';
+import { Collections, vehicleTimeId } from './lib/fleet.ts';
+import type { PositionDoc, VehicleDoc } from './lib/tracker-store.ts';
+import type { SimulatedFix } from './position-simulator/simulation.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const run = `${process.pid}x${Date.now().toString(36)}`;
+/** The positions source's queue (eventing/manifests/fleet/sources/positions.yaml). */
+const SOURCE_QUEUE = 'sluice.fleet.positions';
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** `make simulate` with these arguments: the simulator's CLI, writing what it sent to `out`. */
+function simulate(args: string[], out: string, env: Record<string, string>): Promise<SimulatedFix[]> {
+  return new Promise((done, fail) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, 'functions/fleet/position-simulator/cli.ts'), ...args, '--out', out],
+      { env: { ...process.env, ...env }, timeout: 120_000 },
+      (err, _stdout, stderr) => {
+        if (err !== null) return fail(new Error(`make simulate failed: ${stderr}`));
+        readFile(out, 'utf8').then(
+          (text) =>
+            done(
+              text
+                .split('\n')
+                .filter((l) => l !== '')
+                .map((l) => JSON.parse(l) as SimulatedFix),
+            ),
+          fail,
+        );
+      },
+    );
+  });
+}
+
+describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
+  const db = `fleet_${run}`;
+  const log = new RecordingLogger();
+  let dir: string;
+  let platform: DevPlatform | undefined;
+  let broker: RunningBroker | undefined;
+  let store: DocumentStore;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-fleet-'));
+    // A queue left by an earlier run would feed its fixes into this one.
+    const conn = await connect(inject('rabbitmqUrl'));
+    const ch = await conn.createChannel();
+    ch.on('error', () => {});
+    await ch.purgeQueue(SOURCE_QUEUE).catch(() => undefined);
+    await conn.close().catch(() => undefined);
+    store = (await openStore({ mongodbUrl: inject('mongodbUrl'), mongodbDb: db })) as DocumentStore;
+    platform = await startDevPlatform({
+      root: ROOT,
+      log,
+      out: { write: () => true },
+      env: {
+        PATH: process.env.PATH,
+        BROKER_PORT: '0',
+        GATEWAY_PORT: '0',
+        SLUICE_SCALE_TO_ZERO_AFTER: '60s',
+        SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
+        RABBITMQ_URL: inject('rabbitmqUrl'),
+        MONGODB_URL: inject('mongodbUrl'),
+        MONGODB_DB: db,
+      },
+      startBroker: async (ctx) => {
+        broker = await startBroker({ ...ctx, instance: `fleet-${run}` });
+        return broker;
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await platform?.stop();
+    await broker?.destroy();
+    await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } } | undefined)?.db?.dropDatabase();
+    await store?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('make simulate → source → broker → position-tracker: every fix in history once, late ones too, the newest live', async () => {
+    const sent = await simulate(
+      [
+        '--vehicles',
+        '6',
+        '--rate',
+        '2',
+        '--duration',
+        '5s',
+        '--seed',
+        '7',
+        '--duplicate-ratio',
+        '0.05',
+        '--late-ratio',
+        '0.05',
+      ],
+      join(dir, 'sent.jsonl'),
+      { RABBITMQ_URL: inject('rabbitmqUrl') },
+    );
+    expect(sent.some((f) => f.kind === 'duplicate')).toBe(true);
+    expect(sent.some((f) => f.kind === 'late')).toBe(true);
+    // One raw fix per vehicle and fix time, whatever was resent.
+    const unique = new Map(sent.map((f) => [vehicleTimeId(f.vehicleId, f.fixT), f]));
+    const positions = store.collection<PositionDoc>(Collections.positions);
+    await until('every fix in history', async () =>
+      (await positions.countDocuments({})) >= unique.size ? true : undefined,
+    );
+    const stored = await positions.find({}, { sort: { _id: 1 } });
+    expect(stored.map((p) => p._id)).toEqual([...unique.keys()].sort());
+    for (const p of stored) expect([p.lat, p.lon]).toEqual([unique.get(p._id)?.lat, unique.get(p._id)?.lon]);
+    // Each fix derived; the live position is each vehicle's newest fix (late ones came before it).
+    await until('every fix derived', async () =>
+      (await store.collection(Collections.track).countDocuments({})) === unique.size ? true : undefined,
+    );
+    const vehicles = await store.collection<VehicleDoc>(Collections.vehicles).find({}, { sort: { _id: 1 } });
+    const ids = [...new Set(sent.map((f) => f.vehicleId))].sort();
+    expect(vehicles.map((v) => v._id)).toEqual(ids);
+    for (const v of vehicles) {
+      const newest = Math.max(...sent.filter((f) => f.vehicleId === v._id).map((f) => f.fixT));
+      expect(v.fixT).toBe(newest);
+      expect(v.fixesSeen).toBe([...unique.values()].filter((f) => f.vehicleId === v._id).length);
+    }
+    const instance = platform?.serving.functions.get('position-tracker')?.scaler.snapshot().instances[0];
+    const exposition = await (await fetch(`${instance?.metricsUrl}/metrics`)).text();
+    expect(exposition).toMatch(/^fleet_positions_total\{[^}]*fleet_outcome="duplicate"/m);
+    expect(exposition).toMatch(/^fleet_tracker_lag_seconds_bucket\{/m);
+  }, 240_000);
+
+  it('refuses bad positions with their reason into the dead-letter sink, and keeps nothing of them', async () => {
+    const post = (id: string, time: string, data: string, subject = 'v-bad') =>
+      fetch(broker?.url ?? '', {
+        method: 'POST',
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': id,
+          'ce-source': '/tests/fleet',
+          'ce-type': 'dev.sluice.fleet.position.reported.v1',
+          'ce-subject': subject,
+          'ce-time': time,
+          'content-type': 'application/json',
+        },
+        body: data,
+      });
+    const now = new Date().toISOString();
+    expect((await post('bad-lat', now, '{"latitude":91,"longitude":5}')).status).toBe(202);
+    expect((await post('bad-number', now, '{"latitude":"north","longitude":5}')).status).toBe(202);
+    const future = new Date(Date.now() + 86_400_000).toISOString();
+    expect((await post('bad-future', future, '{"latitude":52,"longitude":5}')).status).toBe(202);
+    const letters = store.collection<{ eventId: string; reason: string; code: number | null }>(
+      DEAD_LETTERS_COLLECTION,
+    );
+    const kept = await until('the three refusals in the dead-letter sink', async () => {
+      const found = await letters.find({ eventId: { $in: ['bad-lat', 'bad-number', 'bad-future'] } });
+      return found.length === 3 ? found : undefined;
+    });
+    const reason = (id: string) => kept.find((l) => l.eventId === id)?.reason ?? '';
+    // The runtime keeps the problem's title, status and detail (one header's worth, keep-rejected.ts); the
+    // schema's invalid-params went back to the broker in the 400 itself.
+    expect(reason('bad-lat')).toMatch(
+      /does not match the schema of dev\.sluice\.fleet\.position\.reported\.v1/,
+    );
+    expect(reason('bad-number')).toMatch(/does not match the schema/);
+    expect(reason('bad-future')).toMatch(/ahead of the tracker's clock/);
+    for (const l of kept) expect(l.code).toBe(400);
+    expect(await store.collection(Collections.positions).countDocuments({ vehicleId: 'v-bad' })).toBe(0);
+  }, 120_000);
+});

@@ -1,0 +1,206 @@
+/**
+ * `make simulate VEHICLES=50 RATE=1 DURATION=60s [VIA=amqp|http] [SEED=1]`: drives simulated vehicles along the
+ * shipped routes (simulation.ts) and publishes each fix as a `…fleet.position.reported.v1` CloudEvent (subject =
+ * vehicle id, time = fix time):
+ *   --via amqp (default)  into the exchange `sluice.fleet.positions` (binary mode: ce-* headers), which the
+ *                         `positions` RabbitmqSource (eventing/manifests/fleet/sources/positions.yaml) reads into the
+ *                         broker. Publishes are confirmed and `mandatory`: an unroutable one is sent again.
+ *   --via http            straight to the broker ingress (BROKER_URL, else the running make dev's).
+ * DURATION=0 runs until stopped (Ctrl-C): the long-running mode `make dev` users leave on.
+ *   node functions/fleet/position-simulator/cli.ts --vehicles 50 --rate 1 --duration 60s [--seed 1]
+ *     [--out <file>]   every fix sent, one JSON object a line (what a check compares history with)
+ *     [--duplicate-ratio 0.01] [--late-ratio 0.01] [--jump-ratio 0.002]
+ */
+import { createWriteStream } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { resolveEndpoint } from '../../runtime/src/index.ts';
+import { FleetEventType, parseDuration } from '../lib/fleet.ts';
+import { loadRoutes } from '../lib/routes.ts';
+import { type SimulatedFix, Simulation } from './simulation.ts';
+
+export const EXCHANGE = 'sluice.fleet.positions';
+export const SOURCE = '/sluice/fleet/position-simulator';
+
+const { values } = parseArgs({
+  options: {
+    vehicles: { type: 'string', default: '50' },
+    rate: { type: 'string', default: '1' },
+    duration: { type: 'string', default: '60s' },
+    seed: { type: 'string', default: String(Date.now() % 100_000) },
+    via: { type: 'string', default: 'amqp' },
+    'duplicate-ratio': { type: 'string', default: '0.01' },
+    'late-ratio': { type: 'string', default: '0.01' },
+    'jump-ratio': { type: 'string', default: '0.002' },
+    out: { type: 'string' },
+  },
+});
+const vehicles = Number(values.vehicles);
+const rate = Number(values.rate);
+const durationMs = values.duration === '0' ? 0 : (parseDuration(values.duration ?? '') ?? Number.NaN);
+const faults = {
+  duplicate: Number(values['duplicate-ratio']),
+  late: Number(values['late-ratio']),
+  jump: Number(values['jump-ratio']),
+};
+if (
+  !(vehicles >= 1) ||
+  !(rate > 0 && rate <= 10) ||
+  !Number.isFinite(durationMs) ||
+  !Object.values(faults).every((r) => r >= 0 && r <= 1) ||
+  (values.via !== 'amqp' && values.via !== 'http')
+) {
+  process.stderr.write(
+    'usage: --vehicles N (>= 1) --rate N (fixes/s per vehicle, 0 < N <= 10) --duration 60s|0 (0: until stopped) [--via amqp|http] [--seed N] [--duplicate-ratio|--late-ratio|--jump-ratio 0..1]\n',
+  );
+  process.exit(64);
+}
+
+interface Sender {
+  send(fixes: readonly SimulatedFix[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+const headersOf = (f: SimulatedFix): Record<string, string> => ({
+  'ce-specversion': '1.0',
+  'ce-id': f.id,
+  'ce-source': SOURCE,
+  'ce-type': FleetEventType.positionReported,
+  'ce-subject': f.vehicleId,
+  'ce-time': new Date(f.fixT).toISOString(),
+});
+const bodyOf = (f: SimulatedFix): string =>
+  JSON.stringify({ latitude: f.lat, longitude: f.lon, accuracyM: f.accuracyM });
+
+async function amqpSender(url: string): Promise<Sender> {
+  const { connect } = await import('amqplib');
+  const connection = await connect(url);
+  const channel = await connection.createConfirmChannel();
+  // Declared as the source declares it (headers, durable), so publishing works before the source runs.
+  await channel.assertExchange(EXCHANGE, 'headers', { durable: true, autoDelete: false });
+  const returned = new Set<string>();
+  channel.on('return', (msg: { properties: { messageId?: unknown } }) => {
+    if (typeof msg.properties.messageId === 'string') returned.add(msg.properties.messageId);
+  });
+  const publish = (f: SimulatedFix) =>
+    new Promise<void>((resolve, reject) => {
+      channel.publish(
+        EXCHANGE,
+        '',
+        Buffer.from(bodyOf(f)),
+        {
+          persistent: true,
+          mandatory: true,
+          messageId: f.id,
+          contentType: 'application/json',
+          headers: headersOf(f),
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  return {
+    async send(fixes) {
+      let pending = [...fixes];
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        await Promise.all(pending.map(publish));
+        pending = pending.filter((f) => returned.delete(f.id));
+        if (pending.length > 0 && attempt >= 8)
+          throw new Error(`no queue bound to ${EXCHANGE}: is make dev (with RABBITMQ_URL) running?`);
+        if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 3000)));
+      }
+    },
+    async close() {
+      await channel.close();
+      await connection.close();
+    },
+  };
+}
+
+function httpSender(url: string): Sender {
+  const post = async (f: SimulatedFix): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { ...headersOf(f), 'content-type': 'application/json' },
+          body: bodyOf(f),
+        });
+        await res.arrayBuffer();
+        if (res.ok) return;
+        if (res.status < 500 && res.status !== 429 && res.status !== 408)
+          throw new Error(`the broker refused ${f.id}: ${res.status}`);
+      } catch (err) {
+        if (attempt >= 8) throw err;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 3000)));
+    }
+  };
+  return {
+    async send(fixes) {
+      await Promise.all(fixes.map(post));
+    },
+    async close() {},
+  };
+}
+
+let sender: Sender;
+let target: string;
+if (values.via === 'amqp') {
+  const url = process.env.RABBITMQ_URL;
+  if (!url) {
+    process.stderr.write('make simulate needs RABBITMQ_URL (the RabbitMQ `make dev` uses), or VIA=http\n');
+    process.exit(64);
+  }
+  sender = await amqpSender(url);
+  target = `AMQP exchange ${EXCHANGE}`;
+} else {
+  const broker = resolveEndpoint('BROKER_URL', (e) => e.brokerUrl, 'http://127.0.0.1:8080/');
+  sender = httpSender(broker.url ?? '');
+  target = `${broker.url} (from ${broker.from})`;
+}
+
+const startMs = Date.now();
+const sim = new Simulation({
+  vehicles,
+  routes: loadRoutes(),
+  seed: Number(values.seed),
+  startMs,
+  intervalS: 1 / rate,
+  faults,
+});
+const out = values.out === undefined ? undefined : createWriteStream(values.out);
+process.stderr.write(
+  `simulating ${vehicles} vehicles at ${rate} fix/s for ${durationMs === 0 ? 'ever (Ctrl-C stops)' : values.duration} (seed ${values.seed}) → ${target}\n`,
+);
+let stopping = false;
+process.once('SIGINT', () => {
+  stopping = true;
+});
+process.once('SIGTERM', () => {
+  stopping = true;
+});
+const counts: Record<string, number> = { fix: 0, duplicate: 0, late: 0, jump: 0 };
+let queue: SimulatedFix[] = [];
+let nextTick = startMs;
+const endMs = durationMs === 0 ? Number.POSITIVE_INFINITY : startMs + durationMs;
+while (!stopping && (nextTick < endMs || queue.length > 0)) {
+  const now = Date.now();
+  while (nextTick <= now && nextTick < endMs) {
+    queue.push(...sim.tick());
+    nextTick += 1000 / rate;
+  }
+  const due = queue.filter((f) => f.sendAt <= now || nextTick >= endMs);
+  queue = queue.filter((f) => !due.includes(f));
+  if (due.length > 0) {
+    await sender.send(due);
+    for (const f of due) {
+      counts[f.kind] = (counts[f.kind] ?? 0) + 1;
+      out?.write(`${JSON.stringify(f)}\n`);
+    }
+  }
+  await new Promise((r) => setTimeout(r, Math.max(0, Math.min(100, nextTick - Date.now()))));
+}
+await sender.close();
+if (out !== undefined) await new Promise<void>((done) => out.end(done));
+process.stderr.write(
+  `sent ${counts.fix} fixes, ${counts.duplicate} resent, ${counts.late} late (2-8 s out of order), ${counts.jump} impossible jumps, in ${((Date.now() - startMs) / 1000).toFixed(1)} s\n`,
+);
