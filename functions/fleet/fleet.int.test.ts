@@ -15,14 +15,35 @@ import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
 import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
 import { DEAD_LETTERS_COLLECTION, type DocumentStore, openStore } from '../runtime/src/index.ts';
-import { Collections, vehicleTimeId } from './lib/fleet.ts';
-import type { PositionDoc, VehicleDoc } from './lib/tracker-store.ts';
-import type { SimulatedFix } from './position-simulator/simulation.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = `${process.pid}x${Date.now().toString(36)}`;
 /** The positions source's queue (eventing/manifests/fleet/sources/positions.yaml). */
 const SOURCE_QUEUE = 'sluice.fleet.positions';
+/** The tracker's collections (lib/fleet.ts), read as an operator would. */
+const Collections = { positions: 'fleet_positions', track: 'fleet_track', vehicles: 'fleet_vehicles' };
+/** A raw fix's `_id`: vehicle, then the fix time as 13 digits of epoch ms. */
+const vehicleTimeId = (vehicle: string, ms: number) => `${vehicle}|${String(ms).padStart(13, '0')}`;
+
+/** What the simulator's --out file holds per fix sent. */
+interface SimulatedFix {
+  vehicleId: string;
+  id: string;
+  fixT: number;
+  lat: number;
+  lon: number;
+  kind: 'fix' | 'duplicate' | 'late' | 'jump';
+}
+interface PositionDoc extends Record<string, unknown> {
+  _id: string;
+  lat: number;
+  lon: number;
+}
+interface VehicleDoc extends Record<string, unknown> {
+  _id: string;
+  fixT: number;
+  fixesSeen: number;
+}
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
   const deadline = Date.now() + ms;

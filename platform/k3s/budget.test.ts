@@ -89,7 +89,8 @@ describe('the budget of each overlay', { timeout: 60_000 }, () => {
       expect(app?.total.instances).toBeGreaterThanOrEqual(14);
       expect(budgetTables(budgets)).toContain('| headroom |');
     }
-  });
+    // Two kustomize renders: seconds on a loaded machine; the deadline only bounds a hang.
+  }, 60_000);
 
   it('reports what does not fit: a function raised to max-scale 40', () => {
     const objects = parseManifest(renderOverlay('qualification'), 'qualification');
@@ -101,5 +102,5 @@ describe('the budget of each overlay', { timeout: 60_000 }, () => {
     expect(over.map((o) => o.split(' ').slice(0, 2).join(' '))).toEqual(
       expect.arrayContaining(['sluice-qualification: limits.cpu', 'sluice-qualification: pods']),
     );
-  });
+  }, 60_000);
 });

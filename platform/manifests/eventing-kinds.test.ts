@@ -41,7 +41,11 @@ describe('eventing kinds', () => {
       rabbitmqClusterReference: { name: 'rabbitmq' },
     });
     expect(set.triggers.length).toBeGreaterThan(0);
-    expect(set.rabbitmqSources.map((s) => s.name).sort()).toEqual(['readings', 'transaction-injector']);
+    expect(set.rabbitmqSources.map((s) => s.name).sort()).toEqual([
+      'positions',
+      'readings',
+      'transaction-injector',
+    ]);
     expect(set.pingSources.map((s) => s.name)).toEqual(['window-closer']);
     expect(set.scaledObjects[0]).toMatchObject({
       name: 'window-aggregator-readings-dispatcher',
