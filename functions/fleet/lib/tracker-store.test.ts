@@ -133,7 +133,7 @@ describe('TrackerStore', () => {
           expect(live?.fixesSeen).toBe(all.length);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   }, 60_000);
 });

@@ -292,8 +292,12 @@ export class TrackerStore {
     }
     const transitions = steps.flatMap((s) => s.transitions);
     const fixesSeen = seenBefore + steps.length;
-    // Trips that may change: from where the movement going on at `before` began (or `before` itself).
-    const fromT = before === undefined ? undefined : (before.state.movement?.startT ?? before.t);
+    // Trips that may change: any starting at or after the movement going on at `before`, or its last accepted
+    // fix (a movement starts there: a trip derived from it before a fix in between was known is gone now).
+    const fromT =
+      before === undefined
+        ? undefined
+        : Math.min(before.t, before.state.anchor?.t ?? before.t, before.state.movement?.startT ?? before.t);
     await this.#writeTrips(vehicleId, fromT, transitions, state, fixesSeen, !truncated);
     const last = steps.at(-1);
     if (last !== undefined && !truncated) await this.#writeVehicle(vehicleId, last.point, state, fixesSeen);
