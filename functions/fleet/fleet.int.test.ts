@@ -173,6 +173,35 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
     expect(exposition).toMatch(/^fleet_tracker_lag_seconds_bucket\{/m);
   }, 240_000);
 
+  it('GET /api/vehicles through the gateway: moving vehicles with speeds; the live stream passes through unbuffered', async () => {
+    const gateway = platform?.gateway?.url ?? '';
+    const res = await fetch(`${gateway}/api/vehicles`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { vehicles: { id: string; status: string; speedKmh: number }[] };
+    expect(body.vehicles).toHaveLength(6);
+    expect(body.vehicles.some((v) => v.status === 'moving' && v.speedKmh > 5)).toBe(true);
+    const one = (await (
+      await fetch(`${gateway}/api/vehicles/${body.vehicles[0]?.id}/positions?limit=3`)
+    ).json()) as {
+      positions: unknown[];
+      next: string | null;
+    };
+    expect(one.positions).toHaveLength(3);
+    expect(one.next).not.toBeNull();
+    // The stream: every vehicle first, as events, through the gateway's streaming proxy.
+    const controller = new AbortController();
+    const stream = await fetch(`${gateway}/api/vehicles/stream`, { signal: controller.signal });
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    let text = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true });
+      if ((text.match(/^event: vehicle$/gm) ?? []).length >= 6) break;
+    }
+    controller.abort();
+    expect(text).toMatch(/^id: \d+\nevent: vehicle\ndata: \{"id":"v-/m);
+  }, 120_000);
+
   it('refuses bad positions with their reason into the dead-letter sink, and keeps nothing of them', async () => {
     const post = (id: string, time: string, data: string, subject = 'v-bad') =>
       fetch(broker?.url ?? '', {

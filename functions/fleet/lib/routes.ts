@@ -1,5 +1,5 @@
 /**
- * The shipped map (functions/fleet/map/): the routes the simulator drives and the page draws, and the town's
+ * The shipped map (functions/fleet/lib/map/): the routes the simulator drives and the page draws, and the town's
  * outline the page draws under them, so nothing needs a tile server. Made here (an invented town), GeoJSON
  * (RFC 7946: [longitude, latitude]).
  */
@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LatLon } from './geo.ts';
 
-export const MAP_DIR = join(import.meta.dirname, '../map');
+export const MAP_DIR = join(import.meta.dirname, 'map');
 
 export interface Route {
   readonly id: string;

@@ -212,6 +212,7 @@ const deliveredAs = (fixes: readonly Fix[]) =>
 const SMALL = { ...C, tripMinDistanceM: 50, tripMinDurationMs: 30_000, stopMinDurationMs: 30_000 };
 const drive = driveOf(45);
 
+// Property tests: deadlines that only bound a hang on a loaded machine.
 describe('deriveTrack (properties)', () => {
   it('gives the same history and trips for any permutation or duplication of a long drive (default thresholds)', () => {
     fc.assert(
@@ -223,7 +224,7 @@ describe('deriveTrack (properties)', () => {
       ),
       { numRuns: 40 },
     );
-  });
+  }, 60_000);
 
   it('gives the same history and trips for any permutation or duplication of a vehicle’s fixes', () => {
     fc.assert(
@@ -236,7 +237,7 @@ describe('deriveTrack (properties)', () => {
       ),
       { numRuns: 200 },
     );
-  });
+  }, 60_000);
 
   it('gives the same result when fixes arrive one by one in any order and each is folded from its predecessor’s state (the tracker’s way)', () => {
     fc.assert(
@@ -263,7 +264,7 @@ describe('deriveTrack (properties)', () => {
       ),
       { numRuns: 150 },
     );
-  });
+  }, 60_000);
 
   it('never accepts a fix that implies more than the maximum speed, and never gives a negative speed', () => {
     fc.assert(
@@ -275,5 +276,5 @@ describe('deriveTrack (properties)', () => {
       }),
       { numRuns: 100 },
     );
-  });
+  }, 60_000);
 });

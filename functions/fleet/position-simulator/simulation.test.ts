@@ -67,5 +67,5 @@ describe('Simulation', () => {
       trips += track.trips.filter((t) => t.endT !== undefined).length;
     }
     expect(trips).toBeGreaterThan(0);
-  });
+  }, 60_000);
 });

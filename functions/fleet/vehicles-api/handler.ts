@@ -1,0 +1,245 @@
+/**
+ * vehicles-api — the fleet's read side, behind the gateway at /api/vehicles (functions/fleet/routes.yaml). It reads
+ * what position-tracker writes (lib/tracker-store.ts); every query is an `_id` lookup or range, or the vehicles'
+ * update-time index:
+ *   GET /vehicles                          each vehicle: live position, speed, heading, moving/stopped/offline,
+ *                                          last seen (paged by id: ?after&limit)
+ *   GET /vehicles/stream                   server-sent events of live positions, resumable (stream.ts)
+ *   GET /vehicles/{id}                     one vehicle
+ *   GET /vehicles/{id}/positions?from&to   its history, oldest first (paged: ?after&limit)
+ *   GET /vehicles/{id}/trips?from&to       its trips by start time (paged: ?after&limit)
+ *   GET /vehicles/openapi.json             OpenAPI 3.1 (openapi.ts)
+ * Consumes no events. Every refusal is problem+json (RFC 9457) with the parameter at fault.
+ */
+import type { Request, Response, Router } from 'express';
+import { ConfigError, PermanentError, type SluiceFunction } from '../../runtime/src/index.ts';
+import {
+  Collections,
+  fleetConfig,
+  parseDuration,
+  VEHICLE_ID_PATTERN,
+  vehicleRange,
+  vehicleTimeId,
+} from '../lib/fleet.ts';
+import type { TrackDoc, TripDoc, VehicleDoc } from '../lib/tracker-store.ts';
+import { DEFAULT_PAGE, MAX_PAGE, openApiDocument } from './openapi.ts';
+import { parseLastEventId, STREAM_DEFAULTS, type StreamOptions, streamVehicles } from './stream.ts';
+import { positionView, tripView, vehicleView } from './views.ts';
+
+export const accepts = [] as const;
+
+export const handle: SluiceFunction['handle'] = (event) => {
+  throw new PermanentError('no-events', `vehicles-api consumes no events (got ${event.type})`);
+};
+
+/** Ended on SIGTERM, so an open stream does not hold the drain: the client reconnects to another instance. */
+const stopping = new AbortController();
+
+function streamOptions(
+  env: Readonly<Record<string, string | undefined>>,
+  offlineAfterMs: number,
+): StreamOptions {
+  const read = (name: string, fallback: number, min: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const ms = parseDuration(raw);
+    if (ms === undefined || ms < min)
+      throw new ConfigError([`${name}="${raw}" must be a duration of at least ${min} ms`]);
+    return ms;
+  };
+  return {
+    ...STREAM_DEFAULTS,
+    pollMs: read('FLEET_STREAM_POLL', STREAM_DEFAULTS.pollMs, 100),
+    maxMs: read('FLEET_STREAM_MAX', STREAM_DEFAULTS.maxMs, 1000),
+    offlineAfterMs,
+  };
+}
+
+export const init: SluiceFunction['init'] = async ({ store }) => {
+  fleetConfig(process.env);
+  streamOptions(process.env, 0);
+  await store.collection(Collections.vehicles).createIndex({ keys: { updatedAtMs: 1 }, name: 'updatedAtMs' });
+  process.once('SIGTERM', () => stopping.abort());
+};
+
+interface InvalidParam {
+  readonly name: string;
+  readonly reason: string;
+}
+
+function problem(res: Response, status: 400 | 404 | 503, detail: string, params: InvalidParam[] = []): void {
+  const kind = {
+    400: ['invalid-request', 'Invalid Request'],
+    404: ['not-found', 'Not Found'],
+    503: ['unavailable', 'Service Unavailable'],
+  }[status];
+  res
+    .status(status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: `https://sluice.dev/problems/${kind[0]}`,
+        title: kind[1],
+        status,
+        detail,
+        ...(params.length > 0 ? { 'invalid-params': params } : {}),
+      }),
+    );
+}
+
+interface Paging {
+  readonly limit: number;
+  readonly after: string | undefined;
+  readonly fromMs: number | undefined;
+  readonly toMs: number | undefined;
+}
+
+/** `limit`, `after`, `from`, `to`, each checked; undefined once a 400 was sent. */
+function paging(req: Request, res: Response, after: RegExp): Paging | undefined {
+  const problems: InvalidParam[] = [];
+  const one = (name: string): string | undefined => {
+    const v = req.query[name];
+    if (v === undefined || typeof v === 'string') return v;
+    problems.push({ name, reason: 'given more than once' });
+    return undefined;
+  };
+  const rawLimit = one('limit');
+  const limit = rawLimit === undefined ? DEFAULT_PAGE : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
+    problems.push({ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` });
+  const rawAfter = one('after');
+  if (rawAfter !== undefined && !after.test(rawAfter))
+    problems.push({ name: 'after', reason: 'the `next` value of a previous page' });
+  const time = (name: string): number | undefined => {
+    const raw = one(name);
+    if (raw === undefined) return undefined;
+    const ms = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(raw)
+      ? Date.parse(raw)
+      : Number.NaN;
+    if (!Number.isFinite(ms))
+      problems.push({ name, reason: 'an RFC 3339 date-time, e.g. 2026-03-01T08:00:00Z' });
+    return ms;
+  };
+  const fromMs = time('from');
+  const toMs = time('to');
+  if (fromMs !== undefined && toMs !== undefined && fromMs > toMs)
+    problems.push({ name: 'to', reason: 'before from' });
+  if (problems.length > 0) {
+    problem(res, 400, 'the query is not valid', problems);
+    return undefined;
+  }
+  return { limit, after: rawAfter, fromMs, toMs };
+}
+
+/** A vehicle id from the path, else a 404 (ids are letters, digits, _ and -). */
+function vehicleId(req: Request, res: Response): string | undefined {
+  const id = req.params.id;
+  if (typeof id === 'string' && VEHICLE_ID_PATTERN.test(id)) return id;
+  problem(res, 404, 'no such vehicle (ids are 1-64 letters, digits, _ or -)');
+  return undefined;
+}
+
+const TIME_CURSOR = /^\d{13}$/;
+
+export const routes: SluiceFunction['routes'] = (router: Router, { store, log }) => {
+  const config = fleetConfig(process.env);
+  const options = streamOptions(process.env, config.offlineAfterMs);
+  const vehicles = store.collection<VehicleDoc>(Collections.vehicles);
+  const track = store.collection<TrackDoc>(Collections.track);
+  const trips = store.collection<TripDoc>(Collections.trips);
+  const document = JSON.stringify(openApiDocument());
+  /** Express 5 passes a rejected handler's error on; this answers it as a problem instead of a bare 500 page. */
+  const route =
+    (fn: (req: Request, res: Response) => Promise<void>) =>
+    (req: Request, res: Response): void => {
+      fn(req, res).catch((err: unknown) => {
+        log.error(`vehicles-api route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
+        if (!res.headersSent) problem(res, 503, 'the store did not answer; retry');
+      });
+    };
+
+  router.get('/vehicles/openapi.json', (_req, res) => {
+    res.type('application/json').send(document);
+  });
+
+  router.get(
+    '/vehicles',
+    route(async (req, res) => {
+      const page = paging(req, res, VEHICLE_ID_PATTERN);
+      if (page === undefined) return;
+      const filter = page.after === undefined ? {} : { _id: { $gt: page.after } };
+      const list = await vehicles.find(filter, { sort: { _id: 1 }, limit: page.limit });
+      const now = Date.now();
+      res.json({
+        vehicles: list.map((v) => vehicleView(v, now, config.offlineAfterMs)),
+        next: list.length === page.limit ? (list.at(-1)?._id ?? null) : null,
+      });
+    }),
+  );
+
+  router.get(
+    '/vehicles/stream',
+    route(async (req, res) => {
+      const header = req.get('last-event-id');
+      const query = typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined;
+      await streamVehicles(vehicles, res, parseLastEventId(header ?? query), options, stopping.signal);
+    }),
+  );
+
+  router.get(
+    '/vehicles/:id',
+    route(async (req, res) => {
+      const id = vehicleId(req, res);
+      if (id === undefined) return;
+      const v = await vehicles.findOne({ _id: { $eq: id } });
+      if (v === null) return problem(res, 404, `no vehicle ${id}`);
+      res.json(vehicleView(v, Date.now(), config.offlineAfterMs));
+    }),
+  );
+
+  router.get(
+    '/vehicles/:id/positions',
+    route(async (req, res) => {
+      const id = vehicleId(req, res);
+      if (id === undefined) return;
+      const page = paging(req, res, TIME_CURSOR);
+      if (page === undefined) return;
+      const range = vehicleRange(id, page.fromMs, page.toMs);
+      const after = page.after === undefined ? undefined : `${id}|${page.after}`;
+      const from = after !== undefined && after >= range.$gte ? { $gt: after } : { $gte: range.$gte };
+      const list = await track.find(
+        { _id: { ...from, $lt: range.$lt } },
+        { sort: { _id: 1 }, limit: page.limit },
+      );
+      const last = list.at(-1);
+      res.json({
+        vehicleId: id,
+        positions: list.map(positionView),
+        next: list.length === page.limit && last !== undefined ? String(last.t).padStart(13, '0') : null,
+      });
+    }),
+  );
+
+  router.get(
+    '/vehicles/:id/trips',
+    route(async (req, res) => {
+      const id = vehicleId(req, res);
+      if (id === undefined) return;
+      const page = paging(req, res, TIME_CURSOR);
+      if (page === undefined) return;
+      const range = vehicleRange(id, page.fromMs, page.toMs);
+      const after = page.after === undefined ? undefined : vehicleTimeId(id, Number(page.after));
+      const from = after !== undefined && after >= range.$gte ? { $gt: after } : { $gte: range.$gte };
+      const list = await trips.find(
+        { _id: { ...from, $lt: range.$lt } },
+        { sort: { _id: 1 }, limit: page.limit },
+      );
+      const last = list.at(-1);
+      res.json({
+        vehicleId: id,
+        trips: list.map(tripView),
+        next: list.length === page.limit && last !== undefined ? String(last.startT).padStart(13, '0') : null,
+      });
+    }),
+  );
+};
