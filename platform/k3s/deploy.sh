@@ -72,6 +72,23 @@ stringData:
   app-password: "$app_password"
 YAML
 fi
+# The backups' user (40-backup-user.js: backup and restore roles only), for the CronJob and make restore.
+if secret_exists "$DATA_NS" mongodb-backup-credentials; then
+  log "secret $DATA_NS/mongodb-backup-credentials exists: kept"
+else
+  if [[ "$DRY_RUN" == 1 ]]; then backup_password='<backup-password>'; else backup_password="$(random_secret)"; fi
+  run_stdin "<generated mongodb-backup-credentials: username, password>" "$KUBECTL" -n "$DATA_NS" create -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: mongodb-backup-credentials
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  username: mongodb-backup
+  password: "$backup_password"
+YAML
+fi
 # A replica set (production: components/high-availability) authenticates its members with a shared keyfile.
 if grep -q 'secretName: mongodb-keyfile' "$MANIFEST"; then
   if secret_exists "$DATA_NS" mongodb-keyfile; then
@@ -252,12 +269,13 @@ kube -n "$DATA_NS" rollout status statefulset/mongodb --timeout="$WAIT_TIMEOUT"
 if grep -q '^  name: mongodb-replica-set-init$' "$MANIFEST"; then
   kube -n "$DATA_NS" wait --for=condition=Complete --timeout="$WAIT_TIMEOUT" job/mongodb-replica-set-init
 fi
-# The exporter's least-privilege user, also on a database initialised before it existed (idempotent; the script
-# reads every credential from the container's env, so none is on a command line).
+# The exporter's and the backups' least-privilege users, also on a database initialised before they existed
+# (idempotent; the scripts read every credential from the container's env, so none is on a command line).
 kube -n "$DATA_NS" exec statefulset/mongodb -c mongodb -- mongosh --quiet /docker-entrypoint-initdb.d/20-exporter-user.js
 # The orders functions' users, each limited to its own database (idempotent, like the exporter's). The passwords are
 # in MongoDB's env from the Secret created above; the deploy that added those env entries rolled the StatefulSet.
 kube -n "$DATA_NS" exec statefulset/mongodb -c mongodb -- mongosh --quiet /docker-entrypoint-initdb.d/30-orders-users.js
+kube -n "$DATA_NS" exec statefulset/mongodb -c mongodb -- mongosh --quiet /docker-entrypoint-initdb.d/40-backup-user.js
 kube -n "$DATA_NS" wait --for=condition=AllReplicasReady --timeout="$WAIT_TIMEOUT" rabbitmqcluster/rabbitmq
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" ksvc --all
 kube -n "$NS" wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" broker --all

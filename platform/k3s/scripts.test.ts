@@ -70,6 +70,7 @@ describe('make deploy (DRY_RUN=1)', () => {
       /rollout status statefulset\/mongodb/,
       /exec statefulset\/mongodb -c mongodb -- mongosh --quiet \/docker-entrypoint-initdb.d\/20-exporter-user.js/,
       /exec statefulset\/mongodb -c mongodb -- mongosh --quiet \/docker-entrypoint-initdb.d\/30-orders-users.js/,
+      /exec statefulset\/mongodb -c mongodb -- mongosh --quiet \/docker-entrypoint-initdb.d\/40-backup-user.js/,
       /rabbitmqcluster\/rabbitmq/,
       /ksvc --all/,
       /wait --for=condition=Ready .*broker --all/,
@@ -191,6 +192,27 @@ describe('make smoke / undeploy / images / cluster (DRY_RUN=1)', () => {
     expect(at.every((i) => i >= 0)).toBe(true);
     expect(at).toEqual([...at].sort((a, b) => a - b));
     expect(out).toContain('Left in place');
+  });
+
+  it('restore ON=cluster runs mongorestore in a Job on the backup volume, as the backup user, and shows its log', () => {
+    const out = dryRun('restore', { ON: 'cluster', BACKUP: 'sluice-20261129T021700Z.archive.gz' });
+    const at = positions(out, [
+      /-n sluice-qualification-data delete job mongodb-restore --ignore-not-found/,
+      /-n sluice-qualification-data create -f - <<< <Job mongodb-restore>/,
+      /wait --for=condition=Complete .*job\/mongodb-restore/,
+      /logs job\/mongodb-restore/,
+    ]);
+    expect(
+      at.every((i) => i >= 0),
+      String(at),
+    ).toBe(true);
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+    expect(out).toContain('value: "sluice-20261129T021700Z.archive.gz"');
+    expect(out).toContain('name: mongodb-backup-credentials');
+    expect(out).not.toContain('mongodb-credentials,');
+    expect(() => dryRun('restore', { ON: 'cluster', BACKUP: '../etc/passwd' })).toThrow(
+      /BACKUP must be an archive name/,
+    );
   });
 
   it('images builds each function and imports it into k3s, or pushes it to REGISTRY', () => {
