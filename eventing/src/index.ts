@@ -50,7 +50,14 @@ import { PingRunner, systemWallClock, type WallClock } from './ping-source.ts';
 import { QueueScaler, scalingMetrics } from './queue-scaler.ts';
 import { type ReplyTypesOf, refuseReplyLoops } from './replies.ts';
 import { SourceConsumer } from './source.ts';
-import { ACCEPTED_VIA, type AcceptedVia, type OnAccepted, type OnTrail, trailAccepted } from './trail.ts';
+import {
+  ACCEPTED_VIA,
+  type AcceptedVia,
+  type OnAccepted,
+  type OnDispatcherScale,
+  type OnTrail,
+  trailAccepted,
+} from './trail.ts';
 import { triggerMetrics } from './trigger-metrics.ts';
 
 export { BackendError } from './backends/backend.ts';
@@ -77,7 +84,9 @@ export {
   ACCEPTED_VIA,
   type AcceptedRecord,
   type AcceptedVia,
+  type DispatcherScaleRecord,
   type OnAccepted,
+  type OnDispatcherScale,
   type OnTrail,
   TRAIL_MAX_DATA_BYTES,
   TRAIL_OUTCOME,
@@ -114,6 +123,8 @@ export interface StartBrokerOptions {
   readonly onTrail?: OnTrail;
   /** Told of every event the broker accepted: ingress, replies, sources, PingSources (trail.ts). */
   readonly onAccepted?: OnAccepted;
+  /** Told of every scale decision on a Trigger's dispatcher (ScaledObjects, queue-scaler.ts). */
+  readonly onDispatcherScale?: OnDispatcherScale;
   /** Ingress bounds for slow clients. @default 10 000 / 30 000 */
   readonly headersTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
@@ -259,6 +270,19 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         depth: (q) => backend.depth(q),
         log,
         clock: options.clock ?? systemWallClock,
+        ...(options.onDispatcherScale === undefined
+          ? {}
+          : {
+              onChange: (t, c) =>
+                options.onDispatcherScale?.({
+                  kind: 'dispatcher-scale',
+                  time: new Date(c.at).toISOString(),
+                  trigger: t,
+                  from: c.from,
+                  to: c.to,
+                  depth: c.depth,
+                }),
+            }),
       });
       scaler.start();
       scalers.push(scaler);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsonLogger } from '../../functions/runtime/src/index.ts';
-import { type RunningBroker, startBroker } from './index.ts';
+import { type DispatcherScaleRecord, type RunningBroker, startBroker } from './index.ts';
 import { parseEventingManifests } from './manifests.ts';
 import { brokerYaml } from './testing/manifests.ts';
 import { startTestSink, type TestSink, testEvent, waitFor } from './testing/test-sink.ts';
@@ -58,6 +58,7 @@ describe('dispatcher scaled on queue depth (ScaledObject, RabbitMQ)', () => {
   let dead: TestSink;
   let broker: RunningBroker;
   const lines: Record<string, unknown>[] = [];
+  const decisions: DispatcherScaleRecord[] = [];
   let hold = true;
 
   beforeAll(async () => {
@@ -71,6 +72,7 @@ describe('dispatcher scaled on queue depth (ScaledObject, RabbitMQ)', () => {
       port: 0,
       rabbitmqUrl: RABBITMQ_URL,
       instance: `scale${process.pid}x${Date.now().toString(36)}`,
+      onDispatcherScale: (r) => decisions.push(r),
       log: new JsonLogger({
         serviceName: 'test-broker',
         sink: {
@@ -128,5 +130,9 @@ describe('dispatcher scaled on queue depth (ScaledObject, RabbitMQ)', () => {
     expect(metrics).toMatch(/sluice_dispatcher_scale_events_total\{trigger="slow",direction="up"\} [1-9]/);
     expect(metrics).toMatch(/sluice_dispatcher_scale_events_total\{trigger="slow",direction="down"\} [1-9]/);
     expect(dead.received).toHaveLength(0);
+    // The same decisions as records, for make dev's console.
+    expect(decisions[0]).toMatchObject({ kind: 'dispatcher-scale', trigger: 'slow', from: 1 });
+    expect(decisions.at(-1)).toMatchObject({ trigger: 'slow', to: 1 });
+    expect(decisions).toHaveLength(scaler?.changes.length ?? -1);
   });
 });

@@ -32,6 +32,8 @@ export interface QueueScalerOptions {
   readonly depth: (queue: string) => Promise<number>;
   readonly log: Logger;
   readonly clock: WallClock;
+  /** Told of every scale decision (`make dev`'s console records them). */
+  readonly onChange?: (trigger: string, change: ScaleChange) => void;
 }
 
 /** The QueueLength target of the ScaledObject's rabbitmq trigger (`value`, or the older `queueLength`). */
@@ -120,7 +122,13 @@ export class QueueScaler {
       desired = Math.min(replicas, Math.max(...within(so.scaleDownStabilizationSeconds)));
     if (desired === replicas) return;
     // Recorded when decided: a replica going away first finishes what it is handling.
-    this.changes.push({ at: now, from: replicas, to: desired, depth });
+    const change = { at: now, from: replicas, to: desired, depth };
+    this.changes.push(change);
+    try {
+      this.#o.onChange?.(this.#o.trigger, change);
+    } catch {
+      // an observer never touches scaling
+    }
     const scaled = this.#o.dispatcher.scale(this.#o.trigger, desired);
     const up = desired > replicas;
     this.#o.log.info(

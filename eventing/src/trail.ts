@@ -80,6 +80,19 @@ export interface AcceptedRecord extends TrailEventIds {
 
 export type OnAccepted = (record: AcceptedRecord) => void;
 
+/** A scale decision on a Trigger's dispatcher (KEDA's ScaledObject, queue-scaler.ts). */
+export interface DispatcherScaleRecord {
+  readonly kind: 'dispatcher-scale';
+  readonly time: string;
+  readonly trigger: string;
+  readonly from: number;
+  readonly to: number;
+  /** The queue depth the decision was made on. */
+  readonly depth: number;
+}
+
+export type OnDispatcherScale = (record: DispatcherScaleRecord) => void;
+
 export interface TrailRecord extends TrailEventIds {
   readonly kind: 'delivery';
   readonly time: string;

@@ -15,4 +15,5 @@ export const startEventingBroker: BrokerStarter = async (context) =>
     dataPlane: context.dataPlane,
     ...(context.onTrail === undefined ? {} : { onTrail: context.onTrail }),
     ...(context.onAccepted === undefined ? {} : { onAccepted: context.onAccepted }),
+    ...(context.onDispatcherScale === undefined ? {} : { onDispatcherScale: context.onDispatcherScale }),
   });

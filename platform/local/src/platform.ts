@@ -5,7 +5,12 @@
  */
 
 import { dirname, join, resolve } from 'node:path';
-import type { AcceptedRecord, TrailRecord, TriggerState } from '../../../eventing/src/index.ts';
+import type {
+  AcceptedRecord,
+  DispatcherScaleRecord,
+  TrailRecord,
+  TriggerState,
+} from '../../../eventing/src/index.ts';
 import {
   type DocumentStore,
   type Logger,
@@ -59,6 +64,8 @@ export interface BrokerContext {
   readonly onTrail?: (record: TrailRecord) => void;
   /** Told of every event the broker accepted (the console's live stream). */
   readonly onAccepted?: (record: AcceptedRecord) => void;
+  /** Told of every scale decision on a Trigger's dispatcher (the console's Triggers view). */
+  readonly onDispatcherScale?: (record: DispatcherScaleRecord) => void;
 }
 
 /** What the platform needs from a running broker. */
@@ -381,6 +388,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       dataPlane: config.dataPlane,
       onTrail: (record) => recorder.add(record),
       onAccepted: (record) => recorder.add(record),
+      onDispatcherScale: (record) => recorder.add(record),
     });
     consoleServer = await startConsole({
       recorder,

@@ -71,7 +71,17 @@ export interface ScaleRecord {
   readonly queued: number;
 }
 
-export type RecordInput = AcceptedRecord | TrailRecord | ScaleRecord;
+/** A scale decision on a Trigger's dispatcher (a ScaledObject, KEDA's part), as the broker reports it. */
+export interface DispatcherScaleRecord {
+  readonly kind: 'dispatcher-scale';
+  readonly time: string;
+  readonly trigger: string;
+  readonly from: number;
+  readonly to: number;
+  readonly depth: number;
+}
+
+export type RecordInput = AcceptedRecord | TrailRecord | ScaleRecord | DispatcherScaleRecord;
 export type ConsoleRecord = RecordInput & { readonly seq: number };
 export type RecordKind = ConsoleRecord['kind'];
 

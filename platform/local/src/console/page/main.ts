@@ -46,7 +46,7 @@ function route(): void {
       leave = functionsView(view, store);
       break;
     case 'triggers':
-      leave = triggersView(view);
+      leave = triggersView(view, store);
       break;
     case 'dead-letters':
       leave = deadLettersView(view);

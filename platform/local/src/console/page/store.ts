@@ -30,7 +30,7 @@ export class RecordStore {
         this.#changed();
       }
     });
-    for (const kind of ['accepted', 'delivery', 'scale'] as const) {
+    for (const kind of ['accepted', 'delivery', 'scale', 'dispatcher-scale'] as const) {
       source.addEventListener(kind, (e) => {
         const record = JSON.parse((e as MessageEvent<string>).data) as ConsoleRecord;
         if (record.seq <= this.#last) return;

@@ -1,9 +1,17 @@
 /** Each Trigger: filter, subscriber, queue depth, paused or active (with the buttons when the broker can pause), dead letters. */
-import type { TriggerView } from '../../records.ts';
+import type { ConsoleRecord, DispatcherScaleRecord, TriggerView } from '../../records.ts';
 import { ApiError, getJson, postJson } from '../api.ts';
-import { h, keepingFocus } from '../dom.ts';
+import { clock, h, keepingFocus } from '../dom.ts';
+import type { RecordStore } from '../store.ts';
 
-export function triggersView(root: HTMLElement): () => void {
+/** The last scale decision of each Trigger's dispatcher (ScaledObjects only). */
+function lastDecisions(records: readonly ConsoleRecord[]): Map<string, DispatcherScaleRecord> {
+  const last = new Map<string, DispatcherScaleRecord>();
+  for (const r of records) if (r.kind === 'dispatcher-scale') last.set(r.trigger, r);
+  return last;
+}
+
+export function triggersView(root: HTMLElement, store: RecordStore): () => void {
   const body = h('tbody');
   const status = h('p', { class: 'muted', role: 'status' });
   root.replaceChildren(
@@ -46,6 +54,7 @@ export function triggersView(root: HTMLElement): () => void {
       status.textContent = `cannot read the triggers: ${(err as Error).message}`;
       return;
     }
+    const decisions = lastDecisions(store.records);
     keepingFocus(body, () =>
       body.replaceChildren(
         ...triggers.map((t) => {
@@ -77,7 +86,18 @@ export function triggersView(root: HTMLElement): () => void {
             h('td', { class: 'mono' }, filter || 'every event'),
             h('td', {}, t.subscriber),
             h('td', {}, t.depth === undefined ? '?' : t.depth),
-            h('td', {}, t.replicas ?? 1),
+            h(
+              'td',
+              {},
+              t.replicas ?? 1,
+              decisions.get(t.name) === undefined
+                ? null
+                : h(
+                    'span',
+                    { class: 'muted' },
+                    ` (${decisions.get(t.name)?.from} → ${decisions.get(t.name)?.to} at depth ${decisions.get(t.name)?.depth}, ${clock(decisions.get(t.name)?.time)})`,
+                  ),
+            ),
             h('td', {}, state),
             h('td', { class: t.deadLettered > 0 ? 'bad' : '' }, t.deadLettered),
           );
