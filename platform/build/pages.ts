@@ -11,8 +11,11 @@
  *   <owner>/static/           the build product (index.html, main.js, main.css, assets/, source maps): not committed
  *
  * Owners: a function (`functions/fleet/fleet-web/page/`, served by its handler's `serve`) and `make dev`'s console
- * (`platform/local/console/page/`). Pages are browser code: `tsconfig.pages.json` type-checks them with the DOM
- * library (the root tsconfig leaves every `page/` folder out), and `make check-imports` applies as everywhere.
+ * (`platform/local/src/console/page/`). Pages are browser code: `tsconfig.pages.json` type-checks them with the DOM
+ * library (the root tsconfig leaves every `page/` folder out), and `make check-imports` applies as everywhere. A page
+ * may import types and pure modules from its owner (the console's `records.ts`, `lineage.ts`; a system's `lib/`),
+ * never a module that reaches Node (the runtime's index): tsc would check it with the DOM's types, and esbuild would
+ * try to bundle it for the browser.
  *
  * Serving: `loadStaticFiles(join(<owner>, 'static'), { prefix })` from the runtime's index (re-exported here): a
  * function may import the runtime but not platform/, so the server half lives there. It reads the built folder
