@@ -52,6 +52,7 @@ const { values } = parseArgs({
     sections: { type: 'string' },
     transfers: { type: 'string' },
     'pipeline-seconds': { type: 'string' },
+    stores: { type: 'string' },
   },
 });
 /** `--sections broker,pipeline` runs only those (function, broker, pipeline, streams); default all. */
@@ -228,6 +229,7 @@ async function main(): Promise<void> {
       transfers: Number(values.transfers ?? (quick ? 1000 : 20_000)),
       maxSeconds: Number(values['pipeline-seconds'] ?? (quick ? 60 : 240)),
       floorSeconds: quick ? 2 : 4,
+      ...(values.stores === undefined ? {} : { stores: values.stores.split(',') }),
       inFlight: config.connections,
       serverCpu: SERVER_CPU,
       loadCpu: LOAD_CPU,

@@ -103,19 +103,28 @@ const sumCalls = (c: Readonly<Record<string, number>> | undefined): number =>
 
 export function pipelineTable(runs: readonly StoreRun[]): string[] {
   const lines = [
-    '| pipeline (RabbitMQ, 50 transfers in flight, processor → journal + accounts-api) | store floor (inserts/s) | transfers/s | ratio to floor | last tenth ÷ first | p99 | store calls per transfer (processor / journal / accounts-api) | RSS MB (host / processor / journal / accounts-api) | invariants |',
-    '|---|---:|---:|---:|---:|---:|---|---|---|',
+    '| pipeline (RabbitMQ, 50 transfers in flight, processor → journal + accounts-api) | store floor (inserts/s) | transfers/s | ratio to floor | last tenth ÷ first | p99 | store calls per transfer (processor / journal / accounts-api) | CPU ms per transfer (broker / processor / journal / accounts-api) | RSS MB (host / processor / journal / accounts-api) | invariants |',
+    '|---|---:|---:|---:|---:|---:|---|---|---|---|',
   ];
   for (const r of runs) {
     const ratio = r.rate === undefined || r.floor === undefined ? undefined : r.rate / r.floor;
     const calls = ['transaction-processor', 'transaction-journal', 'accounts-api']
       .map((fn) => f(sumCalls(r.calls?.[fn]), 1))
       .join(' / ');
+    const cpuMs = ['broker', 'transaction-processor', 'transaction-journal', 'accounts-api']
+      .map((k) => {
+        const share = r.cpu?.[k];
+        return f(
+          share === undefined || r.rate === undefined || r.rate <= 0 ? undefined : (share / r.rate) * 1000,
+          1,
+        );
+      })
+      .join(' / ');
     const rss = ['host', 'transaction-processor', 'transaction-journal', 'accounts-api']
       .map((k) => f(r.rssMb?.[k]))
       .join(' / ');
     lines.push(
-      `| ${r.label}: ${f(r.transfers)} of ${r.asked} transfers in ${f(r.seconds, 0)} s | ${f(r.floor)} | ${f(r.rate)} | ${f(ratio, 3)} | ${f(r.flat, 2)} | ${f(r.p99Ms, 0)} ms | ${calls} | ${rss} | ${r.ok ? 'held' : `FAILED${r.note === undefined ? '' : ` (${r.note})`}`} |`,
+      `| ${r.label}: ${f(r.transfers)} of ${r.asked} transfers in ${f(r.seconds, 0)} s | ${f(r.floor)} | ${f(r.rate)} | ${f(ratio, 3)} | ${f(r.flat, 2)} | ${f(r.p99Ms, 0)} ms | ${calls} | ${cpuMs} | ${rss} | ${r.ok ? 'held' : `FAILED${r.note === undefined ? '' : ` (${r.note})`}`} |`,
     );
   }
   return lines;

@@ -25,6 +25,8 @@ export interface PipelineOptions {
   readonly serverCpu: string;
   readonly loadCpu: string;
   readonly log: (line: string) => void;
+  /** Only these stores (`ferretdb-postgresql`/`mongodb`, `ferretdb-sqlite`, `memory`); default all three. */
+  readonly stores?: readonly string[];
 }
 
 interface StoreSpec {
@@ -39,7 +41,7 @@ function stores(): StoreSpec[] {
     const p: FerretdbProcess = await startFerretdb({
       backend,
       // Its error level logs every duplicate key, which the ledger and the idempotency guard meet by design.
-      logLevel: 'dpanic',
+      stderr: 'ignore',
       postgresqlUrl: process.env.BENCH_POSTGRESQL_URL || 'postgres://postgres@127.0.0.1:5432/sluice_bench',
     });
     return { url: p.url, stop: () => p.stop() };
@@ -88,7 +90,9 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
       maxBuffer: 1 << 22,
     },
   );
-  for (const spec of stores()) {
+  for (const spec of stores().filter(
+    (s) => options.stores === undefined || options.stores.includes(s.store),
+  )) {
     if (spec.store.startsWith('ferretdb') && !process.env.FERRETDB_BIN) {
       runs.push(empty(spec, options, 'FERRETDB_BIN not set (make ferretdb)'));
       continue;

@@ -50,8 +50,8 @@ export interface FerretdbOptions {
    * when it does not exist yet. @default postgres://postgres@127.0.0.1:5432/sluice_ferretdb
    */
   readonly postgresqlUrl?: string;
-  /** FerretDB's `-log-level` (its stderr is this process's). @default 'error' */
-  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'dpanic';
+  /** Where FerretDB's log (level error) goes: this process's stderr, or nowhere. @default 'inherit' */
+  readonly stderr?: 'inherit' | 'ignore';
 }
 
 /** Creates the database of `url` unless it exists (PostgreSQL's `createdb`, trust authentication). */
@@ -86,8 +86,8 @@ export async function startFerretdb(options: FerretdbOptions = {}): Promise<Ferr
     const args = postgres
       ? ['-listen', `127.0.0.1:${port}`, '-handler', 'postgresql', '-postgresql-url', postgresqlUrl]
       : ['-listen', `127.0.0.1:${port}`, '-handler', 'sqlite', '-sqlite-url', `file:${dir}/`];
-    const proc = spawn(bin, [...args, '-log-level', options.logLevel ?? 'error'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const proc = spawn(bin, [...args, '-log-level', 'error'], {
+      stdio: ['ignore', 'pipe', options.stderr ?? 'inherit'],
     });
     child = proc;
     await new Promise<void>((resolve, reject) => {

@@ -29,7 +29,11 @@ export const Collections = {
   accounts: 'banking_accounts',
   entries: 'banking_entries',
   transfers: 'banking_transfers',
+  /** A transfer's final state, inserted once when it is decided (ledger.ts): never updated. */
+  outcomes: 'banking_transfer_outcomes',
   journal: 'banking_journal',
+  /** Journal entries whose audit line was written: one marker per entry, inserted after the line. */
+  journalLogged: 'banking_journal_logged',
   viewAccounts: 'accounts_view',
   viewTransactions: 'accounts_view_transactions',
 } as const;
@@ -93,5 +97,4 @@ export interface JournalEntry extends Record<string, unknown> {
   fromBalance?: number;
   toBalance?: number;
   time: string;
-  logged: boolean;
 }

@@ -38,14 +38,11 @@ async function invariants(ledger: Ledger, outcomes: OutcomeRecord[], expected: s
       openingBalance: a.openingBalance,
     })),
   );
-  const unfinished = await ledger.transfers.find({
-    state: { $nin: [TransferState.processed, TransferState.rejected] },
-  });
   return checkInvariants({
     accounts,
     outcomes,
     expectedSubmissions: expected,
-    unfinishedTransfers: unfinished.map((t) => t._id),
+    unfinishedTransfers: await ledger.unfinished(),
   });
 }
 
@@ -81,8 +78,12 @@ describe('Ledger on FerretDB', () => {
     };
     const { transfer: stalled } = await ledger.record(t, 's1');
     expect((await ledger.process(t, 's1')).kind).toBe('processed'); // the run that took over
-    expect((await ledger.decide(stalled)).state).toBe(TransferState.processed); // the stalled run resumes
-    expect((await ledger.transfers.findOne({ _id: 'st-t' }))?.state).toBe(TransferState.processed);
+    // The stalled run resumes: it finds the debit and the credit written, and the recorded outcome.
+    const debited = await ledger.decide(stalled);
+    expect(debited.state).toBe(TransferState.debited);
+    expect((await ledger.credit(debited)).state).toBe(TransferState.processed);
+    expect(await ledger.stateOf('st-t')).toBe(TransferState.processed);
+    expect(await ledger.entries.countDocuments({ txId: 'st-t' })).toBe(2);
     expect((await ledger.head('st-a', 0)).balanceAfter).toBe(700);
   });
 

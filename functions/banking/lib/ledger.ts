@@ -12,9 +12,13 @@
  * this insert fail, and it retries on the new head, so no two debits are computed from one balance.
  * A rejection is recorded as entry `<from>!<txId>` with the same {account, txId} key, so for one
  * transaction the debit and the rejection exclude each other: the first decision is final.
- * The transfer document (`banking_transfers`, keyed by transaction id) records progress
- * (pending → debited → processed | rejected) so a redelivery resumes; every step re-derives the same
- * result from the entries, so a run repeated after a crash, or two runs at once, apply it once.
+ * The transfer document (`banking_transfers`, keyed by transaction id) claims the id for its content;
+ * its final state (processed | rejected, with the balances) is inserted once into
+ * `banking_transfer_outcomes` when decided. Nothing is ever updated: on FerretDB 1.24 every update and
+ * every read by `_id` scans the collection (its pushed-down `_id` filter matches none of its own indexes;
+ * docs/performance.md), while an insert is checked by a unique index, so a transfer's cost stays flat
+ * as the collections grow. Every step re-derives the same result from the entries, so a run repeated
+ * after a crash, or two runs at once, apply it once; a redelivery reads the outcome, or resumes.
  */
 import { createHash } from 'node:crypto';
 import type { Collection, DocumentStore } from '../../runtime/src/index.ts';
@@ -36,13 +40,8 @@ export const TransferState = {
 } as const;
 export type TransferState = (typeof TransferState)[keyof typeof TransferState];
 
-/** The states a transfer may move to each state from: forward only, never back. */
-const EARLIER = {
-  pending: [],
-  debited: [TransferState.pending],
-  processed: [TransferState.pending, TransferState.debited],
-  rejected: [TransferState.pending],
-} as const satisfies Record<TransferState, readonly TransferState[]>;
+/** The states that end a transfer: recorded once, by insert, in `banking_transfer_outcomes`. */
+const FINAL: ReadonlySet<TransferState> = new Set([TransferState.processed, TransferState.rejected]);
 
 export const EntryKind = { open: 'open', debit: 'debit', credit: 'credit', reject: 'reject' } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
@@ -73,6 +72,11 @@ export interface EntryDoc extends Record<string, unknown> {
   at: string;
 }
 
+/**
+ * A transfer as a run sees it: the stored submission (`banking_transfers`: id, content, first
+ * submission) with the state it has reached. Only the final state is stored (OutcomeDoc); `pending` and
+ * `debited` live in the run (the debit entry is the record of `debited`).
+ */
 export interface TransferDoc extends Record<string, unknown> {
   _id: string;
   from: string;
@@ -91,6 +95,19 @@ export interface TransferDoc extends Record<string, unknown> {
   toVersion?: number;
   createdAt: string;
   updatedAt: string;
+}
+
+/** `banking_transfer_outcomes`: a transfer's final state, keyed by transaction id, inserted once. */
+export interface OutcomeDoc extends Record<string, unknown> {
+  _id: string;
+  state: typeof TransferState.processed | typeof TransferState.rejected;
+  reason?: RejectionReason;
+  detail?: string;
+  fromBalance?: number;
+  fromVersion?: number;
+  toBalance?: number;
+  toVersion?: number;
+  decidedAt: string;
 }
 
 export type TransferOutcome =
@@ -182,15 +199,17 @@ export const rejectionId = (account: string, txId: string): string => `${account
 export async function createLedgerIndexes(store: DocumentStore): Promise<void> {
   const entries = store.collection(Collections.entries);
   await entries.createIndex({ keys: { account: 1, txId: 1 }, unique: true, name: 'account_txId' });
-  await store.collection(Collections.transfers).createIndex({ keys: { state: 1 }, name: 'state' });
 }
 
 const MAX_ATTEMPTS = 200;
+/** Collisions retried on the cache's newer head before reading the store. */
+const CACHED_RETRIES = 3;
 
 export class Ledger {
   readonly accounts: Collection<AccountDoc>;
   readonly entries: Collection<EntryDoc>;
   readonly transfers: Collection<TransferDoc>;
+  readonly outcomes: Collection<OutcomeDoc>;
   readonly #signal: AbortSignal | undefined;
   readonly #now: () => string;
   readonly #cache: LedgerCache | undefined;
@@ -199,6 +218,7 @@ export class Ledger {
     this.accounts = store.collection<AccountDoc>(Collections.accounts);
     this.entries = store.collection<EntryDoc>(Collections.entries);
     this.transfers = store.collection<TransferDoc>(Collections.transfers);
+    this.outcomes = store.collection<OutcomeDoc>(Collections.outcomes);
     this.#signal = options.signal;
     this.#now = options.now ?? (() => new Date().toISOString());
     this.#cache = options.cache;
@@ -277,7 +297,10 @@ export class Ledger {
     throw new TransientError(`transfer ${t._id} is in state ${t.state}; retry`);
   }
 
-  /** Inserts the transfer in `pending`, or loads the one recorded by an earlier run. */
+  /**
+   * Inserts the transfer (in `pending`), or loads the one recorded by an earlier run with the state it
+   * reached: its outcome when decided, else `pending` (the next steps find what was written).
+   */
   async record(
     tx: TransactionSubmitted,
     submissionId: string,
@@ -296,10 +319,22 @@ export class Ledger {
       updatedAt: now,
     };
     if (tx.reference !== undefined) doc.reference = tx.reference;
-    if (await this.#insertOnce(this.transfers, doc)) return { transfer: doc, conflict: false };
+    const { state: _pending, updatedAt: _at, ...stored } = doc;
+    if (await this.#insertOnce(this.transfers, stored as TransferDoc))
+      return { transfer: doc, conflict: false };
+    // A redelivery, or a second submission of the id: the only reads, off the hot path.
     const existing = await this.transfers.findOne({ _id: tx.transactionId });
     if (existing === null) throw new TransientError(`transfer ${tx.transactionId} vanished; retry`);
-    return { transfer: existing, conflict: existing.contentHash !== doc.contentHash };
+    if (existing.contentHash !== doc.contentHash) return { transfer: existing, conflict: true };
+    const outcome = await this.outcomes.findOne({ _id: tx.transactionId });
+    return {
+      transfer: withOutcome(
+        // Transfers stored before outcomes had their own state; new ones have none: `pending` until decided.
+        { ...existing, state: (existing.state as TransferState | undefined) ?? TransferState.pending },
+        outcome,
+      ),
+      conflict: false,
+    };
   }
 
   /**
@@ -408,6 +443,14 @@ export class Ledger {
         }
         return entry;
       }
+      // Another run of this process took the slot and the cache knows its entry: try after it, without a
+      // read (a read by _id scans the collection on FerretDB 1.24). A few times only: a collision may also
+      // be this transaction's own entry (the unique {account, txId}), which only a read can tell.
+      const known = this.#cache?.head(account);
+      if (attempt < CACHED_RETRIES && known !== undefined && (known.seq ?? 0) > seq) {
+        guess = known;
+        continue;
+      }
       // Either another entry took the slot (go again from the new head), or this transaction already
       // has its entry on this account (the unique {account, txId}): then that one is the answer.
       const slot = await this.entries.findOne({ _id: entry._id });
@@ -467,24 +510,45 @@ export class Ledger {
   }
 
   /**
-   * Records progress, forward only: the update matches only while the stored state is earlier, so a
-   * stalled run that resumes after another run finished the transfer (processed) cannot set it back to
-   * debited. Such a run continues from the stored transfer instead. Values are derived from the
-   * entries, so two runs recording the same state store the same. The guard is a conditional update:
-   * atomic on MongoDB; on FerretDB 1.24 exact for a run that resumes after the other's write, while two
-   * writes racing within one update's read-then-write could still both apply (docs/ferretdb.md).
+   * Records progress. `debited` is not stored (the debit entry is its record): the run carries it on. A
+   * final state is inserted once into `banking_transfer_outcomes`; when another run inserted it first
+   * (two runs at once, or a stalled run resuming after another finished the transfer), the stored one is
+   * the answer, so nothing is set back. Values are derived from the entries, so both runs would store
+   * the same. An insert is atomic on MongoDB, FerretDB and the memory stores alike.
    */
   async #setState(t: TransferDoc, state: TransferState, fields: Partial<TransferDoc>): Promise<TransferDoc> {
     this.#signal?.throwIfAborted();
     const updatedAt = this.#now();
-    const moved = await this.transfers.updateOne(
-      { _id: t._id, state: { $in: [...EARLIER[state]] } },
-      { $set: { ...fields, state, updatedAt } },
-    );
-    if (moved.matchedCount === 1) return { ...t, ...fields, state, updatedAt };
-    const stored = await this.transfers.findOne({ _id: t._id });
-    if (stored === null) throw new TransientError(`transfer ${t._id} vanished; retry`);
-    return stored;
+    const next = { ...t, ...fields, state, updatedAt };
+    if (!FINAL.has(state)) return next;
+    const outcome: OutcomeDoc = {
+      _id: t._id,
+      state: state as OutcomeDoc['state'],
+      ...(fields as Partial<OutcomeDoc>),
+      decidedAt: updatedAt,
+    };
+    if (await this.#insertOnce(this.outcomes, outcome)) return next;
+    const stored = await this.outcomes.findOne({ _id: t._id });
+    if (stored === null) throw new TransientError(`outcome of ${t._id} vanished; retry`);
+    return withOutcome(t, stored);
+  }
+
+  /** Where a transfer stands: its recorded outcome, `pending` while undecided, undefined when unknown. */
+  async stateOf(txId: string): Promise<TransferState | undefined> {
+    const outcome = await this.outcomes.findOne({ _id: txId });
+    if (outcome !== null) return outcome.state;
+    const transfer = await this.transfers.findOne({ _id: txId });
+    return transfer === null
+      ? undefined
+      : ((transfer.state as TransferState | undefined) ?? TransferState.pending);
+  }
+
+  /** Transfers recorded but not decided (no outcome): what a crash left for a redelivery. Reads all. */
+  async unfinished(): Promise<string[]> {
+    const decided = new Set((await this.outcomes.find({})).map((o) => o._id));
+    return (await this.transfers.find({}))
+      .filter((t) => !decided.has(t._id) && !FINAL.has(t.state as TransferState))
+      .map((t) => t._id);
   }
 
   /** Account metadata, from the cache once seen (it is written once and never changes). */
@@ -507,6 +571,13 @@ export class Ledger {
       throw err;
     }
   }
+}
+
+/** The transfer with the final state its outcome records (unchanged when there is none yet). */
+function withOutcome(t: TransferDoc, outcome: OutcomeDoc | null): TransferDoc {
+  if (outcome === null) return t;
+  const { _id: _ignored, decidedAt, ...fields } = outcome;
+  return { ...t, ...fields, updatedAt: decidedAt };
 }
 
 function processed(t: TransferDoc, submissionId: string): TransactionProcessed {

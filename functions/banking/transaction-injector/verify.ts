@@ -13,7 +13,14 @@ import type { DocumentStore } from '../../runtime/src/index.ts';
 import { DEAD_LETTERS_COLLECTION as DEAD_LETTERS, type DeadLetter } from '../../runtime/src/index.ts';
 import { Collections, type JournalEntry } from '../lib/banking.ts';
 import type { AccountSnapshot, InvariantCheck, InvariantInput, OutcomeRecord } from '../lib/invariants.ts';
-import { type AccountDoc, type EntryDoc, EntryKind, type TransferDoc, TransferState } from '../lib/ledger.ts';
+import {
+  type AccountDoc,
+  type EntryDoc,
+  EntryKind,
+  type OutcomeDoc,
+  type TransferDoc,
+  TransferState,
+} from '../lib/ledger.ts';
 
 export interface Gathered {
   readonly accounts: AccountSnapshot[];
@@ -31,6 +38,9 @@ export async function gatherFromStore(store: DocumentStore, label: string): Prom
   const accounts = await store.collection<AccountDoc>(Collections.accounts).find({});
   const entries = await store.collection<EntryDoc>(Collections.entries).find({});
   const transfers = await store.collection<TransferDoc>(Collections.transfers).find({});
+  const decided = new Set(
+    (await store.collection<OutcomeDoc>(Collections.outcomes).find({})).map((o) => o._id),
+  );
   const journal = await store.collection<JournalEntry>(Collections.journal).find({});
   const deadLetters = await store.collection<DeadLetter>(DEAD_LETTERS).find({});
   const chains = new Map<string, EntryDoc[]>();
@@ -55,8 +65,11 @@ export async function gatherFromStore(store: DocumentStore, label: string): Prom
   const debits = new Set(entries.filter((e) => e.kind === EntryKind.debit).map((e) => e.txId));
   const credits = new Set(entries.filter((e) => e.kind === EntryKind.credit).map((e) => e.txId));
   const halfApplied = [...debits].filter((tx) => !credits.has(tx));
+  // Undecided: no outcome recorded (transfers from before outcomes carried their own final state).
   const stuck = transfers
-    .filter((t) => t.state !== TransferState.processed && t.state !== TransferState.rejected)
+    .filter(
+      (t) => !decided.has(t._id) && t.state !== TransferState.processed && t.state !== TransferState.rejected,
+    )
     .map((t) => t._id);
   return {
     source: `${label} (${accounts.length} accounts, ${entries.length} entries, ${transfers.length} transfers, ${journal.length} journal entries, ${deadLetters.length} dead letters)`,

@@ -3,8 +3,9 @@
  * transaction (Fluent Bit ships it to Elasticsearch, searchable by `banking.transaction.id`,
  * `.from`, `.to` and `event.outcome`), plus a journal document per event so tests and
  * `--verify` can query it. The document is written first and keyed by the event id, so a
- * redelivery never adds a second document; the line is written again only when an earlier run
- * stopped between the two (at-least-once; Elasticsearch dedupes when `event.id` is the `_id`).
+ * redelivery never adds a second document; then the line, then a marker (`banking_journal_logged`,
+ * same id). The line is written again only when an earlier run stopped before its marker
+ * (at-least-once; Elasticsearch dedupes when `event.id` is the `_id`). Inserts only.
  */
 
 import type { EventOf, SluiceFunction } from '../../runtime/src/index.ts';
@@ -33,7 +34,6 @@ export function toEntry(event: EventOf<Events, (typeof accepts)[number]>): Journ
     amount: data.amount,
     currency: data.currency,
     time: event.time ?? new Date().toISOString(),
-    logged: false,
   };
   if ('reason' in data) entry.reason = data.reason;
   if ('fromBalance' in data) {
@@ -72,19 +72,26 @@ export function auditFields(entry: JournalEntry, traceId: string): Record<string
 
 export const handle: Handle<typeof accepts> = async (event, { store, log, traceId }) => {
   const journal = store.collection<JournalEntry>(Collections.journal);
+  const logged = store.collection<{ _id: string }>(Collections.journalLogged);
   const entry = toEntry(event);
   try {
     await journal.insertOne(entry);
   } catch (err) {
     if (!(err instanceof DuplicateKeyError)) throw err;
-    const existing = await journal.findOne({ _id: entry._id });
-    if (existing?.logged === true) return undefined;
+    // A redelivery: the line is written again only if no earlier run got as far as its marker.
+    if ((await logged.findOne({ _id: entry._id })) !== null) return undefined;
   }
   const message =
     entry.outcome === 'processed'
       ? `transaction ${entry.transactionId} processed: ${entry.amount} ${entry.currency} ${entry.from} -> ${entry.to}`
       : `transaction ${entry.transactionId} rejected (${entry.reason}): ${entry.amount} ${entry.currency} ${entry.from} -> ${entry.to}`;
   log.info(message, auditFields(entry, traceId));
-  await journal.updateOne({ _id: entry._id }, { $set: { logged: true } });
+  // A marker inserted, not the entry updated: no read-then-write, which FerretDB 1.24 does by scanning the
+  // collection (docs/performance.md), so a journal line costs the same on a journal of any size.
+  try {
+    await logged.insertOne({ _id: entry._id });
+  } catch (err) {
+    if (!(err instanceof DuplicateKeyError)) throw err;
+  }
   return undefined;
 };

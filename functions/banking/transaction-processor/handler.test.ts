@@ -137,7 +137,7 @@ describe('transaction-processor', () => {
           1000, 0, 0,
         ]);
         expect(await ledger.entries.countDocuments({ kind: EntryKind.debit })).toBe(0);
-        expect((await ledger.transfers.findOne({ _id: 't' }))?.state).toBe(TransferState.rejected);
+        expect(await ledger.stateOf('t')).toBe(TransferState.rejected);
       });
     }
 
@@ -188,14 +188,18 @@ describe('transaction-processor', () => {
       const { ledger } = await ledgerWith({ a: 1000, b: 0 });
       const { transfer: stale } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
       await ledger.process(tx('t', 'a', 'b', 300), 's1'); // the run that took over the expired lock
-      const stored = async () => (await ledger.transfers.findOne({ _id: 't' }))?.state;
-      // The stalled run's steps: its debit decision finds the transfer already processed.
-      expect((await ledger.decide(stale)).state).toBe(TransferState.processed);
+      const stored = () => ledger.stateOf('t');
+      // The stalled run's steps: its debit decision finds the debit already written, its credit the credit,
+      // and its outcome the recorded one; nothing is written twice and nothing moves back.
+      const debited = await ledger.decide(stale);
+      expect(debited).toMatchObject({ state: TransferState.debited, fromBalance: 700 });
       expect(await stored()).toBe(TransferState.processed);
+      expect((await ledger.credit(debited)).state).toBe(TransferState.processed);
       expect((await ledger.credit({ ...stale, state: TransferState.debited })).state).toBe(
         TransferState.processed,
       );
       expect(await stored()).toBe(TransferState.processed);
+      expect(await ledger.outcomes.countDocuments({})).toBe(1);
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
     });
 
@@ -305,11 +309,7 @@ describe('transaction-processor', () => {
           accounts,
           outcomes,
           expectedSubmissions: submitted.map((t) => `s-${t.transactionId}`),
-          unfinishedTransfers: (
-            await ledger.transfers.find({
-              state: { $nin: [TransferState.processed, TransferState.rejected] },
-            })
-          ).map((t) => t._id),
+          unfinishedTransfers: await ledger.unfinished(),
         });
         expect(report.checks.filter((c) => !c.ok)).toEqual([]);
         expect(report.totals.processed).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import { freePort } from '../../../platform/test-servers/ports.ts';
 import { MongoDocumentStore, toBinary } from '../../runtime/src/index.ts';
 import { BankingEventType, type TransactionProcessed, type TransactionRejected } from '../lib/banking.ts';
 import { checkInvariants, type OutcomeRecord } from '../lib/invariants.ts';
-import { Ledger, TransferState } from '../lib/ledger.ts';
+import { Ledger } from '../lib/ledger.ts';
 import { seededRandom } from '../lib/prng.ts';
 import { bankingEvent } from '../lib/test-support.ts';
 
@@ -174,9 +174,7 @@ describe('transaction-processor process', () => {
       ),
       outcomes,
       expectedSubmissions: transfers.map((t) => `sub-${t.transactionId}`),
-      unfinishedTransfers: (
-        await ledger.transfers.find({ state: { $nin: [TransferState.processed, TransferState.rejected] } })
-      ).map((t) => t._id),
+      unfinishedTransfers: await ledger.unfinished(),
     });
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(report.totals.processed).toBeGreaterThan(50);
