@@ -21,6 +21,7 @@ import {
   runBrokerSection,
 } from './broker.ts';
 import { type LoadResult, pickLoadTool, runLoad } from './load.ts';
+import { type OrdersSection, ordersTable, runOrdersSection } from './orders.ts';
 import { runPipelineSection } from './pipeline.ts';
 import { pipelineTable, pipelineTargets, type StoreRun } from './pipeline-bench.ts';
 import { ROOT, SERVERS, type ServerSpec, startServer, stopServer } from './servers.ts';
@@ -55,8 +56,8 @@ const { values } = parseArgs({
     stores: { type: 'string' },
   },
 });
-/** `--sections broker,pipeline` runs only those (function, broker, pipeline, streams); default all. */
-const SECTIONS = ['function', 'broker', 'pipeline', 'streams'] as const;
+/** `--sections broker,pipeline` runs only those (function, broker, pipeline, streams, orders); default all. */
+const SECTIONS = ['function', 'broker', 'pipeline', 'streams', 'orders'] as const;
 const sections = new Set(
   values.sections?.split(',') ??
     (values['skip-broker'] === true ? ['function'] : (SECTIONS as readonly string[])),
@@ -250,6 +251,19 @@ async function main(): Promise<void> {
     });
   }
 
+  let orders: OrdersSection | undefined;
+  if (sections.has('orders')) {
+    log('orders: accepted through the gateway vs the broker path, then billed into a MongoDB-wire store');
+    orders = await runOrdersSection({
+      rounds: quick ? 1 : 2,
+      orders: quick ? 300 : 1000,
+      inFlight: config.connections,
+      url: config.rabbitmqUrl,
+      cpus: `${SERVER_CPU},${LOAD_CPU}`,
+      log,
+    });
+  }
+
   const floor = get(FLOOR);
   const rows: (TableRow & { name: string; p99Ms: number | undefined; rssAfterLoadMb: number | undefined })[] =
     servers.map((spec) => {
@@ -308,6 +322,7 @@ async function main(): Promise<void> {
         broker,
         pipeline,
         streams,
+        orders,
         targets,
         samples: Object.fromEntries(samples),
       },
@@ -320,6 +335,7 @@ async function main(): Promise<void> {
   if (broker !== undefined) out.push('', ...brokerTable(broker));
   if (pipeline !== undefined) out.push('', ...pipelineTable(pipeline));
   if (streams !== undefined) out.push(...streamsTable(streams));
+  if (orders !== undefined) out.push(...ordersTable(orders));
   const failures = rows.filter((r) => get(r.name).failures > 0 || get(r.name).errors.length > 0);
   for (const r of failures)
     out.push(

@@ -15,9 +15,16 @@ export const accepts = [OrdersEventType.orderPlaced] as const;
 export const emits = [OrdersEventType.orderBilled] as const;
 
 let billed: Counter | undefined;
+/** One ledger per store (its invoice counter is the instance's); the tests hand each call their own store. */
+const ledgers = new WeakMap<object, BillingLedger>();
+const ledgerOf = (store: ConstructorParameters<typeof BillingLedger>[0]): BillingLedger => {
+  let ledger = ledgers.get(store);
+  if (ledger === undefined) ledgers.set(store, (ledger = new BillingLedger(store)));
+  return ledger;
+};
 
 export const init: SluiceFunction['init'] = async ({ store }) => {
-  await new BillingLedger(store).createIndexes();
+  await ledgerOf(store).createIndexes();
   billed = metrics.getMeter('billing').createCounter('orders.billed', {
     description: 'Orders billed (a replayed redelivery is not counted again)',
   });
@@ -31,7 +38,7 @@ export const handle: Handle<typeof accepts, typeof emits> = async (event, { stor
       'order-id-mismatch',
       `the event id ${event.id} is not the order id ${order.orderId}`,
     );
-  const bill = await new BillingLedger(store).bill(order);
+  const bill = await ledgerOf(store).bill(order);
   billed?.add(1);
   return { type: OrdersEventType.orderBilled, subject: bill._id, data: billedEvent(bill) };
 };

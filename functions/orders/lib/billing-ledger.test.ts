@@ -62,6 +62,17 @@ describe('BillingLedger', () => {
     expect(await ledger.invoices.countDocuments({})).toBe(31);
   });
 
+  it('keeps numbers gapless and distinct with two instances billing at once (each its own counter)', async () => {
+    const store = new MemoryDocumentStore();
+    const [a, b] = [await ledgerOn(store), await ledgerOn(store)];
+    await a.bill(order(100)); // a's counter is ahead of b's, which has not read yet
+    const bills = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).bill(order(i + 1))),
+    );
+    const numbers = [invoiceNumber(1), ...bills.map((x) => x.invoiceNumber)].sort();
+    expect(numbers).toEqual(Array.from({ length: 41 }, (_, i) => invoiceNumber(i + 1)));
+  });
+
   it('lets a store failure through (the runtime answers 503 and the broker retries)', async () => {
     const store = new MemoryDocumentStore();
     const ledger = await ledgerOn(store);

@@ -5,10 +5,13 @@
  * (docs/ferretdb.md). Every write is a unique insert, the one operation both make atomic:
  *
  * 1. the order is billed already (`orders` by `_id` = order id) → that bill, as it was;
- * 2. else its invoice number: the one `invoices` holds for the order (unique index on `orderId`: a crash after
- *    step 2 finds it), or the next free one: read the highest, insert highest + 1; a racer that took that number
- *    makes the insert fail (`_id` = the number) and we try the next; a racer billing the same order makes it
- *    fail on `orderId` and we take its number. Numbers are gapless: one is taken only together with an order;
+ * 2. else its invoice number, by inserting the next free one (`_id` = the number): a number another instance took
+ *    makes the insert fail and we try the next; an order that has its number already (a crash after step 2, a
+ *    racer for the same order) makes it fail on the unique `orderId`, and we take that number (read only then:
+ *    FerretDB answers a secondary-key read by scanning). Which number to try comes from a counter in this instance, seeded from the highest taken
+ *    (one sorted read per instance, not one per order): concurrent orders in one instance try distinct numbers
+ *    instead of all racing for the same one. Every number below the counter is taken, so numbers stay gapless;
+ *    one whose insert failed for another reason (a store error) is tried again first;
  * 3. the bill (`orders`, `_id` = order id); a duplicate means a racer wrote the same bill first: read it.
  */
 import {
@@ -94,18 +97,37 @@ export class BillingLedger {
     }
   }
 
+  /** The next number this instance tries (every number below it is taken); undefined until read. */
+  #next: number | undefined;
+  /** Numbers this instance tried whose insert failed without a duplicate: free, tried again first. */
+  readonly #retry: number[] = [];
+
   async #invoiceFor(orderId: string): Promise<string> {
     for (let tries = 0; tries < MAX_NUMBER_TRIES; tries++) {
-      const mine = await this.invoices.findOne({ orderId });
-      if (mine !== null) return mine._id;
-      const [highest] = await this.invoices.find({}, { sort: { _id: -1 }, limit: 1 });
-      const next = invoiceNumber((highest === undefined ? 0 : invoiceSeq(highest._id)) + 1);
+      let seq = this.#retry.shift();
+      if (seq === undefined) {
+        if (this.#next === undefined) {
+          const [highest] = await this.invoices.find({}, { sort: { _id: -1 }, limit: 1 });
+          this.#next ??= (highest === undefined ? 0 : invoiceSeq(highest._id)) + 1;
+        }
+        seq = this.#next++;
+      }
+      const next = invoiceNumber(seq);
       try {
         await this.invoices.insertOne({ _id: next, orderId, takenAt: this.#now().toISOString() });
         return next;
       } catch (err) {
-        if (!(err instanceof DuplicateKeyError)) throw err;
-        // Taken by a racer: for this order (the loop finds it) or for another (the loop moves on).
+        if (!(err instanceof DuplicateKeyError)) {
+          this.#retry.push(seq);
+          throw err;
+        }
+        // Refused: the order has its number already (a crash after step 2, or a racer for it: unique `orderId`),
+        // and this one is free again; or the number was taken by another instance: try the next.
+        const mine = await this.invoices.findOne({ orderId });
+        if (mine !== null) {
+          this.#retry.push(seq);
+          return mine._id;
+        }
       }
     }
     throw new TransientError(`no free invoice number after ${MAX_NUMBER_TRIES} tries (heavy racing)`, {
