@@ -18,8 +18,10 @@ let billed: Counter | undefined;
 /** One ledger per store (its invoice counter is the instance's); the tests hand each call their own store. */
 const ledgers = new WeakMap<object, BillingLedger>();
 const ledgerOf = (store: ConstructorParameters<typeof BillingLedger>[0]): BillingLedger => {
-  let ledger = ledgers.get(store);
-  if (ledger === undefined) ledgers.set(store, (ledger = new BillingLedger(store)));
+  const known = ledgers.get(store);
+  if (known !== undefined) return known;
+  const ledger = new BillingLedger(store);
+  ledgers.set(store, ledger);
   return ledger;
 };
 
