@@ -32,7 +32,7 @@ PORT ?= 8080
 TEST_CHECKS := check-imports
 # Each system folder (functions/<system>/) may add its own <system>.mk (e.g. functions/banking/banking.mk).
 SYSTEM_MAKEFILES := $(sort $(filter-out functions/runtime/%,$(wildcard functions/*/*.mk)))
-AREA_MAKEFILES := functions/runtime/runtime.mk $(SYSTEM_MAKEFILES) bench/bench.mk platform/k3s/deploy.mk platform/k3s/apiserver/apiserver.mk eventing/eventing.mk platform/local/local.mk observability/observability.mk platform/build/build.mk platform/backup/backup.mk
+AREA_MAKEFILES := functions/runtime/runtime.mk $(SYSTEM_MAKEFILES) bench/bench.mk platform/k3s/deploy.mk platform/k3s/apiserver/apiserver.mk eventing/eventing.mk platform/local/local.mk observability/observability.mk platform/build/build.mk platform/backup/backup.mk platform/capacity/capacity.mk
 include $(AREA_MAKEFILES)
 
 .PHONY: help node install ferretdb chromium dev run invoke test test-unit test-int lint typecheck check-examples check-imports clean
