@@ -9,6 +9,10 @@ check-local-services: install ## validate every functions/*/service.yaml as `mak
 
 TEST_CHECKS += check-local-services
 
+.PHONY: console
+console: install ## print the running make dev's console URL, with its per-run token (docs/console.md)
+	@node platform/local/src/console/console-url.ts
+
 .PHONY: lineage
 lineage: install ## the path of one event through make dev, as a tree: make lineage ID=<event id> [ROOT=1]
 	@node platform/local/src/console/lineage-cli.ts --id '$(ID)' $(if $(ROOT),--root)
