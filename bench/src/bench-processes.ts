@@ -150,9 +150,12 @@ export async function stopBrokerChild(broker: BrokerChild, rabbitmqUrl: string):
   }
 }
 
+/** SIGTERM (a function drains and exits, writing its --cpu-prof), SIGKILL after 10 s. */
 export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGKILL');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
+  clearTimeout(timer);
 }

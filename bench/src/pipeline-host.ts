@@ -76,9 +76,15 @@ async function startFunction(
     ...env
   } = process.env;
   // The bundle, as the image runs it (pipeline.ts builds it): dist/functions/<name>/main.mjs.
+  // BENCH_PROFILE_DIR=<dir>: each function writes a --cpu-prof there when it stops (docs/performance.md).
+  const profile = process.env.BENCH_PROFILE_DIR;
+  const flags =
+    profile === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${name}.cpuprofile`];
   const child = spawn(
     'taskset',
-    ['-c', cpu, process.execPath, join(ROOT, 'dist/functions', name, 'main.mjs')],
+    ['-c', cpu, process.execPath, ...flags, join(ROOT, 'dist/functions', name, 'main.mjs')],
     {
       env: {
         ...env,
