@@ -236,6 +236,32 @@ describe('make smoke / undeploy / images / cluster (DRY_RUN=1)', () => {
     expect(out).toContain('--disable=traefik');
   });
 
+  it('cluster creates a server with a generated token on a file, never on a command line, and joins agents with it', () => {
+    const server = dryRun('cluster');
+    const at = positions(server, [
+      /install -m 0600 \/dev\/stdin \/etc\/rancher\/k3s\/sluice-token <<< <generated cluster token>/,
+      /INSTALL_K3S_EXEC=server --disable=traefik --write-kubeconfig-mode=0600 --token-file \/etc\/rancher\/k3s\/sluice-token/,
+      /install -m 0600 -o \d+ -g \d+ \/etc\/rancher\/k3s\/sluice-token \S+\/k3s-sluice\.token/,
+    ]);
+    expect(
+      at.every((i) => i >= 0),
+      String(at),
+    ).toBe(true);
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+    expect(server).toContain('make cluster K3S_URL=https://<this host>:6443 K3S_TOKEN_FILE=<the copy>');
+    const agent = dryRun('cluster', {
+      K3S_URL: 'https://10.0.0.1:6443',
+      K3S_TOKEN_FILE: '/home/dev/k3s-sluice.token',
+    });
+    expect(agent).toContain('install -m 0600 /home/dev/k3s-sluice.token /etc/rancher/k3s/sluice-token');
+    expect(agent).toMatch(
+      /K3S_URL=https:\/\/10\.0\.0\.1:6443 'INSTALL_K3S_EXEC=agent --token-file \/etc\/rancher\/k3s\/sluice-token'/,
+    );
+    expect(agent).not.toContain('--disable=traefik');
+    expect(agent).not.toContain('k3s-sluice.yaml');
+    expect(() => dryRun('cluster', { K3S_URL: 'http://10.0.0.1' })).toThrow(/K3S_URL must be/);
+  });
+
   it('cluster keeps the admin kubeconfig private: root-only on the node, a 0600 copy for the invoking user', () => {
     const out = dryRun('cluster', { KUBECONFIG_OUT: '/home/dev/.kube/k3s-sluice.yaml' });
     expect(out).toContain('--write-kubeconfig-mode=0600');
