@@ -103,6 +103,8 @@ describe('orders end to end on the local platform (RabbitMQ + FerretDB)', () => 
     await post('/movies', { title: 'American Graffiti', description: '' });
     expect(((await (await api(`/movies/${amelie.id}`)).json()) as { title: string }).title).toBe('Amélie');
 
+    const third = (await (await api('/movies?title=third')).json()) as { movies: { title: string }[] };
+    expect(third.movies.map((m) => m.title)).toEqual(['The Third Man']);
     const found = (await (await api('/movies?title=AME')).json()) as { movies: { title: string }[] };
     expect(new Set(found.movies.map((m) => m.title))).toEqual(new Set(['Amélie', 'American Graffiti']));
     const first = (await (await api('/movies?limit=2')).json()) as { movies: unknown[]; next: string };

@@ -1,7 +1,7 @@
 /**
  * inventory — the movie inventory behind api-gateway at `/api/movies` (its own database, `inventory`):
- *   GET    /movies                 paged by id (?after=<id>&limit=), ?title= filters by title prefix
- *                                  (case and accents ignored: an index range on the folded title)
+ *   GET    /movies                 paged by id (?after=<id>&limit=), ?title= filters by title: each word given
+ *                                  starts a word of the title (case and accents ignored; lib/movies.ts)
  *   POST   /movies                 {"title","description"} (movie.schema.json) → 201 + Location
  *   GET    /movies/:id
  *   PUT    /movies/:id             the same body → 200
@@ -16,9 +16,9 @@ import {
   MAX_TITLE_FILTER,
   MOVIE_ID,
   type MovieDoc,
-  prefixRange,
   publicMovie,
-  titleKey,
+  titleFilter,
+  titleWords,
 } from '../lib/movies.ts';
 import { Collections, type InvalidParam } from '../lib/orders.ts';
 import movieSchema from './movie.schema.json' with { type: 'json' };
@@ -67,8 +67,8 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
         return sendProblem(res, 400, 'title must be one value', [
           { name: 'title', reason: `one value of at most ${MAX_TITLE_FILTER} characters` },
         ]);
-      const filter: Record<string, unknown> = {};
-      if (typeof title === 'string' && titleKey(title) !== '') filter.titleKey = prefixRange(titleKey(title));
+      const byTitle = typeof title === 'string' ? titleFilter(title) : undefined;
+      const filter: Record<string, unknown> = { ...byTitle };
       if (paging.after !== undefined) filter._id = { $gt: paging.after };
       const list = await movies.find(filter, { sort: { _id: 1 }, limit: paging.limit });
       const last = list.at(-1);
@@ -90,7 +90,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
       const doc: MovieDoc = {
         _id: randomUUID(),
         ...input,
-        titleKey: titleKey(input.title),
+        titleWords: titleWords(input.title),
         createdAt: now,
         updatedAt: now,
       };
@@ -121,7 +121,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
       const updatedAt = new Date().toISOString();
       const done = await movies.findOneAndUpdate(
         { _id: { $eq: id } },
-        { $set: { ...input, titleKey: titleKey(input.title), updatedAt } },
+        { $set: { ...input, titleWords: titleWords(input.title), updatedAt } },
       );
       if (done === null) return sendProblem(res, 404, `no movie ${id}`);
       res.json(publicMovie(done));

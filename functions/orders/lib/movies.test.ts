@@ -1,20 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { prefixRange, publicMovie, titleKey } from './movies.ts';
+import { MemoryDocumentStore } from '../../runtime/src/index.ts';
+import { publicMovie, titleFilter, titleWords } from './movies.ts';
 
-describe('titleKey', () => {
+describe('titleWords', () => {
   it.each([
-    ['Amélie', 'amelie'],
-    ['  The   Third Man ', 'the third man'],
-    ['ÉTÉ', 'ete'],
-  ])('%j → %j', (title, key) => expect(titleKey(title)).toBe(key));
+    ['Amélie', ['amelie']],
+    ['  The   Third Man ', ['the', 'third', 'man']],
+    ['Le Fabuleux Destin d’Amélie Poulain', ['le', 'fabuleux', 'destin', 'd', 'amelie', 'poulain']],
+    ['ÉTÉ 85', ['ete', '85']],
+  ])('%j → %j', (title, words) => expect(titleWords(title)).toEqual(words));
 });
 
-describe('prefixRange', () => {
-  it('takes every key that starts with the prefix and nothing else', () => {
-    const r = prefixRange('ame');
-    const inRange = (k: string) => k >= r.$gte && k < r.$lt;
-    expect(['ame', 'amelie', 'american psycho'].every(inRange)).toBe(true);
-    expect(['am', 'amf', 'bame'].some(inRange)).toBe(false);
+describe('titleFilter', () => {
+  it('asks every word of the query to start a word of the title', () => {
+    expect(titleFilter('Third MAN')).toEqual({
+      $and: [
+        { titleWords: { $elemMatch: { $gte: 'third', $lt: 'third\uffff' } } },
+        { titleWords: { $elemMatch: { $gte: 'man', $lt: 'man\uffff' } } },
+      ],
+    });
+    expect(titleFilter('  ')).toBeUndefined();
+  });
+
+  it('matches on the memory store as on MongoDB (mingo)', async () => {
+    const store = new MemoryDocumentStore();
+    const movies = store.collection('movies');
+    for (const [i, title] of ['The Third Man', 'Amélie', 'American Graffiti', 'Manhattan'].entries())
+      await movies.insertOne({ _id: String(i), title, titleWords: titleWords(title) });
+    const titles = async (q: string) => (await movies.find(titleFilter(q) ?? {})).map((m) => m.title).sort();
+    expect(await titles('third')).toEqual(['The Third Man']);
+    expect(await titles('AME')).toEqual(['American Graffiti', 'Amélie']);
+    expect(await titles('man')).toEqual(['Manhattan', 'The Third Man']);
+    expect(await titles('third man')).toEqual(['The Third Man']);
+    expect(await titles('hird')).toEqual([]);
   });
 });
 
@@ -23,7 +41,7 @@ describe('publicMovie', () => {
     const m = publicMovie({
       _id: 'x',
       title: 'Amélie',
-      titleKey: 'amelie',
+      titleWords: ['amelie'],
       description: 'd',
       createdAt: 'c',
       updatedAt: 'u',

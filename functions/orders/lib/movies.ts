@@ -5,8 +5,8 @@
 export type MovieDoc = {
   readonly _id: string;
   readonly title: string;
-  /** The title folded for the prefix filter: lower case, accents off, spaces collapsed (indexed). */
-  readonly titleKey: string;
+  /** The title's words folded for the filter: lower case, accents off (`?title=third` finds The Third Man; indexed). */
+  readonly titleWords: readonly string[];
   readonly description: string;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -23,14 +23,28 @@ export interface Movie {
 export const MOVIE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const MAX_TITLE_FILTER = 200;
 
-/** `Amélie  ` → `amelie`: what `?title=` is compared with, so `?title=ame` finds it. */
-export function titleKey(title: string): string {
-  return title.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim();
+/** `Le Fabuleux Destin d’Amélie` → `['le', 'fabuleux', 'destin', 'd', 'amelie']`: case and accents off, split
+ * on anything but letters and digits. Stored with the movie, and applied to `?title=` the same way. */
+export function titleWords(title: string): string[] {
+  return title
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w !== '');
 }
 
-/** A MongoDB range that matches every key starting with `prefix` (an index range, not a scan). */
-export function prefixRange(prefix: string): { $gte: string; $lt: string } {
-  return { $gte: prefix, $lt: `${prefix}\uffff` };
+/** At most this many words of a `?title=` filter are used. */
+export const MAX_FILTER_WORDS = 8;
+
+/**
+ * The store filter for `?title=`: every word of it starts some word of the title (`third man`, `ame`), as one
+ * `$elemMatch` range per word over the indexed `titleWords` (a multikey index range on MongoDB). Undefined for none.
+ */
+export function titleFilter(query: string): Record<string, unknown> | undefined {
+  const words = titleWords(query).slice(0, MAX_FILTER_WORDS);
+  if (words.length === 0) return undefined;
+  return { $and: words.map((w) => ({ titleWords: { $elemMatch: { $gte: w, $lt: `${w}\uffff` } } })) };
 }
 
 export function publicMovie(doc: MovieDoc): Movie {
