@@ -145,6 +145,10 @@ describe('orders end to end on the local platform (RabbitMQ + FerretDB)', () => 
     expect(sa.invoice?.number).not.toBe(sb.invoice?.number);
     const bills = await store.collection(Collections.orders).find({ _id: { $in: [ida, idb] } });
     expect(bills.map((x) => x.totalAmountCents).sort()).toEqual([5000, 5050]);
+    // billing's counter, in its own exposition (the orders dashboard reads it; observability's name check).
+    const instance = platform?.serving.functions.get('billing')?.scaler.snapshot().instances[0];
+    const exposition = await (await fetch(`${instance?.metricsUrl}/metrics`)).text();
+    expect(exposition).toMatch(/^orders_billed_total\{/m);
   }, 120_000);
 
   it('answers a retried POST with the same Idempotency-Key with the same order, billed once; another body → 422', async () => {

@@ -67,6 +67,22 @@ describe('dashboard streams', () => {
   });
 });
 
+describe('dashboard orders', () => {
+  const panels = (
+    JSON.parse(render('orders')) as { panels: { title?: string; targets?: { expr: string }[] }[] }
+  ).panels;
+  it("shows orders accepted and billed, billing's queue and paused state, each from the metric that measures it", () => {
+    const expr = (title: string): string =>
+      (panels.find((p) => p.title === title)?.targets ?? []).map((t) => t.expr).join('\n');
+    expect(expr('Orders placed at the gateway, by status')).toContain('http_route="/api/billing"');
+    expect(expr('Orders billed per second')).toContain('orders_billed_total');
+    expect(expr("Billing's queue")).toContain('sluice_trigger_queue_depth{trigger="billing"}');
+    expect(expr("Billing's queue")).toContain('rabbitmq_detailed_queue_messages_ready');
+    expect(expr('Billing paused')).toContain('sluice_trigger_paused');
+    expect(expr('Movies: requests by status')).toContain('http_route="/api/movies"');
+  });
+});
+
 describe.each(Object.keys(DASHBOARDS))('dashboard %s', (name) => {
   const json = render(name);
   const dashboard = JSON.parse(json) as {

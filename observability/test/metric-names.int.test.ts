@@ -38,6 +38,11 @@ const EXTERNAL = new Set([
   'streams_windows_closed_total',
   'sluice_dispatcher_replicas',
   'sluice_dispatcher_queue_depth',
+  // billing's counter: read from its live exposition in functions/orders/orders.int.test.ts; the local broker's
+  // trigger series from its GET /metrics in eventing/src/broker.contract.ts (both backends).
+  'orders_billed_total',
+  'sluice_trigger_queue_depth',
+  'sluice_trigger_paused',
 ]);
 
 interface PromTarget {
