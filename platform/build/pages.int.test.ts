@@ -33,6 +33,9 @@ afterAll(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
+/** Polls bound a hang only: a loaded machine may take seconds for what usually takes milliseconds. */
+const WAIT = { timeout: 30_000 };
+
 describe('a built page in the browser', () => {
   it('renders its data with its CSS, reacts to the keyboard, and loads only from its own origin', async () => {
     const page = await browser.newPage();
@@ -47,7 +50,9 @@ describe('a built page in the browser', () => {
     await page.goto(`${base}/stations`);
     expect(page.url()).toBe(`${base}/stations/`);
     const items = page.getByRole('list', { name: 'stations' }).getByRole('listitem');
-    await expect.poll(() => items.allTextContents()).toEqual(['Quai <b>Ouest</b>: 7 bikes', 'Gare: 0 bikes']);
+    await expect
+      .poll(() => items.allTextContents(), WAIT)
+      .toEqual(['Quai <b>Ouest</b>: 7 bikes', 'Gare: 0 bikes']);
     const color = await items
       .first()
       .evaluate((li) => li.ownerDocument.defaultView?.getComputedStyle(li).color);
@@ -55,7 +60,7 @@ describe('a built page in the browser', () => {
 
     await page.getByRole('button', { name: 'count' }).focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByRole('button').textContent()).toBe('count 1');
+    await expect.poll(() => page.getByRole('button').textContent(), WAIT).toBe('count 1');
 
     expect(problems).toEqual([]);
     expect(requested.filter((u) => !u.startsWith(`${base}/`))).toEqual([]);
