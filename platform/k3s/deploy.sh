@@ -25,10 +25,10 @@ if [[ "$SKIP_PLATFORM" != 1 ]]; then
   grep -q '^kind: RabbitmqSource$' "$MANIFEST" && WITH_RABBITMQ_SOURCE=1
   WITH_KEDA=0
   grep -q '^kind: ScaledObject$' "$MANIFEST" && WITH_KEDA=1
-  # Production (its Namespaces' environment label) must survive a lost node: the platform's data path too.
-  PLATFORM_HA=0
-  grep -q '^    sluice.dev/environment: production$' "$MANIFEST" && PLATFORM_HA=1
-  export WITH_RABBITMQ_SOURCE WITH_KEDA PLATFORM_HA
+  # Production (its Namespaces' environment label) must survive a lost node, and serve its gateway over HTTPS.
+  PLATFORM_HA=0 PLATFORM_TLS=0
+  grep -q '^    sluice.dev/environment: production$' "$MANIFEST" && PLATFORM_HA=1 PLATFORM_TLS=1
+  export WITH_RABBITMQ_SOURCE WITH_KEDA PLATFORM_HA PLATFORM_TLS
   "$K3S_DIR/install-platform.sh"
 fi
 

@@ -6,8 +6,8 @@
 #   eventing-rabbitmq broker (+ source when WITH_RABBITMQ_SOURCE=1) → KEDA (when WITH_KEDA=1: the manifests hold
 #   a ScaledObject, whose CRD must exist before they are applied).
 # Idempotent: server-side apply of the same release converges; the ConfigMap patches are merges.
-#   PLATFORM_HA=1 (production): 2 activators, webhooks and Kourier gateways (docs/deploy.md, "High availability").
-# Env: DOMAIN (default: sslip.io), WITH_RABBITMQ_SOURCE, WITH_KEDA, PLATFORM_HA (0|1), DRY_RUN (0|1).
+#   PLATFORM_HA=1 (production): 2 activators, webhooks, Kourier gateways; PLATFORM_TLS=1: HTTPS (docs/deploy.md).
+# Env: DOMAIN, ACME_EMAIL, WITH_RABBITMQ_SOURCE, WITH_KEDA, PLATFORM_HA, PLATFORM_TLS (0|1), DRY_RUN (0|1).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -16,6 +16,10 @@ DOMAIN="${DOMAIN:-}"
 WITH_RABBITMQ_SOURCE="${WITH_RABBITMQ_SOURCE:-0}"
 WITH_KEDA="${WITH_KEDA:-0}"
 PLATFORM_HA="${PLATFORM_HA:-0}"
+PLATFORM_TLS="${PLATFORM_TLS:-0}"
+ACME_EMAIL="${ACME_EMAIL:-}"
+[[ "$PLATFORM_TLS" != 1 || -z "$DOMAIN" || "$ACME_EMAIL" =~ ^[^@[:space:]]+@[^@[:space:]]+$ ]] ||
+  die "HTTPS with DOMAIN=$DOMAIN needs ACME_EMAIL (Let's Encrypt's account address)"
 GH=https://github.com
 SERVING="$GH/knative/serving/releases/download/$KNATIVE_SERVING_VERSION"
 EVENTING="$GH/knative/eventing/releases/download/$KNATIVE_EVENTING_VERSION"
@@ -95,5 +99,27 @@ if [[ "$PLATFORM_HA" == 1 ]]; then
   kube -n kourier-system scale deployment 3scale-kourier-gateway --replicas=2
   wait_deployments knative-serving activator webhook
   wait_deployments kourier-system 3scale-kourier-gateway
+fi
+# HTTPS on the external domain (the public gateway; cluster-local Services are not on it), HTTP redirected:
+# Knative's cert-manager integration (in the Serving controller) asks cert-manager for a certificate per Service.
+if [[ "$PLATFORM_TLS" == 1 ]]; then
+  if [[ -n "$DOMAIN" ]]; then
+    log "HTTPS: Let's Encrypt (HTTP-01 through Kourier) for *.$DOMAIN, account $ACME_EMAIL"
+    run_stdin "<ClusterIssuer sluice-acme, email $ACME_EMAIL>" "$KUBECTL" apply --server-side --force-conflicts -f - \
+      < <(sed "s|email: ACME_EMAIL|email: $ACME_EMAIL|" "$K3S_DIR/tls/acme-issuer.yaml")
+    issuer=sluice-acme
+  else
+    log "HTTPS: no DOMAIN, so a CA of this cluster (cert-manager, self-signed root)"
+    kube apply --server-side --force-conflicts -f "$K3S_DIR/tls/selfsigned-ca.yaml"
+    kube -n cert-manager wait --for=condition=Ready --timeout="$WAIT_TIMEOUT" certificate/sluice-ca
+    issuer=sluice-ca
+  fi
+  kube -n knative-serving patch configmap/config-certmanager --type=merge \
+    -p "{\"data\":{\"issuerRef\":\"kind: ClusterIssuer\\nname: $issuer\\n\"}}"
+  kube -n knative-serving patch configmap/config-network --type=merge \
+    -p '{"data":{"external-domain-tls":"Enabled","http-protocol":"Redirected"}}'
+  # The integration reads its config at start (Knative's docs restart the controller after enabling it).
+  kube -n knative-serving rollout restart deployment/controller
+  wait_deployments knative-serving controller
 fi
 log "platform ready"

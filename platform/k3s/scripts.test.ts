@@ -138,6 +138,7 @@ describe('make deploy (DRY_RUN=1)', () => {
     expect(output).toContain('?authSource=admin"');
     expect(output).not.toContain('mongodb-keyfile');
     expect(output).not.toContain('patch hpa activator');
+    expect(output).not.toContain('external-domain-tls');
   });
 
   it('deploys production without a single point of failure: keyfile, replica set, majority writes, HA platform', () => {
@@ -160,6 +161,29 @@ describe('make deploy (DRY_RUN=1)', () => {
     expect(at).toEqual([...at].sort((a, b) => a - b));
     expect(production).toContain(
       'mongodb://sluice:<app-password>@mongodb.sluice-data.svc.cluster.local:27017/?authSource=admin&replicaSet=rs0&w=majority',
+    );
+    // HTTPS for the public gateway: a CA of the cluster without DOMAIN, HTTP redirected.
+    const tls = positions(steps.join('\n'), [
+      /apply --server-side --force-conflicts -f \S+platform\/k3s\/tls\/selfsigned-ca.yaml/,
+      /-n cert-manager wait --for=condition=Ready .*certificate\/sluice-ca/,
+      /patch configmap\/config-certmanager .*name: sluice-ca/,
+      /patch configmap\/config-network .*"external-domain-tls":"Enabled","http-protocol":"Redirected"/,
+      /rollout restart deployment\/controller/,
+    ]);
+    expect(
+      tls.every((i) => i >= 0),
+      String(tls),
+    ).toBe(true);
+    expect(tls).toEqual([...tls].sort((a, b) => a - b));
+    const acme = dryRun('deploy', {
+      OVERLAY: 'production',
+      DOMAIN: 'fn.example.com',
+      ACME_EMAIL: 'ops@example.com',
+    });
+    expect(acme).toContain('<<< <ClusterIssuer sluice-acme, email ops@example.com>');
+    expect(acme).toMatch(/patch configmap\/config-certmanager .*name: sluice-acme/);
+    expect(() => dryRun('deploy', { OVERLAY: 'production', DOMAIN: 'fn.example.com' })).toThrow(
+      /needs ACME_EMAIL/,
     );
   });
 
