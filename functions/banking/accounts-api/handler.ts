@@ -21,6 +21,13 @@ export const accepts = [
   BankingEventType.transactionRejected,
 ] as const;
 
+/**
+ * Without the runtime's idempotency guard: every write is idempotent by itself (balances applied only
+ * when their version is newer, one outcome per submission id, the opening upserted), and nothing is
+ * replied, so the guard's claim and completion would only add 2 store calls per event.
+ */
+export const idempotent = false;
+
 export const RECENT_TRANSACTIONS = 20;
 const MAX_PAGE = 1000;
 

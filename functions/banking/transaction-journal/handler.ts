@@ -14,6 +14,13 @@ import { BankingEventType, Collections, type JournalEntry } from '../lib/banking
 import type { Events, Handle } from './events.gen.ts';
 
 export const accepts = [BankingEventType.transactionProcessed, BankingEventType.transactionRejected] as const;
+/**
+ * Without the runtime's idempotency guard: the entry is keyed by the event id and the line by its marker,
+ * so a redelivery adds nothing, and the guard's claim and completion would be 2 of the 4 store calls per
+ * event (docs/performance.md). Two copies of one event delivered at the same moment may each write the
+ * line (lines are at least once, as after a crash).
+ */
+export const idempotent = false;
 
 export const init: SluiceFunction['init'] = async ({ store }) => {
   const journal = store.collection(Collections.journal);
