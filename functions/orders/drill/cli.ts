@@ -3,15 +3,40 @@
  * KUBECONFIG is set (drill-cluster.ts: kubectl scale of billing's dispatcher; DRY_RUN=1 prints the commands).
  *   node functions/orders/drill/cli.ts --orders 20
  * Env: GATEWAY_URL (else make dev's, or the cluster's api-gateway), MONGODB_URL/MONGODB_DB (billing's database,
- * when make dev runs on MongoDB), NAMESPACE (cluster, else the overlay's), KUBECTL, RABBITMQ_NAMESPACE, RABBITMQ_POD.
+ * when make dev runs on MongoDB), NAMESPACE and RABBITMQ_NAMESPACE (cluster; else the app and data Namespaces of dist/manifests/$OVERLAY.yaml, make
+ * manifests), KUBECTL, RABBITMQ_POD.
  * Exit 0 after the final line `drill: N orders queued while billing was paused, N billed exactly once after resume`;
  * 1 when the drill fails (the reason on the last line), 64 on bad arguments, 69 when nothing runs.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { endpointsFilePath, readDevEndpoints } from '../../runtime/src/index.ts';
 import { DrillFailure, runDrill } from './drill.ts';
 import { clusterPlatform } from './drill-cluster.ts';
 import { localPlatform } from './drill-local.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+/** The overlay's Namespace of a role (`sluice.dev/namespace-role: app|data`), as platform/k3s/lib.sh reads it. */
+function overlayNamespace(manifest: string, role: 'app' | 'data'): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(manifest, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const doc of parseAllDocuments(text)) {
+    const o = doc.toJS() as {
+      kind?: string;
+      metadata?: { name?: string; labels?: Record<string, string> };
+    } | null;
+    if (o?.kind === 'Namespace' && o.metadata?.labels?.['sluice.dev/namespace-role'] === role)
+      return o.metadata.name;
+  }
+  return undefined;
+}
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -26,11 +51,14 @@ const env = process.env;
 
 async function main(): Promise<number> {
   if (env.KUBECONFIG) {
-    const namespace = env.NAMESPACE || `sluice-${env.OVERLAY || 'qualification'}`;
+    const manifest = resolve(ROOT, 'dist/manifests', `${env.OVERLAY || 'qualification'}.yaml`);
+    const namespace =
+      env.NAMESPACE || overlayNamespace(manifest, 'app') || `sluice-${env.OVERLAY || 'qualification'}`;
     const cluster = clusterPlatform({
       kubectl: env.KUBECTL || 'kubectl',
       namespace,
-      rabbitmqNamespace: env.RABBITMQ_NAMESPACE || namespace,
+      // The data services run in the environment's data namespace (docs/deploy.md, "Two namespaces").
+      rabbitmqNamespace: env.RABBITMQ_NAMESPACE || overlayNamespace(manifest, 'data') || `${namespace}-data`,
       rabbitmqPod: env.RABBITMQ_POD || 'rabbitmq-server-0',
       dryRun: env.DRY_RUN === '1',
       out,

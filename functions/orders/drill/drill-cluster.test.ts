@@ -54,6 +54,12 @@ describe('make drill on a cluster (DRY_RUN=1)', () => {
     ).toBeGreaterThanOrEqual(0);
   });
 
+  it("finds the overlay's app and data namespaces in its rendered manifest unless told", () => {
+    const production = dryRun({ OVERLAY: 'production' });
+    expect(production).toMatch(/^\+ kubectl -n sluice scale deployment\/billing-dispatcher --replicas=0$/m);
+    expect(production).toMatch(/^\+ kubectl -n sluice-data exec rabbitmq-server-0 /m);
+  });
+
   it('uses GATEWAY_URL when given, else the api-gateway Knative Service URL', () => {
     expect(at(/get ksvc api-gateway/)).toBeGreaterThanOrEqual(0);
     const given = dryRun({ GATEWAY_URL: 'http://gw.example' });

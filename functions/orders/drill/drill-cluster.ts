@@ -18,7 +18,7 @@ const run = promisify(execFile);
 export interface ClusterOptions {
   readonly kubectl: string;
   readonly namespace: string;
-  /** Where the broker's RabbitmqCluster runs. @default namespace */
+  /** Where the broker's RabbitmqCluster runs: the environment's data namespace. */
   readonly rabbitmqNamespace: string;
   /** @default rabbitmq-server-0 */
   readonly rabbitmqPod: string;
