@@ -266,3 +266,42 @@ describe('the recording in MongoDB', () => {
     await second.flush();
   });
 });
+
+describe('make dev with MONGODB_URL', () => {
+  const db = `console_restart_${run.replace(/-/g, '_')}`;
+  afterAll(async () => {
+    const store = (await openStore({ mongodbUrl: inject('mongodbUrl'), mongodbDb: db })) as DocumentStore;
+    await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } }).db?.dropDatabase();
+    await store.close();
+  });
+
+  it('shows an event’s path again after make dev restarted', async () => {
+    const env = { MONGODB_URL: inject('mongodbUrl'), MONGODB_DB: db };
+    const id = `kept-${run}`;
+    const first = await startConsolePlatform(env);
+    try {
+      expect(
+        (await postEvent(first.platform.broker?.url ?? '', HELLO_TYPE, { name: 'Ada' }, id)).status,
+      ).toBe(202);
+      await until('hello delivered', async () => {
+        const r = await first.api<{ root: LineageNode }>(`/v1/lineage/${id}`);
+        return r.status === 200 && r.body.root.deliveries.length === 1 ? true : undefined;
+      });
+    } finally {
+      await first.stop();
+    }
+    const second = await startConsolePlatform(env);
+    try {
+      const r = await second.api<{ root: LineageNode }>(`/v1/lineage/${id}`);
+      expect(r.status).toBe(200);
+      expect(r.body.root.deliveries[0]).toMatchObject({
+        trigger: 'hello',
+        outcome: 'delivered',
+        status: 200,
+      });
+      expect((await second.api<RecorderStats>('/v1/stats')).body.store).toBe('mongodb');
+    } finally {
+      await second.stop();
+    }
+  });
+});

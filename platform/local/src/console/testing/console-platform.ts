@@ -28,7 +28,10 @@ export interface ConsolePlatform {
   stop(): Promise<void>;
 }
 
-export async function startConsolePlatform(): Promise<ConsolePlatform> {
+/** `env`: added to the platform's (MONGODB_URL + MONGODB_DB: the recording survives a restart). */
+export async function startConsolePlatform(
+  env: Readonly<Record<string, string>> = {},
+): Promise<ConsolePlatform> {
   const failing = await startRecorder(500);
   const dir = await mkdtemp(join(tmpdir(), 'sluice-console-'));
   const manifests = parseEventingManifests([
@@ -79,6 +82,7 @@ spec:
         GATEWAY_PORT: '0',
         SLUICE_SCALE_TO_ZERO_AFTER: '60s',
         SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
+        ...env,
       },
       services: [
         await loadKnativeService(join(ROOT, 'functions/demo/hello/service.yaml')),
