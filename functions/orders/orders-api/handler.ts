@@ -38,6 +38,13 @@ export const accepts = [OrdersEventType.orderBilled] as const;
 /** Published to the broker (not a reply): checked against its schema before each publish. */
 export const emits = [OrdersEventType.orderPlaced] as const;
 
+/**
+ * Without the runtime's idempotency guard for billing's replies: each is recorded by a unique insert keyed by the
+ * order id (a redelivery finds it and writes nothing) and answered 204 with no reply, so the guard's claim and
+ * completion would only add two store writes per order.
+ */
+export const idempotent = false;
+
 const SOURCE = '/sluice/functions/orders-api';
 let publisher: OrderPublisher | undefined;
 
