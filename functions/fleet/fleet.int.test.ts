@@ -3,7 +3,9 @@
  * repository, the broker from eventing/manifests, RabbitMQ, FerretDB): `make simulate`'s CLI publishes fixes over
  * AMQP → the `positions` RabbitmqSource → the broker → position-tracker; every fix sent is in raw history exactly
  * once (resends and redeliveries included), late ones too, and the live position of each vehicle is its newest
- * fix. Bad positions sent to the broker come back in the dead-letter sink with their reason.
+ * fix. vehicles-api answers through the gateway, its live stream too; the page at /fleet/ shows the vehicles moving
+ * in a real browser (Chromium), and its screenshot is the README's. Bad positions sent to the broker come back in
+ * the dead-letter sink with their reason.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,8 +14,10 @@ import { join, resolve } from 'node:path';
 import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
+import { buildPage } from '../../platform/build/pages.ts';
 import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
+import { launchBrowser, screenshot } from '../../platform/test-servers/browser.ts';
 import { DEAD_LETTERS_COLLECTION, type DocumentStore, openStore } from '../runtime/src/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -89,6 +93,8 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-fleet-'));
+    // fleet-web serves its built page, as `make dev` builds it first (fleet.mk).
+    await buildPage({ dir: join(ROOT, 'functions/fleet/fleet-web/page') });
     // A queue left by an earlier run would feed its fixes into this one.
     const conn = await connect(inject('rabbitmqUrl'));
     const ch = await conn.createChannel();
@@ -159,7 +165,14 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
     await until('every fix derived', async () =>
       (await store.collection(Collections.track).countDocuments({})) === unique.size ? true : undefined,
     );
-    const vehicles = await store.collection<VehicleDoc>(Collections.vehicles).find({}, { sort: { _id: 1 } });
+    const newestSeen = await until('each vehicle at its newest fix', async () => {
+      const all = await store.collection<VehicleDoc>(Collections.vehicles).find({}, { sort: { _id: 1 } });
+      const done = all.every(
+        (v) => v.fixesSeen === [...unique.values()].filter((f) => f.vehicleId === v._id).length,
+      );
+      return done && all.length === 6 ? all : undefined;
+    });
+    const vehicles = newestSeen;
     const ids = [...new Set(sent.map((f) => f.vehicleId))].sort();
     expect(vehicles.map((v) => v._id)).toEqual(ids);
     for (const v of vehicles) {
@@ -240,4 +253,73 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
     for (const l of kept) expect(l.code).toBe(400);
     expect(await store.collection(Collections.positions).countDocuments({ vehicleId: 'v-bad' })).toBe(0);
   }, 120_000);
+  it('the page at /fleet/: markers on the map move between two looks, the list shows speeds, a vehicle’s trail and speed chart (Chromium)', async () => {
+    const gateway = platform?.gateway?.url ?? '';
+    // Vehicles moving while the page is open: the simulator's long-running mode, stopped at the end.
+    const driving = simulate(
+      ['--vehicles', '5', '--rate', '1', '--duration', '60s', '--seed', '9', '--prefix', 'w'],
+      join(dir, 'page.jsonl'),
+      {
+        RABBITMQ_URL: inject('rabbitmqUrl'),
+      },
+    );
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      const origins = new Set<string>();
+      const failed: string[] = [];
+      const errors: string[] = [];
+      page.on('request', (r) => origins.add(new URL(r.url()).origin));
+      page.on('requestfailed', (r) => {
+        // The live stream is cut when the page closes; nothing else may fail.
+        if (!r.url().endsWith('/api/vehicles/stream')) failed.push(r.url());
+      });
+      page.on('response', (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      });
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${gateway}/fleet/`);
+      // What an operator waits for: the markers of the vehicles driving now, and the stream live.
+      // (This fleet's: the first test's vehicles keep their last status until they are offline.)
+      const markers = page.locator('#map g.vehicle.moving[data-vehicle^="w-"]');
+      await markers.nth(2).waitFor({ timeout: 60_000 });
+      await page.getByRole('status').filter({ hasText: 'live' }).waitFor({ timeout: 30_000 });
+      const moving = await markers.first().getAttribute('data-vehicle');
+      const marker = page.locator(`#map g[data-vehicle="${moving}"]`);
+      const first = await marker.getAttribute('transform');
+      await expect
+        .poll(async () => marker.getAttribute('transform'), { timeout: 60_000, interval: 500 })
+        .not.toBe(first);
+      // The list: a row per vehicle, speeds in km/h, selectable from the keyboard.
+      const rows = page.getByRole('table', { name: /Vehicles/ }).locator('tbody tr');
+      // The first test's six vehicles and these five.
+      await expect
+        .poll(async () => rows.count(), {
+          timeout: 30_000,
+          message: `rows; summary: ${await page.locator('#summary').textContent()}; api: ${JSON.stringify(((await (await fetch(`${gateway}/api/vehicles`)).json()) as { vehicles: { id: string }[] }).vehicles.map((v) => v.id))}; failed: ${failed.join(', ')}; errors: ${errors.join(', ')}`,
+        })
+        .toBe(11);
+      await expect
+        .poll(async () => (await rows.allTextContents()).join('\n'), { timeout: 30_000 })
+        .toMatch(/moving\s*[1-9]\d* km\/h/);
+      const row = page.locator(`tbody tr[data-vehicle="${moving}"]`);
+      await row.focus();
+      await page.keyboard.press('Enter');
+      await page
+        .getByRole('heading', { name: new RegExp(`^${moving}: speed over the last 10 minutes`) })
+        .waitFor({ timeout: 30_000 });
+      await page.locator('#chart polyline.speed').waitFor({ timeout: 30_000 });
+      expect(await page.locator('#map path.trail').getAttribute('d')).toMatch(/^M[-\d.]+ [-\d.]+L/);
+      await screenshot(page, 'fleet-map');
+      expect([...origins]).toEqual([gateway]);
+      expect(failed).toEqual([]);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      await driving.catch(() => undefined);
+    }
+  }, 240_000);
 });

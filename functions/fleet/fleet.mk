@@ -7,5 +7,8 @@ VIA      ?= amqp
 FLEET_RATE = $(if $(filter command line environment%,$(origin RATE)),$(RATE),1)
 
 .PHONY: simulate
-simulate: install ## drive simulated vehicles: make simulate [VEHICLES=50 RATE=1 DURATION=60s (0: until stopped) VIA=amqp|http SEED=1]
-	node functions/fleet/position-simulator/cli.ts --vehicles $(VEHICLES) --rate $(FLEET_RATE) --duration $(or $(DURATION),60s) --seed $(or $(SEED),1) --via $(VIA)
+simulate: install ## drive simulated vehicles: make simulate [VEHICLES=50 RATE=1 DURATION=60s (0: until stopped) VIA=amqp|http SEED=1 PREFIX=v]
+	node functions/fleet/position-simulator/cli.ts --vehicles $(VEHICLES) --rate $(FLEET_RATE) --duration $(or $(DURATION),60s) --seed $(or $(SEED),1) --via $(VIA) --prefix $(or $(PREFIX),v)
+
+# fleet-web serves its built page (functions/fleet/fleet-web/static/, not committed): make dev builds every page first.
+dev: pages

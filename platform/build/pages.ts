@@ -112,6 +112,8 @@ export async function buildPage(options: PageBuildOptions): Promise<PageBuildRes
       sourcemap: 'linked',
       legalComments: 'linked',
       metafile: true,
+      // GeoJSON (fleet-web's routes and outline, functions/fleet/lib/map/) is JSON: bundled, no fetch, no tile server.
+      loader: { '.geojson': 'json' },
       logLevel: 'silent',
     });
     const bytes = Object.entries(result.metafile.outputs)

@@ -84,6 +84,17 @@ describe('step', () => {
     expect(points[7]?.speedKmh).toBeCloseTo(18, 6);
   });
 
+  it('moves a vehicle that reappears elsewhere once two fixes in a row agree there (a relocation, not a jump)', () => {
+    const d = new Drive().fix().park(5);
+    d.silence(20);
+    d.at = destination(DEPOT, 0, 8000); // 8 km away after 21 s: 1370 km/h from the last accepted fix
+    d.fix().park(3);
+    const { points } = deriveTrack(d.fixes, C);
+    expect(points[6]).toMatchObject({ kind: 'rejected', reason: 'implausible-speed' });
+    expect(points[7]).toMatchObject({ kind: 'accepted', speedKmh: 0, moving: false });
+    expect(points.slice(8).every((p) => p.kind === 'jitter')).toBe(true);
+  });
+
   it('keeps a parked vehicle where it is: noise under the minimum move is jitter, speed 0', () => {
     const { points, trips } = deriveTrack(new Drive().fix().park(120, 6).fixes, C);
     expect(points.slice(1).every((p) => p.kind === PointKind.jitter && p.speedKmh === 0 && !p.moving)).toBe(

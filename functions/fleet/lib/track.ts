@@ -3,7 +3,9 @@
  * fix with the same time is a duplicate), then folded one by one from the vehicle's state:
  *
  * - **rejected** (`implausible-speed`): reaching it from the last accepted fix needs more than `maxSpeedKmh`
- *   (the occasional jump a receiver makes); kept with its reason, it moves nothing.
+ *   (the occasional jump a receiver makes); kept with its reason, it moves nothing. But when the next fix agrees
+ *   with the rejected one (reachable from it), the vehicle really is there — moved while silent, or the earlier
+ *   fixes were the wrong ones — and that fix is accepted from there (a trip going on ends where it was).
  * - **jitter**: the vehicle is stopped and the fix is within `minMoveM` of where it stopped (GPS noise while
  *   parked); it is seen, not moved.
  * - **accepted**: speed = distance / time from the last accepted fix, heading = the bearing to it (kept from
@@ -59,6 +61,8 @@ export interface TrackState {
   /** The last accepted fix. */
   readonly anchor?: Anchor;
   readonly movement?: Movement;
+  /** The last fix, when it was rejected: a next fix that agrees with it moves the vehicle there. */
+  readonly pending?: Stop;
 }
 
 export interface TrackPoint extends LatLon {
@@ -157,6 +161,49 @@ export function step(state: TrackState, fix: Fix, c: TrackThresholds): Step {
   const distanceM = haversineMeters(a, fix);
   const speedKmh = kmh(distanceM / ((fix.t - a.t) / 1000));
   if (speedKmh > c.maxSpeedKmh) {
+    const p = state.pending;
+    const fromPending = p === undefined ? undefined : haversineMeters(p, fix);
+    const pendingKmh =
+      p === undefined || fromPending === undefined
+        ? Number.POSITIVE_INFINITY
+        : kmh(fromPending / ((fix.t - p.t) / 1000));
+    if (p !== undefined && fromPending !== undefined && pendingKmh <= c.maxSpeedKmh) {
+      // Two fixes in a row agree with each other and not with the last accepted one: the vehicle is there (it
+      // was moved while silent, or the earlier fixes were the wrong ones). A trip going on ended where it was.
+      const m = state.movement;
+      if (m?.isTrip === true) {
+        const s = m.stoppedAt ?? { t: a.t, lat: a.lat, lon: a.lon };
+        transitions.push({
+          kind: 'ended',
+          at: fix.t,
+          trip: { ...tripOf(m), endT: s.t, end: { lat: s.lat, lon: s.lon } },
+        });
+      }
+      const moving = pendingKmh >= c.movingSpeedKmh;
+      const headingDeg = fromPending >= c.minMoveM ? bearingDegrees(p, fix) : a.headingDeg;
+      const movement: Movement | undefined = moving
+        ? {
+            startT: p.t,
+            start: { lat: p.lat, lon: p.lon },
+            distanceM: fromPending,
+            maxSpeedKmh: pendingKmh,
+            isTrip: false,
+          }
+        : undefined;
+      const anchor: Anchor = { ...here, speedKmh: pendingKmh, headingDeg, moving };
+      return {
+        point: {
+          ...here,
+          kind: PointKind.accepted,
+          speedKmh: pendingKmh,
+          headingDeg,
+          moving,
+          distanceM: fromPending,
+        },
+        state: movement === undefined ? { anchor } : { anchor, movement },
+        transitions,
+      };
+    }
     const point: TrackPoint = {
       ...here,
       kind: PointKind.rejected,
@@ -166,7 +213,7 @@ export function step(state: TrackState, fix: Fix, c: TrackThresholds): Step {
       moving: a.moving,
       distanceM,
     };
-    return { point, state, transitions };
+    return { point, state: { ...state, pending: here }, transitions };
   }
   if (!a.moving && distanceM < c.minMoveM) {
     const movement = settle(state.movement, fix.t, c, transitions);

@@ -298,7 +298,15 @@ export class TrackerStore {
       before === undefined
         ? undefined
         : Math.min(before.t, before.state.anchor?.t ?? before.t, before.state.movement?.startT ?? before.t);
-    await this.#writeTrips(vehicleId, fromT, transitions, state, fixesSeen, !truncated);
+    await this.#writeTrips(
+      vehicleId,
+      fromT,
+      transitions,
+      state,
+      fixesSeen,
+      !truncated,
+      steps.length === 1 && t !== undefined,
+    );
     const last = steps.at(-1);
     if (last !== undefined && !truncated) await this.#writeVehicle(vehicleId, last.point, state, fixesSeen);
     return { points: steps.map((s) => s.point), transitions, truncated };
@@ -317,6 +325,7 @@ export class TrackerStore {
     state: TrackState,
     fixesSeen: number,
     complete: boolean,
+    onlyNewest: boolean,
   ): Promise<void> {
     const touched = new Map<string, TripDoc>();
     const put = (trip: Trip) => {
@@ -338,7 +347,9 @@ export class TrackerStore {
     if (open !== undefined) put(open);
     for (const { _id, ...doc } of touched.values())
       await guardedUpsert(this.trips, { _id, fixesSeen: { $lte: fixesSeen } }, { $set: doc });
-    if (!complete) return;
+    // Only the newest fix folded onto what the previous fold saw: every trip it could change is among those
+    // touched (folds of one vehicle run one at a time), so there is nothing stale to look for.
+    if (!complete || onlyNewest) return;
     const range = vehicleRange(vehicleId, fromT);
     for (const trip of await this.trips.find({ _id: range })) {
       if (!touched.has(trip._id))

@@ -9,6 +9,7 @@
  * DURATION=0 runs until stopped (Ctrl-C): the long-running mode `make dev` users leave on.
  *   node functions/fleet/position-simulator/cli.ts --vehicles 50 --rate 1 --duration 60s [--seed 1]
  *     [--out <file>]   every fix sent, one JSON object a line (what a check compares history with)
+ *     [--prefix v]     vehicle ids <prefix>-001, <prefix>-002, … (a second fleet beside the first)
  *     [--duplicate-ratio 0.01] [--late-ratio 0.01] [--jump-ratio 0.002]
  */
 import { createWriteStream } from 'node:fs';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '60s' },
     seed: { type: 'string', default: String(Date.now() % 100_000) },
     via: { type: 'string', default: 'amqp' },
+    prefix: { type: 'string', default: 'v' },
     'duplicate-ratio': { type: 'string', default: '0.01' },
     'late-ratio': { type: 'string', default: '0.01' },
     'jump-ratio': { type: 'string', default: '0.002' },
@@ -47,10 +49,11 @@ if (
   !(rate > 0 && rate <= 10) ||
   !Number.isFinite(durationMs) ||
   !Object.values(faults).every((r) => r >= 0 && r <= 1) ||
+  !/^[A-Za-z0-9][A-Za-z0-9_]{0,31}$/.test(values.prefix ?? '') ||
   (values.via !== 'amqp' && values.via !== 'http')
 ) {
   process.stderr.write(
-    'usage: --vehicles N (>= 1) --rate N (fixes/s per vehicle, 0 < N <= 10) --duration 60s|0 (0: until stopped) [--via amqp|http] [--seed N] [--duplicate-ratio|--late-ratio|--jump-ratio 0..1]\n',
+    'usage: --vehicles N (>= 1) --rate N (fixes/s per vehicle, 0 < N <= 10) --duration 60s|0 (0: until stopped) [--via amqp|http] [--seed N] [--prefix v] [--duplicate-ratio|--late-ratio|--jump-ratio 0..1]\n',
   );
   process.exit(64);
 }
@@ -166,6 +169,7 @@ const sim = new Simulation({
   startMs,
   intervalS: 1 / rate,
   faults,
+  prefix: values.prefix ?? 'v',
 });
 const out = values.out === undefined ? undefined : createWriteStream(values.out);
 process.stderr.write(

@@ -32,6 +32,8 @@ export interface SimulationOptions {
   readonly noiseM?: number;
   /** Share of loop ends where a vehicle parks at its depot for 5.5–7 minutes. @default 0.35 */
   readonly depotStopShare?: number;
+  /** Vehicle ids are `<prefix>-001`, `<prefix>-002`, … @default 'v' */
+  readonly prefix?: string;
 }
 
 export type FixKind = 'fix' | 'duplicate' | 'late' | 'jump';
@@ -95,7 +97,7 @@ export class Simulation {
       const route = options.routes[i % options.routes.length] as Route;
       // Spread out along the route, a few already waiting at the depot.
       return {
-        id: `v-${String(i + 1).padStart(width, '0')}`,
+        id: `${options.prefix ?? 'v'}-${String(i + 1).padStart(width, '0')}`,
         route,
         speedFactor: 0.8 + this.#rand() * 0.3,
         segment: Math.floor(this.#rand() * (route.points.length - 1)),
