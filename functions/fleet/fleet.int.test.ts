@@ -215,6 +215,25 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
     expect(text).toMatch(/^id: \d+\nevent: vehicle\ndata: \{"id":"v-/m);
   }, 120_000);
 
+  it('make fleet-recompute rebuilds a vehicle from its raw fixes to the same history', async () => {
+    const track = store.collection<Record<string, unknown> & { _id: string }>(Collections.track);
+    const before = await track.find({ vehicleId: 'v-001' }, { sort: { _id: 1 } });
+    const output = await new Promise<string>((done, fail) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, 'functions/fleet/fleet-recompute/cli.ts')],
+        {
+          env: { ...process.env, VEHICLE: 'v-001', MONGODB_URL: inject('mongodbUrl'), MONGODB_DB: db },
+          timeout: 60_000,
+        },
+        (err, stdout, stderr) =>
+          err === null ? done(stdout) : fail(new Error(`make fleet-recompute failed: ${stderr}`)),
+      );
+    });
+    expect(output).toMatch(new RegExp(`^v-001: ${before.length} fixes folded`, 'm'));
+    expect(await track.find({ vehicleId: 'v-001' }, { sort: { _id: 1 } })).toEqual(before);
+  }, 120_000);
+
   it('refuses bad positions with their reason into the dead-letter sink, and keeps nothing of them', async () => {
     const post = (id: string, time: string, data: string, subject = 'v-bad') =>
       fetch(broker?.url ?? '', {

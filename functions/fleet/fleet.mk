@@ -1,6 +1,7 @@
 # Fleet tracking (docs/fleet.md): position-simulator → position-tracker → vehicles-api, and the map at the gateway.
 # `make dev` (with RABBITMQ_URL) runs the functions and the `positions` RabbitmqSource; these feed and rebuild them.
 VEHICLES ?= 50
+VEHICLE  ?=
 VIA      ?= amqp
 # RATE, DURATION and SEED are shared with streams.mk (`make stream`'s RATE defaults to 500 readings/s): here RATE
 # is fixes per second per vehicle, 1 unless given on the command line or in the environment.
@@ -12,3 +13,7 @@ simulate: install ## drive simulated vehicles: make simulate [VEHICLES=50 RATE=1
 
 # fleet-web serves its built page (functions/fleet/fleet-web/static/, not committed): make dev builds every page first.
 dev: pages
+
+.PHONY: fleet-recompute
+fleet-recompute: install ## rebuild speeds, trips and stops from the raw fixes (FLEET_* thresholds): make fleet-recompute [VEHICLE=v-001]
+	VEHICLE='$(VEHICLE)' node functions/fleet/fleet-recompute/cli.ts

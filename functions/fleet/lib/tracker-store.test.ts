@@ -112,6 +112,42 @@ describe('TrackerStore', () => {
     expect(points[2]?.fixesSeen).toBe(3);
   });
 
+  it('recomputes a vehicle from its raw fixes with other thresholds, in chunks, and again to the same result', async () => {
+    const store = new MemoryDocumentStore();
+    const east = (m: number) => destination(START, 90, m);
+    const fixesOf = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        t: T0 + i * 1000,
+        ...east(i < 40 ? i * 10 : 390),
+        key: `e${i}`,
+      }));
+    const tracker = new TrackerStore(store, { config: C });
+    for (const f of fixesOf(80)) await record(tracker, f);
+    const before = await tracker.trips.find({});
+    expect(before).toHaveLength(1); // 390 m, over the 50 m threshold
+    // The threshold raised over the drive's length: no trip any more, once recomputed (5 fixes a fold).
+    const stricter = { ...C, tripMinDistanceM: 1000, tripMinDurationMs: 600_000 };
+    const again = new TrackerStore(store, { config: stricter, maxFold: 5 });
+    expect(await again.vehicleIds()).toEqual(['v-1']);
+    expect(await again.recompute('v-1')).toEqual({ fixes: 80, trips: 0 });
+    expect(await tracker.trips.countDocuments({})).toBe(0);
+    const points = await tracker.track.find({}, { sort: { _id: 1 } });
+    expect(points.map(({ _id, vehicleId, state, fixesSeen, ...p }) => p)).toStrictEqual(
+      deriveTrack(fixesOf(80), stricter).points,
+    );
+    // Everything but the live document's write time (the stream's cursor) the same.
+    const derived = async () => [
+      await tracker.track.find({}, { sort: { _id: 1 } }),
+      (await tracker.vehicles.find({})).map(({ updatedAtMs: _at, ...v }) => v),
+      await tracker.trips.find({}),
+    ];
+    const snapshot = await derived();
+    await again.recompute('v-1');
+    expect(await derived()).toEqual(snapshot);
+    // Back to the first thresholds: the trip is back.
+    expect((await new TrackerStore(store, { config: C }).recompute('v-1')).trips).toBe(1);
+  }, 60_000);
+
   it('stores the same history, trips and live position as deriving everything at once, for any order, duplication and concurrency', async () => {
     await fc.assert(
       fc.asyncProperty(

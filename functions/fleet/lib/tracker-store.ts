@@ -219,6 +219,45 @@ export class TrackerStore {
   }
 
   /**
+   * `make fleet-recompute`: rebuilds a vehicle's derived documents (points, trips, live position) from its raw fixes
+   * alone, with this store's thresholds, `maxFold` fixes at a time under the vehicle's lease; trips the raw fixes no
+   * longer make are removed. Running it again changes nothing (the fold is deterministic, every write an upsert).
+   */
+  async recompute(vehicleId: string): Promise<{ fixes: number; trips: number }> {
+    const touched = new Set<string>();
+    let fixes = 0;
+    let next: number | undefined;
+    for (;;) {
+      const from = next;
+      const { points, transitions, truncated } = await this.#locked(vehicleId, () =>
+        this.refold(vehicleId, from),
+      );
+      fixes += points.length;
+      for (const tr of transitions) touched.add(tripIdOf(vehicleId, tr.trip.startT));
+      const last = points.at(-1);
+      if (!truncated || last === undefined) break;
+      next = last.t + 1;
+    }
+    const live = await this.vehicles.findOne({ _id: vehicleId });
+    if (live?.trip) touched.add(tripIdOf(vehicleId, live.trip.startT));
+    for (const trip of await this.trips.find({ _id: vehicleRange(vehicleId) }))
+      if (!touched.has(trip._id)) await this.trips.deleteOne({ _id: trip._id });
+    return { fixes, trips: touched.size };
+  }
+
+  /** Every vehicle with raw fixes (`make fleet-recompute` without VEHICLE): one `_id` index walk per vehicle. */
+  async vehicleIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let after = '';
+    for (;;) {
+      const [first] = await this.positions.find({ _id: { $gt: after } }, { sort: { _id: 1 }, limit: 1 });
+      if (first === undefined) return ids;
+      ids.push(first.vehicleId);
+      after = `${first.vehicleId}|~`;
+    }
+  }
+
+  /**
    * Runs `fn` holding the vehicle's lease: one fold at a time per vehicle, so each folds from complete history.
    * The lease is a unique insert with an expiry (a holder that crashed frees it after `leaseMs`); a busy one is
    * polled briefly, then the event is retried by the broker (VehicleBusyError, 503).
