@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { endpointsFilePath, readDevEndpoints } from '../../runtime/src/index.ts';
-import { DrillFailure, runDrill } from './drill.ts';
+import { DrillFailure, type DrillPlatform, runDrill } from './drill.ts';
 import { clusterPlatform } from './drill-cluster.ts';
 import { localPlatform } from './drill-local.ts';
 
@@ -49,6 +49,22 @@ if (!Number.isInteger(orders) || orders < 1 || orders > 10_000) {
 }
 const env = process.env;
 
+/** Ctrl-C during the drill must not leave billing paused: resume it (idempotent), then exit 130. */
+function resumeOnInterrupt(platform: DrillPlatform): void {
+  const stop = (signal: string): void => {
+    out(`drill: ${signal}: resuming billing's trigger before exiting`);
+    platform.resume().then(
+      () => process.exit(130),
+      (err: unknown) => {
+        out(`drill: could not resume billing (make trigger-resume TRIGGER=billing): ${String(err)}`);
+        process.exit(130);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
 async function main(): Promise<number> {
   if (env.KUBECONFIG) {
     const manifest = resolve(ROOT, 'dist/manifests', `${env.OVERLAY || 'qualification'}.yaml`);
@@ -77,6 +93,7 @@ async function main(): Promise<number> {
       return 0;
     }
     const gatewayUrl = env.GATEWAY_URL || (await cluster.gatewayUrl());
+    resumeOnInterrupt(cluster);
     await runDrill({ orders, gatewayUrl, platform: cluster, out });
     return 0;
   }
@@ -94,6 +111,7 @@ async function main(): Promise<number> {
   }
   const local = await localPlatform(endpoints, env);
   try {
+    resumeOnInterrupt(local.platform);
     await runDrill({ orders, gatewayUrl, platform: local.platform, out });
     return 0;
   } finally {
