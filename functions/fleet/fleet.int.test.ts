@@ -184,6 +184,7 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
     const exposition = await (await fetch(`${instance?.metricsUrl}/metrics`)).text();
     expect(exposition).toMatch(/^fleet_positions_total\{[^}]*fleet_outcome="duplicate"/m);
     expect(exposition).toMatch(/^fleet_tracker_lag_seconds_bucket\{/m);
+    expect(exposition).toMatch(/^fleet_vehicles_active\{[^}]*\} [1-9]/m);
   }, 240_000);
 
   it('GET /api/vehicles through the gateway: moving vehicles with speeds; the live stream passes through unbuffered', async () => {

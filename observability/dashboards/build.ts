@@ -9,6 +9,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { fleetDashboard } from './fleet.dashboard.ts';
 import { ordersDashboard } from './orders.dashboard.ts';
 import { pipelineOverview } from './pipeline-overview.dashboard.ts';
 import { quotesDashboard } from './quotes.dashboard.ts';
@@ -17,6 +18,7 @@ import { streamsDashboard } from './streams.dashboard.ts';
 export const OUT_DIR = join(import.meta.dirname, '..', 'k8s', 'grafana', 'generated');
 
 export const DASHBOARDS: Readonly<Record<string, () => { build(): Dashboard }>> = {
+  fleet: fleetDashboard,
   orders: ordersDashboard,
   'pipeline-overview': pipelineOverview,
   quotes: quotesDashboard,

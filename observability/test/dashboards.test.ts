@@ -67,6 +67,45 @@ describe('dashboard streams', () => {
   });
 });
 
+describe('dashboard fleet', () => {
+  const built = JSON.parse(render('fleet')) as {
+    panels: {
+      type?: string;
+      title?: string;
+      gridPos?: { x: number; y: number; w: number };
+      links?: { url: string }[];
+      fieldConfig?: { defaults?: { links?: { url: string }[] } };
+      targets?: { expr?: string; query?: string; datasource?: { uid: string } }[];
+    }[];
+  };
+  const panels = built.panels;
+  const expr = (title: string): string =>
+    (panels.find((p) => p.title === title)?.targets ?? []).map((t) => t.expr).join('\n');
+  it('shows positions/s, tracker lag, rejected positions by reason and active vehicles, each from its metric', () => {
+    expect(expr('Positions received per second')).toContain('rate(fleet_positions_total');
+    expect(expr('Tracker lag (p50, p99)')).toContain(
+      'histogram_quantile(0.99, sum by (le) (rate(fleet_tracker_lag_seconds_bucket',
+    );
+    expect(expr('Rejected positions by reason')).toContain(
+      'sum by (fleet_reason) (rate(fleet_positions_rejected_total',
+    );
+    expect(expr('Active vehicles')).toContain('fleet_vehicles_active');
+  });
+  it('puts an Elasticsearch logs panel beside the error rate, on the same row, and links the errors to their logs', () => {
+    const errors = panels.find((p) => p.title === 'Error rate per function');
+    const lines = panels.find((p) => p.type === 'logs');
+    expect(lines?.targets?.[0]?.datasource?.uid).toBe(ELASTICSEARCH.uid);
+    expect(lines?.targets?.[0]?.query).toContain('service.name:("position-tracker"');
+    expect(lines?.gridPos?.y).toBe(errors?.gridPos?.y);
+    expect(lines?.gridPos?.x).toBe((errors?.gridPos?.x ?? 0) + (errors?.gridPos?.w ?? 0));
+    const links = [...(errors?.links ?? []), ...(errors?.fieldConfig?.defaults?.links ?? [])].map(
+      (l) => l.url,
+    );
+    expect(links.some((u) => u.startsWith('/explore') && u.includes(ELASTICSEARCH.uid))).toBe(true);
+    expect(provisioned.get(ELASTICSEARCH.uid)).toBe('elasticsearch');
+  });
+});
+
 describe('dashboard orders', () => {
   const panels = (
     JSON.parse(render('orders')) as { panels: { title?: string; targets?: { expr: string }[] }[] }

@@ -43,6 +43,13 @@ const EXTERNAL = new Set([
   'orders_billed_total',
   'sluice_trigger_queue_depth',
   'sluice_trigger_paused',
+  // position-tracker's own series: read from its live exposition in functions/fleet/fleet.int.test.ts (the
+  // rejected and trips counters appear with their first rejection and trip: unit-tested in the handler's tests).
+  'fleet_positions_total',
+  'fleet_positions_rejected_total',
+  'fleet_tracker_lag_seconds_bucket',
+  'fleet_vehicles_active',
+  'fleet_trips_total',
 ]);
 
 interface PromTarget {
