@@ -20,6 +20,7 @@ import {
   recordingTarget,
   runBrokerSection,
 } from './broker.ts';
+import { type FleetSection, fleetTable, runFleetSection } from './fleet.ts';
 import { type LoadResult, pickLoadTool, runLoad } from './load.ts';
 import { type OrdersSection, ordersTable, runOrdersSection } from './orders.ts';
 import { runPipelineSection } from './pipeline.ts';
@@ -56,8 +57,8 @@ const { values } = parseArgs({
     stores: { type: 'string' },
   },
 });
-/** `--sections broker,pipeline` runs only those (function, broker, pipeline, streams, orders); default all. */
-const SECTIONS = ['function', 'broker', 'pipeline', 'streams', 'orders'] as const;
+/** `--sections broker,pipeline` runs only those (function, broker, pipeline, streams, orders, fleet); default all. */
+const SECTIONS = ['function', 'broker', 'pipeline', 'streams', 'orders', 'fleet'] as const;
 const sections = new Set(
   values.sections?.split(',') ??
     (values['skip-broker'] === true ? ['function'] : (SECTIONS as readonly string[])),
@@ -264,6 +265,20 @@ async function main(): Promise<void> {
     });
   }
 
+  let fleet: FleetSection | undefined;
+  if (sections.has('fleet')) {
+    log('fleet: make simulate (200 vehicles at 1 Hz) through a RabbitmqSource → broker → position-tracker');
+    fleet = await runFleetSection({
+      vehicles: 200,
+      seconds: quick ? 15 : 60,
+      inFlight: 20,
+      url: config.rabbitmqUrl,
+      serverCpu: SERVER_CPU,
+      loadCpu: LOAD_CPU,
+      log,
+    });
+  }
+
   const floor = get(FLOOR);
   const rows: (TableRow & { name: string; p99Ms: number | undefined; rssAfterLoadMb: number | undefined })[] =
     servers.map((spec) => {
@@ -323,6 +338,7 @@ async function main(): Promise<void> {
         pipeline,
         streams,
         orders,
+        fleet,
         targets,
         samples: Object.fromEntries(samples),
       },
@@ -336,6 +352,7 @@ async function main(): Promise<void> {
   if (pipeline !== undefined) out.push('', ...pipelineTable(pipeline));
   if (streams !== undefined) out.push(...streamsTable(streams));
   if (orders !== undefined) out.push(...ordersTable(orders));
+  if (fleet !== undefined) out.push(...fleetTable(fleet));
   const failures = rows.filter((r) => get(r.name).failures > 0 || get(r.name).errors.length > 0);
   for (const r of failures)
     out.push(

@@ -10,6 +10,7 @@
  *   node functions/fleet/position-simulator/cli.ts --vehicles 50 --rate 1 --duration 60s [--seed 1]
  *     [--out <file>]   every fix sent, one JSON object a line (what a check compares history with)
  *     [--prefix v]     vehicle ids <prefix>-001, <prefix>-002, … (a second fleet beside the first)
+ *     [--exchange …]   another exchange than sluice.fleet.positions (the benchmark's own source)
  *     [--duplicate-ratio 0.01] [--late-ratio 0.01] [--jump-ratio 0.002]
  */
 import { createWriteStream } from 'node:fs';
@@ -19,6 +20,7 @@ import { FleetEventType, parseDuration } from '../lib/fleet.ts';
 import { loadRoutes } from '../lib/routes.ts';
 import { type SimulatedFix, Simulation } from './simulation.ts';
 
+/** The exchange the `positions` RabbitmqSource reads (eventing/manifests/fleet/sources/positions.yaml). */
 export const EXCHANGE = 'sluice.fleet.positions';
 export const SOURCE = '/sluice/fleet/position-simulator';
 
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: String(Date.now() % 100_000) },
     via: { type: 'string', default: 'amqp' },
     prefix: { type: 'string', default: 'v' },
+    exchange: { type: 'string', default: EXCHANGE },
     'duplicate-ratio': { type: 'string', default: '0.01' },
     'late-ratio': { type: 'string', default: '0.01' },
     'jump-ratio': { type: 'string', default: '0.002' },
@@ -74,12 +77,12 @@ const headersOf = (f: SimulatedFix): Record<string, string> => ({
 const bodyOf = (f: SimulatedFix): string =>
   JSON.stringify({ latitude: f.lat, longitude: f.lon, accuracyM: f.accuracyM });
 
-async function amqpSender(url: string): Promise<Sender> {
+async function amqpSender(url: string, exchange: string): Promise<Sender> {
   const { connect } = await import('amqplib');
   const connection = await connect(url);
   const channel = await connection.createConfirmChannel();
   // Declared as the source declares it (headers, durable), so publishing works before the source runs.
-  await channel.assertExchange(EXCHANGE, 'headers', { durable: true, autoDelete: false });
+  await channel.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
   const returned = new Set<string>();
   channel.on('return', (msg: { properties: { messageId?: unknown } }) => {
     if (typeof msg.properties.messageId === 'string') returned.add(msg.properties.messageId);
@@ -87,7 +90,7 @@ async function amqpSender(url: string): Promise<Sender> {
   const publish = (f: SimulatedFix) =>
     new Promise<void>((resolve, reject) => {
       channel.publish(
-        EXCHANGE,
+        exchange,
         '',
         Buffer.from(bodyOf(f)),
         {
@@ -107,7 +110,7 @@ async function amqpSender(url: string): Promise<Sender> {
         await Promise.all(pending.map(publish));
         pending = pending.filter((f) => returned.delete(f.id));
         if (pending.length > 0 && attempt >= 8)
-          throw new Error(`no queue bound to ${EXCHANGE}: is make dev (with RABBITMQ_URL) running?`);
+          throw new Error(`no queue bound to ${exchange}: is make dev (with RABBITMQ_URL) running?`);
         if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 3000)));
       }
     },
@@ -153,8 +156,9 @@ if (values.via === 'amqp') {
     process.stderr.write('make simulate needs RABBITMQ_URL (the RabbitMQ `make dev` uses), or VIA=http\n');
     process.exit(64);
   }
-  sender = await amqpSender(url);
-  target = `AMQP exchange ${EXCHANGE}`;
+  const exchange = values.exchange ?? EXCHANGE;
+  sender = await amqpSender(url, exchange);
+  target = `AMQP exchange ${exchange}`;
 } else {
   const broker = resolveEndpoint('BROKER_URL', (e) => e.brokerUrl, 'http://127.0.0.1:8080/');
   sender = httpSender(broker.url ?? '');
