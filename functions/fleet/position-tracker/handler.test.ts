@@ -5,7 +5,7 @@ import { Collections, FleetEventType } from '../lib/fleet.ts';
 import { destination } from '../lib/geo.ts';
 import { exampleEvent, positionEvent, stubContext } from '../lib/test-support.ts';
 import type { Events, Handle } from './events.gen.ts';
-import { accepts, emits, handle, init } from './handler.ts';
+import { accepts, emits, handle, idempotent, init } from './handler.ts';
 
 let broker: Server;
 let brokerUrl: string;
@@ -49,6 +49,8 @@ describe('position-tracker', () => {
     expectTypeOf(handle).toEqualTypeOf<Handle<typeof accepts>>();
     expect(accepts).toEqual([FleetEventType.positionReported]);
     expect(emits).toEqual([]);
+    // Idempotent by itself (unique raw inserts, a deterministic fold): no runtime guard round trips.
+    expect(idempotent).toBe(false);
   });
 
   it('needs BROKER_URL to start', async () => {
@@ -56,6 +58,27 @@ describe('position-tracker', () => {
     await expect(init?.({ store, log: stubContext(store).log, functionName: 'x' })).rejects.toBeInstanceOf(
       ConfigError,
     );
+  });
+
+  it('absorbs a redelivery by itself: one raw fix, the same point, no second trip event', async () => {
+    let at = { lat: 48.85, lon: 2.35 };
+    const events = [];
+    for (let i = 0; i <= 70; i++) {
+      if (i > 0 && i <= 60) at = destination(at, 90, 15);
+      events.push(
+        positionEvent(`r-${i}`, 'v-9', iso(T0 + i * 1000), { latitude: at.lat, longitude: at.lon }),
+      );
+    }
+    for (const e of events) await handle(e, stubContext(store));
+    const points = await store.collection(Collections.track).find({ vehicleId: 'v-9' }, { sort: { _id: 1 } });
+    const ids = published.map((p) => p.headers['ce-id']);
+    for (const e of events) await handle(e, stubContext(store)); // every fix delivered again
+    expect(await store.collection(Collections.positions).countDocuments({ vehicleId: 'v-9' })).toBe(71);
+    expect(
+      await store.collection(Collections.track).find({ vehicleId: 'v-9' }, { sort: { _id: 1 } }),
+    ).toEqual(points);
+    // Republished with the same ids at most: the consumers' guards see one event each.
+    expect(new Set(published.map((p) => p.headers['ce-id']))).toEqual(new Set(ids));
   });
 
   it('keeps its example fix in raw history and makes it the vehicle’s live position', async () => {

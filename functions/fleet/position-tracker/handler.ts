@@ -33,6 +33,12 @@ import type { Handle } from './events.gen.ts';
 
 export const accepts = [FleetEventType.positionReported] as const;
 export const emits = [] as const;
+/**
+ * Without the runtime's idempotency guard (two store round trips of about nine per fix): a redelivered fix is
+ * absorbed by the raw insert's unique `_id` and folds to the same writes, and its trip events, if any, carry the
+ * trip's own id, which consumers' guards absorb (docs/fleet.md, "Failure scenarios").
+ */
+export const idempotent = false;
 
 const SOURCE = '/sluice/functions/position-tracker';
 
