@@ -11,7 +11,7 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { Collection, DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
-import { DuplicateKeyError } from '../../runtime/src/index.ts';
+import { DuplicateKeyError, sendProblem } from '../../runtime/src/index.ts';
 import { BankingEventType, Collections, ID_PATTERN } from '../lib/banking.ts';
 import type { Handle } from './events.gen.ts';
 
@@ -151,31 +151,17 @@ export const handle: Handle<typeof accepts> = async (event, { store }) => {
   }
 };
 
-function problem(res: Response, status: number, title: string, detail: string): void {
-  res
-    .status(status)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({
-        type: `https://sluice.dev/problems/${status === 404 ? 'not-found' : 'invalid-request'}`,
-        title,
-        status,
-        detail,
-      }),
-    );
-}
-
 /** `?limit` and `?after` for paged lists; undefined after a 400 was sent. */
 function page(req: Request, res: Response): { limit: number; filter: Filter } | undefined {
   const { limit: rawLimit, after } = req.query;
   const limit = rawLimit === undefined ? 100 : Number(rawLimit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    problem(res, 400, 'Invalid Request', `limit must be an integer from 1 to ${MAX_PAGE}`);
+    sendProblem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`);
     return undefined;
   }
   if (after === undefined) return { limit, filter: {} };
   if (typeof after !== 'string' || after.length > 200) {
-    problem(res, 400, 'Invalid Request', 'after must be a single id');
+    sendProblem(res, 400, 'after must be a single id');
     return undefined;
   }
   return { limit, filter: { _id: { $gt: after } } };
@@ -211,12 +197,12 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
     const id = req.params.id;
     // Ids are plain strings matched with $eq: nothing from the URL can become a query operator.
     if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-      problem(res, 400, 'Invalid Request', 'account ids are 1-64 letters, digits, _ or -');
+      sendProblem(res, 400, 'account ids are 1-64 letters, digits, _ or -');
       return;
     }
     const account = await accounts.findOne({ _id: { $eq: id } });
     if (account === null || account.currency === undefined) {
-      problem(res, 404, 'Not Found', `no account ${id}`);
+      sendProblem(res, 404, `no account ${id}`);
       return;
     }
     const [sent, received] = await Promise.all([
@@ -241,6 +227,6 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
   });
 
   router.use((_req: Request, res: Response) => {
-    problem(res, 404, 'Not Found', 'GET /accounts, /accounts/:id or /transactions');
+    sendProblem(res, 404, 'GET /accounts, /accounts/:id or /transactions');
   });
 };

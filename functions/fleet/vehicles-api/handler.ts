@@ -12,7 +12,7 @@
  * Consumes no events. Every refusal is problem+json (RFC 9457) with the parameter at fault.
  */
 import type { Request, Response, Router } from 'express';
-import { ConfigError, PermanentError, type SluiceFunction } from '../../runtime/src/index.ts';
+import { ConfigError, PermanentError, type SluiceFunction, sendProblem } from '../../runtime/src/index.ts';
 import {
   Collections,
   fleetConfig,
@@ -68,23 +68,7 @@ interface InvalidParam {
 }
 
 function problem(res: Response, status: 400 | 404 | 503, detail: string, params: InvalidParam[] = []): void {
-  const kind = {
-    400: ['invalid-request', 'Invalid Request'],
-    404: ['not-found', 'Not Found'],
-    503: ['unavailable', 'Service Unavailable'],
-  }[status];
-  res
-    .status(status)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({
-        type: `https://sluice.dev/problems/${kind[0]}`,
-        title: kind[1],
-        status,
-        detail,
-        ...(params.length > 0 ? { 'invalid-params': params } : {}),
-      }),
-    );
+  sendProblem(res, status, detail, params.length > 0 ? { extensions: { 'invalid-params': params } } : {});
 }
 
 interface Paging {

@@ -10,8 +10,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Request, Response, Router } from 'express';
-import { createAjv, PermanentError, type SluiceFunction } from '../../runtime/src/index.ts';
-import { bodyErrors, jsonBody, page, requireJson, route, sendProblem } from '../lib/http.ts';
+import {
+  createAjv,
+  PermanentError,
+  requireJson,
+  route,
+  type SluiceFunction,
+} from '../../runtime/src/index.ts';
+import { bodyErrors, jsonBody, page, sendProblem } from '../lib/http.ts';
 import {
   MAX_TITLE_FILTER,
   MOVIE_ID,

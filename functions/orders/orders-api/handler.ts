@@ -12,8 +12,15 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Request, Response, Router } from 'express';
-import { ConfigError, DuplicateKeyError, loadSchemas, type SluiceFunction } from '../../runtime/src/index.ts';
-import { bodyErrors, jsonBody, principalOf, requireJson, route, sendProblem } from '../lib/http.ts';
+import {
+  ConfigError,
+  DuplicateKeyError,
+  loadSchemas,
+  requireJson,
+  route,
+  type SluiceFunction,
+} from '../../runtime/src/index.ts';
+import { bodyErrors, jsonBody, principalOf, sendProblem } from '../lib/http.ts';
 import {
   type BilledOrderDoc,
   brokerPublisher,

@@ -18,10 +18,13 @@ import {
   type Logger,
   loadSchemas,
   PermanentError,
+  pageLimit,
+  requireJson,
+  route,
   type SluiceFunction,
+  sendProblem,
 } from '../../runtime/src/index.ts';
-import { bodyErrors, jsonBody, pageLimit, queryString, requireJson, route } from '../lib/http.ts';
-import { sendProblem } from '../lib/problem.ts';
+import { bodyErrors, jsonBody, queryString } from '../lib/http.ts';
 import { brokerPublisher, type Publisher, relayPending } from '../lib/publisher.ts';
 import {
   Collections,

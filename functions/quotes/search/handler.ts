@@ -8,8 +8,8 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { SluiceFunction } from '../../runtime/src/index.ts';
-import { pageLimit, queryString, route } from '../lib/http.ts';
-import { sendProblem } from '../lib/problem.ts';
+import { pageLimit, route, sendProblem } from '../../runtime/src/index.ts';
+import { queryString } from '../lib/http.ts';
 import { QuoteEventType } from '../lib/quotes.ts';
 import { indexQuote, MAX_QUERY_TERMS, search, searchCollections, unindexQuote } from '../lib/search-index.ts';
 import { terms } from '../lib/text.ts';

@@ -14,11 +14,14 @@ import {
   ConfigError,
   DuplicateKeyError,
   PermanentError,
+  pageLimit,
+  requireJson,
+  route,
   type SluiceFunction,
+  sendProblem,
 } from '../../runtime/src/index.ts';
 import { newApiKey, parseApiKey, USER_ID } from '../lib/api-keys.ts';
-import { bodyErrors, jsonBody, pageLimit, queryString, requireJson, route } from '../lib/http.ts';
-import { sendProblem } from '../lib/problem.ts';
+import { bodyErrors, jsonBody, queryString } from '../lib/http.ts';
 import { Collections } from '../lib/quotes.ts';
 import {
   ADMIN_KEY_ENV,

@@ -134,6 +134,18 @@ export type {
   UpdateOptions,
   UpdateResult,
 } from './ports/document-store.ts';
+export {
+  bodyErrors,
+  jsonBody,
+  MAX_PAGE,
+  pageLimit,
+  ROUTE_PROBLEM_TYPES,
+  type RouteProblemOptions,
+  type RouteProblemStatus,
+  requireJson,
+  route,
+  sendProblem,
+} from './route-answers.ts';
 export { type RunningFunction, type StartOptions, startFunction } from './runtime.ts';
 export {
   loadStaticFiles,

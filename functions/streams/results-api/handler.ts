@@ -14,6 +14,7 @@ import {
   type DocumentStore,
   DuplicateKeyError,
   type SluiceFunction,
+  sendProblem,
 } from '../../runtime/src/index.ts';
 import {
   Collections,
@@ -91,21 +92,6 @@ export const handle: Handle<typeof accepts> = async (event, { store }) => {
   return undefined;
 };
 
-function problem(res: Response, status: number, detail: string): void {
-  const title = status === 404 ? 'Not Found' : 'Invalid Request';
-  res
-    .status(status)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({
-        type: `https://sluice.dev/problems/${status === 404 ? 'not-found' : 'invalid-request'}`,
-        title,
-        status,
-        detail,
-      }),
-    );
-}
-
 interface Query {
   readonly limit: number;
   readonly after: string | undefined;
@@ -122,12 +108,12 @@ function readQuery(req: Request, res: Response): Query | undefined {
   const rawLimit = one('limit');
   const limit = rawLimit === undefined ? DEFAULT_PAGE : Number(rawLimit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    problem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`);
+    sendProblem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`);
     return undefined;
   }
   const after = one('after');
   if (after !== undefined && (after.length > 200 || after.includes('\0'))) {
-    problem(res, 400, 'after must be the next value of a previous page');
+    sendProblem(res, 400, 'after must be the next value of a previous page');
     return undefined;
   }
   const time = (name: string): string | undefined | null => {
@@ -135,7 +121,7 @@ function readQuery(req: Request, res: Response): Query | undefined {
     if (raw === undefined) return undefined;
     const ms = /^\d{4}-\d\d-\d\dT/.test(raw) ? Date.parse(raw) : Number.NaN;
     if (!Number.isFinite(ms)) {
-      problem(res, 400, `${name} must be an RFC 3339 date-time, e.g. 2026-03-01T12:00:00Z`);
+      sendProblem(res, 400, `${name} must be an RFC 3339 date-time, e.g. 2026-03-01T12:00:00Z`);
       return null;
     }
     return new Date(ms).toISOString();
@@ -173,7 +159,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
   router.get('/streams/docs/:asset', async (req, res) => {
     const name = req.params.asset as string;
     if (!Object.hasOwn(ASSETS, name)) {
-      problem(res, 404, `no such file: ${name}`);
+      sendProblem(res, 404, `no such file: ${name}`);
       return;
     }
     const asset = name as AssetName;
@@ -181,17 +167,14 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
       const body = await readAsset(asset);
       res.set('cache-control', 'public, max-age=86400').type(ASSETS[asset]).send(body);
     } catch {
-      res
-        .status(503)
-        .type('application/problem+json')
-        .send(
-          JSON.stringify({
-            type: 'https://sluice.dev/problems/docs-unavailable',
-            title: 'Service Unavailable',
-            status: 503,
-            detail: 'the swagger-ui-dist files are not installed beside this function (bundle.json)',
-          }),
-        );
+      sendProblem(
+        res,
+        503,
+        'the swagger-ui-dist files are not installed beside this function (bundle.json)',
+        {
+          kind: ['docs-unavailable', 'Service Unavailable'],
+        },
+      );
     }
   });
 
@@ -211,7 +194,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
     const id = req.params.id;
     // Ids are matched with $eq: nothing from the URL can become a query operator.
     if (typeof id !== 'string' || !SENSOR_ID_PATTERN.test(id)) {
-      problem(res, 400, 'sensor ids are 1-64 letters, digits, _ or -');
+      sendProblem(res, 400, 'sensor ids are 1-64 letters, digits, _ or -');
       return;
     }
     const q = readQuery(req, res);
@@ -231,7 +214,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
       q.after === undefined &&
       (await v.sensors.findOne({ _id: { $eq: id } })) === null
     ) {
-      problem(res, 404, `no final window of sensor ${id} yet`);
+      sendProblem(res, 404, `no final window of sensor ${id} yet`);
       return;
     }
     const last = list.at(-1);
@@ -246,7 +229,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
     if (q === undefined) return;
     const sensor = req.query.sensor;
     if (sensor !== undefined && (typeof sensor !== 'string' || !SENSOR_ID_PATTERN.test(sensor))) {
-      problem(res, 400, 'sensor must be one sensor id: 1-64 letters, digits, _ or -');
+      sendProblem(res, 400, 'sensor must be one sensor id: 1-64 letters, digits, _ or -');
       return;
     }
     const ids: Record<string, string> = {};
@@ -265,7 +248,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
   });
 
   router.use((_req: Request, res: Response) => {
-    problem(
+    sendProblem(
       res,
       404,
       'GET /streams/sensors, /streams/sensors/{id}/windows, /streams/late, /streams/openapi.json or /streams/docs',

@@ -1,0 +1,103 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from './errors.ts';
+import { bodyErrors, jsonBody, pageLimit, requireJson, route, sendProblem } from './route-answers.ts';
+
+describe('route answers', () => {
+  const errors: unknown[] = [];
+  let base: string;
+  let close: () => void;
+
+  beforeAll(async () => {
+    const app = express();
+    app.post('/things', jsonBody({ limitBytes: 64, strict: true }), (req, res) => {
+      if (requireJson(req, res)) res.status(201).json(req.body);
+    });
+    app.get('/page', (req, res) => {
+      const limit = pageLimit(req, res);
+      if (limit !== undefined) res.json({ limit });
+    });
+    app.get('/reused', (_req, res) =>
+      sendProblem(res, 422, 'x'.repeat(5000), {
+        kind: ['idempotency-key-reused', 'Idempotency-Key Reused'],
+        extensions: { 'invalid-params': [{ name: 'Idempotency-Key', reason: 'used for another order' }] },
+      }),
+    );
+    app.get(
+      '/down',
+      route(
+        async () => {
+          throw new StoreUnavailableError('no primary');
+        },
+        (err) => errors.push(err),
+      ),
+    );
+    app.get(
+      '/bug',
+      route(
+        async () => {
+          throw new Error('secret internals');
+        },
+        (err) => errors.push(err),
+      ),
+    );
+    app.use(bodyErrors(64));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => server.close();
+  });
+  afterAll(() => close());
+
+  const post = (body: string, type = 'application/json') =>
+    fetch(`${base}/things`, { method: 'POST', headers: { 'content-type': type }, body });
+
+  it('answers problem+json with the status type and title, a capped detail, then the extensions', async () => {
+    const res = await fetch(`${base}/reused`);
+    expect(res.status).toBe(422);
+    expect(res.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(Object.keys(body)).toEqual(['type', 'title', 'status', 'detail', 'invalid-params']);
+    expect(body).toMatchObject({
+      type: 'https://sluice.dev/problems/idempotency-key-reused',
+      title: 'Idempotency-Key Reused',
+      status: 422,
+    });
+    expect((body.detail as string).length).toBe(1024);
+  });
+
+  it('refuses a body that is not JSON, too large, or of another type, each with its reason', async () => {
+    expect(await (await post('{"a":')).json()).toMatchObject({
+      status: 400,
+      detail: 'the body is not valid JSON',
+    });
+    const large = await post(JSON.stringify({ a: 'x'.repeat(100) }));
+    expect(await large.json()).toMatchObject({
+      status: 413,
+      type: 'https://sluice.dev/problems/payload-too-large',
+      detail: 'bodies are at most 64 bytes',
+    });
+    const text = await post('a=1', 'text/plain');
+    expect(await text.json()).toMatchObject({ status: 415, detail: 'send Content-Type: application/json' });
+    expect((await post('{"a":1}')).status).toBe(201);
+  });
+
+  it('answers a store outage 503 + Retry-After and a bug 500 without its message, which goes to onError', async () => {
+    const down = await fetch(`${base}/down`);
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('1');
+    const bug = await fetch(`${base}/bug`);
+    expect(bug.status).toBe(500);
+    expect(await bug.text()).not.toContain('secret internals');
+    expect(errors.map((e) => (e as Error).message)).toEqual(['secret internals']);
+  });
+
+  it('reads ?limit from 1 to 100 (20 when absent) and names the parameter when it is not', async () => {
+    expect(await (await fetch(`${base}/page`)).json()).toEqual({ limit: 20 });
+    expect(await (await fetch(`${base}/page?limit=100`)).json()).toEqual({ limit: 100 });
+    const bad = await fetch(`${base}/page?limit=0`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ 'invalid-params': [{ name: 'limit' }] });
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * What a function's own HTTP routes (express `routes`, or `serve`) share across systems: RFC 9457 problem+json
+ * answers with one vocabulary of problem types, a bounded JSON body parser and its refusals, async handlers whose
+ * store outage answers 503 + Retry-After and whose bug answers 500 (logged, not sent), and the `?limit` of a page.
+ * Events get their problems from cloudevent/problem.ts; the gateway answers its own (api-gateway/problem.ts).
+ */
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { PROBLEM_CONTENT_TYPE } from './cloudevent/problem.ts';
+import { StoreUnavailableError } from './errors.ts';
+
+const TYPE_BASE = 'https://sluice.dev/problems/';
+/** A problem's `detail` is one sentence, never a dump of the input. */
+const MAX_DETAIL = 1024;
+
+/** The problem type (last segment) and title of each status a route answers with, unless the call names its own. */
+export const ROUTE_PROBLEM_TYPES = {
+  400: ['invalid-request', 'Invalid Request'],
+  401: ['unauthorized', 'Unauthorized'],
+  403: ['forbidden', 'Forbidden'],
+  404: ['not-found', 'Not Found'],
+  409: ['conflict', 'Conflict'],
+  413: ['payload-too-large', 'Payload Too Large'],
+  415: ['unsupported-media-type', 'Unsupported Media Type'],
+  500: ['internal', 'Internal Server Error'],
+  503: ['unavailable', 'Service Unavailable'],
+} as const satisfies Record<number, readonly [string, string]>;
+export type RouteProblemStatus = keyof typeof ROUTE_PROBLEM_TYPES;
+
+export interface RouteProblemOptions {
+  /** Type and title when the status alone does not say it (e.g. 422 `idempotency-key-reused`). */
+  readonly kind?: readonly [type: string, title: string];
+  /** Extension members (RFC 9457 §3.2), e.g. `invalid-params`. */
+  readonly extensions?: Readonly<Record<string, unknown>>;
+}
+
+/** Answers `status` with a problem+json body: `type`, `title`, `status`, `detail` (capped), then extensions. */
+export function sendProblem(
+  res: Response,
+  status: number,
+  detail: string,
+  options: RouteProblemOptions = {},
+): void {
+  const [type, title] =
+    options.kind ?? ROUTE_PROBLEM_TYPES[status as RouteProblemStatus] ?? ROUTE_PROBLEM_TYPES[500];
+  res
+    .status(status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(
+      JSON.stringify({
+        type: `${TYPE_BASE}${type}`,
+        title,
+        status,
+        detail: detail.slice(0, MAX_DETAIL),
+        ...options.extensions,
+      }),
+    );
+}
+
+/** express's JSON parser, bounded: a larger body is refused before it is read whole (see `bodyErrors`). */
+export function jsonBody(options: { readonly limitBytes: number; readonly strict: boolean }): RequestHandler {
+  return express.json({ limit: options.limitBytes, strict: options.strict });
+}
+
+/** express error middleware for what `jsonBody` refuses: 413 too large, 400 not JSON or unreadable. */
+export function bodyErrors(limitBytes: number) {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    const e = err as { type?: string; status?: number };
+    if (e.type === 'entity.too.large') sendProblem(res, 413, `bodies are at most ${limitBytes} bytes`);
+    else if (e.type === 'entity.parse.failed') sendProblem(res, 400, 'the body is not valid JSON');
+    else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      sendProblem(res, 400, 'the body could not be read');
+    else next(err);
+  };
+}
+
+/** `true` when the request carries a JSON body; answers 415 otherwise. */
+export function requireJson(req: Request, res: Response): boolean {
+  if (req.is('application/json')) return true;
+  sendProblem(res, 415, 'send Content-Type: application/json');
+  return false;
+}
+
+/** Runs an async handler: a store outage answers 503 + Retry-After, anything else 500 (and goes to `onError`). */
+export function route(
+  handler: (req: Request, res: Response) => Promise<void>,
+  onError: (err: unknown) => void,
+): (req: Request, res: Response) => void {
+  return (req, res) => {
+    handler(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof StoreUnavailableError) {
+        res.setHeader('retry-after', '1');
+        sendProblem(res, 503, 'the store is unavailable; retry later');
+        return;
+      }
+      onError(err);
+      sendProblem(res, 500, 'see the function log');
+    });
+  };
+}
+
+export const MAX_PAGE = 100;
+
+/** `?limit` (1..MAX_PAGE, default 20); undefined after a 400 was sent. */
+export function pageLimit(req: Request, res: Response): number | undefined {
+  const raw = req.query.limit;
+  const limit = raw === undefined ? 20 : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    sendProblem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`, {
+      extensions: { 'invalid-params': [{ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` }] },
+    });
+    return undefined;
+  }
+  return limit;
+}
