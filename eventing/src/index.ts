@@ -45,7 +45,7 @@ import {
 import { DATA_PLANES, type DataPlane, type DataPlaneBehaviour, prefetchOf } from './data-plane.ts';
 import { deliver, deliveryConfig } from './delivery.ts';
 import { startIngress } from './ingress.ts';
-import { type EventingManifests, loadEventingManifests } from './manifests.ts';
+import { type EventingManifests, loadEventingManifests, ManifestError } from './manifests.ts';
 import { PingRunner, systemWallClock, type WallClock } from './ping-source.ts';
 import { QueueScaler, scalingMetrics } from './queue-scaler.ts';
 import { type ReplyTypesOf, refuseReplyLoops } from './replies.ts';
@@ -113,6 +113,12 @@ export interface StartBrokerOptions {
   readonly host?: string;
   /** RabbitMQ when set, the in-process backend otherwise. */
   readonly rabbitmqUrl?: string | undefined;
+  /**
+   * The RabbitmqSources to run, by name (SLUICE_SOURCES); the others are read and checked but consume nothing.
+   * Two consumers of one source queue share its messages, so a second platform on the same RabbitMQ (a test
+   * beside `make dev`) names only its own. @default every source
+   */
+  readonly sources?: readonly string[] | undefined;
   /** Suffix of RabbitMQ exchange/queue names (upstream uses the Broker/Trigger UIDs). @default 'local' */
   readonly instance?: string;
   /** The data plane to behave like, by name or field by field (data-plane.ts; SLUICE_DATA_PLANE). @default upstream */
@@ -183,6 +189,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     options.manifests ??
     (await loadEventingManifests(options.manifestsDir ?? resolvePath(root, 'eventing/manifests')));
   for (const w of manifests.warnings) log.warn(w, { 'event.action': 'manifest-warning' });
+  const unknownSources = (options.sources ?? []).filter((n) => !manifests.sources.some((s) => s.name === n));
+  if (unknownSources.length > 0) {
+    throw new ManifestError(
+      unknownSources.map((n) => `SLUICE_SOURCES: no RabbitmqSource named ${n}`),
+      `sources to run (there are: ${manifests.sources.map((s) => s.name).join(', ') || 'none'})`,
+    );
+  }
+  const runsSource = sourceSelection(options);
   await refuseReplyLoops(
     manifests.triggers,
     options.replyTypesOf ?? { functionsDir: resolvePath(root, 'functions') },
@@ -288,7 +302,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       scalers.push(scaler);
     }
     if (options.rabbitmqUrl !== undefined) {
-      for (const s of manifests.sources) {
+      for (const s of manifests.sources.filter((x) => runsSource(x.name))) {
         const sinkRef = s.sink.ref;
         const toBroker = sinkRef?.kind === 'Broker';
         const sinkUrl = toBroker ? undefined : resolveDestination(s.sink, options.resolveSubscriber);
@@ -392,6 +406,12 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   };
 }
 
+/** Whether a RabbitmqSource runs here (options.sources). */
+function sourceSelection(options: StartBrokerOptions): (name: string) => boolean {
+  const only = options.sources === undefined ? undefined : new Set(options.sources);
+  return (name) => only === undefined || only.has(name);
+}
+
 function describe(
   manifests: EventingManifests,
   plan: BrokerPlan,
@@ -400,6 +420,7 @@ function describe(
   options: StartBrokerOptions,
 ): string[] {
   const lines: string[] = [];
+  const runsSource = sourceSelection(options);
   const b = manifests.broker;
   lines.push(
     backend.kind === 'rabbitmq'
@@ -422,9 +443,11 @@ function describe(
   }
   for (const s of manifests.sources) {
     lines.push(
-      backend.kind === 'rabbitmq'
-        ? `  source ${s.name}: queue ${s.queueName}${s.exchangeName === undefined ? '' : ` ← exchange ${s.exchangeName}`} → ${s.sink.ref?.kind ?? 'uri'} ${s.sink.ref?.name ?? s.sink.uri ?? ''}`
-        : `  source ${s.name}: INACTIVE (a RabbitmqSource needs RABBITMQ_URL)`,
+      !runsSource(s.name)
+        ? `  source ${s.name}: not run here (SLUICE_SOURCES)`
+        : backend.kind === 'rabbitmq'
+          ? `  source ${s.name}: queue ${s.queueName}${s.exchangeName === undefined ? '' : ` ← exchange ${s.exchangeName}`} → ${s.sink.ref?.kind ?? 'uri'} ${s.sink.ref?.name ?? s.sink.uri ?? ''}`
+          : `  source ${s.name}: INACTIVE (a RabbitmqSource needs RABBITMQ_URL)`,
     );
   }
   for (const { scaledObject: so, trigger } of manifests.scaledObjects) {

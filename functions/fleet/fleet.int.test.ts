@@ -113,6 +113,7 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
         SLUICE_SCALE_TO_ZERO_AFTER: '60s',
         SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
         RABBITMQ_URL: inject('rabbitmqUrl'),
+        SLUICE_SOURCES: 'positions', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
         MONGODB_URL: inject('mongodbUrl'),
         MONGODB_DB: db,
       },

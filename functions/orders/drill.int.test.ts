@@ -64,6 +64,7 @@ describe('make drill on the local platform (RabbitMQ + FerretDB)', () => {
         SLUICE_SCALE_TO_ZERO_AFTER: '60s',
         SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
         RABBITMQ_URL: inject('rabbitmqUrl'),
+        SLUICE_SOURCES: '', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
         MONGODB_URL: inject('mongodbUrl'),
         MONGODB_DB: db,
       },

@@ -49,6 +49,7 @@ describe('orders end to end on the local platform (RabbitMQ + FerretDB)', () => 
         SLUICE_SCALE_TO_ZERO_AFTER: '60s',
         SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
         RABBITMQ_URL: inject('rabbitmqUrl'),
+        SLUICE_SOURCES: '', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
         MONGODB_URL: inject('mongodbUrl'),
         // One database for the run (make dev's MONGODB_DB wins over each Service's own, as here).
         MONGODB_DB: db,

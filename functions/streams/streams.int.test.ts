@@ -157,6 +157,7 @@ describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () =>
         SLUICE_SCALE_TO_ZERO_AFTER: '60s',
         SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
         RABBITMQ_URL: inject('rabbitmqUrl'),
+        SLUICE_SOURCES: 'readings', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
         MONGODB_URL: inject('mongodbUrl'),
         MONGODB_DB: db,
       },

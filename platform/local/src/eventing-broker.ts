@@ -10,6 +10,7 @@ export const startEventingBroker: BrokerStarter = async (context) =>
     root: context.root,
     port: context.port,
     rabbitmqUrl: context.rabbitmqUrl,
+    sources: context.sources,
     log: context.log,
     resolveSubscriber: context.resolveSubscriber,
     dataPlane: context.dataPlane,

@@ -113,6 +113,7 @@ describe('local platform (broker + serving)', () => {
           ...(rabbit
             ? {
                 RABBITMQ_URL: inject('rabbitmqUrl'),
+                SLUICE_SOURCES: '', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
                 MONGODB_URL: inject('mongodbUrl'),
                 MONGODB_DB: `e2e_${run}`.replaceAll('-', '_'),
               }
@@ -185,6 +186,7 @@ describe('local platform (broker + serving)', () => {
         SLUICE_SCALE_TO_ZERO_AFTER: '60s',
         SLUICE_PROMETHEUS_TARGETS: join(await tempDir(), 'targets.json'),
         RABBITMQ_URL: inject('rabbitmqUrl'),
+        SLUICE_SOURCES: '', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
         MONGODB_URL: inject('mongodbUrl'),
         MONGODB_DB: db,
       },

@@ -61,6 +61,15 @@ describe('platform', () => {
       expect(config).toMatchObject({ brokerPort: 9090, rabbitmqUrl: 'amqp://h', mongodbUrl: 'mongodb://m/' });
     });
 
+    it('runs every RabbitmqSource unless SLUICE_SOURCES names some (empty: none)', () => {
+      expect(resolveDevConfig({}, '/repo').sources).toBeUndefined();
+      expect(resolveDevConfig({ SLUICE_SOURCES: 'readings, positions' }, '/repo').sources).toEqual([
+        'readings',
+        'positions',
+      ]);
+      expect(resolveDevConfig({ SLUICE_SOURCES: '' }, '/repo').sources).toEqual([]);
+    });
+
     it('rejects a bad port or log format', () => {
       expect(() => resolveDevConfig({ BROKER_PORT: 'http' }, '/repo')).toThrow(DevPlatformConfigError);
       expect(() => resolveDevConfig({ SLUICE_LOG_FORMAT: 'xml' }, '/repo')).toThrow(DevPlatformConfigError);

@@ -57,6 +57,8 @@ export interface BrokerContext {
   readonly root: string;
   readonly port: number;
   readonly rabbitmqUrl: string | undefined;
+  /** SLUICE_SOURCES: the RabbitmqSources to run, by name; undefined: every one. */
+  readonly sources?: readonly string[] | undefined;
   readonly log: Logger;
   readonly resolveSubscriber: ResolveSubscriber;
   readonly dataPlane: DataPlaneName;
@@ -150,6 +152,7 @@ export interface DevPlatformConfig {
   /** Where the public Service (the gateway) listens; 0 picks a free port. */
   readonly gatewayPort: number;
   readonly rabbitmqUrl: string | undefined;
+  readonly sources: readonly string[] | undefined;
   readonly mongodbUrl: string | undefined;
   readonly idleOverride: string | undefined;
   readonly logFormat: LogFormat;
@@ -196,6 +199,13 @@ export function resolveDevConfig(
     gatewayPort,
     consolePort,
     rabbitmqUrl: env.RABBITMQ_URL || undefined,
+    // A comma-separated list; empty: none. Two platforms on one RabbitMQ would share a source queue's messages.
+    sources:
+      env.SLUICE_SOURCES === undefined
+        ? undefined
+        : env.SLUICE_SOURCES.split(',')
+            .map((n) => n.trim())
+            .filter((n) => n !== ''),
     mongodbUrl: env.MONGODB_URL || undefined,
     idleOverride: env.SLUICE_SCALE_TO_ZERO_AFTER || undefined,
     logFormat: format,
@@ -383,6 +393,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       root,
       port: config.brokerPort,
       rabbitmqUrl: config.rabbitmqUrl,
+      sources: config.sources,
       log,
       resolveSubscriber: subscriberResolver(running, services),
       dataPlane: config.dataPlane,
