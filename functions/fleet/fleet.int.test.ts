@@ -8,20 +8,21 @@
  * the dead-letter sink with their reason.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
+import type { RunningBroker } from '../../eventing/src/index.ts';
 import { buildPage } from '../../platform/build/pages.ts';
-import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
+import type { DevPlatform } from '../../platform/local/src/platform.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
+import {
+  type SystemPlatform,
+  startSystemPlatform,
+} from '../../platform/local/src/testing/system-platform.ts';
 import { launchBrowser, screenshot } from '../../platform/test-servers/browser.ts';
-import { DEAD_LETTERS_COLLECTION, type DocumentStore, openStore } from '../runtime/src/index.ts';
+import { DEAD_LETTERS_COLLECTION, type DocumentStore } from '../runtime/src/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const run = `${process.pid}x${Date.now().toString(36)}`;
 /** The positions source's queue (eventing/manifests/fleet/sources/positions.yaml). */
 const SOURCE_QUEUE = 'sluice.fleet.positions';
 /** The tracker's collections (lib/fleet.ts), read as an operator would. */
@@ -84,52 +85,29 @@ function simulate(args: string[], out: string, env: Record<string, string>): Pro
 }
 
 describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
-  const db = `fleet_${run}`;
   const log = new RecordingLogger();
+  let sys: SystemPlatform | undefined;
+  let db: string;
   let dir: string;
   let platform: DevPlatform | undefined;
   let broker: RunningBroker | undefined;
   let store: DocumentStore;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sluice-fleet-'));
     // fleet-web serves its built page, as `make dev` builds it first (fleet.mk).
     await buildPage({ dir: join(ROOT, 'functions/fleet/fleet-web/page') });
-    // A queue left by an earlier run would feed its fixes into this one.
-    const conn = await connect(inject('rabbitmqUrl'));
-    const ch = await conn.createChannel();
-    ch.on('error', () => {});
-    await ch.purgeQueue(SOURCE_QUEUE).catch(() => undefined);
-    await conn.close().catch(() => undefined);
-    store = (await openStore({ mongodbUrl: inject('mongodbUrl'), mongodbDb: db })) as DocumentStore;
-    platform = await startDevPlatform({
-      root: ROOT,
+    sys = await startSystemPlatform({
+      name: 'fleet',
+      rabbitmqUrl: inject('rabbitmqUrl'),
+      mongodbUrl: inject('mongodbUrl'),
       log,
-      out: { write: () => true },
-      env: {
-        PATH: process.env.PATH,
-        BROKER_PORT: '0',
-        GATEWAY_PORT: '0',
-        SLUICE_SCALE_TO_ZERO_AFTER: '60s',
-        SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
-        RABBITMQ_URL: inject('rabbitmqUrl'),
-        SLUICE_SOURCES: 'positions', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
-        MONGODB_URL: inject('mongodbUrl'),
-        MONGODB_DB: db,
-      },
-      startBroker: async (ctx) => {
-        broker = await startBroker({ ...ctx, instance: `fleet-${run}` });
-        return broker;
-      },
+      sources: [{ name: 'positions', queue: SOURCE_QUEUE }],
     });
+    ({ platform, broker, store, dir, db } = sys);
   }, 120_000);
 
   afterAll(async () => {
-    await platform?.stop();
-    await broker?.destroy();
-    await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } } | undefined)?.db?.dropDatabase();
-    await store?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await sys?.stop();
   }, 120_000);
 
   it('make simulate → source → broker → position-tracker: every fix in history once, late ones too, the newest live', async () => {

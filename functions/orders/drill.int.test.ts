@@ -6,18 +6,19 @@
  * billing's database. Its last line is the one the issue asks for, and it exits 0.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
-import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
+import type { RunningBroker } from '../../eventing/src/index.ts';
+import type { DevPlatform } from '../../platform/local/src/platform.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
-import { type DocumentStore, ENDPOINTS_STATE, openStore, writeEndpointsFile } from '../runtime/src/index.ts';
+import {
+  type SystemPlatform,
+  startSystemPlatform,
+} from '../../platform/local/src/testing/system-platform.ts';
+import { type DocumentStore, ENDPOINTS_STATE, writeEndpointsFile } from '../runtime/src/index.ts';
 import { waitFor } from '../runtime/test/support.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const run = `${process.pid}x${Date.now().toString(36)}`;
 const ORDERS = 20;
 /** billing's collections (lib/orders.ts; a system test reads no lib). */
 const Collections = { orders: 'orders', invoices: 'invoices' } as const;
@@ -44,35 +45,21 @@ function drill(env: Record<string, string>): Promise<{ code: number | null; out:
 }
 
 describe('make drill on the local platform (RabbitMQ + FerretDB)', () => {
-  const db = `drill_${run}`;
+  let sys: SystemPlatform | undefined;
+  let db: string;
   let dir: string;
   let platform: DevPlatform | undefined;
   let broker: RunningBroker | undefined;
   let store: DocumentStore;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sluice-drill-'));
-    store = (await openStore({ mongodbUrl: inject('mongodbUrl'), mongodbDb: db })) as DocumentStore;
-    platform = await startDevPlatform({
-      root: ROOT,
+    sys = await startSystemPlatform({
+      name: 'drill',
+      rabbitmqUrl: inject('rabbitmqUrl'),
+      mongodbUrl: inject('mongodbUrl'),
       log: new RecordingLogger(),
-      out: { write: () => true },
-      env: {
-        PATH: process.env.PATH,
-        BROKER_PORT: '0',
-        GATEWAY_PORT: '0',
-        SLUICE_SCALE_TO_ZERO_AFTER: '60s',
-        SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
-        RABBITMQ_URL: inject('rabbitmqUrl'),
-        SLUICE_SOURCES: '', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
-        MONGODB_URL: inject('mongodbUrl'),
-        MONGODB_DB: db,
-      },
-      startBroker: async (ctx) => {
-        broker = await startBroker({ ...ctx, instance: `drill-${run}` });
-        return broker;
-      },
     });
+    ({ platform, broker, store, dir, db } = sys);
     for (const path of ['/api/billing/00000000-0000-4000-8000-000000000000'])
       await waitFor(
         `${path} served`,
@@ -82,11 +69,7 @@ describe('make drill on the local platform (RabbitMQ + FerretDB)', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await platform?.stop();
-    await broker?.destroy();
-    await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } } | undefined)?.db?.dropDatabase();
-    await store?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await sys?.stop();
   }, 120_000);
 
   it(`pauses billing, queues ${ORDERS} orders, resumes, and bills each exactly once; exit 0 on the final line`, async () => {

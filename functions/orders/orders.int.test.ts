@@ -1,21 +1,13 @@
-/**
- * The orders system end to end on the local platform, as `make dev` runs it (startDevPlatform: every function of
- * the repository, the broker from eventing/manifests, RabbitMQ, FerretDB), through the gateway only: the movie
- * inventory's API, orders placed with the original clients' payload (numbers as strings) and with numbers, billed
- * once with an invoice each and shown as billed at GET /api/billing/{orderId}, an `Idempotency-Key` retried, and
- * bad input refused with problem+json before anything is queued.
- */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
-import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
+import type { DevPlatform } from '../../platform/local/src/platform.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
-import { type DocumentStore, openStore } from '../runtime/src/index.ts';
+import {
+  type SystemPlatform,
+  startSystemPlatform,
+} from '../../platform/local/src/testing/system-platform.ts';
+import type { DocumentStore } from '../runtime/src/index.ts';
 import { waitFor } from '../runtime/test/support.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const run = `${process.pid}x${Date.now().toString(36)}`;
 /** billing's bills and orders-api's accepted orders (lib/orders.ts `Collections`; a system test reads no lib). */
 const Collections = { orders: 'orders', placedOrders: 'placed_orders' } as const;
@@ -28,37 +20,21 @@ interface OrderState {
 }
 
 describe('orders end to end on the local platform (RabbitMQ + FerretDB)', () => {
-  const db = `orders_${run}`;
   const log = new RecordingLogger();
-  let dir: string;
+  let sys: SystemPlatform | undefined;
+
   let platform: DevPlatform | undefined;
-  let broker: RunningBroker | undefined;
+
   let store: DocumentStore;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sluice-orders-'));
-    store = (await openStore({ mongodbUrl: inject('mongodbUrl'), mongodbDb: db })) as DocumentStore;
-    platform = await startDevPlatform({
-      root: ROOT,
+    sys = await startSystemPlatform({
+      name: 'orders',
+      rabbitmqUrl: inject('rabbitmqUrl'),
+      mongodbUrl: inject('mongodbUrl'),
       log,
-      out: { write: () => true },
-      env: {
-        PATH: process.env.PATH,
-        BROKER_PORT: '0',
-        GATEWAY_PORT: '0',
-        SLUICE_SCALE_TO_ZERO_AFTER: '60s',
-        SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
-        RABBITMQ_URL: inject('rabbitmqUrl'),
-        SLUICE_SOURCES: '', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
-        MONGODB_URL: inject('mongodbUrl'),
-        // One database for the run (make dev's MONGODB_DB wins over each Service's own, as here).
-        MONGODB_DB: db,
-      },
-      startBroker: async (ctx) => {
-        broker = await startBroker({ ...ctx, instance: `orders-${run}` });
-        return broker;
-      },
     });
+    ({ platform, store } = sys);
     // Both APIs started from zero once (a cold start on a loaded machine may outlast a route's timeout: 504).
     for (const path of ['/api/movies', '/api/billing/00000000-0000-4000-8000-000000000000'])
       await waitFor(
@@ -69,11 +45,7 @@ describe('orders end to end on the local platform (RabbitMQ + FerretDB)', () => 
   }, 180_000);
 
   afterAll(async () => {
-    await platform?.stop();
-    await broker?.destroy();
-    await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } } | undefined)?.db?.dropDatabase();
-    await store?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await sys?.stop();
   }, 120_000);
 
   const api = (path: string, init: RequestInit = {}): Promise<Response> =>

@@ -8,19 +8,20 @@
  * /api/streams/docs renders in a real browser from the gateway alone (no CDN), and its window query answers.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { connect } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type RunningBroker, startBroker, type WallClock } from '../../eventing/src/index.ts';
-import { type DevPlatform, startDevPlatform } from '../../platform/local/src/platform.ts';
+import type { WallClock } from '../../eventing/src/index.ts';
+import type { DevPlatform } from '../../platform/local/src/platform.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
+import {
+  type SystemPlatform,
+  startSystemPlatform,
+} from '../../platform/local/src/testing/system-platform.ts';
 import { launchBrowser, screenshot } from '../../platform/test-servers/browser.ts';
-import { type DocumentStore, openStore } from '../runtime/src/index.ts';
+import type { DocumentStore } from '../runtime/src/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const run = `${process.pid}x${Date.now().toString(36)}`;
 /** The readings source's queue (eventing/manifests/streams/sources/readings.yaml). */
 const SOURCE_QUEUE = 'sluice.streams.readings';
 const WINDOW_MS = 60_000;
@@ -129,51 +130,29 @@ function expectedWindows(sent: readonly Sent[]): Map<string, Window> {
 }
 
 describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () => {
-  const db = `streams_${run}`;
   const clock = new SteppedClock();
   const log = new RecordingLogger();
+  let sys: SystemPlatform | undefined;
+
   let dir: string;
   let platform: DevPlatform | undefined;
-  let broker: RunningBroker | undefined;
+
   let store: DocumentStore;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sluice-streams-'));
-    // A queue left by an earlier run would feed its readings into this one.
-    const conn = await connect(inject('rabbitmqUrl'));
-    const ch = await conn.createChannel();
-    ch.on('error', () => {});
-    await ch.purgeQueue(SOURCE_QUEUE).catch(() => undefined);
-    await conn.close().catch(() => undefined);
-    store = (await openStore({ mongodbUrl: inject('mongodbUrl'), mongodbDb: db })) as DocumentStore;
-    platform = await startDevPlatform({
-      root: ROOT,
+    sys = await startSystemPlatform({
+      name: 'streams',
+      rabbitmqUrl: inject('rabbitmqUrl'),
+      mongodbUrl: inject('mongodbUrl'),
       log,
-      out: { write: () => true },
-      env: {
-        PATH: process.env.PATH,
-        BROKER_PORT: '0',
-        GATEWAY_PORT: '0',
-        SLUICE_SCALE_TO_ZERO_AFTER: '60s',
-        SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
-        RABBITMQ_URL: inject('rabbitmqUrl'),
-        SLUICE_SOURCES: 'readings', // only this test's sources: a platform beside it on the same RabbitMQ must not take its messages
-        MONGODB_URL: inject('mongodbUrl'),
-        MONGODB_DB: db,
-      },
-      startBroker: async (ctx) => {
-        broker = await startBroker({ ...ctx, clock, instance: `streams-${run}` });
-        return broker;
-      },
+      sources: [{ name: 'readings', queue: SOURCE_QUEUE }],
+      broker: { clock },
     });
+    ({ platform, store, dir } = sys);
   }, 120_000);
 
   afterAll(async () => {
-    await platform?.stop();
-    await broker?.destroy();
-    await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } } | undefined)?.db?.dropDatabase();
-    await store?.close();
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    await sys?.stop();
   }, 120_000);
 
   const gateway = (path: string): Promise<Response> => fetch(`${platform?.gateway?.url}/api/streams${path}`);
