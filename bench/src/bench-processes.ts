@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
 import { cpuTicksFromStat } from './broker-bench.ts';
-import { ROOT } from './servers.ts';
+import { freePort, ROOT } from './servers.ts';
 
 const STOP_TIMEOUT_MS = 15_000;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -158,4 +158,50 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** A function process as its container runs it (runtime main.ts), pinned to `cpu`, once its readiness probe answers. */
+export async function startFunctionProcess(options: {
+  readonly dir: string;
+  readonly name: string;
+  readonly cpu: string;
+  readonly env: Record<string, string>;
+}): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(
+    'taskset',
+    ['-c', options.cpu, process.execPath, join(ROOT, 'functions/runtime/src/main.ts')],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...options.env,
+        FUNCTION_DIR: options.dir,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        K_SERVICE: options.name,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}/`;
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${options.name} exited with ${child.exitCode}`);
+    const ready = await fetch(`${url}health/readiness`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return { child, url };
+    if (performance.now() > deadline) throw new Error(`${options.name} not ready within 60 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** SIGKILL and wait for the exit (the end of a measured run: nothing to drain). */
+export async function killProcess(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGKILL');
+  await exited;
 }

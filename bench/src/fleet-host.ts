@@ -13,8 +13,6 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,6 +20,7 @@ import amqp from 'amqplib';
 import { startBroker } from '../../eventing/src/index.ts';
 import { type DocumentStore, JsonLogger, openStore } from '../../functions/runtime/src/index.ts';
 import { startDevStoreServer } from '../../platform/local/src/dev-store-server.ts';
+import { killProcess, listen, startFunctionProcess } from './bench-processes.ts';
 import {
   FLEET_DEAD_LETTER,
   FLEET_FUNCTION,
@@ -30,7 +29,7 @@ import {
   type SentFix,
   type StoredFix,
 } from './fleet-bench.ts';
-import { freePort, ROOT } from './servers.ts';
+import { ROOT } from './servers.ts';
 
 interface HostArgs {
   url: string;
@@ -70,52 +69,6 @@ async function brokerProcess(argText: string | undefined): Promise<void> {
   process.exit(0);
 }
 
-async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
-}
-
-async function startTracker(
-  cpu: string,
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn('taskset', ['-c', cpu, process.execPath, join(ROOT, 'functions/runtime/src/main.ts')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      ...env,
-      FUNCTION_DIR: join(ROOT, 'functions/fleet', FLEET_FUNCTION),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      K_SERVICE: FLEET_FUNCTION,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}/`;
-  const deadline = performance.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${FLEET_FUNCTION} exited with ${child.exitCode}`);
-    if (
-      await fetch(`${url}health/readiness`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { child, url };
-    if (performance.now() > deadline) throw new Error(`${FLEET_FUNCTION} not ready within 60 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 async function hostProcess(argText: string | undefined): Promise<void> {
   const args = JSON.parse(argText ?? '{}') as HostArgs;
   const run = `fb${process.pid}x${Date.now().toString(36)}`;
@@ -151,7 +104,12 @@ async function hostProcess(argText: string | undefined): Promise<void> {
     await setup.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic' } });
     await setup.bindQueue(queue, exchange, '');
     await setup.close();
-    const fn = await startTracker(args.serverCpu, { ...storeEnv, BROKER_URL: tripCatcher.url });
+    const fn = await startFunctionProcess({
+      dir: join(ROOT, 'functions/fleet', FLEET_FUNCTION),
+      name: FLEET_FUNCTION,
+      cpu: args.serverCpu,
+      env: { ...storeEnv, BROKER_URL: tripCatcher.url },
+    });
     tracker = fn.child;
     broker = spawn(
       'taskset',
@@ -248,7 +206,7 @@ async function hostProcess(argText: string | undefined): Promise<void> {
       await exited;
       clearTimeout(timer);
     }
-    await stop(tracker);
+    await killProcess(tracker);
     const cleanup = await connection.createChannel();
     cleanup.on('error', () => {});
     await cleanup.deleteQueue(queue).catch(() => {});

@@ -16,16 +16,15 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
 import { startBroker } from '../../eventing/src/index.ts';
 import { type DocumentStore, JsonLogger, openStore } from '../../functions/runtime/src/index.ts';
 import { startDevStoreServer } from '../../platform/local/src/dev-store-server.ts';
+import { killProcess, listen, startFunctionProcess } from './bench-processes.ts';
 import { cpuTicksFromStat } from './broker-bench.ts';
-import { freePort, ROOT } from './servers.ts';
+import { ROOT } from './servers.ts';
 import {
   type BenchReading,
   benchReading,
@@ -81,53 +80,6 @@ async function brokerProcess(argText: string | undefined): Promise<void> {
 }
 
 /** A function from source on the server core, its store the benchmark's. */
-async function startFunction(
-  name: string,
-  cpu: string,
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const dir = join(ROOT, 'functions/streams', name);
-  const child = spawn('taskset', ['-c', cpu, process.execPath, join(ROOT, 'functions/runtime/src/main.ts')], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      ...env,
-      FUNCTION_DIR: dir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      K_SERVICE: name,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}/`;
-  const deadline = performance.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`);
-    if (
-      await fetch(`${url}health/readiness`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { child, url };
-    if (performance.now() > deadline) throw new Error(`${name} not ready within 60 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGKILL');
-  await exited;
-}
-
-async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
-}
 
 /** Polls every 250 ms: counting the in-memory store scans it, on the core the dev store serves from. */
 async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
@@ -176,7 +128,12 @@ async function hostProcess(argText: string | undefined): Promise<void> {
     await setup.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic' } });
     await setup.bindQueue(queue, exchange, '');
     await setup.close();
-    const fn = await startFunction(STREAMS_FUNCTION, args.serverCpu, storeEnv);
+    const fn = await startFunctionProcess({
+      dir: join(ROOT, 'functions/streams', STREAMS_FUNCTION),
+      name: STREAMS_FUNCTION,
+      cpu: args.serverCpu,
+      env: storeEnv,
+    });
     aggregator = fn.child;
     broker = spawn(
       'taskset',
@@ -254,9 +211,11 @@ async function hostProcess(argText: string | undefined): Promise<void> {
     const functionCpu = share(fnCpu0, cpuSeconds(aggregator.pid));
 
     // Exact? window-closer, ticked an hour ahead (the stream is idle), publishes every window here.
-    const closerFn = await startFunction('window-closer', args.serverCpu, {
-      ...storeEnv,
-      BROKER_URL: catcher.url,
+    const closerFn = await startFunctionProcess({
+      dir: join(ROOT, 'functions/streams', 'window-closer'),
+      name: 'window-closer',
+      cpu: args.serverCpu,
+      env: { ...storeEnv, BROKER_URL: catcher.url },
     });
     closer = closerFn.child;
     for (let tick = 0; tick < 50; tick++) {
@@ -293,7 +252,7 @@ async function hostProcess(argText: string | undefined): Promise<void> {
       })}\n`,
     );
   } finally {
-    await stop(closer);
+    await killProcess(closer);
     if (broker !== undefined && broker.exitCode === null) {
       const exited = new Promise<void>((r) => broker?.once('exit', () => r()));
       broker.stdin?.end();
@@ -301,7 +260,7 @@ async function hostProcess(argText: string | undefined): Promise<void> {
       await exited;
       clearTimeout(timer);
     }
-    await stop(aggregator);
+    await killProcess(aggregator);
     const cleanup = await connection.createChannel();
     cleanup.on('error', () => {});
     await cleanup.deleteQueue(queue).catch(() => {});
