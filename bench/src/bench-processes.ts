@@ -90,6 +90,8 @@ export interface BrokerChild {
   readonly child: ChildProcess;
   readonly url: string;
   readonly names: TopologyNames;
+  /** The console server of a recording broker (its /v1/stream is what a watching page reads). */
+  readonly console?: { readonly url: string; readonly token: string };
 }
 
 /** What broker-child.ts runs: the manifests to build, and the URL of every subscriber they name. */
@@ -104,7 +106,10 @@ export interface BrokerChildArgs {
       }
     | { readonly kind: 'pipeline'; readonly parallelism: number; readonly queueType: string };
   readonly subscribers: Readonly<Record<string, string>>;
-  /** Feed `make dev`'s console recorder from the broker (onAccepted + onTrail), as make dev does. */
+  /**
+   * Feed `make dev`'s console recorder from the broker (onAccepted + onTrail), as make dev does, and serve it
+   * through the console's server (the host reads its server-sent events, as an open console page does).
+   */
   readonly recording?: boolean;
 }
 
@@ -125,7 +130,10 @@ export async function startBrokerChild(args: BrokerChildArgs, cpu: string): Prom
     });
   });
   const space = ready.indexOf(' ');
-  return { child, url: ready.slice(0, space), names: JSON.parse(ready.slice(space + 1)) as TopologyNames };
+  const { console, ...names } = JSON.parse(ready.slice(space + 1)) as TopologyNames & {
+    console?: BrokerChild['console'];
+  };
+  return { child, url: ready.slice(0, space), names, ...(console === undefined ? {} : { console }) };
 }
 
 /** Asks the broker to delete its topology and exit; if it has to be killed, deletes the topology here. */

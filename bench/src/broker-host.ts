@@ -9,7 +9,7 @@
  * Prints `BENCHJSON {"rate","p50Ms","p99Ms",…}` like amqp-floor.ts.
  *   node bench/src/broker-host.ts '{"url":"amqp://…","seconds":3,"warmupSeconds":1,"inFlight":50,"serverCpu":"0","queueType":"quorum"}'
  */
-import { Agent } from 'node:http';
+import { Agent, get } from 'node:http';
 import {
   type BrokerChild,
   closeServer,
@@ -49,7 +49,34 @@ const deadLetter = await listen((req, res) => {
   res.writeHead(202).end();
 });
 
+/**
+ * An open console page: reads the broker's console stream (server-sent events) and counts the records in it.
+ * Resolves once the stream answered 200; `stop` ends it.
+ */
+async function watchConsole(server: NonNullable<BrokerChild['console']>): Promise<{
+  records(): number;
+  stop(): void;
+}> {
+  let records = 0;
+  const req = get(`${server.url}/v1/stream`, { headers: { authorization: `Bearer ${server.token}` } });
+  await new Promise<void>((resolve, reject) => {
+    req.once('error', reject);
+    req.once('response', (res) => {
+      if (res.statusCode !== 200) reject(new Error(`console stream answered ${res.statusCode}`));
+      res.setEncoding('utf8');
+      // Every record is one frame that starts with its `id:` line.
+      res.on('data', (chunk: string) => {
+        for (let i = chunk.indexOf('id: '); i !== -1; i = chunk.indexOf('id: ', i + 4)) records++;
+      });
+      res.on('error', () => {});
+      resolve();
+    });
+  });
+  return { records: () => records, stop: () => req.destroy() };
+}
+
 let brokerChild: BrokerChild | undefined;
+let page: Awaited<ReturnType<typeof watchConsole>> | undefined;
 let accepted = 0;
 let failures = 0;
 const agent = new Agent({ keepAlive: true, maxSockets: args.inFlight });
@@ -69,6 +96,7 @@ try {
     args.serverCpu,
   );
   brokerChild = broker;
+  if (broker.console !== undefined) page = await watchConsole(broker.console);
   const ingress = new URL(broker.url);
   const body = Buffer.from(EVENT_BODY);
   let stopping = false;
@@ -96,9 +124,11 @@ try {
   const brokerCpu0 = cpuSeconds(broker.child.pid);
   const hostCpu0 = process.cpuUsage();
   measuring = true;
+  const pageRecords0 = page?.records() ?? 0;
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, args.seconds * 1000));
   measuring = false;
+  const pageRecords = (page?.records() ?? 0) - pageRecords0;
   const elapsed = (performance.now() - t0) / 1000;
   const brokerCpu1 = cpuSeconds(broker.child.pid);
   const hostCpu = process.cpuUsage(hostCpu0);
@@ -125,9 +155,12 @@ try {
           ? undefined
           : (brokerCpu1 - brokerCpu0) / elapsed,
       hostCpu: (hostCpu.user + hostCpu.system) / 1e6 / elapsed,
+      // With recording: the records the watching page received in the window (an accepted + a delivery per event).
+      ...(page === undefined ? {} : { consoleRecords: pageRecords }),
     })}\n`,
   );
 } finally {
+  page?.stop();
   agent.destroy();
   if (brokerChild !== undefined) await stopBrokerChild(brokerChild, args.url);
   await closeServer(subscriber.server);

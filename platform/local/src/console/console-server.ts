@@ -146,12 +146,15 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     res.write(`event: hello\ndata: ${JSON.stringify({ total: recorder.stats().total })}\n\n`);
     if (Number.isInteger(last)) for (const r of recorder.records(last)) res.write(sseFrame(r));
     streams.add(res);
-    const unsubscribe = recorder.subscribe((record) => {
+    // One write per batch of records (the recorder batches them), not one per record.
+    const unsubscribe = recorder.subscribe((records) => {
       if (res.writableLength > MAX_STREAM_BUFFER) {
         res.end();
         return;
       }
-      res.write(sseFrame(record));
+      let frames = '';
+      for (const r of records) frames += sseFrame(r);
+      res.write(frames);
     });
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
     heartbeat.unref();

@@ -240,29 +240,35 @@ describe('the recording in MongoDB', () => {
   it('survives a restart: the last `capacity` records come back, and numbering goes on', async () => {
     const first = new EventRecorder({ capacity: 3, store });
     await first.restore();
-    for (const id of ['a', 'b', 'c', 'd']) {
-      first.add({
-        kind: 'accepted',
-        time: new Date().toISOString(),
-        via: 'ingress',
-        eventId: id,
-        eventType: 'dev.sluice.test.v1',
-        eventSource: '/t',
-        correlationId: id,
-        subject: 'keys.with.$dots',
-      });
-    }
+    const record = (id: string): AcceptedRecord => ({
+      kind: 'accepted',
+      time: new Date().toISOString(),
+      via: 'ingress',
+      eventId: id,
+      eventType: 'dev.sluice.test.v1',
+      eventSource: '/t',
+      correlationId: id,
+      subject: 'keys.with.$dots',
+    });
+    for (const id of ['a', 'b', 'c', 'd']) first.add(record(id));
+    await first.flush();
+    // One document per batch written, not one per record.
+    expect(await store.collection(CONSOLE_COLLECTION).countDocuments({})).toBe(1);
+    for (const id of ['e', 'f']) first.add(record(id));
+    await first.flush();
+    for (const id of ['g', 'h']) first.add(record(id));
     await first.flush();
     expect(first.stats()).toMatchObject({ store: 'mongodb', pending: 0, unsaved: 0 });
-    expect(await store.collection(CONSOLE_COLLECTION).countDocuments({})).toBe(3);
+    // The batch of a–d (seq ≤ 4) fell out of the last 3 records (6, 7, 8) and was pruned; e–f holds 6.
+    expect(await store.collection(CONSOLE_COLLECTION).countDocuments({})).toBe(2);
     const second = new EventRecorder({ capacity: 3, store });
     expect(await second.restore()).toBe(3);
     expect(second.records().map((r) => [r.seq, (r as AcceptedRecord).eventId])).toEqual([
-      [2, 'b'],
-      [3, 'c'],
-      [4, 'd'],
+      [6, 'f'],
+      [7, 'g'],
+      [8, 'h'],
     ]);
-    expect(second.add({ ...(second.records()[0] as AcceptedRecord), eventId: 'e' }).seq).toBe(5);
+    expect(second.add({ ...(second.records()[0] as AcceptedRecord), eventId: 'i' }).seq).toBe(9);
     await second.flush();
   });
 });

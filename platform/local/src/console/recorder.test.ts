@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EventRecorder } from './recorder.ts';
-import type { AcceptedRecord, ConsoleRecord, TrailRecord } from './records.ts';
+import { EventRecorder, LISTENER_BATCH_MS } from './recorder.ts';
+import type { AcceptedRecord, TrailRecord } from './records.ts';
 
 const accepted = (id: string, extra: Partial<AcceptedRecord> = {}): AcceptedRecord => ({
   kind: 'accepted',
@@ -58,17 +58,26 @@ describe('EventRecorder', () => {
     expect(recorder.trail({ correlation: 'a' }).map((r) => r.eventId)).toEqual(['a', 'r']);
   });
 
-  it('tells listeners of each record until they unsubscribe, and a failing listener harms no one', () => {
+  it('tells listeners of the records in batches, off the recording call, until they unsubscribe', async () => {
     const recorder = new EventRecorder();
-    const seen: ConsoleRecord[] = [];
+    const batches: number[][] = [];
     recorder.subscribe(() => {
       throw new Error('a broken page');
     });
-    const stop = recorder.subscribe((r) => seen.push(r));
+    const stop = recorder.subscribe((records) => batches.push(records.map((r) => r.seq)));
     recorder.add(accepted('a'));
-    stop();
+    recorder.add(delivery('a'));
+    // add() tells no one: the batch goes out later (or on flush).
+    expect(batches).toEqual([]);
+    await recorder.flush();
+    expect(batches).toEqual([[1, 2]]);
     recorder.add(accepted('b'));
-    expect(seen.map((r) => r.seq)).toEqual([1]);
-    expect(recorder.records()).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, LISTENER_BATCH_MS * 3));
+    expect(batches).toEqual([[1, 2], [3]]);
+    stop();
+    recorder.add(accepted('c'));
+    await recorder.flush();
+    expect(batches).toEqual([[1, 2], [3]]);
+    expect(recorder.records()).toHaveLength(4);
   });
 });

@@ -4,9 +4,10 @@
  * in `dropped`). With a store (MONGODB_URL) the records are also written there, in the background and batched, and
  * the last `capacity` are read back at start, so the console survives a restart of `make dev`.
  *
- * Recording is on the broker's path (onAccepted / onTrail), so `add` does no I/O and allocates nothing but the
- * record: a slot of a preallocated ring, a call per listener (the console's server-sent events) and, with a store,
- * a push onto the write queue. bench/ measures what it costs (docs/performance.md, "console").
+ * Recording is on the broker's path (onAccepted / onTrail), so `add` does no I/O and calls no one: it fills a slot of
+ * a preallocated ring and, when someone listens or a store is set, pushes the record onto a queue. Listeners (the
+ * console's server-sent events) are told in batches every LISTENER_BATCH_MS, and the store gets one document per
+ * batch, both off the broker's path. bench/ measures what it costs with a page watching (docs/performance.md).
  */
 import type { DocumentStore } from '../../../../functions/runtime/src/index.ts';
 import type { ConsoleRecord, RecorderStats, RecordInput, TrailRecord } from './records.ts';
@@ -16,13 +17,21 @@ export const RECORDER_CAPACITY = 5000;
 export const CONSOLE_COLLECTION = 'sluice_console_records';
 /** Records waiting for MongoDB beyond this are written off (counted in `unsaved`): the store is too slow or down. */
 export const MAX_PENDING_WRITES = 10_000;
+/** How often listeners hear of new records: live enough for a person, one write per page per batch. */
+export const LISTENER_BATCH_MS = 50;
+/** Records per stored document (one insert per batch, not one per record). */
+const STORE_BATCH = 200;
 
-export type RecordListener = (record: ConsoleRecord) => void;
+/** Told of new records, oldest first, in batches. */
+export type RecordListener = (records: readonly ConsoleRecord[]) => void;
 
-interface StoredRecord extends Record<string, unknown> {
+/** One document per batch of records. */
+interface StoredBatch extends Record<string, unknown> {
+  /** `b-<first seq>`, zero-padded: unique, and in order. */
   readonly _id: string;
+  /** The batch's last seq: what pruning and the read-back at start sort on. */
   readonly seq: number;
-  /** The record as JSON: reply data may hold keys MongoDB refuses (`$x`, `a.b`). */
+  /** The records as a JSON array: reply data may hold keys MongoDB refuses (`$x`, `a.b`). */
   readonly json: string;
 }
 
@@ -48,6 +57,9 @@ export class EventRecorder {
   readonly #pending: ConsoleRecord[] = [];
   #unsaved = 0;
   #writing: Promise<void> | undefined;
+  /** Records the listeners have not been told of yet. */
+  #unsent: ConsoleRecord[] = [];
+  #telling: NodeJS.Timeout | undefined;
 
   constructor(options: RecorderOptions = {}) {
     this.#capacity = Math.max(1, options.capacity ?? RECORDER_CAPACITY);
@@ -59,15 +71,16 @@ export class EventRecorder {
   /** Reads back the last `capacity` records of the store (call once, before recording). */
   async restore(): Promise<number> {
     if (this.#store === undefined) return 0;
-    const collection = this.#store.collection<StoredRecord>(CONSOLE_COLLECTION);
+    const collection = this.#store.collection<StoredBatch>(CONSOLE_COLLECTION);
     await collection.createIndex({ keys: { seq: 1 }, name: 'seq' });
+    // Every batch holds at least one record, so `capacity` batches hold the last `capacity` records.
     const rows = await collection.find({}, { sort: { seq: -1 }, limit: this.#capacity });
-    for (const row of rows.reverse()) {
-      const record = JSON.parse(row.json) as ConsoleRecord;
+    const records = rows.reverse().flatMap((row) => JSON.parse(row.json) as ConsoleRecord[]);
+    for (const record of records.slice(-this.#capacity)) {
       this.#put(record);
       this.#seq = Math.max(this.#seq, record.seq);
     }
-    return rows.length;
+    return Math.min(records.length, this.#capacity);
   }
 
   #put(record: ConsoleRecord): void {
@@ -77,16 +90,13 @@ export class EventRecorder {
     this.#next = (this.#next + 1) % this.#capacity;
   }
 
-  /** Records one fact; never throws (a listener's failure is its own). */
+  /** Records one fact; never throws, never waits. */
   add(input: RecordInput): ConsoleRecord {
     const record = { ...input, seq: ++this.#seq } as ConsoleRecord;
     this.#put(record);
-    for (const listener of this.#listeners) {
-      try {
-        listener(record);
-      } catch {
-        // an observer never touches recording
-      }
+    if (this.#listeners.size > 0) {
+      this.#unsent.push(record);
+      this.#telling ??= setTimeout(() => this.#tell(), LISTENER_BATCH_MS).unref();
     }
     if (this.#store !== undefined) {
       if (this.#pending.length >= MAX_PENDING_WRITES) this.#unsaved++;
@@ -98,25 +108,37 @@ export class EventRecorder {
     return record;
   }
 
-  /** Writes queued records one batch at a time; the queue is drained in the background. */
+  /** Tells every listener of the records since the last batch (a listener's failure is its own). */
+  #tell(): void {
+    this.#telling = undefined;
+    const batch = this.#unsent;
+    this.#unsent = [];
+    for (const listener of this.#listeners) {
+      try {
+        listener(batch);
+      } catch {
+        // an observer never touches recording
+      }
+    }
+  }
+
+  /** Writes queued records one document per batch; the queue is drained in the background. */
   async #drain(): Promise<void> {
     const store = this.#store;
     if (store === undefined) return;
-    const collection = store.collection<StoredRecord>(CONSOLE_COLLECTION);
+    const collection = store.collection<StoredBatch>(CONSOLE_COLLECTION);
     try {
       while (this.#pending.length > 0) {
         // Let the broker's callers go first: one macrotask per batch.
         await new Promise((r) => setImmediate(r));
-        const batch = this.#pending.splice(0, 200);
+        const batch = this.#pending.splice(0, STORE_BATCH);
         try {
-          for (const record of batch) {
-            await collection.insertOne({
-              _id: `r-${String(record.seq).padStart(12, '0')}`,
-              seq: record.seq,
-              json: JSON.stringify(record),
-            });
-          }
           const last = batch.at(-1)?.seq ?? 0;
+          await collection.insertOne({
+            _id: `b-${String(batch[0]?.seq ?? 0).padStart(12, '0')}`,
+            seq: last,
+            json: JSON.stringify(batch),
+          });
           if (last > this.#capacity) await collection.deleteMany({ seq: { $lte: last - this.#capacity } });
         } catch (err) {
           this.#unsaved += batch.length;
@@ -128,15 +150,25 @@ export class EventRecorder {
     }
   }
 
-  /** Resolves once what was recorded so far is in the store (tests, shutdown). */
+  /** Resolves once what was recorded so far is in the store and told to the listeners (tests, shutdown). */
   async flush(): Promise<void> {
+    if (this.#telling !== undefined) {
+      clearTimeout(this.#telling);
+      this.#tell();
+    }
     while (this.#writing !== undefined) await this.#writing;
   }
 
-  /** Told of every record from now on; returns the unsubscribe. */
+  /** Told of every record from now on, in batches; returns the unsubscribe. */
   subscribe(listener: RecordListener): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size > 0 || this.#telling === undefined) return;
+      clearTimeout(this.#telling);
+      this.#telling = undefined;
+      this.#unsent = [];
+    };
   }
 
   /** The records held, oldest first; only those after `seq` when given. */
