@@ -150,7 +150,7 @@ describe('transaction-processor process', () => {
       await new Promise((r) => setTimeout(r, delay));
     }
 
-    // A redelivery after completion answers the same bytes (idempotency record), not a second effect.
+    // A redelivery after completion answers the same bytes (re-derived from the ledger), not a second effect.
     const t0 = transfers[0] as (typeof transfers)[number];
     expect((await send(BankingEventType.transactionSubmitted, `sub-${t0.transactionId}`, t0))?.body).toBe(
       answers.get(t0.transactionId)?.body,
