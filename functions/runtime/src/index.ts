@@ -123,6 +123,9 @@ export {
 export { DEAD_LETTERED_HEADER, isFinalRefusal } from './keep-rejected.ts';
 export { ECS_VERSION, errorFields, JsonLogger, type LogSink } from './log.ts';
 export type {
+  BulkWriteOperation,
+  BulkWriteOptions,
+  BulkWriteResult,
   Collection,
   Doc,
   DocumentStore,

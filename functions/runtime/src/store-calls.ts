@@ -6,6 +6,9 @@
  * the in-process memory store has no round trips worth a metric, and its hot path stays untouched.
  */
 import type {
+  BulkWriteOperation,
+  BulkWriteOptions,
+  BulkWriteResult,
   Collection,
   CollectionOptions,
   Doc,
@@ -29,6 +32,7 @@ export const StoreOperation = {
   deleteMany: 'deleteMany',
   countDocuments: 'countDocuments',
   createIndex: 'createIndex',
+  bulkWrite: 'bulkWrite',
 } as const;
 export type StoreOperation = (typeof StoreOperation)[keyof typeof StoreOperation];
 
@@ -99,5 +103,14 @@ class CountedCollection<T extends Doc> implements Collection<T> {
   createIndex(spec: IndexSpec): Promise<void> {
     this.#onCall(this.#name, StoreOperation.createIndex);
     return this.#inner.createIndex(spec);
+  }
+
+  /** One call however many operations: what is counted is round trips. */
+  bulkWrite(
+    operations: readonly BulkWriteOperation<T>[],
+    options?: BulkWriteOptions,
+  ): Promise<BulkWriteResult> {
+    this.#onCall(this.#name, StoreOperation.bulkWrite);
+    return this.#inner.bulkWrite(operations, options);
   }
 }

@@ -156,6 +156,7 @@ export function jitteryStore(store: DocumentStore, yields: readonly number[]): D
         deleteMany: wrap((f) => c.deleteMany(f)),
         countDocuments: wrap((f) => c.countDocuments(f)),
         createIndex: wrap((s) => c.createIndex(s)),
+        bulkWrite: wrap((ops, o) => c.bulkWrite(ops, o)),
       };
     },
   };

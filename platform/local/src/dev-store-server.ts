@@ -15,6 +15,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
+  BulkWriteOperation,
+  BulkWriteOptions,
   Collection,
   DocumentStore,
   Filter,
@@ -68,7 +70,28 @@ const OPS: Readonly<Record<DevStoreOp, Handler>> = {
   [DEV_STORE_OPS.deleteMany]: (c, a) => c.deleteMany(obj(a.filter, 'filter')),
   [DEV_STORE_OPS.countDocuments]: (c, a) => c.countDocuments(obj(a.filter, 'filter')),
   [DEV_STORE_OPS.createIndex]: (c, a) => c.createIndex(obj(a.spec, 'spec') as unknown as IndexSpec),
+  [DEV_STORE_OPS.bulkWrite]: (c, a) =>
+    c.bulkWrite(bulkOperations(a.operations), opt(a.options) as BulkWriteOptions),
 };
+
+/** bulkWrite's operations, each checked for its shape; the store checks the documents and updates. */
+function bulkOperations(value: unknown): BulkWriteOperation[] {
+  if (!Array.isArray(value)) throw new TypeError('operations must be an array');
+  return value.map((op: unknown, i) => {
+    const o = obj(op, `operations[${i}]`);
+    if (o.insertOne !== undefined) {
+      return { insertOne: { document: obj(obj(o.insertOne, 'insertOne').document, 'insertOne.document') } };
+    }
+    const u = obj(o.updateOne, `operations[${i}]: insertOne or updateOne`);
+    return {
+      updateOne: {
+        filter: obj(u.filter, 'updateOne.filter'),
+        update: obj(u.update, 'updateOne.update') as Update,
+        upsert: u.upsert === true,
+      },
+    };
+  });
+}
 
 function obj(value: unknown, what: string): Filter {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {

@@ -293,6 +293,72 @@ export function describeDocumentStoreContract(
       });
     });
 
+    describe('bulkWrite', () => {
+      it('stops an ordered batch at its first duplicate key and says which one', async () => {
+        const c = fresh();
+        await c.insertOne({ _id: 'b', balance: 0 });
+        const r = await c.bulkWrite([
+          { insertOne: { document: { _id: 'a', balance: 1 } } },
+          { insertOne: { document: { _id: 'b', balance: 2 } } },
+          { insertOne: { document: { _id: 'c', balance: 3 } } },
+        ]);
+        expect(r).toEqual({ duplicateKeyIndexes: [1] });
+        expect((await c.find({}, { sort: { _id: 1 } })).map((d) => [d._id, d.balance])).toEqual([
+          ['a', 1],
+          ['b', 0],
+        ]);
+      });
+
+      it('goes on past duplicate keys when unordered, a unique index included', async () => {
+        const c = fresh();
+        await c.createIndex({ keys: { owner: 1 }, unique: true, name: 'owner_unique' });
+        await c.insertOne({ _id: 'a', owner: 'ada', balance: 0 });
+        const r = await c.bulkWrite(
+          [
+            { insertOne: { document: { _id: 'a', owner: 'amy', balance: 1 } } },
+            { insertOne: { document: { _id: 'b', owner: 'bob', balance: 2 } } },
+            { insertOne: { document: { _id: 'c', owner: 'ada', balance: 3 } } },
+            { insertOne: { document: { _id: 'd', owner: 'dan', balance: 4 } } },
+          ],
+          { ordered: false },
+        );
+        expect(r).toEqual({ duplicateKeyIndexes: [0, 2] });
+        expect((await c.find({}, { sort: { _id: 1 } })).map((d) => d._id)).toEqual(['a', 'b', 'd']);
+      });
+
+      it('applies guarded upserts: newer versions land, an older one collides on _id', async () => {
+        const c = fresh<Doc>();
+        await c.insertOne({ _id: 'x', version: 5 });
+        const newer = (id: string, version: number) => ({
+          updateOne: {
+            filter: { _id: id, version: { $lt: version } },
+            update: { $set: { version } },
+            upsert: true,
+          },
+        });
+        const r = await c.bulkWrite([newer('x', 3), newer('y', 1), newer('x', 7)], { ordered: false });
+        expect(r).toEqual({ duplicateKeyIndexes: [0] });
+        expect(await c.find({}, { sort: { _id: 1 } })).toEqual([
+          { _id: 'x', version: 7 },
+          { _id: 'y', version: 1 },
+        ]);
+      });
+
+      it('answers an empty batch with nothing done', async () => {
+        expect(await fresh().bulkWrite([])).toEqual({ duplicateKeyIndexes: [] });
+      });
+
+      it('rejects the batch when a document has an unsafe key', async () => {
+        const c = fresh<Doc>();
+        await expect(
+          c.bulkWrite([
+            { insertOne: { document: { _id: 'ok' } } },
+            { insertOne: { document: { _id: 'x', data: { $where: '1' } } } },
+          ]),
+        ).rejects.toThrow(/unsafe key/);
+      });
+    });
+
     describe('unsafe keys from event data', () => {
       it.each([
         ['a $ operator key', { _id: 'x', data: { $where: 'sleep(1000)' } }],

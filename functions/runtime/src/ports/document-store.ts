@@ -4,6 +4,8 @@
  * Filters and updates use MongoDB's query language; values that come from events must be placed
  * as values (never spread as keys), see `assertSafeDocument`.
  */
+import { DuplicateKeyError } from '../errors.ts';
+
 export type Doc = Record<string, unknown>;
 export type Filter = Record<string, unknown>;
 export type Update = Record<string, Record<string, unknown>>;
@@ -50,6 +52,27 @@ export interface CollectionOptions {
   readonly timeoutMs?: number;
 }
 
+/** One write of a `bulkWrite`, in MongoDB's own shape. */
+export type BulkWriteOperation<T extends Doc = Doc> =
+  | { readonly insertOne: { readonly document: T } }
+  | {
+      readonly updateOne: { readonly filter: Filter; readonly update: Update; readonly upsert?: boolean };
+    };
+
+export interface BulkWriteOptions {
+  /** Stop at the first operation that fails, as MongoDB does by default. @default true */
+  readonly ordered?: boolean;
+}
+
+/** Counts are left out: FerretDB 1.24 reports none for a batch that met a duplicate key. */
+export interface BulkWriteResult {
+  /**
+   * The operations refused because `_id` or a unique index already held the key, ascending. Ordered: at
+   * most one, and the operations after it were not tried. Any other failure rejects the whole call.
+   */
+  readonly duplicateKeyIndexes: readonly number[];
+}
+
 export interface Collection<T extends Doc = Doc> {
   findOne(filter: Filter): Promise<T | null>;
   find(filter: Filter, options?: FindOptions): Promise<T[]>;
@@ -62,6 +85,14 @@ export interface Collection<T extends Doc = Doc> {
   deleteMany(filter: Filter): Promise<number>;
   countDocuments(filter: Filter): Promise<number>;
   createIndex(spec: IndexSpec): Promise<void>;
+  /**
+   * Several inserts and updates in one round trip (one call to the store). Each operation is atomic on its
+   * own, the batch is not: a crash may leave any prefix of an ordered batch applied.
+   */
+  bulkWrite(
+    operations: readonly BulkWriteOperation<T>[],
+    options?: BulkWriteOptions,
+  ): Promise<BulkWriteResult>;
 }
 
 export interface DocumentStore {
@@ -71,6 +102,39 @@ export interface DocumentStore {
   /** Resolves when the store answers within `timeoutMs` (else StoreUnavailableError); used at start. */
   ping(options?: CollectionOptions): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * `bulkWrite` as a loop over `insertOne` and `updateOne`, for stores in this process (no round trip to
+ * save): the same results and the same stop at the first failure when ordered.
+ */
+export async function bulkWriteOneByOne<T extends Doc>(
+  collection: Pick<Collection<T>, 'insertOne' | 'updateOne'>,
+  operations: readonly BulkWriteOperation<T>[],
+  options: BulkWriteOptions = {},
+): Promise<BulkWriteResult> {
+  // The whole batch is checked before any of it is written, as the MongoDB adapter does.
+  for (const op of operations) {
+    if ('insertOne' in op) assertSafeDocument(op.insertOne.document);
+    else assertSafeUpdate(op.updateOne.update);
+  }
+  const ordered = options.ordered !== false;
+  const duplicateKeyIndexes: number[] = [];
+  for (let i = 0; i < operations.length; i++) {
+    const op = operations[i] as BulkWriteOperation<T>;
+    try {
+      if ('insertOne' in op) await collection.insertOne(op.insertOne.document);
+      else {
+        const { filter, update, upsert } = op.updateOne;
+        await collection.updateOne(filter, update, { upsert: upsert === true });
+      }
+    } catch (err) {
+      if (!(err instanceof DuplicateKeyError)) throw err;
+      duplicateKeyIndexes.push(i);
+      if (ordered) break;
+    }
+  }
+  return { duplicateKeyIndexes };
 }
 
 /**

@@ -2,7 +2,7 @@
  * Wire format of the dev store: `make dev`'s shared in-memory store, hosted by the local platform
  * (platform/local/src/dev-store-server.ts) and used by function processes through HttpDocumentStore.
  *
- *   POST /v1/<collection>/<op>  body {filter?, update?, options?, doc?, spec?}  → 200 {result}
+ *   POST /v1/<collection>/<op>  body {filter?, update?, options?, doc?, spec?, operations?}  → 200 {result}
  *   GET  /v1/ping                                                              → 204
  *   errors: 409 {error: 'DuplicateKeyError', code: 11000}, 400 {error: 'TypeError'}, 500 {error}
  *
@@ -22,6 +22,7 @@ export const DEV_STORE_OPS = {
   deleteMany: 'deleteMany',
   countDocuments: 'countDocuments',
   createIndex: 'createIndex',
+  bulkWrite: 'bulkWrite',
 } as const;
 export type DevStoreOp = (typeof DEV_STORE_OPS)[keyof typeof DEV_STORE_OPS];
 
@@ -34,6 +35,8 @@ export interface DevStoreArgs {
   readonly options?: unknown;
   readonly doc?: unknown;
   readonly spec?: unknown;
+  /** bulkWrite's operations, in MongoDB's shape. */
+  readonly operations?: unknown;
 }
 
 export interface DevStoreErrorBody {

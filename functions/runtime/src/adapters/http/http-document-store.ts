@@ -8,6 +8,9 @@
 import { Agent, request } from 'node:http';
 import { DuplicateKeyError, StoreUnavailableError } from '../../errors.ts';
 import type {
+  BulkWriteOperation,
+  BulkWriteOptions,
+  BulkWriteResult,
   Collection,
   CollectionOptions,
   Doc,
@@ -193,5 +196,13 @@ class HttpCollection<T extends Doc> implements Collection<T> {
 
   async createIndex(spec: IndexSpec): Promise<void> {
     await this.#call(DEV_STORE_OPS.createIndex, { spec });
+  }
+
+  /** One request for the whole batch; duplicate keys come back in the result, as from MongoDB. */
+  async bulkWrite(
+    operations: readonly BulkWriteOperation<T>[],
+    options: BulkWriteOptions = {},
+  ): Promise<BulkWriteResult> {
+    return (await this.#call(DEV_STORE_OPS.bulkWrite, { operations, options })) as BulkWriteResult;
   }
 }

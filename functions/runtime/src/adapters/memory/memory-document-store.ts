@@ -9,6 +9,10 @@ import { DuplicateKeyError } from '../../errors.ts';
 import {
   assertSafeDocument,
   assertSafeUpdate,
+  type BulkWriteOperation,
+  type BulkWriteOptions,
+  type BulkWriteResult,
+  bulkWriteOneByOne,
   type Collection,
   type Doc,
   type DocumentStore,
@@ -189,6 +193,13 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     const index: UniqueIndex = { fields, owners: new Map() };
     for (const [key, doc] of this.#docs) index.owners.set(uniqueKey(index, doc), key);
     this.#unique.push(index);
+  }
+
+  bulkWrite(
+    operations: readonly BulkWriteOperation<T>[],
+    options?: BulkWriteOptions,
+  ): Promise<BulkWriteResult> {
+    return bulkWriteOneByOne(this, operations, options);
   }
 
   #first(filter: Filter): T | undefined {

@@ -2,11 +2,14 @@
  * DocumentStore on the official MongoDB driver. Also runs against FerretDB in tests; the features
  * FerretDB lacks and the code therefore avoids are listed in docs/ferretdb.md.
  */
-import type { Db, MongoClient, Collection as MongoCollection } from 'mongodb';
+import type { AnyBulkWriteOperation, Db, MongoClient, Collection as MongoCollection } from 'mongodb';
 import { DuplicateKeyError, StoreUnavailableError } from '../../errors.ts';
 import {
   assertSafeDocument,
   assertSafeUpdate,
+  type BulkWriteOperation,
+  type BulkWriteOptions,
+  type BulkWriteResult,
   type Collection,
   type CollectionOptions,
   type Doc,
@@ -143,6 +146,27 @@ export class MongoDocumentStore implements DocumentStore {
   }
 }
 
+/** The indexes of a MongoBulkWriteError's write errors when every one is a duplicate key; else undefined. */
+function duplicateKeyIndexesOf(err: unknown): number[] | undefined {
+  if (err === null || typeof err !== 'object' || (err as { name?: unknown }).name !== 'MongoBulkWriteError') {
+    return undefined;
+  }
+  const e = err as { writeErrors?: unknown; err?: unknown };
+  // A write concern error means the batch's durability is unknown: a failure, not an answer.
+  if (e.err !== undefined) return undefined;
+  const writeErrors = (Array.isArray(e.writeErrors) ? e.writeErrors : [e.writeErrors]) as {
+    index?: unknown;
+    code?: unknown;
+  }[];
+  if (writeErrors.length === 0) return undefined;
+  const indexes: number[] = [];
+  for (const w of writeErrors) {
+    if (w?.code !== 11000 || typeof w.index !== 'number') return undefined;
+    indexes.push(w.index);
+  }
+  return indexes.sort((a, b) => a - b);
+}
+
 class MongoCollectionAdapter<T extends Doc> implements Collection<T> {
   readonly #c: MongoCollection<Doc>;
   readonly #timeoutMs: number | undefined;
@@ -210,6 +234,46 @@ class MongoCollectionAdapter<T extends Doc> implements Collection<T> {
 
   countDocuments(filter: Filter): Promise<number> {
     return this.#run(() => this.#c.countDocuments(filter));
+  }
+
+  /**
+   * One `insert` or `update` command per run of operations of one kind (the driver's batching), so one
+   * round trip for a batch. Duplicate keys come back per operation (the driver's MongoBulkWriteError) and
+   * are returned, not thrown: in a batch they are an answer, not a failure. FerretDB 1.24 stops an
+   * unordered batch of updates at its first error (inserts it continues), so a batch with updates is sent
+   * ordered and resumed after each duplicate key: the same result on both, one more round trip per duplicate.
+   */
+  async bulkWrite(
+    operations: readonly BulkWriteOperation<T>[],
+    options: BulkWriteOptions = {},
+  ): Promise<BulkWriteResult> {
+    const ops: AnyBulkWriteOperation<Doc>[] = operations.map((op) => {
+      if ('insertOne' in op) {
+        assertSafeDocument(op.insertOne.document);
+        return { insertOne: { document: { ...op.insertOne.document } } };
+      }
+      assertSafeUpdate(op.updateOne.update);
+      const { filter, update, upsert } = op.updateOne;
+      return { updateOne: { filter, update, upsert: upsert === true } };
+    });
+    const ordered = options.ordered !== false;
+    const resume = !ordered && ops.some((op) => 'updateOne' in op);
+    return this.#run(async () => {
+      const duplicateKeyIndexes: number[] = [];
+      for (let start = 0; start < ops.length; ) {
+        try {
+          await this.#c.bulkWrite(start === 0 ? ops : ops.slice(start), { ordered: ordered || resume });
+          break;
+        } catch (err) {
+          const duplicates = duplicateKeyIndexesOf(err);
+          if (duplicates === undefined) throw err;
+          for (const i of duplicates) duplicateKeyIndexes.push(start + i);
+          if (!resume) break;
+          start += (duplicates[0] ?? 0) + 1;
+        }
+      }
+      return { duplicateKeyIndexes };
+    });
   }
 
   async createIndex(spec: IndexSpec): Promise<void> {
