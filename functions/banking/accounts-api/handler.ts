@@ -10,9 +10,10 @@
  * order (parallel delivery) never move a balance backwards.
  */
 import type { Request, Response, Router } from 'express';
-import type { Collection, DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
+import type { DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
 import { DuplicateKeyError, sendProblem } from '../../runtime/src/index.ts';
 import { BankingEventType, Collections, ID_PATTERN } from '../lib/banking.ts';
+import { batchedWriter } from '../lib/batched-writer.ts';
 import type { Handle } from './events.gen.ts';
 
 export const accepts = [
@@ -63,38 +64,60 @@ export const init: SluiceFunction['init'] = async ({ store }) => {
   await transactions.createIndex({ keys: { to: 1, time: -1 }, name: 'to_time' });
 };
 
-/** Sets the balance only if `version` is newer than the one held; creates the account if unseen. */
+/**
+ * The newest version of each account this process has seen the store hold (written by it, or refused
+ * because the store held a newer one). Versions only grow, so an event at or below it would be refused by
+ * the store anyway: skipping it saves the round trip, and a duplicate key (an extra one on FerretDB).
+ */
+class KnownVersions {
+  readonly #versions = new Map<string, number>();
+
+  newer(account: string, version: number): boolean {
+    return version > (this.#versions.get(account) ?? -1);
+  }
+
+  remember(account: string, version: number): void {
+    if (!this.newer(account, version)) return;
+    if (this.#versions.size >= 50_000) this.#versions.clear();
+    this.#versions.set(account, version);
+  }
+}
+const knownVersions = new WeakMap<DocumentStore, KnownVersions>();
+
+/**
+ * Sets the balance only if `version` is newer than the one held; creates the account if unseen. Batched
+ * with the other events' writes (batched-writer.ts); a duplicate key means the account holds this
+ * version or a newer one.
+ */
 async function applyBalance(
-  accounts: Collection<AccountView>,
+  store: DocumentStore,
   id: string,
   balance: number,
   version: number,
 ): Promise<void> {
-  try {
-    await accounts.updateOne(
-      { _id: id, version: { $lt: version } },
-      { $set: { balance, version } },
-      { upsert: true },
-    );
-  } catch (err) {
-    // The account holds this version or a newer one: the upsert's insert collides, nothing to do.
-    if (!(err instanceof DuplicateKeyError)) throw err;
+  let known = knownVersions.get(store);
+  if (known === undefined) {
+    known = new KnownVersions();
+    knownVersions.set(store, known);
   }
+  if (!known.newer(id, version)) return;
+  await batchedWriter<AccountView>(store, Collections.viewAccounts).write({
+    updateOne: {
+      filter: { _id: id, version: { $lt: version } },
+      update: { $set: { balance, version } },
+      upsert: true,
+    },
+  });
+  known.remember(id, version);
 }
 
-async function recordOutcome(
-  transactions: Collection<TransactionView>,
-  view: TransactionView,
-): Promise<void> {
-  try {
-    await transactions.insertOne(view);
-  } catch (err) {
-    if (!(err instanceof DuplicateKeyError)) throw err;
-  }
+/** One outcome per submission id; a duplicate is a redelivery's. Batched like the balances. */
+async function recordOutcome(store: DocumentStore, view: TransactionView): Promise<void> {
+  await batchedWriter<TransactionView>(store, Collections.viewTransactions).insert(view);
 }
 
 export const handle: Handle<typeof accepts> = async (event, { store }) => {
-  const { accounts, transactions } = views(store);
+  const { accounts } = views(store);
   const time = event.time ?? new Date().toISOString();
   switch (event.type) {
     case BankingEventType.accountOpened: {
@@ -119,23 +142,25 @@ export const handle: Handle<typeof accepts> = async (event, { store }) => {
     }
     case BankingEventType.transactionProcessed: {
       const d = event.data;
-      await applyBalance(accounts, d.from, d.fromBalance, d.fromVersion);
-      await applyBalance(accounts, d.to, d.toBalance, d.toVersion);
-      await recordOutcome(transactions, {
-        _id: d.submissionId,
-        transactionId: d.transactionId,
-        status: 'processed',
-        from: d.from,
-        to: d.to,
-        amount: d.amount,
-        currency: d.currency,
-        time,
-      });
+      await Promise.all([
+        applyBalance(store, d.from, d.fromBalance, d.fromVersion),
+        applyBalance(store, d.to, d.toBalance, d.toVersion),
+        recordOutcome(store, {
+          _id: d.submissionId,
+          transactionId: d.transactionId,
+          status: 'processed',
+          from: d.from,
+          to: d.to,
+          amount: d.amount,
+          currency: d.currency,
+          time,
+        }),
+      ]);
       return undefined;
     }
     default: {
       const d = event.data;
-      await recordOutcome(transactions, {
+      await recordOutcome(store, {
         _id: d.submissionId,
         transactionId: d.transactionId,
         status: 'rejected',

@@ -5,12 +5,13 @@
  * `--verify` can query it. The document is written first and keyed by the event id, so a
  * redelivery never adds a second document; then the line, then a marker (`banking_journal_logged`,
  * same id). The line is written again only when an earlier run stopped before its marker
- * (at-least-once; Elasticsearch dedupes when `event.id` is the `_id`). Inserts only.
+ * (at-least-once; Elasticsearch dedupes when `event.id` is the `_id`). Inserts only, and batched: the
+ * entries (and the markers) of the events in flight go to the store in one round trip (batched-writer.ts).
  */
 
 import type { EventOf, SluiceFunction } from '../../runtime/src/index.ts';
-import { DuplicateKeyError } from '../../runtime/src/index.ts';
 import { BankingEventType, Collections, type JournalEntry } from '../lib/banking.ts';
+import { batchedWriter } from '../lib/batched-writer.ts';
 import type { Events, Handle } from './events.gen.ts';
 
 export const accepts = [BankingEventType.transactionProcessed, BankingEventType.transactionRejected] as const;
@@ -78,14 +79,10 @@ export function auditFields(entry: JournalEntry, traceId: string): Record<string
 }
 
 export const handle: Handle<typeof accepts> = async (event, { store, log, traceId }) => {
-  const journal = store.collection<JournalEntry>(Collections.journal);
-  const logged = store.collection<{ _id: string }>(Collections.journalLogged);
   const entry = toEntry(event);
-  try {
-    await journal.insertOne(entry);
-  } catch (err) {
-    if (!(err instanceof DuplicateKeyError)) throw err;
+  if ((await batchedWriter<JournalEntry>(store, Collections.journal).insert(entry)) === 'duplicate') {
     // A redelivery: the line is written again only if no earlier run got as far as its marker.
+    const logged = store.collection<{ _id: string }>(Collections.journalLogged);
     if ((await logged.findOne({ _id: entry._id })) !== null) return undefined;
   }
   const message =
@@ -94,11 +91,8 @@ export const handle: Handle<typeof accepts> = async (event, { store, log, traceI
       : `transaction ${entry.transactionId} rejected (${entry.reason}): ${entry.amount} ${entry.currency} ${entry.from} -> ${entry.to}`;
   log.info(message, auditFields(entry, traceId));
   // A marker inserted, not the entry updated: no read-then-write, which FerretDB 1.24 does by scanning the
-  // collection (docs/performance.md), so a journal line costs the same on a journal of any size.
-  try {
-    await logged.insertOne({ _id: entry._id });
-  } catch (err) {
-    if (!(err instanceof DuplicateKeyError)) throw err;
-  }
+  // collection (docs/performance.md), so a journal line costs the same on a journal of any size. A
+  // duplicate marker is an earlier run's.
+  await batchedWriter<{ _id: string }>(store, Collections.journalLogged).insert({ _id: entry._id });
   return undefined;
 };
