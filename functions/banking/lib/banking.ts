@@ -27,10 +27,8 @@ export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** Collections in the shared database; each function owns the ones with its prefix. */
 export const Collections = {
   accounts: 'banking_accounts',
+  /** Every account's chain; a transfer is its two entries, the decision and the credit (ledger.ts). */
   entries: 'banking_entries',
-  transfers: 'banking_transfers',
-  /** A transfer's final state, inserted once when it is decided (ledger.ts): never updated. */
-  outcomes: 'banking_transfer_outcomes',
   journal: 'banking_journal',
   /** Journal entries whose audit line was written: one marker per entry, inserted after the line. */
   journalLogged: 'banking_journal_logged',

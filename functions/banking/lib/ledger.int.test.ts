@@ -3,7 +3,7 @@ import { startFerretdb } from '../../../platform/test-servers/ferretdb.ts';
 import { MongoDocumentStore } from '../../runtime/src/index.ts';
 import type { TransactionSubmitted } from './banking.ts';
 import { checkInvariants, type OutcomeRecord } from './invariants.ts';
-import { createLedgerIndexes, Ledger, TransferState } from './ledger.ts';
+import { createLedgerIndexes, EntryKind, Ledger, TransferState } from './ledger.ts';
 import { seededRandom } from './prng.ts';
 
 const dbName = `banking_ledger_int_${process.pid}_${Date.now()}`;
@@ -76,12 +76,14 @@ describe('Ledger on FerretDB', () => {
       amount: 300,
       currency: 'EUR',
     };
-    const { transfer: stalled } = await ledger.record(t, 's1');
     expect((await ledger.process(t, 's1')).kind).toBe('processed'); // the run that took over
-    // The stalled run resumes: it finds the debit and the credit written, and the recorded outcome.
-    const debited = await ledger.decide(stalled);
-    expect(debited.state).toBe(TransferState.debited);
-    expect((await ledger.credit(debited)).state).toBe(TransferState.processed);
+    // The stalled run resumes: it finds the debit and the credit written, and answers the same.
+    const decision = await ledger.decide(t, 's1');
+    expect(decision.kind).toBe(EntryKind.debit);
+    expect(await ledger.finish(t, 's1', decision)).toMatchObject({
+      kind: 'processed',
+      data: { fromBalance: 700, toBalance: 300 },
+    });
     expect(await ledger.stateOf('st-t')).toBe(TransferState.processed);
     expect(await ledger.entries.countDocuments({ txId: 'st-t' })).toBe(2);
     expect((await ledger.head('st-a', 0)).balanceAfter).toBe(700);
@@ -135,8 +137,7 @@ describe('Ledger on FerretDB', () => {
         txs.map(async (t) => {
           const sub = `s-${t.transactionId}`;
           // A crashed first run (one step), then two deliveries at once (lock expiry after a stall).
-          const { transfer } = await ledger.record(t, sub);
-          await ledger.decide(transfer);
+          await ledger.decide(t, sub);
           const [a, b] = await Promise.all([ledger.process(t, sub), ledger.process(t, sub)]);
           expect(a.kind).toBe(b.kind);
           outcomes.push({ ...a.data, status: a.kind });

@@ -6,19 +6,19 @@
  * conditional `$inc`s lose updates (docs/banking.md shows the probe). So balances are not updated in
  * place. Each account is an append-only chain of entries in `banking_entries`:
  *   _id `<account>#<seq>`  (unique: one entry per position, the optimistic-concurrency check)
- *   {account, txId}        (unique index: one effect per transaction per account)
+ *   {txId, side}           (unique index: one decision and one credit per transaction)
  *   balanceAfter = previous entry's balanceAfter + delta, never below zero.
  * A debit reads the chain's head n and inserts n+1; a parallel debit that inserted n+1 first makes
  * this insert fail, and it retries on the new head, so no two debits are computed from one balance.
- * A rejection is recorded as entry `<from>!<txId>` with the same {account, txId} key, so for one
- * transaction the debit and the rejection exclude each other: the first decision is final.
- * The transfer document (`banking_transfers`, keyed by transaction id) claims the id for its content;
- * its final state (processed | rejected, with the balances) is inserted once into
- * `banking_transfer_outcomes` when decided. Nothing is ever updated: on FerretDB 1.24 every update and
- * every read by `_id` scans the collection (its pushed-down `_id` filter matches none of its own indexes;
- * docs/performance.md), while an insert is checked by a unique index, so a transfer's cost stays flat
- * as the collections grow. Every step re-derives the same result from the entries, so a run repeated
- * after a crash, or two runs at once, apply it once; a redelivery reads the outcome, or resumes.
+ * A transaction's decision is its `from`-side entry: the debit, or a rejection `<from>!<txId>`. Both
+ * carry the unique {txId, side: from}, so whichever run records first decides for all, and the decision
+ * carries the transfer it decides (content hash, first submission): a transaction id submitted again
+ * with other content meets it and is rejected. The credit is the `to`-side entry. Nothing is ever
+ * updated, and nothing else is stored: the outcome is read off the entries. On FerretDB 1.24 every
+ * update and every read scans the collection (docs/performance.md) while an insert is checked by a unique
+ * index, so a transfer's cost stays flat as the collections grow. A new transfer in a process that knows
+ * both heads is ONE round trip: its debit and its credit in one ordered `bulkWrite`. Every step re-derives
+ * the same result from the entries, so a run repeated after a crash, or two runs at once, apply it once.
  */
 import { createHash } from 'node:crypto';
 import type { Collection, DocumentStore } from '../../runtime/src/index.ts';
@@ -32,19 +32,20 @@ import {
   type TransactionSubmitted,
 } from './banking.ts';
 
+/** Where a transaction stands, as read off its entries (`Ledger.stateOf`). */
 export const TransferState = {
-  pending: 'pending',
   debited: 'debited',
   processed: 'processed',
   rejected: 'rejected',
 } as const;
 export type TransferState = (typeof TransferState)[keyof typeof TransferState];
 
-/** The states that end a transfer: recorded once, by insert, in `banking_transfer_outcomes`. */
-const FINAL: ReadonlySet<TransferState> = new Set([TransferState.processed, TransferState.rejected]);
-
 export const EntryKind = { open: 'open', debit: 'debit', credit: 'credit', reject: 'reject' } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
+
+/** A transaction's `from` side holds its decision (debit or rejection), its `to` side the credit. */
+export const EntrySide = { from: 'from', to: 'to' } as const;
+export type EntrySide = (typeof EntrySide)[keyof typeof EntrySide];
 
 /** Account metadata; written once. The balance lives in the account's entry chain. */
 export interface AccountDoc extends Record<string, unknown> {
@@ -58,56 +59,32 @@ export interface AccountDoc extends Record<string, unknown> {
   head: number;
 }
 
+/** The transfer a decision decides: what a later submission of the same id is compared with. */
+export interface DecidedTransfer extends Record<string, unknown> {
+  to: string;
+  amount: number;
+  currency: string;
+  reference?: string;
+  contentHash: string;
+  /** The submission that decided it (the first one). */
+  submissionId: string;
+}
+
 export interface EntryDoc extends Record<string, unknown> {
   _id: string;
   account: string;
   txId: string;
   kind: EntryKind;
+  side: EntrySide;
   /** Position in the account's chain; absent on rejections (they change no balance). */
   seq?: number;
   delta: number;
   balanceAfter: number;
   reason?: RejectionReason;
   detail?: string;
+  /** On a decision (debit or rejection): the transfer it decides. */
+  transfer?: DecidedTransfer;
   at: string;
-}
-
-/**
- * A transfer as a run sees it: the stored submission (`banking_transfers`: id, content, first
- * submission) with the state it has reached. Only the final state is stored (OutcomeDoc); `pending` and
- * `debited` live in the run (the debit entry is the record of `debited`).
- */
-export interface TransferDoc extends Record<string, unknown> {
-  _id: string;
-  from: string;
-  to: string;
-  amount: number;
-  currency: string;
-  reference?: string;
-  contentHash: string;
-  submissionId: string;
-  state: TransferState;
-  reason?: RejectionReason;
-  detail?: string;
-  fromBalance?: number;
-  fromVersion?: number;
-  toBalance?: number;
-  toVersion?: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** `banking_transfer_outcomes`: a transfer's final state, keyed by transaction id, inserted once. */
-export interface OutcomeDoc extends Record<string, unknown> {
-  _id: string;
-  state: typeof TransferState.processed | typeof TransferState.rejected;
-  reason?: RejectionReason;
-  detail?: string;
-  fromBalance?: number;
-  fromVersion?: number;
-  toBalance?: number;
-  toVersion?: number;
-  decidedAt: string;
 }
 
 export type TransferOutcome =
@@ -124,6 +101,37 @@ export interface LedgerOptions {
 }
 
 /**
+ * One run at a time per account in this process: a transfer holds both its accounts' lanes while it
+ * reads their heads and writes, so two transfers of one process never compute their entries from the
+ * same head (which would make one collide, and a collision costs reads). Lanes are taken all at once in
+ * arrival order, so waits form no cycle. Other processes still collide; the unique keys settle that.
+ */
+class Lanes {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  async run<R>(keys: readonly string[], fn: () => Promise<R>): Promise<R> {
+    let release = (): void => {};
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const unique = [...new Set(keys)];
+    const before: Promise<void>[] = [];
+    for (const key of unique) {
+      const tail = this.#tails.get(key);
+      if (tail !== undefined) before.push(tail);
+      this.#tails.set(key, mine);
+    }
+    try {
+      await Promise.all(before);
+      return await fn();
+    } finally {
+      release();
+      for (const key of unique) if (this.#tails.get(key) === mine) this.#tails.delete(key);
+    }
+  }
+}
+
+/**
  * Per-process memory of what never changes in the store, to save round trips (each one is a network
  * call to MongoDB or the dev store): account metadata (written once; only found accounts are kept,
  * since a missing one may be opened later) and the last chain entry seen per account (entries are
@@ -135,6 +143,7 @@ export class LedgerCache {
   readonly #accounts = new Map<string, AccountDoc>();
   readonly #heads = new Map<string, EntryDoc>();
   readonly #max: number;
+  readonly lanes = new Lanes();
 
   constructor(maxAccounts = 50_000) {
     this.#max = maxAccounts;
@@ -195,10 +204,10 @@ export function contentHash(tx: TransactionSubmitted): string {
 export const slotId = (account: string, seq: number): string => `${account}#${String(seq).padStart(12, '0')}`;
 export const rejectionId = (account: string, txId: string): string => `${account}!${txId}`;
 
-/** Create the indexes the ledger's correctness depends on (the unique one) and its queries use. */
+/** Create the index the ledger's correctness depends on: one decision and one credit per transaction. */
 export async function createLedgerIndexes(store: DocumentStore): Promise<void> {
   const entries = store.collection(Collections.entries);
-  await entries.createIndex({ keys: { account: 1, txId: 1 }, unique: true, name: 'account_txId' });
+  await entries.createIndex({ keys: { txId: 1, side: 1 }, unique: true, name: 'txId_side' });
 }
 
 const MAX_ATTEMPTS = 200;
@@ -208,8 +217,6 @@ const CACHED_RETRIES = 3;
 export class Ledger {
   readonly accounts: Collection<AccountDoc>;
   readonly entries: Collection<EntryDoc>;
-  readonly transfers: Collection<TransferDoc>;
-  readonly outcomes: Collection<OutcomeDoc>;
   readonly #signal: AbortSignal | undefined;
   readonly #now: () => string;
   readonly #cache: LedgerCache | undefined;
@@ -217,8 +224,6 @@ export class Ledger {
   constructor(store: DocumentStore, options: LedgerOptions = {}) {
     this.accounts = store.collection<AccountDoc>(Collections.accounts);
     this.entries = store.collection<EntryDoc>(Collections.entries);
-    this.transfers = store.collection<TransferDoc>(Collections.transfers);
-    this.outcomes = store.collection<OutcomeDoc>(Collections.outcomes);
     this.#signal = options.signal;
     this.#now = options.now ?? (() => new Date().toISOString());
     this.#cache = options.cache;
@@ -235,6 +240,7 @@ export class Ledger {
       account: data.accountId,
       txId: `open:${data.accountId}`,
       kind: EntryKind.open,
+      side: EntrySide.to,
       seq: 0,
       delta: data.openingBalance,
       balanceAfter: data.openingBalance,
@@ -266,144 +272,146 @@ export class Ledger {
   }
 
   /**
-   * Records the transfer (or finds it) and drives it to a final state. Runs any number of times,
-   * also concurrently, for the same transaction with the same effect; `submissionId` is the id of
-   * the event being answered.
+   * Decides the transfer and drives it to its outcome. Runs any number of times, also concurrently, for
+   * the same transaction with the same effect; `submissionId` is the id of the event being answered.
    */
   async process(tx: TransactionSubmitted, submissionId: string): Promise<TransferOutcome> {
-    const { transfer, conflict } = await this.record(tx, submissionId);
-    if (conflict) {
-      return rejected(
-        {
-          ...transfer,
-          _id: tx.transactionId,
-          from: tx.from,
-          to: tx.to,
-          amount: tx.amount,
-          currency: tx.currency,
-        },
-        submissionId,
-        RejectionReason.duplicateDifferentContent,
-        `transaction ${tx.transactionId} was already submitted with different content (by ${transfer.submissionId})`,
-      );
-    }
-    let t = transfer;
-    if (t.state === TransferState.pending) t = await this.decide(t);
-    if (t.state === TransferState.debited) t = await this.credit(t);
-    if (t.state === TransferState.processed) return { kind: 'processed', data: processed(t, submissionId) };
-    if (t.state === TransferState.rejected) {
-      return rejected(t, submissionId, t.reason ?? RejectionReason.unknownAccount, t.detail ?? '');
-    }
-    throw new TransientError(`transfer ${t._id} is in state ${t.state}; retry`);
+    const cache = this.#cache;
+    if (cache === undefined) return this.#process(tx, submissionId);
+    return cache.lanes.run([tx.from, tx.to], () => this.#process(tx, submissionId));
+  }
+
+  async #process(tx: TransactionSubmitted, submissionId: string): Promise<TransferOutcome> {
+    const fast = await this.#inOneWrite(tx, submissionId);
+    if (fast !== undefined) return fast;
+    const decision = await this.decide(tx, submissionId);
+    return this.finish(tx, submissionId, decision);
   }
 
   /**
-   * Inserts the transfer (in `pending`), or loads the one recorded by an earlier run with the state it
-   * reached: its outcome when decided, else `pending` (the next steps find what was written).
+   * The common case in one round trip: both accounts and both heads known to this process, the funds there
+   * by the cached head. The debit and the credit go in one ordered bulkWrite: the credit is written only if
+   * the debit was. Undefined when the case does not apply or the debit collided (the general path then
+   * finds out why: a moved head, or an earlier decision of this transaction).
    */
-  async record(
-    tx: TransactionSubmitted,
-    submissionId: string,
-  ): Promise<{ transfer: TransferDoc; conflict: boolean }> {
-    const now = this.#now();
-    const doc: TransferDoc = {
-      _id: tx.transactionId,
-      from: tx.from,
-      to: tx.to,
-      amount: tx.amount,
-      currency: tx.currency,
-      contentHash: contentHash(tx),
-      submissionId,
-      state: TransferState.pending,
-      createdAt: now,
-      updatedAt: now,
-    };
-    if (tx.reference !== undefined) doc.reference = tx.reference;
-    const { state: _pending, updatedAt: _at, ...stored } = doc;
-    if (await this.#insertOnce(this.transfers, stored as TransferDoc))
-      return { transfer: doc, conflict: false };
-    // A redelivery, or a second submission of the id: the only reads, off the hot path.
-    const existing = await this.transfers.findOne({ _id: tx.transactionId });
-    if (existing === null) throw new TransientError(`transfer ${tx.transactionId} vanished; retry`);
-    if (existing.contentHash !== doc.contentHash) return { transfer: existing, conflict: true };
-    const outcome = await this.outcomes.findOne({ _id: tx.transactionId });
-    return {
-      transfer: withOutcome(
-        // Transfers stored before outcomes had their own state; new ones have none: `pending` until decided.
-        { ...existing, state: (existing.state as TransferState | undefined) ?? TransferState.pending },
-        outcome,
-      ),
-      conflict: false,
-    };
+  async #inOneWrite(tx: TransactionSubmitted, submissionId: string): Promise<TransferOutcome | undefined> {
+    const cache = this.#cache;
+    if (cache === undefined || tx.from === tx.to) return undefined;
+    const from = cache.account(tx.from);
+    const to = cache.account(tx.to);
+    const fromHead = cache.head(tx.from);
+    const toHead = cache.head(tx.to);
+    if (from === undefined || to === undefined || fromHead === undefined || toHead === undefined) {
+      return undefined;
+    }
+    if (from.currency !== tx.currency || to.currency !== tx.currency) return undefined;
+    if (fromHead.balanceAfter < tx.amount) return undefined; // insufficient funds is decided on the store's head
+    const debit = this.#chainEntry(fromHead, tx.transactionId, EntryKind.debit, -tx.amount);
+    debit.transfer = decided(tx, submissionId);
+    const credit = this.#chainEntry(toHead, tx.transactionId, EntryKind.credit, tx.amount);
+    this.#signal?.throwIfAborted();
+    const { duplicateKeyIndexes } = await this.entries.bulkWrite(
+      [{ insertOne: { document: debit } }, { insertOne: { document: credit } }],
+      { ordered: true },
+    );
+    const refused = duplicateKeyIndexes[0];
+    if (refused === 0) return undefined;
+    await this.#appended(debit);
+    if (refused === undefined) {
+      await this.#appended(credit);
+      return { kind: 'processed', data: processedData(tx, submissionId, debit, credit) };
+    }
+    // The credit's slot was taken (another process moved the `to` chain on): credit on its new head.
+    return this.finish(tx, submissionId, debit);
   }
 
   /**
-   * The transaction's one decision on its `from` account: a debit entry, or a rejection entry. Both
-   * carry the unique {account, txId}, so whichever run records first decides for all.
+   * The transaction's one decision, on its `from` side: a debit entry, or a rejection entry. Both carry
+   * the unique {txId, side: from}, so whichever run records first decides for all; the entry returned is
+   * that decision, whichever run wrote it (compare its transfer with this one: `finish`).
    */
-  async decide(t: TransferDoc): Promise<TransferDoc> {
-    let decision: EntryDoc;
-    if (t.from === t.to) {
-      decision = await this.recordRejection(
-        t,
+  async decide(tx: TransactionSubmitted, submissionId: string): Promise<EntryDoc> {
+    const transfer = decided(tx, submissionId);
+    if (tx.from === tx.to) {
+      return this.#recordRejection(
+        tx.from,
+        tx.transactionId,
+        transfer,
         RejectionReason.sameAccount,
         'from and to are the same account',
       );
-    } else {
-      const [from, to] = await Promise.all([this.#account(t.from), this.#account(t.to)]);
-      if (from === null || to === null) {
-        const missing = [from === null ? t.from : '', to === null ? t.to : ''].filter((s) => s !== '');
-        decision = await this.recordRejection(
-          t,
-          RejectionReason.unknownAccount,
-          `unknown account(s): ${missing.join(', ')}`,
-        );
-      } else if (from.currency !== t.currency || to.currency !== t.currency) {
-        decision = await this.recordRejection(
-          t,
-          RejectionReason.currencyMismatch,
-          `transfer in ${t.currency}; ${t.from} holds ${from.currency}, ${t.to} holds ${to.currency}`,
-        );
-      } else {
-        decision = await this.append(t.from, t._id, EntryKind.debit, -t.amount, from.head);
-      }
     }
-    if (decision.kind === EntryKind.reject) {
-      return this.#setState(t, TransferState.rejected, {
-        reason: decision.reason ?? RejectionReason.unknownAccount,
-        detail: decision.detail ?? '',
-      });
+    const [from, to] = await Promise.all([this.#account(tx.from), this.#account(tx.to)]);
+    if (from === null || to === null) {
+      const missing = [from === null ? tx.from : '', to === null ? tx.to : ''].filter((s) => s !== '');
+      return this.#recordRejection(
+        tx.from,
+        tx.transactionId,
+        transfer,
+        RejectionReason.unknownAccount,
+        `unknown account(s): ${missing.join(', ')}`,
+      );
     }
-    return this.#setState(t, TransferState.debited, {
-      fromBalance: decision.balanceAfter,
-      fromVersion: decision.seq ?? 0,
-    });
+    if (from.currency !== tx.currency || to.currency !== tx.currency) {
+      return this.#recordRejection(
+        tx.from,
+        tx.transactionId,
+        transfer,
+        RejectionReason.currencyMismatch,
+        `transfer in ${tx.currency}; ${tx.from} holds ${from.currency}, ${tx.to} holds ${to.currency}`,
+      );
+    }
+    return this.append(tx.from, tx.transactionId, EntryKind.debit, -tx.amount, from.head, transfer);
   }
 
-  /** Credits `to` once (the entry's {account, txId} is unique), then records `processed`. */
-  async credit(t: TransferDoc): Promise<TransferDoc> {
-    const account = await this.#account(t.to);
-    if (account === null)
-      throw new TransientError(`account ${t.to} vanished before the credit of ${t._id}; retry`);
-    const entry = await this.append(t.to, t._id, EntryKind.credit, t.amount, account.head);
-    return this.#setState(t, TransferState.processed, {
-      toBalance: entry.balanceAfter,
-      toVersion: entry.seq ?? 0,
-    });
+  /**
+   * From a decision to the outcome: another transfer's decision under this id rejects this one; a
+   * rejection answers; a debit is credited (once: the credit's {txId, side: to} is unique).
+   */
+  async finish(tx: TransactionSubmitted, submissionId: string, decision: EntryDoc): Promise<TransferOutcome> {
+    if (decision.transfer?.contentHash !== contentHash(tx)) {
+      return rejected(
+        tx,
+        submissionId,
+        RejectionReason.duplicateDifferentContent,
+        `transaction ${tx.transactionId} was already submitted with different content (by ${decision.transfer?.submissionId ?? 'an unknown submission'})`,
+      );
+    }
+    if (decision.kind === EntryKind.reject) {
+      return rejected(
+        tx,
+        submissionId,
+        decision.reason ?? RejectionReason.unknownAccount,
+        decision.detail ?? '',
+      );
+    }
+    const credit = await this.credit(tx);
+    return { kind: 'processed', data: processedData(tx, submissionId, decision, credit) };
+  }
+
+  /** Credits `to` once (the entry's {txId, side: to} is unique); returns the credit, whichever run wrote it. */
+  async credit(tx: TransactionSubmitted): Promise<EntryDoc> {
+    const account = await this.#account(tx.to);
+    if (account === null) {
+      throw new TransientError(`account ${tx.to} vanished before the credit of ${tx.transactionId}; retry`);
+    }
+    return this.append(tx.to, tx.transactionId, EntryKind.credit, tx.amount, account.head);
   }
 
   /**
    * Appends an entry at the head of an account's chain. A debit that the head's balance cannot cover
-   * becomes an insufficient-funds rejection. Returns the entry this transaction has on the account,
-   * whichever run wrote it.
+   * becomes an insufficient-funds rejection. Returns the entry this transaction has on this side,
+   * whichever run wrote it (for a debit, possibly another submission's decision under the same id).
    */
   async append(
     account: string,
     txId: string,
-    kind: EntryKind,
+    kind: typeof EntryKind.debit | typeof EntryKind.credit,
     delta: number,
     hint: number,
+    transfer?: DecidedTransfer,
   ): Promise<EntryDoc> {
+    const side = kind === EntryKind.debit ? EntrySide.from : EntrySide.to;
     let guess = this.#cache?.head(account);
     let seq = Math.max(hint, guess?.seq ?? 0);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -417,46 +425,31 @@ export class Ledger {
         return this.#recordRejection(
           account,
           txId,
+          transfer,
           RejectionReason.insufficientFunds,
           `${account} cannot cover ${-delta}`,
         );
       }
-      const entry: EntryDoc = {
-        _id: slotId(account, seq + 1),
-        account,
-        txId,
-        kind,
-        seq: seq + 1,
-        delta,
-        balanceAfter: head.balanceAfter + delta,
-        at: this.#now(),
-      };
+      const entry = this.#chainEntry(head, txId, kind, delta);
+      if (transfer !== undefined) entry.transfer = transfer;
       if (await this.#insertOnce(this.entries, entry)) {
-        this.#cache?.rememberHead(entry);
-        // Best effort: a stale hint only costs a few more probes. A process with a cache knows its
-        // heads already, so the hint only serves new instances: write it every few entries.
-        if (this.#cache === undefined || (entry.seq ?? 0) % HEAD_HINT_EVERY === 0) {
-          await this.accounts.updateOne(
-            { _id: account, head: { $lt: entry.seq } },
-            { $set: { head: entry.seq } },
-          );
-        }
+        await this.#appended(entry);
         return entry;
       }
       // Another run of this process took the slot and the cache knows its entry: try after it, without a
       // read (a read by _id scans the collection on FerretDB 1.24). A few times only: a collision may also
-      // be this transaction's own entry (the unique {account, txId}), which only a read can tell.
+      // be this transaction's own entry (the unique {txId, side}), which only a read can tell.
       const known = this.#cache?.head(account);
       if (attempt < CACHED_RETRIES && known !== undefined && (known.seq ?? 0) > seq) {
         guess = known;
         continue;
       }
       // Either another entry took the slot (go again from the new head), or this transaction already
-      // has its entry on this account (the unique {account, txId}): then that one is the answer.
+      // has its entry on this side (the unique {txId, side}): then that one is the answer.
       const slot = await this.entries.findOne({ _id: entry._id });
-      if (slot?.txId === txId) return slot;
+      if (slot?.txId === txId && slot.side === side) return slot;
       if (slot === null || attempt % 8 === 7) {
-        const existing = await this.entries.findOne({ account, txId });
+        const existing = await this.entries.findOne({ txId, side });
         if (existing !== null) return existing;
       }
     }
@@ -480,13 +473,53 @@ export class Ledger {
     }
   }
 
-  async recordRejection(t: TransferDoc, reason: RejectionReason, detail: string): Promise<EntryDoc> {
-    return this.#recordRejection(t.from, t._id, reason, detail);
+  /** Where a transaction stands, read off its entries; undefined before its decision. */
+  async stateOf(txId: string): Promise<TransferState | undefined> {
+    const decision = await this.entries.findOne({ txId, side: EntrySide.from });
+    if (decision === null) return undefined;
+    if (decision.kind === EntryKind.reject) return TransferState.rejected;
+    const credit = await this.entries.findOne({ txId, side: EntrySide.to });
+    return credit === null ? TransferState.debited : TransferState.processed;
+  }
+
+  /** Transfers debited and not credited: what a crash left for a redelivery. Reads every entry. */
+  async unfinished(): Promise<string[]> {
+    const entries = await this.entries.find({});
+    const credited = new Set(entries.filter((e) => e.kind === EntryKind.credit).map((e) => e.txId));
+    return entries.filter((e) => e.kind === EntryKind.debit && !credited.has(e.txId)).map((e) => e.txId);
+  }
+
+  /** The entry after `head` on its chain (not yet written). */
+  #chainEntry(head: EntryDoc, txId: string, kind: EntryKind, delta: number): EntryDoc {
+    const seq = (head.seq ?? 0) + 1;
+    return {
+      _id: slotId(head.account, seq),
+      account: head.account,
+      txId,
+      kind,
+      side: kind === EntryKind.debit ? EntrySide.from : EntrySide.to,
+      seq,
+      delta,
+      balanceAfter: head.balanceAfter + delta,
+      at: this.#now(),
+    };
+  }
+
+  /** After an entry was written: the cache's head moves on, and now and then the account's hint. */
+  async #appended(entry: EntryDoc): Promise<void> {
+    this.#cache?.rememberHead(entry);
+    // Best effort: a stale hint only costs a few more probes. A process with a cache knows its heads
+    // already, so the hint only serves new instances: write it every few entries.
+    const seq = entry.seq ?? 0;
+    if (this.#cache === undefined || seq % HEAD_HINT_EVERY === 0) {
+      await this.accounts.updateOne({ _id: entry.account, head: { $lt: seq } }, { $set: { head: seq } });
+    }
   }
 
   async #recordRejection(
     account: string,
     txId: string,
+    transfer: DecidedTransfer | undefined,
     reason: RejectionReason,
     detail: string,
   ): Promise<EntryDoc> {
@@ -495,60 +528,19 @@ export class Ledger {
       account,
       txId,
       kind: EntryKind.reject,
+      side: EntrySide.from,
       delta: 0,
       balanceAfter: 0,
       reason,
       detail,
       at: this.#now(),
     };
+    if (transfer !== undefined) entry.transfer = transfer;
     if (await this.#insertOnce(this.entries, entry)) return entry;
-    // Decided before: by a rejection (same _id) or by a debit (same {account, txId}).
-    const existing =
-      (await this.entries.findOne({ _id: entry._id })) ?? (await this.entries.findOne({ account, txId }));
+    // Decided before: by a rejection or a debit, of this submission or of another under the same id.
+    const existing = await this.entries.findOne({ txId, side: EntrySide.from });
     if (existing === null) throw new TransientError(`decision for ${txId} vanished; retry`);
     return existing;
-  }
-
-  /**
-   * Records progress. `debited` is not stored (the debit entry is its record): the run carries it on. A
-   * final state is inserted once into `banking_transfer_outcomes`; when another run inserted it first
-   * (two runs at once, or a stalled run resuming after another finished the transfer), the stored one is
-   * the answer, so nothing is set back. Values are derived from the entries, so both runs would store
-   * the same. An insert is atomic on MongoDB, FerretDB and the memory stores alike.
-   */
-  async #setState(t: TransferDoc, state: TransferState, fields: Partial<TransferDoc>): Promise<TransferDoc> {
-    this.#signal?.throwIfAborted();
-    const updatedAt = this.#now();
-    const next = { ...t, ...fields, state, updatedAt };
-    if (!FINAL.has(state)) return next;
-    const outcome: OutcomeDoc = {
-      _id: t._id,
-      state: state as OutcomeDoc['state'],
-      ...(fields as Partial<OutcomeDoc>),
-      decidedAt: updatedAt,
-    };
-    if (await this.#insertOnce(this.outcomes, outcome)) return next;
-    const stored = await this.outcomes.findOne({ _id: t._id });
-    if (stored === null) throw new TransientError(`outcome of ${t._id} vanished; retry`);
-    return withOutcome(t, stored);
-  }
-
-  /** Where a transfer stands: its recorded outcome, `pending` while undecided, undefined when unknown. */
-  async stateOf(txId: string): Promise<TransferState | undefined> {
-    const outcome = await this.outcomes.findOne({ _id: txId });
-    if (outcome !== null) return outcome.state;
-    const transfer = await this.transfers.findOne({ _id: txId });
-    return transfer === null
-      ? undefined
-      : ((transfer.state as TransferState | undefined) ?? TransferState.pending);
-  }
-
-  /** Transfers recorded but not decided (no outcome): what a crash left for a redelivery. Reads all. */
-  async unfinished(): Promise<string[]> {
-    const decided = new Set((await this.outcomes.find({})).map((o) => o._id));
-    return (await this.transfers.find({}))
-      .filter((t) => !decided.has(t._id) && !FINAL.has(t.state as TransferState))
-      .map((t) => t._id);
   }
 
   /** Account metadata, from the cache once seen (it is written once and never changes). */
@@ -573,30 +565,40 @@ export class Ledger {
   }
 }
 
-/** The transfer with the final state its outcome records (unchanged when there is none yet). */
-function withOutcome(t: TransferDoc, outcome: OutcomeDoc | null): TransferDoc {
-  if (outcome === null) return t;
-  const { _id: _ignored, decidedAt, ...fields } = outcome;
-  return { ...t, ...fields, updatedAt: decidedAt };
+function decided(tx: TransactionSubmitted, submissionId: string): DecidedTransfer {
+  const transfer: DecidedTransfer = {
+    to: tx.to,
+    amount: tx.amount,
+    currency: tx.currency,
+    contentHash: contentHash(tx),
+    submissionId,
+  };
+  if (tx.reference !== undefined) transfer.reference = tx.reference;
+  return transfer;
 }
 
-function processed(t: TransferDoc, submissionId: string): TransactionProcessed {
+function processedData(
+  tx: TransactionSubmitted,
+  submissionId: string,
+  debit: EntryDoc,
+  credit: EntryDoc,
+): TransactionProcessed {
   return {
-    transactionId: t._id,
+    transactionId: tx.transactionId,
     submissionId,
-    from: t.from,
-    to: t.to,
-    amount: t.amount,
-    currency: t.currency,
-    fromBalance: t.fromBalance ?? 0,
-    fromVersion: t.fromVersion ?? 0,
-    toBalance: t.toBalance ?? 0,
-    toVersion: t.toVersion ?? 0,
+    from: tx.from,
+    to: tx.to,
+    amount: tx.amount,
+    currency: tx.currency,
+    fromBalance: debit.balanceAfter,
+    fromVersion: debit.seq ?? 0,
+    toBalance: credit.balanceAfter,
+    toVersion: credit.seq ?? 0,
   };
 }
 
 function rejected(
-  t: Pick<TransferDoc, '_id' | 'from' | 'to' | 'amount' | 'currency'>,
+  tx: TransactionSubmitted,
   submissionId: string,
   reason: RejectionReason,
   detail: string,
@@ -604,12 +606,12 @@ function rejected(
   return {
     kind: 'rejected',
     data: {
-      transactionId: t._id,
+      transactionId: tx.transactionId,
       submissionId,
-      from: t.from,
-      to: t.to,
-      amount: t.amount,
-      currency: t.currency,
+      from: tx.from,
+      to: tx.to,
+      amount: tx.amount,
+      currency: tx.currency,
       reason,
       detail,
     },

@@ -2,7 +2,7 @@
  * `--verify`: gathers what the pipeline recorded and checks the invariants (invariants.ts).
  *  - From the processor's store (MongoDB, or the shared dev store of `make dev`): the truth read
  *    straight from it — every account's entry chain (banking_entries: heads, chain arithmetic), the
- *    transfers, the journal (one document per outcome event, keyed by its id) for "exactly one outcome
+ *    decisions, the journal (one document per outcome event, keyed by its id) for "exactly one outcome
  *    per submission", and the dead-letter sink's records (dead_letters) with their reasons.
  *  - Otherwise: accounts-api over HTTP (ACCOUNTS_API_URL), whose view is built from the same outcome
  *    events; dead letters then only via DEAD_LETTER_URL (GET, JSON list of CloudEvents or
@@ -13,14 +13,7 @@ import type { DocumentStore } from '../../runtime/src/index.ts';
 import { DEAD_LETTERS_COLLECTION as DEAD_LETTERS, type DeadLetter } from '../../runtime/src/index.ts';
 import { Collections, type JournalEntry } from '../lib/banking.ts';
 import type { AccountSnapshot, InvariantCheck, InvariantInput, OutcomeRecord } from '../lib/invariants.ts';
-import {
-  type AccountDoc,
-  type EntryDoc,
-  EntryKind,
-  type OutcomeDoc,
-  type TransferDoc,
-  TransferState,
-} from '../lib/ledger.ts';
+import { type AccountDoc, type EntryDoc, EntryKind } from '../lib/ledger.ts';
 
 export interface Gathered {
   readonly accounts: AccountSnapshot[];
@@ -37,10 +30,6 @@ export interface Gathered {
 export async function gatherFromStore(store: DocumentStore, label: string): Promise<Gathered> {
   const accounts = await store.collection<AccountDoc>(Collections.accounts).find({});
   const entries = await store.collection<EntryDoc>(Collections.entries).find({});
-  const transfers = await store.collection<TransferDoc>(Collections.transfers).find({});
-  const decided = new Set(
-    (await store.collection<OutcomeDoc>(Collections.outcomes).find({})).map((o) => o._id),
-  );
   const journal = await store.collection<JournalEntry>(Collections.journal).find({});
   const deadLetters = await store.collection<DeadLetter>(DEAD_LETTERS).find({});
   const chains = new Map<string, EntryDoc[]>();
@@ -65,14 +54,9 @@ export async function gatherFromStore(store: DocumentStore, label: string): Prom
   const debits = new Set(entries.filter((e) => e.kind === EntryKind.debit).map((e) => e.txId));
   const credits = new Set(entries.filter((e) => e.kind === EntryKind.credit).map((e) => e.txId));
   const halfApplied = [...debits].filter((tx) => !credits.has(tx));
-  // Undecided: no outcome recorded (transfers from before outcomes carried their own final state).
-  const stuck = transfers
-    .filter(
-      (t) => !decided.has(t._id) && t.state !== TransferState.processed && t.state !== TransferState.rejected,
-    )
-    .map((t) => t._id);
+  const decisions = entries.filter((e) => e.side === 'from').length;
   return {
-    source: `${label} (${accounts.length} accounts, ${entries.length} entries, ${transfers.length} transfers, ${journal.length} journal entries, ${deadLetters.length} dead letters)`,
+    source: `${label} (${accounts.length} accounts, ${entries.length} entries, ${decisions} transfers decided, ${journal.length} journal entries, ${deadLetters.length} dead letters)`,
     deadLetters: new Map(deadLetters.map((d) => [d.eventId, d.reason])),
     accounts: snapshots,
     outcomes: journal.map((j) => ({
@@ -84,7 +68,7 @@ export async function gatherFromStore(store: DocumentStore, label: string): Prom
       amount: j.amount,
       ...(j.reason === undefined ? {} : { reason: j.reason }),
     })),
-    unfinishedTransfers: [...new Set([...halfApplied, ...stuck])],
+    unfinishedTransfers: halfApplied,
     extraChecks: [
       {
         name: 'every account chain is contiguous, arithmetic and never negative',

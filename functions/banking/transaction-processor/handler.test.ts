@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Collection, Doc, DocumentStore } from '../../runtime/src/index.ts';
 import { loadSchemas, MemoryDocumentStore } from '../../runtime/src/index.ts';
 import { BankingEventType, RejectionReason, type TransactionSubmitted } from '../lib/banking.ts';
 import { checkInvariants, type OutcomeRecord } from '../lib/invariants.ts';
@@ -39,6 +40,30 @@ const tx = (id: string, from: string, to: string, amount: number, currency = EUR
   amount,
   currency,
 });
+
+/** The store, with every collection call it receives listed as `<collection>.<operation>`. */
+function countingStore(inner: DocumentStore): { store: DocumentStore; calls: string[] } {
+  const calls: string[] = [];
+  const store: DocumentStore = {
+    kind: inner.kind,
+    ping: (options) => inner.ping(options),
+    close: () => inner.close(),
+    collection<T extends Doc = Doc>(name: string): Collection<T> {
+      const c = inner.collection<T>(name);
+      return new Proxy(c, {
+        get(target, prop) {
+          const value: unknown = Reflect.get(target, prop);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            calls.push(`${name}.${String(prop)}`);
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+    },
+  };
+  return { store, calls };
+}
 
 async function balance(ledger: Ledger, id: string): Promise<number> {
   return (await ledger.head(id, 0)).balanceAfter;
@@ -161,60 +186,67 @@ describe('transaction-processor', () => {
   });
 
   describe('Ledger crash recovery', () => {
-    it('applies once when a run crashed after the debit entry, before recording it', async () => {
+    it('applies once when a run crashed after the debit entry, before the credit', async () => {
       const { ledger } = await ledgerWith({ a: 1000, b: 0 });
-      const { transfer } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
-      await ledger.append('a', transfer._id, EntryKind.debit, -300, 0); // the crashed run's only write
+      const t = tx('t', 'a', 'b', 300);
+      expect((await ledger.decide(t, 's1')).kind).toBe(EntryKind.debit); // the crashed run's only write
+      expect(await ledger.stateOf('t')).toBe(TransferState.debited);
       expect(await balance(ledger, 'a')).toBe(700);
 
-      const outcome = await ledger.process(tx('t', 'a', 'b', 300), 's1'); // the redelivery
+      const outcome = await ledger.process(t, 's1'); // the redelivery
       expect(outcome).toMatchObject({ kind: 'processed', data: { fromBalance: 700, toBalance: 300 } });
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
+      expect(await ledger.stateOf('t')).toBe(TransferState.processed);
     });
 
-    it('applies once when a run crashed after the credit entry, before recording it', async () => {
+    it('applies once when a run crashed after the credit entry, before answering', async () => {
       const { ledger } = await ledgerWith({ a: 1000, b: 0 });
-      const { transfer } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
-      const debited = await ledger.decide(transfer);
-      expect(debited.state).toBe(TransferState.debited);
-      await ledger.append('b', 't', EntryKind.credit, 300, 0);
+      const t = tx('t', 'a', 'b', 300);
+      await ledger.decide(t, 's1');
+      await ledger.credit(t);
 
-      await ledger.process(tx('t', 'a', 'b', 300), 's1');
+      const outcome = await ledger.process(t, 's1');
+      expect(outcome).toMatchObject({ kind: 'processed', data: { fromBalance: 700, toBalance: 300 } });
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
       expect(await ledger.entries.countDocuments({ txId: 't' })).toBe(2);
     });
 
     it('neither applies again nor moves the transfer back when a stalled run resumes after another finished it', async () => {
       const { ledger } = await ledgerWith({ a: 1000, b: 0 });
-      const { transfer: stale } = await ledger.record(tx('t', 'a', 'b', 300), 's1');
-      await ledger.process(tx('t', 'a', 'b', 300), 's1'); // the run that took over the expired lock
-      const stored = () => ledger.stateOf('t');
-      // The stalled run's steps: its debit decision finds the debit already written, its credit the credit,
-      // and its outcome the recorded one; nothing is written twice and nothing moves back.
-      const debited = await ledger.decide(stale);
-      expect(debited).toMatchObject({ state: TransferState.debited, fromBalance: 700 });
-      expect(await stored()).toBe(TransferState.processed);
-      expect((await ledger.credit(debited)).state).toBe(TransferState.processed);
-      expect((await ledger.credit({ ...stale, state: TransferState.debited })).state).toBe(
-        TransferState.processed,
-      );
-      expect(await stored()).toBe(TransferState.processed);
-      expect(await ledger.outcomes.countDocuments({})).toBe(1);
+      const t = tx('t', 'a', 'b', 300);
+      await ledger.process(t, 's1'); // the run that took over
+      // The stalled run's steps: its decision finds the debit already written, its credit the credit;
+      // nothing is written twice and nothing moves back.
+      const decision = await ledger.decide(t, 's1');
+      expect(decision).toMatchObject({ kind: EntryKind.debit, balanceAfter: 700 });
+      expect(await ledger.finish(t, 's1', decision)).toMatchObject({
+        kind: 'processed',
+        data: { fromBalance: 700, toBalance: 300 },
+      });
+      expect((await ledger.credit(t)).balanceAfter).toBe(300);
+      expect(await ledger.stateOf('t')).toBe(TransferState.processed);
+      expect(await ledger.entries.countDocuments({ txId: 't' })).toBe(2);
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([700, 300]);
     });
 
     it('keeps the first decision when a rejected transfer is redelivered after the funds arrived', async () => {
       const { ledger } = await ledgerWith({ a: 0, b: 500 });
-      const { transfer: stale } = await ledger.record(tx('t', 'a', 'b', 100), 's1');
-      expect(reasonOf(await ledger.process(tx('t', 'a', 'b', 100), 's1'))).toBe(
-        RejectionReason.insufficientFunds,
-      );
+      const t = tx('t', 'a', 'b', 100);
+      expect(reasonOf(await ledger.process(t, 's1'))).toBe(RejectionReason.insufficientFunds);
       await ledger.process(tx('fund', 'b', 'a', 200), 's2');
-      expect(reasonOf(await ledger.process(tx('t', 'a', 'b', 100), 's1'))).toBe(
-        RejectionReason.insufficientFunds,
-      );
-      expect((await ledger.decide(stale)).state).toBe(TransferState.rejected); // a stalled run, too
+      expect(reasonOf(await ledger.process(t, 's1'))).toBe(RejectionReason.insufficientFunds);
+      expect((await ledger.decide(t, 's1')).kind).toBe(EntryKind.reject); // a stalled run, too
       expect([await balance(ledger, 'a'), await balance(ledger, 'b')]).toEqual([200, 300]);
+    });
+
+    it('rejects a different transfer under a decided id even from another account', async () => {
+      const { ledger } = await ledgerWith({ a: 1000, b: 0, c: 1000 });
+      expect((await ledger.process(tx('t', 'a', 'b', 10), 's1')).kind).toBe('processed');
+      const other = await ledger.process(tx('t', 'c', 'b', 10), 's2');
+      expect(reasonOf(other)).toBe(RejectionReason.duplicateDifferentContent);
+      expect([await balance(ledger, 'a'), await balance(ledger, 'b'), await balance(ledger, 'c')]).toEqual([
+        990, 10, 1000,
+      ]);
     });
 
     it('applies once when the same submission runs twice at the same time', async () => {
@@ -228,14 +260,37 @@ describe('transaction-processor', () => {
     });
 
     it('stops writing once its run is aborted (a timed-out zombie run)', async () => {
-      const { store } = await ledgerWith({ a: 5, b: 0 });
+      const { store, ledger } = await ledgerWith({ a: 5, b: 0 });
+      const before = await ledger.entries.countDocuments({});
       const aborted = new Ledger(store, { signal: AbortSignal.abort() });
       await expect(aborted.process(tx('t', 'a', 'b', 1), 's')).rejects.toThrow();
-      expect(await store.collection('banking_transfers').countDocuments({})).toBe(0);
+      expect(await ledger.entries.countDocuments({})).toBe(before);
     });
   });
 
   describe('Ledger with a LedgerCache', () => {
+    it('applies a transfer between accounts it knows in one round trip: debit and credit in one bulkWrite', async () => {
+      const { store } = await ledgerWith({ a: 1000, b: 0 });
+      const counted = countingStore(store);
+      const cached = new Ledger(counted.store, { cache: new LedgerCache() });
+      await cached.process(tx('t1', 'a', 'b', 100), 's1'); // learns both accounts and heads
+      counted.calls.length = 0;
+      const second = await cached.process(tx('t2', 'b', 'a', 30), 's2');
+      expect(second).toMatchObject({ kind: 'processed', data: { fromBalance: 70, toBalance: 930 } });
+      expect(counted.calls).toEqual(['banking_entries.bulkWrite']);
+    });
+
+    it('credits on the new head when another process moved the credited chain on after the cache saw it', async () => {
+      const { store, ledger: other } = await ledgerWith({ a: 1000, b: 0, c: 1000 });
+      const cached = new Ledger(store, { cache: new LedgerCache() });
+      await cached.process(tx('t1', 'a', 'b', 100), 's1'); // cached head of b: b#1
+      await other.process(tx('t2', 'c', 'b', 50), 's2'); // b#2, unknown to the cache
+      const third = await cached.process(tx('t3', 'a', 'b', 10), 's3');
+      expect(third).toMatchObject({ kind: 'processed', data: { toBalance: 160, toVersion: 3 } });
+      expect([await balance(other, 'a'), await balance(other, 'b')]).toEqual([890, 160]);
+      expect(await other.unfinished()).toEqual([]);
+    });
+
     it('rejects a debit its stale cached head would allow once another process spent the money', async () => {
       const { store, ledger: other } = await ledgerWith({ a: 1000, b: 0 });
       const cached = new Ledger(store, { cache: new LedgerCache() });
@@ -288,10 +343,7 @@ describe('transaction-processor', () => {
             txs.map(async (t) => {
               const crashed = rnd.pick(runners);
               const run = rnd.pick(runners);
-              if (rnd.next() < 0.2) {
-                const { transfer } = await crashed.record(t, `s-${t.transactionId}`);
-                await crashed.decide(transfer).catch(() => undefined);
-              }
+              if (rnd.next() < 0.2) await crashed.decide(t, `s-${t.transactionId}`).catch(() => undefined);
               submitted.push(t);
               const o = await run.process(t, `s-${t.transactionId}`);
               outcomes.push({ ...o.data, status: o.kind });
