@@ -101,10 +101,11 @@ export interface LedgerOptions {
 }
 
 /**
- * One run at a time per account in this process: a transfer holds both its accounts' lanes while it
- * reads their heads and writes, so two transfers of one process never compute their entries from the
- * same head (which would make one collide, and a collision costs reads). Lanes are taken all at once in
- * arrival order, so waits form no cycle. Other processes still collide; the unique keys settle that.
+ * One general-path run at a time per account in this process (a new transfer the process cannot plan, a
+ * redelivery, a collision): it holds both its accounts' lanes while it reads their heads and writes, so
+ * two such runs of one process never compute their entries from the same head (which would make one
+ * collide, and a collision costs reads). Lanes are taken all at once in arrival order, so waits form no
+ * cycle. Other processes, and the one-write batches, may still collide; the unique keys settle that.
  */
 class Lanes {
   readonly #tails = new Map<string, Promise<void>>();
@@ -131,6 +132,120 @@ class Lanes {
   }
 }
 
+/** What the one-write batch did with a transfer. */
+type Batched =
+  | { readonly kind: 'processed'; readonly debit: EntryDoc; readonly credit: EntryDoc }
+  /** The debit went in, the credit's slot was taken: credit on the new head. */
+  | { readonly kind: 'debited'; readonly debit: EntryDoc }
+  /** Not written: not known well enough to plan, or behind a collision in its batch. The general path. */
+  | { readonly kind: 'general' };
+
+interface Queued {
+  readonly tx: TransactionSubmitted;
+  readonly submissionId: string;
+  readonly at: string;
+  readonly resolve: (batched: Batched) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Stays far below MongoDB's 100,000 writes per command and the dev store's 16 MiB body. */
+const MAX_TRANSFERS_PER_BATCH = 200;
+
+/**
+ * Group commit of new transfers: those that arrive while a batch is on its way are planned together and
+ * written in the next one, all their debits and credits in ONE ordered bulkWrite. Within a batch an entry
+ * may be computed on an entry of the same batch (transfers that share an account, however many): ordered
+ * insertion stops at the first refused entry, so no entry is ever stored without the one it was computed
+ * on. The transfers from the refused one on take the general path. Only transfers between accounts whose
+ * metadata and heads this process knows, with the funds there by those heads, are planned (an
+ * insufficient-funds decision is taken on the store's head, by the general path).
+ */
+class OneWriteBatches {
+  readonly #cache: LedgerCache;
+  readonly #entries: Collection<EntryDoc>;
+  #queue: Queued[] = [];
+  #flushing = false;
+
+  constructor(cache: LedgerCache, entries: Collection<EntryDoc>) {
+    this.#cache = cache;
+    this.#entries = entries;
+  }
+
+  submit(tx: TransactionSubmitted, submissionId: string, at: string): Promise<Batched> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ tx, submissionId, at, resolve, reject });
+      if (this.#flushing) return;
+      this.#flushing = true;
+      // setImmediate, not a timer: the transfers whose requests arrived in the same I/O phase join in.
+      setImmediate(() => void this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) await this.#send(this.#queue.splice(0, MAX_TRANSFERS_PER_BATCH));
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #send(batch: readonly Queued[]): Promise<void> {
+    // The heads as this batch will leave them: the cache's, moved on by the entries planned so far.
+    const heads = new Map<string, EntryDoc>();
+    const head = (account: string): EntryDoc | undefined => heads.get(account) ?? this.#cache.head(account);
+    const planned: { q: Queued; debit: EntryDoc; credit: EntryDoc }[] = [];
+    for (const q of batch) {
+      const { tx } = q;
+      const from = this.#cache.account(tx.from);
+      const to = this.#cache.account(tx.to);
+      const fromHead = head(tx.from);
+      const toHead = head(tx.to);
+      if (
+        tx.from === tx.to ||
+        from?.currency !== tx.currency ||
+        to?.currency !== tx.currency ||
+        fromHead === undefined ||
+        toHead === undefined ||
+        fromHead.balanceAfter < tx.amount
+      ) {
+        q.resolve({ kind: 'general' });
+        continue;
+      }
+      const debit = chainEntry(fromHead, tx.transactionId, EntryKind.debit, -tx.amount, q.at);
+      debit.transfer = decided(tx, q.submissionId);
+      const credit = chainEntry(toHead, tx.transactionId, EntryKind.credit, tx.amount, q.at);
+      heads.set(tx.from, debit);
+      heads.set(tx.to, credit);
+      planned.push({ q, debit, credit });
+    }
+    if (planned.length === 0) return;
+    let refused: number;
+    try {
+      const { duplicateKeyIndexes } = await this.#entries.bulkWrite(
+        planned.flatMap((p) => [{ insertOne: { document: p.debit } }, { insertOne: { document: p.credit } }]),
+        { ordered: true },
+      );
+      refused = duplicateKeyIndexes[0] ?? Number.POSITIVE_INFINITY;
+    } catch (err) {
+      // The store is down, or the batch was refused whole: each transfer's event answers the error.
+      for (const p of planned) p.q.reject(err);
+      return;
+    }
+    for (const [i, p] of planned.entries()) {
+      if (2 * i + 1 < refused) {
+        this.#cache.rememberHead(p.debit);
+        this.#cache.rememberHead(p.credit);
+        p.q.resolve({ kind: 'processed', debit: p.debit, credit: p.credit });
+      } else if (2 * i < refused) {
+        this.#cache.rememberHead(p.debit);
+        p.q.resolve({ kind: 'debited', debit: p.debit });
+      } else {
+        p.q.resolve({ kind: 'general' });
+      }
+    }
+  }
+}
+
 /**
  * Per-process memory of what never changes in the store, to save round trips (each one is a network
  * call to MongoDB or the dev store): account metadata (written once; only found accounts are kept,
@@ -144,9 +259,16 @@ export class LedgerCache {
   readonly #heads = new Map<string, EntryDoc>();
   readonly #max: number;
   readonly lanes = new Lanes();
+  #oneWrite: OneWriteBatches | undefined;
 
   constructor(maxAccounts = 50_000) {
     this.#max = maxAccounts;
+  }
+
+  /** The process's one-write batches of new transfers (on the entries collection of its store). */
+  oneWrite(entries: Collection<EntryDoc>): OneWriteBatches {
+    this.#oneWrite ??= new OneWriteBatches(this, entries);
+    return this.#oneWrite;
   }
 
   account(id: string): AccountDoc | undefined {
@@ -278,51 +400,27 @@ export class Ledger {
   async process(tx: TransactionSubmitted, submissionId: string): Promise<TransferOutcome> {
     const cache = this.#cache;
     if (cache === undefined) return this.#process(tx, submissionId);
-    return cache.lanes.run([tx.from, tx.to], () => this.#process(tx, submissionId));
+    this.#signal?.throwIfAborted();
+    const batched = await cache.oneWrite(this.entries).submit(tx, submissionId, this.#now());
+    if (batched.kind === 'processed') {
+      await Promise.all([this.#hint(batched.debit), this.#hint(batched.credit)]);
+      return {
+        kind: 'processed',
+        data: processedData(tx, submissionId, batched.debit, batched.credit),
+      };
+    }
+    return cache.lanes.run([tx.from, tx.to], async () => {
+      if (batched.kind === 'debited') {
+        await this.#hint(batched.debit);
+        return this.finish(tx, submissionId, batched.debit);
+      }
+      return this.#process(tx, submissionId);
+    });
   }
 
   async #process(tx: TransactionSubmitted, submissionId: string): Promise<TransferOutcome> {
-    const fast = await this.#inOneWrite(tx, submissionId);
-    if (fast !== undefined) return fast;
     const decision = await this.decide(tx, submissionId);
     return this.finish(tx, submissionId, decision);
-  }
-
-  /**
-   * The common case in one round trip: both accounts and both heads known to this process, the funds there
-   * by the cached head. The debit and the credit go in one ordered bulkWrite: the credit is written only if
-   * the debit was. Undefined when the case does not apply or the debit collided (the general path then
-   * finds out why: a moved head, or an earlier decision of this transaction).
-   */
-  async #inOneWrite(tx: TransactionSubmitted, submissionId: string): Promise<TransferOutcome | undefined> {
-    const cache = this.#cache;
-    if (cache === undefined || tx.from === tx.to) return undefined;
-    const from = cache.account(tx.from);
-    const to = cache.account(tx.to);
-    const fromHead = cache.head(tx.from);
-    const toHead = cache.head(tx.to);
-    if (from === undefined || to === undefined || fromHead === undefined || toHead === undefined) {
-      return undefined;
-    }
-    if (from.currency !== tx.currency || to.currency !== tx.currency) return undefined;
-    if (fromHead.balanceAfter < tx.amount) return undefined; // insufficient funds is decided on the store's head
-    const debit = this.#chainEntry(fromHead, tx.transactionId, EntryKind.debit, -tx.amount);
-    debit.transfer = decided(tx, submissionId);
-    const credit = this.#chainEntry(toHead, tx.transactionId, EntryKind.credit, tx.amount);
-    this.#signal?.throwIfAborted();
-    const { duplicateKeyIndexes } = await this.entries.bulkWrite(
-      [{ insertOne: { document: debit } }, { insertOne: { document: credit } }],
-      { ordered: true },
-    );
-    const refused = duplicateKeyIndexes[0];
-    if (refused === 0) return undefined;
-    await this.#appended(debit);
-    if (refused === undefined) {
-      await this.#appended(credit);
-      return { kind: 'processed', data: processedData(tx, submissionId, debit, credit) };
-    }
-    // The credit's slot was taken (another process moved the `to` chain on): credit on its new head.
-    return this.finish(tx, submissionId, debit);
   }
 
   /**
@@ -430,7 +528,7 @@ export class Ledger {
           `${account} cannot cover ${-delta}`,
         );
       }
-      const entry = this.#chainEntry(head, txId, kind, delta);
+      const entry = chainEntry(head, txId, kind, delta, this.#now());
       if (transfer !== undefined) entry.transfer = transfer;
       if (await this.#insertOnce(this.entries, entry)) {
         await this.#appended(entry);
@@ -489,31 +587,20 @@ export class Ledger {
     return entries.filter((e) => e.kind === EntryKind.debit && !credited.has(e.txId)).map((e) => e.txId);
   }
 
-  /** The entry after `head` on its chain (not yet written). */
-  #chainEntry(head: EntryDoc, txId: string, kind: EntryKind, delta: number): EntryDoc {
-    const seq = (head.seq ?? 0) + 1;
-    return {
-      _id: slotId(head.account, seq),
-      account: head.account,
-      txId,
-      kind,
-      side: kind === EntryKind.debit ? EntrySide.from : EntrySide.to,
-      seq,
-      delta,
-      balanceAfter: head.balanceAfter + delta,
-      at: this.#now(),
-    };
-  }
-
   /** After an entry was written: the cache's head moves on, and now and then the account's hint. */
   async #appended(entry: EntryDoc): Promise<void> {
     this.#cache?.rememberHead(entry);
-    // Best effort: a stale hint only costs a few more probes. A process with a cache knows its heads
-    // already, so the hint only serves new instances: write it every few entries.
+    await this.#hint(entry);
+  }
+
+  /**
+   * Best effort: a stale hint only costs a few more probes. A process with a cache knows its heads
+   * already, so the hint only serves new instances: written every few entries.
+   */
+  async #hint(entry: EntryDoc): Promise<void> {
     const seq = entry.seq ?? 0;
-    if (this.#cache === undefined || seq % HEAD_HINT_EVERY === 0) {
-      await this.accounts.updateOne({ _id: entry.account, head: { $lt: seq } }, { $set: { head: seq } });
-    }
+    if (this.#cache !== undefined && seq % HEAD_HINT_EVERY !== 0) return;
+    await this.accounts.updateOne({ _id: entry.account, head: { $lt: seq } }, { $set: { head: seq } });
   }
 
   async #recordRejection(
@@ -563,6 +650,22 @@ export class Ledger {
       throw err;
     }
   }
+}
+
+/** The entry after `head` on its chain (not yet written). */
+function chainEntry(head: EntryDoc, txId: string, kind: EntryKind, delta: number, at: string): EntryDoc {
+  const seq = (head.seq ?? 0) + 1;
+  return {
+    _id: slotId(head.account, seq),
+    account: head.account,
+    txId,
+    kind,
+    side: kind === EntryKind.debit ? EntrySide.from : EntrySide.to,
+    seq,
+    delta,
+    balanceAfter: head.balanceAfter + delta,
+    at,
+  };
 }
 
 function decided(tx: TransactionSubmitted, submissionId: string): DecidedTransfer {

@@ -280,6 +280,50 @@ describe('transaction-processor', () => {
       expect(counted.calls).toEqual(['banking_entries.bulkWrite']);
     });
 
+    it('writes the transfers that arrive together in one bulkWrite, chained on each other across shared accounts', async () => {
+      const { store } = await ledgerWith({ a: 1000, b: 1000, c: 1000 });
+      const counted = countingStore(store);
+      const cached = new Ledger(counted.store, { cache: new LedgerCache() });
+      await cached.process(tx('w1', 'a', 'b', 1), 'w1');
+      await cached.process(tx('w2', 'b', 'c', 1), 'w2'); // all three accounts and heads known
+      counted.calls.length = 0;
+      const ring = [
+        tx('r1', 'a', 'b', 10),
+        tx('r2', 'b', 'c', 20),
+        tx('r3', 'c', 'a', 30),
+        tx('r4', 'a', 'c', 5),
+      ];
+      const outcomes = await Promise.all(ring.map((t) => cached.process(t, t.transactionId)));
+      expect(outcomes.map((o) => o.kind)).toEqual(['processed', 'processed', 'processed', 'processed']);
+      expect(counted.calls).toEqual(['banking_entries.bulkWrite']);
+      const plain = new Ledger(store);
+      expect([await balance(plain, 'a'), await balance(plain, 'b'), await balance(plain, 'c')]).toEqual([
+        1014, 990, 996,
+      ]);
+      expect(outcomes[3]?.data).toMatchObject({ fromBalance: 1014, toBalance: 996 });
+    });
+
+    it('sends the transfers behind a collision in a batch down the general path, each applied once', async () => {
+      const { store, ledger: other } = await ledgerWith({ a: 1000, b: 1000, x: 1000, y: 0 });
+      const cached = new Ledger(store, { cache: new LedgerCache() });
+      await cached.process(tx('w1', 'a', 'b', 1), 'w1');
+      await cached.process(tx('w2', 'x', 'y', 1), 'w2');
+      await other.process(tx('o1', 'x', 'y', 100), 'o1'); // x and y move on behind the cache's back
+      const batch = [tx('t1', 'a', 'b', 10), tx('t2', 'x', 'y', 20), tx('t3', 'b', 'a', 30)];
+      const outcomes = await Promise.all(batch.map((t) => cached.process(t, t.transactionId)));
+      expect(outcomes.map((o) => o.kind)).toEqual(['processed', 'processed', 'processed']);
+      expect([
+        await balance(other, 'a'),
+        await balance(other, 'b'),
+        await balance(other, 'x'),
+        await balance(other, 'y'),
+      ]).toEqual([1019, 981, 879, 121]);
+      expect(await other.unfinished()).toEqual([]);
+      expect(
+        await store.collection('banking_entries').countDocuments({ txId: { $in: ['t1', 't2', 't3'] } }),
+      ).toBe(6);
+    });
+
     it('credits on the new head when another process moved the credited chain on after the cache saw it', async () => {
       const { store, ledger: other } = await ledgerWith({ a: 1000, b: 0, c: 1000 });
       const cached = new Ledger(store, { cache: new LedgerCache() });
