@@ -138,12 +138,16 @@ export async function precompileSchemas(schemaDir: string): Promise<{ code: stri
   return { code, types };
 }
 
+let builds = 0;
+
 export async function bundleFunction(options: BundleOptions): Promise<BundleResult> {
   const dir = resolve(options.dir);
   const out = resolve(options.out);
   const handler = ['handler.ts', 'handler.js'].map((f) => join(dir, f)).find((f) => existsSync(f));
   if (handler === undefined) throw new BundleError(`no handler.ts or handler.js in ${dir}`);
-  const work = join(ROOT, 'dist/.build', basename(out));
+  // One work folder per build: two builds into folders of the same name (tests bundling in parallel into
+  // their own temporary `build/`) must not write each other's register.mjs.
+  const work = join(ROOT, 'dist/.build', `${basename(out)}-${process.pid}-${++builds}`);
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
 
@@ -194,7 +198,7 @@ export async function bundleFunction(options: BundleOptions): Promise<BundleResu
     plugins: [builtinsViaRequire],
     metafile: true,
     logLevel: 'warning',
-  });
+  }).finally(() => rm(work, { recursive: true, force: true }));
   const bytes = Object.entries(result.metafile.outputs)
     .filter(([file]) => file.endsWith('.mjs'))
     .reduce((sum, [, o]) => sum + o.bytes, 0);
