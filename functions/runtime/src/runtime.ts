@@ -114,8 +114,9 @@ export async function startFunction(
       try {
         await store.ping({ timeoutMs: config.storeTimeoutSeconds * 1000 });
         const expiry = await guard.init();
-        // A function's own OpenTelemetry instruments, made in init, need the global MeterProvider.
-        await metrics.ready?.();
+        // A function's own OpenTelemetry instruments, made in init, need the global MeterProvider. Without
+        // an init nothing waits for the SDK: it loads after the first event (telemetry.ts).
+        if (fn.init !== undefined) await metrics.ready?.();
         await fn.init?.(initContext);
         ready = true;
         // A function may live 30 s at a time (scale to zero): without a TTL index, expired records

@@ -2,17 +2,23 @@
  * The Metrics port on OpenTelemetry: `@opentelemetry/sdk-metrics` with the Prometheus exporter as a
  * pull reader (no server of its own: the runtime's GET /metrics serves it on the function's port).
  *
- * Cold start: the SDK modules take a few hundred milliseconds to load unbundled, so they are imported
- * in the background and never on the path to readiness. Until they are loaded, records wait in a
- * small bounded queue and are replayed in order; a scrape waits for the load.
+ * The runtime's own instruments are aggregated in the process (local-metrics.ts: no attribute hashing
+ * per event) and handed to the exporter as a MetricProducer; the SDK's MeterProvider serves the
+ * function's own instruments (the global provider) and the process CPU and memory.
+ *
+ * Cold start: the SDK modules take a few hundred milliseconds to load unbundled (~20 ms of CPU
+ * bundled), so they are imported only after the first event has been answered (or LOAD_DELAY_MS
+ * after start, or at the first scrape or `ready()`), never between spawn and the first answer.
+ * Recording does not need them; a scrape waits for the load.
  *
  * Names follow the OpenTelemetry semantic conventions (FaaS, HTTP, CloudEvents). Prometheus names
  * carry the unit suffix (`_seconds`, `_bytes`) and `_total`, as the OTel→Prometheus compatibility
  * rules and an OpenTelemetry Collector would write them, so the same PromQL works either way.
  */
-import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
-import type { MeterProvider, ViewOptions } from '@opentelemetry/sdk-metrics';
+import type { Attributes, Meter } from '@opentelemetry/api';
+import type { ViewOptions } from '@opentelemetry/sdk-metrics';
 import type { RuntimeConfig } from './config.ts';
+import { LocalCounter, LocalHistogram, localProducer } from './local-metrics.ts';
 import type { InvocationRecord, Metrics, Outcome } from './ports/metrics.ts';
 
 /** OTel instrument name → the name Prometheus shows (unit suffix added). */
@@ -64,89 +70,78 @@ const CONSTANT_LABELS = /^(service\.name|faas\.name|faas\.version)$/;
 /** Event types are client input (an unaccepted type is still counted): cap the label's values. */
 const MAX_EVENT_TYPES = 64;
 const OTHER_TYPE = '_other';
-/** Records kept while the SDK loads (a burst at scale-from-zero); beyond it they are dropped. */
-const MAX_PENDING = 10_000;
+/** The instrumentation scope of the runtime's own instruments. */
+const SCOPE = 'sluice-runtime';
+/** The SDK starts loading this long after start at the latest, when no event came first. */
+const LOAD_DELAY_MS = 200;
 
 export interface TelemetryOptions {
   /** Told once when the SDK cannot be loaded or a scrape fails; the function keeps running. */
   readonly onError?: (err: unknown) => void;
 }
 
-type Pending =
-  | { readonly kind: 'invocation'; readonly record: InvocationRecord }
-  | {
-      readonly kind: 'http';
-      readonly method: string;
-      readonly route: string;
-      readonly status: number;
-      readonly seconds: number;
-    }
-  | { readonly kind: 'coldstart'; readonly seconds: number }
-  | { readonly kind: 'store'; readonly collection: string; readonly operation: string };
-
 export async function createTelemetry(
   config: Readonly<RuntimeConfig>,
   options: TelemetryOptions = {},
 ): Promise<Metrics> {
-  let recorder: Recorder | undefined;
-  let pending: Pending[] | undefined = [];
-  const loading = loadRecorder(config).then(
-    (r) => {
-      recorder = r;
-      for (const p of pending ?? []) replayPending(r, p);
-      pending = undefined;
-      return r;
-    },
-    (err: unknown) => {
-      pending = undefined;
-      options.onError?.(err);
-      throw err;
-    },
-  );
-  // A failed load is reported through onError and every later scrape; never an unhandled rejection.
-  loading.catch(() => {});
-  const queue = (p: Pending): void => {
-    if (pending !== undefined && pending.length < MAX_PENDING) pending.push(p);
+  // Recording needs no SDK (local-metrics.ts): records made before it loads are simply in the totals.
+  const recorder = new Recorder();
+  let loading: Promise<Exporter> | undefined;
+  let soon = false;
+  const load = (): Promise<Exporter> => {
+    if (loading !== undefined) return loading;
+    clearTimeout(fallback);
+    loading = loadExporter(config, recorder);
+    loading.then(undefined, (err: unknown) => options.onError?.(err));
+    return loading;
   };
+  // The first event's records start the load on the next turn of the event loop: after its answer is
+  // written, so the first event of a cold start never waits for the SDK. (Start-up's records do not.)
+  const loadSoon = (): void => {
+    if (soon || loading !== undefined) return;
+    soon = true;
+    setImmediate(load);
+  };
+  const fallback = setTimeout(load, LOAD_DELAY_MS);
+  fallback.unref();
 
   return {
     invocation(record) {
-      if (recorder !== undefined) recorder.invocation(record);
-      else queue({ kind: 'invocation', record });
+      loadSoon();
+      recorder.invocation(record);
     },
     httpRequest(method, route, status, seconds) {
-      if (recorder !== undefined) recorder.httpRequest(method, route, status, seconds);
-      else queue({ kind: 'http', method, route, status, seconds });
+      loadSoon();
+      recorder.httpRequest(method, route, status, seconds);
     },
     coldStart(seconds) {
-      if (recorder !== undefined) recorder.coldStart(seconds);
-      else queue({ kind: 'coldstart', seconds });
+      recorder.coldStart(seconds);
     },
     storeCall(collection, operation) {
-      if (recorder !== undefined) recorder.storeCall(collection, operation);
-      else queue({ kind: 'store', collection, operation });
+      recorder.storeCall(collection, operation);
     },
     async scrape() {
-      return (await loading).scrape();
+      return (await load()).scrape();
     },
     async ready() {
-      await loading.catch(() => undefined);
+      await load().catch(() => undefined);
     },
     async shutdown() {
-      const r = await loading.catch(() => undefined);
-      await r?.shutdown();
+      clearTimeout(fallback);
+      // Never loaded: nothing was exported, nothing to flush.
+      if (loading === undefined) return;
+      const exporter = await loading.catch(() => undefined);
+      await exporter?.shutdown();
     },
   };
 }
 
-function replayPending(r: Recorder, p: Pending): void {
-  if (p.kind === 'invocation') r.invocation(p.record);
-  else if (p.kind === 'http') r.httpRequest(p.method, p.route, p.status, p.seconds);
-  else if (p.kind === 'store') r.storeCall(p.collection, p.operation);
-  else r.coldStart(p.seconds);
+interface Exporter {
+  scrape(): Promise<string>;
+  shutdown(): Promise<void>;
 }
 
-async function loadRecorder(config: Readonly<RuntimeConfig>): Promise<Recorder> {
+async function loadExporter(config: Readonly<RuntimeConfig>, recorder: Recorder): Promise<Exporter> {
   const [api, sdk, prom, res] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/sdk-metrics'),
@@ -158,134 +153,165 @@ async function loadRecorder(config: Readonly<RuntimeConfig>): Promise<Recorder> 
     'faas.name': config.serviceName,
   };
   if (config.serviceRevision !== undefined) resourceAttributes['faas.version'] = config.serviceRevision;
+  const resource = res.resourceFromAttributes(resourceAttributes);
+  const runtimeMetrics = localProducer(
+    recorder.instruments,
+    {
+      sumType: sdk.DataPointType.SUM,
+      histogramType: sdk.DataPointType.HISTOGRAM,
+      cumulative: sdk.AggregationTemporality.CUMULATIVE,
+      double: api.ValueType.DOUBLE,
+    },
+    resource,
+    SCOPE,
+    recorder.startedMs,
+  );
   // The exporter's own server stays off; collect() + the exporter's serializer answer GET /metrics.
   const exporter = new prom.PrometheusExporter({
     preventServerStart: true,
     withResourceConstantLabels: CONSTANT_LABELS,
     withoutScopeInfo: true,
+    metricProducers: [runtimeMetrics],
   });
   const serializer = new prom.PrometheusSerializer('', false, CONSTANT_LABELS, false, true);
   const views: ViewOptions[] = [
-    { instrumentName: METRIC.invokeDuration, name: `${METRIC.invokeDuration}_seconds` },
-    { instrumentName: METRIC.initDuration, name: `${METRIC.initDuration}_seconds` },
-    { instrumentName: METRIC.httpDuration, name: `${METRIC.httpDuration}_seconds` },
     { instrumentName: METRIC.cpuTime, name: `${METRIC.cpuTime}_seconds` },
     { instrumentName: METRIC.memoryUsage, name: `${METRIC.memoryUsage}_bytes` },
   ];
-  const provider = new sdk.MeterProvider({
-    resource: res.resourceFromAttributes(resourceAttributes),
-    readers: [exporter],
-    views,
-  });
+  const provider = new sdk.MeterProvider({ resource, readers: [exporter], views });
   // The global provider: a function's own instruments (`metrics.getMeter()` of @opentelemetry/api, the
   // ecosystem's way) land on this /metrics with the same resource labels. Without it they are no-ops.
   api.metrics.setGlobalMeterProvider(provider);
-  return new Recorder(provider.getMeter('sluice-runtime'), provider, async () => {
-    const { resourceMetrics, errors } = await exporter.collect();
-    if (errors.length > 0) throw new AggregateError(errors, 'metrics collection failed');
-    return serializer.serialize(resourceMetrics);
+  observeProcess(provider.getMeter(SCOPE));
+  return {
+    async scrape() {
+      const { resourceMetrics, errors } = await exporter.collect();
+      if (errors.length > 0) throw new AggregateError(errors, 'metrics collection failed');
+      return serializer.serialize(resourceMetrics);
+    },
+    shutdown: () => provider.shutdown(),
+  };
+}
+
+/** Process CPU and memory, observed at scrape time only: no cost between scrapes. */
+function observeProcess(meter: Meter): void {
+  const cpu = meter.createObservableCounter(METRIC.cpuTime, {
+    unit: 's',
+    description: 'CPU time of the function process, by cpu.mode.',
   });
+  const memory = meter.createObservableUpDownCounter(METRIC.memoryUsage, {
+    unit: 'By',
+    description: 'Resident set size of the function process.',
+  });
+  const user = { 'cpu.mode': 'user' };
+  const system = { 'cpu.mode': 'system' };
+  meter.addBatchObservableCallback(
+    (result) => {
+      const usage = process.cpuUsage();
+      result.observe(cpu, usage.user / 1e6, user);
+      result.observe(cpu, usage.system / 1e6, system);
+      result.observe(memory, process.memoryUsage.rss());
+    },
+    [cpu, memory],
+  );
 }
 
 /**
- * The instruments, with attribute objects built once per (event type, outcome) and reused: the hot
- * path allocates no label maps of its own.
+ * The runtime's instruments (local-metrics.ts), with attribute objects built once per label combination
+ * and reused: the hot path allocates no label maps of its own, and each record finds its series by the
+ * object's identity.
  */
 class Recorder {
-  readonly #provider: MeterProvider;
-  readonly #collect: () => Promise<string>;
-  readonly #invocations: Counter;
-  readonly #errors: Counter;
-  readonly #timeouts: Counter;
-  readonly #duration: Histogram;
-  readonly #coldstarts: Counter;
-  readonly #initDuration: Histogram;
-  readonly #replays: Counter;
-  readonly #replies: Counter;
-  readonly #rejections: Counter;
-  readonly #http: Histogram;
-  readonly #storeCalls: Counter;
+  readonly startedMs = Date.now();
+  readonly #invocations = new LocalCounter({
+    name: METRIC.invocations,
+    unit: '{invocation}',
+    description:
+      'CloudEvents received, by type and outcome (success, replayed, invalid, rejected, transient, error).',
+  });
+  readonly #errors = new LocalCounter({
+    name: METRIC.errors,
+    unit: '{error}',
+    description: 'Invocations that did not succeed, by type, outcome and error.type (the reason).',
+  });
+  readonly #timeouts = new LocalCounter({
+    name: METRIC.timeouts,
+    unit: '{timeout}',
+    description: 'Invocations whose handler did not finish within HANDLER_TIMEOUT_SECONDS.',
+  });
+  // Histograms carry their unit in the Prometheus name (`_seconds`), as the SDK's views named them.
+  readonly #duration = new LocalHistogram(
+    {
+      name: `${METRIC.invokeDuration}_seconds`,
+      unit: 's',
+      description: 'Time from request body to answer, by event type and outcome.',
+    },
+    INVOKE_BUCKETS,
+  );
+  readonly #coldstarts = new LocalCounter({
+    name: METRIC.coldstarts,
+    unit: '{coldstart}',
+    description: 'Instances that started and became ready (scale from zero or up).',
+  });
+  readonly #initDuration = new LocalHistogram(
+    {
+      name: `${METRIC.initDuration}_seconds`,
+      unit: 's',
+      description: 'Cold start: process start until ready (store reachable, init() done).',
+    },
+    INIT_BUCKETS,
+  );
+  readonly #replays = new LocalCounter({
+    name: METRIC.replays,
+    unit: '{event}',
+    description: 'Redelivered events answered from the idempotency record without running the handler.',
+  });
+  readonly #replies = new LocalCounter({
+    name: METRIC.replies,
+    unit: '{event}',
+    description: 'Reply events returned to the broker, by the type of the event that caused them.',
+  });
+  readonly #rejections = new LocalCounter({
+    name: METRIC.rejections,
+    unit: '{event}',
+    description:
+      'Events answered with a non-retriable 4xx: the broker sends them straight to the dead-letter sink. By type, outcome and error.type (reason).',
+  });
+  readonly #http = new LocalHistogram(
+    {
+      name: `${METRIC.httpDuration}_seconds`,
+      unit: 's',
+      description: 'Duration of HTTP server requests.',
+    },
+    HTTP_BUCKETS,
+  );
+  readonly #storeCalls = new LocalCounter({
+    name: METRIC.storeCalls,
+    unit: '{call}',
+    description:
+      'Calls to the store (each a network round trip to MongoDB or the dev store), by db.collection.name and db.operation.name.',
+  });
+  /** In the order /metrics lists them. */
+  readonly instruments: readonly (LocalCounter | LocalHistogram)[] = [
+    this.#duration,
+    this.#initDuration,
+    this.#http,
+    this.#invocations,
+    this.#errors,
+    this.#timeouts,
+    this.#coldstarts,
+    this.#replays,
+    this.#replies,
+    this.#rejections,
+    this.#storeCalls,
+  ];
+  readonly #none: Attributes = {};
   readonly #storeAttrs = new Map<string, Map<string, Attributes>>();
   /** Attribute objects, built on first use and reused: type → outcome (→ reason) → attributes. */
   readonly #byOutcome = new Map<string, Map<Outcome, Attributes>>();
   readonly #byReason = new Map<string, Map<Outcome, Map<string, Attributes>>>();
   readonly #byType = new Map<string, Attributes>();
   readonly #httpAttrs = new Map<string, Map<string, Map<number, Attributes>>>();
-
-  constructor(meter: Meter, provider: MeterProvider, collect: () => Promise<string>) {
-    this.#provider = provider;
-    this.#collect = collect;
-    this.#invocations = meter.createCounter(METRIC.invocations, {
-      unit: '{invocation}',
-      description:
-        'CloudEvents received, by type and outcome (success, replayed, invalid, rejected, transient, error).',
-    });
-    this.#errors = meter.createCounter(METRIC.errors, {
-      unit: '{error}',
-      description: 'Invocations that did not succeed, by type, outcome and error.type (the reason).',
-    });
-    this.#timeouts = meter.createCounter(METRIC.timeouts, {
-      unit: '{timeout}',
-      description: 'Invocations whose handler did not finish within HANDLER_TIMEOUT_SECONDS.',
-    });
-    this.#duration = meter.createHistogram(METRIC.invokeDuration, {
-      unit: 's',
-      description: 'Time from request body to answer, by event type and outcome.',
-      advice: { explicitBucketBoundaries: [...INVOKE_BUCKETS] },
-    });
-    this.#coldstarts = meter.createCounter(METRIC.coldstarts, {
-      unit: '{coldstart}',
-      description: 'Instances that started and became ready (scale from zero or up).',
-    });
-    this.#initDuration = meter.createHistogram(METRIC.initDuration, {
-      unit: 's',
-      description: 'Cold start: process start until ready (store reachable, init() done).',
-      advice: { explicitBucketBoundaries: [...INIT_BUCKETS] },
-    });
-    this.#replays = meter.createCounter(METRIC.replays, {
-      unit: '{event}',
-      description: 'Redelivered events answered from the idempotency record without running the handler.',
-    });
-    this.#replies = meter.createCounter(METRIC.replies, {
-      unit: '{event}',
-      description: 'Reply events returned to the broker, by the type of the event that caused them.',
-    });
-    this.#rejections = meter.createCounter(METRIC.rejections, {
-      unit: '{event}',
-      description:
-        'Events answered with a non-retriable 4xx: the broker sends them straight to the dead-letter sink. By type, outcome and error.type (reason).',
-    });
-    this.#http = meter.createHistogram(METRIC.httpDuration, {
-      unit: 's',
-      description: 'Duration of HTTP server requests.',
-      advice: { explicitBucketBoundaries: [...HTTP_BUCKETS] },
-    });
-    this.#storeCalls = meter.createCounter(METRIC.storeCalls, {
-      unit: '{call}',
-      description:
-        'Calls to the store (each a network round trip to MongoDB or the dev store), by db.collection.name and db.operation.name.',
-    });
-    // Observed at scrape time only: no cost between scrapes.
-    const cpu = meter.createObservableCounter(METRIC.cpuTime, {
-      unit: 's',
-      description: 'CPU time of the function process, by cpu.mode.',
-    });
-    const memory = meter.createObservableUpDownCounter(METRIC.memoryUsage, {
-      unit: 'By',
-      description: 'Resident set size of the function process.',
-    });
-    const user = { 'cpu.mode': 'user' };
-    const system = { 'cpu.mode': 'system' };
-    meter.addBatchObservableCallback(
-      (result) => {
-        const usage = process.cpuUsage();
-        result.observe(cpu, usage.user / 1e6, user);
-        result.observe(cpu, usage.system / 1e6, system);
-        result.observe(memory, process.memoryUsage.rss());
-      },
-      [cpu, memory],
-    );
-  }
 
   invocation(r: InvocationRecord): void {
     const type = this.#eventType(r.eventType);
@@ -331,16 +357,8 @@ class Recorder {
   }
 
   coldStart(seconds: number): void {
-    this.#coldstarts.add(1);
-    this.#initDuration.record(seconds);
-  }
-
-  scrape(): Promise<string> {
-    return this.#collect();
-  }
-
-  shutdown(): Promise<void> {
-    return this.#provider.shutdown();
+    this.#coldstarts.add(1, this.#none);
+    this.#initDuration.record(seconds, this.#none);
   }
 
   #eventType(type: string): string {
