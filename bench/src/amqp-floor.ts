@@ -2,7 +2,8 @@
  * The broker-path floor: raw amqplib on the same RabbitMQ — persistent publishes on a confirm channel
  * (50 in flight, as 50 HTTP connections would hold at the ingress), one durable queue (classic, or
  * quorum with `"queueType":"quorum"`), a consumer with
- * prefetch 50 and a manual ack per message. Nothing else. Prints BENCHJSON with deliveries/s and the
+ * prefetch 50 and a manual ack per message. Nothing else. `"noDelay":true` sets TCP_NODELAY on its
+ * socket (amqplib leaves Nagle on by default; Go's net, hence eventing-rabbitmq, and our broker turn it off). Prints BENCHJSON with deliveries/s and the
  * publish → consume latency percentiles. Runs as its own process, pinned by the caller.
  *   node bench/src/amqp-floor.ts '{"url":"amqp://…","seconds":5,"warmupSeconds":1,"inFlight":50}'
  */
@@ -17,11 +18,13 @@ interface FloorArgs {
   readonly inFlight: number;
   /** @default classic */
   readonly queueType?: 'classic' | 'quorum';
+  /** TCP_NODELAY on the AMQP socket. @default false (amqplib's default) */
+  readonly noDelay?: boolean;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as FloorArgs;
 const queue = `sluice-bench-floor-${process.pid}`;
-const connection = await amqp.connect(args.url);
+const connection = await amqp.connect(args.url, { noDelay: args.noDelay === true });
 const publisher = await connection.createConfirmChannel();
 const consumer = await connection.createChannel();
 await publisher.assertQueue(queue, {

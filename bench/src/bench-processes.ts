@@ -114,9 +114,16 @@ export interface BrokerChildArgs {
 }
 
 export async function startBrokerChild(args: BrokerChildArgs, cpu: string): Promise<BrokerChild> {
+  // BENCH_PROFILE_DIR=<dir>: the broker writes a --cpu-prof there when it stops, as the pipeline's
+  // functions do (`node bench/src/profile.ts --file <profile>` summarises it).
+  const profile = process.env.BENCH_PROFILE_DIR;
+  const flags =
+    profile === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=broker-${Date.now()}.cpuprofile`];
   const child = spawn(
     'taskset',
-    ['-c', cpu, process.execPath, join(ROOT, 'bench/src/broker-child.ts'), JSON.stringify(args)],
+    ['-c', cpu, process.execPath, ...flags, join(ROOT, 'bench/src/broker-child.ts'), JSON.stringify(args)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });

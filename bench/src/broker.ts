@@ -44,8 +44,13 @@ interface Sample {
 }
 
 export interface BrokerSection {
-  /** amqplib on a classic queue. */
+  /** amqplib on a classic queue, its socket as amqplib leaves it (Nagle on): the goal's floor. */
   readonly floor: PathResult;
+  /**
+   * The same with TCP_NODELAY, as our broker's socket (and Go's, upstream's): Nagle + delayed ACKs
+   * bound the default floor at ~45 ms a publish on a classic queue, this one is several times faster.
+   */
+  readonly noDelayFloor: PathResult;
   /** amqplib on a quorum queue (upstream's default queue type). */
   readonly quorumFloor: PathResult;
   /** Ours, on the queue type the project's Broker declares. */
@@ -53,6 +58,8 @@ export interface BrokerSection {
   readonly queueType: QueueType;
   /** ours ÷ the classic floor, paired per round. */
   readonly ratio: number | undefined;
+  /** ours ÷ the classic floor with TCP_NODELAY, paired per round. */
+  readonly noDelayRatio: number | undefined;
   /** ours ÷ the quorum floor, paired per round. */
   readonly quorumRatio: number | undefined;
   /** Median broker CPU per delivered event, in ms (ingress + dispatch). */
@@ -115,8 +122,9 @@ function summarise(samples: Sample[]): PathResult {
 }
 
 /**
- * Rounds of three runs, order rotating: the amqplib floor on a classic queue, the same on a quorum
- * queue, and our broker on the queue type eventing/manifests/broker.yaml declares.
+ * Rounds of five runs, order rotating: the amqplib floor on a classic queue (amqplib's socket
+ * defaults, the goal's floor), the same with TCP_NODELAY, the same on a quorum queue, and our broker on
+ * the queue type eventing/manifests/broker.yaml declares, without and with the console's recording.
  */
 export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSection> {
   const floor: Sample[] = [];
@@ -126,7 +134,7 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
     cpu === undefined ? '' : `, cpu ${(cpu * 100).toFixed(0)}%`;
   const haveBroker = existsSync(BROKER_MODULE) && existsSync(BROKER_HOST);
   const queueType = declaredQueueType(ROOT);
-  const argsFor = (q: QueueType, recording = false): string =>
+  const argsFor = (q: QueueType, recording = false, noDelay = false): string =>
     JSON.stringify({
       url: options.url,
       seconds: options.seconds,
@@ -135,18 +143,25 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
       serverCpu: options.serverCpu,
       queueType: q,
       recording,
+      noDelay,
     });
   const errors: string[] = [];
   // Per-round rates (NaN = failed round) for the paired ratios, as the function path does.
   const floorRates: number[] = [];
+  const noDelayRates: number[] = [];
+  const noDelay: Sample[] = [];
   const quorumRates: number[] = [];
   const ourRates: number[] = [];
   const recordingRates: number[] = [];
   const recording: Sample[] = [];
   const cpuPerEvent: number[] = [];
   const floorJob =
-    (q: QueueType, samples: Sample[], rates: number[], round: number) => async (): Promise<void> => {
-      const r = await marked([join(ROOT, 'bench/src/amqp-floor.ts'), argsFor(q)], options.serverCpu);
+    (q: QueueType, samples: Sample[], rates: number[], round: number, noDelay = false) =>
+    async (): Promise<void> => {
+      const r = await marked(
+        [join(ROOT, 'bench/src/amqp-floor.ts'), argsFor(q, false, noDelay)],
+        options.serverCpu,
+      );
       rates[round] = r.rate;
       samples.push({
         rate: r.rate,
@@ -155,7 +170,7 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
         ...(r.cpu === undefined ? {} : { cpu: r.cpu }),
       });
       options.log(
-        `  round ${round + 1} amqplib floor (${q}): ${r.rate.toFixed(0)} msg/s, p99 ${r.p99Ms.toFixed(1)} ms${pct(r.cpu)}`,
+        `  round ${round + 1} amqplib floor (${q}${noDelay ? ', TCP_NODELAY' : ''}): ${r.rate.toFixed(0)} msg/s, p99 ${r.p99Ms.toFixed(1)} ms${pct(r.cpu)}`,
       );
     };
   const mean = (xs: readonly number[]): number =>
@@ -189,11 +204,13 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
   };
   for (let round = 0; round < options.rounds; round++) {
     floorRates[round] = Number.NaN;
+    noDelayRates[round] = Number.NaN;
     quorumRates[round] = Number.NaN;
     ourRates[round] = Number.NaN;
     recordingRates[round] = Number.NaN;
     const jobs: (() => Promise<void>)[] = [
       floorJob('classic', floor, floorRates, round),
+      floorJob('classic', noDelay, noDelayRates, round, true),
       floorJob('quorum', quorum, quorumRates, round),
     ];
     if (haveBroker) {
@@ -230,10 +247,12 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
       : undefined;
   return {
     floor: summarise(floor),
+    noDelayFloor: summarise(noDelay),
     quorumFloor: summarise(quorum),
     ours: o,
     queueType,
     ratio: o === undefined ? undefined : pairedRatio(ourRates, floorRates),
+    noDelayRatio: o === undefined ? undefined : pairedRatio(ourRates, noDelayRates),
     quorumRatio: o === undefined ? undefined : pairedRatio(ourRates, quorumRates),
     cpuMsPerEvent: median(cpuPerEvent),
     recording: haveBroker ? summarise(recording) : undefined,
@@ -277,7 +296,8 @@ export function brokerTarget(broker: BrokerSection | undefined): TargetResult {
     BROKER_GOAL.classic,
     `${f(broker.ours?.rate, 0)} events/s on ${broker.queueType} queues vs the amqplib floor ${f(broker.floor.rate, 0)}/s classic; ` +
       `${f(broker.quorumRatio)} × the quorum floor ${f(broker.quorumFloor.rate, 0)}/s (goal >= ${BROKER_GOAL.quorum}, ${quorumMet ? 'met' : 'missed'}); ` +
-      `${f(broker.cpuMsPerEvent)} ms CPU per event (goal <= ${BROKER_GOAL.cpuMs}, ${cpuMet ? 'met' : 'missed'}); p99 ${f(broker.ours?.p99Ms, 1)} ms` +
+      `${f(broker.cpuMsPerEvent)} ms CPU per event (goal <= ${BROKER_GOAL.cpuMs}, ${cpuMet ? 'met' : 'missed'}); p99 ${f(broker.ours?.p99Ms, 1)} ms; ` +
+      `${f(broker.noDelayRatio)} × the classic floor with TCP_NODELAY ${f(broker.noDelayFloor.rate, 0)}/s (not a goal)` +
       (broker.note === undefined ? '' : `; ${broker.note}`),
     quorumMet && cpuMet,
   );
@@ -291,6 +311,10 @@ export function brokerTable(broker: BrokerSection): string[] {
     p.cpu === undefined || p.rate === undefined || p.rate <= 0
       ? 'n/a'
       : `${((p.cpu / p.rate) * 1000).toFixed(2)} ms`;
+  const noDelayToClassic =
+    broker.noDelayFloor.rate === undefined || broker.floor.rate === undefined
+      ? undefined
+      : broker.noDelayFloor.rate / broker.floor.rate;
   const quorumToClassic =
     broker.quorumFloor.rate === undefined || broker.floor.rate === undefined
       ? undefined
@@ -299,8 +323,9 @@ export function brokerTable(broker: BrokerSection): string[] {
     '| broker path (RabbitMQ, persistent, confirms, 50 in flight) | events/s | ratio to classic floor | ratio to quorum floor | p50 | p99 end-to-end | cpu of the process under test | cpu per event |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
     `| raw amqplib, classic queue: confirm publish + manual-ack consume | ${r(broker.floor.rate)} | 1.00 | — | ${r(broker.floor.p50Ms, 1)} ms | ${r(broker.floor.p99Ms, 1)} ms | ${cpu(broker.floor.cpu)} | ${perEvent(broker.floor)} |`,
+    `| raw amqplib, classic queue, TCP_NODELAY (as our broker's socket; not the goal's floor) | ${r(broker.noDelayFloor.rate)} | ${r(noDelayToClassic, 2)} | — | ${r(broker.noDelayFloor.p50Ms, 1)} ms | ${r(broker.noDelayFloor.p99Ms, 1)} ms | ${cpu(broker.noDelayFloor.cpu)} | ${perEvent(broker.noDelayFloor)} |`,
     `| raw amqplib, quorum queue | ${r(broker.quorumFloor.rate)} | ${r(quorumToClassic, 2)} | 1.00 | ${r(broker.quorumFloor.p50Ms, 1)} ms | ${r(broker.quorumFloor.p99Ms, 1)} ms | ${cpu(broker.quorumFloor.cpu)} | ${perEvent(broker.quorumFloor)} |`,
-    `| **sluice** ingress → publish → trigger queue (${broker.queueType}, as broker.yaml) → HTTP dispatch → ack | ${r(broker.ours?.rate)} | ${r(broker.ratio, 2)} | ${r(broker.quorumRatio, 2)} | ${r(broker.ours?.p50Ms, 1)} ms | ${r(broker.ours?.p99Ms, 1)} ms | ${cpu(broker.ours?.cpu)} | ${r(broker.cpuMsPerEvent, 2)} ms |`,
+    `| **sluice** ingress → publish → trigger queue (${broker.queueType}, as broker.yaml) → HTTP dispatch → ack (${r(broker.noDelayRatio, 2)} × the TCP_NODELAY floor) | ${r(broker.ours?.rate)} | ${r(broker.ratio, 2)} | ${r(broker.quorumRatio, 2)} | ${r(broker.ours?.p50Ms, 1)} ms | ${r(broker.ours?.p99Ms, 1)} ms | ${cpu(broker.ours?.cpu)} | ${r(broker.cpuMsPerEvent, 2)} ms |`,
     `| the same with make dev's console recording (accepted events + deliveries) — ${r(broker.recordingRatio, 3)} × without | ${r(broker.recording?.rate)} | — | — | ${r(broker.recording?.p50Ms, 1)} ms | ${r(broker.recording?.p99Ms, 1)} ms | ${cpu(broker.recording?.cpu)} | ${perEvent2(broker.recording)} |`,
   ];
 }

@@ -4,6 +4,8 @@
  * frames are mapped back to the .ts files by name; bundled dependencies show as node_modules paths.
  *   node bench/src/profile.ts [--seconds 8] [--source] [--interval µs]
  *   (--source: profile `node main.ts` instead; --seconds 0: the start-up only)
+ *   node bench/src/profile.ts --file <x.cpuprofile>   (the same summary of a profile written elsewhere,
+ *   e.g. the broker's or the pipeline functions' under BENCH_PROFILE_DIR)
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,8 +28,18 @@ interface CpuProfile {
 }
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string' }, source: { type: 'boolean' }, interval: { type: 'string' } },
+  options: {
+    seconds: { type: 'string' },
+    source: { type: 'boolean' },
+    interval: { type: 'string' },
+    file: { type: 'string' },
+  },
 });
+if (values.file !== undefined) {
+  const profile = JSON.parse(await readFile(values.file, 'utf8')) as CpuProfile;
+  process.stdout.write(`profile ${values.file}\n${summary(profile)}`);
+  process.exit(0);
+}
 const dir = join(ROOT, '.tmp/profile');
 await rm(dir, { recursive: true, force: true });
 const base = SERVERS.find((s) => s.name === (values.source === true ? 'sluice-source' : 'sluice-bundle'));
@@ -61,32 +73,41 @@ const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
 if (file === undefined) throw new Error(`no profile written in ${dir}`);
 const profile = JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile;
 
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const selfUs = new Map<number, number>();
-for (let i = 0; i < profile.samples.length; i++) {
-  const id = profile.samples[i] as number;
-  selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
-}
-const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-const fnTotals = new Map<string, number>();
-const fileTotals = new Map<string, number>();
-for (const [id, us] of selfUs) {
-  const f = byId.get(id)?.callFrame;
-  if (f === undefined) continue;
-  const where = f.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '');
-  const key = `${f.functionName || '(anonymous)'} ${where === '' ? '' : `${where}:${f.lineNumber + 1}`}`;
-  fnTotals.set(key, (fnTotals.get(key) ?? 0) + us);
-  const group =
-    where === '' ? f.functionName : where.startsWith('node:') ? where : where.replace(/:\d+$/, '');
-  fileTotals.set(group, (fileTotals.get(group) ?? 0) + us);
-}
-const top = (m: Map<string, number>, n: number): string =>
-  [...m]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([k, us]) => `  ${((us / total) * 100).toFixed(1).padStart(5)}%  ${k}`)
-    .join('\n');
 process.stdout.write(
-  `profile ${join('.tmp/profile', file)} — ${r.rps.toFixed(0)} req/s under --cpu-prof, ${(total / 1e6).toFixed(1)} s sampled\n` +
-    `self time by function:\n${top(fnTotals, 30)}\nself time by file:\n${top(fileTotals, 15)}\n`,
+  `profile ${join('.tmp/profile', file)} — ${r.rps.toFixed(0)} req/s under --cpu-prof\n${summary(profile)}`,
 );
+
+/** Self time by function and by source file, as shares of the sampled busy time. */
+function summary(profile: CpuProfile): string {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i] as number;
+    // Shares of the busy time: a process that waits on I/O (the broker) is mostly idle.
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
+  const fnTotals = new Map<string, number>();
+  const fileTotals = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const f = byId.get(id)?.callFrame;
+    if (f === undefined) continue;
+    const where = f.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '');
+    const key = `${f.functionName || '(anonymous)'} ${where === '' ? '' : `${where}:${f.lineNumber + 1}`}`;
+    fnTotals.set(key, (fnTotals.get(key) ?? 0) + us);
+    const group =
+      where === '' ? f.functionName : where.startsWith('node:') ? where : where.replace(/:\d+$/, '');
+    fileTotals.set(group, (fileTotals.get(group) ?? 0) + us);
+  }
+  const top = (m: Map<string, number>, n: number): string =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, us]) => `  ${((us / total) * 100).toFixed(1).padStart(5)}%  ${k}`)
+      .join('\n');
+  return (
+    `${(total / 1e6).toFixed(1)} s busy sampled\n` +
+    `self time by function:\n${top(fnTotals, 30)}\nself time by file:\n${top(fileTotals, 15)}\n`
+  );
+}
