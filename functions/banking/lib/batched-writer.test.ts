@@ -51,7 +51,7 @@ describe('BatchedWriter', () => {
     it('gathers the writes asked for while a batch is in flight into the next one', async () => {
       const c = new MemoryDocumentStore().collection('docs');
       const r = recorded(c);
-      const writer = new BatchedWriter<Doc>(r.wrapped);
+      const writer = new BatchedWriter<Doc>(r.wrapped, 1);
       const open = r.hold();
       const first = writer.insert({ _id: 'a' });
       await new Promise((resolve) => setImmediate(resolve)); // the first batch is on its way
@@ -59,6 +59,23 @@ describe('BatchedWriter', () => {
       open();
       expect(await Promise.all([first, ...later])).toEqual(['written', 'written', 'written', 'written']);
       expect(r.batches).toEqual([1, 3]);
+    });
+
+    it('keeps at most its limit of batches on their way; the writes asked for meanwhile wait and go together', async () => {
+      const r = recorded(new MemoryDocumentStore().collection('docs'));
+      const writer = new BatchedWriter<Doc>(r.wrapped, 2);
+      const open = r.hold();
+      const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+      const first = writer.insert({ _id: 'a' });
+      await turn();
+      const second = writer.insert({ _id: 'b' });
+      await turn();
+      const waiting = ['c', 'd', 'e'].map((id) => writer.insert({ _id: id }));
+      await turn();
+      expect(r.batches).toEqual([1, 1]);
+      open();
+      expect(await Promise.all([first, second, ...waiting])).toEqual(Array(5).fill('written'));
+      expect(r.batches).toEqual([1, 1, 3]);
     });
 
     it('fails only the bad write of a batch, not its neighbours', async () => {

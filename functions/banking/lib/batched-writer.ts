@@ -19,13 +19,23 @@ interface Pending<T extends Doc> {
 /** A batch stays well under the dev store's 16 MiB body and MongoDB's 100,000 writes per command. */
 const MAX_BATCH = 500;
 
+/**
+ * Batches on their way at once. One would serialise the function on its store's latency: on FerretDB each
+ * update of a batch is its own statement, and with one batch at a time accounts-api fell behind over
+ * 20,000 transfers (docs/performance.md). A few keep the store's cores busy and still batch under load.
+ */
+const DEFAULT_IN_FLIGHT = 4;
+
 export class BatchedWriter<T extends Doc> {
   readonly #collection: Pick<Collection<T>, 'bulkWrite'>;
+  readonly #maxInFlight: number;
   #queue: Pending<T>[] = [];
-  #flushing = false;
+  #inFlight = 0;
+  #scheduled = false;
 
-  constructor(collection: Pick<Collection<T>, 'bulkWrite'>) {
+  constructor(collection: Pick<Collection<T>, 'bulkWrite'>, maxInFlight = DEFAULT_IN_FLIGHT) {
     this.#collection = collection;
+    this.#maxInFlight = maxInFlight;
   }
 
   insert(document: T): Promise<WriteOutcome> {
@@ -35,22 +45,26 @@ export class BatchedWriter<T extends Doc> {
   write(op: BulkWriteOperation<T>): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ op, resolve, reject });
-      if (this.#flushing) return;
-      this.#flushing = true;
-      // setImmediate, not a timer: the events whose requests arrived in the same I/O phase join this batch.
-      setImmediate(() => void this.#flush());
+      this.#schedule();
     });
   }
 
-  async #flush(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, MAX_BATCH);
-        await this.#send(batch);
-      }
-    } finally {
-      this.#flushing = false;
-    }
+  /** A batch leaves when one may (fewer than the maximum on their way), after the current I/O callbacks. */
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.#maxInFlight || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    // setImmediate, not a timer: the events whose requests arrived in the same I/O phase join this batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      const batch = this.#queue.splice(0, MAX_BATCH);
+      if (batch.length === 0) return;
+      this.#inFlight++;
+      void this.#send(batch).finally(() => {
+        this.#inFlight--;
+        this.#schedule();
+      });
+      this.#schedule();
+    });
   }
 
   async #send(batch: readonly Pending<T>[]): Promise<void> {
