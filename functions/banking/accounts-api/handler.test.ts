@@ -71,6 +71,22 @@ describe('accounts-api', () => {
       const a = (await (await fetch(`${base}/accounts/a`)).json()) as Record<string, unknown>;
       expect(a).toMatchObject({ id: 'a', balance: 980, version: 2, openingBalance: 1000, currency: 'EUR' });
     });
+
+    it('inserts each balance once, never updates: a redelivered event adds nothing', async () => {
+      const store = new MemoryDocumentStore();
+      const ctx = stubContext(store);
+      await handle(opened('a', 1000), ctx);
+      await handle(opened('b', 0), ctx);
+      await handle(processed(1, 990, 1, 10, 1), ctx);
+      await handle(processed(1, 990, 1, 10, 1), ctx); // the same reply, delivered again
+      expect(await store.collection('accounts_view_balances').countDocuments({})).toBe(2);
+      const base = await serve(store);
+      const list = (await (await fetch(`${base}/accounts`)).json()) as { accounts: unknown[] };
+      expect(list.accounts).toEqual([
+        { id: 'a', currency: 'EUR', balance: 990, openingBalance: 1000, version: 1 },
+        { id: 'b', currency: 'EUR', balance: 10, openingBalance: 0, version: 1 },
+      ]);
+    });
   });
 
   describe('routes', () => {

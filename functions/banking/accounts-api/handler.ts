@@ -6,11 +6,15 @@
  *   GET /transactions          every outcome, one per submission (paged), for `--verify`
  * A view of its own (not the processor's collections) is what lets it run on the in-memory store
  * of `make dev`, where each function process has its own memory, and scale apart from the writer.
- * Balances are applied only when the event's account version is newer, so events delivered out of
- * order (parallel delivery) never move a balance backwards.
+ * Every balance an event reports is inserted under its account version (`<account>#<version>`), never
+ * updated, and an account shows its highest version: events delivered out of order (parallel delivery)
+ * never move a balance backwards, and a redelivery adds nothing. Inserted, not updated, because an update
+ * on FerretDB reads first (a scan) and on PostgreSQL leaves a dead row version behind: the accounts
+ * view's 100 documents, updated twice per transfer, grew into tens of thousands of dead rows that every
+ * update scanned, and the view fell behind over 20,000 transfers (docs/performance.md).
  */
 import type { Request, Response, Router } from 'express';
-import type { DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
+import type { Collection, DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
 import { DuplicateKeyError, sendProblem } from '../../runtime/src/index.ts';
 import { BankingEventType, Collections, ID_PATTERN } from '../lib/banking.ts';
 import { batchedWriter } from '../lib/batched-writer.ts';
@@ -23,19 +27,27 @@ export const accepts = [
 ] as const;
 
 /**
- * Without the runtime's idempotency guard: every write is idempotent by itself (balances applied only
- * when their version is newer, one outcome per submission id, the opening upserted), and nothing is
- * replied, so the guard's claim and completion would only add 2 store calls per event.
+ * Without the runtime's idempotency guard: every write is idempotent by itself (one balance per account
+ * version, one outcome per submission id, the opening upserted), and nothing is replied, so the guard's
+ * claim and completion would only add 2 store calls per event.
  */
 export const idempotent = false;
 
 export const RECENT_TRANSACTIONS = 20;
 const MAX_PAGE = 1000;
 
+/** An account's metadata, from its opening; the balance is its highest `BalanceView`. */
 export interface AccountView extends Record<string, unknown> {
   _id: string;
   currency?: string;
   openingBalance?: number;
+}
+
+/** One balance of an account: its chain's `balanceAfter` at `version` (the entry's position). */
+export interface BalanceView extends Record<string, unknown> {
+  /** `<account>#<version>`: one document per account version. */
+  _id: string;
+  account: string;
   balance: number;
   version: number;
 }
@@ -55,60 +67,33 @@ export interface TransactionView extends Record<string, unknown> {
 
 const views = (store: DocumentStore) => ({
   accounts: store.collection<AccountView>(Collections.viewAccounts),
+  balances: store.collection<BalanceView>(Collections.viewBalances),
   transactions: store.collection<TransactionView>(Collections.viewTransactions),
 });
 
 export const init: SluiceFunction['init'] = async ({ store }) => {
-  const { transactions } = views(store);
+  const { balances, transactions } = views(store);
+  await balances.createIndex({ keys: { account: 1, version: -1 }, name: 'account_version' });
   await transactions.createIndex({ keys: { from: 1, time: -1 }, name: 'from_time' });
   await transactions.createIndex({ keys: { to: 1, time: -1 }, name: 'to_time' });
 };
 
 /**
- * The newest version of each account this process has seen the store hold (written by it, or refused
- * because the store held a newer one). Versions only grow, so an event at or below it would be refused by
- * the store anyway: skipping it saves the round trip, and a duplicate key (an extra one on FerretDB).
+ * The balance of `account` at `version`, inserted once (a duplicate key is a redelivery's). Batched with
+ * the other events' writes (batched-writer.ts).
  */
-class KnownVersions {
-  readonly #versions = new Map<string, number>();
-
-  newer(account: string, version: number): boolean {
-    return version > (this.#versions.get(account) ?? -1);
-  }
-
-  remember(account: string, version: number): void {
-    if (!this.newer(account, version)) return;
-    if (this.#versions.size >= 50_000) this.#versions.clear();
-    this.#versions.set(account, version);
-  }
-}
-const knownVersions = new WeakMap<DocumentStore, KnownVersions>();
-
-/**
- * Sets the balance only if `version` is newer than the one held; creates the account if unseen. Batched
- * with the other events' writes (batched-writer.ts); a duplicate key means the account holds this
- * version or a newer one.
- */
-async function applyBalance(
+async function recordBalance(
   store: DocumentStore,
-  id: string,
+  account: string,
   balance: number,
   version: number,
 ): Promise<void> {
-  let known = knownVersions.get(store);
-  if (known === undefined) {
-    known = new KnownVersions();
-    knownVersions.set(store, known);
-  }
-  if (!known.newer(id, version)) return;
-  await batchedWriter<AccountView>(store, Collections.viewAccounts).write({
-    updateOne: {
-      filter: { _id: id, version: { $lt: version } },
-      update: { $set: { balance, version } },
-      upsert: true,
-    },
+  await batchedWriter<BalanceView>(store, Collections.viewBalances).insert({
+    _id: `${account}#${String(version).padStart(12, '0')}`,
+    account,
+    balance,
+    version,
   });
-  known.remember(id, version);
 }
 
 /** One outcome per submission id; a duplicate is a redelivery's. Batched like the balances. */
@@ -125,10 +110,7 @@ export const handle: Handle<typeof accepts> = async (event, { store }) => {
       try {
         await accounts.updateOne(
           { _id: data.accountId },
-          {
-            $setOnInsert: { balance: data.openingBalance, version: 0 },
-            $set: { currency: data.currency, openingBalance: data.openingBalance },
-          },
+          { $set: { currency: data.currency, openingBalance: data.openingBalance } },
           { upsert: true },
         );
       } catch (err) {
@@ -143,8 +125,8 @@ export const handle: Handle<typeof accepts> = async (event, { store }) => {
     case BankingEventType.transactionProcessed: {
       const d = event.data;
       await Promise.all([
-        applyBalance(store, d.from, d.fromBalance, d.fromVersion),
-        applyBalance(store, d.to, d.toBalance, d.toVersion),
+        recordBalance(store, d.from, d.fromBalance, d.fromVersion),
+        recordBalance(store, d.to, d.toBalance, d.toVersion),
         recordOutcome(store, {
           _id: d.submissionId,
           transactionId: d.transactionId,
@@ -192,13 +174,30 @@ function page(req: Request, res: Response): { limit: number; filter: Filter } | 
   return { limit, filter: { _id: { $gt: after } } };
 }
 
-function publicAccount(a: AccountView): Record<string, unknown> {
+/** The account's highest recorded balance; its opening balance (version 0) before any. */
+async function latestBalance(
+  balances: Collection<BalanceView>,
+  account: AccountView,
+): Promise<{ balance: number; version: number }> {
+  const [latest] = await balances.find(
+    { account: { $eq: account._id } },
+    { sort: { version: -1 }, limit: 1 },
+  );
+  return latest === undefined
+    ? { balance: account.openingBalance ?? 0, version: 0 }
+    : { balance: latest.balance, version: latest.version };
+}
+
+function publicAccount(
+  a: AccountView,
+  latest: { balance: number; version: number },
+): Record<string, unknown> {
   return {
     id: a._id,
     currency: a.currency ?? null,
-    balance: a.balance,
+    balance: latest.balance,
     openingBalance: a.openingBalance ?? null,
-    version: a.version,
+    version: latest.version,
   };
 }
 
@@ -208,14 +207,18 @@ function publicTransaction(t: TransactionView): Record<string, unknown> {
 }
 
 export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
-  const { accounts, transactions } = views(store);
+  const { accounts, balances, transactions } = views(store);
 
   router.get('/accounts', async (req, res) => {
     const p = page(req, res);
     if (p === undefined) return;
     const list = await accounts.find(p.filter, { sort: { _id: 1 }, limit: p.limit });
+    const latest = await Promise.all(list.map((a) => latestBalance(balances, a)));
     const last = list.at(-1);
-    res.json({ accounts: list.map(publicAccount), next: list.length === p.limit && last ? last._id : null });
+    res.json({
+      accounts: list.map((a, i) => publicAccount(a, latest[i] ?? { balance: 0, version: 0 })),
+      next: list.length === p.limit && last ? last._id : null,
+    });
   });
 
   router.get('/accounts/:id', async (req, res) => {
@@ -230,14 +233,15 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
       sendProblem(res, 404, `no account ${id}`);
       return;
     }
-    const [sent, received] = await Promise.all([
+    const [latest, sent, received] = await Promise.all([
+      latestBalance(balances, account),
       transactions.find({ from: { $eq: id } }, { sort: { time: -1 }, limit: RECENT_TRANSACTIONS }),
       transactions.find({ to: { $eq: id } }, { sort: { time: -1 }, limit: RECENT_TRANSACTIONS }),
     ]);
     const recent = [...sent, ...received]
       .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0))
       .slice(0, RECENT_TRANSACTIONS);
-    res.json({ ...publicAccount(account), recentTransactions: recent.map(publicTransaction) });
+    res.json({ ...publicAccount(account, latest), recentTransactions: recent.map(publicTransaction) });
   });
 
   router.get('/transactions', async (req, res) => {

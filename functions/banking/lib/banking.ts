@@ -33,6 +33,8 @@ export const Collections = {
   /** Journal entries whose audit line was written: one marker per entry, inserted after the line. */
   journalLogged: 'banking_journal_logged',
   viewAccounts: 'accounts_view',
+  /** accounts-api's balances, one document per account version: inserted, never updated. */
+  viewBalances: 'accounts_view_balances',
   viewTransactions: 'accounts_view_transactions',
 } as const;
 
