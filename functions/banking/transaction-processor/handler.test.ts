@@ -268,6 +268,24 @@ describe('transaction-processor', () => {
     });
   });
 
+  describe('Ledger.head', () => {
+    it('finds the head of a chain from any start by point reads: in two when the start is the head', async () => {
+      const { store, ledger } = await ledgerWith({ a: 1000, b: 0 });
+      for (let i = 0; i < 37; i++) await ledger.process(tx(`h${i}`, 'a', 'b', 1), `h${i}`);
+      const counted = countingStore(store);
+      const reader = new Ledger(counted.store);
+      for (const from of [0, 1, 20, 36, 37, 38, 500]) {
+        expect((await reader.head('a', from)).seq, `from ${from}`).toBe(37);
+      }
+      counted.calls.length = 0;
+      expect((await reader.head('a', 37)).balanceAfter).toBe(963);
+      expect(counted.calls).toEqual(['banking_entries.findOne', 'banking_entries.findOne']);
+      counted.calls.length = 0;
+      await reader.head('a', 0);
+      expect(counted.calls.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(37)) + 2);
+    });
+  });
+
   describe('Ledger with a LedgerCache', () => {
     it('applies a transfer between accounts it knows in one round trip: debit and credit in one bulkWrite', async () => {
       const { store } = await ledgerWith({ a: 1000, b: 0 });
