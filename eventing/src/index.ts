@@ -176,8 +176,11 @@ export interface RunningBroker {
   stop(): Promise<void>;
   /** Stops, then deletes the exchanges and queues it declared (tests). */
   destroy(): Promise<void>;
-  /** Test hook (RabbitMQ only): cut the broker's TCP connection as a network failure would. */
-  dropConnection(): void;
+  /**
+   * Test hook (RabbitMQ only): cut the broker's TCP connections as a network failure would — both, or
+   * only the one that publishes (ingress, replies, dead letters) or the one that consumes (dispatchers).
+   */
+  dropConnection(which?: 'both' | 'publishing' | 'consuming'): void;
   /** Test hook (RabbitMQ only): make RabbitMQ close the publisher's, a queue's or a RabbitmqSource's channel. */
   breakChannel(target: 'publisher' | { readonly queue: string } | { readonly source: string }): void;
 }
@@ -395,8 +398,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       await stop();
       await backend.destroy(plan.topology);
     },
-    dropConnection() {
-      if (backend instanceof RabbitmqBackend) backend.dropConnection();
+    dropConnection(which) {
+      if (backend instanceof RabbitmqBackend) backend.dropConnection(which);
     },
     breakChannel(target) {
       if (typeof target === 'object' && 'source' in target) {

@@ -123,6 +123,63 @@ describe('RabbitMQ backend', () => {
     await waitFor('an event after the reconnect', () => processed.has(after.id));
   });
 
+  it('keeps delivering when only its publishing connection drops, and answers 202 only for confirmed events', async () => {
+    const processed = new Map<string, number>();
+    const sub = await startTestSink((e) => {
+      processed.set(e.id, (processed.get(e.id) ?? 0) + 1);
+      return { status: 202, delayMs: 2 };
+    });
+    await sinks(sub);
+    const instance = `pubdrop${process.pid}x${Date.now().toString(36)}`;
+    const lines: string[] = [];
+    const record = (message: string, fields?: Readonly<Record<string, unknown>>): void => {
+      lines.push(`${String(fields?.['event.action'])} ${message}`);
+    };
+    const broker = await startBroker({
+      manifests: contractManifests([
+        { name: 'steady', filter: { type: 'dev.test.pubdrop' }, parallelism: 5 },
+      ]),
+      resolveSubscriber: () => sub.url,
+      replyTypesOf: async () => undefined,
+      port: 0,
+      rabbitmqUrl: inject('rabbitmqUrl'),
+      instance,
+      log: { ...quietLog, info: record, warn: record },
+    });
+    cleanups.push(() => broker.destroy());
+    const sent: string[] = [];
+    const producer = (async () => {
+      for (let i = 0; i < 200; i++) {
+        const e = testEvent({ type: 'dev.test.pubdrop' });
+        // A producer retries a 500 (not confirmed) until 202: only a confirmed event counts as sent.
+        for (;;) {
+          const status = await postEvent(broker.url, e);
+          if (status === 202) break;
+          expect(status).toBe(500);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        sent.push(e.id);
+      }
+    })();
+    await waitFor('deliveries to be under way', () => processed.size >= 40);
+    broker.dropConnection('publishing');
+    await producer;
+    await waitFor(
+      'every confirmed event to be processed',
+      () => sent.every((id) => processed.has(id)),
+      30_000,
+    );
+    expect(lines.some((l) => l.startsWith('broker-connection-lost RabbitMQ publishing'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('broker-connection-restored RabbitMQ publishing'))).toBe(true);
+    // The dispatchers' connection stayed up: nothing was redelivered. An event can arrive twice only if
+    // its publish reached RabbitMQ but its confirm did not reach the ingress (500, sent again): the
+    // producer has one POST in flight, so at most one.
+    expect(lines.filter((l) => l.includes('consuming connection'))).toEqual([]);
+    const twice = [...processed.values()].filter((n) => n > 1).length;
+    expect(twice).toBeLessThanOrEqual(1);
+    expect([...processed.keys()].sort()).toEqual([...sent].sort());
+  });
+
   it('recovers a consumer channel and the publisher channel that RabbitMQ closed, and keeps delivering', async () => {
     const sub = await startTestSink();
     await sinks(sub);

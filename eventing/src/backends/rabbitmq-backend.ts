@@ -4,11 +4,16 @@
  * with `x-match: all` + the trigger's filter attributes, persistent messages, publisher confirms, manual
  * acks, one channel per consumer with its own QoS (prefetch), `concurrency` handlers per consumer.
  *
+ * Two connections, as upstream's ingress and dispatchers are separate pods and RabbitMQ advises: one
+ * publishes (the confirm channel), one consumes. On one connection, RabbitMQ's reader for it handles
+ * publishes and acks in turn and its writer sends confirms and deliveries in turn; and a resource alarm
+ * blocks a publishing connection, which would stop the consumers' acks with it.
+ *
  * Recovery, at two levels:
  * - connection: amqplib's own recovery (`connect(url, { recovery })`, amqplib ≥ 1.1): it reconnects with
- *   a capped, jittered backoff and runs `setup` on every new connection, which re-declares the topology,
- *   re-opens the publisher and resumes every consumer. The first connection fails fast
- *   (`initialMaxRetries: 0`) so a wrong URL is a clear start-up error.
+ *   a capped, jittered backoff and runs `setup` on every new connection: the consuming one re-declares
+ *   the topology and resumes every consumer, the publishing one re-opens the publisher. The first
+ *   connection of each fails fast (`initialMaxRetries: 0`) so a wrong URL is a clear start-up error.
  * - channel: amqplib has none. RabbitMQ closes a single channel on a precondition failure, an unknown
  *   delivery tag, `consumer_timeout` or a publish to an exchange that does not exist, while the
  *   connection stays up. A consumer's or the publisher's channel closed that way is re-opened here, on
@@ -53,6 +58,8 @@ export interface RabbitmqBackendOptions {
   readonly reconnectMaxMs?: number;
 }
 
+type ConnectionRole = 'consuming' | 'publishing';
+
 interface Consumer {
   readonly queue: string;
   readonly prefetch: number;
@@ -72,8 +79,12 @@ export class RabbitmqBackend implements BrokerBackend {
   readonly #topologies: Topology[] = [];
   readonly #consumers: Consumer[] = [];
   readonly #inFlight = new Set<Promise<void>>();
+  /** Consumes (and declares, reads depths). */
   #connection: RecoveringChannelModel | undefined;
   #model: ChannelModel | undefined;
+  /** Publishes. */
+  #publishing: RecoveringChannelModel | undefined;
+  #publishingModel: ChannelModel | undefined;
   #publisher: ConfirmChannel | undefined;
   #ready: Promise<void> = Promise.resolve();
   #markReady: () => void = () => {};
@@ -81,7 +92,8 @@ export class RabbitmqBackend implements BrokerBackend {
   /** Channels being re-opened (a consumer, or this backend for the publisher). */
   readonly #restarting = new Set<object>();
   #closed = false;
-  #connects = 0;
+  /** Connections made, per role: every one after the first of a role is a reconnect. */
+  readonly #connects = { consuming: 0, publishing: 0 };
   #channelRecoveries = 0;
 
   private constructor(options: RabbitmqBackendOptions) {
@@ -99,40 +111,58 @@ export class RabbitmqBackend implements BrokerBackend {
   static async connect(options: RabbitmqBackendOptions): Promise<RabbitmqBackend> {
     const backend = new RabbitmqBackend(options);
     const o = backend.#options;
-    let connection: RecoveringChannelModel | undefined;
     try {
-      connection = await connect(o.url, {
-        clientProperties: { connection_name: o.connectionName },
-        // TCP_NODELAY, as Go's net sets it for eventing-rabbitmq: with Nagle on (amqplib's default) a
-        // publish or an ack written while an earlier segment is unacknowledged waits for the server's
-        // delayed ACK, up to ~40 ms; the ingress publishes one event per POST, so it met that wait on
-        // most publishes (confirm p50 ~45 → ~6–20 ms, docs/performance.md "What bounds the broker path").
-        noDelay: true,
-        recovery: {
-          initialDelay: o.reconnectMinMs,
-          maxDelay: o.reconnectMaxMs,
-          initialMaxRetries: 0,
-          maxRetries: Number.POSITIVE_INFINITY,
-          waitForConnect: false,
-          setup: (model: ChannelModel) => backend.#setup(model),
-        },
-      });
-      backend.#watch(connection);
-      await connection.waitForConnect();
+      backend.#connection = await backend.#open('consuming', o.connectionName, (model) =>
+        backend.#setupConsuming(model),
+      );
+      backend.#publishing = await backend.#open('publishing', `${o.connectionName}-publisher`, (model) =>
+        backend.#setupPublishing(model),
+      );
     } catch (err) {
       backend.#closed = true;
-      await connection?.close().catch(() => {});
+      await backend.#connection?.close().catch(() => {});
       throw new BackendError(`cannot connect to RabbitMQ at ${redact(o.url)}: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    backend.#connection = connection;
     return backend;
   }
 
-  /** Times the connection was re-established after a loss. */
+  async #open(
+    role: ConnectionRole,
+    name: string,
+    setup: (model: ChannelModel) => Promise<void>,
+  ): Promise<RecoveringChannelModel> {
+    const o = this.#options;
+    const connection = await connect(o.url, {
+      clientProperties: { connection_name: name },
+      // TCP_NODELAY, as Go's net sets it for eventing-rabbitmq: with Nagle on (amqplib's default) a
+      // publish or an ack written while an earlier segment is unacknowledged waits for the server's
+      // delayed ACK, up to ~40 ms; the ingress publishes one event per POST, so it met that wait on
+      // most publishes (confirm p50 ~45 → ~6–20 ms, docs/performance.md "What bounds the broker path").
+      noDelay: true,
+      recovery: {
+        initialDelay: o.reconnectMinMs,
+        maxDelay: o.reconnectMaxMs,
+        initialMaxRetries: 0,
+        maxRetries: Number.POSITIVE_INFINITY,
+        waitForConnect: false,
+        setup,
+      },
+    });
+    this.#watch(connection, role);
+    try {
+      await connection.waitForConnect();
+    } catch (err) {
+      await connection.close().catch(() => {});
+      throw err;
+    }
+    return connection;
+  }
+
+  /** Times a connection was re-established after a loss (either connection). */
   get reconnects(): number {
-    return Math.max(0, this.#connects - 1);
+    return Math.max(0, this.#connects.consuming - 1) + Math.max(0, this.#connects.publishing - 1);
   }
 
   /** Times a channel closed by the server (connection still up) was re-opened. */
@@ -152,30 +182,29 @@ export class RabbitmqBackend implements BrokerBackend {
     });
   }
 
-  #watch(connection: RecoveringChannelModel): void {
+  #watch(connection: RecoveringChannelModel, role: ConnectionRole): void {
     connection.on('error', (err: Error) =>
-      this.#options.log.warn(`RabbitMQ connection error: ${err.message}`),
+      this.#options.log.warn(`RabbitMQ ${role} connection error: ${err.message}`),
     );
     connection.on('connect', () => {
-      this.#connects++;
-      if (this.#connects > 1) {
-        this.#options.log.info('RabbitMQ connection re-established', {
+      this.#connects[role]++;
+      if (this.#connects[role] > 1) {
+        this.#options.log.info(`RabbitMQ ${role} connection re-established`, {
           'event.action': 'broker-connection-restored',
         });
       }
     });
-    connection.on('disconnect', () => this.#lost());
+    connection.on('disconnect', () => this.#lost(role));
     connection.on('connect-failed', (err: Error) => {
-      if (this.#connects > 0) this.#options.log.warn(`RabbitMQ reconnect failed: ${err.message}`);
+      if (this.#connects[role] > 0) this.#options.log.warn(`RabbitMQ reconnect failed: ${err.message}`);
     });
   }
 
-  /** Runs on every (re)connection, before amqplib hands the connection out. */
-  async #setup(model: ChannelModel): Promise<void> {
+  /** Runs on every (re)connection of the consuming connection, before amqplib hands it out. */
+  async #setupConsuming(model: ChannelModel): Promise<void> {
     this.#model = model;
     try {
       for (const t of this.#topologies) await this.#declareOn(model, t);
-      await this.#openPublisher(model);
       for (const c of this.#consumers) await this.#startConsumer(model, c);
     } catch (err) {
       // amqplib closes this connection and tries again; nothing may keep using it.
@@ -184,18 +213,36 @@ export class RabbitmqBackend implements BrokerBackend {
     }
   }
 
-  #lost(): void {
-    this.#model = undefined;
-    this.#publisher = undefined;
-    for (const c of this.#consumers) {
-      delete c.channel;
-      delete c.tag;
+  /** Runs on every (re)connection of the publishing connection. */
+  async #setupPublishing(model: ChannelModel): Promise<void> {
+    this.#publishingModel = model;
+    try {
+      await this.#openPublisher(model);
+    } catch (err) {
+      if (this.#publishingModel === model) this.#publishingModel = undefined;
+      throw err;
+    }
+  }
+
+  #lost(role: ConnectionRole): void {
+    if (role === 'publishing') {
+      this.#publishingModel = undefined;
+      this.#publisher = undefined;
+    } else {
+      this.#model = undefined;
+      for (const c of this.#consumers) {
+        delete c.channel;
+        delete c.tag;
+      }
     }
     if (this.#closed) return;
-    this.#notReady();
-    this.#options.log.warn('RabbitMQ connection lost; reconnecting (unacked messages will be redelivered)', {
-      'event.action': 'broker-connection-lost',
-    });
+    if (role === 'publishing') this.#notReady();
+    this.#options.log.warn(
+      role === 'publishing'
+        ? 'RabbitMQ publishing connection lost; reconnecting (the ingress answers 500 until it is back)'
+        : 'RabbitMQ consuming connection lost; reconnecting (unacked messages will be redelivered)',
+      { 'event.action': 'broker-connection-lost' },
+    );
   }
 
   async #openPublisher(model: ChannelModel): Promise<void> {
@@ -209,23 +256,35 @@ export class RabbitmqBackend implements BrokerBackend {
       if (this.#publisher !== publisher) return;
       this.#publisher = undefined;
       this.#notReady();
-      this.#restart(model, this, 'publisher', () => this.#openPublisher(model));
+      this.#restart(
+        model,
+        () => this.#publishingModel,
+        this,
+        'publisher',
+        () => this.#openPublisher(model),
+      );
     });
     this.#publisher = publisher;
     this.#markReady();
   }
 
   /**
-   * Re-opens a channel the server closed while `model` is still the connection, until it is open
-   * again or the connection changes. Deferred one turn: a connection loss closes every channel first,
-   * and then the connection itself (`#lost`), which ends this.
+   * Re-opens a channel the server closed while `model` is still its connection (`current()`), until it
+   * is open again or the connection changes. Deferred one turn: a connection loss closes every channel
+   * first, and then the connection itself (`#lost`), which ends this.
    */
-  #restart(model: ChannelModel, key: object, what: string, open: () => Promise<void>): void {
+  #restart(
+    model: ChannelModel,
+    current: () => ChannelModel | undefined,
+    key: object,
+    what: string,
+    open: () => Promise<void>,
+  ): void {
     if (this.#restarting.has(key)) return;
     this.#restarting.add(key);
     let delay = 0;
     const attempt = (): void => {
-      if (this.#closed || this.#model !== model) {
+      if (this.#closed || current() !== model) {
         this.#restarting.delete(key);
         return;
       }
@@ -388,7 +447,13 @@ export class RabbitmqBackend implements BrokerBackend {
       if (c.channel !== ch) return;
       delete c.channel;
       delete c.tag;
-      this.#restart(model, c, `consumer (${c.queue})`, () => this.#startConsumer(model, c));
+      this.#restart(
+        model,
+        () => this.#model,
+        c,
+        `consumer (${c.queue})`,
+        () => this.#startConsumer(model, c),
+      );
     });
     c.channel = ch;
     await ch.prefetch(c.prefetch);
@@ -448,8 +513,10 @@ export class RabbitmqBackend implements BrokerBackend {
     }
     await Promise.allSettled([...this.#inFlight]);
     this.#model = undefined;
+    this.#publishingModel = undefined;
     this.#publisher = undefined;
     await this.#connection?.close().catch(() => {});
+    await this.#publishing?.close().catch(() => {});
   }
 
   async destroy(topology: Topology): Promise<void> {
@@ -465,13 +532,19 @@ export class RabbitmqBackend implements BrokerBackend {
     }
   }
 
-  /** Test hook: cut the TCP connection as a network failure would (no AMQP close handshake). */
-  dropConnection(): void {
-    const socket = (
-      this.#model?.connection as unknown as { stream?: { destroy(err?: Error): void } } | undefined
-    )?.stream;
-    // With an error, as a reset would: amqplib notices 'error'/'end', not a bare 'close'.
-    socket?.destroy(new Error('connection dropped (test)'));
+  /** Test hook: cut TCP connections as a network failure would (no AMQP close handshake). */
+  dropConnection(which: 'both' | ConnectionRole = 'both'): void {
+    const models = {
+      both: [this.#model, this.#publishingModel],
+      consuming: [this.#model],
+      publishing: [this.#publishingModel],
+    }[which];
+    for (const model of models) {
+      const socket = (model?.connection as unknown as { stream?: { destroy(err?: Error): void } } | undefined)
+        ?.stream;
+      // With an error, as a reset would: amqplib notices 'error'/'end', not a bare 'close'.
+      socket?.destroy(new Error('connection dropped (test)'));
+    }
   }
 
   /**
