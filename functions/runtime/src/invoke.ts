@@ -20,7 +20,7 @@ import { type Admit, admission } from './invoke/admit.ts';
 import { answerOf, type HttpAnswer, problemAnswer } from './invoke/answer.ts';
 import { callHandler, type HandlerCallOptions, HandlerTimeoutError } from './invoke/handler-call.ts';
 import { type ReplyShaper, replyShaper } from './invoke/reply.ts';
-import { eventFields, type Invocation, Reporter } from './invoke/report.ts';
+import { type Invocation, Reporter } from './invoke/report.ts';
 import type { JsonLogger } from './log.ts';
 import type { DocumentStore } from './ports/document-store.ts';
 import type { Claim, StoredOutcome } from './ports/idempotency-store.ts';
@@ -127,9 +127,7 @@ export class Invoker {
   async #run(inv: Admitted, claim: Claim | undefined): Promise<HttpAnswer> {
     let outcome: StoredOutcome;
     try {
-      const reply = await callHandler(this.#handler, inv.event, inv.trace, () =>
-        eventFields(inv.event, inv.trace),
-      );
+      const reply = await callHandler(this.#handler, inv.event, inv.trace);
       outcome =
         reply === undefined
           ? { status: 204 }

@@ -67,13 +67,36 @@ export class JsonLogger implements Logger {
   /** One line of at most Limits.logLineBytes, whatever the message and fields hold. */
   log(level: LogLevelName, message: string, fields?: LogFields): void {
     if (LogLevel[level] < this.#min) return;
-    const head = `{"@timestamp":"${isoNow()}","log.level":"${level}","message":${JSON.stringify(capText(message, Limits.detail))},${this.#base}`;
+    const head = this.#head(level, message);
     let rest = fields === undefined ? '' : JSON.stringify(fields).slice(1, -1);
     // The common line is short and is written as serialised; a long one gets every field capped.
     if (fields !== undefined && utf8Length(head, rest) > Limits.logLineBytes - 2) {
       rest = boundedFields(fields, Limits.logLineBytes - 3 - Buffer.byteLength(head));
     }
-    this.#buffer.push(rest.length > 0 ? `${head},${rest}}\n` : `${head}}\n`);
+    this.#push(rest.length > 0 ? `${head},${rest}}\n` : `${head}}\n`);
+  }
+
+  /**
+   * The same line with its fields already serialised as JSON members (`"a":1,"b":"x"`, no braces), as
+   * the runtime writes its outcome line for every event: no field object and no JSON.stringify of it.
+   * A line that would pass Limits.logLineBytes is written from `fields()` instead, capped as `log` caps.
+   */
+  logMembers(level: LogLevelName, message: string, members: string, fields: () => LogFields): void {
+    if (LogLevel[level] < this.#min) return;
+    const head = this.#head(level, message);
+    if (utf8Length(head, members) > Limits.logLineBytes - 2) {
+      this.log(level, message, fields());
+      return;
+    }
+    this.#push(`${head},${members}}\n`);
+  }
+
+  #head(level: LogLevelName, message: string): string {
+    return `{"@timestamp":"${isoNow()}","log.level":"${level}","message":${JSON.stringify(capText(message, Limits.detail))},${this.#base}`;
+  }
+
+  #push(line: string): void {
+    this.#buffer.push(line);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flushSoon);

@@ -219,14 +219,9 @@ export class IdempotencyGuard {
     }
   }
 
-  async #insert(doc: RecordDoc): Promise<boolean> {
-    try {
-      await this.#records.insertOne(doc);
-      return true;
-    } catch (err) {
-      if (err instanceof DuplicateKeyError) return false;
-      throw err;
-    }
+  /** True when `doc` was inserted, false when its `_id` was taken. One `then`, no async frame: twice per event. */
+  #insert(doc: RecordDoc): Promise<boolean> {
+    return this.#records.insertOne(doc).then(inserted, duplicate);
   }
 
   /** The record that ends `claim`'s generation. */
@@ -254,6 +249,12 @@ export class IdempotencyGuard {
     };
   }
 }
+
+const inserted = (): boolean => true;
+const duplicate = (err: unknown): boolean => {
+  if (err instanceof DuplicateKeyError) return false;
+  throw err;
+};
 
 function claimed(record: IdempotencyRecord): ClaimResult {
   return {

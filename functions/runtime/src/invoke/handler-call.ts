@@ -6,7 +6,8 @@ import { TransientError } from '../errors.ts';
 import type { JsonLogger } from '../log.ts';
 import type { DocumentStore } from '../ports/document-store.ts';
 import type { TraceContext } from '../trace.ts';
-import type { CloudEvent, Context, LogFields, ReplyEvent, SluiceFunction } from '../types.ts';
+import type { CloudEvent, Context, ReplyEvent, SluiceFunction } from '../types.ts';
+import { eventFields } from './report.ts';
 
 /** The handler ran out of time (or the process is shutting down); it may still be running. */
 export class HandlerTimeoutError extends TransientError {
@@ -24,28 +25,34 @@ export interface HandlerCallOptions {
 }
 
 /**
- * Runs the handler for one event. Resolves with its reply (or undefined), rejects with what it threw,
- * or with HandlerTimeoutError when it outlives its timeout or the shutdown.
+ * Runs the handler for one event. Returns its reply (or undefined) as it returned it, a value or a
+ * promise, throws or rejects with what it threw, or rejects with HandlerTimeoutError when it outlives its
+ * timeout or the shutdown. Not `async`: a handler that returns a value costs no promise here.
  */
-export async function callHandler(
+export function callHandler(
   options: HandlerCallOptions,
   event: CloudEvent,
   trace: TraceContext,
-  logFields: () => LogFields,
-): Promise<ReplyEvent | undefined> {
-  const run = new HandlerRun(options.shutdown, options.timeoutMs);
+): ReplyEvent | undefined | Promise<ReplyEvent | undefined> {
+  const started = performance.now();
+  // Made only when needed: when the handler reads `context.signal` or returns a promise.
+  let run: HandlerRun | undefined;
+  const runOf = (): HandlerRun => {
+    run ??= new HandlerRun(options.shutdown, options.timeoutMs, started);
+    return run;
+  };
   const log = options.log;
   let eventLog: Context['log'] | undefined;
   const context: Context = {
     // Made only when the handler logs: the common path writes just the runtime's outcome line.
     get log() {
-      eventLog ??= log.child(logFields());
+      eventLog ??= log.child(eventFields(event, trace));
       return eventLog;
     },
     store: options.store,
     functionName: options.serviceName,
     get signal() {
-      return run.signal();
+      return runOf().signal();
     },
     traceId: trace.traceId,
   };
@@ -53,14 +60,14 @@ export async function callHandler(
   try {
     result = options.fn.handle(event, context);
   } catch (err) {
-    run.end();
+    run?.end();
     throw err;
   }
   if (!(result instanceof Promise)) {
-    run.end();
+    run?.end();
     return result;
   }
-  return run.race(result);
+  return runOf().race(result);
 }
 
 /**
@@ -72,15 +79,17 @@ export async function callHandler(
 class HandlerRun {
   readonly #shutdown: AbortSignal;
   readonly #timeoutMs: number;
-  readonly #started = performance.now();
+  /** When the handler was called (`performance.now()`): the timeout counts from there. */
+  readonly #started: number;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #reject: ((err: Error) => void) | undefined;
   #ended = false;
 
-  constructor(shutdown: AbortSignal, timeoutMs: number) {
+  constructor(shutdown: AbortSignal, timeoutMs: number, started: number) {
     this.#shutdown = shutdown;
     this.#timeoutMs = timeoutMs;
+    this.#started = started;
   }
 
   signal(): AbortSignal {

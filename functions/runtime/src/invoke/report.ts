@@ -35,6 +35,19 @@ export function eventFields(event: CloudEvent | undefined, trace: TraceContext):
   return fields;
 }
 
+/** `eventFields` of an event as JSON members, in the same order (the outcome line's fast path). */
+function eventMembers(event: CloudEvent, trace: TraceContext): string {
+  // Trace and span ids are lower-case hex (trace.ts): nothing to escape.
+  const id = JSON.stringify(event.id);
+  const type = JSON.stringify(event.type);
+  let members = `"trace.id":"${trace.traceId}","span.id":"${trace.spanId}","event.id":${id},"event.action":${type},"cloudevents.event_id":${id},"cloudevents.event_type":${type},"cloudevents.event_source":${JSON.stringify(event.source)}`;
+  if (event.subject !== undefined) members += `,"cloudevents.event_subject":${JSON.stringify(event.subject)}`;
+  members += `,"${CORRELATION_FIELD}":${JSON.stringify(correlationOf(event))}`;
+  const causation = event.extensions[CAUSATION_EXTENSION];
+  if (causation !== undefined) members += `,"${CAUSATION_FIELD}":${JSON.stringify(causation)}`;
+  return members;
+}
+
 export class Reporter {
   readonly #log: JsonLogger;
   readonly #metrics: Metrics;
@@ -57,20 +70,30 @@ export class Reporter {
     const event = inv.event as CloudEvent;
     const durationSeconds = (performance.now() - inv.started) / 1000;
     if (this.#log.enabled('info')) {
-      // Added to one object in order: the same line as a spread, one allocation less.
-      const fields = eventFields(event, inv.trace);
-      fields['event.kind'] = 'event';
-      fields['event.outcome'] = 'success';
-      fields['event.duration'] = Math.round(durationSeconds * 1e9);
-      fields['faas.coldstart'] = inv.coldStart;
-      fields['http.response.status_code'] = status;
-      fields['sluice.outcome'] = outcome;
+      const durationNs = Math.round(durationSeconds * 1e9);
+      const fields = (): Record<string, unknown> => {
+        const f = eventFields(event, inv.trace);
+        f['event.kind'] = 'event';
+        f['event.outcome'] = 'success';
+        f['event.duration'] = durationNs;
+        f['faas.coldstart'] = inv.coldStart;
+        f['http.response.status_code'] = status;
+        f['sluice.outcome'] = outcome;
+        if (reply !== undefined) {
+          f['sluice.reply.id'] = reply.id;
+          f['sluice.reply.type'] = reply.type;
+        }
+        return f;
+      };
+      // The line `fields()` would give, written as one string: this line is written for every event.
+      let members = `${eventMembers(event, inv.trace)},"event.kind":"event","event.outcome":"success","event.duration":${durationNs},"faas.coldstart":${inv.coldStart},"http.response.status_code":${status},"sluice.outcome":"${outcome}"`;
       if (reply !== undefined) {
-        fields['sluice.reply.id'] = reply.id;
-        fields['sluice.reply.type'] = reply.type;
+        members += `,"sluice.reply.id":${JSON.stringify(reply.id)},"sluice.reply.type":${JSON.stringify(reply.type)}`;
       }
-      this.#log.info(
+      this.#log.logMembers(
+        'info',
         outcome === 'replayed' ? 'event replayed from idempotency record' : 'event processed',
+        members,
         fields,
       );
     }
