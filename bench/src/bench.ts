@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { cpuSeconds } from './bench-processes.ts';
 import {
   type BrokerSection,
   brokerTable,
@@ -91,6 +92,7 @@ const servers = SERVERS.filter((s) => wanted.includes(s.name) || s.name === FLOO
 
 interface Samples {
   rps: number[];
+  cpuUs: number[];
   p99Ms: number[];
   coldMs: number[];
   rssMb: number[];
@@ -101,7 +103,7 @@ interface Samples {
 const samples = new Map<string, Samples>(
   servers.map((s) => [
     s.name,
-    { rps: [], p99Ms: [], coldMs: [], rssMb: [], rssAfterLoadMb: [], failures: 0, errors: [] },
+    { rps: [], cpuUs: [], p99Ms: [], coldMs: [], rssMb: [], rssAfterLoadMb: [], failures: 0, errors: [] },
   ]),
 );
 const get = (name: string): Samples => samples.get(name) as Samples;
@@ -125,17 +127,24 @@ async function throughputRound(spec: ServerSpec, round: number): Promise<void> {
         cpu: LOAD_CPU,
       });
     await load(config.warmupSeconds);
+    const cpuBefore = cpuSeconds(started.child.pid);
     const r = await load(config.seconds);
+    const cpuAfter = cpuSeconds(started.child.pid);
     const { rssMb } = await import('./servers.ts');
     const after = started.child.pid === undefined ? undefined : rssMb(started.child.pid);
     if (after !== undefined) s.rssAfterLoadMb.push(after);
     if (r.failures > 0) {
       s.failures += r.failures;
       s.rps[round] = Number.NaN; // not a valid sample; paired ratios skip it
-    } else s.rps[round] = r.rps;
+    } else {
+      s.rps[round] = r.rps;
+      if (cpuBefore !== undefined && cpuAfter !== undefined && r.requests > 0) {
+        s.cpuUs.push(((cpuAfter - cpuBefore) * 1e6) / r.requests);
+      }
+    }
     s.p99Ms.push(r.p99Ms);
     log(
-      `  round ${round + 1} ${spec.name}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(1)} ms, cold ${started.coldMs.toFixed(0)} ms, failures ${r.failures}`,
+      `  round ${round + 1} ${spec.name}: ${r.rps.toFixed(0)} req/s, ${cpuBefore === undefined || cpuAfter === undefined ? '' : `${(((cpuAfter - cpuBefore) * 1e6) / Math.max(1, r.requests)).toFixed(0)} µs CPU per request, `}p99 ${r.p99Ms.toFixed(1)} ms, cold ${started.coldMs.toFixed(0)} ms, failures ${r.failures}`,
     );
   } catch (err) {
     s.rps[round] = Number.NaN;
@@ -288,6 +297,7 @@ async function main(): Promise<void> {
         label: spec.label,
         rps: median(s.rps),
         rpsRatio: pairedRatio(s.rps, floor.rps),
+        cpuUsPerRequest: s.cpuUs.length === 0 ? undefined : median(s.cpuUs),
         coldMs: median(s.coldMs),
         coldRatio: pairedRatio(s.coldMs, floor.coldMs),
         rssMb: median(s.rssMb),

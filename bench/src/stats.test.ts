@@ -43,10 +43,18 @@ describe('targets', () => {
 
   it('formats missing values as n/a in the table', () => {
     const table = formatTable([
-      { label: 'bare', rps: 35000.4, rpsRatio: 1, coldMs: 96.2, coldRatio: 1, rssMb: 44.4 },
+      {
+        label: 'bare',
+        rps: 35000.4,
+        rpsRatio: 1,
+        cpuUsPerRequest: 24.6,
+        coldMs: 96.2,
+        coldRatio: 1,
+        rssMb: 44.4,
+      },
       { label: 'x', rps: undefined, rpsRatio: undefined, coldMs: 100, coldRatio: 1.04, rssMb: undefined },
     ]);
-    expect(table).toContain('| bare | 35,000 | 1.00 | 96 ms | 1.00 | 44 MB |');
-    expect(table).toContain('| x | n/a | n/a | 100 ms | 1.04 | n/a |');
+    expect(table).toContain('| bare | 35,000 | 1.00 | 25 µs | 96 ms | 1.00 | 44 MB |');
+    expect(table).toContain('| x | n/a | n/a | n/a | 100 ms | 1.04 | n/a |');
   });
 });

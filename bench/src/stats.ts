@@ -70,6 +70,11 @@ export interface TableRow {
   readonly coldMs: number | undefined;
   readonly coldRatio: number | undefined;
   readonly rssMb: number | undefined;
+  /**
+   * CPU of the server process (every thread: GC helpers included) per request answered in the measure
+   * window, µs: steadier than req/s on a shared machine, where the load generator's core is contended too.
+   */
+  readonly cpuUsPerRequest?: number | undefined;
 }
 
 const fmt = (v: number | undefined, digits: number, suffix = ''): string =>
@@ -80,12 +85,12 @@ const fmt = (v: number | undefined, digits: number, suffix = ''): string =>
 /** A Markdown table, pasteable into docs/performance.md. */
 export function formatTable(rows: readonly TableRow[]): string {
   const lines = [
-    '| server | req/s | ratio to bare node:http | cold start (spawn → first 2xx) | ratio | RSS at ready |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| server | req/s | ratio to bare node:http | CPU per request | cold start (spawn → first 2xx) | ratio | RSS at ready |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.label} | ${fmt(r.rps, 0)} | ${fmt(r.rpsRatio, 2)} | ${fmt(r.coldMs, 0, ' ms')} | ${fmt(r.coldRatio, 2)} | ${fmt(r.rssMb, 0, ' MB')} |`,
+      `| ${r.label} | ${fmt(r.rps, 0)} | ${fmt(r.rpsRatio, 2)} | ${fmt(r.cpuUsPerRequest, 0, ' µs')} | ${fmt(r.coldMs, 0, ' ms')} | ${fmt(r.coldRatio, 2)} | ${fmt(r.rssMb, 0, ' MB')} |`,
     );
   }
   return lines.join('\n');
