@@ -82,6 +82,9 @@ async function startFunction(
     profile === undefined
       ? []
       : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${name}.cpuprofile`];
+  // BENCH_FUNCTION_NODE_FLAGS='--max-old-space-size=96': node flags for the functions only, e.g. the heap a
+  // container's memory limit would give them (node sizes its heap from the machine's memory otherwise).
+  flags.push(...(process.env.BENCH_FUNCTION_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''));
   const child = spawn(
     'taskset',
     ['-c', cpu, process.execPath, ...flags, join(ROOT, 'dist/functions', name, 'main.mjs')],
