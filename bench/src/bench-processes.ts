@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
+import { loadKnativeService } from '../../platform/local/src/knative-service.ts';
+import { containerHeapArgs } from '../../platform/local/src/process-host.ts';
 import { cpuTicksFromStat } from './broker-bench.ts';
 import { freePort, ROOT } from './servers.ts';
 
@@ -175,6 +177,15 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * The heap a function's container gives it (its service.yaml's memory limit, as `make dev` sizes it:
+ * process-host.ts `containerHeapArgs`), unless `nodeFlags` set one.
+ */
+export async function containerHeapOf(functionDir: string, nodeFlags?: string): Promise<string[]> {
+  const spec = await loadKnativeService(join(functionDir, 'service.yaml'));
+  return containerHeapArgs(spec.memoryLimitBytes, nodeFlags);
+}
+
 /** A function process as its container runs it (runtime main.ts), pinned to `cpu`, once its readiness probe answers. */
 export async function startFunctionProcess(options: {
   readonly dir: string;
@@ -185,7 +196,13 @@ export async function startFunctionProcess(options: {
   const port = await freePort();
   const child = spawn(
     'taskset',
-    ['-c', options.cpu, process.execPath, join(ROOT, 'functions/runtime/src/main.ts')],
+    [
+      '-c',
+      options.cpu,
+      process.execPath,
+      ...(await containerHeapOf(options.dir)),
+      join(ROOT, 'functions/runtime/src/main.ts'),
+    ],
     {
       env: {
         PATH: process.env.PATH ?? '',

@@ -24,6 +24,7 @@ import { type DevStoreServer, startDevStoreServer } from '../../platform/local/s
 import {
   type BrokerChild,
   closeServer,
+  containerHeapOf,
   cpuSeconds,
   listen,
   type Outgoing,
@@ -82,9 +83,11 @@ async function startFunction(
     profile === undefined
       ? []
       : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${name}.cpuprofile`];
-  // BENCH_FUNCTION_NODE_FLAGS='--max-old-space-size=96': node flags for the functions only, e.g. the heap a
-  // container's memory limit would give them (node sizes its heap from the machine's memory otherwise).
-  flags.push(...(process.env.BENCH_FUNCTION_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''));
+  // The heap the function's container limit gives it, as make dev does; BENCH_FUNCTION_NODE_FLAGS: node flags
+  // for the functions only (a --max-old-space-size there replaces the container's).
+  const extra = process.env.BENCH_FUNCTION_NODE_FLAGS ?? '';
+  flags.push(...(await containerHeapOf(join(ROOT, 'functions/banking', name), extra)));
+  flags.push(...extra.split(' ').filter((f) => f !== ''));
   const child = spawn(
     'taskset',
     ['-c', cpu, process.execPath, ...flags, join(ROOT, 'dist/functions', name, 'main.mjs')],

@@ -7,7 +7,6 @@ import {
   limitRangeDefaults,
   overQuota,
   podResources,
-  quantity,
 } from './validate/budget.ts';
 import { type KubeObject, parseManifest } from './validate/manifest.ts';
 import { overlayNames, renderOverlay } from './validate/project.ts';
@@ -27,19 +26,6 @@ const limitRange = {
     ],
   },
 } as unknown as KubeObject;
-
-describe('quantity', () => {
-  it('reads CPU and memory as Kubernetes writes them', () => {
-    expect(quantity('120m')).toBeCloseTo(0.12);
-    expect(quantity('2')).toBe(2);
-    expect(quantity(4)).toBe(4);
-    expect(quantity('0.5')).toBe(0.5);
-    expect(quantity('144Mi')).toBe(144 * Mi);
-    expect(quantity('8Gi')).toBe(8 * 2 ** 30);
-    expect(quantity('1k')).toBe(1000);
-    expect(quantity('lots')).toBeUndefined();
-  });
-});
 
 describe('pod resources as the quota counts them', () => {
   const defaults = limitRangeDefaults(limitRange);

@@ -63,6 +63,7 @@ export {
   VISIBILITY_LABEL,
 } from './knative-service.ts';
 export type { ObjectMeta } from './object-reader.ts';
+export { quantity } from './quantity.ts';
 export {
   collectManifests,
   KIND,

@@ -52,7 +52,17 @@ describe('knative-service', () => {
       visibility: 'cluster-local',
     });
     expect(s?.containers[0]?.env).toContainEqual({ name: 'HANDLER_TIMEOUT_SECONDS', value: '25' });
+    expect(s?.containers[0]?.memoryLimitBytes).toBe(256 * 2 ** 20);
     expect(Object.isFrozen(s)).toBe(true);
+  });
+
+  it('reads the container memory limit as a quantity, and says when it is not one', () => {
+    const limit = (memory: string) =>
+      readText(service({ container: `          resources: {limits: {memory: ${memory}}}` }));
+    expect(limit('512Mi').set.services[0]?.containers[0]?.memoryLimitBytes).toBe(512 * 2 ** 20);
+    expect(limit('1G').set.services[0]?.containers[0]?.memoryLimitBytes).toBe(1e9);
+    expect(readText(service()).set.services[0]?.containers[0]?.memoryLimitBytes).toBeUndefined();
+    expect(limit('lots').problems.join('\n')).toMatch(/resources\.limits\.memory.*quantity/);
   });
 
   it('reads visibility as the networking webhook allows it: cluster-local, or public when absent', () => {

@@ -6,6 +6,7 @@
  */
 import { DurationError, parseGoDuration } from './duration.ts';
 import type { ObjectMeta, ObjectReader } from './object-reader.ts';
+import { quantity } from './quantity.ts';
 
 export const SERVICE_API_VERSION = 'serving.knative.dev/v1';
 
@@ -68,6 +69,8 @@ export interface Container {
   readonly envFrom: readonly EnvFrom[];
   /** `ports[0].containerPort`, else 8080 (Serving's default user port). */
   readonly port: number;
+  /** `resources.limits.memory` in bytes, when set. */
+  readonly memoryLimitBytes?: number;
 }
 
 export interface KnativeService extends ObjectMeta {
@@ -190,7 +193,23 @@ function readContainer(r: ObjectReader, raw: unknown, i: number, count: number):
     1,
     65_535,
   );
-  return { name, image: r.string(`${field}.image`, c.image), env, envFrom, port: port ?? 8080 };
+  const resources = r.object(`${field}.resources`, c.resources);
+  const memoryLimit = r.object(`${field}.resources.limits`, resources?.limits)?.memory;
+  const memoryLimitBytes = memoryLimit === undefined ? undefined : quantity(memoryLimit);
+  if (memoryLimit !== undefined && memoryLimitBytes === undefined) {
+    r.problem(
+      `${field}.resources.limits.memory`,
+      `must be a quantity like "256Mi", got ${JSON.stringify(memoryLimit)}`,
+    );
+  }
+  return {
+    name,
+    image: r.string(`${field}.image`, c.image),
+    env,
+    envFrom,
+    port: port ?? 8080,
+    ...(memoryLimitBytes === undefined ? {} : { memoryLimitBytes }),
+  };
 }
 
 export function readKnativeService(r: ObjectReader): KnativeService | undefined {

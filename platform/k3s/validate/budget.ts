@@ -4,13 +4,13 @@
  * sources' adapters, the data services — the same Pods `make test-deploy` admits on a real kube-apiserver (the
  * stand-ins of apiserver/stand-ins.ts), added up here without one, by system, with the headroom left.
  *   node platform/k3s/validate/budget.ts dist/manifests/<overlay>.yaml     (make budget [OVERLAY=…])
- * Hand-written: the quantity parsing (the two suffix families the manifests use) and Kubernetes' own counting
- * rules (a pod's request is the larger of its containers' sum and its largest init container; a container
+ * Hand-written: Kubernetes' own counting rules (quantities: platform/manifests/quantity.ts): a pod's request is the larger of its containers' sum and its largest init container; a container
  * without a request gets its limit, then the LimitRange fills what is still unset).
  */
 import { readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { listFunctions } from '../../../functions/runtime/src/index.ts';
+import { quantity } from '../../manifests/index.ts';
 import { standInsFor } from '../apiserver/stand-ins.ts';
 import { at, type KubeObject, parseManifest, str } from './manifest.ts';
 import { REPO_ROOT } from './project.ts';
@@ -44,18 +44,6 @@ const times = (a: Resources, n: number): Resources => ({
   memoryRequest: a.memoryRequest * n,
   memoryLimit: a.memoryLimit * n,
 });
-
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-const DECIMAL: Record<string, number> = { k: 1e3, M: 1e6, G: 1e9, T: 1e12, m: 1e-3, '': 1 };
-
-/** A Kubernetes quantity (`120m`, `1`, `0.5`, `144Mi`, `1Gi`, `1e3`) as a number of base units. */
-export function quantity(value: unknown): number | undefined {
-  const text = typeof value === 'number' ? String(value) : str(value);
-  const m = text === undefined ? null : /^([0-9.]+(?:e[0-9]+)?)([KMGT]i|[kMGTm]?)$/.exec(text);
-  if (m === null) return undefined;
-  const factor = BINARY[m[2] ?? ''] ?? DECIMAL[m[2] ?? ''];
-  return factor === undefined ? undefined : Number(m[1]) * factor;
-}
 
 /** A LimitRange's Container defaults: what a container that leaves a value unset is given. */
 export interface ContainerDefaults {

@@ -64,6 +64,8 @@ export interface KnativeServiceSpec {
   readonly skippedEnv: readonly string[];
   /** Required `secretKeyRef` entries: `make dev` generates their values per run (dev-secrets.ts). */
   readonly secretEnv: readonly { readonly env: string; readonly secret: string; readonly key: string }[];
+  /** containers[0]'s memory limit in bytes, when set: an instance's heap is sized from it (process-host.ts). */
+  readonly memoryLimitBytes?: number;
 }
 
 export class KnativeServiceError extends Error {
@@ -116,6 +118,7 @@ function toSpec(s: KnativeService, file: string): KnativeServiceSpec {
     env: Object.freeze(env),
     skippedEnv: Object.freeze(skippedEnv),
     secretEnv: Object.freeze(secretEnv),
+    ...(container?.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: container.memoryLimitBytes }),
   });
 }
 
