@@ -19,10 +19,23 @@ const m = args.manifests;
 // the console's server, whose stream the host reads as an open page would.
 const recorder = args.recording === true ? new EventRecorder() : undefined;
 const consoleServer = recorder === undefined ? undefined : await startConsoleServer({ recorder });
+// SIGUSR2 switches the recording off and on (broker-host.ts measures both states inside one run). Off, the broker
+// still builds each record (trail.ts) and drops it: the switch measures the recorder and the page's stream.
+let recordingOn = true;
+process.on('SIGUSR2', () => {
+  recordingOn = !recordingOn;
+});
 const broker = await startBroker({
   ...(recorder === undefined
     ? {}
-    : { onAccepted: (r) => void recorder.add(r), onTrail: (r) => void recorder.add(r) }),
+    : {
+        onAccepted: (r) => {
+          if (recordingOn) recorder.add(r);
+        },
+        onTrail: (r) => {
+          if (recordingOn) recorder.add(r);
+        },
+      }),
   manifests:
     m.kind === 'pipeline'
       ? pipelineManifests(ROOT, m.parallelism, m.queueType as QueueType)

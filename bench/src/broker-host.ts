@@ -33,12 +33,25 @@ let deliveredTotal = 0;
 let deadLetters = 0;
 const latencies: number[] = [];
 
+/**
+ * Recording runs switch the recording on and off every TOGGLE_MS while measuring (SIGUSR2 to the broker), and
+ * each delivered event counts for the window it was POSTed in: on and off windows see the same machine, which
+ * separate runs on these 2 shared cores do not (single runs of the same code swing 2× and more).
+ */
+const TOGGLE_MS = 250;
+let windowsFrom = Number.NaN;
+const perWindow: number[] = [];
+
 const subscriber = await listen((req, res) => {
   const sent = Number(req.headers[SENT_HEADER]);
   deliveredTotal++;
   if (measuring) {
     delivered++;
     if (Number.isFinite(sent)) latencies.push(performance.now() - sent);
+  }
+  if (sent >= windowsFrom) {
+    const w = Math.floor((sent - windowsFrom) / TOGGLE_MS);
+    perWindow[w] = (perWindow[w] ?? 0) + 1;
   }
   req.resume();
   res.writeHead(204).end();
@@ -73,6 +86,17 @@ async function watchConsole(server: NonNullable<BrokerChild['console']>): Promis
     });
   });
   return { records: () => records, stop: () => req.destroy() };
+}
+
+/** Deliveries of the events POSTed with recording on ÷ with it off, over the first `windows` windows (pairs). */
+function onOff(windows: number): { recordingOnOff?: number; windows: number } {
+  let on = 0;
+  let off = 0;
+  for (let w = 0; w < windows; w++) {
+    if (w % 2 === 0) on += perWindow[w] ?? 0;
+    else off += perWindow[w] ?? 0;
+  }
+  return off > 0 ? { recordingOnOff: on / off, windows } : { windows };
 }
 
 let brokerChild: BrokerChild | undefined;
@@ -126,7 +150,20 @@ try {
   measuring = true;
   const pageRecords0 = page?.records() ?? 0;
   const t0 = performance.now();
+  // Recording on in even windows (the broker starts with it on), off in odd ones.
+  let toggles = 0;
+  const toggle =
+    page === undefined
+      ? undefined
+      : setInterval(() => {
+          toggles++;
+          if (broker.child.pid !== undefined) process.kill(broker.child.pid, 'SIGUSR2');
+        }, TOGGLE_MS);
+  if (toggle !== undefined) windowsFrom = t0;
   await new Promise((r) => setTimeout(r, args.seconds * 1000));
+  clearInterval(toggle);
+  const windows = toggle === undefined ? 0 : toggles - (toggles % 2);
+  windowsFrom = Number.POSITIVE_INFINITY;
   measuring = false;
   const pageRecords = (page?.records() ?? 0) - pageRecords0;
   const elapsed = (performance.now() - t0) / 1000;
@@ -156,7 +193,7 @@ try {
           : (brokerCpu1 - brokerCpu0) / elapsed,
       hostCpu: (hostCpu.user + hostCpu.system) / 1e6 / elapsed,
       // With recording: the records the watching page received in the window (an accepted + a delivery per event).
-      ...(page === undefined ? {} : { consoleRecords: pageRecords }),
+      ...(page === undefined ? {} : { consoleRecords: pageRecords, ...onOff(windows) }),
     })}\n`,
   );
 } finally {
