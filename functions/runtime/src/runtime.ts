@@ -7,13 +7,12 @@ import type { RuntimeConfig } from './config.ts';
 import { checkSchemasCover, loadFunction } from './function-loader.ts';
 import { ExpiryMode, IdempotencyGuard } from './idempotency/idempotency-store.ts';
 import { Invoker } from './invoke.ts';
-import { keepRejected } from './keep-rejected.ts';
 import { errorFields, JsonLogger, type LogSink } from './log.ts';
 import type { DocumentStore } from './ports/document-store.ts';
 import { type Metrics, noopMetrics } from './ports/metrics.ts';
 import { createRuntimeServer, type RequestListener } from './server.ts';
 import { openStore } from './store.ts';
-import { countStoreCalls } from './store-calls.ts';
+import { createTelemetry } from './telemetry.ts';
 import type { InitContext } from './types.ts';
 
 /** Where the store has no TTL index: purge at start, then this often (MongoDB's TTL monitor's period). */
@@ -73,7 +72,7 @@ export async function startFunction(
   const { fn, schemas } = loaded;
   checkSchemasCover(fn, schemas, config.functionDir);
 
-  const store = countedStore(options.store ?? (await storeFor(config)), metrics);
+  const store = await countedStore(options.store ?? (await storeFor(config)), metrics);
   const guard = new IdempotencyGuard(store, config.serviceName, {
     ttlSeconds: config.idempotencyTtlSeconds,
     lockSeconds: config.idempotencyLockSeconds,
@@ -95,10 +94,17 @@ export async function startFunction(
 
   let ready = false;
   // Refusals the broker would ack and forget are kept in the dead-letter sink first (keep-rejected.ts).
+  // Loaded only then: a module less to compile before the first event of a cold start without a sink.
   const sink = config.deadLetterSink;
   const rs = createRuntimeServer({
     invoker:
-      sink === undefined ? invoker : keepRejected(invoker, { sinkUrl: sink, dest: config.eventSource, log }),
+      sink === undefined
+        ? invoker
+        : (await import('./keep-rejected.ts')).keepRejected(invoker, {
+            sinkUrl: sink,
+            dest: config.eventSource,
+            log,
+          }),
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     headersTimeoutMs: config.requestHeadersTimeoutSeconds * 1000,
@@ -217,13 +223,18 @@ async function storeFor(config: Readonly<RuntimeConfig>): Promise<DocumentStore>
  * Every call to a store across the network is counted (sluice_store_calls_total): the round trips per
  * event are what bounds a pipeline on MongoDB/FerretDB (docs/performance.md). In-process memory: not.
  */
-function countedStore(store: DocumentStore, metrics: Metrics): DocumentStore {
+async function countedStore(store: DocumentStore, metrics: Metrics): Promise<DocumentStore> {
   const onCall = metrics.storeCall?.bind(metrics);
-  return onCall === undefined || store.kind === 'memory' ? store : countStoreCalls(store, onCall);
+  if (onCall === undefined || store.kind === 'memory') return store;
+  const { countStoreCalls } = await import('./store-calls.ts');
+  return countStoreCalls(store, onCall);
 }
 
+/**
+ * A static import: telemetry.ts loads no SDK module itself (it imports them after the first event), so
+ * a dynamic import here would only cost a module load and a turn of the event loop before listen.
+ */
 async function loadTelemetry(config: Readonly<RuntimeConfig>, log: JsonLogger): Promise<Metrics> {
-  const { createTelemetry } = await import('./telemetry.ts');
   return createTelemetry(config, {
     onError: (err) => log.error('metrics unavailable: the OpenTelemetry SDK did not load', errorFields(err)),
   });
