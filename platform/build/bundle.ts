@@ -16,6 +16,7 @@
  *   node platform/build/bundle.ts --all
  *   node platform/build/bundle.ts --dir bench/fixtures/order-sink --out dist/bench/order-sink
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire, isBuiltin } from 'node:module';
@@ -50,21 +51,71 @@ const OPTIONAL_EXTERNALS = [
  * export — including node:http's lazy WebSocket/fetch getters, so undici gets loaded (~80 ms and ~13 MB
  * at start-up on the bench machine; likewise node:fs pulls in streams and readline). A CommonJS
  * `require` returns the object without touching them, so every built-in is required, not imported.
+ *
+ * For the project's own modules the required module is re-exported as ESM, its data properties as named
+ * exports: as a CommonJS module each importing module got esbuild's `__toESM` copy of it, a getter per
+ * export (node:crypto's 67 three times, node:fs's 104, …: ~2 ms of a ~65 ms cold start), and every call
+ * went through a getter. Lazy getters (node:fs's `promises`, node:crypto's `webcrypto`, …) are not named
+ * exports, so they are never read at start-up; importing one by name fails the build, and reading one off
+ * a namespace import too (`import-is-undefined` is an error below); the default export is the module
+ * itself, getters and all. Packages keep the CommonJS form: some import such getters by name (the
+ * OpenTelemetry resource detectors import `promises` from `fs`), and they load after the first event.
  */
 const builtinsViaRequire: Plugin = {
   name: 'builtins-via-require',
   setup(b) {
     b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
-      isBuiltin(args.path) && args.namespace !== 'builtin' && args.kind === 'import-statement'
-        ? { path: args.path, namespace: 'builtin' }
+      isBuiltin(args.path) && !args.namespace.startsWith('builtin') && args.kind === 'import-statement'
+        ? {
+            path: args.path,
+            namespace: args.importer.includes('/node_modules/') ? 'builtin' : 'builtin-esm',
+          }
         : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
       contents: `module.exports = require(${JSON.stringify(args.path)});`,
       loader: 'js',
     }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-esm' }, (args) => {
+      const names = dataExports(args.path).filter((name) => IDENTIFIER.test(name));
+      return {
+        contents: [
+          `const builtin = require(${JSON.stringify(args.path)});`,
+          'export default builtin;',
+          names.length > 0 ? `export const { ${names.join(', ')} } = builtin;` : '',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
   },
 };
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+const builtinData = new Map<string, readonly string[]>();
+/**
+ * A built-in's enumerable data properties as a fresh process sees it right after requiring it alone, as a
+ * function does at start: in this process esbuild, ajv and the other built-ins loaded may already have
+ * read some lazy getter, which then shows as a data property, and exporting it would read it at every start.
+ */
+function dataExports(name: string): readonly string[] {
+  let names = builtinData.get(name);
+  if (names === undefined) {
+    names = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [
+          '-e',
+          `const d = Object.getOwnPropertyDescriptors(require(${JSON.stringify(name)}));
+process.stdout.write(JSON.stringify(Object.keys(d).filter((k) => d[k].get === undefined && d[k].enumerable && k !== 'default')));`,
+        ],
+        // A deprecated or experimental module warns on require: not the build's business.
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+      ),
+    ) as string[];
+    builtinData.set(name, names);
+  }
+  return names;
+}
 
 export interface BundleOptions {
   /** Function folder (handler.ts + schemas/). */
@@ -201,6 +252,7 @@ export async function bundleFunction(options: BundleOptions): Promise<BundleResu
     plugins: [builtinsViaRequire],
     metafile: true,
     logLevel: 'warning',
+    logOverride: { 'import-is-undefined': 'error' },
   }).finally(() => rm(work, { recursive: true, force: true }));
   const bytes = Object.entries(result.metafile.outputs)
     .filter(([file]) => file.endsWith('.mjs'))
