@@ -247,7 +247,9 @@ export async function bundleFunction(options: BundleOptions): Promise<BundleResu
     external: OPTIONAL_EXTERNALS,
     // CommonJS dependencies (express, mongodb) call require() for Node built-ins.
     banner: {
-      js: `import { createRequire as __sluiceRequire } from 'node:module'; const require = __sluiceRequire(import.meta.url);`,
+      // process.getBuiltinModule, not `import … from 'node:module'`: the ESM facade of node:module reads its
+      // lazy getters too (SourceMap loads the source-map support) in every process at start-up.
+      js: `const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);`,
     },
     plugins: [builtinsViaRequire],
     metafile: true,
