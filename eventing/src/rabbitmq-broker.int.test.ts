@@ -18,6 +18,30 @@ describe('RabbitMQ backend', () => {
     for (const s of list) cleanups.push(() => s.close());
   }
 
+  /**
+   * A broker on RabbitMQ with one Trigger, `steady`, for `type`, delivering to `sink`; its info and warn lines
+   * kept as `<event.action> <message>`.
+   */
+  async function brokerWithLog(prefix: string, type: string, parallelism: number, sink: TestSink) {
+    const instance = `${prefix}${process.pid}x${Date.now().toString(36)}`;
+    const lines: string[] = [];
+    const record = (message: string, fields?: Readonly<Record<string, unknown>>): void => {
+      lines.push(`${String(fields?.['event.action'])} ${message}`);
+    };
+    const broker = await startBroker({
+      manifests: contractManifests([{ name: 'steady', filter: { type }, parallelism }]),
+      resolveSubscriber: () => sink.url,
+      replyTypesOf: async () => undefined,
+      port: 0,
+      rabbitmqUrl: inject('rabbitmqUrl'),
+      instance,
+      log: { ...quietLog, info: record, warn: record },
+    });
+    cleanups.push(() => broker.destroy());
+    const actions = (): string[] => lines.map((l) => l.slice(0, l.indexOf(' ')));
+    return { broker, instance, lines, actions };
+  }
+
   it('declares the upstream topology: quorum trigger queue bound to the headers exchange by its filter', async () => {
     const sub = await startTestSink();
     await sinks(sub);
@@ -73,22 +97,7 @@ describe('RabbitMQ backend', () => {
       return { status: 202, delayMs: 2 };
     });
     await sinks(sub);
-    const instance = `drop${process.pid}x${Date.now().toString(36)}`;
-    const actions: unknown[] = [];
-    const log = { ...quietLog, info: record, warn: record };
-    function record(_m: string, fields?: Readonly<Record<string, unknown>>): void {
-      actions.push(fields?.['event.action']);
-    }
-    const broker = await startBroker({
-      manifests: contractManifests([{ name: 'steady', filter: { type: 'dev.test.drop' }, parallelism: 5 }]),
-      resolveSubscriber: () => sub.url,
-      replyTypesOf: async () => undefined,
-      port: 0,
-      rabbitmqUrl: inject('rabbitmqUrl'),
-      instance,
-      log,
-    });
-    cleanups.push(() => broker.destroy());
+    const { broker, actions } = await brokerWithLog('drop', 'dev.test.drop', 5, sub);
     const sent: string[] = [];
     const total = 300;
     let dropped = false;
@@ -111,8 +120,8 @@ describe('RabbitMQ backend', () => {
       30_000,
     );
     expect(dropped).toBe(true);
-    expect(actions).toContain('broker-connection-lost');
-    expect(actions).toContain('broker-connection-restored');
+    expect(actions()).toContain('broker-connection-lost');
+    expect(actions()).toContain('broker-connection-restored');
     expect([...processed].sort()).toEqual([...sent].sort());
     // Redelivered messages whose ack was lost show up as duplicates the guard absorbed; never more
     // than the messages that were unacked at the drop (prefetch 5).
@@ -130,23 +139,7 @@ describe('RabbitMQ backend', () => {
       return { status: 202, delayMs: 2 };
     });
     await sinks(sub);
-    const instance = `pubdrop${process.pid}x${Date.now().toString(36)}`;
-    const lines: string[] = [];
-    const record = (message: string, fields?: Readonly<Record<string, unknown>>): void => {
-      lines.push(`${String(fields?.['event.action'])} ${message}`);
-    };
-    const broker = await startBroker({
-      manifests: contractManifests([
-        { name: 'steady', filter: { type: 'dev.test.pubdrop' }, parallelism: 5 },
-      ]),
-      resolveSubscriber: () => sub.url,
-      replyTypesOf: async () => undefined,
-      port: 0,
-      rabbitmqUrl: inject('rabbitmqUrl'),
-      instance,
-      log: { ...quietLog, info: record, warn: record },
-    });
-    cleanups.push(() => broker.destroy());
+    const { broker, lines } = await brokerWithLog('pubdrop', 'dev.test.pubdrop', 5, sub);
     const sent: string[] = [];
     const producer = (async () => {
       for (let i = 0; i < 200; i++) {
@@ -183,21 +176,7 @@ describe('RabbitMQ backend', () => {
   it('recovers a consumer channel and the publisher channel that RabbitMQ closed, and keeps delivering', async () => {
     const sub = await startTestSink();
     await sinks(sub);
-    const instance = `chan${process.pid}x${Date.now().toString(36)}`;
-    const actions: unknown[] = [];
-    const record = (_m: string, fields?: Readonly<Record<string, unknown>>): void => {
-      actions.push(fields?.['event.action']);
-    };
-    const broker = await startBroker({
-      manifests: contractManifests([{ name: 'steady', filter: { type: 'dev.test.chan' }, parallelism: 3 }]),
-      resolveSubscriber: () => sub.url,
-      replyTypesOf: async () => undefined,
-      port: 0,
-      rabbitmqUrl: inject('rabbitmqUrl'),
-      instance,
-      log: { ...quietLog, info: record, warn: record },
-    });
-    cleanups.push(() => broker.destroy());
+    const { broker, instance, actions } = await brokerWithLog('chan', 'dev.test.chan', 3, sub);
     const sent: string[] = [];
     const send = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) {
@@ -208,13 +187,13 @@ describe('RabbitMQ backend', () => {
     };
     await send(10);
     broker.breakChannel({ queue: `sluice.steady.${instance}` });
-    await waitFor('the consumer channel closed', () => actions.includes('broker-channel-closed'));
+    await waitFor('the consumer channel closed', () => actions().includes('broker-channel-closed'));
     await send(10);
     broker.breakChannel('publisher');
     await send(10);
     await waitFor('every event delivered', () => sent.every((id) => sub.attemptsOf(id).length > 0), 20_000);
-    expect(actions.filter((a) => a === 'broker-channel-restored').length).toBeGreaterThanOrEqual(2);
-    expect(actions).not.toContain('broker-connection-lost');
+    expect(actions().filter((a) => a === 'broker-channel-restored').length).toBeGreaterThanOrEqual(2);
+    expect(actions()).not.toContain('broker-connection-lost');
   });
 
   describe('RabbitmqSource', () => {
