@@ -178,12 +178,17 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /**
- * The heap a function's container gives it (its service.yaml's memory limit, as `make dev` sizes it:
- * process-host.ts `containerHeapArgs`), unless `nodeFlags` set one.
+ * The node flags a function's container runs it with: its service.yaml's NODE_OPTIONS (the young generation) and
+ * the old space its memory limit gives it, as `make dev` does (process-host.ts `containerHeapArgs`), unless
+ * `nodeFlags` set one.
  */
-export async function containerHeapOf(functionDir: string, nodeFlags?: string): Promise<string[]> {
+export async function containerNodeArgs(functionDir: string, nodeFlags?: string): Promise<string[]> {
   const spec = await loadKnativeService(join(functionDir, 'service.yaml'));
-  return containerHeapArgs(spec.memoryLimitBytes, nodeFlags);
+  const options = spec.env.NODE_OPTIONS ?? '';
+  return [
+    ...options.split(' ').filter((f) => f !== ''),
+    ...containerHeapArgs(spec.memoryLimitBytes, `${options} ${nodeFlags ?? ''}`),
+  ];
 }
 
 /** A function process as its container runs it (runtime main.ts), pinned to `cpu`, once its readiness probe answers. */
@@ -200,7 +205,7 @@ export async function startFunctionProcess(options: {
       '-c',
       options.cpu,
       process.execPath,
-      ...(await containerHeapOf(options.dir)),
+      ...(await containerNodeArgs(options.dir)),
       join(ROOT, 'functions/runtime/src/main.ts'),
     ],
     {

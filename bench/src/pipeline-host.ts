@@ -24,7 +24,7 @@ import { type DevStoreServer, startDevStoreServer } from '../../platform/local/s
 import {
   type BrokerChild,
   closeServer,
-  containerHeapOf,
+  containerNodeArgs,
   cpuSeconds,
   listen,
   type Outgoing,
@@ -83,10 +83,10 @@ async function startFunction(
     profile === undefined
       ? []
       : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${name}.cpuprofile`];
-  // The heap the function's container limit gives it, as make dev does; BENCH_FUNCTION_NODE_FLAGS: node flags
-  // for the functions only (a --max-old-space-size there replaces the container's).
+  // The heap the function's container gives it, as make dev does; BENCH_FUNCTION_NODE_FLAGS: node flags for the
+  // functions only (a --max-old-space-size there replaces the container's; later flags win).
   const extra = process.env.BENCH_FUNCTION_NODE_FLAGS ?? '';
-  flags.push(...(await containerHeapOf(join(ROOT, 'functions/banking', name), extra)));
+  flags.push(...(await containerNodeArgs(join(ROOT, 'functions/banking', name), extra)));
   flags.push(...extra.split(' ').filter((f) => f !== ''));
   const child = spawn(
     'taskset',

@@ -272,6 +272,10 @@ spec:
             - name: http1
               containerPort: 8080
           env:
+            # V8 sizes its young generation from the container's memory, too small for a function's
+            # allocation rate: limit ÷ 16, at most 16 MB (docs/performance.md, "The functions' heap").
+            - name: NODE_OPTIONS
+              value: --max-semi-space-size=16
             - name: LOG_LEVEL
               value: info
             - name: HANDLER_TIMEOUT_SECONDS
