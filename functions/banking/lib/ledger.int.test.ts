@@ -191,7 +191,9 @@ describe('Ledger on FerretDB', () => {
             restarted = (async () => {
               await mongo.kill('SIGKILL');
               doneWhenDown = outcomes.length;
-              await new Promise((r) => setTimeout(r, 1500)); // an outage, not a blip
+              // An outage, not a blip: longer than the driver's server selection (5 s, MongoDocumentStore), so
+              // calls fail instead of waiting it out and being retried by the driver.
+              await new Promise((r) => setTimeout(r, 6000));
               await mongo.start();
               doneWhenBack = outcomes.length;
             })();
