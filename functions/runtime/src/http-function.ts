@@ -112,6 +112,9 @@ export async function startHttpFunction(
 
   // Listen first, then serve(): Knative probes readiness and holds traffic until it passes.
   try {
+    // serve() makes the function's own OpenTelemetry instruments (the gateway's hooks do): they need the global
+    // MeterProvider, which the SDK sets once loaded (telemetry.ts); made before, they would be no-ops for good.
+    await metrics.ready?.();
     handler = await fn.serve({
       log,
       functionName: config.serviceName,
