@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
+import { type EventingManifests, startBroker } from '../../eventing/src/index.ts';
+import { JsonLogger } from '../../functions/runtime/src/index.ts';
 import { loadKnativeService } from '../../platform/local/src/knative-service.ts';
 import { containerHeapArgs } from '../../platform/local/src/process-host.ts';
 import { cpuTicksFromStat } from './broker-bench.ts';
@@ -241,4 +243,45 @@ export async function killProcess(child: ChildProcess | undefined): Promise<void
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGKILL');
   await exited;
+}
+
+/** What a host passes to its own `--broker` process: the bench manifests' inputs and the subscribers' URLs. */
+export interface BrokerProcessArgs {
+  readonly url: string;
+  readonly exchange: string;
+  readonly queue: string;
+  readonly parallelism: number;
+  readonly functionUrl: string;
+  readonly deadLetterUrl: string;
+}
+
+/**
+ * A host's `--broker` process (fleet-host.ts, streams-host.ts): startBroker on `manifests`, `READY <url>` on stdout,
+ * until stdin closes (the host is done, or died); then it deletes its topology and exits.
+ */
+export async function serveBroker(options: {
+  readonly url: string;
+  readonly manifests: EventingManifests;
+  /** Knative Service name → URL, for every subscriber the manifests name. */
+  readonly subscribers: Readonly<Record<string, string>>;
+  readonly name: string;
+}): Promise<never> {
+  const broker = await startBroker({
+    manifests: options.manifests,
+    resolveSubscriber: (ref) => {
+      const url = options.subscribers[ref.name];
+      if (url === undefined) throw new Error(`${options.name}: no server for ${ref.name}`);
+      return url;
+    },
+    replyTypesOf: async () => undefined,
+    port: 0,
+    rabbitmqUrl: options.url,
+    instance: `${options.name.replace(/-host$/, 'bench')}${process.pid}x${Date.now().toString(36)}`,
+    log: new JsonLogger({ serviceName: 'sluice-bench-broker', sink: process.stderr, level: 'warn' }),
+  });
+  process.stdout.write(`READY ${broker.url}\n`);
+  process.stdin.resume();
+  await new Promise<void>((r) => process.stdin.once('close', r).once('end', r));
+  await broker.destroy();
+  process.exit(0);
 }

@@ -17,10 +17,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
-import { startBroker } from '../../eventing/src/index.ts';
-import { type DocumentStore, JsonLogger, openStore } from '../../functions/runtime/src/index.ts';
+import { type DocumentStore, openStore } from '../../functions/runtime/src/index.ts';
 import { startDevStoreServer } from '../../platform/local/src/dev-store-server.ts';
-import { killProcess, listen, startFunctionProcess } from './bench-processes.ts';
+import {
+  type BrokerProcessArgs,
+  killProcess,
+  listen,
+  serveBroker,
+  startFunctionProcess,
+} from './bench-processes.ts';
 import {
   FLEET_DEAD_LETTER,
   FLEET_FUNCTION,
@@ -41,32 +46,13 @@ interface HostArgs {
 }
 
 async function brokerProcess(argText: string | undefined): Promise<void> {
-  const a = JSON.parse(argText ?? '{}') as {
-    url: string;
-    exchange: string;
-    queue: string;
-    parallelism: number;
-    functionUrl: string;
-    deadLetterUrl: string;
-  };
-  const broker = await startBroker({
+  const a = JSON.parse(argText ?? '{}') as BrokerProcessArgs;
+  await serveBroker({
+    url: a.url,
     manifests: fleetBenchManifests(a),
-    resolveSubscriber: (ref) => {
-      if (ref.name === FLEET_FUNCTION) return a.functionUrl;
-      if (ref.name === FLEET_DEAD_LETTER) return a.deadLetterUrl;
-      throw new Error(`fleet-host: no server for ${ref.name}`);
-    },
-    replyTypesOf: async () => undefined,
-    port: 0,
-    rabbitmqUrl: a.url,
-    instance: `fleetbench${process.pid}x${Date.now().toString(36)}`,
-    log: new JsonLogger({ serviceName: 'sluice-bench-broker', sink: process.stderr, level: 'warn' }),
+    subscribers: { [FLEET_FUNCTION]: a.functionUrl, [FLEET_DEAD_LETTER]: a.deadLetterUrl },
+    name: 'fleet-host',
   });
-  process.stdout.write(`READY ${broker.url}\n`);
-  process.stdin.resume();
-  await new Promise<void>((r) => process.stdin.once('close', r).once('end', r));
-  await broker.destroy();
-  process.exit(0);
 }
 
 async function hostProcess(argText: string | undefined): Promise<void> {

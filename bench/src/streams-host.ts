@@ -19,10 +19,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
-import { startBroker } from '../../eventing/src/index.ts';
-import { type DocumentStore, JsonLogger, openStore } from '../../functions/runtime/src/index.ts';
+import { type DocumentStore, openStore } from '../../functions/runtime/src/index.ts';
 import { startDevStoreServer } from '../../platform/local/src/dev-store-server.ts';
-import { killProcess, listen, startFunctionProcess } from './bench-processes.ts';
+import {
+  type BrokerProcessArgs,
+  killProcess,
+  listen,
+  serveBroker,
+  startFunctionProcess,
+} from './bench-processes.ts';
 import { cpuTicksFromStat } from './broker-bench.ts';
 import { ROOT } from './servers.ts';
 import {
@@ -51,32 +56,13 @@ const cpuSeconds = (pid: number | undefined): number | undefined => {
 };
 
 async function brokerProcess(argText: string | undefined): Promise<void> {
-  const a = JSON.parse(argText ?? '{}') as {
-    url: string;
-    exchange: string;
-    queue: string;
-    parallelism: number;
-    functionUrl: string;
-    deadLetterUrl: string;
-  };
-  const broker = await startBroker({
+  const a = JSON.parse(argText ?? '{}') as BrokerProcessArgs;
+  await serveBroker({
+    url: a.url,
     manifests: streamsBenchManifests(a),
-    resolveSubscriber: (ref) => {
-      if (ref.name === STREAMS_FUNCTION) return a.functionUrl;
-      if (ref.name === STREAMS_DEAD_LETTER) return a.deadLetterUrl;
-      throw new Error(`streams-host: no server for ${ref.name}`);
-    },
-    replyTypesOf: async () => undefined,
-    port: 0,
-    rabbitmqUrl: a.url,
-    instance: `streamsbench${process.pid}x${Date.now().toString(36)}`,
-    log: new JsonLogger({ serviceName: 'sluice-bench-broker', sink: process.stderr, level: 'warn' }),
+    subscribers: { [STREAMS_FUNCTION]: a.functionUrl, [STREAMS_DEAD_LETTER]: a.deadLetterUrl },
+    name: 'streams-host',
   });
-  process.stdout.write(`READY ${broker.url}\n`);
-  process.stdin.resume();
-  await new Promise<void>((r) => process.stdin.once('close', r).once('end', r));
-  await broker.destroy();
-  process.exit(0);
 }
 
 /** A function from source on the server core, its store the benchmark's. */
