@@ -17,8 +17,8 @@ const system: SystemProfile = {
   entry: 'events',
   publishes: 2,
   steps: [
-    { name: 'first', cpuMs: s(1.4), storeCalls: s(6), deliveries: 1 },
-    { name: 'second', cpuMs: s(0.7), storeCalls: s(2), deliveries: 2 },
+    { name: 'first', cpuMs: s(1.4), storeCalls: s(2), documents: s(6), deliveries: 1 },
+    { name: 'second', cpuMs: s(0.7), storeCalls: s(1), documents: s(2), deliveries: 2 },
   ],
 };
 const hw = { instanceCores: 1, targetUtilization: 0.7, nodeCores: 8, nodeUtilization: 0.5 };
@@ -33,7 +33,8 @@ describe('capacity model', () => {
     ]);
     // 1000/s × 1 delivery × 50 ms = 50 in flight; the second step gets 2 deliveries per event.
     expect(p.steps.map((x) => x.inFlight)).toEqual([50, 100]);
-    expect(p.steps.map((x) => x.storeCallsPerSecond)).toEqual([6000, 2000]);
+    expect(p.steps.map((x) => x.storeCallsPerSecond)).toEqual([2000, 1000]);
+    expect(p.steps.map((x) => x.documentsPerSecond)).toEqual([6000, 2000]);
   });
 
   it('counts broker hops, replicated RabbitMQ work, and the busiest queue', () => {
@@ -47,16 +48,17 @@ describe('capacity model', () => {
     expect(p.rabbitmq.busiestQueueRate).toBe(2000);
   });
 
-  it('shards MongoDB past one primary, adds nodes for the work, and says what breaks first', () => {
+  it('shards MongoDB by documents (not round trips), adds nodes for the work, and says what breaks first', () => {
     const small = plan(1000, system, costs, hw);
-    expect(small.mongodb).toEqual({ opsPerSecond: 8000, shards: 1 });
+    // A batched write is one round trip but each of its documents is the primary's work.
+    expect(small.mongodb).toEqual({ opsPerSecond: 8000, roundTripsPerSecond: 3000, shards: 1 });
     // 3 instance cores + 2.5 broker + 1.8 RabbitMQ = 7.3 cores over 4-core shares → 2, at least 3 nodes.
     expect(small.workCores).toBeCloseTo(7.3);
     expect(small.nodes).toBe(3);
     expect(small.bottlenecks.every((b) => b.load < 1)).toBe(true);
 
     const big = plan(10_000, system, costs, hw);
-    expect(big.mongodb).toEqual({ opsPerSecond: 80_000, shards: 8 });
+    expect(big.mongodb).toEqual({ opsPerSecond: 80_000, roundTripsPerSecond: 30_000, shards: 8 });
     expect(big.storeNodes).toBe(24);
     expect(big.bottlenecks.map((b) => [b.what.split(' (')[0], b.load])).toEqual([
       ['the MongoDB primary', 8],

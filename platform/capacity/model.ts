@@ -16,8 +16,13 @@ export interface StepProfile {
   readonly name: string;
   /** CPU of the function (runtime + handler) per entry event, in ms. */
   readonly cpuMs: Sourced;
-  /** Store round trips per entry event. */
+  /** Store round trips per entry event (a batch of writes is one). */
   readonly storeCalls: Sourced;
+  /**
+   * Documents written or read per entry event: what the primary works through (an index update and an
+   * oplog entry per document written), however many round trips carry them.
+   */
+  readonly documents: Sourced;
   /** Deliveries to this function per entry event (through a Trigger). */
   readonly deliveries: number;
 }
@@ -40,7 +45,7 @@ export interface PlatformCosts {
   readonly quorumQueueMaxRate: Sourced;
   /** Replicas of each quorum queue (each message is written on every one). */
   readonly quorumReplicas: number;
-  /** Single-document w:majority writes/s one replica-set primary takes (MongoDB publishes no figure). */
+  /** Small documents written or read per second by one replica-set primary, w:majority (MongoDB publishes no figure). */
   readonly mongoPrimaryOpsPerSecond: Sourced;
   /** End-to-end time of one delivery (dispatch → answer), ms: Little's law gives the parallelism. */
   readonly deliveryLatencyMs: Sourced;
@@ -71,6 +76,7 @@ export interface StepPlan {
   /** Deliveries in flight at RATE (Little's law): the Trigger's dispatchers × parallelism must reach it. */
   readonly inFlight: number;
   readonly storeCallsPerSecond: number;
+  readonly documentsPerSecond: number;
 }
 
 export interface Bottleneck {
@@ -93,7 +99,12 @@ export interface CapacityPlan {
     /** The busiest queue's rate (a Trigger's queue carries its whole type). */
     readonly busiestQueueRate: number;
   };
-  readonly mongodb: { readonly opsPerSecond: number; readonly shards: number };
+  /** Documents per second (written or read) and the shards they need; round trips for the connection pools. */
+  readonly mongodb: {
+    readonly opsPerSecond: number;
+    readonly roundTripsPerSecond: number;
+    readonly shards: number;
+  };
   readonly nodes: number;
   /** Nodes for the functions, the broker and RabbitMQ (the replica set beside them when it does not shard). */
   readonly workNodes: number;
@@ -120,6 +131,7 @@ export function plan(
       replicas: Math.max(1, Math.ceil(cores / (hw.instanceCores * hw.targetUtilization))),
       inFlight: Math.ceil((rate * s.deliveries * costs.deliveryLatencyMs.value) / 1000),
       storeCallsPerSecond: rate * s.storeCalls.value,
+      documentsPerSecond: rate * s.documents.value,
     };
   });
   const deliveries = system.steps.reduce((n, s) => n + s.deliveries, 0);
@@ -133,7 +145,9 @@ export function plan(
     oddCeil(rabbitCores / (hw.nodeCores * hw.nodeUtilization)),
   );
   const busiestQueueRate = rate * Math.max(...system.steps.map((s) => s.deliveries));
-  const opsPerSecond = steps.reduce((n, s) => n + s.storeCallsPerSecond, 0);
+  // The primary's load is the documents, not the round trips: a batched write carries several.
+  const opsPerSecond = steps.reduce((n, s) => n + s.documentsPerSecond, 0);
+  const roundTripsPerSecond = steps.reduce((n, s) => n + s.storeCallsPerSecond, 0);
   const shards = Math.max(1, Math.ceil(opsPerSecond / costs.mongoPrimaryOpsPerSecond.value));
   const functionCores = steps.reduce((n, s) => n + s.replicas * hw.instanceCores, 0);
   // Function instances at their limits, the broker's data plane, and RabbitMQ; MongoDB's members on nodes of
@@ -150,9 +164,9 @@ export function plan(
         'split the type over several Triggers/Brokers (a queue is one Raft group on one leader: more nodes do not raise it)',
     },
     {
-      what: `the MongoDB primary (${fmt(opsPerSecond)} ops/s)`,
+      what: `the MongoDB primary (${fmt(opsPerSecond)} documents/s)`,
       load: opsPerSecond / costs.mongoPrimaryOpsPerSecond.value,
-      remedy: 'shard by account/key (each shard its own replica set), or fewer round trips per event',
+      remedy: 'shard by account/key (each shard its own replica set), or fewer documents per event',
     },
   ];
   bottlenecks.sort((a, b) => b.load - a.load);
@@ -162,7 +176,7 @@ export function plan(
     steps,
     broker: { hopsPerSecond, cores: brokerCores },
     rabbitmq: { messagesPerSecond, cores: rabbitCores, nodes: rabbitNodes, busiestQueueRate },
-    mongodb: { opsPerSecond, shards },
+    mongodb: { opsPerSecond, roundTripsPerSecond, shards },
     nodes,
     workNodes,
     workCores,
@@ -192,21 +206,21 @@ export function formatPlan(
     '',
     'inputs:',
     ...system.steps.flatMap((s) => [
-      `  ${s.name}: ${s.cpuMs.value} ms CPU per event (${s.cpuMs.source}); ${s.storeCalls.value} store calls (${s.storeCalls.source})`,
+      `  ${s.name}: ${s.cpuMs.value} ms CPU per event (${s.cpuMs.source}); ${s.storeCalls.value} store round trips (${s.storeCalls.source}); ${s.documents.value} documents (${s.documents.source})`,
     ]),
     `  broker data plane: ${costs.brokerCpuMsPerHop.value} ms CPU per hop (${costs.brokerCpuMsPerHop.source})`,
     `  RabbitMQ: ${costs.rabbitmqCpuMsPerMessage.value} ms CPU per message per replica (${costs.rabbitmqCpuMsPerMessage.source}); one quorum queue ≤ ${fmt(costs.quorumQueueMaxRate.value)} msg/s (${costs.quorumQueueMaxRate.source}); ${costs.quorumReplicas} replicas`,
-    `  MongoDB: one primary ≤ ${fmt(costs.mongoPrimaryOpsPerSecond.value)} w:majority ops/s (${costs.mongoPrimaryOpsPerSecond.source})`,
+    `  MongoDB: one primary ≤ ${fmt(costs.mongoPrimaryOpsPerSecond.value)} w:majority documents/s (${costs.mongoPrimaryOpsPerSecond.source})`,
     `  delivery latency ${costs.deliveryLatencyMs.value} ms (${costs.deliveryLatencyMs.source}); instance ${hw.instanceCores} core at ${hw.targetUtilization * 100} % target; nodes of ${hw.nodeCores} cores at ${hw.nodeUtilization * 100} %`,
     '',
     'plan:',
     ...p.steps.map(
       (s) =>
-        `  ${s.name}: ${s.replicas} ${s.replicas === 1 ? 'replica' : 'replicas'} (${fmt(s.cores)} cores), ${s.inFlight} deliveries in flight (dispatchers × parallelism), ${fmt(s.storeCallsPerSecond)} store calls/s`,
+        `  ${s.name}: ${s.replicas} ${s.replicas === 1 ? 'replica' : 'replicas'} (${fmt(s.cores)} cores), ${s.inFlight} deliveries in flight (dispatchers × parallelism), ${fmt(s.storeCallsPerSecond)} store round trips/s, ${fmt(s.documentsPerSecond)} documents/s`,
     ),
     `  broker data plane: ${fmt(p.broker.hopsPerSecond)} hops/s, ${fmt(p.broker.cores)} cores (ingress + dispatchers)`,
     `  RabbitMQ: ${p.rabbitmq.nodes} nodes, ${fmt(p.rabbitmq.messagesPerSecond)} msg/s, ${fmt(p.rabbitmq.cores)} cores in all replicas, busiest queue ${fmt(p.rabbitmq.busiestQueueRate)} msg/s`,
-    `  MongoDB: ${fmt(p.mongodb.opsPerSecond)} ops/s → ${p.mongodb.shards === 1 ? 'one replica set (3 members)' : `${p.mongodb.shards} shards of 3 members`}`,
+    `  MongoDB: ${fmt(p.mongodb.opsPerSecond)} documents/s in ${fmt(p.mongodb.roundTripsPerSecond)} round trips/s → ${p.mongodb.shards === 1 ? 'one replica set (3 members)' : `${p.mongodb.shards} shards of 3 members`}`,
     `  nodes: ${p.nodes} of ${hw.nodeCores} cores (${p.workNodes} for ${fmt(p.workCores)} cores of functions, broker and RabbitMQ${p.storeNodes > 0 ? `, ${p.storeNodes} for MongoDB's shards` : ''})`,
     '',
     'what breaks first (load ÷ capacity):',

@@ -7,9 +7,9 @@ import type { PlatformCosts, SystemProfile } from './model.ts';
 
 export const PLATFORM_COSTS: PlatformCosts = {
   brokerCpuMsPerHop: {
-    value: 0.45,
+    value: 0.15,
     source:
-      'measured: make bench pipeline, ~1.8 ms of broker CPU per transfer over 4 hops (2 publishes, 2 deliveries)',
+      'measured: make bench pipeline on FerretDB/PostgreSQL 2026-11-29 17:35Z, 0.9 ms of broker CPU per transfer over 6 hops (2 publishes, 4 deliveries); the broker path alone: 0.24 ms per event over 2 hops',
   },
   rabbitmqCpuMsPerMessage: {
     value: 0.18,
@@ -17,28 +17,31 @@ export const PLATFORM_COSTS: PlatformCosts = {
       'measured upper bound: the quorum floor did 8,316 msg/s on this 2-core machine with its client at 47 % of a core, so RabbitMQ had at most 1.53 cores',
   },
   quorumQueueMaxRate: {
-    value: 8316,
+    value: 11_992,
     source:
-      'measured: one quorum queue, one node, confirms and acks, 50 in flight (make bench-quick 2026-11-29)',
+      'measured: one quorum queue, one node, confirms and acks, 50 in flight (make bench, quiet machine, 2026-11-29 17:35Z)',
   },
   quorumReplicas: 3,
   mongoPrimaryOpsPerSecond: {
     value: 20_000,
     source:
-      'assumed: MongoDB publishes no throughput figures; small single-document inserts on an 8-core primary, to replace with make bench on MongoDB',
+      'assumed: MongoDB publishes no throughput figures; small documents written with w:majority on an 8-core primary, to replace with make bench on MongoDB',
   },
   deliveryLatencyMs: {
-    value: 55.5,
-    source: 'measured: broker path p50 on quorum queues, 50 in flight (make bench-quick 2026-11-29)',
+    value: 17.6,
+    source:
+      "derived: 50 in flight ÷ 2,840 events/s (Little's law), the broker path on quorum queues (make bench, quiet machine, 2026-11-29 17:35Z)",
   },
 };
 
-/** The function path without a handler: 7,224 req/s on one core (make bench 2026-11-23). */
-const RUNTIME_MS = 0.138;
+/** The function path without a handler: 73 µs of CPU per request (make bench 2026-11-29 16:49Z, quiet). */
+const RUNTIME_MS = 0.073;
 const estimate = (storeCalls: number): { value: number; source: string } => ({
   value: Math.round((RUNTIME_MS + 0.09 * storeCalls) * 100) / 100,
   source: `estimate: the runtime path (${RUNTIME_MS} ms, make bench) + ~0.09 ms of driver work per store call; not measured alone`,
 });
+/** The banking pipeline's figures: make bench, FerretDB/PostgreSQL, 20,000 transfers, quiet machine. */
+const PIPELINE = 'measured: make bench pipeline, FerretDB/PostgreSQL, 2026-11-29 17:35Z';
 
 export const SYSTEMS: Readonly<Record<string, SystemProfile>> = {
   banking: {
@@ -48,20 +51,23 @@ export const SYSTEMS: Readonly<Record<string, SystemProfile>> = {
     steps: [
       {
         name: 'transaction-processor',
-        cpuMs: { value: 1.6, source: 'measured: make bench pipeline, the processor per transfer' },
-        storeCalls: { value: 9.3, source: 'measured: make bench pipeline, sluice_store_calls_total' },
+        cpuMs: { value: 0.3, source: `${PIPELINE}, CPU per transfer` },
+        storeCalls: { value: 0.2, source: `${PIPELINE}, sluice_store_calls_total (group commit)` },
+        documents: { value: 2, source: 'by design: the debit and the credit entry (docs/banking.md)' },
         deliveries: 1,
       },
       {
         name: 'transaction-journal',
-        cpuMs: estimate(4),
-        storeCalls: { value: 4, source: 'measured: make bench pipeline' },
+        cpuMs: { value: 0.3, source: `${PIPELINE}, CPU per transfer` },
+        storeCalls: { value: 0.4, source: `${PIPELINE}, sluice_store_calls_total (group commit)` },
+        documents: { value: 2, source: 'by design: the journal entry and its marker' },
         deliveries: 1,
       },
       {
         name: 'accounts-api',
-        cpuMs: estimate(5.3),
-        storeCalls: { value: 5.3, source: 'measured: make bench pipeline' },
+        cpuMs: { value: 0.4, source: `${PIPELINE}, CPU per transfer` },
+        storeCalls: { value: 0.7, source: `${PIPELINE}, sluice_store_calls_total (group commit)` },
+        documents: { value: 3, source: 'by design: two balances and the outcome' },
         deliveries: 1,
       },
     ],
@@ -79,6 +85,7 @@ export const SYSTEMS: Readonly<Record<string, SystemProfile>> = {
           value: 4,
           source: 'measured: make bench streams (idempotency claim and completion, insert, seal lookup)',
         },
+        documents: { value: 4, source: 'one per store call (none is batched)' },
         deliveries: 1,
       },
     ],
