@@ -84,6 +84,9 @@ export class SourceConsumer {
     const name = this.#o.source.name;
     const connection = await connect(this.#o.url, {
       clientProperties: { connection_name: `sluice-source-${name}` },
+      // TCP_NODELAY, as the broker's connections (rabbitmq-backend.ts): with Nagle on, an ack written while
+      // an earlier segment is unacknowledged waits for the server's delayed ACK (up to ~40 ms).
+      noDelay: true,
       recovery: {
         initialDelay: this.#o.reconnectMinMs ?? 100,
         maxDelay: this.#o.reconnectMaxMs ?? 1000,

@@ -45,7 +45,8 @@ export const AMQP_EXCHANGE = 'sluice.banking.injector';
 
 export async function amqpSender(url: string, exchange = AMQP_EXCHANGE, attempts = 8): Promise<Sender> {
   const { connect } = await import('amqplib');
-  const connection = await connect(url);
+  // TCP_NODELAY: confirms of publishes made one by one otherwise wait out the server's delayed ACK.
+  const connection = await connect(url, { noDelay: true });
   const channel = await connection.createConfirmChannel();
   // The RabbitmqSource's exchange, declared here too so publishing works before the source runs. Same
   // type as the source declares it (headers, as upstream's adapter; its binding has no arguments, so it
