@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DuplicateKeyError } from '../../errors.ts';
 import { describeDocumentStoreContract } from '../../ports/document-store.contract.ts';
 import { MemoryDocumentStore } from './memory-document-store.ts';
 
@@ -50,5 +51,109 @@ describe('MemoryDocumentStore', () => {
     await expect(store.ping()).resolves.toBeUndefined();
     await expect(store.close()).resolves.toBeUndefined();
     expect(store.kind).toBe('memory');
+  });
+});
+
+describe("MemoryDocumentStore and the idempotency guard's records (stored packed per chain)", () => {
+  const T0 = new Date('2026-01-01T00:00:00Z');
+  const EXPIRES = new Date('2026-01-02T00:00:00Z');
+  /** Generation `g` of key `k`, in the shape the guard writes. */
+  const record = (k: string, g: number, fields: Record<string, unknown>) => ({
+    _id: g === 0 ? k : `${k}/${g}`,
+    key: k,
+    generation: g,
+    functionName: 'fn',
+    eventSource: '/s',
+    eventId: `id-${k}`,
+    expiresAt: EXPIRES,
+    ...fields,
+  });
+  const claim = (k: string, g: number) => record(k, g, { status: 'IN_PROGRESS', lockedUntil: T0 });
+  const done = (k: string, g: number, outcome: Record<string, unknown> = { status: 204 }) =>
+    record(k, g, { status: 'COMPLETED', outcome });
+  const released = (k: string, g: number) => record(k, g, { status: 'RELEASED' });
+
+  it('reads back every generation as the document written, by _id and by query', async () => {
+    const c = new MemoryDocumentStore().collection('records');
+    const chain = [
+      claim('k', 0),
+      released('k', 1),
+      claim('k', 2),
+      done('k', 3, { status: 200, reply: { id: 'r' } }),
+    ];
+    for (const doc of chain) await c.insertOne(doc);
+    await c.insertOne(done('k2', 0)); // a record the guard never writes first: stored as a document
+    for (const doc of chain) expect(await c.findOne({ _id: doc._id })).toEqual(doc);
+    expect(await c.find({ key: 'k' }, { sort: { generation: 1 } })).toEqual(chain);
+    expect(await c.findOne({ key: 'k', generation: 3 })).toEqual(chain[3]);
+    expect(await c.countDocuments({})).toBe(5);
+    expect(await c.findOne({ _id: 'k/4' })).toBeNull();
+    expect(await c.findOne({ _id: 'k/01' })).toBeNull();
+  });
+
+  it('refuses a taken _id whichever form holds it', async () => {
+    const c = new MemoryDocumentStore().collection('records');
+    await c.insertOne(claim('k', 0));
+    await expect(c.insertOne(claim('k', 0))).rejects.toBeInstanceOf(DuplicateKeyError);
+    await expect(c.insertOne({ _id: 'k', other: true })).rejects.toBeInstanceOf(DuplicateKeyError);
+    await c.insertOne(done('k', 1));
+    await expect(c.insertOne(released('k', 1))).rejects.toBeInstanceOf(DuplicateKeyError);
+    await expect(c.insertOne({ _id: 'k/1' })).rejects.toBeInstanceOf(DuplicateKeyError);
+    await c.insertOne({ _id: 'j', plain: true });
+    await expect(c.insertOne(claim('j', 0))).rejects.toBeInstanceOf(DuplicateKeyError);
+    await c.insertOne({ _id: 'j2/1', orphan: true }); // a later generation stored first, as a document
+    await c.insertOne(claim('j2', 0));
+    await expect(c.insertOne(done('j2', 1))).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect(await c.countDocuments({})).toBe(5);
+  });
+
+  it('keeps what was stored when the caller changes what it gave or what it read', async () => {
+    const c = new MemoryDocumentStore().collection('records');
+    const outcome = { status: 200, reply: { id: 'r', extensions: { a: 'b' } } };
+    const doc = done('k', 0, outcome);
+    const bareOutcome = { status: 204 };
+    const bare = done('b', 0, bareOutcome);
+    await c.insertOne(doc);
+    await c.insertOne(bare);
+    outcome.reply.extensions.a = 'changed';
+    bareOutcome.status = 500;
+    const read = (await c.findOne({ _id: 'k' })) as { outcome: typeof outcome; expiresAt: Date };
+    read.outcome.reply.id = 'changed';
+    read.expiresAt.setTime(0);
+    const readBare = (await c.findOne({ _id: 'b' })) as { outcome: { status: number } };
+    readBare.outcome.status = 503;
+    expect(await c.findOne({ _id: 'k' })).toEqual(
+      done('k', 0, { status: 200, reply: { id: 'r', extensions: { a: 'b' } } }),
+    );
+    expect(await c.findOne({ _id: 'b' })).toEqual(done('b', 0));
+  });
+
+  it('purges whole chains by expiry, and counts their generations', async () => {
+    const c = new MemoryDocumentStore().collection('records');
+    await c.insertOne(claim('old', 0));
+    await c.insertOne(done('old', 1));
+    await c.insertOne(
+      record('new', 0, {
+        status: 'IN_PROGRESS',
+        lockedUntil: T0,
+        expiresAt: new Date('2026-01-03T00:00:00Z'),
+      }),
+    );
+    await c.insertOne({ _id: 'lease', expiresAt: T0 });
+    expect(await c.deleteMany({ expiresAt: { $lte: EXPIRES } })).toBe(3);
+    expect((await c.find({})).map((d) => d._id)).toEqual(['new']);
+    await c.insertOne(claim('old', 0)); // the key is new again
+  });
+
+  it('applies any other write to them as to documents, and stays correct after', async () => {
+    const c = new MemoryDocumentStore().collection('records');
+    await c.insertOne(claim('k', 0));
+    await c.insertOne(done('k', 1));
+    expect(await c.updateOne({ _id: 'k' }, { $set: { note: 'x' } })).toMatchObject({ matchedCount: 1 });
+    expect(await c.findOne({ _id: 'k' })).toEqual({ ...claim('k', 0), note: 'x' });
+    expect(await c.deleteOne({ _id: 'k/1' })).toBe(1);
+    await c.insertOne(done('k', 1));
+    await expect(c.insertOne(done('k', 1))).rejects.toBeInstanceOf(DuplicateKeyError);
+    expect(await c.countDocuments({ key: 'k' })).toBe(2);
   });
 });

@@ -22,6 +22,8 @@ import {
   type Update,
   type UpdateResult,
 } from '../../ports/document-store.ts';
+import type { StoredOutcome } from '../../ports/idempotency-store.ts';
+import { Chain, extendsChain, findSlot, packRecord, unpackRecord } from './record-chains.ts';
 
 /**
  * Documents are copied in and out, so no caller can change what is stored behind the store's back.
@@ -52,6 +54,26 @@ function storedDate(date: Date): Date {
   if (!Number.isNaN(ms)) recentDates[slot] = own;
   return own;
 }
+
+/**
+ * A completed record's outcome as stored: `{status}` alone (a 204, a 202: most events) is one shared
+ * frozen object per status, anything else a copy. Reads copy it out, so sharing is never seen.
+ */
+const bareOutcomes = new Map<number, StoredOutcome>();
+function storedOutcome(outcome: Record<string, unknown>): StoredOutcome {
+  const status = outcome.status;
+  let only = true;
+  for (const field in outcome) if (field !== 'status') only = false;
+  if (!only || typeof status !== 'number' || !Number.isInteger(status))
+    return copyIn(outcome) as unknown as StoredOutcome;
+  let shared = bareOutcomes.get(status);
+  if (shared === undefined) {
+    shared = Object.freeze({ status });
+    bareOutcomes.set(status, shared);
+  }
+  return shared;
+}
+const copyOutcome = (outcome: StoredOutcome): StoredOutcome => copy(outcome);
 
 export class MemoryDocumentStore implements DocumentStore {
   readonly kind = 'memory';
@@ -129,12 +151,88 @@ interface UniqueIndex {
   readonly owners: Map<string, string>;
 }
 
+/** The instant of a `{expiresAt: {$lte: <Date>}}` filter (the guard's purge), else undefined. */
+function expiredBefore(filter: Filter): number | undefined {
+  let only = false;
+  for (const key in filter) {
+    if (key !== 'expiresAt') return undefined;
+    only = true;
+  }
+  const condition = filter.expiresAt;
+  if (!only || condition === null || typeof condition !== 'object') return undefined;
+  let lte: unknown;
+  for (const op in condition) {
+    if (op !== '$lte') return undefined;
+    lte = (condition as Record<string, unknown>).$lte;
+  }
+  return lte instanceof Date && !Number.isNaN(lte.getTime()) ? lte.getTime() : undefined;
+}
+
 const uniqueKey = (index: UniqueIndex, doc: Doc): string =>
   JSON.stringify(index.fields.map((f) => (doc[f] === undefined ? null : doc[f])));
 
 class MemoryCollection<T extends Doc> implements Collection<T> {
   readonly #docs = new Map<string, T>();
   readonly #unique: UniqueIndex[] = [];
+  /**
+   * The idempotency guard's records, packed per key (record-chains.ts). Inserts and reads by `_id` and
+   * the guard's purge use them as they are; any other write first turns them back into documents for
+   * good (`#unpackAll`), so only the guard's own traffic takes the packed path.
+   */
+  readonly #chains = new Map<string, Chain>();
+  #packing = true;
+
+  /** Every document, the packed ones rebuilt: what a query other than by `_id` runs over. */
+  #all(): T[] {
+    const docs = [...this.#docs.values()];
+    for (const chain of this.#chains.values()) {
+      for (let g = 0; g < chain.length; g++) docs.push(unpackRecord(chain, g, copyOutcome) as T);
+    }
+    return docs;
+  }
+
+  /** The document under a string `_id` among the packed ones (a fresh copy), or undefined. */
+  #packed(id: unknown): T | undefined {
+    if (this.#chains.size === 0 || typeof id !== 'string') return undefined;
+    const at = findSlot(this.#chains, id);
+    return at === undefined ? undefined : (unpackRecord(at.chain, at.generation, copyOutcome) as T);
+  }
+
+  /** Before a write the packed form does not cover: every chain back to documents, and no packing after. */
+  #unpackAll(): void {
+    this.#packing = false;
+    if (this.#chains.size === 0) return;
+    const chains = [...this.#chains.values()];
+    this.#chains.clear();
+    for (const chain of chains) {
+      for (let g = 0; g < chain.length; g++) {
+        const doc = unpackRecord(chain, g, copyOutcome) as T;
+        this.#put(idKey(doc._id), doc);
+      }
+    }
+  }
+
+  /**
+   * Inserts `doc` packed when it is a guard record that starts or extends its chain: true when done.
+   * Throws DuplicateKeyError when its `_id` is taken; false when it is to be stored as a document.
+   */
+  #insertPacked(doc: T): boolean {
+    const record = packRecord(doc, storedDate, storedOutcome);
+    if (record === undefined) return false;
+    const chain = this.#chains.get(record.key);
+    if (chain === undefined ? record.generation !== 0 : !extendsChain(chain, record)) {
+      if (chain !== undefined && record.generation < chain.length) {
+        throw new DuplicateKeyError(`duplicate key _id ${JSON.stringify(doc._id)}`);
+      }
+      return false;
+    }
+    if (this.#docs.size > 0 && this.#docs.has(doc._id as string)) {
+      throw new DuplicateKeyError(`duplicate key _id ${JSON.stringify(doc._id)}`);
+    }
+    if (chain === undefined) this.#chains.set(record.key, new Chain(record));
+    else chain.push(record.slot);
+    return true;
+  }
 
   /** Stores `doc` under `key`, replacing what was there, and keeps the unique indexes in step. */
   #put(key: string, doc: T): void {
@@ -155,13 +253,24 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
 
   async findOne(filter: Filter): Promise<T | null> {
     if (needsMingo(filter)) await loadMingo();
+    if (this.#chains.size > 0) {
+      const id = filter._id;
+      if (onlyId(filter) && (typeof id !== 'object' || id === null)) {
+        const packed = this.#packed(id);
+        if (packed !== undefined) return packed;
+      } else {
+        const query = new Query(filter);
+        for (const doc of this.#all()) if (query.test(doc)) return copy(doc);
+        return null;
+      }
+    }
     const doc = this.#first(filter);
     return doc === undefined ? null : copy(doc);
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
     await loadMingo();
-    let cursor = new Query(filter).find<T>([...this.#docs.values()]);
+    let cursor = new Query(filter).find<T>(this.#all());
     if (options.sort !== undefined) cursor = cursor.sort(options.sort);
     if (options.limit !== undefined) cursor = cursor.limit(options.limit);
     return cursor.all().map((d) => copy(d));
@@ -169,6 +278,10 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
 
   async insertOne(doc: T): Promise<void> {
     assertSafeDocument(doc);
+    if (this.#packing && this.#unique.length === 0 && this.#insertPacked(doc)) return;
+    if (this.#chains.size > 0 && this.#packed(doc._id) !== undefined) {
+      throw new DuplicateKeyError(`duplicate key _id ${JSON.stringify(doc._id)}`);
+    }
     const stored = copyIn(doc) as T & { _id?: unknown };
     if (stored._id === undefined) stored._id = crypto.randomUUID();
     const key = idKey(stored._id);
@@ -177,6 +290,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   }
 
   async updateOne(filter: Filter, update: Update, options: { upsert?: boolean } = {}): Promise<UpdateResult> {
+    this.#unpackAll();
     if (needsMingo(filter, update, options.upsert)) await loadMingo();
     const r = this.#update(filter, update, options.upsert === true);
     return { matchedCount: r.matched ? 1 : 0, modifiedCount: r.modified ? 1 : 0, upsertedId: r.upsertedId };
@@ -187,12 +301,14 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     update: Update,
     options: { upsert?: boolean } = {},
   ): Promise<T | null> {
+    this.#unpackAll();
     if (needsMingo(filter, update, options.upsert)) await loadMingo();
     const r = this.#update(filter, update, options.upsert === true);
     return r.doc === undefined ? null : copy(r.doc);
   }
 
   async deleteOne(filter: Filter): Promise<number> {
+    this.#unpackAll();
     if (needsMingo(filter)) await loadMingo();
     const doc = this.#first(filter);
     if (doc === undefined) return 0;
@@ -202,14 +318,26 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
 
   async deleteMany(filter: Filter): Promise<number> {
     await loadMingo();
+    let removed = 0;
+    const before = expiredBefore(filter);
+    if (before === undefined) this.#unpackAll();
+    else {
+      // The guard's purge: a chain shares one expiry, so it goes as a whole.
+      for (const [key, chain] of this.#chains) {
+        if (chain.expiresAt.getTime() <= before) {
+          removed += chain.length;
+          this.#chains.delete(key);
+        }
+      }
+    }
     const matches = new Query(filter).find<T>([...this.#docs.values()]).all();
     for (const doc of matches) this.#remove(idKey(doc._id));
-    return matches.length;
+    return removed + matches.length;
   }
 
   async countDocuments(filter: Filter): Promise<number> {
     await loadMingo();
-    return new Query(filter).find<T>([...this.#docs.values()]).all().length;
+    return new Query(filter).find<T>(this.#all()).all().length;
   }
 
   async createIndex(spec: IndexSpec): Promise<void> {
@@ -218,6 +346,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
       throw new TypeError('the memory store has no TTL indexes: purge expired documents instead');
     }
     if (spec.unique !== true) return;
+    this.#unpackAll();
     const fields = Object.keys(spec.keys);
     if (this.#unique.some((i) => i.fields.join('\0') === fields.join('\0'))) return; // already there
     const index: UniqueIndex = { fields, owners: new Map() };
