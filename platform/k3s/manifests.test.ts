@@ -116,7 +116,7 @@ describe('overlays', () => {
           .map((o) => o.metadata.name)
           .sort(),
         name,
-      ).toEqual(['api-gateway', 'broker-ingress', 'event-endpoints', 'mongodb', 'redis']);
+      ).toEqual(['api-gateway', 'broker-ingress', 'event-endpoints', 'mongodb', 'rabbitmq', 'redis']);
       const exposed = report.objects.filter(
         (o) =>
           o.kind === 'Service' &&

@@ -537,6 +537,7 @@ describe('rules: one public entry, event endpoints private', () => {
       'the ingress of Broker/sluice-test/default: no NetworkPolicy selects its pods, so anything in the cluster can connect',
       'Deployment/sluice-test-data/redis: no NetworkPolicy selects its pods, so anything in the cluster can connect',
       'StatefulSet/sluice-test-data/mongodb: no NetworkPolicy selects its pods, so anything in the cluster can connect',
+      'RabbitmqCluster/sluice-test-data/rabbitmq: no NetworkPolicy selects its pods, so anything in the cluster can connect',
     ]);
   });
 
@@ -555,6 +556,30 @@ describe('rules: one public entry, event endpoints private', () => {
       'Service/sluice-test/dead-letter-sink: NetworkPolicy keeps out Prometheus, which must reach it',
       "Deployment/sluice-test-data/redis: NetworkPolicy lets another environment's gateway in",
       "StatefulSet/sluice-test-data/mongodb: NetworkPolicy lets another environment's function in",
+    ]);
+  });
+
+  it('fails on a RabbitMQ open to the functions or another environment, or closed to its operators or Prometheus', () => {
+    const problems = RULES.networkPolicies(
+      context((o) => {
+        const rules = find(o, 'NetworkPolicy', 'rabbitmq').spec.ingress;
+        rules[0].from[0].namespaceSelector = {}; // the broker's pods of any namespace
+        rules[0].from.push({ podSelector: {}, namespaceSelector: rules[0].from[1].namespaceSelector });
+        rules[1].from = rules[1].from.filter(
+          (f: { namespaceSelector: { matchLabels: Record<string, string> } }) =>
+            f.namespaceSelector.matchLabels['kubernetes.io/metadata.name'] !== 'rabbitmq-system',
+        );
+        rules.splice(2, 1); // Prometheus
+      }),
+    );
+    const rabbit = problems.filter((p) => p.startsWith('RabbitmqCluster/'));
+    expect(rabbit).toEqual([
+      'RabbitmqCluster/sluice-test-data/rabbitmq: NetworkPolicy lets api-gateway in',
+      'RabbitmqCluster/sluice-test-data/rabbitmq: NetworkPolicy keeps out Prometheus, which must reach it',
+      "RabbitmqCluster/sluice-test-data/rabbitmq: NetworkPolicy lets another environment's trigger dispatcher in",
+      'RabbitmqCluster/sluice-test-data/rabbitmq: NetworkPolicy keeps out the messaging-topology-operator, which must reach it',
+      'RabbitmqCluster/sluice-test-data/rabbitmq: NetworkPolicy lets another function in',
+      'RabbitmqCluster/sluice-test-data/rabbitmq: NetworkPolicy lets any other pod of the namespace in',
     ]);
   });
 

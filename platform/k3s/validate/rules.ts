@@ -830,6 +830,10 @@ function peers(namespace: string, data: string) {
     foreignGateway: pod("another environment's gateway", 'elsewhere', {
       'serving.knative.dev/service': PUBLIC_ENTRY,
     }),
+    foreignDispatcher: pod("another environment's trigger dispatcher", 'elsewhere', {
+      [broker]: 'default',
+      [role]: 'dispatcher',
+    }),
     foreignFunction: pod("another environment's function", 'elsewhere', {
       'serving.knative.dev/service': 'some-function',
     }),
@@ -837,6 +841,14 @@ function peers(namespace: string, data: string) {
       'eventing.knative.dev/source': 'rabbitmq-source-controller',
     }),
     brokerIngress: pod('the broker ingress', namespace, { [broker]: 'default', [role]: 'ingress' }),
+    rabbitmqOperator: pod('the messaging-topology-operator', 'rabbitmq-system', {
+      'app.kubernetes.io/name': 'messaging-topology-operator',
+    }),
+    eventingRabbitmqController: pod("eventing-rabbitmq's broker controller", 'knative-eventing', {
+      app: 'rabbitmq-broker-controller',
+    }),
+    keda: pod("KEDA's operator", 'keda', { app: 'keda-operator' }),
+    rabbitmqMember: pod('a RabbitMQ member', data, { 'app.kubernetes.io/name': 'rabbitmq' }),
     function: pod('another function', namespace, { 'serving.knative.dev/service': 'some-function' }),
     stranger: pod('any other pod of the namespace', namespace, { app: 'stranger' }),
     elsewhere: pod('a pod of another namespace', 'elsewhere', { app: 'stranger' }),
@@ -947,6 +959,27 @@ export const networkPolicies: Rule = (ctx) => {
       labels: isRecord(labels) ? (labels as Labels) : {},
     };
     problems.push(...judge(env, describe(workload), pod, policies, allowed, required));
+  }
+  // RabbitMQ's pods are the cluster-operator's: it labels them with the RabbitmqCluster's name.
+  for (const cluster of ofKind(ctx, 'RabbitmqCluster', 'rabbitmq.com')) {
+    if (env === undefined || cluster.metadata.namespace !== env.data) continue;
+    const pod: PodIdentity = {
+      name: cluster.metadata.name,
+      namespace: env.data,
+      labels: { 'app.kubernetes.io/name': cluster.metadata.name },
+    };
+    const clients: PeerName[] = ['brokerIngress', 'dispatcher', 'dlqDispatcher', 'source'];
+    const operators: PeerName[] = ['rabbitmqOperator', 'eventingRabbitmqController', 'keda'];
+    problems.push(
+      ...judge(
+        env,
+        describe(cluster),
+        pod,
+        policies,
+        [...clients, ...operators, 'prometheus', 'rabbitmqMember'],
+        [...clients, 'rabbitmqOperator', 'keda', 'prometheus', 'rabbitmqMember'],
+      ),
+    );
   }
   return problems;
 };
