@@ -18,7 +18,6 @@
  * Dead-letter dispatcher (`dispatchDLQ`): deliver to the sink with the same delivery settings; a sink that
  * still fails loses the event (logged at error), as upstream — hence the sink's min-scale 1.
  */
-import { Agent } from 'node:http';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import {
   CAUSATION_FIELD,
@@ -29,6 +28,7 @@ import {
 import type { BrokerBackend, ConsumerHandle, Delivery, QueueSpec, Topology } from './backends/backend.ts';
 import { type DataPlaneBehaviour, prefetchOf } from './data-plane.ts';
 import {
+  ConnectionPool,
   type DeliveryConfig,
   type DeliveryResult,
   deliver,
@@ -243,12 +243,12 @@ export class Dispatchers {
   readonly #abort = new AbortController();
   /**
    * Keep-alive connections per trigger, as many as its dispatcher's replicas × parallelism can use at
-   * once, so a delivery never waits for a socket nor opens a new one at saturation (upstream's Go client
-   * keeps 2 idle connections per host and dials for most deliveries under load). Replies and dead letters
-   * share one pool.
+   * once, so a delivery never opens a new one at saturation (upstream's Go client keeps 2 idle connections
+   * per host and dials for most deliveries under load; undici hands a connection that just answered to the
+   * next request one event-loop turn later). Replies and dead letters share one pool.
    */
-  readonly #agents = new Map<string, Agent>();
-  readonly #sharedAgent = new Agent({ keepAlive: true });
+  readonly #pools = new Map<string, ConnectionPool>();
+  readonly #sharedPool = new ConnectionPool();
 
   constructor(backend: BrokerBackend, plan: BrokerPlan, log: Logger, options: DispatchersOptions) {
     this.#backend = backend;
@@ -324,14 +324,13 @@ export class Dispatchers {
     );
   }
 
-  #agentFor(route: TriggerRoute): Agent {
-    let agent = this.#agents.get(route.trigger.name);
-    if (agent === undefined) {
-      const sockets = route.trigger.parallelism;
-      agent = new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
-      this.#agents.set(route.trigger.name, agent);
+  #poolFor(route: TriggerRoute): ConnectionPool {
+    let pool = this.#pools.get(route.trigger.name);
+    if (pool === undefined) {
+      pool = new ConnectionPool(route.trigger.parallelism);
+      this.#pools.set(route.trigger.name, pool);
     }
-    return agent;
+    return pool;
   }
 
   /** How many replicas a trigger's dispatcher runs, and the messages they hold unacknowledged. */
@@ -360,7 +359,7 @@ export class Dispatchers {
     const list = this.#replicas.get(trigger) as ConsumerHandle[];
     while (list.length < replicas) list.push(await this.#consumeFor(route));
     const removed = list.splice(Math.max(0, replicas));
-    this.#agentFor(route).maxSockets = Math.max(1, replicas) * route.trigger.parallelism;
+    this.#poolFor(route).resize(Math.max(1, replicas) * route.trigger.parallelism);
     await Promise.all(removed.map((c) => c.cancel()));
   }
 
@@ -413,8 +412,7 @@ export class Dispatchers {
   /** Aborts deliveries in progress (their messages are not acked, so they are redelivered). */
   abort(): void {
     this.#abort.abort();
-    for (const agent of this.#agents.values()) agent.destroy();
-    this.#sharedAgent.destroy();
+    for (const pool of [...this.#pools.values(), this.#sharedPool]) void pool.destroy();
   }
 
   /** The event as this data plane sends it, and the HTTP headers that go with it. */
@@ -432,7 +430,7 @@ export class Dispatchers {
     const { event: sent, headers } = out;
     const result = await deliver(route.subscriberUrl, sent, route.delivery, {
       signal: this.#abort.signal,
-      agent: this.#agentFor(route),
+      pool: this.#poolFor(route),
       headers,
       onInvalidReply: (m) =>
         this.#log.warn(
@@ -547,7 +545,7 @@ export class Dispatchers {
     const url = this.#replyUrl();
     const sent = await deliver(url, this.#behaviour.stampTime ? withSendTime(reply) : reply, delivery, {
       signal: this.#abort.signal,
-      agent: this.#sharedAgent,
+      pool: this.#sharedPool,
       headers,
     });
     if (!isRetriable(sent.status)) {
@@ -609,7 +607,7 @@ export class Dispatchers {
     const { event, headers } = this.#outgoing(received);
     const result = await deliver(dl.sinkUrl, event, dl.delivery, {
       signal: this.#abort.signal,
-      agent: this.#sharedAgent,
+      pool: this.#sharedPool,
       headers,
     });
     const failed = isRetriable(result.status) || (!result.ok && this.#behaviour.refusal === 'dead-letter');

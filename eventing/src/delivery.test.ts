@@ -1,8 +1,10 @@
-import { Agent, createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   backoffMs,
+  ConnectionPool,
+  DeliveryAbortedError,
   deliver,
   deliveryConfig,
   isRetriable,
@@ -117,7 +119,7 @@ describe('delivery', () => {
       extensions: {},
     };
 
-    it('sends binary mode through the given keep-alive agent: one connection for deliveries one after another', async () => {
+    it('sends binary mode through the given keep-alive pool: a pool of one connection sends them all on it', async () => {
       const seen: string[] = [];
       const sub = await serve((req, res) => {
         let body = '';
@@ -135,18 +137,86 @@ describe('delivery', () => {
           res.end();
         });
       });
-      const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+      const pool = new ConnectionPool(1);
       try {
         for (let i = 0; i < 3; i++) {
-          const result = await deliver(sub.url, event, deliveryConfig(undefined), { agent });
+          const result = await deliver(sub.url, event, deliveryConfig(undefined), { pool });
           expect(result.ok).toBe(true);
           expect(result.reply?.type).toBe('reply');
         }
       } finally {
-        agent.destroy();
+        await pool.destroy();
       }
       expect(seen).toEqual(Array(3).fill('e1 application/json {"a":1}'));
       expect(sub.connections()).toBe(1);
+    });
+
+    it('opens no more connections than the pool holds: the others wait for one', async () => {
+      let inFlight = 0;
+      let most = 0;
+      const sub = await serve((req, res) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        req.resume();
+        req.on('end', () =>
+          setTimeout(() => {
+            inFlight--;
+            res.writeHead(204).end();
+          }, 5),
+        );
+      });
+      const pool = new ConnectionPool(2);
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 6 }, () => deliver(sub.url, event, deliveryConfig(undefined), { pool })),
+        );
+        expect(results.map((r) => r.status)).toEqual(Array(6).fill(204));
+      } finally {
+        await pool.destroy();
+      }
+      expect(sub.connections()).toBe(2);
+      expect(most).toBe(2);
+    });
+
+    it('resizes a pool without failing what the old one holds: it finishes there, the next attempts go to the new one', async () => {
+      const held: Array<() => void> = [];
+      const sub = await serve((req, res) => {
+        req.resume();
+        held.push(() => res.writeHead(204).end());
+      });
+      const pool = new ConnectionPool(1);
+      try {
+        const first = deliver(sub.url, event, deliveryConfig(undefined), { pool });
+        while (held.length === 0) await new Promise((r) => setTimeout(r, 5));
+        pool.resize(2);
+        const second = deliver(sub.url, event, deliveryConfig(undefined), { pool });
+        while (held.length < 2) await new Promise((r) => setTimeout(r, 5));
+        for (const answer of held) answer();
+        expect((await first).status).toBe(204);
+        expect((await second).status).toBe(204);
+      } finally {
+        await pool.destroy();
+      }
+      expect(sub.connections()).toBe(2);
+    });
+
+    it('counts a body the subscriber cuts off as no answer, with the status it sent', async () => {
+      const sub = await serve((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+        res.write('part', () => res.destroy());
+      });
+      const result = await deliver(sub.url, event, deliveryConfig(undefined));
+      expect(result.status).toBe(-1);
+      expect(result.error).toBe('HTTP 200, body unreadable: connection closed before the body ended');
+    });
+
+    it('throws DeliveryAbortedError when the broker aborts an attempt in progress', async () => {
+      const sub = await serve(() => {}); // never answers
+      const abort = new AbortController();
+      const sent = deliver(sub.url, event, deliveryConfig({ retry: 3 }), { signal: abort.signal });
+      await new Promise((r) => setTimeout(r, 50));
+      abort.abort();
+      await expect(sent).rejects.toBeInstanceOf(DeliveryAbortedError);
     });
 
     it('bounds each attempt by the timeout, body included, and counts it as no answer', async () => {

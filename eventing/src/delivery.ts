@@ -19,8 +19,8 @@
  * Defaults are the dispatcher's and the trigger reconciler's: with a delivery spec, `retry` is 5 when
  * unset; without one, 0. Policy exponential, delay 50 ms, no timeout.
  */
-import { type Agent, globalAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, type Dispatcher } from 'undici';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { HEADER_ENCODING, receiveVerbatim, toBinary } from '../../functions/runtime/src/index.ts';
 import { BACKOFF_POLICY, type BackoffPolicy, type DeliverySpec } from './manifests.ts';
@@ -152,9 +152,9 @@ export interface DeliverOptions {
   readonly signal?: AbortSignal;
   /**
    * The keep-alive connection pool to send through, sized to the trigger's parallelism (the broker keeps
-   * one per subscriber). @default node:http's global agent (keep-alive, unbounded)
+   * one per trigger). @default one shared unbounded pool
    */
-  readonly agent?: Agent;
+  readonly pool?: ConnectionPool;
   /** Extra request headers (the upstream dispatcher's `traceparent`/`tracestate`). */
   readonly headers?: Readonly<Record<string, string>>;
   /** Injected for tests. @default setTimeout-based, aborted by `signal` */
@@ -252,89 +252,194 @@ class TimeoutError extends Error {
 }
 
 /**
- * One POST on node:http through a keep-alive agent, not `fetch`: undici's Request/Headers objects, web
- * streams and two abort signals per attempt were ~30 % of the broker's CPU (docs/performance.md). One
- * timer bounds the whole attempt (head and body), as the dispatcher's http.Client timeout does.
+ * A keep-alive connection pool for `deliver`: at most `connections` per origin (undefined = unbounded),
+ * queued beyond that. undici's own head and body timeouts (300 s by default) are off: `timeoutMs` bounds
+ * an attempt, and without it nothing does, as the dispatcher's http.Client without a timeout.
+ */
+export class ConnectionPool {
+  #pool: Dispatcher;
+  #connections: number | undefined;
+  /** Pools replaced by `resize`, finishing the requests they hold. */
+  readonly #retiring = new Set<Dispatcher>();
+
+  constructor(connections?: number) {
+    this.#connections = connections;
+    this.#pool = ConnectionPool.#create(connections);
+  }
+
+  static #create(connections: number | undefined): Dispatcher {
+    return new Agent({ connections: connections ?? null, headersTimeout: 0, bodyTimeout: 0 });
+  }
+
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.#pool.dispatch(options, handler);
+  }
+
+  /**
+   * undici sizes a pool once: a new size is a new pool for the attempts from now on (a retry included),
+   * and the old one closes once the requests it holds have ended.
+   */
+  resize(connections: number | undefined): void {
+    if (connections === this.#connections) return;
+    const old = this.#pool;
+    this.#connections = connections;
+    this.#pool = ConnectionPool.#create(connections);
+    this.#retiring.add(old);
+    old
+      .close()
+      .catch(() => {})
+      .finally(() => this.#retiring.delete(old));
+  }
+
+  /** Cuts every connection and fails the requests in progress (the broker's abort). */
+  async destroy(): Promise<void> {
+    await Promise.all([this.#pool, ...this.#retiring].map((p) => p.destroy().catch(() => {})));
+  }
+}
+
+let defaultPool: ConnectionPool | undefined;
+
+/**
+ * One POST through undici's dispatcher API, neither `fetch` (its Request/Headers objects, web streams and
+ * two abort signals per attempt were ~30 % of the broker's CPU) nor node:http (a ClientRequest, an
+ * OutgoingMessage and header objects per attempt; docs/performance.md). One timer bounds the whole
+ * attempt (head and body), as the dispatcher's http.Client timeout does.
  */
 function post(
   url: string,
   headers: Readonly<Record<string, string>>,
-  body: Uint8Array,
+  body: Buffer,
   timeoutMs: number | undefined,
   options: DeliverOptions,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const signal = options.signal;
-    const done = (): void => {
-      settled = true;
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    // Once the head has come, a failure is the body's: the answer is there, its body is not.
-    let head: { status: number; headers: Record<string, string> } | undefined;
-    const fail = (err: Error): void => {
-      if (settled) return;
-      done();
-      if (head === undefined) reject(err);
-      else resolve({ ...head, body: Buffer.alloc(0), bodyError: err });
-    };
-    const req = send(
-      target,
-      {
-        method: 'POST',
-        headers: { ...headers, 'content-length': body.byteLength },
-        ...(target.protocol === 'https:' ? {} : { agent: options.agent ?? globalAgent }),
-      },
-      (res) => {
-        const status = res.statusCode ?? -1;
-        const answerHeaders = flatHeaders(res.headers);
-        head = { status, headers: answerHeaders };
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.once('end', () => {
-          if (settled) return;
-          done();
-          resolve({
-            status,
-            headers: answerHeaders,
-            body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
-          });
-        });
-        res.once('error', fail);
-        res.once('aborted', () => fail(new Error('connection closed before the body ended')));
-      },
-    );
-    const onAbort = (): void => {
-      req.destroy(new DeliveryAbortedError('delivery aborted'));
-    };
-    if (signal !== undefined) {
-      if (signal.aborted) {
-        req.destroy();
-        fail(new DeliveryAbortedError('delivery aborted'));
-        return;
-      }
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => req.destroy(new TimeoutError(`timeout after ${timeoutMs} ms`)), timeoutMs);
-    }
-    req.once('error', fail);
-    req.end(body);
+    defaultPool ??= new ConnectionPool();
+    const pool = options.pool ?? defaultPool;
+    new PostHandler(resolve, reject, timeoutMs, options.signal).send(pool, target, headers, body);
   });
 }
 
-/** Response headers as fetch's `Headers` shows them: one string per name, repeated values joined. */
-function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
-  const flat: Record<string, string> = {};
+/** The answer to one POST, as undici's handler callbacks deliver it. */
+class PostHandler implements Dispatcher.DispatchHandler {
+  readonly #resolve: (answer: Answer) => void;
+  readonly #reject: (err: Error) => void;
+  readonly #signal: AbortSignal | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** Why the attempt was cut before undici started it (it is then aborted as it starts). */
+  #cut: Error | undefined;
+  #settled = false;
+  // Once the head has come, a failure is the body's: the answer is there, its body is not.
+  #status = -1;
+  #headers: Record<string, string> | undefined;
+  #chunks: Buffer[] = [];
+
+  constructor(
+    resolve: (answer: Answer) => void,
+    reject: (err: Error) => void,
+    timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#signal = signal;
+    if (timeoutMs !== undefined) {
+      this.#timer = setTimeout(
+        () => this.#abort(new TimeoutError(`timeout after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    }
+  }
+
+  send(pool: ConnectionPool, target: URL, headers: Readonly<Record<string, string>>, body: Buffer): void {
+    const signal = this.#signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.#fail(new DeliveryAbortedError('delivery aborted'));
+        return;
+      }
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    pool.dispatch(
+      { origin: target.origin, path: target.pathname + target.search, method: 'POST', headers, body },
+      this,
+    );
+  }
+
+  readonly #onAbort = (): void => this.#abort(new DeliveryAbortedError('delivery aborted'));
+
+  #abort(err: Error): void {
+    if (this.#controller !== undefined) this.#controller.abort(err);
+    else {
+      // Still queued for a connection: settle now, drop it when undici starts it.
+      this.#cut = err;
+      this.#fail(err);
+    }
+  }
+
+  #done(): void {
+    this.#settled = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+
+  #fail(err: Error): void {
+    if (this.#settled) return;
+    this.#done();
+    if (this.#headers === undefined) this.#reject(err);
+    else this.#resolve({ status: this.#status, headers: this.#headers, body: EMPTY, bodyError: err });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#cut !== undefined) controller.abort(this.#cut);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: ParsedHeaders): void {
+    this.#status = status;
+    this.#headers = flatHeaders(headers);
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.#settled) return;
+    this.#done();
+    const chunks = this.#chunks;
+    this.#resolve({
+      status: this.#status,
+      headers: this.#headers ?? {},
+      body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
+    });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    // Our own cuts (timeout, abort) keep their reason; anything else after the head is the connection's.
+    const own = err instanceof TimeoutError || err instanceof DeliveryAbortedError;
+    this.#fail(
+      own || this.#headers === undefined ? err : new Error('connection closed before the body ended'),
+    );
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** undici's parsed response headers: lower-case names, repeated ones as arrays. */
+type ParsedHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * Response headers as fetch's `Headers` shows them: one string per name, repeated values joined. In place:
+ * undici parses a fresh object per answer.
+ */
+function flatHeaders(headers: ParsedHeaders): Record<string, string> {
   for (const name in headers) {
     const value = headers[name];
-    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+    if (Array.isArray(value)) headers[name] = value.join(', ');
   }
-  return flat;
+  return headers as Record<string, string>;
 }
 
 function describeFailure(err: unknown, config: Readonly<DeliveryConfig>): string {
