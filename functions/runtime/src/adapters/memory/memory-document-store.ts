@@ -181,6 +181,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
    */
   readonly #chains = new Map<string, Chain>();
   #packing = true;
+  #lastSource = '';
 
   /** Every document, the packed ones rebuilt: what a query other than by `_id` runs over. */
   #all(): T[] {
@@ -229,8 +230,13 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     if (this.#docs.size > 0 && this.#docs.has(doc._id as string)) {
       throw new DuplicateKeyError(`duplicate key _id ${JSON.stringify(doc._id)}`);
     }
-    if (chain === undefined) this.#chains.set(record.key, new Chain(record));
-    else chain.push(record.slot);
+    if (chain === undefined) {
+      // Most events of a function come from one source, each parsed into its own string: keep one.
+      if (record.eventSource !== this.#lastSource) this.#lastSource = record.eventSource;
+      this.#chains.set(record.key, new Chain(record, this.#lastSource));
+    } else {
+      chain.push(record.slot);
+    }
     return true;
   }
 

@@ -25,10 +25,11 @@ export class Chain {
   /** How many generations: `<key>`, `<key>/1`, … up to `<key>/<length - 1>`. */
   length = 1;
 
-  constructor(record: PackedRecord) {
+  /** `eventSource`: the record's, or an equal string already stored (see MemoryCollection#insertPacked). */
+  constructor(record: PackedRecord, eventSource: string) {
     this.key = record.key;
     this.functionName = record.functionName;
-    this.eventSource = record.eventSource;
+    this.eventSource = eventSource;
     this.eventId = record.eventId;
     this.expiresAt = record.expiresAt;
     this.slot0 = record.slot;
