@@ -84,26 +84,33 @@ function headerText(value: unknown): string | undefined {
  * binary when a `specversion` header is present; `undefined` when it is not a CloudEvent at all.
  * Header values are text already (AMQP strings are UTF-8) and are kept as they are; the body is the data.
  * Throws the runtime's InvalidEventError when it claims to be one but is malformed.
+ * One pass from the message's headers to the binding's `ce-*` headers (per delivery: no Map, no entries
+ * array); a name given twice keeps its first place and its last value.
  */
 export function fromAmqp(msg: AmqpMessageLike, defaults: { source?: string } = {}): CloudEvent | undefined {
-  const attrs = new Map<string, string>();
-  for (const [key, value] of Object.entries(msg.properties.headers ?? {})) {
-    let name = key.toLowerCase();
-    if (name.startsWith('x-')) continue;
-    for (const p of PREFIXES) if (name.startsWith(p)) name = name.slice(p.length);
-    const text = headerText(value);
-    if (text !== undefined) attrs.set(name, text);
+  const headers: IncomingHttpHeaders = {};
+  let contentTypeHeader: string | undefined;
+  const table = msg.properties.headers;
+  if (table !== undefined) {
+    for (const key in table) {
+      let name = key.toLowerCase();
+      if (name.startsWith('x-')) continue;
+      // Every prefix starts with `c`; stripped in turn, as a producer may stack them.
+      if (name.charCodeAt(0) === 0x63)
+        for (const p of PREFIXES) if (name.startsWith(p)) name = name.slice(p.length);
+      const text = headerText(table[key]);
+      if (text === undefined) continue;
+      if (name === 'content-type') contentTypeHeader = text;
+      else if (name !== 'datacontenttype') headers[`ce-${name}`] = text;
+    }
   }
-  const contentType = headerText(msg.properties.contentType) || attrs.get('content-type') || undefined;
-  attrs.delete('content-type');
-  attrs.delete('datacontenttype');
+  const contentType = headerText(msg.properties.contentType) || contentTypeHeader || undefined;
   if (contentType !== undefined && mediaType(contentType) === 'application/cloudevents+json') {
     return receiveVerbatim({ 'content-type': contentType }, msg.content).event;
   }
-  if (!attrs.has('specversion')) return undefined;
-  if (!attrs.has('source') && defaults.source !== undefined) attrs.set('source', defaults.source);
-  const headers: IncomingHttpHeaders = {};
-  for (const [name, value] of attrs) headers[`ce-${name}`] = value;
+  if (headers['ce-specversion'] === undefined) return undefined;
+  if (headers['ce-source'] === undefined && defaults.source !== undefined)
+    headers['ce-source'] = defaults.source;
   if (contentType !== undefined) headers['content-type'] = contentType;
   return receiveVerbatim(headers, msg.content, { headerBytes: false }).event;
 }
