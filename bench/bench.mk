@@ -20,7 +20,7 @@
 # `make bench-quick` ends with one `target <name>: ratio … met|missed` line per goal (docs/performance.md).
 # Servers run on cpu 0, the load generator (wrk when installed — `apt-get install -y wrk` —, else
 # autocannon) and the harness on cpu 1: BENCH_SERVER_CPU / BENCH_LOAD_CPU / BENCH_LOAD_TOOL override.
-.PHONY: bundle bench bench-quick bench-profile
+.PHONY: bundle bench bench-quick bench-profile wrk
 
 BUNDLE_FN = $(if $(filter command line,$(origin FN)),$(FN),--all)
 
@@ -30,11 +30,20 @@ bundle: install ## bundle functions for images: make bundle [FN=<name>] → dist
 # The pipeline section needs FerretDB (make ferretdb; FERRETDB_BIN is exported by the Makefile) and a
 # PostgreSQL for its PostgreSQL backend: BENCH_POSTGRESQL_URL (default postgres://postgres@127.0.0.1:5432/sluice_bench).
 # BENCH_ARGS passes options through: --sections function,broker,pipeline,streams --transfers N --pipeline-seconds S.
-bench: install ferretdb ## full benchmark: one table vs bare node:http and peers, broker path, pipeline on 3 stores, streams
+# wrk, the load generator the goals were measured with: autocannon (Node) caps bare node:http well below it, which
+# flatters every ratio to that floor. Installed like Chromium (apt-get, when root and missing); else autocannon.
+wrk: ## install wrk for the benchmarks (apt-get, when root and missing; else autocannon is used)
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || \
+	      echo "could not install wrk: the bench falls back to autocannon"; \
+	  else echo "wrk is missing (sudo apt-get install wrk): the bench falls back to autocannon"; fi; }
+
+bench: install ferretdb wrk ## full benchmark: one table vs bare node:http and peers, broker path, pipeline on 3 stores, streams
 	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/bench.ts $(BENCH_ARGS)
 
-bench-quick: install ferretdb ## short benchmark ending with one `target` line per goal
+bench-quick: install ferretdb wrk ## short benchmark ending with one `target` line per goal
 	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/bench.ts --quick $(BENCH_ARGS)
 
-bench-profile: install ## CPU profile of the function path under load → .tmp/profile/*.cpuprofile + summary
+bench-profile: install wrk ## CPU profile of the function path under load → .tmp/profile/*.cpuprofile + summary
 	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/profile.ts

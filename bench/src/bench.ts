@@ -188,7 +188,10 @@ function functionPathTarget(
     ours?.rpsRatio,
     Op.atLeast,
     FUNCTION_PATH_GOAL,
-    `${ours?.rps?.toFixed(0) ?? 'n/a'} req/s vs ${rows[0]?.rps?.toFixed(0) ?? 'n/a'}; best peer ${best?.name ?? 'n/a'} at ${best?.rpsRatio?.toFixed(2) ?? 'n/a'} (ahead of every peer: ${ahead ? 'yes' : 'no'})`,
+    `${ours?.rps?.toFixed(0) ?? 'n/a'} req/s vs ${rows[0]?.rps?.toFixed(0) ?? 'n/a'}; best peer ${best?.name ?? 'n/a'} at ${best?.rpsRatio?.toFixed(2) ?? 'n/a'} (ahead of every peer: ${ahead ? 'yes' : 'no'}); ` +
+      // The floor's req/s depends on the load generator (autocannon, in Node, caps it well below wrk) and on
+      // the host's syscall cost; CPU per request says what each server spends.
+      `CPU per request ${ours?.cpuUsPerRequest?.toFixed(0) ?? 'n/a'} µs vs ${rows[0]?.cpuUsPerRequest?.toFixed(0) ?? 'n/a'} µs; load ${config.loadTool}`,
     ahead,
   );
 }
