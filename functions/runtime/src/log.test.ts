@@ -12,6 +12,22 @@ function capture() {
 }
 
 describe('JsonLogger', () => {
+  it('writes what it holds once 256 lines wait, without waiting for the event loop', () => {
+    const writes: string[] = [];
+    const log = new JsonLogger({ serviceName: 'svc', sink: { write: (c: string) => writes.push(c) } });
+    for (let i = 0; i < 600; i++) log.info(`line ${i}`);
+    // Synchronously: two full batches written, the rest held for the next turn.
+    expect(writes.map((w) => w.trim().split('\n').length)).toEqual([256, 256]);
+    log.flush();
+    expect(
+      writes
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).message),
+    ).toEqual(Array.from({ length: 600 }, (_, i) => `line ${i}`));
+  });
+
   describe('log', () => {
     it('writes a short line as given: one ECS JSON object with every field', () => {
       const { log, lines } = capture();

@@ -1,7 +1,7 @@
 /**
  * Structured logs: one JSON object per line in ECS shape (`@timestamp`, `log.level`, `ecs.version`,
  * `message`, `service.name`, …), which Fluent Bit merges into Elasticsearch documents. Lines are
- * buffered and written once per event-loop turn so logging never blocks the hot path.
+ * buffered and written once per event-loop turn (or per 256 lines) so logging never blocks the hot path.
  */
 import { capText, Limits } from './limits.ts';
 import type { LogFields, Logger } from './types.ts';
@@ -9,6 +9,9 @@ import type { LogFields, Logger } from './types.ts';
 export const ECS_VERSION = '8.11.0';
 export const LogLevel = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export type LogLevelName = keyof typeof LogLevel;
+
+/** Lines held for one write at most: bounds the buffer (each line ≤ Limits.logLineBytes). */
+const MAX_BUFFERED_LINES = 256;
 
 export interface LogSink {
   write(chunk: string): unknown;
@@ -97,6 +100,11 @@ export class JsonLogger implements Logger {
 
   #push(line: string): void {
     this.#buffer.push(line);
+    // Code that never yields (a long synchronous loop) would otherwise keep every line until it does.
+    if (this.#buffer.length >= MAX_BUFFERED_LINES) {
+      this.flush();
+      return;
+    }
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flushSoon);
