@@ -202,9 +202,15 @@ describe('local platform, upstream data plane (RabbitMQ + MongoDB)', () => {
     expect(res.status).toBe(202);
     const processed = (id: string) =>
       lines.filter((l) => l['sluice.correlation_id'] === id && l.message === 'event processed');
+    const delivered = (id: string) =>
+      log.records.filter(
+        (r) => r.fields['sluice.correlation_id'] === id && r.fields['event.action'] === 'deliver',
+      );
+    // The broker logs a delivery once the answer is in, which may come after the function's line does.
+    const done = (id: string) => processed(id).length >= 3 && delivered(id).length >= 3;
     await until(
-      'all three steps of both flows',
-      () => (processed(plain).length === 3 && processed(traced).length === 3 ? true : undefined),
+      'all three steps of both flows, and their deliveries',
+      () => (done(plain) && done(traced) ? true : undefined),
       120_000, // three Services from zero, one after the other: a bound on a hang, not on a loaded machine's speed
     );
     for (const id of [plain, traced]) {
@@ -219,11 +225,7 @@ describe('local platform, upstream data plane (RabbitMQ + MongoDB)', () => {
       expect(
         lines.filter((l) => l['sluice.correlation_id'] === id && l.message !== 'event processed'),
       ).toHaveLength(3);
-      expect(
-        log.records.filter(
-          (r) => r.fields['sluice.correlation_id'] === id && r.fields['event.action'] === 'deliver',
-        ),
-      ).toHaveLength(3);
+      expect(delivered(id)).toHaveLength(3);
     }
     // The dispatcher forwards the HTTP traceparent; each step's reply trace carries on through the ingress.
     expect(new Set(processed(traced).map((l) => l['trace.id']))).toEqual(new Set([traceId]));
