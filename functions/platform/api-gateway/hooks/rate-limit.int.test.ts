@@ -23,11 +23,12 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  const url = await listen(s);
-  await new Promise((r) => s.close(r));
-  return Number(new URL(url).port);
+/** n distinct free ports: held open together, so the kernel cannot hand one out twice (EADDRINUSE). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  const urls = await Promise.all(servers.map(listen));
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return urls.map((url) => Number(new URL(url).port));
 }
 
 describe('token-bucket through Redis, shared by two gateway instances', () => {
@@ -70,15 +71,16 @@ routes:
     rateLimit: {hook: token-bucket, key: principal, config: {limit: 10, period: 1m, bucket: ${BUCKET}}}
 `,
     );
+    const ports = await freePorts(4);
     for (let i = 0; i < 2; i++) {
       gateways.push(
-        spawnFunction(join(import.meta.dirname, '..'), await freePort(), {
+        spawnFunction(join(import.meta.dirname, '..'), ports[2 * i] as number, {
           K_SERVICE: 'api-gateway',
           GATEWAY_ROUTES_DIR: dir,
           SLUICE_SERVICE_URLS: JSON.stringify({ quotes: upstreamUrl, users: verifierUrl }),
           REDIS_URL,
           OTEL_SDK_DISABLED: 'false',
-          METRICS_PORT: String(await freePort()),
+          METRICS_PORT: String(ports[2 * i + 1]),
         }),
       );
     }
