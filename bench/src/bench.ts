@@ -8,11 +8,10 @@
  * of the same round and the median of those ratios is reported (see stats.ts).
  *   node bench/src/bench.ts [--quick] [--only bare-http,sluice-bundle] [--rounds N] [--seconds S]
  */
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { cpuSeconds } from './bench-processes.ts';
 import {
   type BrokerSection,
@@ -26,7 +25,7 @@ import { type LoadResult, pickLoadTool, runLoad } from './load.ts';
 import { type OrdersSection, ordersTable, runOrdersSection } from './orders.ts';
 import { runPipelineSection } from './pipeline.ts';
 import { pipelineTable, pipelineTargets, type StoreRun } from './pipeline-bench.ts';
-import { ROOT, SERVERS, type ServerSpec, startServer, stopServer } from './servers.ts';
+import { buildFixtureBundle, ROOT, SERVERS, type ServerSpec, startServer, stopServer } from './servers.ts';
 import {
   evaluateTarget,
   formatTable,
@@ -204,13 +203,7 @@ async function main(): Promise<void> {
       `${config.connections} connections, load generator ${config.loadTool} on cpu ${LOAD_CPU}, servers on cpu ${SERVER_CPU}`,
   );
   log('building the bundle of the benchmark fixture');
-  await promisify(execFile)(process.execPath, [
-    join(ROOT, 'platform/build/bundle.ts'),
-    '--dir',
-    join(ROOT, 'bench/fixtures/order-sink'),
-    '--out',
-    join(ROOT, 'dist/bench/order-sink'),
-  ]);
+  await buildFixtureBundle();
 
   if (sections.has('function')) log('function path: throughput rounds');
   for (let round = 0; sections.has('function') && round < config.rounds; round++) {

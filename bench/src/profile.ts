@@ -11,7 +11,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pickLoadTool, runLoad } from './load.ts';
-import { ROOT, SERVERS, startServer } from './servers.ts';
+import { buildFixtureBundle, ROOT, SERVERS, startServer } from './servers.ts';
 
 interface ProfileNode {
   id: number;
@@ -44,6 +44,7 @@ const dir = join(ROOT, '.tmp/profile');
 await rm(dir, { recursive: true, force: true });
 const base = SERVERS.find((s) => s.name === (values.source === true ? 'sluice-source' : 'sluice-bundle'));
 if (base === undefined) throw new Error('no sluice server spec');
+if (values.source !== true) await buildFixtureBundle(); // a clean clone has no dist/ yet
 const spec = {
   ...base,
   args: [

@@ -3,16 +3,28 @@
  * spawn → first 2xx to a POST of the benchmark event, polled in a tight loop on a fresh connection
  * each time, RSS read from /proc/<pid>/status at that moment.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { EVENT_BODY, EVENT_HEADERS } from './event.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BUNDLE_DIR = join(ROOT, 'dist/bench/order-sink');
 export const FIXTURE_DIR = join(ROOT, 'bench/fixtures/order-sink');
+
+/** Bundles the benchmark fixture into BUNDLE_DIR, as `make bundle` does a function (the bundle rows run it). */
+export async function buildFixtureBundle(): Promise<void> {
+  await promisify(execFile)(process.execPath, [
+    join(ROOT, 'platform/build/bundle.ts'),
+    '--dir',
+    FIXTURE_DIR,
+    '--out',
+    BUNDLE_DIR,
+  ]);
+}
 
 export const Group = { floor: 'floor', peer: 'peer', ours: 'ours' } as const;
 export type GroupName = (typeof Group)[keyof typeof Group];
