@@ -36,6 +36,7 @@ import {
   isRetriable,
   KNATIVE_ERROR,
   knativeErrorData,
+  type LocalEndpoint,
   withErrorExtensions,
   withSendTime,
 } from './delivery.ts';
@@ -229,6 +230,8 @@ export interface DispatchersOptions {
   readonly onAccepted?: OnAccepted;
   /** Where replies are POSTed when `behaviour.replies` is `ingress` (upstream's BROKER_INGRESS_URL). */
   readonly replyUrl: () => string;
+  /** That URL answered in process, when it is this broker's own ingress (delivery.ts `local`). */
+  readonly replyLocal?: LocalEndpoint;
 }
 
 /** Runs the dispatchers of a plan on a backend. */
@@ -238,6 +241,7 @@ export class Dispatchers {
   readonly #log: Logger;
   readonly #behaviour: Readonly<DataPlaneBehaviour>;
   readonly #replyUrl: () => string;
+  readonly #replyLocal: LocalEndpoint | undefined;
   readonly #onTrail: OnTrail | undefined;
   readonly #onAccepted: OnAccepted | undefined;
   readonly #abort = new AbortController();
@@ -256,6 +260,7 @@ export class Dispatchers {
     this.#log = log;
     this.#behaviour = options.behaviour;
     this.#replyUrl = options.replyUrl;
+    this.#replyLocal = options.replyLocal;
     this.#onTrail = options.onTrail;
     this.#onAccepted = options.onAccepted;
   }
@@ -547,6 +552,7 @@ export class Dispatchers {
       signal: this.#abort.signal,
       pool: this.#sharedPool,
       headers,
+      ...(this.#replyLocal === undefined ? {} : { local: this.#replyLocal }),
     });
     if (!isRetriable(sent.status)) {
       if (!sent.ok)

@@ -240,4 +240,79 @@ describe('delivery', () => {
       expect(result.error).toMatch(/ECONNREFUSED/);
     });
   });
+
+  describe('deliver through a local endpoint', () => {
+    const event = {
+      specversion: '1.0' as const,
+      id: 'e1',
+      source: '/s',
+      type: 't',
+      subject: 'café',
+      datacontenttype: 'application/json',
+      data: { a: 1 },
+      extensions: {},
+    };
+    const nowhere = 'http://127.0.0.1:1/'; // nothing listens: any HTTP attempt fails
+
+    it('sends the binary message there instead of over HTTP, with the same retries', async () => {
+      const seen: { headers: Readonly<Record<string, string>>; body: string }[] = [];
+      const result = await deliver(
+        nowhere,
+        event,
+        { ...deliveryConfig({ retry: 2 }), backoffDelayMs: 1 },
+        {
+          headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+          local: async (headers, body) => {
+            seen.push({ headers, body: body.toString() });
+            return { status: seen.length === 1 ? 503 : 202, headers: {}, body: Buffer.alloc(0) };
+          },
+        },
+      );
+      expect([result.ok, result.status, result.attempts.map((a) => a.status)]).toEqual([
+        true,
+        202,
+        [503, 202],
+      ]);
+      expect(seen[0]?.body).toBe('{"a":1}');
+      expect(seen[0]?.headers).toMatchObject({
+        'ce-id': 'e1',
+        'ce-subject': Buffer.from('café').toString('latin1'), // the raw UTF-8 bytes, as over HTTP
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      });
+    });
+
+    it('counts a rejection as no answer, bounds an attempt by the timeout and stops on abort', async () => {
+      const refused = await deliver(nowhere, event, deliveryConfig(undefined), {
+        local: () => Promise.reject(new Error('the broker ingress is closed')),
+      });
+      expect([refused.status, refused.error]).toEqual([-1, 'the broker ingress is closed']);
+      const never = () => new Promise<never>(() => {});
+      const slow = await deliver(
+        nowhere,
+        event,
+        { ...deliveryConfig(undefined), timeoutMs: 50 },
+        { local: never },
+      );
+      expect([slow.status, slow.error]).toEqual([-1, 'timeout after 50 ms']);
+      const abort = new AbortController();
+      const sent = deliver(nowhere, event, deliveryConfig({ retry: 3 }), {
+        signal: abort.signal,
+        local: never,
+      });
+      setTimeout(() => abort.abort(), 20);
+      await expect(sent).rejects.toBeInstanceOf(DeliveryAbortedError);
+    });
+
+    it('goes over HTTP when HTTP would alter an extra header (whitespace at an end)', async () => {
+      let local = 0;
+      const result = await deliver(nowhere, event, deliveryConfig(undefined), {
+        headers: { tracestate: 'k=v ' },
+        local: async () => {
+          local++;
+          return { status: 202, headers: {}, body: Buffer.alloc(0) };
+        },
+      });
+      expect([local, result.status]).toEqual([0, -1]);
+    });
+  });
 });

@@ -161,7 +161,24 @@ export interface DeliverOptions {
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Called when an answer claims to carry a CloudEvent that is not valid (it is then ignored). */
   readonly onInvalidReply?: (message: string) => void;
+  /**
+   * Answers the POST in process instead of over HTTP: the broker's own ingress (Ingress#post), where
+   * upstream's dispatcher POSTs replies. Retries, backoff, the timeout and the abort apply as to HTTP; a
+   * rejection is "no answer", as a refused connection. Requests whose extra `headers` HTTP would alter
+   * (control characters, whitespace at either end) still go over HTTP.
+   */
+  readonly local?: LocalEndpoint;
 }
+
+/** An in-process HTTP endpoint: the answer a POST of these headers (lower-case) and body gets. */
+export type LocalEndpoint = (
+  headers: Readonly<Record<string, string>>,
+  body: Buffer,
+) => Promise<{
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}>;
 
 export class DeliveryAbortedError extends Error {
   override name = 'DeliveryAbortedError';
@@ -198,6 +215,7 @@ export async function deliver(
   // Header values as eventing-rabbitmq's dispatcher writes them: UTF-8 bytes, no percent-encoding.
   const message = toBinary(event, { headerEncoding: HEADER_ENCODING.raw });
   const requestHeaders = { ...options.headers, ...message.headers };
+  const local = options.local !== undefined && sentAsIs(options.headers) ? options.local : undefined;
   const attempts: AttemptRecord[] = [];
   let waited = 0;
   for (let retry = 0; ; retry++) {
@@ -205,10 +223,13 @@ export async function deliver(
     let status = -1;
     let body: Buffer = Buffer.alloc(0);
     let error = '';
-    let headers: Record<string, string> = {};
+    let headers: Readonly<Record<string, string>> = {};
     const started = performance.now();
     try {
-      const answer = await post(url, requestHeaders, message.body, config.timeoutMs, options);
+      const answer =
+        local === undefined
+          ? await post(url, requestHeaders, message.body, config.timeoutMs, options)
+          : await postLocal(local, requestHeaders, message.body, config.timeoutMs, options.signal);
       headers = answer.headers;
       if (answer.bodyError === undefined) {
         body = answer.body;
@@ -241,7 +262,7 @@ export async function deliver(
 
 interface Answer {
   readonly status: number;
-  readonly headers: Record<string, string>;
+  readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer;
   /** Set when the answer's head came but its body did not arrive whole. */
   readonly bodyError?: Error;
@@ -295,6 +316,61 @@ export class ConnectionPool {
   async destroy(): Promise<void> {
     await Promise.all([this.#pool, ...this.#retiring].map((p) => p.destroy().catch(() => {})));
   }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is matched
+const ALTERED_BY_HTTP = /[\x00-\x08\x0a-\x1f\x7f]|^[ \t]|[ \t]$/;
+
+/**
+ * Whether extra headers reach a node:http server as written. The `ce-*` and content-type values come from
+ * `toBinary`'s raw encoding, which never writes what HTTP would change; the trace headers are copied.
+ */
+function sentAsIs(headers: Readonly<Record<string, string>> | undefined): boolean {
+  for (const name in headers) {
+    const value = headers[name] as string;
+    if (name !== name.toLowerCase() || ALTERED_BY_HTTP.test(value)) return false;
+  }
+  return true;
+}
+
+/** One attempt through a LocalEndpoint, bounded by the same timeout and abort as an HTTP attempt. */
+function postLocal(
+  local: LocalEndpoint,
+  headers: Readonly<Record<string, string>>,
+  body: Buffer,
+  timeoutMs: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Answer> {
+  if (timeoutMs === undefined && signal === undefined) return local(headers, body);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const onAbort = (): void => {
+      if (settle()) reject(new DeliveryAbortedError('delivery aborted'));
+    };
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            if (settle()) reject(new TimeoutError(`timeout after ${timeoutMs} ms`));
+          }, timeoutMs);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    local(headers, body).then(
+      (answer) => {
+        if (settle()) resolve(answer);
+      },
+      (err: unknown) => {
+        if (settle()) reject(err as Error);
+      },
+    );
+  });
 }
 
 let defaultPool: ConnectionPool | undefined;

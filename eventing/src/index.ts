@@ -44,7 +44,7 @@ import {
 } from './broker.ts';
 import { DATA_PLANES, type DataPlane, type DataPlaneBehaviour, prefetchOf } from './data-plane.ts';
 import { deliver, deliveryConfig } from './delivery.ts';
-import { startIngress } from './ingress.ts';
+import { IngressClosedError, startIngress } from './ingress.ts';
 import { type EventingManifests, loadEventingManifests, ManifestError } from './manifests.ts';
 import { PingRunner, systemWallClock, type WallClock } from './ping-source.ts';
 import { QueueScaler, scalingMetrics } from './queue-scaler.ts';
@@ -220,6 +220,15 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const dispatchers = new Dispatchers(backend, plan, log, {
     behaviour,
     replyUrl: () => options.replyUrl ?? ingress?.url ?? '',
+    // Replies to this very ingress skip the loopback HTTP round trip: the same checks and publish, in process.
+    ...(options.replyUrl === undefined
+      ? {
+          replyLocal: (headers, body) =>
+            ingress === undefined
+              ? Promise.reject(new IngressClosedError('the broker ingress is not started'))
+              : ingress.post(headers, body),
+        }
+      : {}),
     ...(options.onTrail === undefined ? {} : { onTrail: options.onTrail }),
     ...(onAccepted === undefined ? {} : { onAccepted }),
   });

@@ -2,7 +2,8 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
-import { startIngress } from './ingress.ts';
+import { HEADER_ENCODING, toBinary } from '../../functions/runtime/src/index.ts';
+import { IngressClosedError, startIngress } from './ingress.ts';
 import { quietLog } from './testing/manifests.ts';
 import { postEvent, testEvent, waitFor } from './testing/test-sink.ts';
 
@@ -178,5 +179,83 @@ describe('ingress', () => {
     } finally {
       await ingress.close();
     }
+  });
+
+  describe("post (in process, the dispatchers' replies)", () => {
+    const start = async (problems: boolean, publish: (e: CloudEvent) => Promise<void>) =>
+      startIngress({
+        port: 0,
+        namespace: 'sluice',
+        brokerName: 'default',
+        log: quietLog,
+        problems,
+        httpTraceContext: !problems,
+        maxBodyBytes: 1024,
+        publish,
+      });
+    const overHttp = async (url: string, headers: Record<string, string>, body: Buffer) => {
+      const res = await fetch(url, { method: 'POST', headers, body });
+      return {
+        status: res.status,
+        type: res.headers.get('content-type'),
+        body: Buffer.from(await res.arrayBuffer()).toString(),
+      };
+    };
+
+    it('answers what the same POST over HTTP gets, for each outcome, and publishes the same event', async () => {
+      for (const problems of [false, true]) {
+        const published: CloudEvent[] = [];
+        let fail = false;
+        const ingress = await start(problems, async (e) => {
+          if (fail) throw new Error('nacked');
+          published.push(e);
+        });
+        try {
+          const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+          const event = testEvent({ subject: 'café ✓', extensions: { flow: 'a,b' } });
+          const m = toBinary(event, { headerEncoding: HEADER_ENCODING.raw });
+          const cases: [string, Record<string, string>, Buffer][] = [
+            ['valid', { traceparent: tp, tracestate: 'k=v', ...m.headers }, m.body],
+            ['invalid', { 'content-type': 'application/json' }, Buffer.from('{}')],
+            ['too large', m.headers, Buffer.alloc(2048, 0x20)],
+          ];
+          for (const [what, headers, body] of cases) {
+            const local = await ingress.post(headers, body);
+            const http = await overHttp(ingress.url, headers, body);
+            expect(
+              {
+                status: local.status,
+                type: local.headers['content-type'] ?? null,
+                body: local.body.toString(),
+              },
+              `${what}, problems ${problems}`,
+            ).toEqual(http);
+          }
+          expect(published).toHaveLength(2);
+          expect(published[0]).toEqual(published[1]);
+          expect(published[0]?.subject).toBe('café ✓');
+          if (!problems)
+            expect(published[0]?.extensions).toMatchObject({ traceparent: tp, tracestate: 'k=v' });
+          fail = true;
+          const local = await ingress.post(m.headers, m.body);
+          const http = await overHttp(ingress.url, m.headers, m.body);
+          expect({ ...http, body: http.body.replace(/"detail":"[^"]*"/, '') }).toEqual({
+            status: local.status,
+            type: local.headers['content-type'] ?? null,
+            body: local.body.toString().replace(/"detail":"[^"]*"/, ''),
+          });
+          expect(local.status).toBe(500);
+        } finally {
+          await ingress.close();
+        }
+      }
+    });
+
+    it('rejects once the ingress is closed, as a refused connection', async () => {
+      const ingress = await start(false, async () => {});
+      await ingress.close();
+      const m = toBinary(testEvent());
+      await expect(ingress.post(m.headers, m.body)).rejects.toBeInstanceOf(IngressClosedError);
+    });
   });
 });

@@ -17,7 +17,13 @@
  * kept as the message's trace headers (trace-context.ts). `problems: true` (sluice): RFC 9457
  * problem+json bodies and the `/<namespace>/<broker>` path too. Both log why an event was refused.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import {
@@ -54,10 +60,29 @@ export interface IngressOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/** What the ingress answered a POST: its status, headers and body (empty for 202 and upstream's bare statuses). */
+export interface IngressAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
 export interface Ingress {
   readonly url: string;
   readonly port: number;
+  /**
+   * The answer a POST of `headers` (lower-case names, header strings) and `body` to `/` gets, without the
+   * HTTP: the same parse, checks, log lines and durable publish. The broker's dispatchers send their replies
+   * through it when the reply URL is this ingress (upstream's dispatcher POSTs them to BROKER_INGRESS_URL, a
+   * loopback round trip here). Rejects, as a refused connection would fail, once the ingress is closed.
+   */
+  post(headers: Readonly<Record<string, string>>, body: Buffer): Promise<IngressAnswer>;
   close(): Promise<void>;
+}
+
+/** The ingress was closed: what a POST to it meets (the HTTP path: a refused connection). */
+export class IngressClosedError extends Error {
+  override name = 'IngressClosedError';
 }
 
 const TYPE_BASE = 'https://sluice.dev/problems/';
@@ -78,6 +103,15 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       res.writeHead(status, { 'content-type': PROBLEM_CONTENT_TYPE, ...headers }).end(problemBody(p));
     else res.writeHead(status, headers).end();
   };
+  /** `send`'s answer as data, for `post`. */
+  const answerOf = (refusal: Refusal): IngressAnswer =>
+    problems
+      ? {
+          status: refusal.status,
+          headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...refusal.headers },
+          body: Buffer.from(problemBody(refusal.problem)),
+        }
+      : { status: refusal.status, headers: { ...refusal.headers }, body: EMPTY };
   // Slow clients (a header or body trickling in) are cut off at a bound: node answers 408 and closes.
   const server: Server = createServer(
     {
@@ -155,12 +189,23 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       }
       chunks.push(chunk);
     }
-    const body = Buffer.concat(chunks);
+    const refusal = await admit(req.headers, Buffer.concat(chunks), path, req.rawHeaders);
+    if (refusal === undefined) res.writeHead(202).end();
+    else send(res, refusal.status, refusal.problem, refusal.headers);
+  }
+
+  /** An event's POST once its body is read: undefined when published (202), else the refusal to answer. */
+  async function admit(
+    headers: IncomingHttpHeaders,
+    body: Buffer,
+    path: string,
+    rawHeaders: readonly string[] | undefined,
+  ): Promise<Refusal | undefined> {
     let event: CloudEvent;
     try {
       // As eventing-rabbitmq's ingress (sdk-go binding.ToEvent): values as sent, data as the exact bytes.
-      event = receiveVerbatim(req.headers, body, { rawHeaders: req.rawHeaders }).event;
-      if (options.httpTraceContext === true) event = traceAtIngress(event, req.headers);
+      event = receiveVerbatim(headers, body, rawHeaders === undefined ? undefined : { rawHeaders }).event;
+      if (options.httpTraceContext === true) event = traceAtIngress(event, headers);
     } catch (err) {
       const answer = toProblem(err, path);
       if (answer.status >= 500) throw err;
@@ -168,8 +213,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
         'event.action': 'ingress-refused',
         'http.response.status_code': answer.status,
       });
-      send(res, answer.status, answer.problem);
-      return;
+      return { status: answer.status, problem: answer.problem };
     }
     try {
       await options.publish(event);
@@ -178,20 +222,38 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
         `broker ingress could not durably accept ${event.type} ${event.id}: ${(err as Error).message}`,
         { ...eventLogFields(event), 'event.action': 'ingress-failed' },
       );
-      send(
-        res,
-        500,
-        problem(
+      return {
+        status: 500,
+        problem: problem(
           500,
           'Broker Unavailable',
           'broker-unavailable',
           `the event was not accepted: ${(err as Error).message}`,
           path,
         ),
-      );
-      return;
+      };
     }
-    res.writeHead(202).end();
+    return undefined;
+  }
+
+  let closed = false;
+  /** `handle`'s answer to a POST to `/` whose body has been read, as data (Ingress#post). */
+  async function post(headers: Readonly<Record<string, string>>, body: Buffer): Promise<IngressAnswer> {
+    if (closed) throw new IngressClosedError('the broker ingress is closed');
+    if (body.length > maxBody) {
+      const answer = toProblem(new InvalidEventError(`event larger than ${maxBody} bytes`, [], 413), '/');
+      return answerOf({ status: answer.status, problem: answer.problem, headers: { connection: 'close' } });
+    }
+    try {
+      const refusal = await admit(headers, body, '/', undefined);
+      return refusal === undefined ? ACCEPTED : answerOf(refusal);
+    } catch (err) {
+      options.log.error(`broker ingress failed: ${String(err)}`);
+      return answerOf({
+        status: 500,
+        problem: problem(500, 'Internal Error', 'internal', 'the broker ingress failed'),
+      });
+    }
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -205,13 +267,24 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
   return {
     url: `http://${options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host}:${port}/`,
     port,
+    post,
     close: () =>
       new Promise<void>((resolve) => {
+        closed = true;
         server.close(() => resolve());
         server.closeIdleConnections();
       }),
   };
 }
+
+interface Refusal {
+  readonly status: number;
+  readonly problem: Problem;
+  readonly headers?: Record<string, string>;
+}
+
+const EMPTY = Buffer.alloc(0);
+const ACCEPTED: IngressAnswer = Object.freeze({ status: 202, headers: Object.freeze({}), body: EMPTY });
 
 function problem(status: number, title: string, type: string, detail: string, instance?: string): Problem {
   return {
