@@ -36,6 +36,7 @@ import {
 } from 'amqplib';
 import type { CloudEvent, Logger } from '../../../functions/runtime/src/index.ts';
 import { fromAmqp, toAmqp } from '../wire.ts';
+import { AckBatcher } from './ack-batcher.ts';
 import {
   BackendError,
   type BrokerBackend,
@@ -66,6 +67,8 @@ interface Consumer {
   readonly workers: Workers;
   readonly handler: MessageHandler;
   channel?: Channel;
+  /** Its channel's acks, sent once per event-loop turn (ack-batcher.ts). */
+  acks?: AckBatcher<ConsumeMessage>;
   tag?: string;
   /** Messages delivered to it and not settled yet. */
   held: number;
@@ -417,6 +420,8 @@ export class RabbitmqBackend implements BrokerBackend {
     const { channel, tag } = c;
     if (channel !== undefined && tag !== undefined) await channel.cancel(tag).catch(() => {});
     await Promise.allSettled([...c.running]);
+    // The acks of the last handlers go before the close, which would requeue their messages.
+    c.acks?.flush();
     delete c.channel;
     await channel?.close().catch(() => {});
   }
@@ -456,13 +461,23 @@ export class RabbitmqBackend implements BrokerBackend {
       );
     });
     c.channel = ch;
+    const acks = new AckBatcher<ConsumeMessage>(ch);
+    c.acks = acks;
     await ch.prefetch(c.prefetch);
-    const reply = await ch.consume(c.queue, (msg) => this.#onMessage(ch, state, c, msg), { noAck: false });
+    const reply = await ch.consume(c.queue, (msg) => this.#onMessage(acks, state, c, msg), {
+      noAck: false,
+    });
     c.tag = reply.consumerTag;
   }
 
-  #onMessage(ch: Channel, state: { readonly open: boolean }, c: Consumer, msg: ConsumeMessage | null): void {
+  #onMessage(
+    acks: AckBatcher<ConsumeMessage>,
+    state: { readonly open: boolean },
+    c: Consumer,
+    msg: ConsumeMessage | null,
+  ): void {
     if (msg === null) return; // consumer cancelled by the server (queue deleted)
+    acks.delivered(msg);
     let event: CloudEvent | undefined;
     try {
       event = fromAmqp(msg);
@@ -473,7 +488,7 @@ export class RabbitmqBackend implements BrokerBackend {
     }
     if (event === undefined) {
       // As the upstream dispatcher: an unparsable message is acked and dropped.
-      safe(() => ch.ack(msg));
+      acks.ack(msg);
       return;
     }
     const e = event;
@@ -481,7 +496,7 @@ export class RabbitmqBackend implements BrokerBackend {
     const ack = (): void => {
       if (acked) return;
       acked = true;
-      safe(() => ch.ack(msg));
+      acks.ack(msg);
     };
     const delivery = { redelivered: msg.fields.redelivered, ack };
     c.held++;
@@ -494,7 +509,7 @@ export class RabbitmqBackend implements BrokerBackend {
         await c.handler(e, delivery);
       })
       .then(ack, () => {
-        if (!acked) safe(() => ch.nack(msg, false, true));
+        if (!acked) acks.nack(msg, true);
       });
     const tracked = run.finally(() => {
       c.held--;
@@ -512,6 +527,7 @@ export class RabbitmqBackend implements BrokerBackend {
       if (c.channel !== undefined && c.tag !== undefined) await c.channel.cancel(c.tag).catch(() => {});
     }
     await Promise.allSettled([...this.#inFlight]);
+    for (const c of this.#consumers) c.acks?.flush();
     this.#model = undefined;
     this.#publishingModel = undefined;
     this.#publisher = undefined;
@@ -560,14 +576,6 @@ export class RabbitmqBackend implements BrokerBackend {
     }
     const ch = this.#consumers.find((c) => c.queue === target.queue)?.channel;
     ch?.ack({ fields: { deliveryTag: 999_999_999 } } as ConsumeMessage);
-  }
-}
-
-function safe(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // The channel died with its connection: the message is requeued by RabbitMQ and delivered again.
   }
 }
 
