@@ -14,8 +14,9 @@ import { type EventingManifests, startBroker } from '../../eventing/src/index.ts
 import { JsonLogger } from '../../functions/runtime/src/index.ts';
 import { loadKnativeService } from '../../platform/local/src/knative-service.ts';
 import { containerHeapArgs } from '../../platform/local/src/process-host.ts';
+import { freePort } from '../../platform/test-servers/ports.ts';
 import { cpuTicksFromStat } from './broker-bench.ts';
-import { freePort, ROOT } from './servers.ts';
+import { ROOT } from './servers.ts';
 
 const STOP_TIMEOUT_MS = 15_000;
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;

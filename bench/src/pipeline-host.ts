@@ -21,6 +21,7 @@ import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { type DocumentStore, openStore } from '../../functions/runtime/src/index.ts';
 import { type DevStoreServer, startDevStoreServer } from '../../platform/local/src/dev-store-server.ts';
+import { freePort } from '../../platform/test-servers/ports.ts';
 import {
   type BrokerChild,
   closeServer,
@@ -47,7 +48,7 @@ import {
   storeCallsByCollection,
   tenthRates,
 } from './pipeline-bench.ts';
-import { freePort, ROOT } from './servers.ts';
+import { ROOT } from './servers.ts';
 import { percentile } from './stats.ts';
 
 const ACCOUNTS = 100;

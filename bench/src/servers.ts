@@ -6,9 +6,9 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../../platform/test-servers/ports.ts';
 import { EVENT_BODY, EVENT_HEADERS } from './event.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -94,17 +94,6 @@ export const SERVERS: readonly ServerSpec[] = [
     env: { ...OURS_ENV, FUNCTION_DIR: FIXTURE_DIR },
   },
 ];
-
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
-}
 
 let sequence = 0;
 

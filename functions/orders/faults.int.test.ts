@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
 import { contractManifests, quietLog } from '../../eventing/src/testing/manifests.ts';
 import { type FerretdbProcess, startFerretdb } from '../../platform/test-servers/ferretdb.ts';
-import { freePort } from '../../platform/test-servers/ports.ts';
+import { freePort, freePorts } from '../../platform/test-servers/ports.ts';
 import { type CloudEvent, type DocumentStore, openStore, toBinary } from '../runtime/src/index.ts';
 import { type SpawnedFunction, spawnFunction, waitFor } from '../runtime/test/support.ts';
 
@@ -79,14 +79,15 @@ describe("billing's store down: 503, retried with backoff, billed once when it r
 
   beforeAll(async () => {
     ferret = await startFerretdb();
-    billing = spawnFunction(join(ROOT, 'functions/orders/billing'), await freePort(), {
+    const [billingPort, sinkPort] = await freePorts(2);
+    billing = spawnFunction(join(ROOT, 'functions/orders/billing'), billingPort, {
       MONGODB_URL: ferret.url,
       MONGODB_DB: 'billing',
       K_SERVICE: 'billing',
       STORE_TIMEOUT_SECONDS: '1',
       LOG_LEVEL: 'info',
     });
-    sink = spawnFunction(join(ROOT, 'functions/platform/dead-letter-sink'), await freePort(), {
+    sink = spawnFunction(join(ROOT, 'functions/platform/dead-letter-sink'), sinkPort, {
       MONGODB_URL: inject('mongodbUrl'),
       MONGODB_DB: sinkDb,
       K_SERVICE: 'dead-letter-sink',

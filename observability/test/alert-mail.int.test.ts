@@ -7,12 +7,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../functions/runtime/test/support.ts';
+import { freePort } from '../../platform/test-servers/ports.ts';
 
 const CONFIG = resolve(import.meta.dirname, '../k8s/alertmanager/alertmanager.yml');
 const BIN = process.env.ALERTMANAGER_BIN || 'prometheus-alertmanager';
@@ -20,17 +21,6 @@ const BIN = process.env.ALERTMANAGER_BIN || 'prometheus-alertmanager';
 interface Mail {
   readonly to: string[];
   readonly data: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
 }
 
 describe('Alertmanager mails the on-call address', () => {
@@ -57,8 +47,9 @@ describe('Alertmanager mails the on-call address', () => {
         });
       },
     });
-    const smtpPort = await freePort();
-    await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', r));
+    // In this process: it listens on 0 and the kernel's choice is read back, no port to race for.
+    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+    const smtpPort = (smtp.server.address() as AddressInfo).port;
     dir = mkdtempSync(join(tmpdir(), 'sluice-am-'));
     const config = readFileSync(CONFIG, 'utf8')
       .replace(/smtp_smarthost: .*/, `smtp_smarthost: 127.0.0.1:${smtpPort}`)

@@ -18,7 +18,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'amqplib';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 
 /** Where Debian installs the server's own scripts (RABBITMQ_BIN_DIR to use another installation). */
 export const RABBITMQ_BIN_DIR = process.env.RABBITMQ_BIN_DIR ?? '/usr/lib/rabbitmq/bin';
@@ -50,7 +50,7 @@ export async function startRabbitmqNode(): Promise<RabbitmqNode | SkippedNode> {
     return { skipped: `no rabbitmq-server in ${RABBITMQ_BIN_DIR} (Debian: apt-get install rabbitmq-server)` };
   const dir = await mkdtemp(join(tmpdir(), 'sluice-rabbitmq-node-'));
   const name = `sluice-test-${process.pid}-${randomBytes(3).toString('hex')}@localhost`;
-  const [port, distPort] = [await freePort(), await freePort()];
+  const [port, distPort] = await freePorts(2);
   const home = join(dir, 'home');
   await mkdir(home);
   await mkdir(join(dir, 'mnesia'));

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseEventingManifests, type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
-import { freePort } from '../../../platform/test-servers/ports.ts';
+import { freePorts } from '../../../platform/test-servers/ports.ts';
 import {
   isSkipped,
   type RabbitmqNode,
@@ -108,9 +108,9 @@ describe('the banking pipeline on a RabbitMQ node restarted mid-run', () => {
       return;
     }
     node = started;
-    const ports = Object.fromEntries(
-      await Promise.all(Object.keys(FUNCTIONS).map(async (n) => [n, await freePort()] as const)),
-    ) as Record<FunctionName, number>;
+    const names = Object.keys(FUNCTIONS);
+    const free = await freePorts(names.length);
+    const ports = Object.fromEntries(names.map((n, i) => [n, free[i]])) as Record<FunctionName, number>;
     const urlOf = (name: string) => `http://127.0.0.1:${ports[name as FunctionName]}`;
     await Promise.all(
       (Object.keys(FUNCTIONS) as FunctionName[]).map((n) =>

@@ -6,24 +6,16 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../../platform/test-servers/ports.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const DB = `bundle_${process.pid}`;
 let dir: string;
 let child: ChildProcess | undefined;
 let url: string;
-
-const freePort = (): Promise<number> =>
-  new Promise((done) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => done(port));
-    });
-  });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-processor-image-'));

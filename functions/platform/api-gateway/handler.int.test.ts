@@ -7,29 +7,19 @@
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, connect, createServer as createTcpServer } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
 import { contractManifests, quietLog } from '../../../eventing/src/testing/manifests.ts';
 import { startTestSink, type TestSink } from '../../../eventing/src/testing/test-sink.ts';
+import { freePort } from '../../../platform/test-servers/ports.ts';
 import { type SpawnedFunction, spawnFunction, waitFor } from '../../runtime/test/support.ts';
 
 const EVENT_TYPE = 'dev.sluice.test.gateway.v1';
 const OPS_TOKEN = 'test-ops-token-0123456789';
 const BIG_TOTAL = 64 * 1024 * 1024;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createTcpServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The upstream Service behind the gateway, with one path per behaviour under test. */
 interface Upstream {

@@ -5,13 +5,12 @@
  * never logged), quotes published as events, search built from them (all terms, accents both ways), and
  * the index dropped and rebuilt by replaying the events (lib/reindex.ts, `make quotes-reindex`).
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
 import { contractManifests, quietLog } from '../../../eventing/src/testing/manifests.ts';
 import { startTestSink, type TestSink } from '../../../eventing/src/testing/test-sink.ts';
+import { freePorts } from '../../../platform/test-servers/ports.ts';
 import { type DocumentStore, loadSchemas, MongoDocumentStore } from '../../runtime/src/index.ts';
 import { type SpawnedFunction, spawnFunction, waitFor } from '../../runtime/test/support.ts';
 import { brokerPublisher } from './publisher.ts';
@@ -21,14 +20,6 @@ import { reindex } from './reindex.ts';
 const ADMIN_KEY = `admin-${'k'.repeat(40)}`;
 const PASSWORD = 'correct horse battery staple';
 const DB = `quotes_it_${process.pid}_${Date.now().toString(36)}`;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
   method: 'POST',
@@ -55,9 +46,17 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
     const mongodbUrl = inject('mongodbUrl');
     const base = { MONGODB_URL: mongodbUrl, MONGODB_DB: DB, LOG_LEVEL: 'info' };
     sink = await startTestSink();
-    search = spawnFunction(join(import.meta.dirname, '../search'), await freePort(), {
+    // The three ports taken together. The broker (which listens on 0 itself) resolves search's URL when
+    // it starts and quotes needs the broker's, so search and users start first and quotes after the broker.
+    const [searchPort, usersPort, quotesPort] = await freePorts(3);
+    search = spawnFunction(join(import.meta.dirname, '../search'), searchPort, {
       ...base,
       K_SERVICE: 'search',
+    });
+    users = spawnFunction(join(import.meta.dirname, '../users'), usersPort, {
+      ...base,
+      K_SERVICE: 'users',
+      QUOTES_ADMIN_KEY: ADMIN_KEY,
     });
     broker = await startBroker({
       manifests: contractManifests([
@@ -70,12 +69,7 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
       instance: `quotes-${process.pid}-${Date.now().toString(36)}`,
       log: quietLog,
     });
-    users = spawnFunction(join(import.meta.dirname, '../users'), await freePort(), {
-      ...base,
-      K_SERVICE: 'users',
-      QUOTES_ADMIN_KEY: ADMIN_KEY,
-    });
-    quotes = spawnFunction(join(import.meta.dirname, '../quotes'), await freePort(), {
+    quotes = spawnFunction(join(import.meta.dirname, '../quotes'), quotesPort, {
       ...base,
       K_SERVICE: 'quotes',
       BROKER_URL: broker.url,

@@ -16,7 +16,7 @@ import { request } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort } from '../../test-servers/ports.ts';
+import { freePorts } from '../../test-servers/ports.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const TOOLS_MODULE = join(REPO_ROOT, 'platform', 'tools', 'kubernetes');
@@ -175,7 +175,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   };
 
   try {
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [etcdClient, etcdPeer, apiPort] = await freePorts(3);
     const token = randomBytes(32).toString('hex');
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const certDir = join(dir, 'pki');

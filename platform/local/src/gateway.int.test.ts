@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpDocumentStore } from '../../../functions/runtime/test/support.ts';
+import { freePort } from '../../test-servers/ports.ts';
 import { startEventingBroker } from './eventing-broker.ts';
 import { operatorView } from './operator-view.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
-import { allocatePort } from './process-host.ts';
 import { until } from './testing/http-events.ts';
 import { RecordingLogger } from './testing/recording-logger.ts';
 
@@ -25,7 +25,7 @@ describe('make dev: the gateway is the one public entry, with the repository rou
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-gw-dev-'));
-    const port = await allocatePort();
+    const port = await freePort();
     // The broker starts only when the test says so: a request that reaches the gateway before that is held,
     // and the gateway must still start with the broker's URL (its env is complete only once the broker is up).
     let releaseBroker: () => void = () => {};

@@ -7,10 +7,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ECS_VERSION } from '../../../functions/runtime/src/index.ts';
+import { freePorts } from '../../test-servers/ports.ts';
 import {
   type FunctionHost,
   type FunctionInstance,
@@ -109,7 +109,10 @@ export class ProcessFunctionHost implements FunctionHost {
   async start(req: InstanceStartRequest): Promise<FunctionInstance> {
     const { service, instanceId } = req;
     await this.#envComplete;
-    const port = await allocatePort();
+    // A fixed metrics port from the manifest (the cluster's pod has it to itself) would clash here; both
+    // ports are taken together so they cannot be the same one.
+    const wantsMetrics = service.env.METRICS_PORT !== undefined;
+    const [port, metricsPort] = await freePorts(wantsMetrics ? 2 : 1);
     const env: Record<string, string> = {};
     for (const key of BASE_ENV) {
       const v = this.#env[key];
@@ -121,8 +124,6 @@ export class ProcessFunctionHost implements FunctionHost {
       const v = this.#env[key];
       if (v !== undefined && v !== '') env[key] = v;
     }
-    // A fixed metrics port from the manifest (the cluster's pod has it to itself) would clash here.
-    const metricsPort = service.env.METRICS_PORT === undefined ? undefined : await allocatePort();
     if (metricsPort !== undefined) env.METRICS_PORT = String(metricsPort);
     Object.assign(env, {
       FUNCTION_DIR: service.functionDir,
@@ -250,21 +251,5 @@ export function probe(url: string, timeoutMs = 1000): Promise<number> {
     req.on('timeout', () => req.destroy());
     req.on('error', () => done(0));
     req.end();
-  });
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). */
-export function allocatePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() =>
-        typeof address === 'object' && address !== null
-          ? done(address.port)
-          : fail(new Error('no port allocated')),
-      );
-    });
   });
 }

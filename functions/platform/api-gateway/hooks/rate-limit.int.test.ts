@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../../../../platform/test-servers/ports.ts';
 import { type SpawnedFunction, spawnFunction, waitFor } from '../../../runtime/test/support.ts';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -21,14 +22,6 @@ const BUCKET = `it-${process.pid}-${Date.now().toString(36)}`;
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-/** n distinct free ports: held open together, so the kernel cannot hand one out twice (EADDRINUSE). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = Array.from({ length: n }, () => createServer());
-  const urls = await Promise.all(servers.map(listen));
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return urls.map((url) => Number(new URL(url).port));
 }
 
 describe('token-bucket through Redis, shared by two gateway instances', () => {
@@ -71,16 +64,16 @@ routes:
     rateLimit: {hook: token-bucket, key: principal, config: {limit: 10, period: 1m, bucket: ${BUCKET}}}
 `,
     );
-    const ports = await freePorts(4);
-    for (let i = 0; i < 2; i++) {
+    // Both gateway ports at once; each metrics server listens on 0 and reports its port in "function ready".
+    for (const port of await freePorts(2)) {
       gateways.push(
-        spawnFunction(join(import.meta.dirname, '..'), ports[2 * i] as number, {
+        spawnFunction(join(import.meta.dirname, '..'), port, {
           K_SERVICE: 'api-gateway',
           GATEWAY_ROUTES_DIR: dir,
           SLUICE_SERVICE_URLS: JSON.stringify({ quotes: upstreamUrl, users: verifierUrl }),
           REDIS_URL,
           OTEL_SDK_DISABLED: 'false',
-          METRICS_PORT: String(ports[2 * i + 1]),
+          METRICS_PORT: '0',
         }),
       );
     }
