@@ -58,7 +58,15 @@ describe('PingRunner', () => {
     const start = Date.parse('2026-03-01T12:00:30.000Z');
     const clock = new ManualWallClock(start);
     const sent: CloudEvent[] = [];
-    const runner = new PingRunner({ source: source(), log, clock, send: async (e) => (sent.push(e), true) });
+    const runner = new PingRunner({
+      source: source(),
+      log,
+      clock,
+      send: async (e) => {
+        sent.push(e);
+        return true;
+      },
+    });
     runner.start();
     clock.advanceTo(Date.parse('2026-03-01T12:00:59.999Z'));
     expect(sent).toHaveLength(0);

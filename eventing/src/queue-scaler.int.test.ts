@@ -76,15 +76,15 @@ describe('dispatcher scaled on queue depth (ScaledObject, RabbitMQ)', () => {
       log: new JsonLogger({
         serviceName: 'test-broker',
         sink: {
-          write: (chunk: string) => (
+          write: (chunk: string) => {
             lines.push(
               ...chunk
                 .split('\n')
                 .filter(Boolean)
                 .map((l) => JSON.parse(l)),
-            ),
-            true
-          ),
+            );
+            return true;
+          },
         },
       }),
     });
