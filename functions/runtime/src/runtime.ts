@@ -77,6 +77,8 @@ export async function startFunction(
     ttlSeconds: config.idempotencyTtlSeconds,
     lockSeconds: config.idempotencyLockSeconds,
     storeTimeoutSeconds: config.storeTimeoutSeconds,
+    // One round trip for the claims (and completions) of every event that arrived in the same turn.
+    batchInserts: store.kind !== 'memory',
   });
   const invoker = new Invoker({
     fn,

@@ -11,7 +11,8 @@ import { toBinary, toStructured } from '../src/cloudevent/encode.ts';
 
 // Runtime internals that tests elsewhere (the local platform's dev store) exercise through this kit.
 export { HttpDocumentStore } from '../src/adapters/http/http-document-store.ts';
-export { IdempotencyGuard } from '../src/idempotency/idempotency-store.ts';
+export { describeIdempotencyGuard } from '../src/idempotency/idempotency-guard.contract.ts';
+export { ExpiryMode, IdempotencyGuard } from '../src/idempotency/idempotency-store.ts';
 export { describeDocumentStoreContract } from '../src/ports/document-store.contract.ts';
 
 import { receive, STRUCTURED_CONTENT_TYPE } from '../src/cloudevent/receive.ts';

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../../functions/runtime/src/index.ts';
 import {
   describeDocumentStoreContract,
+  describeIdempotencyGuard,
+  ExpiryMode,
   HttpDocumentStore,
   IdempotencyGuard,
 } from '../../../functions/runtime/test/support.ts';
@@ -20,6 +22,24 @@ describeDocumentStoreContract('http adapter on the dev store server', async () =
     },
   };
 });
+
+// The guard as `make dev` runs it on the dev store: its inserts of one turn in one bulkWrite.
+describeIdempotencyGuard(
+  'the dev store over HTTP',
+  async () => {
+    const server = await startDevStoreServer();
+    const store = new HttpDocumentStore(server.url, { token: server.token });
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        await server.close();
+      },
+    };
+  },
+  { expiry: ExpiryMode.purge },
+  { batchInserts: true },
+);
 
 describe('HttpDocumentStore', () => {
   let server: DevStoreServer;

@@ -24,12 +24,15 @@ function claimed(result: ClaimResult): Extract<ClaimResult, { kind: 'claimed' }>
   return result;
 }
 
+/** `guardOptions`: given to every guard of the run (e.g. `batchInserts`, as the runtime sets it for a network store). */
 export function describeIdempotencyGuard(
   name: string,
   open: () => Promise<GuardSubject>,
   expected: { readonly expiry: ExpiryMode },
+  guardOptions: IdempotencyOptions = {},
 ): void {
-  describe(`IdempotencyGuard on ${name}`, () => {
+  const batched = guardOptions.batchInserts === true ? ', inserts batched' : '';
+  describe(`IdempotencyGuard on ${name}${batched}`, () => {
     let subject: GuardSubject;
     let n = 0;
     beforeAll(async () => {
@@ -49,6 +52,7 @@ export function describeIdempotencyGuard(
           lockSeconds: 5,
           ttlSeconds: 60,
           collection,
+          ...guardOptions,
           ...options,
         });
       const guard = make();

@@ -1,24 +1,30 @@
 import { inject } from 'vitest';
 import { MongoDocumentStore } from '../adapters/mongodb/mongo-document-store.ts';
-import { describeIdempotencyGuard } from './idempotency-guard.contract.ts';
+import { describeIdempotencyGuard, type GuardSubject } from './idempotency-guard.contract.ts';
 import { ExpiryMode } from './idempotency-store.ts';
 
 // FerretDB 1.24 unless MONGODB_URL names a real MongoDB (docs/ferretdb.md): FerretDB has no TTL
 // indexes, so its records are purged; MongoDB's TTL monitor removes them.
 const ferretdb = inject('mongodbManaged');
+const name = ferretdb ? 'FerretDB 1.24' : 'MONGODB_URL';
+const expected = { expiry: ferretdb ? ExpiryMode.purge : ExpiryMode.ttlIndex };
 
-describeIdempotencyGuard(
-  ferretdb ? 'FerretDB 1.24' : 'MONGODB_URL',
-  async () => {
-    const store = await MongoDocumentStore.connect(inject('mongodbUrl'), `idem_${process.pid}_${Date.now()}`);
-    await store.ping();
-    return {
-      store,
-      close: async () => {
-        await store.db.dropDatabase();
-        await store.close();
-      },
-    };
-  },
-  { expiry: ferretdb ? ExpiryMode.purge : ExpiryMode.ttlIndex },
-);
+let databases = 0;
+async function open(): Promise<GuardSubject> {
+  const store = await MongoDocumentStore.connect(
+    inject('mongodbUrl'),
+    `idem_${process.pid}_${Date.now()}_${databases++}`,
+  );
+  await store.ping();
+  return {
+    store,
+    close: async () => {
+      await store.db.dropDatabase();
+      await store.close();
+    },
+  };
+}
+
+describeIdempotencyGuard(name, open, expected);
+// As the runtime runs it on a store across the network: the inserts of one turn in one bulkWrite.
+describeIdempotencyGuard(name, open, expected, { batchInserts: true });

@@ -9,6 +9,13 @@ describeIdempotencyGuard(
   { expiry: ExpiryMode.purge },
 );
 
+describeIdempotencyGuard(
+  'the memory store',
+  async () => ({ store: new MemoryDocumentStore(), close: async () => {} }),
+  { expiry: ExpiryMode.purge },
+  { batchInserts: true },
+);
+
 describe('IdempotencyGuard records', () => {
   it('are a chain of generations, each written once: claim, then its ending', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');

@@ -22,6 +22,7 @@ import {
   IdempotencyStatus,
   type StoredOutcome,
 } from '../ports/idempotency-store.ts';
+import { InsertBatch } from './insert-batch.ts';
 
 export interface IdempotencyOptions {
   /** How long a key's records are honoured, from its first claim. @default 86400 (24 h) */
@@ -34,6 +35,11 @@ export interface IdempotencyOptions {
   readonly collection?: string;
   /** Injected clock for tests. @default Date.now */
   readonly now?: () => number;
+  /**
+   * Send the inserts of one event-loop turn as one unordered bulkWrite (insert-batch.ts): for a store
+   * across the network, where each call is a round trip. @default false (an in-process store)
+   */
+  readonly batchInserts?: boolean;
 }
 
 export type IdempotencyConfig = Readonly<Required<IdempotencyOptions>>;
@@ -44,6 +50,7 @@ export const IDEMPOTENCY_DEFAULTS: IdempotencyConfig = {
   storeTimeoutSeconds: 5,
   collection: 'sluice_idempotency',
   now: Date.now,
+  batchInserts: false,
 };
 
 /** How expired records leave the store: decided by `init()`, from what the store supports. */
@@ -83,6 +90,7 @@ export class IdempotencyGuard {
   readonly #records: Collection<RecordDoc>;
   readonly #config: IdempotencyConfig;
   readonly #functionName: string;
+  readonly #batch: InsertBatch<RecordDoc> | undefined;
 
   constructor(store: DocumentStore, functionName: string, options: IdempotencyOptions = {}) {
     this.#config = {
@@ -91,11 +99,15 @@ export class IdempotencyGuard {
       storeTimeoutSeconds: options.storeTimeoutSeconds ?? IDEMPOTENCY_DEFAULTS.storeTimeoutSeconds,
       collection: options.collection ?? IDEMPOTENCY_DEFAULTS.collection,
       now: options.now ?? IDEMPOTENCY_DEFAULTS.now,
+      batchInserts: options.batchInserts ?? IDEMPOTENCY_DEFAULTS.batchInserts,
     };
     this.#functionName = functionName;
     this.#records = store.collection(this.#config.collection, {
       timeoutMs: this.#config.storeTimeoutSeconds * 1000,
     });
+    this.#batch = this.#config.batchInserts
+      ? new InsertBatch(this.#records, recordSize, (err) => err instanceof DuplicateKeyError)
+      : undefined;
   }
 
   get config(): IdempotencyConfig {
@@ -221,6 +233,7 @@ export class IdempotencyGuard {
 
   /** True when `doc` was inserted, false when its `_id` was taken. One `then`, no async frame: twice per event. */
   #insert(doc: RecordDoc): Promise<boolean> {
+    if (this.#batch !== undefined) return this.#batch.insert(doc);
     return this.#records.insertOne(doc).then(inserted, duplicate);
   }
 
@@ -248,6 +261,13 @@ export class IdempotencyGuard {
       ...fields,
     };
   }
+}
+
+/** A record's size, over-estimated cheaply: its fixed fields, and the outcome's texts where it has any. */
+function recordSize(doc: RecordDoc): number {
+  const outcome = doc.outcome;
+  if (outcome === undefined) return 512;
+  return 1024 + (outcome.problem?.length ?? 0) * 3 + (outcome.reply?.data?.length ?? 0) * 3;
 }
 
 const inserted = (): boolean => true;
