@@ -87,3 +87,24 @@ export async function startSystemPlatform(options: SystemPlatformOptions): Promi
     },
   };
 }
+
+/** Statuses the gateway answers while a Service scales from zero: its instance is not taking requests yet. */
+const STARTING = new Set([502, 503, 504]);
+
+/**
+ * Waits until `url` (through the gateway) answers other than "starting", and returns that answer. Every function
+ * starts from zero here, as on the cluster, and a route's `timeout` (10 s for most) is shorter than a cold start on
+ * a loaded machine, where the first request gets 504: a test that means "the Service answers" waits for that
+ * first, then checks the answer. `timeoutMs` bounds a hang, not a start.
+ */
+export async function whenServing(url: string, timeoutMs = 120_000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(url).catch(() => undefined);
+    if (res !== undefined && !STARTING.has(res.status)) return res;
+    await res?.body?.cancel();
+    if (Date.now() > deadline)
+      throw new Error(`${url} still answered ${res?.status ?? 'nothing'} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
