@@ -53,6 +53,16 @@ describe('InsertBatch', () => {
     expect(calls).toEqual(['bulkWrite', 'bulkWrite', 'insertOne']);
   });
 
+  it('reads the duplicates of a batch by index, in whatever order the store lists them', async () => {
+    const collection: Pick<Collection<Doc>, 'bulkWrite' | 'insertOne'> = {
+      bulkWrite: async () => ({ duplicateKeyIndexes: [3, 0] }),
+      insertOne: async () => {},
+    };
+    const batch = new InsertBatch(collection, () => 100, isDuplicate);
+    const results = await Promise.all([0, 1, 2, 3].map((i) => batch.insert({ _id: `o${i}` })));
+    expect(results).toEqual([false, true, true, false]);
+  });
+
   /** A collection whose bulkWrite fails with `err`; single inserts go to a real memory store. */
   function failingBatches(err: Error) {
     const inner = new MemoryDocumentStore().collection('f');

@@ -85,12 +85,10 @@ export class InsertBatch<T extends Doc> {
       )
       .then(
         ({ duplicateKeyIndexes }) => {
-          let d = 0;
-          for (let i = 0; i < batch.length; i++) {
-            const taken = duplicateKeyIndexes[d] === i;
-            if (taken) d++;
-            (batch[i] as Pending<T>).resolve(!taken);
-          }
+          // A Set, not a walk in step: the port says ascending, but a wrong order must not turn a
+          // duplicate into "inserted" (that would run a handler twice).
+          const taken = duplicateKeyIndexes.length === 0 ? undefined : new Set(duplicateKeyIndexes);
+          for (let i = 0; i < batch.length; i++) (batch[i] as Pending<T>).resolve(taken?.has(i) !== true);
         },
         (err: unknown) => {
           // The store is down or did not answer in time: every insert of the batch fails with it, as each
