@@ -26,6 +26,15 @@ describe('dev-store-wire', () => {
     expect(() => encodeDevStore({ doc: { '\0date': '2026-01-01' } })).toThrow(TypeError);
   });
 
+  it('writes and reads plain values as plain JSON, and still tags what a toJSON returns', () => {
+    const doc = { _id: 'a#1', seq: 1, tags: ['x', { y: null }], text: 'back\\u0000slash' };
+    expect(encodeDevStore(doc)).toBe(JSON.stringify(doc));
+    expect(decodeDevStore(encodeDevStore(doc))).toEqual(doc);
+    const wrapped = { inner: { toJSON: () => ({ at: new Date(0) }) } };
+    expect(decodeDevStore(encodeDevStore(wrapped))).toEqual({ inner: { at: new Date(0) } });
+    expect(() => encodeDevStore({ deep: { list: [{ '\0regexp': 1 }] } })).toThrow(TypeError);
+  });
+
   it('throws TypeError for a malformed tagged value', () => {
     expect(() => decodeDevStore('{"a":{"\\u0000date":5}}')).toThrow(TypeError);
   });
