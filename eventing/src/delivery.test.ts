@@ -219,6 +219,23 @@ describe('delivery', () => {
       await expect(sent).rejects.toBeInstanceOf(DeliveryAbortedError);
     });
 
+    it('aborts every delivery in flight on one signal, those that finished before untouched', async () => {
+      let answer = true;
+      const sub = await serve((_req, res) => {
+        if (answer) res.writeHead(202).end(); // the first one; the others never get an answer
+      });
+      const abort = new AbortController();
+      const first = await deliver(sub.url, event, deliveryConfig(undefined), { signal: abort.signal });
+      answer = false;
+      const pending = [1, 2, 3].map(() =>
+        deliver(sub.url, event, deliveryConfig({ retry: 3 }), { signal: abort.signal }),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      abort.abort();
+      for (const p of pending) await expect(p).rejects.toBeInstanceOf(DeliveryAbortedError);
+      expect(first.status).toBe(202);
+    });
+
     it('bounds each attempt by the timeout, body included, and counts it as no answer', async () => {
       const sub = await serve((_req, res) => {
         res.writeHead(200, { 'content-type': 'text/plain' });
