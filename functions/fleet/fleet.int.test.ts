@@ -25,8 +25,6 @@ import { launchBrowser, screenshot } from '../../platform/test-servers/browser.t
 import { DEAD_LETTERS_COLLECTION, type DocumentStore } from '../runtime/src/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-/** The positions source's queue (eventing/manifests/fleet/sources/positions.yaml). */
-const SOURCE_QUEUE = 'sluice.fleet.positions';
 /** The tracker's collections (lib/fleet.ts), read as an operator would. */
 const Collections = { positions: 'fleet_positions', track: 'fleet_track', vehicles: 'fleet_vehicles' };
 /** A raw fix's `_id`: vehicle, then the fix time as 13 digits of epoch ms. */
@@ -73,6 +71,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 
  */
 function simulate(
   args: string[],
+  exchange: string,
   out: string,
   env: Record<string, string>,
   until?: AbortSignal,
@@ -80,7 +79,15 @@ function simulate(
   return new Promise((done, fail) => {
     execFile(
       process.execPath,
-      [join(ROOT, 'functions/fleet/position-simulator/cli.ts'), ...args, '--out', out],
+      // The run's own positions source (startSystemPlatform), not the manifest's exchange other runs share.
+      [
+        join(ROOT, 'functions/fleet/position-simulator/cli.ts'),
+        ...args,
+        '--exchange',
+        exchange,
+        '--out',
+        out,
+      ],
       {
         env: { ...process.env, ...env },
         ...(until === undefined ? { timeout: 120_000 } : { signal: until, killSignal: 'SIGTERM' }),
@@ -110,6 +117,8 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
   let platform: DevPlatform | undefined;
   let broker: RunningBroker | undefined;
   let store: DocumentStore;
+  /** The exchange of this run's `positions` source (startSystemPlatform: a run of its own, not the manifest's). */
+  let positionsExchange: string;
 
   beforeAll(async () => {
     // fleet-web serves its built page, as `make dev` builds it first (fleet.mk).
@@ -119,9 +128,10 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
       rabbitmqUrl: inject('rabbitmqUrl'),
       mongodbUrl: inject('mongodbUrl'),
       log,
-      sources: [{ name: 'positions', queue: SOURCE_QUEUE }],
+      sources: ['positions'],
     });
     ({ platform, broker, store, dir, db } = sys);
+    positionsExchange = sys.sources.get('positions')?.exchange ?? '';
   }, 120_000);
 
   afterAll(async () => {
@@ -144,6 +154,7 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
         '--late-ratio',
         '0.05',
       ],
+      positionsExchange,
       join(dir, 'sent.jsonl'),
       { RABBITMQ_URL: inject('rabbitmqUrl') },
     );
@@ -295,6 +306,7 @@ describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
           '--prefix',
           'w',
         ],
+        positionsExchange,
         join(dir, 'page.jsonl'),
         { RABBITMQ_URL: inject('rabbitmqUrl') },
         stopDriving.signal,

@@ -23,8 +23,6 @@ import { launchBrowser, screenshot } from '../../platform/test-servers/browser.t
 import type { DocumentStore } from '../runtime/src/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-/** The readings source's queue (eventing/manifests/streams/sources/readings.yaml). */
-const SOURCE_QUEUE = 'sluice.streams.readings';
 const WINDOW_MS = 60_000;
 
 /** Wall time that moves when told: the PingSource fires only when the test advances it. */
@@ -78,12 +76,22 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 
   }
 }
 
-/** `make stream` with these arguments: the generator's CLI, writing what it sent to `out`. */
-function stream(args: string[], out: string): Promise<Sent[]> {
+/**
+ * `make stream` with these arguments into `exchange` (the run's own readings source): the generator's CLI, writing
+ * what it sent to `out`.
+ */
+function stream(args: string[], exchange: string, out: string): Promise<Sent[]> {
   return new Promise((done, fail) => {
     execFile(
       process.execPath,
-      [join(ROOT, 'functions/streams/reading-generator/cli.ts'), ...args, '--out', out],
+      [
+        join(ROOT, 'functions/streams/reading-generator/cli.ts'),
+        ...args,
+        '--exchange',
+        exchange,
+        '--out',
+        out,
+      ],
       { env: { ...process.env, RABBITMQ_URL: inject('rabbitmqUrl') }, timeout: 60_000 },
       (err, _stdout, stderr) => {
         if (err !== null) return fail(new Error(`make stream failed: ${stderr}`));
@@ -139,6 +147,8 @@ describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () =>
   let platform: DevPlatform | undefined;
 
   let store: DocumentStore;
+  /** The exchange of this run's `readings` source (startSystemPlatform: a run of its own, not the manifest's). */
+  let readings: string;
 
   beforeAll(async () => {
     sys = await startSystemPlatform({
@@ -146,10 +156,11 @@ describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () =>
       rabbitmqUrl: inject('rabbitmqUrl'),
       mongodbUrl: inject('mongodbUrl'),
       log,
-      sources: [{ name: 'readings', queue: SOURCE_QUEUE }],
+      sources: ['readings'],
       broker: { clock },
     });
     ({ platform, store, dir } = sys);
+    readings = sys.sources.get('readings')?.exchange ?? '';
   }, 120_000);
 
   afterAll(async () => {
@@ -163,6 +174,7 @@ describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () =>
   it('make stream → source → broker → window-aggregator → PingSource tick → window-closer → results-api: exact windows at the gateway', async () => {
     first = await stream(
       ['--sensors', '4', '--rate', '40', '--duration', '3s', '--seed', '11', '--late-ratio', '0'],
+      readings,
       join(dir, 'first.jsonl'),
     );
     const distinct = new Set(first.map((s) => s.id)).size;
@@ -223,6 +235,7 @@ describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () =>
         '--late-ratio',
         '0',
       ],
+      readings,
       join(dir, 'late.jsonl'),
     );
     const ids = new Set(late.map((s) => s.id));

@@ -8,6 +8,7 @@
  *     [--start <ISO date-time>]   event times from there instead of now (readings of a past window: all late)
  *     [--out <file>]              every reading sent, one JSON object a line (what a check compares results with)
  *     [--late-ratio 0.01] [--duplicate-ratio 0.01]
+ *     [--exchange …]              another exchange than sluice.streams.readings (a test run's own source)
  */
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -28,8 +29,10 @@ const { values } = parseArgs({
     'duplicate-ratio': { type: 'string', default: '0.01' },
     start: { type: 'string' },
     out: { type: 'string' },
+    exchange: { type: 'string', default: EXCHANGE },
   },
 });
+const exchange = values.exchange ?? EXCHANGE;
 const url = process.env.RABBITMQ_URL;
 if (!url) {
   process.stderr.write(
@@ -68,7 +71,7 @@ const out = values.out === undefined ? undefined : createWriteStream(values.out)
 // TCP_NODELAY: confirms of publishes made one by one otherwise wait out the server's delayed ACK.
 const connection = await connect(url, { noDelay: true });
 const channel = await connection.createConfirmChannel();
-await channel.assertExchange(EXCHANGE, 'headers', { durable: true, autoDelete: false });
+await channel.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
 const returned = new Set<string>();
 channel.on('return', (msg: { properties: { messageId?: string } }) => {
   if (msg.properties.messageId !== undefined) returned.add(msg.properties.messageId);
@@ -77,7 +80,7 @@ channel.on('return', (msg: { properties: { messageId?: string } }) => {
 const publish = (r: (typeof plan)[number]): Promise<void> =>
   new Promise((resolve, reject) => {
     channel.publish(
-      EXCHANGE,
+      exchange,
       '',
       Buffer.from(JSON.stringify({ value: r.value, unit: r.unit })),
       {
@@ -99,7 +102,7 @@ const publish = (r: (typeof plan)[number]): Promise<void> =>
   });
 
 process.stderr.write(
-  `streaming ${plan.length} readings of ${sensors} sensors for ${values.duration} (seed ${values.seed}) into ${EXCHANGE}\n`,
+  `streaming ${plan.length} readings of ${sensors} sensors for ${values.duration} (seed ${values.seed}) into ${exchange}\n`,
 );
 const counts = { 'on-time': 0, late: 0, duplicate: 0 };
 let i = 0;

@@ -1,14 +1,22 @@
 /**
  * A system's end-to-end tests on the local platform, as `make dev` runs it (the repository's manifests, every
  * function from zero, the gateway) on the test RabbitMQ and FerretDB, with its own database, broker names and
- * temporary folder — and only the system's own RabbitmqSources, so that platforms started by tests running beside
- * it do not take each other's messages (SLUICE_SOURCES).
+ * temporary folder — and only the system's own RabbitmqSources (SLUICE_SOURCES), on an exchange and a queue of the
+ * run's own: two consumers of one queue share its messages, so two runs of one test on the same RabbitMQ (two
+ * checkouts' `make test`, or a test beside `make dev`) would each get about half of what the other's generator
+ * sent, and wait on counts the two halves can still add up to.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'amqplib';
-import { type RunningBroker, type StartBrokerOptions, startBroker } from '../../../../eventing/src/index.ts';
+import {
+  type EventingManifests,
+  loadEventingManifests,
+  type RunningBroker,
+  type StartBrokerOptions,
+  startBroker,
+} from '../../../../eventing/src/index.ts';
 import { type DocumentStore, type Logger, openStore } from '../../../../functions/runtime/src/index.ts';
 import { type DevPlatform, startDevPlatform } from '../platform.ts';
 
@@ -20,8 +28,8 @@ export interface SystemPlatformOptions {
   readonly rabbitmqUrl: string;
   readonly mongodbUrl: string;
   readonly log: Logger;
-  /** The RabbitmqSources this test feeds; their queues are purged first (a queue left by an earlier run would feed it). */
-  readonly sources?: readonly { readonly name: string; readonly queue: string }[];
+  /** The RabbitmqSources this test feeds, by name: each runs on the run's own exchange and queue (`sources`). */
+  readonly sources?: readonly string[];
   /** More of the broker's options (a clock the test moves). */
   readonly broker?: Pick<StartBrokerOptions, 'clock'>;
 }
@@ -33,21 +41,47 @@ export interface SystemPlatform {
   readonly db: string;
   readonly store: DocumentStore;
   readonly dir: string;
+  /** Where the test publishes to each source it feeds: the run's own exchange (and the queue bound to it). */
+  readonly sources: ReadonlyMap<string, { readonly exchange: string; readonly queue: string }>;
   stop(): Promise<void>;
+}
+
+/**
+ * The manifests with the named RabbitmqSources on exchanges and queues of the run (`<manifest's name>.<run>`), as
+ * the broker's own names carry its instance; the other sources are left as they are (they do not run).
+ */
+export function withRunSources(
+  manifests: EventingManifests,
+  names: readonly string[],
+  run: string,
+): EventingManifests {
+  const fed = new Set(names);
+  return {
+    ...manifests,
+    sources: manifests.sources.map((s) =>
+      fed.has(s.name)
+        ? {
+            ...s,
+            predeclared: false,
+            exchangeName: `${s.exchangeName ?? s.queueName}.${run}`,
+            queueName: `${s.queueName}.${run}`,
+          }
+        : s,
+    ),
+  };
 }
 
 export async function startSystemPlatform(options: SystemPlatformOptions): Promise<SystemPlatform> {
   const run = `${options.name}_${process.pid}x${Date.now().toString(36)}`;
   const db = run.replaceAll('-', '_');
   const dir = await mkdtemp(join(tmpdir(), `sluice-${options.name}-`));
-  const sources = options.sources ?? [];
-  if (sources.length > 0) {
-    const conn = await connect(options.rabbitmqUrl);
-    const ch = await conn.createChannel();
-    ch.on('error', () => {});
-    for (const s of sources) await ch.purgeQueue(s.queue).catch(() => undefined);
-    await conn.close().catch(() => undefined);
-  }
+  const names = options.sources ?? [];
+  const manifests = withRunSources(await loadEventingManifests(join(ROOT, 'eventing/manifests')), names, run);
+  const sources = new Map(
+    manifests.sources
+      .filter((s) => names.includes(s.name))
+      .map((s) => [s.name, { exchange: s.exchangeName as string, queue: s.queueName }] as const),
+  );
   const store = (await openStore({ mongodbUrl: options.mongodbUrl, mongodbDb: db })) as DocumentStore;
   let broker: RunningBroker | undefined;
   const platform = await startDevPlatform({
@@ -61,13 +95,13 @@ export async function startSystemPlatform(options: SystemPlatformOptions): Promi
       SLUICE_SCALE_TO_ZERO_AFTER: '60s',
       SLUICE_PROMETHEUS_TARGETS: join(dir, 'targets.json'),
       RABBITMQ_URL: options.rabbitmqUrl,
-      SLUICE_SOURCES: sources.map((s) => s.name).join(','),
+      SLUICE_SOURCES: names.join(','),
       MONGODB_URL: options.mongodbUrl,
       // One database for the run (make dev's MONGODB_DB wins over each Service's own, as here).
       MONGODB_DB: db,
     },
     startBroker: async (ctx) => {
-      broker = await startBroker({ ...ctx, ...options.broker, instance: run });
+      broker = await startBroker({ ...ctx, ...options.broker, manifests, instance: run });
       return broker;
     },
   });
@@ -78,9 +112,21 @@ export async function startSystemPlatform(options: SystemPlatformOptions): Promi
     db,
     store,
     dir,
+    sources,
     async stop() {
       await platform.stop();
       await running.destroy();
+      if (sources.size > 0) {
+        // The source's queue and exchange are the run's: nothing else will read them.
+        const conn = await connect(options.rabbitmqUrl);
+        const ch = await conn.createChannel();
+        ch.on('error', () => {});
+        for (const s of sources.values()) {
+          await ch.deleteQueue(s.queue).catch(() => undefined);
+          await ch.deleteExchange(s.exchange).catch(() => undefined);
+        }
+        await conn.close().catch(() => undefined);
+      }
       await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } }).db?.dropDatabase();
       await store.close();
       await rm(dir, { recursive: true, force: true });
