@@ -165,6 +165,26 @@ describe('WindowStore', () => {
     expect(await windows.late.countDocuments({})).toBe(1);
   });
 
+  it('a stream still delivering is not idle, even when its readings do not move the watermark; once they stop, it closes', async () => {
+    // A slow backlog near the window's end: a reading every 5 s of processing time, each 50 ms later in event time, so the max event
+    // time moves less than a second in the minute. The window is not final while its readings still arrive.
+    let now = T0 + 600_000;
+    const windows = new WindowStore(new MemoryDocumentStore(), { config, now: () => now });
+    for (let i = 0; i < 13; i++) {
+      const r = toSent({ id: `b-${i}`, sensorId: 's-a', offsetMs: 45_000 + i * 50, value: i });
+      expect((await windows.accept(reading(r), r)).kind).toBe('on-time');
+      expect(await closeOnTick(windows, now), `tick at reading ${i}`).toBe(0);
+      now += 5_000;
+    }
+    expect(await windows.seals.countDocuments({})).toBe(0);
+    // The stream stopped: idle for idleAfterMs since its last reading, the watermark follows the clock.
+    now += config.idleAfterMs;
+    expect(await closeOnTick(windows, now)).toBe(1);
+    expect(await windows.windows.findOne({ _id: 's-a|2026-03-01T12:00:00.000Z' })).toMatchObject({
+      count: 13,
+    });
+  });
+
   it('refuses a reading in another unit than the sensor first reported', async () => {
     const windows = new WindowStore(new MemoryDocumentStore(), { config, now: () => T0 });
     const r = toSent({ id: 'x', sensorId: 's-a', offsetMs: 0, value: 1 });

@@ -22,7 +22,8 @@
  *
  * The watermark (max event time) is the one value kept by a conditional update: on FerretDB two racing updates
  * can leave the lower one. That only delays closing (a lower watermark is a more patient one) until the next
- * reading moves it again; no result depends on it, only on the seals and summaries.
+ * reading moves it again; no result depends on it, only on the seals and summaries. Beside it, when a reading
+ * last arrived (`seenAtMs`, to the second), which decides when the stream is idle (windows.ts `watermarkAt`).
  */
 import type { Collection, DocumentStore } from '../../runtime/src/index.ts';
 import { DuplicateKeyError, PermanentError } from '../../runtime/src/index.ts';
@@ -93,6 +94,8 @@ export interface WatermarkDoc extends Record<string, unknown> {
   _id: string;
   maxEventTimeMs: number;
   advancedAtMs: number;
+  /** When a reading last arrived at any aggregator (written at most once a second per process). */
+  seenAtMs?: number;
 }
 
 const WATERMARK_ID = 'watermark';
@@ -164,6 +167,7 @@ export class WindowStore {
   readonly #opened = new Set<string>();
   #localMax = Number.NEGATIVE_INFINITY;
   #persistedMax = Number.NEGATIVE_INFINITY;
+  #seenWrittenAt = Number.NEGATIVE_INFINITY;
   #stored: { state: WatermarkState | undefined; readAt: number } | undefined;
 
   constructor(store: DocumentStore, options: WindowStoreOptions) {
@@ -192,7 +196,13 @@ export class WindowStore {
     }
     const doc = await this.watermarks.findOne({ _id: WATERMARK_ID });
     const state =
-      doc === null ? undefined : { maxEventTimeMs: doc.maxEventTimeMs, advancedAtMs: doc.advancedAtMs };
+      doc === null
+        ? undefined
+        : {
+            maxEventTimeMs: doc.maxEventTimeMs,
+            advancedAtMs: doc.advancedAtMs,
+            ...(doc.seenAtMs === undefined ? {} : { seenAtMs: doc.seenAtMs }),
+          };
     this.#stored = { state, readAt: now };
     return state;
   }
@@ -204,23 +214,34 @@ export class WindowStore {
     return Number.isFinite(max) ? max - this.config.allowedLatenessMs : undefined;
   }
 
-  /** Raises the max event time seen; written when it moved by a second or more (one write per second, not per reading). */
+  /**
+   * Raises the max event time seen, written when it moved by a second or more, and notes that a reading arrived,
+   * written when a second has passed since this process last did: about one write a second, not one a reading.
+   */
   async #observe(timeMs: number): Promise<void> {
     if (timeMs > this.#localMax) this.#localMax = timeMs;
-    if (this.#localMax - this.#persistedMax < 1000 && Number.isFinite(this.#persistedMax)) return;
-    const max = this.#localMax;
-    const advancedAtMs = this.#now();
-    try {
-      // Atomic on MongoDB; on FerretDB a racing lower write can win, which only delays closing (see above).
-      await this.watermarks.updateOne(
-        { _id: WATERMARK_ID, maxEventTimeMs: { $lt: max } },
-        { $set: { maxEventTimeMs: max, advancedAtMs } },
-        { upsert: true },
-      );
-    } catch (err) {
-      if (!(err instanceof DuplicateKeyError)) throw err; // the stored max is already higher
+    const now = this.#now();
+    if (this.#localMax - this.#persistedMax >= 1000 || !Number.isFinite(this.#persistedMax)) {
+      const max = this.#localMax;
+      try {
+        // Atomic on MongoDB; on FerretDB a racing lower write can win, which only delays closing (see above).
+        await this.watermarks.updateOne(
+          { _id: WATERMARK_ID, maxEventTimeMs: { $lt: max } },
+          { $set: { maxEventTimeMs: max, advancedAtMs: now, seenAtMs: now } },
+          { upsert: true },
+        );
+        this.#persistedMax = max;
+        this.#seenWrittenAt = now;
+        return;
+      } catch (err) {
+        if (!(err instanceof DuplicateKeyError)) throw err; // the stored max is already higher
+      }
+      this.#persistedMax = max;
     }
-    this.#persistedMax = max;
+    if (now - this.#seenWrittenAt < 1000) return;
+    // Last writer wins: every writer writes its own now, so the stored time is at most a second or so old.
+    await this.watermarks.updateOne({ _id: WATERMARK_ID }, { $set: { seenAtMs: now } });
+    this.#seenWrittenAt = now;
   }
 
   async #checkUnit(sensorId: string, unit: string): Promise<void> {

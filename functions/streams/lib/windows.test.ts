@@ -74,6 +74,12 @@ describe('watermarkAt', () => {
   it('follows the clock once the stream is idle, so the last windows close', () => {
     expect(watermarkAt({ maxEventTimeMs: 100_000, advancedAtMs: 5_000 }, 45_000, config)).toBe(130_000);
   });
+  it('is not idle while readings arrive without moving the max; idle, it follows the clock from the last one', () => {
+    const state = { maxEventTimeMs: 100_000, advancedAtMs: 5_000, seenAtMs: 40_000 };
+    expect(watermarkAt(state, 45_000, config)).toBe(90_000);
+    expect(watermarkAt(state, 69_999, config)).toBe(90_000);
+    expect(watermarkAt(state, 70_000, config)).toBe(120_000);
+  });
 });
 
 describe('streamsConfig', () => {

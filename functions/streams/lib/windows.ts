@@ -68,16 +68,22 @@ export function summarize(readings: Iterable<Pick<Reading, 'key' | 'value'>>): S
   return { count: keys.length, sum, min, max, mean: sum / keys.length };
 }
 
-/** What the stores keep of the watermark: the highest event time seen and when (processing time) it moved. */
+/**
+ * What the stores keep of the watermark: the highest event time seen, when (processing time) it moved, and when
+ * a reading last arrived (to the second; absent in documents written before it was kept).
+ */
 export interface WatermarkState {
   readonly maxEventTimeMs: number;
   readonly advancedAtMs: number;
+  readonly seenAtMs?: number;
 }
 
 /**
- * The watermark at processing time `nowMs`: max event time seen − allowed lateness. When it has not
- * moved for `idleAfterMs` (the stream stopped), event time is taken to follow the clock from there, so
- * the last windows close too (Flink's idle-source idea). Undefined before the first reading.
+ * The watermark at processing time `nowMs`: max event time seen − allowed lateness. When no reading has arrived
+ * for `idleAfterMs` (the stream stopped), event time is taken to follow the clock from the last one, so the last
+ * windows close too. Idle is Flink's "no records arrive", not "the watermark did not move": readings that arrive
+ * without raising the max (a slow or out-of-order backlog) still belong to windows that are open, and closing them
+ * under it would make those readings late. Undefined before the first reading.
  */
 export function watermarkAt(
   state: WatermarkState | undefined,
@@ -86,7 +92,7 @@ export function watermarkAt(
 ): number | undefined {
   if (state === undefined) return undefined;
   const base = state.maxEventTimeMs - config.allowedLatenessMs;
-  const idle = nowMs - state.advancedAtMs;
+  const idle = nowMs - Math.max(state.advancedAtMs, state.seenAtMs ?? state.advancedAtMs);
   return idle >= config.idleAfterMs ? base + idle : base;
 }
 
