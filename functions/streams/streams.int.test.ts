@@ -207,9 +207,15 @@ describe('streams end to end on the local platform (RabbitMQ + FerretDB)', () =>
     const listed = (await (await gateway('/sensors')).json()) as { sensors: { id: string }[] };
     expect(listed.sensors.map((s) => s.id)).toEqual(sensors);
     // The counters the streams dashboard reads, in the functions' own expositions (observability's name check).
+    // Every instance's: under load a function scales out, and the one that counted may not be the first.
     const exposition = async (name: string): Promise<string> => {
-      const instance = platform?.serving.functions.get(name)?.scaler.snapshot().instances[0];
-      return (await fetch(`${instance?.metricsUrl}/metrics`)).text();
+      const instances = platform?.serving.functions.get(name)?.scaler.snapshot().instances ?? [];
+      const texts = await Promise.all(
+        instances.flatMap((i) =>
+          i.metricsUrl === undefined ? [] : [fetch(`${i.metricsUrl}/metrics`).then((r) => r.text())],
+        ),
+      );
+      return texts.join('\n');
     };
     expect(await exposition('window-aggregator')).toMatch(
       /^streams_readings_total\{[^}]*streams_outcome="on-time"/m,
