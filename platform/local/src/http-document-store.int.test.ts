@@ -11,7 +11,8 @@ import {
 } from '../../../functions/runtime/test/support.ts';
 import { type DevStoreServer, startDevStoreServer } from './dev-store-server.ts';
 
-describeDocumentStoreContract('http adapter on the dev store server', async () => {
+/** A dev store server of its own and the runtime's client to it. */
+async function openDevStore(): Promise<{ store: HttpDocumentStore; close(): Promise<void> }> {
   const server = await startDevStoreServer();
   const store = new HttpDocumentStore(server.url, { token: server.token });
   return {
@@ -21,22 +22,14 @@ describeDocumentStoreContract('http adapter on the dev store server', async () =
       await server.close();
     },
   };
-});
+}
+
+describeDocumentStoreContract('http adapter on the dev store server', openDevStore);
 
 // The guard as `make dev` runs it on the dev store: its inserts of one turn in one bulkWrite.
 describeIdempotencyGuard(
   'the dev store over HTTP',
-  async () => {
-    const server = await startDevStoreServer();
-    const store = new HttpDocumentStore(server.url, { token: server.token });
-    return {
-      store,
-      close: async () => {
-        await store.close();
-        await server.close();
-      },
-    };
-  },
+  openDevStore,
   { expiry: ExpiryMode.purge },
   { batchInserts: true },
 );
