@@ -105,9 +105,7 @@ export class IdempotencyGuard {
     this.#records = store.collection(this.#config.collection, {
       timeoutMs: this.#config.storeTimeoutSeconds * 1000,
     });
-    this.#batch = this.#config.batchInserts
-      ? new InsertBatch(this.#records, recordSize, (err) => err instanceof DuplicateKeyError)
-      : undefined;
+    this.#batch = this.#config.batchInserts ? new InsertBatch(this.#records, recordSize) : undefined;
   }
 
   get config(): IdempotencyConfig {

@@ -1,18 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryDocumentStore } from '../adapters/memory/memory-document-store.ts';
-import { DuplicateKeyError, StoreUnavailableError } from '../errors.ts';
+import { StoreUnavailableError } from '../errors.ts';
 import type { BulkWriteOperation, BulkWriteResult, Collection, Doc } from '../ports/document-store.ts';
 import { countStoreCalls, type StoreOperation } from '../store-calls.ts';
 import { InsertBatch, MAX_BATCH_BYTES, MAX_BATCH_INSERTS } from './insert-batch.ts';
-
-const isDuplicate = (err: unknown): boolean => err instanceof DuplicateKeyError;
 
 /** A memory store whose calls are counted as round trips, as the runtime counts a network store's. */
 function counted() {
   const calls: StoreOperation[] = [];
   const store = countStoreCalls(new MemoryDocumentStore(), (_c, op) => calls.push(op));
   const collection = store.collection('records');
-  return { calls, collection, batch: new InsertBatch(collection, () => 100, isDuplicate) };
+  return { calls, collection, batch: new InsertBatch(collection, () => 100) };
 }
 
 describe('InsertBatch', () => {
@@ -47,7 +45,7 @@ describe('InsertBatch', () => {
   it('keeps a batch under its byte budget', async () => {
     const calls: StoreOperation[] = [];
     const store = countStoreCalls(new MemoryDocumentStore(), (_c, op) => calls.push(op));
-    const batch = new InsertBatch(store.collection('big'), () => MAX_BATCH_BYTES / 2, isDuplicate);
+    const batch = new InsertBatch(store.collection('big'), () => MAX_BATCH_BYTES / 2);
     await Promise.all(Array.from({ length: 5 }, (_, i) => batch.insert({ _id: `b${i}` })));
     // Two per batch fit exactly; the fifth goes alone.
     expect(calls).toEqual(['bulkWrite', 'bulkWrite', 'insertOne']);
@@ -58,7 +56,7 @@ describe('InsertBatch', () => {
       bulkWrite: async () => ({ duplicateKeyIndexes: [3, 0] }),
       insertOne: async () => {},
     };
-    const batch = new InsertBatch(collection, () => 100, isDuplicate);
+    const batch = new InsertBatch(collection, () => 100);
     const results = await Promise.all([0, 1, 2, 3].map((i) => batch.insert({ _id: `o${i}` })));
     expect(results).toEqual([false, true, true, false]);
   });
@@ -74,7 +72,7 @@ describe('InsertBatch', () => {
         return inner.insertOne(doc);
       },
     };
-    return { singles, inner, batch: new InsertBatch(collection, () => 100, isDuplicate) };
+    return { singles, inner, batch: new InsertBatch(collection, () => 100) };
   }
 
   it('fails every insert of a batch with the store unavailable, without asking again', async () => {

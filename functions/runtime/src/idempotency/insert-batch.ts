@@ -12,9 +12,9 @@
  * nothing but the end of its own turn.
  *
  * Hand-written: DataLoader (the well-known library for this) batches loads by key and caches them; here
- * there is nothing to cache and the batch is a write with a per-operation outcome, about forty lines.
+ * there is nothing to cache and the batch is a write with a per-operation outcome: one short class.
  */
-import { StoreUnavailableError } from '../errors.ts';
+import { DuplicateKeyError, StoreUnavailableError } from '../errors.ts';
 import type { Collection, Doc } from '../ports/document-store.ts';
 
 /** Most inserts in one batch, and most bytes (estimated): well under MongoDB's and the dev store's limits. */
@@ -30,23 +30,14 @@ interface Pending<T> {
 export class InsertBatch<T extends Doc> {
   readonly #collection: Pick<Collection<T>, 'bulkWrite' | 'insertOne'>;
   readonly #sizeOf: (doc: T) => number;
-  readonly #isDuplicate: (err: unknown) => boolean;
   #pending: Pending<T>[] = [];
   #bytes = 0;
   #scheduled = false;
 
-  /**
-   * `sizeOf`: a cheap upper-bound estimate of a document's encoded size (the guard knows where its
-   * large strings are). `isDuplicate`: whether a single insert's error is a duplicate key.
-   */
-  constructor(
-    collection: Pick<Collection<T>, 'bulkWrite' | 'insertOne'>,
-    sizeOf: (doc: T) => number,
-    isDuplicate: (err: unknown) => boolean,
-  ) {
+  /** `sizeOf`: a cheap upper-bound estimate of a document's encoded size (the guard knows where its large strings are). */
+  constructor(collection: Pick<Collection<T>, 'bulkWrite' | 'insertOne'>, sizeOf: (doc: T) => number) {
     this.#collection = collection;
     this.#sizeOf = sizeOf;
-    this.#isDuplicate = isDuplicate;
   }
 
   /** Resolves true when `doc` was inserted, false when its `_id` was taken; rejects when the store failed. */
@@ -105,7 +96,7 @@ export class InsertBatch<T extends Doc> {
     this.#collection.insertOne(p.doc).then(
       () => p.resolve(true),
       (err: unknown) => {
-        if (this.#isDuplicate(err)) p.resolve(false);
+        if (err instanceof DuplicateKeyError) p.resolve(false);
         else p.reject(err);
       },
     );
