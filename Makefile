@@ -73,8 +73,10 @@ chromium: ## install Debian's Chromium for the browser tests (apt-get, when root
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Chromium is missing: sudo apt-get install chromium (or set CHROMIUM_PATH)"; exit 1; fi; }
 
+# The platform process's node flags: exactly PLATFORM_NODE_FLAGS in platform/local/src/platform-node-flags.ts (a test checks).
+PLATFORM_NODE_FLAGS := --max-semi-space-size=16
 dev: install ## run the local platform: broker + every function, scale from/to zero (docs/local-platform.md)
-	@RABBITMQ_URL='$(DEV_RABBITMQ_URL)' node platform/local/src/dev.ts
+	@RABBITMQ_URL='$(DEV_RABBITMQ_URL)' node $(PLATFORM_NODE_FLAGS) platform/local/src/dev.ts
 
 run: install ## run one function as its container would: make run FN=<name>
 	@test -n "$(FN_DIR)" || { echo "no function named $(FN) (functions/<system>/$(FN)/handler.ts)"; exit 2; }

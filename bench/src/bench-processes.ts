@@ -13,6 +13,7 @@ import amqp from 'amqplib';
 import { type EventingManifests, startBroker } from '../../eventing/src/index.ts';
 import { JsonLogger } from '../../functions/runtime/src/index.ts';
 import { loadKnativeService } from '../../platform/local/src/knative-service.ts';
+import { PLATFORM_NODE_FLAGS } from '../../platform/local/src/platform-node-flags.ts';
 import { containerHeapArgs } from '../../platform/local/src/process-host.ts';
 import { freePort } from '../../platform/test-servers/ports.ts';
 import { cpuTicksFromStat } from './broker-bench.ts';
@@ -30,6 +31,16 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The node flags of the bench's stand-ins for `make dev`'s platform process (the broker child, and the
+ * scripts that host the dev store): the platform's own, or `BENCH_PLATFORM_NODE_FLAGS` to compare others
+ * (`BENCH_PLATFORM_NODE_FLAGS=' '` for none).
+ */
+export function platformNodeFlags(): readonly string[] {
+  const given = process.env.BENCH_PLATFORM_NODE_FLAGS;
+  return given === undefined ? PLATFORM_NODE_FLAGS : given.split(' ').filter((f) => f !== '');
 }
 
 /** Resident set size of a process in MB (VmRSS), or undefined. */
@@ -122,10 +133,10 @@ export async function startBrokerChild(args: BrokerChildArgs, cpu: string): Prom
   // BENCH_PROFILE_DIR=<dir>: the broker writes a --cpu-prof there when it stops, as the pipeline's
   // functions do (`node bench/src/profile.ts --file <profile>` summarises it).
   const profile = process.env.BENCH_PROFILE_DIR;
-  const flags =
-    profile === undefined
-      ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=broker-${Date.now()}.cpuprofile`];
+  const flags = [...platformNodeFlags()];
+  if (profile !== undefined) {
+    flags.push('--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=broker-${Date.now()}.cpuprofile`);
+  }
   const child = spawn(
     'taskset',
     ['-c', cpu, process.execPath, ...flags, join(ROOT, 'bench/src/broker-child.ts'), JSON.stringify(args)],

@@ -102,13 +102,17 @@ interface MarkedResult {
   readonly windows?: number;
 }
 
-/** Runs a bench script pinned to `cpu` and returns the JSON of its `BENCHJSON` line. */
+/**
+ * Runs a bench script pinned to `cpu` and returns the JSON of its `BENCHJSON` line. `nodeFlags`: a script that
+ * stands in for `make dev`'s platform (it hosts the dev store) runs with the platform's (PLATFORM_NODE_FLAGS).
+ */
 export async function marked(
   args: readonly string[],
   cpu: string,
   timeoutMs = 120_000,
+  nodeFlags: readonly string[] = [],
 ): Promise<MarkedResult> {
-  const { stdout } = await run('taskset', ['-c', cpu, process.execPath, ...args], {
+  const { stdout } = await run('taskset', ['-c', cpu, process.execPath, ...nodeFlags, ...args], {
     maxBuffer: 1 << 20,
     timeout: timeoutMs,
   });

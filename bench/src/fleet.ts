@@ -6,6 +6,7 @@
  * (every distinct fix stored and derived once). A run with a fix missing is not a valid sample.
  */
 import { join } from 'node:path';
+import { platformNodeFlags } from './bench-processes.ts';
 import { marked } from './broker.ts';
 import { ROOT } from './servers.ts';
 
@@ -47,6 +48,7 @@ export async function runFleetSection(o: FleetOptions): Promise<FleetSection> {
       [join(ROOT, 'bench/src/fleet-host.ts'), args],
       o.loadCpu,
       (o.seconds + 420) * 1000,
+      platformNodeFlags(),
     )) as unknown as {
       rate: number;
       offeredRate: number;

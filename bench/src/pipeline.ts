@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { type FerretdbProcess, startFerretdb } from '../../platform/test-servers/ferretdb.ts';
+import { platformNodeFlags } from './bench-processes.ts';
 import { marked } from './broker.ts';
 import { declaredQueueType, PIPELINE_FUNCTIONS } from './broker-bench.ts';
 import type { StoreRun } from './pipeline-bench.ts';
@@ -112,6 +113,8 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
           JSON.stringify({ ...common, seconds: options.floorSeconds, warmupSeconds: 1 }),
         ],
         options.serverCpu,
+        undefined,
+        platformNodeFlags(),
       );
       options.log(`  ${spec.label}: store floor ${floor.rate.toFixed(0)} inserts/s`);
       const drainSeconds = 180;
@@ -130,6 +133,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
         ],
         options.loadCpu,
         (options.maxSeconds + drainSeconds + 180) * 1000,
+        platformNodeFlags(),
       )) as unknown as HostResult;
       const failed = Object.entries(r.checks ?? {})
         .filter(([, ok]) => !ok)

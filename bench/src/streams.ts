@@ -5,6 +5,7 @@
  * checked exact after each round. A round whose windows are not exact is not a valid sample.
  */
 import { join } from 'node:path';
+import { platformNodeFlags } from './bench-processes.ts';
 import { marked } from './broker.ts';
 import { ROOT } from './servers.ts';
 import { median, pairedRatio } from './stats.ts';
@@ -71,6 +72,8 @@ export async function runStreamsSection(o: StreamsOptions): Promise<StreamsSecti
         const r = (await marked(
           [join(ROOT, 'bench/src/streams-host.ts'), hostArgs],
           o.loadCpu,
+          undefined,
+          platformNodeFlags(),
         )) as unknown as {
           rate: number;
           brokerCpu?: number;

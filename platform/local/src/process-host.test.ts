@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKnativeServices } from './knative-service.ts';
+import { PLATFORM_NODE_FLAGS } from './platform-node-flags.ts';
 import { containerHeapArgs } from './process-host.ts';
 
 describe('containerHeapArgs', () => {
@@ -27,5 +29,14 @@ describe("the functions' heap in their manifests", () => {
       // Young generation = 3 semi-spaces; old space = a quarter of the limit (containerHeapArgs).
       expect(3 * semi + limitMb / 4, s.name).toBeLessThanOrEqual(limitMb / 2);
     }
+  });
+});
+
+describe("the platform process's node flags", () => {
+  it('are the ones the Makefile starts make dev with', async () => {
+    const makefile = await readFile(join(import.meta.dirname, '../../../Makefile'), 'utf8');
+    const declared = /^PLATFORM_NODE_FLAGS := (.*)$/m.exec(makefile)?.[1];
+    expect(declared?.split(' ')).toEqual(PLATFORM_NODE_FLAGS);
+    expect(makefile).toMatch(/node \$\(PLATFORM_NODE_FLAGS\) platform\/local\/src\/dev\.ts/);
   });
 });
