@@ -55,10 +55,12 @@ const OPTIONAL_EXTERNALS = [
  * For the project's own modules the required module is re-exported as ESM, its data properties as named
  * exports: as a CommonJS module each importing module got esbuild's `__toESM` copy of it, a getter per
  * export (node:crypto's 67 three times, node:fs's 104, …: ~2 ms of a ~65 ms cold start), and every call
- * went through a getter. Lazy getters (node:fs's `promises`, node:crypto's `webcrypto`, …) are not named
- * exports, so they are never read at start-up; importing one by name fails the build, and reading one off
- * a namespace import too (`import-is-undefined` is an error below); the default export is the module
- * itself, getters and all. Packages keep the CommonJS form: some import such getters by name (the
+ * went through a getter. Lazy properties are not named exports, so they are never read at start-up: getters
+ * (node:fs's `promises`, node:crypto's `webcrypto`, …) and the ones that look like data but load a module when
+ * first read (node:util's `parseArgs`, `diff`, `setTraceSigInt` — which loads worker_threads —, node:fs's
+ * `opendir`: 15 internal modules and ~3 ms of every cold start, docs/performance.md). Importing one by name
+ * fails the build, and reading one off a namespace import too (`import-is-undefined` is an error below); the
+ * default export is the module itself, lazy properties and all. Packages keep the CommonJS form: some import such getters by name (the
  * OpenTelemetry resource detectors import `promises` from `fs`), and they load after the first event.
  */
 const builtinsViaRequire: Plugin = {
@@ -93,29 +95,47 @@ const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 const builtinData = new Map<string, readonly string[]>();
 /**
- * A built-in's enumerable data properties as a fresh process sees it right after requiring it alone, as a
- * function does at start: in this process esbuild, ajv and the other built-ins loaded may already have
- * read some lazy getter, which then shows as a data property, and exporting it would read it at every start.
+ * A built-in's named exports: its enumerable data properties that load nothing when read, as a fresh process
+ * sees it right after requiring it alone, as a function does at start (in this process esbuild, ajv and the
+ * other built-ins loaded may already have read some of them). "Loads nothing" is `process.moduleLoadList`
+ * not growing on the read; a property read after another that loaded the same module looks free, so each
+ * pass reads only the names the last one kept, in a fresh process, until a pass finds none that loads.
  */
-function dataExports(name: string): readonly string[] {
-  let names = builtinData.get(name);
-  if (names === undefined) {
-    names = JSON.parse(
-      execFileSync(
-        process.execPath,
-        [
-          '-e',
-          `const d = Object.getOwnPropertyDescriptors(require(${JSON.stringify(name)}));
-process.stdout.write(JSON.stringify(Object.keys(d).filter((k) => d[k].get === undefined && d[k].enumerable && k !== 'default')));`,
-        ],
-        // A deprecated or experimental module warns on require: not the build's business.
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-      ),
-    ) as string[];
-    builtinData.set(name, names);
+export function dataExports(name: string): readonly string[] {
+  const known = builtinData.get(name);
+  if (known !== undefined) return known;
+  let only: readonly string[] | null = null;
+  for (let pass = 0; pass < 8; pass++) {
+    const read = JSON.parse(
+      execFileSync(process.execPath, ['-e', LAZY_PROBE, name, JSON.stringify(only)], {
+        encoding: 'utf8',
+        // A deprecated or experimental module (or property) warns when read: not the build's business.
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }),
+    ) as { keep: string[]; loaded: number };
+    if (read.loaded === 0) {
+      builtinData.set(name, read.keep);
+      return read.keep;
+    }
+    only = read.keep;
   }
-  return names;
+  throw new BundleError(`${name}: reading its exports still loads modules after 8 passes`);
 }
+/** Run as `node -e LAZY_PROBE <built-in> <names to read | null>`; prints `{keep, loaded}`. */
+const LAZY_PROBE = `const [name, only] = process.argv.slice(1);
+const m = require(name);
+const names = JSON.parse(only) ?? Object.keys(m).filter((k) => k !== 'default');
+const lazy = new Set();
+const before = process.moduleLoadList.length;
+for (const k of names) {
+  const n = process.moduleLoadList.length;
+  void m[k];
+  if (process.moduleLoadList.length !== n) lazy.add(k);
+}
+const loaded = process.moduleLoadList.length - before;
+const d = Object.getOwnPropertyDescriptors(m);
+const keep = names.filter((k) => !lazy.has(k) && d[k] !== undefined && d[k].get === undefined && d[k].enumerable);
+process.stdout.write(JSON.stringify({ keep, loaded }));`;
 
 export interface BundleOptions {
   /** Function folder (handler.ts + schemas/). */
