@@ -4,7 +4,7 @@
  * lives in the runtime so that the sink function and the platform share one model without importing
  * each other.
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from './lazy-crypto.ts';
 import type { ExtensionValue } from './types.ts';
 
 /** The collection the dead-letter sink writes and `make dlq` reads. */
@@ -44,7 +44,7 @@ export interface DeadLetter {
 }
 
 export function deadLetterId(source: string, id: string, dest: string): string {
-  return createHash('sha256').update(`${source}\0${id}\0${dest}`).digest('hex').slice(0, 24);
+  return sha256(`${source}\0${id}\0${dest}`, 'hex').slice(0, 24);
 }
 
 /** knativeerrordata: base64 of the answer body (core Knative), or plain text (a failed reply publish). */

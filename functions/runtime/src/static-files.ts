@@ -19,7 +19,7 @@
  * (no CDN: a page must work offline). Hand-written rather than `serve-static`/`send`: those stream from disk per
  * request and resolve paths against the file system, which is the traversal surface this avoids.
  */
-import { createHash } from 'node:crypto';
+
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,6 +27,7 @@ import { extname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { PROBLEM_CONTENT_TYPE } from './cloudevent/problem.ts';
+import { sha256 } from './lazy-crypto.ts';
 
 const gzip = promisify(gzipCallback);
 
@@ -128,7 +129,7 @@ export async function loadStaticFiles(dir: string, options: StaticFilesOptions =
       body,
       gzipped,
       type,
-      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      etag: `"${sha256(body, 'base64url').slice(0, 27)}"`,
       html: ext === '.html',
     };
     const path = prefix + relative(dir, file).split(sep).join('/');

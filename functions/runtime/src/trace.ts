@@ -3,7 +3,7 @@
  * `traceparent` (HTTP header, or the event's distributed-tracing extension), open a span id for this
  * invocation, and hand the context on to reply events.
  */
-import { randomBytes } from 'node:crypto';
+import { nodeCryptoLoaded, randomBytes } from './lazy-crypto.ts';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZERO_TRACE = '00000000000000000000000000000000';
@@ -17,10 +17,12 @@ export interface TraceContext {
   readonly tracestate?: string;
 }
 
-// Random ids from one pooled buffer: randomBytes per request would allocate twice as much.
-let pool = Buffer.alloc(0);
+// Random ids from one pooled buffer: randomBytes per request would allocate twice as much. Not before
+// node:crypto is loaded (the first event of a cold start, lazy-crypto.ts): no pool of Math.random bytes.
+let pool: Buffer = Buffer.alloc(0);
 let offset = 0;
 function randomHex(bytes: number): string {
+  if (!nodeCryptoLoaded()) return randomBytes(bytes).toString('hex');
   if (offset + bytes > pool.length) {
     pool = randomBytes(4096);
     offset = 0;

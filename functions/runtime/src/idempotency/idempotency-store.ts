@@ -12,8 +12,9 @@
  * claim, because the slot it would write is taken. Records are never updated, only inserted and, once
  * expired, deleted.
  */
-import { hash } from 'node:crypto';
+
 import { DuplicateKeyError, StoreUnavailableError, TransientError } from '../errors.ts';
+import { sha256 } from '../lazy-crypto.ts';
 import type { Collection, DocumentStore } from '../ports/document-store.ts';
 import {
   type Claim,
@@ -69,8 +70,8 @@ export class ClaimLostError extends TransientError {
 
 /** The key: a hash, so long sources and ids index well; the parts are kept in the record for operators. */
 export function idempotencyKey(functionName: string, source: string, id: string): string {
-  // One-shot crypto.hash: ~7× cheaper than a createHash object per event (docs/performance.md).
-  return hash('sha256', `${functionName}\0${source}\0${id}`, 'base64url');
+  // One-shot crypto.hash (lazy-crypto.ts): ~7× cheaper than a createHash object per event (docs/performance.md).
+  return sha256(`${functionName}\0${source}\0${id}`, 'base64url');
 }
 
 /** `_id` of generation `n` of a key's chain. */

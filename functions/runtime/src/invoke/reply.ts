@@ -3,10 +3,11 @@
  * `source`, `time`, trace context and the causation/correlation ids, and holds the reply to its
  * schema here, where a bug in the function would be.
  */
-import { hash } from 'node:crypto';
+
 import { ATTRIBUTE_NAME, CONTEXT_ATTRIBUTES } from '../cloudevent/receive.ts';
 import { CAUSATION_EXTENSION, CORRELATION_EXTENSION, correlationOf } from '../correlation.ts';
 import { InvalidReplyError } from '../errors.ts';
+import { sha256 } from '../lazy-crypto.ts';
 import type { StoredReply } from '../ports/idempotency-store.ts';
 import type { SchemaSet } from '../schema-set.ts';
 import { formatTraceparent, type TraceContext } from '../trace.ts';
@@ -14,7 +15,7 @@ import type { CloudEvent, ExtensionValue, ReplyEvent } from '../types.ts';
 
 /** Deterministic reply id: a redelivered event that runs again emits the same id, so consumers dedupe. */
 export function replyId(serviceName: string, source: string, id: string, type: string): string {
-  const h = hash('sha256', `${serviceName}\0${source}\0${id}\0${type}`, 'hex');
+  const h = sha256(`${serviceName}\0${source}\0${id}\0${type}`, 'hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((Number.parseInt(h[16] ?? '0', 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
