@@ -6,16 +6,40 @@ import type { DeadLetterView, ReplayOutcome } from '../../records.ts';
 import { getJson, postJson } from '../api.ts';
 import { h, keepingFocus } from '../dom.ts';
 
-/** Asks in the page's <dialog>; resolves true for Replay, false for Cancel or Escape. */
+/** How the showing before ends, while its `close` event is still on its way (see confirmReplay). */
+let settlePrevious: ((ok: boolean) => void) | undefined;
+
+/**
+ * Asks in the page's <dialog>; resolves true for Replay, false for Cancel or Escape. The answer is taken at the
+ * form's submit (a button) and otherwise at `close` (Escape), which the browser fires as a task after the dialog
+ * closed: Escape and at once Replay again can show the dialog before the first showing's `close` arrives, and that
+ * event must neither answer the new showing nor leave the old one waiting for the new one's close.
+ */
 function confirmReplay(count: number, what: string): Promise<boolean> {
   const dialog = document.querySelector<HTMLDialogElement>('#confirm');
   const text = document.querySelector('#confirm-text');
-  if (dialog === null || text === null) return Promise.resolve(false);
+  const form = dialog?.querySelector('form');
+  if (dialog === null || text === null || form === null || form === undefined) return Promise.resolve(false);
+  // Only a closed dialog can be shown again, and a Replay answers at its submit: the one before was not a Replay.
+  settlePrevious?.(false);
   text.textContent = `Replay ${count === 1 ? what : `${count} dead letters`} into the broker? Each is published again with its id; its Triggers deliver it again.`;
   dialog.returnValue = '';
   dialog.showModal();
   return new Promise((resolve) => {
-    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+    const settle = (ok: boolean): void => {
+      settlePrevious = undefined;
+      form.removeEventListener('submit', submitted);
+      dialog.removeEventListener('close', closed);
+      resolve(ok);
+    };
+    const submitted = (e: SubmitEvent): void =>
+      settle((e.submitter as HTMLButtonElement | null)?.value === 'ok');
+    const closed = (): void => {
+      if (!dialog.open) settle(dialog.returnValue === 'ok');
+    };
+    settlePrevious = settle;
+    form.addEventListener('submit', submitted);
+    dialog.addEventListener('close', closed);
   });
 }
 
