@@ -60,8 +60,9 @@ const OPTIONAL_EXTERNALS = [
  * first read (node:util's `parseArgs`, `diff`, `setTraceSigInt` — which loads worker_threads —, node:fs's
  * `opendir`: 15 internal modules and ~3 ms of every cold start, docs/performance.md). Importing one by name
  * fails the build, and reading one off a namespace import too (`import-is-undefined` is an error below); the
- * default export is the module itself, lazy properties and all. Packages keep the CommonJS form: some import such getters by name (the
- * OpenTelemetry resource detectors import `promises` from `fs`), and they load after the first event.
+ * default export is the module itself, lazy properties and all. Packages keep the CommonJS form: some import
+ * such getters by name (the OpenTelemetry resource detectors import `promises` from `fs`), and they load after
+ * the first event.
  */
 const builtinsViaRequire: Plugin = {
   name: 'builtins-via-require',

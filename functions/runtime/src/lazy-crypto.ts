@@ -19,14 +19,9 @@ let asked = false;
 function askForNodeCrypto(): void {
   if (asked) return;
   asked = true;
-  setImmediate(loadNodeCrypto);
-}
-
-/** Loads node:crypto now (start-up paths that need it anyway call this; the first use schedules it). */
-export function loadNodeCrypto(): NodeCrypto {
-  asked = true;
-  nodeCrypto ??= process.getBuiltinModule('node:crypto');
-  return nodeCrypto;
+  setImmediate(() => {
+    nodeCrypto = process.getBuiltinModule('node:crypto');
+  });
 }
 
 /** SHA-256 of `data` (a string is hashed as UTF-8), encoded as `encoding`. */
