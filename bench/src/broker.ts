@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { declaredQueueType, type QueueType } from './broker-bench.ts';
 import { ROOT } from './servers.ts';
-import { evaluateTarget, median, Op, pairedRatio, type TargetResult } from './stats.ts';
+import { evaluateTarget, median, Op, pairedRatio, ratioText, type TargetResult } from './stats.ts';
 
 const run = promisify(execFile);
 
@@ -307,7 +307,7 @@ export function brokerTarget(broker: BrokerSection | undefined): TargetResult {
     Op.atLeast,
     BROKER_GOAL.classic,
     `${f(broker.ours?.rate, 0)} events/s on ${broker.queueType} queues vs the amqplib floor ${f(broker.floor.rate, 0)}/s classic; ` +
-      `${f(broker.quorumRatio)} × the quorum floor ${f(broker.quorumFloor.rate, 0)}/s (goal >= ${BROKER_GOAL.quorum}, ${quorumMet ? 'met' : 'missed'}); ` +
+      `${broker.quorumRatio === undefined ? 'n/a' : ratioText(broker.quorumRatio, BROKER_GOAL.quorum)} × the quorum floor ${f(broker.quorumFloor.rate, 0)}/s (goal >= ${BROKER_GOAL.quorum}, ${quorumMet ? 'met' : 'missed'}); ` +
       `${f(broker.cpuMsPerEvent)} ms CPU per event (goal <= ${BROKER_GOAL.cpuMs}, ${cpuMet ? 'met' : 'missed'}); p99 ${f(broker.ours?.p99Ms, 1)} ms; ` +
       `${f(broker.noDelayRatio)} × the classic floor with TCP_NODELAY ${f(broker.noDelayFloor.rate, 0)}/s (not a goal)` +
       (broker.note === undefined ? '' : `; ${broker.note}`),

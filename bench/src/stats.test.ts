@@ -32,6 +32,18 @@ describe('targets', () => {
     expect(evaluateTarget('broker-path', undefined, Op.atLeast, 0.5).met).toBe(false);
   });
 
+  it('prints a third decimal only where two would print the goal for a value off it', () => {
+    expect(targetLine(evaluateTarget('pipeline-x', 0.0993, Op.atLeast, 0.1))).toBe(
+      'target pipeline-x: ratio 0.099 (goal >= 0.1) missed',
+    );
+    expect(targetLine(evaluateTarget('cold-start', 1.603, Op.atMost, 1.6))).toBe(
+      'target cold-start: ratio 1.603 (goal <= 1.6) missed',
+    );
+    expect(targetLine(evaluateTarget('pipeline-x', 0.1, Op.atLeast, 0.1))).toBe(
+      'target pipeline-x: ratio 0.10 (goal >= 0.1) met',
+    );
+  });
+
   it('prints one line per target in the agreed shape', () => {
     expect(targetLine(evaluateTarget('cold-start', 1.234, Op.atMost, 1.6))).toBe(
       'target cold-start: ratio 1.23 (goal <= 1.6) met',

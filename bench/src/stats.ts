@@ -58,8 +58,17 @@ export function evaluateTarget(
   return { name, ratio, op, goal, met, ...(note === undefined ? {} : { note }) };
 }
 
+/**
+ * A ratio with two decimals, or three when two would print the goal itself for a value on either side of it
+ * (0.298 against 0.3 is "0.298", not a "0.30" that reads as met).
+ */
+export function ratioText(value: number, goal: number): string {
+  const two = value.toFixed(2);
+  return Number(two) === goal && value !== goal ? value.toFixed(3) : two;
+}
+
 export function targetLine(t: TargetResult): string {
-  const ratio = t.ratio === undefined ? 'n/a' : t.ratio.toFixed(2);
+  const ratio = t.ratio === undefined ? 'n/a' : ratioText(t.ratio, t.goal);
   return `target ${t.name}: ratio ${ratio} (goal ${t.op} ${t.goal}) ${t.met ? 'met' : 'missed'}${t.note === undefined ? '' : ` — ${t.note}`}`;
 }
 
