@@ -12,7 +12,6 @@
  * claim, because the slot it would write is taken. Records are never updated, only inserted and, once
  * expired, deleted.
  */
-
 import { DuplicateKeyError, StoreUnavailableError, TransientError } from '../errors.ts';
 import { sha256 } from '../lazy-crypto.ts';
 import type { Collection, DocumentStore } from '../ports/document-store.ts';

@@ -3,7 +3,6 @@
  * `source`, `time`, trace context and the causation/correlation ids, and holds the reply to its
  * schema here, where a bug in the function would be.
  */
-
 import { ATTRIBUTE_NAME, CONTEXT_ATTRIBUTES } from '../cloudevent/receive.ts';
 import { CAUSATION_EXTENSION, CORRELATION_EXTENSION, correlationOf } from '../correlation.ts';
 import { InvalidReplyError } from '../errors.ts';
