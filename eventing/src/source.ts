@@ -27,6 +27,7 @@ import {
   type RecoveringChannelModel,
 } from 'amqplib';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
+import { writeFramesTogether } from './backends/frame-batching.ts';
 import { Workers } from './backends/workers.ts';
 import { backoffMs } from './delivery.ts';
 import { BACKOFF_POLICY, type SourceManifest } from './manifests.ts';
@@ -115,6 +116,7 @@ export class SourceConsumer {
   }
 
   async #setup(model: ChannelModel): Promise<void> {
+    writeFramesTogether(model);
     this.#model = model;
     try {
       await this.#declare(model);

@@ -45,6 +45,7 @@ import {
   type MessageHandler,
   type Topology,
 } from './backend.ts';
+import { writeFramesTogether } from './frame-batching.ts';
 import { Workers } from './workers.ts';
 
 export interface RabbitmqBackendOptions {
@@ -205,6 +206,7 @@ export class RabbitmqBackend implements BrokerBackend {
 
   /** Runs on every (re)connection of the consuming connection, before amqplib hands it out. */
   async #setupConsuming(model: ChannelModel): Promise<void> {
+    writeFramesTogether(model);
     this.#model = model;
     try {
       for (const t of this.#topologies) await this.#declareOn(model, t);
@@ -218,6 +220,7 @@ export class RabbitmqBackend implements BrokerBackend {
 
   /** Runs on every (re)connection of the publishing connection. */
   async #setupPublishing(model: ChannelModel): Promise<void> {
+    writeFramesTogether(model);
     this.#publishingModel = model;
     try {
       await this.#openPublisher(model);
