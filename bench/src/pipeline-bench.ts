@@ -85,6 +85,8 @@ export interface StoreRun {
   readonly asked: number;
   readonly seconds: number | undefined;
   readonly flat: number | undefined;
+  /** Transfers/s in each tenth of the replies (`tenthRates`), first to last. */
+  readonly tenths?: readonly number[];
   readonly p99Ms: number | undefined;
   /** Store calls per transfer, per function. */
   readonly calls: Readonly<Record<string, Readonly<Record<string, number>>>> | undefined;

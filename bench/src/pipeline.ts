@@ -72,6 +72,7 @@ interface HostResult {
   readonly transfers?: number;
   readonly seconds?: number;
   readonly flat?: number;
+  readonly tenths?: readonly number[];
   readonly p99Ms?: number;
   readonly calls?: Record<string, Record<string, number>>;
   readonly cpu?: Record<string, number | undefined>;
@@ -147,6 +148,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
         asked: options.transfers,
         seconds: r.seconds,
         flat: r.flat,
+        ...(r.tenths === undefined ? {} : { tenths: r.tenths }),
         p99Ms: r.p99Ms,
         calls: r.calls,
         cpu: r.cpu,
@@ -155,7 +157,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
         ...(failed.length === 0 ? {} : { note: `failed: ${failed.join(', ')}` }),
       });
       options.log(
-        `  ${spec.label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s), last tenth ${r.flat?.toFixed(2)} × the first, invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
+        `  ${spec.label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s), last tenth ${r.flat?.toFixed(2)} × the first (tenths ${r.tenths?.map((t) => t.toFixed(0)).join(' ') ?? '–'}/s), invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
       );
     } catch (err) {
       const message = (err as Error).message.slice(-400);
