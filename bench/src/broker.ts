@@ -102,15 +102,18 @@ interface MarkedResult {
   readonly windows?: number;
 }
 
-/**
- * Runs a bench script pinned to `cpu` and returns the JSON of its `BENCHJSON` line. `nodeFlags`: a script that
- * stands in for `make dev`'s platform (it hosts the dev store) runs with the platform's (PLATFORM_NODE_FLAGS).
- */
+export interface MarkedOptions {
+  /** @default 120 000 */
+  readonly timeoutMs?: number;
+  /** Node's flags: a script standing in for `make dev`'s platform (it hosts the dev store) takes the platform's. */
+  readonly nodeFlags?: readonly string[];
+}
+
+/** Runs a bench script pinned to `cpu` and returns the JSON of its `BENCHJSON` line. */
 export async function marked(
   args: readonly string[],
   cpu: string,
-  timeoutMs = 120_000,
-  nodeFlags: readonly string[] = [],
+  { timeoutMs = 120_000, nodeFlags = [] }: MarkedOptions = {},
 ): Promise<MarkedResult> {
   const { stdout } = await run('taskset', ['-c', cpu, process.execPath, ...nodeFlags, ...args], {
     maxBuffer: 1 << 20,

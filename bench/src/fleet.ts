@@ -44,12 +44,10 @@ export async function runFleetSection(o: FleetOptions): Promise<FleetSection> {
     loadCpu: o.loadCpu,
   });
   try {
-    const r = (await marked(
-      [join(ROOT, 'bench/src/fleet-host.ts'), args],
-      o.loadCpu,
-      (o.seconds + 420) * 1000,
-      platformNodeFlags(),
-    )) as unknown as {
+    const r = (await marked([join(ROOT, 'bench/src/fleet-host.ts'), args], o.loadCpu, {
+      timeoutMs: (o.seconds + 420) * 1000,
+      nodeFlags: platformNodeFlags(),
+    })) as unknown as {
       rate: number;
       offeredRate: number;
       distinct: number;

@@ -47,11 +47,9 @@ export async function runOrdersSection(o: OrdersOptions): Promise<OrdersSection>
       first: round % 2 === 0 ? 'gateway' : 'broker',
     });
     try {
-      const r = (await marked(
-        [join(ROOT, 'bench/src/orders-host.ts'), args],
-        o.cpus,
-        900_000,
-      )) as unknown as {
+      const r = (await marked([join(ROOT, 'bench/src/orders-host.ts'), args], o.cpus, {
+        timeoutMs: 900_000,
+      })) as unknown as {
         gatewayRate: number;
         brokerRate: number;
         billedRate: number;

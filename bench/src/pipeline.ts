@@ -114,8 +114,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
           JSON.stringify({ ...common, seconds: options.floorSeconds, warmupSeconds: 1 }),
         ],
         options.serverCpu,
-        undefined,
-        platformNodeFlags(),
+        { nodeFlags: platformNodeFlags() },
       );
       options.log(`  ${spec.label}: store floor ${floor.rate.toFixed(0)} inserts/s`);
       const drainSeconds = 180;
@@ -133,8 +132,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
           }),
         ],
         options.loadCpu,
-        (options.maxSeconds + drainSeconds + 180) * 1000,
-        platformNodeFlags(),
+        { timeoutMs: (options.maxSeconds + drainSeconds + 180) * 1000, nodeFlags: platformNodeFlags() },
       )) as unknown as HostResult;
       const failed = Object.entries(r.checks ?? {})
         .filter(([, ok]) => !ok)

@@ -69,12 +69,9 @@ export async function runStreamsSection(o: StreamsOptions): Promise<StreamsSecti
         o.log(`  round ${round + 1} amqplib floor: ${r.rate.toFixed(0)} msg/s`);
       },
       async () => {
-        const r = (await marked(
-          [join(ROOT, 'bench/src/streams-host.ts'), hostArgs],
-          o.loadCpu,
-          undefined,
-          platformNodeFlags(),
-        )) as unknown as {
+        const r = (await marked([join(ROOT, 'bench/src/streams-host.ts'), hostArgs], o.loadCpu, {
+          nodeFlags: platformNodeFlags(),
+        })) as unknown as {
           rate: number;
           brokerCpu?: number;
           functionCpu?: number;
