@@ -2,8 +2,8 @@
  * Acknowledgements of one consumer channel, sent once per event-loop turn: the settled deliveries at the
  * head of the channel's unsettled ones go as one `basic.ack` with `multiple` (RabbitMQ acks every delivery
  * tag up to it), the other settled ones one by one, as before. A dispatcher's deliveries settle in bursts
- * (a function that commits a group answers its events together), and each ack frame was a socket write
- * of its own (amqplib writes every frame separately).
+ * (a function that commits a group answers its events together): one frame instead of a frame per delivery
+ * for RabbitMQ to parse (frame-batching.ts puts a pass's frames in one socket write; this cuts the frames).
  *
  * `multiple` covers every unsettled tag up to the one named, so it is only sent over tags that are all
  * settled here: a nack (requeue) leaves the set at once and is sent at once, before any later `multiple`.
