@@ -13,7 +13,8 @@ type Tuple<N extends number, Acc extends number[] = []> = Acc['length'] extends 
  * twice — asking for one free port at a time can (listen on 0, close, listen on 0 again may return the
  * same number), and that gave EADDRINUSE in a fresh-clone `make test`. Take every port a test needs
  * in one call. A port can still be taken by another process between this returning and the caller's
- * child binding it; a server that can listen on port 0 itself and report its port avoids even that.
+ * child binding it; a server that can listen on port 0 itself and report its port avoids even that (the
+ * local platform's instances do: `SLUICE_REPORT_PORTS=ipc`, functions/runtime/src/report-ports.ts).
  */
 export async function freePorts<N extends number>(n: N): Promise<Ports<N>> {
   const servers: Server[] = [];

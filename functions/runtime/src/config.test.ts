@@ -99,6 +99,16 @@ describe('loadConfig', () => {
     expect(config.metricsEnabled).toBe(false);
   });
 
+  it('reports its ports over IPC only with SLUICE_REPORT_PORTS=ipc', () => {
+    const base = { FUNCTION_DIR: 'x' };
+    expect(loadConfig(base).reportPortsOverIpc).toBe(false);
+    expect(loadConfig({ ...base, SLUICE_REPORT_PORTS: '' }).reportPortsOverIpc).toBe(false);
+    expect(loadConfig({ ...base, SLUICE_REPORT_PORTS: 'ipc' }).reportPortsOverIpc).toBe(true);
+    expect(problemsOf({ ...base, SLUICE_REPORT_PORTS: 'stdout' })).toEqual([
+      'SLUICE_REPORT_PORTS="stdout" must be ipc (or unset)',
+    ]);
+  });
+
   it('takes SLUICE_DEAD_LETTER_SINK when it is an http(s) URL; empty means none', () => {
     const base = { FUNCTION_DIR: 'functions/demo/hello' };
     expect(loadConfig({ ...base, SLUICE_DEAD_LETTER_SINK: 'http://dead-letter-sink' }).deadLetterSink).toBe(

@@ -43,6 +43,12 @@ export interface RuntimeConfig {
    * function's Triggers; unset or empty: refusals are answered without being kept.
    */
   readonly deadLetterSink: string | undefined;
+  /**
+   * `SLUICE_REPORT_PORTS=ipc`: once listening, send the ports to the parent process over its IPC channel. The
+   * local platform starts each instance on PORT=0 so the OS picks a free port as it binds, and learns it this
+   * way: a port picked ahead by the parent could be taken by another process before the instance binds it.
+   */
+  readonly reportPortsOverIpc: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -115,6 +121,10 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
     );
   }
   const metricsPort = env.METRICS_PORT ? int('METRICS_PORT', 0, 0, 65535) : undefined;
+  const reportPorts = env.SLUICE_REPORT_PORTS || undefined;
+  if (reportPorts !== undefined && reportPorts !== 'ipc') {
+    problems.push(`SLUICE_REPORT_PORTS="${reportPorts}" must be ipc (or unset)`);
+  }
   const metricsRaw = env.OTEL_SDK_DISABLED;
   if (metricsRaw !== undefined && metricsRaw !== 'true' && metricsRaw !== 'false' && metricsRaw !== '') {
     problems.push(`OTEL_SDK_DISABLED="${metricsRaw}" must be true or false`);
@@ -143,5 +153,6 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
     logLevel: logLevel as LogLevelName,
     metricsEnabled: metricsRaw !== 'true',
     deadLetterSink,
+    reportPortsOverIpc: reportPorts === 'ipc',
   });
 }

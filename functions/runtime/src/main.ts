@@ -8,6 +8,7 @@
  */
 import { loadConfig } from './config.ts';
 import { ConfigError, FunctionLoadError, RouteTableError } from './errors.ts';
+import { reportPorts } from './report-ports.ts';
 import { type RunningFunction, startFunction } from './runtime.ts';
 
 const processStart = performance.timeOrigin;
@@ -35,7 +36,13 @@ process.on('SIGINT', () => stop('SIGINT'));
 
 try {
   const config = loadConfig();
+  if (config.reportPortsOverIpc && process.send === undefined) {
+    throw new ConfigError([
+      'SLUICE_REPORT_PORTS=ipc needs an IPC channel to the parent (the local platform opens one)',
+    ]);
+  }
   running = await startFunction(config, { processStart });
+  if (config.reportPortsOverIpc) reportPorts(running);
   const pending = stopRequested;
   if (pending !== undefined) {
     stopRequested = undefined;

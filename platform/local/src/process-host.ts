@@ -9,8 +9,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ECS_VERSION } from '../../../functions/runtime/src/index.ts';
-import { freePorts } from '../../test-servers/ports.ts';
+import {
+  ECS_VERSION,
+  isListeningMessage,
+  type ListeningMessage,
+} from '../../../functions/runtime/src/index.ts';
 import {
   type FunctionHost,
   type FunctionInstance,
@@ -109,10 +112,11 @@ export class ProcessFunctionHost implements FunctionHost {
   async start(req: InstanceStartRequest): Promise<FunctionInstance> {
     const { service, instanceId } = req;
     await this.#envComplete;
-    // A fixed metrics port from the manifest (the cluster's pod has it to itself) would clash here; both
-    // ports are taken together so they cannot be the same one.
+    // Ports: 0, so the OS picks free ones as the instance binds them, and the instance reports them over IPC
+    // (runtime report-ports.ts) — a port picked here first could be taken before the instance binds it, and the
+    // readiness probe then answered by another process. A fixed metrics port from the manifest (the cluster's
+    // pod has it to itself) would clash between instances here; it is moved the same way.
     const wantsMetrics = service.env.METRICS_PORT !== undefined;
-    const [port, metricsPort] = await freePorts(wantsMetrics ? 2 : 1);
     const env: Record<string, string> = {};
     for (const key of BASE_ENV) {
       const v = this.#env[key];
@@ -124,10 +128,11 @@ export class ProcessFunctionHost implements FunctionHost {
       const v = this.#env[key];
       if (v !== undefined && v !== '') env[key] = v;
     }
-    if (metricsPort !== undefined) env.METRICS_PORT = String(metricsPort);
+    if (wantsMetrics) env.METRICS_PORT = '0';
     Object.assign(env, {
+      SLUICE_REPORT_PORTS: 'ipc',
       FUNCTION_DIR: service.functionDir,
-      PORT: String(port),
+      PORT: '0',
       HOST: '127.0.0.1',
       K_SERVICE: service.name,
       K_CONFIGURATION: service.name,
@@ -138,9 +143,16 @@ export class ProcessFunctionHost implements FunctionHost {
     const child = spawn(process.execPath, [...heap, main], {
       cwd: this.#root,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
-    const url = `http://127.0.0.1:${port}`;
+    let listening: ListeningMessage | undefined;
+    const reported = new Promise<void>((done) => {
+      child.on('message', (message: unknown) => {
+        if (!isListeningMessage(message)) return;
+        listening ??= message;
+        done();
+      });
+    });
     const recentErr: string[] = [];
     this.#pipe(child, instanceId, service.name, recentErr);
 
@@ -151,19 +163,13 @@ export class ProcessFunctionHost implements FunctionHost {
     });
     child.once('error', () => {}); // spawn errors also end in 'exit' or the probe deadline
 
-    const instance: FunctionInstance = {
-      id: instanceId,
-      url,
-      ...(metricsPort === undefined ? {} : { metricsUrl: `http://127.0.0.1:${metricsPort}` }),
-      pid: child.pid,
-      stop: async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        stopping = true;
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), this.#stopTimeoutMs);
-        await exited;
-        clearTimeout(timer);
-      },
+    const stop = async (): Promise<void> => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      stopping = true;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), this.#stopTimeoutMs);
+      await exited;
+      clearTimeout(timer);
     };
     void exited.then((exit) => {
       if (readyDone) req.onExit(exit);
@@ -174,6 +180,7 @@ export class ProcessFunctionHost implements FunctionHost {
     void exited.then((e) => {
       exit = e;
     });
+    let ports: ListeningMessage;
     for (;;) {
       if (exit !== undefined) {
         const why = recentErr.length > 0 ? `: ${recentErr.join(' | ')}` : '';
@@ -185,12 +192,29 @@ export class ProcessFunctionHost implements FunctionHost {
         child.kill('SIGKILL');
         await exited;
         throw new InstanceStartError(
-          `${instanceId} did not pass ${url}/health/readiness within ${this.#startTimeoutMs} ms`,
+          listening === undefined
+            ? `${instanceId} did not report the port it listens on within ${this.#startTimeoutMs} ms`
+            : `${instanceId} did not pass ${urlOf(listening.port)}/health/readiness within ${this.#startTimeoutMs} ms`,
         );
       }
-      if ((await probe(`${url}/health/readiness`)) === 200) break;
-      await Promise.race([new Promise((r) => setTimeout(r, this.#probeMs)), exited]);
+      const wait = new Promise((r) => setTimeout(r, this.#probeMs));
+      if (listening === undefined) {
+        await Promise.race([reported, wait, exited]);
+        continue;
+      }
+      if ((await probe(`${urlOf(listening.port)}/health/readiness`)) === 200) {
+        ports = listening;
+        break;
+      }
+      await Promise.race([wait, exited]);
     }
+    const instance: FunctionInstance = {
+      id: instanceId,
+      url: urlOf(ports.port),
+      ...(ports.metricsPort === undefined ? {} : { metricsUrl: urlOf(ports.metricsPort) }),
+      pid: child.pid,
+      stop,
+    };
     readyDone = true;
     if (exit !== undefined) {
       // Died right after answering the probe: report it as an exit after start.
@@ -231,6 +255,8 @@ export class ProcessFunctionHost implements FunctionHost {
     });
   }
 }
+
+const urlOf = (port: number): string => `http://127.0.0.1:${port}`;
 
 function isJson(line: string): boolean {
   try {

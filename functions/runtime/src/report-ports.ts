@@ -1,0 +1,35 @@
+/**
+ * The ports an instance listens on, told to the local platform that started it (`SLUICE_REPORT_PORTS=ipc`).
+ * The platform starts each instance on PORT=0 (and METRICS_PORT=0) so the OS picks free ports as it binds
+ * them, then reads them here: a port the platform picked ahead could be taken by another process before the
+ * instance binds it, and a readiness probe to that port could then be answered by someone else.
+ */
+import type { RunningFunction } from './runtime.ts';
+
+export interface ListeningMessage {
+  readonly type: 'sluice.listening';
+  readonly port: number;
+  /** A plain HTTP function's separate /metrics port, when METRICS_PORT is set. */
+  readonly metricsPort?: number;
+}
+
+const isPort = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isInteger(value) && value > 0 && value < 65536;
+
+export function isListeningMessage(value: unknown): value is ListeningMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Partial<Record<keyof ListeningMessage, unknown>>;
+  return (
+    m.type === 'sluice.listening' && isPort(m.port) && (m.metricsPort === undefined || isPort(m.metricsPort))
+  );
+}
+
+/** One message, then the channel is closed: an open IPC channel would keep the process alive. */
+export function reportPorts(fn: Pick<RunningFunction, 'port' | 'metricsPort'>): void {
+  const message: ListeningMessage = {
+    type: 'sluice.listening',
+    port: fn.port,
+    ...(fn.metricsPort === undefined ? {} : { metricsPort: fn.metricsPort }),
+  };
+  process.send?.(message, undefined, undefined, () => process.disconnect?.());
+}
