@@ -31,5 +31,8 @@ export function reportPorts(fn: Pick<RunningFunction, 'port' | 'metricsPort'>): 
     port: fn.port,
     ...(fn.metricsPort === undefined ? {} : { metricsPort: fn.metricsPort }),
   };
-  process.send?.(message, undefined, undefined, () => process.disconnect?.());
+  // Already disconnected (the parent went away first): disconnect() would emit an unhandled 'error'.
+  process.send?.(message, undefined, undefined, () => {
+    if (process.connected) process.disconnect?.();
+  });
 }
