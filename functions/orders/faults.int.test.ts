@@ -16,9 +16,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../../eventing/src/index.ts';
 import { contractManifests, quietLog } from '../../eventing/src/testing/manifests.ts';
 import { type FerretdbProcess, startFerretdb } from '../../platform/test-servers/ferretdb.ts';
-import { freePort, freePorts } from '../../platform/test-servers/ports.ts';
+import { freePorts } from '../../platform/test-servers/ports.ts';
 import { type CloudEvent, type DocumentStore, openStore, toBinary } from '../runtime/src/index.ts';
-import { type SpawnedFunction, spawnFunction, waitFor } from '../runtime/test/support.ts';
+import {
+  type SpawnedFunction,
+  spawnFunction,
+  spawnFunctionOnFreePort,
+  waitFor,
+} from '../runtime/test/support.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = `${process.pid}x${Date.now().toString(36)}`;
@@ -155,7 +160,7 @@ describe("billing's Service missing: 404, retried, dead-lettered; make replay bi
   const hits: number[] = [];
 
   beforeAll(async () => {
-    sink = spawnFunction(join(ROOT, 'functions/platform/dead-letter-sink'), await freePort(), {
+    sink = await spawnFunctionOnFreePort(join(ROOT, 'functions/platform/dead-letter-sink'), {
       MONGODB_URL: inject('mongodbUrl'),
       MONGODB_DB: db,
       K_SERVICE: 'dead-letter-sink',
@@ -224,7 +229,7 @@ describe("billing's Service missing: 404, retried, dead-lettered; make replay bi
     expect(dead).toMatchObject({ type: PLACED, status: 'dead-lettered', code: 404 });
     expect(hits).toEqual([404, 404, 404, 404]);
 
-    billing = spawnFunction(join(ROOT, 'functions/orders/billing'), await freePort(), {
+    billing = await spawnFunctionOnFreePort(join(ROOT, 'functions/orders/billing'), {
       MONGODB_URL: inject('mongodbUrl'),
       MONGODB_DB: db,
       K_SERVICE: 'billing',

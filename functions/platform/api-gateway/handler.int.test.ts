@@ -14,8 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
 import { contractManifests, quietLog } from '../../../eventing/src/testing/manifests.ts';
 import { startTestSink, type TestSink } from '../../../eventing/src/testing/test-sink.ts';
-import { freePort } from '../../../platform/test-servers/ports.ts';
-import { type SpawnedFunction, spawnFunction, waitFor } from '../../runtime/test/support.ts';
+import { type SpawnedFunction, spawnFunctionOnFreePort, waitFor } from '../../runtime/test/support.ts';
 
 const EVENT_TYPE = 'dev.sluice.test.gateway.v1';
 const OPS_TOKEN = 'test-ops-token-0123456789';
@@ -148,7 +147,7 @@ describe('api-gateway through the runtime, in front of real upstreams and a Rabb
     });
     // tcpmux's privileged port: nothing listens there (a port free a moment ago can be taken by the next one picked).
     const downPort = 1;
-    gateway = spawnFunction(join(import.meta.dirname), await freePort(), {
+    gateway = await spawnFunctionOnFreePort(join(import.meta.dirname), {
       K_SERVICE: 'api-gateway',
       GATEWAY_ROUTES_DIR: dir,
       SLUICE_SERVICE_URLS: JSON.stringify({ echo: upstream.url, down: `http://127.0.0.1:${downPort}` }),

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../../platform/test-servers/ports.ts';
-import { FIXTURES, postBinary, spawnFunction, waitFor } from '../test/support.ts';
+import { FIXTURES, postBinary, spawnFunctionOnFreePort, waitFor } from '../test/support.ts';
 import type { CloudEvent } from './types.ts';
 
 const TYPE = 'dev.sluice.test.work.requested.v1';
@@ -28,8 +27,7 @@ describe('main.ts under SIGTERM', () => {
   });
 
   it('drains in-flight events, refuses new ones retriably, loses no accepted event and exits 0', async () => {
-    const port = await freePort();
-    const fn = spawnFunction(join(FIXTURES, 'slow-recorder'), port, {
+    const fn = await spawnFunctionOnFreePort(join(FIXTURES, 'slow-recorder'), {
       MONGODB_URL: inject('mongodbUrl'),
       MONGODB_DB: dbName,
       K_SERVICE: 'slow-recorder',

@@ -19,6 +19,7 @@ import { receive, STRUCTURED_CONTENT_TYPE } from '../src/cloudevent/receive.ts';
 import { loadConfig } from '../src/config.ts';
 import type { LogSink } from '../src/log.ts';
 import type { DocumentStore } from '../src/ports/document-store.ts';
+import { isListeningMessage } from '../src/report-ports.ts';
 import { type RunningFunction, startFunction } from '../src/runtime.ts';
 import type { CloudEvent } from '../src/types.ts';
 
@@ -142,17 +143,46 @@ export function spawnFunction(
   port: number,
   env: Record<string, string>,
 ): SpawnedFunction {
+  const started = spawnMain(functionDir, { PORT: String(port), ...env }, false);
+  return { ...started, url: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * The same on a port the OS picks as the process binds it (`PORT=0`, told back over IPC as `make dev`'s platform
+ * learns it: `SLUICE_REPORT_PORTS=ipc`), for a test that does not need a fixed address: a port picked ahead can be
+ * taken by another process before the child binds it. Resolves once the port is known (not yet ready).
+ */
+export async function spawnFunctionOnFreePort(
+  functionDir: string,
+  env: Record<string, string>,
+): Promise<SpawnedFunction> {
+  const started = spawnMain(functionDir, { PORT: '0', SLUICE_REPORT_PORTS: 'ipc', ...env }, true);
+  const port = await new Promise<number>((resolve, reject) => {
+    started.child.on('message', (message: unknown) => {
+      if (isListeningMessage(message)) resolve(message.port);
+    });
+    void started.exited.then((code) =>
+      reject(new Error(`${functionDir} exited (${code}) before it reported its port:\n${started.output()}`)),
+    );
+  });
+  return { ...started, url: `http://127.0.0.1:${port}` };
+}
+
+function spawnMain(
+  functionDir: string,
+  env: Record<string, string>,
+  ipc: boolean,
+): Omit<SpawnedFunction, 'url'> {
   const child = spawn(process.execPath, [MAIN], {
     cwd: REPO,
     env: {
       PATH: process.env.PATH ?? '',
       FUNCTION_DIR: functionDir,
-      PORT: String(port),
       HOST: '127.0.0.1',
       OTEL_SDK_DISABLED: 'true',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => {
@@ -164,5 +194,5 @@ export function spawnFunction(
   const exited = new Promise<number | string>((r) =>
     child.once('exit', (code, signal) => r(code ?? signal ?? -1)),
   );
-  return { child, url: `http://127.0.0.1:${port}`, output: () => out, exited };
+  return { child, output: () => out, exited };
 }
