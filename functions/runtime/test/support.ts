@@ -19,7 +19,7 @@ import { receive, STRUCTURED_CONTENT_TYPE } from '../src/cloudevent/receive.ts';
 import { loadConfig } from '../src/config.ts';
 import type { LogSink } from '../src/log.ts';
 import type { DocumentStore } from '../src/ports/document-store.ts';
-import { isListeningMessage } from '../src/report-ports.ts';
+import { isListeningMessage, type ListeningMessage } from '../src/report-ports.ts';
 import { type RunningFunction, startFunction } from '../src/runtime.ts';
 import type { CloudEvent } from '../src/types.ts';
 
@@ -131,6 +131,8 @@ export function rawRequest(port: number, head: string, body: string): Promise<st
 export interface SpawnedFunction {
   readonly child: ChildProcess;
   readonly url: string;
+  /** The separate /metrics server a plain HTTP function reported (spawnFunctionOnFreePort with METRICS_PORT=0). */
+  readonly metricsUrl?: string;
   /** stdout and stderr so far (ECS JSON log lines and start-up errors). */
   output(): string;
   /** Resolves with the exit code (or the signal name). */
@@ -157,15 +159,19 @@ export async function spawnFunctionOnFreePort(
   env: Record<string, string>,
 ): Promise<SpawnedFunction> {
   const started = spawnMain(functionDir, { PORT: '0', SLUICE_REPORT_PORTS: 'ipc', ...env }, true);
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<ListeningMessage>((resolve, reject) => {
     started.child.on('message', (message: unknown) => {
-      if (isListeningMessage(message)) resolve(message.port);
+      if (isListeningMessage(message)) resolve(message);
     });
     void started.exited.then((code) =>
       reject(new Error(`${functionDir} exited (${code}) before it reported its port:\n${started.output()}`)),
     );
   });
-  return { ...started, url: `http://127.0.0.1:${port}` };
+  return {
+    ...started,
+    url: `http://127.0.0.1:${ports.port}`,
+    ...(ports.metricsPort === undefined ? {} : { metricsUrl: `http://127.0.0.1:${ports.metricsPort}` }),
+  };
 }
 
 function spawnMain(
