@@ -137,7 +137,7 @@ export type {
   UpdateOptions,
   UpdateResult,
 } from './ports/document-store.ts';
-export { isListeningMessage, type ListeningMessage } from './report-ports.ts';
+export { isListeningMessage, type ListeningMessage, portsReported } from './report-ports.ts';
 export {
   bodyErrors,
   jsonBody,

@@ -4,6 +4,7 @@
  * them, then reads them here: a port the platform picked ahead could be taken by another process before the
  * instance binds it, and a readiness probe to that port could then be answered by someone else.
  */
+import type { ChildProcess } from 'node:child_process';
 import type { RunningFunction } from './runtime.ts';
 
 export interface ListeningMessage {
@@ -22,6 +23,16 @@ export function isListeningMessage(value: unknown): value is ListeningMessage {
   return (
     m.type === 'sluice.listening' && isPort(m.port) && (m.metricsPort === undefined || isPort(m.metricsPort))
   );
+}
+
+/** The parent's side: the child's report, or undefined when it exits (or its channel closes) without one. */
+export function portsReported(child: ChildProcess): Promise<ListeningMessage | undefined> {
+  return new Promise((resolve) => {
+    child.on('message', (message: unknown) => {
+      if (isListeningMessage(message)) resolve(message);
+    });
+    child.once('exit', () => resolve(undefined));
+  });
 }
 
 /** One message, then the channel is closed: an open IPC channel would keep the process alive. */

@@ -19,7 +19,7 @@ import { receive, STRUCTURED_CONTENT_TYPE } from '../src/cloudevent/receive.ts';
 import { loadConfig } from '../src/config.ts';
 import type { LogSink } from '../src/log.ts';
 import type { DocumentStore } from '../src/ports/document-store.ts';
-import { isListeningMessage, type ListeningMessage } from '../src/report-ports.ts';
+import { portsReported } from '../src/report-ports.ts';
 import { type RunningFunction, startFunction } from '../src/runtime.ts';
 import type { CloudEvent } from '../src/types.ts';
 
@@ -159,14 +159,12 @@ export async function spawnFunctionOnFreePort(
   env: Record<string, string>,
 ): Promise<SpawnedFunction> {
   const started = spawnMain(functionDir, { PORT: '0', SLUICE_REPORT_PORTS: 'ipc', ...env }, true);
-  const ports = await new Promise<ListeningMessage>((resolve, reject) => {
-    started.child.on('message', (message: unknown) => {
-      if (isListeningMessage(message)) resolve(message);
-    });
-    void started.exited.then((code) =>
-      reject(new Error(`${functionDir} exited (${code}) before it reported its port:\n${started.output()}`)),
+  const ports = await portsReported(started.child);
+  if (ports === undefined) {
+    throw new Error(
+      `${functionDir} exited (${await started.exited}) before it reported its port:\n${started.output()}`,
     );
-  });
+  }
   return {
     ...started,
     url: `http://127.0.0.1:${ports.port}`,

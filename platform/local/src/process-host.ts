@@ -9,11 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import {
-  ECS_VERSION,
-  isListeningMessage,
-  type ListeningMessage,
-} from '../../../functions/runtime/src/index.ts';
+import { ECS_VERSION, type ListeningMessage, portsReported } from '../../../functions/runtime/src/index.ts';
 import {
   type FunctionHost,
   type FunctionInstance,
@@ -146,12 +142,8 @@ export class ProcessFunctionHost implements FunctionHost {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     let listening: ListeningMessage | undefined;
-    const reported = new Promise<void>((done) => {
-      child.on('message', (message: unknown) => {
-        if (!isListeningMessage(message)) return;
-        listening ??= message;
-        done();
-      });
+    const reported = portsReported(child).then((message) => {
+      listening = message;
     });
     const recentErr: string[] = [];
     this.#pipe(child, instanceId, service.name, recentErr);
