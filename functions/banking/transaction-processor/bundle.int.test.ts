@@ -9,7 +9,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../../platform/test-servers/ports.ts';
+import { portsReported } from '../../runtime/src/report-ports.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const DB = `bundle_${process.pid}`;
@@ -34,21 +34,25 @@ beforeAll(async () => {
     ),
   );
   await cp(out, join(dir, 'app'), { recursive: true });
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
+  // PORT=0 and the port told back over IPC, as make dev starts an instance: a port picked ahead can be taken.
   child = spawn(process.execPath, [join(dir, 'app', 'main.mjs')], {
     cwd: join(dir, 'app'),
     env: {
       PATH: process.env.PATH,
-      PORT: String(port),
+      PORT: '0',
+      SLUICE_REPORT_PORTS: 'ipc',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       OTEL_SDK_DISABLED: 'true',
       MONGODB_URL: inject('mongodbUrl'),
       MONGODB_DB: DB,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  const ports = await portsReported(child);
+  if (ports === undefined)
+    throw new Error('the bundled transaction-processor exited before it reported its port');
+  url = `http://127.0.0.1:${ports.port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null)

@@ -8,7 +8,7 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../../platform/test-servers/ports.ts';
+import { portsReported } from '../../runtime/src/report-ports.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 let dir: string;
@@ -33,19 +33,22 @@ beforeAll(async () => {
   );
   // /app of the image: only the bundle folder, nowhere near the repository's node_modules.
   await cp(out, join(dir, 'app'), { recursive: true });
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
+  // PORT=0 and the port told back over IPC, as make dev starts an instance: a port picked ahead can be taken.
   child = spawn(process.execPath, [join(dir, 'app', 'main.mjs')], {
     cwd: join(dir, 'app'),
     env: {
       PATH: process.env.PATH,
-      PORT: String(port),
+      PORT: '0',
+      SLUICE_REPORT_PORTS: 'ipc',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       OTEL_SDK_DISABLED: 'true',
     },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
   });
+  const ports = await portsReported(child);
+  if (ports === undefined) throw new Error('the bundled results-api exited before it reported its port');
+  url = `http://127.0.0.1:${ports.port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     const ok = await fetch(`${url}/health/readiness`).then(
