@@ -20,7 +20,7 @@
 # `make bench-quick` ends with one `target <name>: ratio … met|missed` line per goal (docs/performance.md).
 # Servers run on cpu 0, the load generator (wrk when installed — `apt-get install -y wrk` —, else
 # autocannon) and the harness on cpu 1: BENCH_SERVER_CPU / BENCH_LOAD_CPU / BENCH_LOAD_TOOL override.
-.PHONY: bundle bench bench-quick bench-profile wrk
+.PHONY: bundle bench bench-quick bench-profile bench-work wrk
 
 BUNDLE_FN = $(if $(filter command line,$(origin FN)),$(FN),--all)
 
@@ -47,3 +47,6 @@ bench-quick: install ferretdb wrk ## short benchmark ending with one `target` li
 
 bench-profile: install wrk ## CPU profile of the function path under load → .tmp/profile/*.cpuprofile + summary
 	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/profile.ts
+
+bench-work: install wrk ## bare node:http doing 0/10/20/40 µs of work per request: what a ratio to the floor leaves room for
+	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/work-per-request.ts $(BENCH_ARGS)

@@ -16,7 +16,7 @@ import { loadKnativeService } from '../../platform/local/src/knative-service.ts'
 import { PLATFORM_NODE_FLAGS } from '../../platform/local/src/platform-node-flags.ts';
 import { containerHeapArgs } from '../../platform/local/src/process-host.ts';
 import { freePort } from '../../platform/test-servers/ports.ts';
-import { cpuTicksFromStat } from './broker-bench.ts';
+import { cpuTicksFromStat, cpuTimesFromStat } from './broker-bench.ts';
 import { ROOT } from './servers.ts';
 
 const STOP_TIMEOUT_MS = 15_000;
@@ -28,6 +28,19 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
   try {
     const ticks = cpuTicksFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     return ticks === undefined ? undefined : ticks / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same split into user and system seconds (the kernel's share of a server's CPU per request). */
+export function cpuTimesSeconds(pid: number | undefined): { user: number; system: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const times = cpuTimesFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return times === undefined
+      ? undefined
+      : { user: times.user / CLOCK_TICKS, system: times.system / CLOCK_TICKS };
   } catch {
     return undefined;
   }

@@ -6,6 +6,7 @@ import {
   BENCH_SUBSCRIBER,
   benchManifests,
   cpuTicksFromStat,
+  cpuTimesFromStat,
   declaredQueueType,
   PIPELINE_FUNCTIONS,
   parseBrokerBenchArgs,
@@ -98,9 +99,11 @@ describe('cpuTicksFromStat', () => {
     const tail = 'R 1 1 1 0 -1 4194304 99 0 0 0 17 5 0 0 20 0 1 0 678006 3133440 357';
     expect(cpuTicksFromStat(`42 (node) ${tail}`)).toBe(22);
     expect(cpuTicksFromStat(`42 (a b) c) ${tail}`)).toBe(22);
+    expect(cpuTimesFromStat(`42 (a b) c) ${tail}`)).toEqual({ user: 17, system: 5 });
   });
 
   it('returns undefined for a truncated line', () => {
     expect(cpuTicksFromStat('42 (node) R 1 1')).toBeUndefined();
+    expect(cpuTimesFromStat('42 (node) R 1 1')).toBeUndefined();
   });
 });

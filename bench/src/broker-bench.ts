@@ -157,13 +157,19 @@ export function parseBrokerBenchArgs(text: string | undefined): BrokerBenchArgs 
 }
 
 /**
- * CPU time (user + system, in clock ticks) from the text of /proc/<pid>/stat. Fields 14 and 15; the
+ * CPU time (user and system, in clock ticks) from the text of /proc/<pid>/stat. Fields 14 and 15; the
  * command name (field 2) may hold spaces, so fields are counted after its closing parenthesis.
  */
-export function cpuTicksFromStat(stat: string): number | undefined {
+export function cpuTimesFromStat(stat: string): { user: number; system: number } | undefined {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After "pid (comm) ", field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : undefined;
+  const user = Number(fields[11]);
+  const system = Number(fields[12]);
+  return Number.isFinite(user) && Number.isFinite(system) ? { user, system } : undefined;
+}
+
+/** The same, user + system. */
+export function cpuTicksFromStat(stat: string): number | undefined {
+  const times = cpuTimesFromStat(stat);
+  return times === undefined ? undefined : times.user + times.system;
 }
