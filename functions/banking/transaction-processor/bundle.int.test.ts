@@ -9,7 +9,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { portsReported } from '../../runtime/src/report-ports.ts';
+import { portsReported } from '../../runtime/src/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const DB = `bundle_${process.pid}`;

@@ -8,7 +8,7 @@ import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { portsReported } from '../../runtime/src/report-ports.ts';
+import { portsReported } from '../../runtime/src/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 let dir: string;
