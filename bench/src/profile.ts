@@ -6,12 +6,16 @@
  *   (--source: profile `node main.ts` instead; --seconds 0: the start-up only)
  *   node bench/src/profile.ts --file <x.cpuprofile>   (the same summary of a profile written elsewhere,
  *   e.g. the broker's or the pipeline functions' under BENCH_PROFILE_DIR)
+ *   node bench/src/profile.ts --alloc   (bytes allocated per request by function instead: heap-sampling.ts)
+ *   --server <name>: another server of servers.ts (bare-http, sdk-http, …) to compare with
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from '../../platform/test-servers/ports.ts';
+import { sampleAllocations } from './heap-sampling.ts';
 import { pickLoadTool, runLoad } from './load.ts';
-import { buildFixtureBundle, ROOT, SERVERS, startServer } from './servers.ts';
+import { buildFixtureBundle, ROOT, SERVERS, startServer, stopServer } from './servers.ts';
 
 interface ProfileNode {
   id: number;
@@ -33,6 +37,8 @@ const { values } = parseArgs({
     source: { type: 'boolean' },
     interval: { type: 'string' },
     file: { type: 'string' },
+    alloc: { type: 'boolean' },
+    server: { type: 'string' },
   },
 });
 if (values.file !== undefined) {
@@ -40,10 +46,49 @@ if (values.file !== undefined) {
   process.stdout.write(`profile ${values.file}\n${summary(profile)}`);
   process.exit(0);
 }
+const serverName = values.server ?? (values.source === true ? 'sluice-source' : 'sluice-bundle');
+if (values.alloc === true) {
+  const base = SERVERS.find((s) => s.name === serverName);
+  if (base === undefined) throw new Error(`no server spec named ${serverName}`);
+  if (values.source !== true) await buildFixtureBundle();
+  const inspectPort = await freePort();
+  const started = await startServer(
+    { ...base, args: [`--inspect=127.0.0.1:${inspectPort}`, ...base.args] },
+    process.env.BENCH_SERVER_CPU ?? '0',
+  );
+  try {
+    const load = (seconds: number) =>
+      runLoad({
+        port: started.port,
+        connections: 50,
+        seconds,
+        tool: pickLoadTool(process.env.BENCH_LOAD_TOOL),
+        cpu: process.env.BENCH_LOAD_CPU ?? '1',
+      });
+    await load(2); // warm-up: the code optimised, the pools filled
+    const summary = await sampleAllocations(
+      inspectPort,
+      async () => (await load(Number(values.seconds ?? 4))).requests,
+      ROOT,
+    );
+    process.stdout.write(
+      `${summary.bytesPerRequest.toFixed(0)} bytes allocated per request (sampled every 1 KB, what the GC freed included)
+` +
+        summary.top
+          .slice(0, 40)
+          .map(([where, bytes]) => `  ${bytes.toFixed(0).padStart(6)}  ${where}`)
+          .join('\n') +
+        '\n',
+    );
+  } finally {
+    await stopServer(started.child);
+  }
+  process.exit(0);
+}
 const dir = join(ROOT, '.tmp/profile');
 await rm(dir, { recursive: true, force: true });
-const base = SERVERS.find((s) => s.name === (values.source === true ? 'sluice-source' : 'sluice-bundle'));
-if (base === undefined) throw new Error('no sluice server spec');
+const base = SERVERS.find((s) => s.name === serverName);
+if (base === undefined) throw new Error(`no server spec named ${serverName}`);
 if (values.source !== true) await buildFixtureBundle(); // a clean clone has no dist/ yet
 const spec = {
   ...base,
