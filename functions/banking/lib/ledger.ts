@@ -509,14 +509,21 @@ export class Ledger {
     const side = kind === EntryKind.debit ? EntrySide.from : EntrySide.to;
     let guess = this.#cache?.head(account);
     let seq = Math.max(hint, guess?.seq ?? 0);
+    // An entry of this chain already in hand (entries are immutable): the next search for the head starts
+    // after it instead of reading it again.
+    let known: EntryDoc | undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // The cached head saves the probe when it is current; if not, the insert below collides.
-      const head = guess ?? (await this.head(account, seq));
+      const head = guess ?? (await this.head(account, seq, known));
       const guessed = guess !== undefined;
       guess = undefined;
       seq = head.seq ?? 0;
       if (head.balanceAfter + delta < 0) {
-        if (guessed) continue; // decide on the store's head, not on a possibly stale one
+        // Decide on the store's head, not on a possibly stale one: search on from the cached entry.
+        if (guessed) {
+          known = head;
+          continue;
+        }
         return this.#recordRejection(
           account,
           txId,
@@ -534,9 +541,9 @@ export class Ledger {
       // Another run of this process took the slot and the cache knows its entry: try after it, without a
       // read (a read by _id scans the collection on FerretDB 1.24). A few times only: a collision may also
       // be this transaction's own entry (the unique {txId, side}), which only a read can tell.
-      const known = this.#cache?.head(account);
-      if (attempt < CACHED_RETRIES && known !== undefined && (known.seq ?? 0) > seq) {
-        guess = known;
+      const cached = this.#cache?.head(account);
+      if (attempt < CACHED_RETRIES && cached !== undefined && (cached.seq ?? 0) > seq) {
+        guess = cached;
         continue;
       }
       // Either another entry took the slot (go again from the new head), or this transaction already
@@ -547,6 +554,9 @@ export class Ledger {
         const existing = await this.entries.findOne({ txId, side });
         if (existing !== null) return existing;
       }
+      // The entry that took the slot is the chain's newest known: search on from it.
+      known = slot ?? head;
+      seq = known.seq ?? seq;
     }
     throw new TransientError(`account ${account} is too contended to append ${txId}; retry`);
   }
@@ -555,10 +565,16 @@ export class Ledger {
    * The last entry of the chain, by point reads of `_id` only (FerretDB scans for any other filter): the
    * entry at `from` (or the opening entry), then slots `from`+1, +2, +4, … until one is empty, then a
    * bisection between the last entry found and that slot. Chains are contiguous, so this finds the head in
-   * about 2·log₂(distance) reads; from a current `from`, in two.
+   * about 2·log₂(distance) reads; from a current `from`, in two — in one when `known` is the entry at
+   * `from` already in hand (entries never change, so it need not be read again).
    */
-  async head(account: string, from: number): Promise<EntryDoc> {
-    let last = from > 0 ? await this.entries.findOne({ _id: slotId(account, from) }) : null;
+  async head(account: string, from: number, known?: EntryDoc): Promise<EntryDoc> {
+    let last =
+      known !== undefined && known.account === account && known.seq === from
+        ? known
+        : from > 0
+          ? await this.entries.findOne({ _id: slotId(account, from) })
+          : null;
     if (last === null) {
       last = await this.entries.findOne({ _id: slotId(account, 0) });
       if (last === null) throw new TransientError(`account ${account} has no opening entry yet; retry`);

@@ -284,6 +284,32 @@ describe('transaction-processor', () => {
       await reader.head('a', 0);
       expect(counted.calls.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(37)) + 2);
     });
+
+    it('reads only past the start when the entry there is already in hand', async () => {
+      const { store, ledger } = await ledgerWith({ a: 1000, b: 0 });
+      for (let i = 0; i < 5; i++) await ledger.process(tx(`k${i}`, 'a', 'b', 1), `k${i}`);
+      const counted = countingStore(store);
+      const reader = new Ledger(counted.store);
+      const at3 = await ledger.head('a', 3); // the head, a#5
+      const entry3 = await ledger.entries.findOne({ _id: 'a#000000000003' });
+      expect(at3.seq).toBe(5);
+      expect(entry3?.seq).toBe(3);
+      counted.calls.length = 0;
+      expect((await reader.head('a', 5, at3)).seq).toBe(5);
+      expect(counted.calls).toEqual(['banking_entries.findOne']); // a#6: empty
+      counted.calls.length = 0;
+      expect((await reader.head('a', 3, entry3 ?? undefined)).seq).toBe(5);
+      // a#4, a#6 (empty), a#5: the bisection; the entry at a#3 itself is not read again.
+      expect(counted.calls).toEqual([
+        'banking_entries.findOne',
+        'banking_entries.findOne',
+        'banking_entries.findOne',
+      ]);
+      // An entry of another account or another position is not taken for the start.
+      counted.calls.length = 0;
+      expect((await reader.head('a', 4, at3)).seq).toBe(5);
+      expect(counted.calls.length).toBe(4); // a#4 read, then a#5, a#7 (empty), a#6 (empty)
+    });
   });
 
   describe('Ledger with a LedgerCache', () => {
@@ -362,6 +388,18 @@ describe('transaction-processor', () => {
       expect(reasonOf(third)).toBe(RejectionReason.insufficientFunds);
       expect(await balance(other, 'a')).toBe(100);
       expect(await balance(other, 'b')).toBe(900);
+    });
+
+    it('confirms an insufficient-funds rejection on the store with one read past its cached head', async () => {
+      const { store } = await ledgerWith({ a: 100, b: 0 });
+      const counted = countingStore(store);
+      const cached = new Ledger(counted.store, { cache: new LedgerCache() });
+      expect((await cached.process(tx('t1', 'a', 'b', 60), 's1')).kind).toBe('processed'); // head: a#1, 40
+      counted.calls.length = 0;
+      const second = await cached.process(tx('t2', 'a', 'b', 50), 's2');
+      expect(reasonOf(second)).toBe(RejectionReason.insufficientFunds);
+      // a#2 is empty, so the cached a#1 is the store's head: one read, then the rejection's insert.
+      expect(counted.calls).toEqual(['banking_entries.findOne', 'banking_entries.insertOne']);
     });
 
     it('applies a debit its stale cached head would refuse once another process credited the account', async () => {
