@@ -55,6 +55,7 @@ const { values } = parseArgs({
     transfers: { type: 'string' },
     'pipeline-seconds': { type: 'string' },
     stores: { type: 'string' },
+    'inject-transfers': { type: 'string' },
   },
 });
 /** `--sections broker,pipeline` runs only those (function, broker, pipeline, streams, orders, fleet); default all. */
@@ -241,6 +242,8 @@ async function main(): Promise<void> {
       maxSeconds: Number(values['pipeline-seconds'] ?? (quick ? 60 : 240)),
       floorSeconds: quick ? 2 : 4,
       ...(values.stores === undefined ? {} : { stores: values.stores.split(',') }),
+      // make inject's plan as a reported row on each store (3,000 transfers in a full run; --inject-transfers N).
+      injectTransfers: Number(values['inject-transfers'] ?? (quick ? 0 : 3000)),
       inFlight: config.connections,
       serverCpu: SERVER_CPU,
       loadCpu: LOAD_CPU,

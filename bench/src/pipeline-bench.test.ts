@@ -5,6 +5,7 @@ import {
   type StoreRun,
   storeCallsByCollection,
   tenthRates,
+  Workload,
 } from './pipeline-bench.ts';
 
 describe('tenthRates', () => {
@@ -44,8 +45,12 @@ describe('parsePipelineArgs', () => {
       inFlight: 50,
       queueType: 'quorum',
       serverCpu: '0',
+      workload: Workload.neighbours,
     });
     expect(a.mongodbUrl).toBeUndefined();
+    expect(parsePipelineArgs('{"url":"amqp://h","transfers":1,"workload":"inject"}').workload).toBe(
+      Workload.inject,
+    );
     expect(() => parsePipelineArgs('{"transfers":1}')).toThrow(/url/);
     expect(() => parsePipelineArgs('{"url":"amqp://h"}')).toThrow(/transfers/);
   });
@@ -67,6 +72,11 @@ describe('pipelineTargets', () => {
     rssMb: { host: 100, 'transaction-processor': 90, 'transaction-journal': 80, 'accounts-api': 85 },
     ok: true,
     ...over,
+  });
+
+  it("gives make inject's workload no target line: its row is reported, the goal is on the neighbours' loop", () => {
+    const targets = pipelineTargets([run({}), run({ workload: Workload.inject, rate: 10 })]);
+    expect(targets.map((t) => t.name)).toEqual(['pipeline-ferretdb-postgresql']);
   });
 
   it('meets the goal only with the ratio, flatness, every transfer and the invariants', () => {

@@ -47,6 +47,7 @@ import {
   parsePipelineArgs,
   storeCallsByCollection,
   tenthRates,
+  Workload,
 } from './pipeline-bench.ts';
 import { ROOT } from './servers.ts';
 import { percentile } from './stats.ts';
@@ -138,10 +139,13 @@ async function run(args: PipelineArgs): Promise<void> {
   let deadLetters = 0;
   let rejected = 0;
   let repliesTotal = 0;
+  /** When each reply reached the sink (the injected workload's completions: it waits for none). */
+  const replyTimes: number[] = [];
   const subscriber = await listen((req, res) => {
     const subject = req.headers['ce-subject'];
     const type = String(req.headers['ce-type']);
     repliesTotal++;
+    replyTimes.push(performance.now());
     if (type === BANKING.rejected) rejected++;
     if (typeof subject === 'string') {
       waiting.get(subject)?.(type);
@@ -182,6 +186,18 @@ async function run(args: PipelineArgs): Promise<void> {
       args.serverCpu,
     );
     const ingress = new URL(brokerChild.url);
+    if (args.workload === Workload.inject) {
+      await runInjected(args, {
+        ingress,
+        storeEnv,
+        store: store as DocumentStore,
+        functions,
+        brokerPid: brokerChild.child.pid,
+        replyTimes,
+        deadLetters: () => deadLetters,
+      });
+      return;
+    }
     const event = (type: string, id: string, data: object): Outgoing => ({
       headers: {
         'content-type': 'application/json',
@@ -367,6 +383,135 @@ async function run(args: PipelineArgs): Promise<void> {
     if (devStore !== undefined) await devStore.close();
     else await store?.close();
   }
+}
+
+interface InjectedContext {
+  readonly ingress: URL;
+  readonly storeEnv: Record<string, string>;
+  readonly store: DocumentStore;
+  readonly functions: readonly RunningFunction[];
+  readonly brokerPid: number | undefined;
+  readonly replyTimes: number[];
+  readonly deadLetters: () => number;
+}
+
+const INJECTOR = join(ROOT, 'functions/banking/transaction-injector/cli.ts');
+const INJECT_ACCOUNTS = 50;
+
+/**
+ * `make inject`'s workload instead of the neighbours' loop: the injector itself (its plan: 50 accounts,
+ * amounts up to a third of an opening balance, USD and EUR accounts, unknown accounts, resubmitted ids — more
+ * than half refused), sent as fast as the ingress takes it (an open loop, as `make inject` at a high rate),
+ * then its own `--verify` for the invariants. The rate: replies at the sink ÷ the time from the first
+ * transfer (after the openings) to the journal and accounts-api holding every one.
+ */
+async function runInjected(args: PipelineArgs, ctx: InjectedContext): Promise<void> {
+  const count = args.transfers;
+  const plan = ['--count', String(count), '--accounts', String(INJECT_ACCOUNTS), '--seed', '1'];
+  const env = {
+    ...process.env,
+    ...ctx.storeEnv,
+    BROKER_URL: ctx.ingress.href,
+    // No make dev around: the injector must not read .tmp/dev/endpoints.json.
+    ACCOUNTS_API_URL: '',
+    DEAD_LETTER_URL: '',
+  };
+  const cpu0 = {
+    broker: cpuSeconds(ctx.brokerPid),
+    fns: ctx.functions.map((f) => cpuSeconds(f.child.pid)),
+    host: process.cpuUsage(),
+  };
+  let started = 0;
+  const injector = spawn(
+    'taskset',
+    ['-c', args.loadCpu, process.execPath, INJECTOR, ...plan, '--invalid-ratio', '0', '--rate', '5000'],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  injector.stdout?.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+    if (started === 0 && out.includes('accounts are open')) {
+      started = performance.now();
+      ctx.replyTimes.length = 0; // the openings' replies are not transfers
+    }
+  });
+  const code = await new Promise<number | null>((ok) => injector.once('exit', ok));
+  if (code !== 0 || started === 0) throw new Error(`the injector exited with ${code}: ${out.slice(-400)}`);
+  const accepted = Number(/broker accepted (\d+)/.exec(out)?.[1] ?? Number.NaN);
+  const sentDone = performance.now();
+  const drainDeadline = sentDone + args.drainSeconds * 1000;
+  const counts = async (): Promise<[number, number]> => [
+    await ctx.store.collection(JOURNAL).countDocuments({}),
+    await ctx.store.collection(VIEW_TRANSACTIONS).countDocuments({}),
+  ];
+  // Count the store only once every transfer has its reply at the sink: a count is a scan on FerretDB's
+  // SQLite backend, and polling it through the whole run would slow the store it measures.
+  while (ctx.replyTimes.length < accepted && performance.now() < drainDeadline) await sleep(100);
+  let [journaled, viewed] = await counts();
+  while ((journaled < accepted || viewed < accepted) && performance.now() < drainDeadline) {
+    await sleep(250);
+    [journaled, viewed] = await counts();
+  }
+  const drained = performance.now();
+  const elapsed = (drained - started) / 1000;
+  const share = (a: number | undefined, b: number | undefined): number | undefined =>
+    a === undefined || b === undefined ? undefined : (b - a) / elapsed;
+  const host = process.cpuUsage(cpu0.host);
+  const cpu = {
+    broker: share(cpu0.broker, cpuSeconds(ctx.brokerPid)),
+    host: (host.user + host.system) / 1e6 / elapsed,
+    ...Object.fromEntries(ctx.functions.map((f, i) => [f.name, share(cpu0.fns[i], cpuSeconds(f.child.pid))])),
+  };
+  const rssMb = {
+    host: rssMbOf(process.pid),
+    ...Object.fromEntries(ctx.functions.map((f) => [f.name, rssMbOf(f.child.pid)])),
+  };
+  const calls: Record<string, Record<string, number>> = {};
+  for (const f of ctx.functions) {
+    const text = await fetch(`${f.url}metrics`).then((r) => r.text());
+    calls[f.name] = Object.fromEntries(
+      Object.entries(storeCallsByCollection(text)).map(([c, n]) => [c, n / Math.max(1, accepted)]),
+    );
+  }
+  // The injector's own invariants (money conserved, each submission one outcome, exactly once, …).
+  const verify = spawn(
+    process.execPath,
+    [INJECTOR, '--verify', ...plan, '--invalid-ratio', '0', '--wait', '10'],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let report = '';
+  verify.stdout?.setEncoding('utf8').on('data', (c: string) => {
+    report += c;
+  });
+  const verified = (await new Promise<number | null>((ok) => verify.once('exit', ok))) === 0;
+  const checks = {
+    deadLetters: ctx.deadLetters() === 0,
+    journal: journaled === accepted,
+    view: viewed === accepted,
+    verify: verified,
+  };
+  if (!verified) process.stderr.write(report.slice(-2000));
+  const tenths = tenthRates(ctx.replyTimes, started);
+  process.stdout.write(
+    `BENCHJSON ${JSON.stringify({
+      store: args.mongodbUrl === undefined ? 'memory' : 'mongodb',
+      transfers: viewed,
+      asked: count,
+      rate: viewed / elapsed,
+      seconds: elapsed,
+      drainSeconds: (drained - sentDone) / 1000,
+      tenths,
+      flat: tenths.length === 10 ? (tenths[9] as number) / (tenths[0] as number) : undefined,
+      calls,
+      cpu,
+      rssMb,
+      checks,
+      ok: Object.values(checks).every(Boolean),
+      accepted,
+      journaled,
+      viewed,
+    })}\n`,
+  );
 }
 
 await run(parsePipelineArgs(process.argv[2]));

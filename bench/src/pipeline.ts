@@ -14,7 +14,7 @@ import { type FerretdbProcess, startFerretdb } from '../../platform/test-servers
 import { platformNodeFlags } from './bench-processes.ts';
 import { marked } from './broker.ts';
 import { declaredQueueType, PIPELINE_FUNCTIONS } from './broker-bench.ts';
-import type { StoreRun } from './pipeline-bench.ts';
+import { type StoreRun, Workload, type WorkloadName } from './pipeline-bench.ts';
 import { ROOT } from './servers.ts';
 
 export interface PipelineOptions {
@@ -28,6 +28,11 @@ export interface PipelineOptions {
   readonly log: (line: string) => void;
   /** Only these stores (`ferretdb-postgresql`/`mongodb`, `ferretdb-sqlite`, `memory`); default all three. */
   readonly stores?: readonly string[];
+  /**
+   * Also run `make inject`'s workload on each store, this many transfers (a reported row, not a goal:
+   * pipeline-bench.ts `Workload`); 0 or absent: not run.
+   */
+  readonly injectTransfers?: number;
 }
 
 interface StoreSpec {
@@ -118,45 +123,56 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
       );
       options.log(`  ${spec.label}: store floor ${floor.rate.toFixed(0)} inserts/s`);
       const drainSeconds = 180;
-      const r = (await marked(
-        [
-          join(ROOT, 'bench/src/pipeline-host.ts'),
-          JSON.stringify({
-            ...common,
-            url: options.url,
-            transfers: options.transfers,
-            maxSeconds: options.maxSeconds,
-            drainSeconds,
-            serverCpu: options.serverCpu,
-            queueType,
-          }),
-        ],
-        options.loadCpu,
-        { timeoutMs: (options.maxSeconds + drainSeconds + 180) * 1000, nodeFlags: platformNodeFlags() },
-      )) as unknown as HostResult;
-      const failed = Object.entries(r.checks ?? {})
-        .filter(([, ok]) => !ok)
-        .map(([k]) => k);
-      runs.push({
-        store: spec.store,
-        label: spec.label,
-        floor: floor.rate,
-        rate: r.rate,
-        transfers: r.transfers,
-        asked: options.transfers,
-        seconds: r.seconds,
-        flat: r.flat,
-        ...(r.tenths === undefined ? {} : { tenths: r.tenths }),
-        p99Ms: r.p99Ms,
-        calls: r.calls,
-        cpu: r.cpu,
-        rssMb: r.rssMb,
-        ok: r.ok === true,
-        ...(failed.length === 0 ? {} : { note: `failed: ${failed.join(', ')}` }),
-      });
-      options.log(
-        `  ${spec.label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s), last tenth ${r.flat?.toFixed(2)} × the first (tenths ${r.tenths?.map((t) => t.toFixed(0)).join(' ') ?? '–'}/s), invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
-      );
+      const workloads: [WorkloadName, number][] = [[Workload.neighbours, options.transfers]];
+      if ((options.injectTransfers ?? 0) > 0) workloads.push([Workload.inject, options.injectTransfers ?? 0]);
+      for (const [workload, transfers] of workloads) {
+        // Each workload on an empty database: the injector's plan has ids and accounts of its own.
+        const runDb = workload === Workload.inject ? `${db}_inject` : db;
+        const r = (await marked(
+          [
+            join(ROOT, 'bench/src/pipeline-host.ts'),
+            JSON.stringify({
+              ...common,
+              db: runDb,
+              url: options.url,
+              transfers,
+              maxSeconds: options.maxSeconds,
+              drainSeconds,
+              serverCpu: options.serverCpu,
+              loadCpu: options.loadCpu,
+              queueType,
+              workload,
+            }),
+          ],
+          options.loadCpu,
+          { timeoutMs: (options.maxSeconds + drainSeconds + 180) * 1000, nodeFlags: platformNodeFlags() },
+        )) as unknown as HostResult;
+        const failed = Object.entries(r.checks ?? {})
+          .filter(([, ok]) => !ok)
+          .map(([k]) => k);
+        const label = workload === Workload.inject ? `${spec.label}, make inject's plan` : spec.label;
+        runs.push({
+          store: spec.store,
+          label,
+          floor: floor.rate,
+          rate: r.rate,
+          transfers: r.transfers,
+          asked: transfers,
+          seconds: r.seconds,
+          flat: r.flat,
+          ...(r.tenths === undefined ? {} : { tenths: r.tenths }),
+          p99Ms: r.p99Ms,
+          calls: r.calls,
+          cpu: r.cpu,
+          rssMb: r.rssMb,
+          ok: r.ok === true,
+          ...(failed.length === 0 ? {} : { note: `failed: ${failed.join(', ')}` }),
+          ...(workload === Workload.inject ? { workload } : {}),
+        });
+        options.log(
+          `  ${label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s), last tenth ${r.flat?.toFixed(2)} × the first (tenths ${r.tenths?.map((t) => t.toFixed(0)).join(' ') ?? '–'}/s), invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
+        );
+      }
     } catch (err) {
       const message = (err as Error).message.slice(-400);
       options.log(`  ${spec.label}: ${message}`);
@@ -165,10 +181,12 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
       if (started?.url !== undefined) {
         // Leave nothing behind in a shared server (FerretDB on PostgreSQL keeps its data between runs).
         const client = await MongoClient.connect(started.url).catch(() => undefined);
-        await client
-          ?.db(db)
-          .dropDatabase()
-          .catch(() => {});
+        for (const name of [db, `${db}_inject`]) {
+          await client
+            ?.db(name)
+            .dropDatabase()
+            .catch(() => {});
+        }
         await client?.close();
       }
       await started?.stop();
