@@ -10,8 +10,9 @@
  *   balanceAfter = previous entry's balanceAfter + delta, never below zero.
  * A debit reads the chain's head n and inserts n+1; a parallel debit that inserted n+1 first makes
  * this insert fail, and it retries on the new head, so no two debits are computed from one balance.
- * A transaction's decision is its `from`-side entry: the debit, or a rejection `<from>!<txId>`. Both
- * carry the unique {txId, side: from}, so whichever run records first decides for all, and the decision
+ * A transaction's decision is its `from`-side entry: the debit, or a rejection — for insufficient funds a
+ * zero-delta entry at n+1 (its insert proves n is the head, as a debit's does), else `<from>!<txId>` off
+ * the chain. Both carry the unique {txId, side: from}, so whichever run records first decides for all, and the decision
  * carries the transfer it decides (content hash, first submission): a transaction id submitted again
  * with other content meets it and is rejected. The credit is the `to`-side entry. Nothing is ever
  * updated, and nothing else is stored: the outcome is read off the entries. On FerretDB 1.24 every
@@ -515,24 +516,16 @@ export class Ledger {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // The cached head saves the probe when it is current; if not, the insert below collides.
       const head = guess ?? (await this.head(account, seq, known));
-      const guessed = guess !== undefined;
       guess = undefined;
       seq = head.seq ?? 0;
-      if (head.balanceAfter + delta < 0) {
-        // Decide on the store's head, not on a possibly stale one: search on from the cached entry.
-        if (guessed) {
-          known = head;
-          continue;
-        }
-        return this.#recordRejection(
-          account,
-          txId,
-          transfer,
-          RejectionReason.insufficientFunds,
-          `${account} cannot cover ${-delta}`,
-        );
-      }
-      const entry = chainEntry(head, txId, kind, delta, this.#now());
+      // Too little money at this head: the refusal takes the next position without changing the balance, so
+      // that its insert, like a debit's, is what proves the head is still the chain's last — deciding it on a
+      // stale head collides instead, and no read is needed (a read of the empty slot after the head scans the
+      // whole collection on FerretDB/SQLite).
+      const entry =
+        head.balanceAfter + delta < 0
+          ? refusalEntry(head, txId, `${account} cannot cover ${-delta}`, this.#now())
+          : chainEntry(head, txId, kind, delta, this.#now());
       if (transfer !== undefined) entry.transfer = transfer;
       if (await this.#insertOnce(this.entries, entry)) {
         this.#cache?.rememberHead(entry);
@@ -669,12 +662,21 @@ function chainEntry(head: EntryDoc, txId: string, kind: EntryKind, delta: number
     account: head.account,
     txId,
     kind,
-    side: kind === EntryKind.debit ? EntrySide.from : EntrySide.to,
+    // A credit is the `to` side; a debit, or a refusal in the chain, is the transaction's decision.
+    side: kind === EntryKind.credit ? EntrySide.to : EntrySide.from,
     seq,
     delta,
     balanceAfter: head.balanceAfter + delta,
     at,
   };
+}
+
+/** An insufficient-funds refusal at the chain's next position: delta 0, the balance carried over. */
+function refusalEntry(head: EntryDoc, txId: string, detail: string, at: string): EntryDoc {
+  const entry = chainEntry(head, txId, EntryKind.reject, 0, at);
+  entry.reason = RejectionReason.insufficientFunds;
+  entry.detail = detail;
+  return entry;
 }
 
 function decided(tx: TransactionSubmitted, submissionId: string): DecidedTransfer {

@@ -390,7 +390,7 @@ describe('transaction-processor', () => {
       expect(await balance(other, 'b')).toBe(900);
     });
 
-    it('confirms an insufficient-funds rejection on the store with one read past its cached head', async () => {
+    it('refuses a transfer the head cannot cover in one insert: the refusal takes the next position, balance unchanged', async () => {
       const { store } = await ledgerWith({ a: 100, b: 0 });
       const counted = countingStore(store);
       const cached = new Ledger(counted.store, { cache: new LedgerCache() });
@@ -398,8 +398,23 @@ describe('transaction-processor', () => {
       counted.calls.length = 0;
       const second = await cached.process(tx('t2', 'a', 'b', 50), 's2');
       expect(reasonOf(second)).toBe(RejectionReason.insufficientFunds);
-      // a#2 is empty, so the cached a#1 is the store's head: one read, then the rejection's insert.
-      expect(counted.calls).toEqual(['banking_entries.findOne', 'banking_entries.insertOne']);
+      // No read: the insert at a#2 is what shows a#1 is still the head.
+      expect(counted.calls).toEqual(['banking_entries.insertOne']);
+      const refusal = await cached.entries.findOne({ txId: 't2', side: 'from' });
+      expect(refusal).toMatchObject({
+        _id: 'a#000000000002',
+        kind: EntryKind.reject,
+        seq: 2,
+        delta: 0,
+        balanceAfter: 40,
+      });
+      // The chain goes on after it, arithmetic as before.
+      expect((await cached.process(tx('t3', 'a', 'b', 40), 's3')).kind).toBe('processed');
+      expect(await cached.entries.findOne({ _id: 'a#000000000003' })).toMatchObject({
+        delta: -40,
+        balanceAfter: 0,
+      });
+      expect(await cached.stateOf('t2')).toBe(TransferState.rejected);
     });
 
     it('applies a debit its stale cached head would refuse once another process credited the account', async () => {
