@@ -126,6 +126,67 @@ async function startFunction(
   }
 }
 
+/** Polls until the journal and accounts-api's view each hold `expected` documents, or the deadline; their counts. */
+async function untilStored(
+  store: DocumentStore,
+  expected: number,
+  deadline: number,
+  pollMs: number,
+): Promise<{ journaled: number; viewed: number }> {
+  const counts = async () => ({
+    journaled: await store.collection(JOURNAL).countDocuments({}),
+    viewed: await store.collection(VIEW_TRANSACTIONS).countDocuments({}),
+  });
+  let now = await counts();
+  while ((now.journaled < expected || now.viewed < expected) && performance.now() < deadline) {
+    await sleep(pollMs);
+    now = await counts();
+  }
+  return now;
+}
+
+/** The CPU used so far by the broker, each function and this host: where a run's costs are counted from. */
+function cpuMark(brokerPid: number | undefined, functions: readonly RunningFunction[]) {
+  return {
+    broker: cpuSeconds(brokerPid),
+    fns: functions.map((f) => cpuSeconds(f.child.pid)),
+    host: process.cpuUsage(),
+  };
+}
+
+/**
+ * What a run cost: each process's share of a core since `mark` over `elapsed` seconds, the RSS now, and the
+ * store round trips of each function per transfer (`sluice_store_calls_total` from its /metrics).
+ */
+async function runCosts(
+  mark: ReturnType<typeof cpuMark>,
+  brokerPid: number | undefined,
+  functions: readonly RunningFunction[],
+  elapsed: number,
+  transfers: number,
+) {
+  const share = (a: number | undefined, b: number | undefined): number | undefined =>
+    a === undefined || b === undefined ? undefined : (b - a) / elapsed;
+  const host = process.cpuUsage(mark.host);
+  const cpu = {
+    broker: share(mark.broker, cpuSeconds(brokerPid)),
+    host: (host.user + host.system) / 1e6 / elapsed,
+    ...Object.fromEntries(functions.map((f, i) => [f.name, share(mark.fns[i], cpuSeconds(f.child.pid))])),
+  };
+  const rssMb = {
+    host: rssMbOf(process.pid),
+    ...Object.fromEntries(functions.map((f) => [f.name, rssMbOf(f.child.pid)])),
+  };
+  const calls: Record<string, Record<string, number>> = {};
+  for (const f of functions) {
+    const text = await fetch(`${f.url}metrics`).then((r) => r.text());
+    calls[f.name] = Object.fromEntries(
+      Object.entries(storeCallsByCollection(text)).map(([c, n]) => [c, n / Math.max(1, transfers)]),
+    );
+  }
+  return { cpu, rssMb, calls };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function run(args: PipelineArgs): Promise<void> {
@@ -270,11 +331,7 @@ async function run(args: PipelineArgs): Promise<void> {
     }
     const rejectedBefore = rejected;
 
-    const cpu0 = {
-      broker: cpuSeconds(brokerChild.child.pid),
-      fns: functions.map((f) => cpuSeconds(f.child.pid)),
-      host: process.cpuUsage(),
-    };
+    const cpu0 = cpuMark(brokerChild.child.pid, functions);
     const started = performance.now();
     const completions: number[] = [];
     const latencies: number[] = [];
@@ -297,37 +354,11 @@ async function run(args: PipelineArgs): Promise<void> {
     // The end of the pipeline: the journal and accounts-api hold every transfer (probes included).
     const expected = sent;
     const drainDeadline = looped + args.drainSeconds * 1000;
-    const counts = async (): Promise<[number, number]> => [
-      await (store as DocumentStore).collection(JOURNAL).countDocuments({}),
-      await (store as DocumentStore).collection(VIEW_TRANSACTIONS).countDocuments({}),
-    ];
-    let [journaled, viewed] = await counts();
-    while ((journaled < expected || viewed < expected) && performance.now() < drainDeadline) {
-      await sleep(500);
-      [journaled, viewed] = await counts();
-    }
+    const { journaled, viewed } = await untilStored(store as DocumentStore, expected, drainDeadline, 500);
     const drained = performance.now();
     const elapsed = (drained - started) / 1000;
-    const share = (a: number | undefined, b: number | undefined): number | undefined =>
-      a === undefined || b === undefined ? undefined : (b - a) / elapsed;
-    const host = process.cpuUsage(cpu0.host);
-    const cpu = {
-      broker: share(cpu0.broker, cpuSeconds(brokerChild.child.pid)),
-      host: (host.user + host.system) / 1e6 / elapsed,
-      ...Object.fromEntries(functions.map((f, i) => [f.name, share(cpu0.fns[i], cpuSeconds(f.child.pid))])),
-    };
-    const rssMb = {
-      host: rssMbOf(process.pid),
-      ...Object.fromEntries(functions.map((f) => [f.name, rssMbOf(f.child.pid)])),
-    };
     // Round trips: every call each function made to the store, per transfer that went through.
-    const calls: Record<string, Record<string, number>> = {};
-    for (const f of functions) {
-      const text = await fetch(`${f.url}metrics`).then((r) => r.text());
-      calls[f.name] = Object.fromEntries(
-        Object.entries(storeCallsByCollection(text)).map(([c, n]) => [c, n / Math.max(1, expected)]),
-      );
-    }
+    const { cpu, rssMb, calls } = await runCosts(cpu0, brokerChild.child.pid, functions, elapsed, expected);
     // Money is conserved in the truth, the processor's chains: each account's last entry is its balance.
     const heads = new Map<string, { seq: number; balanceAfter: number }>();
     for (const e of await (store as DocumentStore)
@@ -416,11 +447,7 @@ async function runInjected(args: PipelineArgs, ctx: InjectedContext): Promise<vo
     ACCOUNTS_API_URL: '',
     DEAD_LETTER_URL: '',
   };
-  const cpu0 = {
-    broker: cpuSeconds(ctx.brokerPid),
-    fns: ctx.functions.map((f) => cpuSeconds(f.child.pid)),
-    host: process.cpuUsage(),
-  };
+  const cpu0 = cpuMark(ctx.brokerPid, ctx.functions);
   let started = 0;
   const injector = spawn(
     'taskset',
@@ -440,39 +467,13 @@ async function runInjected(args: PipelineArgs, ctx: InjectedContext): Promise<vo
   const accepted = Number(/broker accepted (\d+)/.exec(out)?.[1] ?? Number.NaN);
   const sentDone = performance.now();
   const drainDeadline = sentDone + args.drainSeconds * 1000;
-  const counts = async (): Promise<[number, number]> => [
-    await ctx.store.collection(JOURNAL).countDocuments({}),
-    await ctx.store.collection(VIEW_TRANSACTIONS).countDocuments({}),
-  ];
   // Count the store only once every transfer has its reply at the sink: a count is a scan on FerretDB's
   // SQLite backend, and polling it through the whole run would slow the store it measures.
   while (ctx.replyTimes.length < accepted && performance.now() < drainDeadline) await sleep(100);
-  let [journaled, viewed] = await counts();
-  while ((journaled < accepted || viewed < accepted) && performance.now() < drainDeadline) {
-    await sleep(250);
-    [journaled, viewed] = await counts();
-  }
+  const { journaled, viewed } = await untilStored(ctx.store, accepted, drainDeadline, 250);
   const drained = performance.now();
   const elapsed = (drained - started) / 1000;
-  const share = (a: number | undefined, b: number | undefined): number | undefined =>
-    a === undefined || b === undefined ? undefined : (b - a) / elapsed;
-  const host = process.cpuUsage(cpu0.host);
-  const cpu = {
-    broker: share(cpu0.broker, cpuSeconds(ctx.brokerPid)),
-    host: (host.user + host.system) / 1e6 / elapsed,
-    ...Object.fromEntries(ctx.functions.map((f, i) => [f.name, share(cpu0.fns[i], cpuSeconds(f.child.pid))])),
-  };
-  const rssMb = {
-    host: rssMbOf(process.pid),
-    ...Object.fromEntries(ctx.functions.map((f) => [f.name, rssMbOf(f.child.pid)])),
-  };
-  const calls: Record<string, Record<string, number>> = {};
-  for (const f of ctx.functions) {
-    const text = await fetch(`${f.url}metrics`).then((r) => r.text());
-    calls[f.name] = Object.fromEntries(
-      Object.entries(storeCallsByCollection(text)).map(([c, n]) => [c, n / Math.max(1, accepted)]),
-    );
-  }
+  const { cpu, rssMb, calls } = await runCosts(cpu0, ctx.brokerPid, ctx.functions, elapsed, accepted);
   // The injector's own invariants (money conserved, each submission one outcome, exactly once, …).
   const verify = spawn(
     process.execPath,
