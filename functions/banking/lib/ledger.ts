@@ -12,8 +12,8 @@
  * this insert fail, and it retries on the new head, so no two debits are computed from one balance.
  * A transaction's decision is its `from`-side entry: the debit, or a rejection — for insufficient funds a
  * zero-delta entry at n+1 (its insert proves n is the head, as a debit's does), else `<from>!<txId>` off
- * the chain. Both carry the unique {txId, side: from}, so whichever run records first decides for all, and the decision
- * carries the transfer it decides (content hash, first submission): a transaction id submitted again
+ * the chain. Both carry the unique {txId, side: from}, so whichever run records first decides for all, and
+ * the decision carries the transfer it decides (content hash, first submission): a transaction id submitted again
  * with other content meets it and is rejected. The credit is the `to`-side entry. Nothing is ever
  * updated, and nothing else is stored: the outcome is read off the entries. On FerretDB 1.24 every
  * update and every read scans the collection (docs/performance.md) while an insert is checked by a unique
