@@ -126,6 +126,21 @@ async function startFunction(
   }
 }
 
+/** The result fields both workloads print: the tenths and their flatness, the costs, the checks and their verdict. */
+function measured(
+  tenths: readonly number[],
+  costs: Awaited<ReturnType<typeof runCosts>>,
+  checks: Record<string, boolean>,
+) {
+  return {
+    tenths,
+    flat: tenths.length === 10 ? (tenths[9] as number) / (tenths[0] as number) : undefined,
+    ...costs,
+    checks,
+    ok: Object.values(checks).every(Boolean),
+  };
+}
+
 /** Polls until the journal and accounts-api's view each hold `expected` documents, or the deadline; their counts. */
 async function untilStored(
   store: DocumentStore,
@@ -358,7 +373,7 @@ async function run(args: PipelineArgs): Promise<void> {
     const drained = performance.now();
     const elapsed = (drained - started) / 1000;
     // Round trips: every call each function made to the store, per transfer that went through.
-    const { cpu, rssMb, calls } = await runCosts(cpu0, brokerChild.child.pid, functions, elapsed, expected);
+    const costs = await runCosts(cpu0, brokerChild.child.pid, functions, elapsed, expected);
     // Money is conserved in the truth, the processor's chains: each account's last entry is its balance.
     const heads = new Map<string, { seq: number; balanceAfter: number }>();
     for (const e of await (store as DocumentStore)
@@ -390,13 +405,7 @@ async function run(args: PipelineArgs): Promise<void> {
         drainSeconds: (drained - looped) / 1000,
         p50Ms: percentile(latencies, 50),
         p99Ms: percentile(latencies, 99),
-        tenths,
-        flat: tenths.length === 10 ? (tenths[9] as number) / (tenths[0] as number) : undefined,
-        calls,
-        cpu,
-        rssMb,
-        checks,
-        ok: Object.values(checks).every(Boolean),
+        ...measured(tenths, costs, checks),
         deadLetters,
         postFailures,
         journaled,
@@ -473,7 +482,7 @@ async function runInjected(args: PipelineArgs, ctx: InjectedContext): Promise<vo
   const { journaled, viewed } = await untilStored(ctx.store, accepted, drainDeadline, 250);
   const drained = performance.now();
   const elapsed = (drained - started) / 1000;
-  const { cpu, rssMb, calls } = await runCosts(cpu0, ctx.brokerPid, ctx.functions, elapsed, accepted);
+  const costs = await runCosts(cpu0, ctx.brokerPid, ctx.functions, elapsed, accepted);
   // The injector's own invariants (money conserved, each submission one outcome, exactly once, …).
   const verify = spawn(
     process.execPath,
@@ -501,13 +510,7 @@ async function runInjected(args: PipelineArgs, ctx: InjectedContext): Promise<vo
       rate: viewed / elapsed,
       seconds: elapsed,
       drainSeconds: (drained - sentDone) / 1000,
-      tenths,
-      flat: tenths.length === 10 ? (tenths[9] as number) / (tenths[0] as number) : undefined,
-      calls,
-      cpu,
-      rssMb,
-      checks,
-      ok: Object.values(checks).every(Boolean),
+      ...measured(tenths, costs, checks),
       accepted,
       journaled,
       viewed,

@@ -47,10 +47,10 @@ if (values.file !== undefined) {
   process.exit(0);
 }
 const serverName = values.server ?? (values.source === true ? 'sluice-source' : 'sluice-bundle');
+const base = SERVERS.find((s) => s.name === serverName);
+if (base === undefined) throw new Error(`no server spec named ${serverName}`);
+if (values.source !== true) await buildFixtureBundle(); // a clean clone has no dist/ yet
 if (values.alloc === true) {
-  const base = SERVERS.find((s) => s.name === serverName);
-  if (base === undefined) throw new Error(`no server spec named ${serverName}`);
-  if (values.source !== true) await buildFixtureBundle();
   const inspectPort = await freePort();
   const started = await startServer(
     { ...base, args: [`--inspect=127.0.0.1:${inspectPort}`, ...base.args] },
@@ -72,8 +72,7 @@ if (values.alloc === true) {
       ROOT,
     );
     process.stdout.write(
-      `${summary.bytesPerRequest.toFixed(0)} bytes allocated per request (sampled every 1 KB, what the GC freed included)
-` +
+      `${summary.bytesPerRequest.toFixed(0)} bytes allocated per request (sampled every 1 KB, what the GC freed included)\n` +
         summary.top
           .slice(0, 40)
           .map(([where, bytes]) => `  ${bytes.toFixed(0).padStart(6)}  ${where}`)
@@ -87,9 +86,6 @@ if (values.alloc === true) {
 }
 const dir = join(ROOT, '.tmp/profile');
 await rm(dir, { recursive: true, force: true });
-const base = SERVERS.find((s) => s.name === serverName);
-if (base === undefined) throw new Error(`no server spec named ${serverName}`);
-if (values.source !== true) await buildFixtureBundle(); // a clean clone has no dist/ yet
 const spec = {
   ...base,
   args: [
