@@ -74,7 +74,7 @@ chromium: ## install Debian's Chromium for the browser tests (apt-get, when root
 	  else echo "Chromium is missing: sudo apt-get install chromium (or set CHROMIUM_PATH)"; exit 1; fi; }
 
 # The platform process's node flags: exactly PLATFORM_NODE_FLAGS in platform/local/src/platform-node-flags.ts (a test checks).
-PLATFORM_NODE_FLAGS := --max-semi-space-size=16
+PLATFORM_NODE_FLAGS := --max-semi-space-size=16 --heap-growing-percent=50
 dev: install ## run the local platform: broker + every function, scale from/to zero (docs/local-platform.md)
 	@RABBITMQ_URL='$(DEV_RABBITMQ_URL)' node $(PLATFORM_NODE_FLAGS) platform/local/src/dev.ts
 
