@@ -14,4 +14,7 @@
  * 67 MB alive; with this flag 291–294 MB, at the same CPU (docs/performance.md "The platform's old generation").
  * It cannot be given in NODE_OPTIONS, only on the command line.
  */
-export const PLATFORM_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16', '--heap-growing-percent=50'];
+export const PLATFORM_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=16',
+  '--heap-growing-percent=50',
+];
