@@ -143,6 +143,36 @@ export function describeDocumentStoreContract(
         expect(await c.countDocuments({ balance: { $lt: 30 } })).toBe(2);
         expect(await c.countDocuments({})).toBe(4);
       });
+
+      it('reads _id ranges in _id order, both ways, with limits, as writes come and go', async () => {
+        // The keyset reads the functions page and fold with: a vehicle's fixes, a term's postings.
+        const c = fresh();
+        for (const id of ['v2|003', 'v1|002', 'v2|001', 'v1|001', 'v10|001', 'v1|003', 'w'])
+          await c.insertOne({ _id: id, balance: 0 });
+        const ids = (docs: readonly { _id: unknown }[]) => docs.map((d) => d._id);
+        const v1 = { $gte: 'v1|', $lt: 'v1|~' };
+        expect(ids(await c.find({ _id: v1 }, { sort: { _id: 1 } }))).toEqual(['v1|001', 'v1|002', 'v1|003']);
+        expect(ids(await c.find({ _id: v1 }, { sort: { _id: -1 }, limit: 2 }))).toEqual(['v1|003', 'v1|002']);
+        expect(ids(await c.find({ _id: { $gt: 'v1|001', $lte: 'v1|003' } }, { sort: { _id: 1 } }))).toEqual([
+          'v1|002',
+          'v1|003',
+        ]);
+        expect(ids(await c.find({ _id: { $gt: 'v1|003' } }, { sort: { _id: 1 }, limit: 2 }))).toEqual([
+          'v2|001',
+          'v2|003',
+        ]);
+        expect(ids(await c.find({}, { sort: { _id: -1 }, limit: 1 }))).toEqual(['w']);
+        await c.deleteOne({ _id: 'v1|002' });
+        await c.updateOne({ _id: 'v1|000' }, { $set: { late: true } }, { upsert: true });
+        await c.insertOne({ _id: 'v1|004', balance: 0 });
+        expect(ids(await c.find({ _id: v1 }, { sort: { _id: 1 } }))).toEqual([
+          'v1|000',
+          'v1|001',
+          'v1|003',
+          'v1|004',
+        ]);
+        expect(ids(await c.find({ _id: { $lt: 'v1|' } }, { sort: { _id: 1 } }))).toEqual(['v10|001']);
+      });
     });
 
     describe('updateOne', () => {

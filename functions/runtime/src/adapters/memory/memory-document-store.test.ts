@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DuplicateKeyError } from '../../errors.ts';
+import type { Doc, Filter, FindOptions } from '../../ports/document-store.ts';
 import { describeDocumentStoreContract } from '../../ports/document-store.contract.ts';
 import { MemoryDocumentStore } from './memory-document-store.ts';
 
@@ -155,5 +157,73 @@ describe("MemoryDocumentStore and the idempotency guard's records (stored packed
     await c.insertOne(done('k', 1));
     await expect(c.insertOne(done('k', 1))).rejects.toBeInstanceOf(DuplicateKeyError);
     expect(await c.countDocuments({ key: 'k' })).toBe(2);
+  });
+});
+
+describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
+  /** What mingo answers over the same documents: the store's reference for every query it serves itself. */
+  async function reference(docs: readonly Doc[], filter: Filter, options: FindOptions): Promise<unknown[]> {
+    const { Query } = await import('mingo');
+    let cursor = new Query(filter).find<Doc>([...docs]);
+    if (options.sort !== undefined) cursor = cursor.sort(options.sort);
+    if (options.limit !== undefined) cursor = cursor.limit(options.limit);
+    return cursor.all().map((d) => d._id);
+  }
+
+  const id = fc.stringMatching(/^[a-c|~é]{0,4}$/);
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('insert' as const), id }),
+    fc.record({ kind: fc.constant('delete' as const), id }),
+    fc.record({ kind: fc.constant('upsert' as const), id }),
+    fc.record({
+      kind: fc.constant('find' as const),
+      from: fc.option(fc.tuple(id, fc.boolean()), { nil: undefined }),
+      to: fc.option(fc.tuple(id, fc.boolean()), { nil: undefined }),
+      order: fc.constantFrom(1 as const, -1 as const, undefined),
+      limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+    }),
+  );
+
+  it('answers every range read as mingo does over the whole collection, across inserts, upserts and deletes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+        const c = new MemoryDocumentStore().collection('c');
+        const model = new Map<string, Doc>();
+        for (const o of ops) {
+          if (o.kind === 'insert') {
+            if (model.has(o.id))
+              await expect(c.insertOne({ _id: o.id })).rejects.toBeInstanceOf(DuplicateKeyError);
+            else await c.insertOne({ _id: o.id });
+            model.set(o.id, { _id: o.id });
+          } else if (o.kind === 'delete') {
+            await c.deleteOne({ _id: o.id });
+            model.delete(o.id);
+          } else if (o.kind === 'upsert') {
+            await c.updateOne({ _id: o.id }, { $set: { n: 1 } }, { upsert: true });
+            model.set(o.id, { _id: o.id, n: 1 });
+          } else {
+            const range: Record<string, string> = {};
+            if (o.from !== undefined) range[o.from[1] ? '$gte' : '$gt'] = o.from[0];
+            if (o.to !== undefined) range[o.to[1] ? '$lte' : '$lt'] = o.to[0];
+            const filter: Filter = Object.keys(range).length === 0 ? {} : { _id: range };
+            const options: FindOptions = {
+              sort: { _id: o.order ?? 1 },
+              ...(o.limit === undefined ? {} : { limit: o.limit }),
+            };
+            const got = (await c.find(filter, options)).map((d) => d._id);
+            expect(got).toEqual(await reference([...model.values()], filter, options));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('returns copies: a caller changing what it read changes nothing stored', async () => {
+    const c = new MemoryDocumentStore().collection('c');
+    await c.insertOne({ _id: 'a|1', v: 1 });
+    const [read] = await c.find({ _id: { $gte: 'a|' } }, { sort: { _id: 1 } });
+    if (read !== undefined) read.v = 2;
+    expect((await c.findOne({ _id: 'a|1' }))?.v).toBe(1);
   });
 });

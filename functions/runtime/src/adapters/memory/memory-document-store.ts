@@ -171,9 +171,88 @@ function expiredBefore(filter: Filter): number | undefined {
 const uniqueKey = (index: UniqueIndex, doc: Doc): string =>
   JSON.stringify(index.fields.map((f) => (doc[f] === undefined ? null : doc[f])));
 
+/** A range of string `_id`s: each bound undefined (open ended), inclusive or exclusive. */
+interface IdRange {
+  readonly from: string | undefined;
+  readonly fromInclusive: boolean;
+  readonly to: string | undefined;
+  readonly toInclusive: boolean;
+}
+
+/**
+ * The `_id` range of a filter that is nothing else — `{}` or `{_id: {$gt|$gte|$lt|$lte: <string>, …}}`, at most
+ * one bound per side — else undefined. These are the keyset reads the functions page and fold with (a vehicle's
+ * fixes, a term's postings, the next page of a listing).
+ */
+function idRangeOf(filter: Filter): IdRange | undefined {
+  if (!onlyId(filter)) return undefined;
+  const condition = filter._id;
+  if (condition === undefined)
+    return { from: undefined, fromInclusive: true, to: undefined, toInclusive: true };
+  if (
+    condition === null ||
+    typeof condition !== 'object' ||
+    Object.getPrototypeOf(condition) !== Object.prototype
+  )
+    return undefined;
+  let from: string | undefined;
+  let fromInclusive = true;
+  let to: string | undefined;
+  let toInclusive = true;
+  let bounds = 0;
+  for (const op in condition) {
+    const value = (condition as Record<string, unknown>)[op];
+    if (typeof value !== 'string') return undefined;
+    bounds++;
+    if ((op === '$gt' || op === '$gte') && from === undefined) {
+      from = value;
+      fromInclusive = op === '$gte';
+    } else if ((op === '$lt' || op === '$lte') && to === undefined) {
+      to = value;
+      toInclusive = op === '$lte';
+    } else return undefined;
+  }
+  if (bounds === 0) return undefined;
+  return { from, fromInclusive, to, toInclusive };
+}
+
+/** 1 or -1 when a find's order is by `_id` alone (or not given: index order, as MongoDB's `_id` index gives it), else undefined. */
+function idOrderOf(sort: FindOptions['sort']): 1 | -1 | undefined {
+  if (sort === undefined) return 1;
+  let order: 1 | -1 | undefined;
+  for (const field in sort) {
+    if (field !== '_id') return undefined;
+    order = sort[field];
+  }
+  return order;
+}
+
+/** The first index of sorted `ids` whose id is ≥ `id` (> `id` when `after`). */
+function searchIds(ids: readonly string[], id: string, after: boolean): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = ids[mid] as string;
+    if (at < id || (after && at === id)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 class MemoryCollection<T extends Doc> implements Collection<T> {
   readonly #docs = new Map<string, T>();
   readonly #unique: UniqueIndex[] = [];
+  /**
+   * The string `_id`s of #docs in order: an `_id` index for range reads (`#findIdRange`), built on the first one
+   * and kept in step by #put and #remove from then on. Without it every range read copied and filtered the whole
+   * collection, and a vehicle's fold (two range reads per fix) slowed as history grew (docs/performance.md,
+   * "Fleet"). A sorted array with binary search, written here: an insert moves the ids after it (a memmove of
+   * 8 bytes each), far less than the scan it replaces.
+   */
+  #ids: string[] | undefined;
+  /** Documents whose `_id` is not a plain string (map key NUL + JSON): range reads then take mingo's path. */
+  #otherIds = 0;
   /**
    * The idempotency guard's records, packed per key (record-chains.ts). Inserts and reads by `_id` and
    * the guard's purge use them as they are; any other write first turns them back into documents for
@@ -248,6 +327,9 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
       index.owners.set(uniqueKey(index, doc), key);
     }
     this.#docs.set(key, doc);
+    if (previous !== undefined) return;
+    if (key.charCodeAt(0) === 0) this.#otherIds++;
+    else if (this.#ids !== undefined) this.#ids.splice(searchIds(this.#ids, key, false), 0, key);
   }
 
   #remove(key: string): void {
@@ -255,6 +337,35 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     if (previous === undefined) return;
     for (const index of this.#unique) index.owners.delete(uniqueKey(index, previous));
     this.#docs.delete(key);
+    if (key.charCodeAt(0) === 0) this.#otherIds--;
+    else if (this.#ids !== undefined) this.#ids.splice(searchIds(this.#ids, key, false), 1);
+  }
+
+  /**
+   * A find over an `_id` range in `_id` order, through #ids: the same documents, in the same order, as mingo's
+   * filter and sort over the whole collection. Undefined when the read is not one (another filter or order, a
+   * limit of 0, which MongoDB reads as none) or the collection holds what #ids does not (packed guard records,
+   * non-string ids): mingo's path then.
+   */
+  #findIdRange(filter: Filter, options: FindOptions): T[] | undefined {
+    if (this.#chains.size > 0 || this.#otherIds > 0 || (options.limit !== undefined && options.limit <= 0))
+      return undefined;
+    const range = idRangeOf(filter);
+    // `{}` unsorted is a listing in no order: mingo's path, so a collection only read that way keeps no #ids.
+    if (range === undefined || (filter._id === undefined && options.sort === undefined)) return undefined;
+    const order = idOrderOf(options.sort);
+    if (order === undefined) return undefined;
+    // Plain string keys only (#otherIds is 0): each key is its document's `_id`.
+    this.#ids ??= [...this.#docs.keys()].sort();
+    const ids = this.#ids;
+    const start = range.from === undefined ? 0 : searchIds(ids, range.from, !range.fromInclusive);
+    const end = range.to === undefined ? ids.length : searchIds(ids, range.to, range.toInclusive);
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const out: T[] = [];
+    for (let i = order === 1 ? start : end - 1; i >= start && i < end && out.length < limit; i += order) {
+      out.push(copy(this.#docs.get(ids[i] as string) as T));
+    }
+    return out;
   }
 
   async findOne(filter: Filter): Promise<T | null> {
@@ -275,6 +386,8 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
+    const inRange = this.#findIdRange(filter, options);
+    if (inRange !== undefined) return inRange;
     await loadMingo();
     let cursor = new Query(filter).find<T>(this.#all());
     if (options.sort !== undefined) cursor = cursor.sort(options.sort);
