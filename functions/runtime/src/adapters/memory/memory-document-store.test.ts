@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DuplicateKeyError } from '../../errors.ts';
-import type { Doc, Filter, FindOptions } from '../../ports/document-store.ts';
 import { describeDocumentStoreContract } from '../../ports/document-store.contract.ts';
+import type { Doc, Filter, FindOptions } from '../../ports/document-store.ts';
 import { MemoryDocumentStore } from './memory-document-store.ts';
 
 describeDocumentStoreContract('memory', async () => ({
