@@ -219,6 +219,19 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
     );
   });
 
+  it('reads ranges right after a deleteMany of many documents (the sorted ids are dropped and sorted again)', async () => {
+    const c = new MemoryDocumentStore().collection('c');
+    for (let i = 0; i < 300; i++)
+      await c.insertOne({ _id: `k${String(i).padStart(3, '0')}`, odd: i % 2 === 1 });
+    expect(await c.find({ _id: { $gte: 'k' } }, { sort: { _id: 1 }, limit: 1 })).toHaveLength(1);
+    expect(await c.deleteMany({ odd: true })).toBe(150);
+    await c.insertOne({ _id: 'k001', odd: true });
+    const ids = (await c.find({ _id: { $gte: 'k000', $lt: 'k006' } }, { sort: { _id: -1 } })).map(
+      (d) => d._id,
+    );
+    expect(ids).toEqual(['k004', 'k002', 'k001', 'k000']);
+  });
+
   it('returns copies: a caller changing what it read changes nothing stored', async () => {
     const c = new MemoryDocumentStore().collection('c');
     await c.insertOne({ _id: 'a|1', v: 1 });

@@ -450,6 +450,8 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
       }
     }
     const matches = new Query(filter).find<T>([...this.#docs.values()]).all();
+    // Removing many ids one splice at a time is quadratic: drop the sorted ids, the next range read sorts again.
+    if (matches.length > 64) this.#ids = undefined;
     for (const doc of matches) this.#remove(idKey(doc._id));
     return removed + matches.length;
   }
