@@ -144,6 +144,21 @@ export function describeDocumentStoreContract(
         expect(await c.countDocuments({})).toBe(4);
       });
 
+      it('finds by {_id: {$eq}} as by the bare value, and only that document', async () => {
+        const c = fresh();
+        await c.insertOne({ _id: 'a', balance: 1 });
+        await c.insertOne({ _id: 'b', balance: 2 });
+        expect((await c.findOne({ _id: { $eq: 'b' } }))?.balance).toBe(2);
+        expect(await c.findOne({ _id: { $eq: 'b' }, balance: 1 })).toBeNull();
+        expect(await c.findOne({ _id: { $eq: 'zz' } })).toBeNull();
+        expect(await c.findOne({ _id: { $eq: '$gt' } })).toBeNull();
+        expect(await c.updateOne({ _id: { $eq: 'a' } }, { $set: { balance: 5 } })).toMatchObject({
+          matchedCount: 1,
+        });
+        expect(await c.deleteOne({ _id: { $eq: 'b' } })).toBe(1);
+        expect((await c.find({}, { sort: { _id: 1 } })).map((d) => [d._id, d.balance])).toEqual([['a', 5]]);
+      });
+
       it('reads _id ranges in _id order, both ways, with limits, as writes come and go', async () => {
         // The keyset reads the functions page and fold with: a vehicle's fixes, a term's postings.
         const c = fresh();

@@ -175,6 +175,7 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
     fc.record({ kind: fc.constant('insert' as const), id }),
     fc.record({ kind: fc.constant('delete' as const), id }),
     fc.record({ kind: fc.constant('upsert' as const), id }),
+    fc.record({ kind: fc.constant('get' as const), id, eq: fc.boolean() }),
     fc.record({
       kind: fc.constant('find' as const),
       from: fc.option(fc.tuple(id, fc.boolean()), { nil: undefined }),
@@ -184,7 +185,7 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
     }),
   );
 
-  it('answers every range read as mingo does over the whole collection, across inserts, upserts and deletes', async () => {
+  it('answers every range read and lookup as mingo does over the whole collection, across inserts, upserts and deletes', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
         const c = new MemoryDocumentStore().collection('c');
@@ -201,6 +202,9 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
           } else if (o.kind === 'upsert') {
             await c.updateOne({ _id: o.id }, { $set: { n: 1 } }, { upsert: true });
             model.set(o.id, { _id: o.id, n: 1 });
+          } else if (o.kind === 'get') {
+            const got = await c.findOne({ _id: o.eq ? { $eq: o.id } : o.id });
+            expect(got).toEqual(model.get(o.id) ?? null);
           } else {
             const range: Record<string, string> = {};
             if (o.from !== undefined) range[o.from[1] ? '$gte' : '$gt'] = o.from[0];

@@ -113,12 +113,31 @@ const Query = function Query(filter: Filter) {
 } as unknown as Mingo['Query'];
 const applyUpdate: Mingo['update'] = (...args) => m().update(...args);
 const needsMingo = (filter: Filter, update?: Update, upsert?: boolean): boolean =>
-  !(onlyId(filter) && (typeof filter._id !== 'object' || filter._id === null)) ||
+  !(onlyId(filter) && pinnedId(filter) !== UNPINNED) ||
   (update !== undefined && (upsert === true || plainSet(update) === undefined));
 
 function onlyId(filter: Filter): boolean {
   for (const key in filter) if (key !== '_id') return false;
   return true;
+}
+
+const UNPINNED = Symbol('unpinned');
+/**
+ * The `_id` a filter pins — `{_id: v}` with v not an object, or `{_id: {$eq: v}}` with v a string, number or
+ * boolean (how the APIs read a client's id without letting it smuggle in an operator) — else UNPINNED: a map
+ * lookup answers it, where mingo would test every document.
+ */
+function pinnedId(filter: Filter): unknown {
+  const id = filter._id;
+  if (id === undefined) return UNPINNED;
+  if (typeof id !== 'object' || id === null) return id;
+  if (Object.getPrototypeOf(id) !== Object.prototype) return UNPINNED;
+  let eq: unknown = UNPINNED;
+  for (const op in id) {
+    if (op !== '$eq') return UNPINNED;
+    eq = (id as Record<string, unknown>).$eq;
+  }
+  return typeof eq === 'string' || typeof eq === 'number' || typeof eq === 'boolean' ? eq : UNPINNED;
 }
 
 /** The `$set` of an update that only sets top-level fields (no dotted paths, no operators, not _id). */
@@ -371,8 +390,8 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   async findOne(filter: Filter): Promise<T | null> {
     if (needsMingo(filter)) await loadMingo();
     if (this.#chains.size > 0) {
-      const id = filter._id;
-      if (onlyId(filter) && (typeof id !== 'object' || id === null)) {
+      const id = pinnedId(filter);
+      if (onlyId(filter) && id !== UNPINNED) {
         const packed = this.#packed(id);
         if (packed !== undefined) return packed;
       } else {
@@ -483,8 +502,8 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   }
 
   #first(filter: Filter): T | undefined {
-    const id = filter._id;
-    if (id !== undefined && (typeof id !== 'object' || id === null)) {
+    const id = pinnedId(filter);
+    if (id !== UNPINNED) {
       const doc = this.#docs.get(idKey(id));
       // By _id alone (the idempotency guard's hot path) the map lookup is the answer: a mingo Query
       // copies mingo's whole operator table on construction (~27% of CPU under load, docs/performance.md).
