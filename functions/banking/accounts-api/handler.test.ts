@@ -72,6 +72,33 @@ describe('accounts-api', () => {
       expect(a).toMatchObject({ id: 'a', balance: 980, version: 2, openingBalance: 1000, currency: 'EUR' });
     });
 
+    it("reads an account's balance from its own ids, not from an account whose id starts the same", async () => {
+      const store = new MemoryDocumentStore();
+      const ctx = stubContext(store);
+      for (const id of ['a', 'a-2', 'a_3', 'b']) await handle(opened(id, 1000), ctx);
+      await handle(processed(1, 990, 1, 10, 1), ctx);
+      const other = (n: number, version: number) =>
+        bankingEvent(BankingEventType.transactionProcessed, `reply-x${n}`, {
+          transactionId: `tx-x${n}`,
+          submissionId: `sub-x${n}`,
+          from: 'a-2',
+          to: 'a_3',
+          amount: 1,
+          currency: 'EUR',
+          fromBalance: 1000 - version,
+          fromVersion: version,
+          toBalance: 1000 + version,
+          toVersion: version,
+        });
+      for (let v = 1; v <= 12; v++) await handle(other(v, v), ctx);
+      const base = await serve(store);
+      const read = async (id: string) =>
+        (await (await fetch(`${base}/accounts/${id}`)).json()) as Record<string, unknown>;
+      expect(await read('a')).toMatchObject({ balance: 990, version: 1 });
+      expect(await read('a-2')).toMatchObject({ balance: 988, version: 12 });
+      expect(await read('a_3')).toMatchObject({ balance: 1012, version: 12 });
+    });
+
     it('inserts each balance once, never updates: a redelivered event adds nothing', async () => {
       const store = new MemoryDocumentStore();
       const ctx = stubContext(store);

@@ -72,11 +72,19 @@ const views = (store: DocumentStore) => ({
 });
 
 export const init: SluiceFunction['init'] = async ({ store }) => {
-  const { balances, transactions } = views(store);
-  await balances.createIndex({ keys: { account: 1, version: -1 }, name: 'account_version' });
+  // Balances need no index of their own: an account's are one `_id` range (`latestBalance`).
+  const { transactions } = views(store);
   await transactions.createIndex({ keys: { from: 1, time: -1 }, name: 'from_time' });
   await transactions.createIndex({ keys: { to: 1, time: -1 }, name: 'to_time' });
 };
+
+/**
+ * A balance's `_id`: the account, then its version padded so that `_id` order is version order. Account ids
+ * never hold `#` (the schemas' pattern), so an account's balances are exactly the ids between `<account>#` and
+ * `<account>#~`.
+ */
+const balanceId = (account: string, version: number): string =>
+  `${account}#${String(version).padStart(12, '0')}`;
 
 /**
  * The balance of `account` at `version`, inserted once (a duplicate key is a redelivery's). Batched with
@@ -89,7 +97,7 @@ async function recordBalance(
   version: number,
 ): Promise<void> {
   await batchedWriter<BalanceView>(store, Collections.viewBalances).insert({
-    _id: `${account}#${String(version).padStart(12, '0')}`,
+    _id: balanceId(account, version),
     account,
     balance,
     version,
@@ -174,14 +182,17 @@ function page(req: Request, res: Response): { limit: number; filter: Filter } | 
   return { limit, filter: { _id: { $gt: after } } };
 }
 
-/** The account's highest recorded balance; its opening balance (version 0) before any. */
+/**
+ * The account's highest recorded balance; its opening balance (version 0) before any. The last id of the
+ * account's `_id` range: MongoDB's `_id` index walked backwards, one step (FerretDB 1.24 scans it).
+ */
 async function latestBalance(
   balances: Collection<BalanceView>,
   account: AccountView,
 ): Promise<{ balance: number; version: number }> {
   const [latest] = await balances.find(
-    { account: { $eq: account._id } },
-    { sort: { version: -1 }, limit: 1 },
+    { _id: { $gt: `${account._id}#`, $lt: `${account._id}#~` } },
+    { sort: { _id: -1 }, limit: 1 },
   );
   return latest === undefined
     ? { balance: account.openingBalance ?? 0, version: 0 }
