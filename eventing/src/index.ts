@@ -161,6 +161,11 @@ export interface RunningBroker {
   readonly deadLetterSinks: ReadonlyMap<string, string>;
   /** One per ScaledObject on a Trigger's dispatcher: its replicas, depth and changes. */
   readonly scalers: readonly QueueScaler[];
+  /**
+   * The AMQP exchanges the RabbitmqSources running here read: none on the memory backend (a RabbitmqSource needs
+   * RabbitMQ) or for a source left out by `sources`. The CLIs that publish into one check it (dev-endpoints.ts).
+   */
+  readonly sourceExchanges: readonly string[];
   /** Publishes into the broker exchange; resolves after the durable accept. */
   publish(event: CloudEvent): Promise<void>;
   /** Each Trigger now: its filter, subscriber, queue depth and dispatcher replicas (the console's Triggers view). */
@@ -393,6 +398,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     plan,
     deadLetterSinks: deadLetterSinksOf(plan),
     scalers,
+    sourceExchanges: sources.flatMap((c) => (c.exchange === undefined ? [] : [c.exchange])),
     publish,
     triggers: triggerStates,
     async pause(trigger, paused) {

@@ -81,6 +81,11 @@ export class SourceConsumer {
     return this.#o.source.name;
   }
 
+  /** The exchange it reads (bound to its queue); undefined for a predeclared queue fed some other way. */
+  get exchange(): string | undefined {
+    return this.#o.source.exchangeName;
+  }
+
   async start(): Promise<void> {
     const name = this.#o.source.name;
     const connection = await connect(this.#o.url, {

@@ -14,10 +14,15 @@
  */
 import { parseArgs } from 'node:util';
 import type { DocumentStore } from '../../runtime/src/index.ts';
-import { openStore as openRuntimeStore, resolveDevStore, resolveEndpoint } from '../../runtime/src/index.ts';
+import {
+  openStore as openRuntimeStore,
+  resolveDevStore,
+  resolveEndpoint,
+  unreadExchange,
+} from '../../runtime/src/index.ts';
 import { checkInvariants, formatReport } from '../lib/invariants.ts';
 import { makePlan, type Plan, type Submission, SubmissionKind } from './plan.ts';
-import { amqpSender, httpSender, type Sender, SendResult } from './send.ts';
+import { AMQP_EXCHANGE, amqpSender, httpSender, type Sender, SendResult } from './send.ts';
 import {
   type Gathered,
   gatherDeadLetters,
@@ -95,6 +100,11 @@ if (values.verify) process.exit(await verify(plan, num('wait', values.wait, 0, 3
 else process.exit(await inject(plan));
 
 async function inject(p: Plan): Promise<number> {
+  const unread = via === 'amqp' ? unreadExchange(AMQP_EXCHANGE) : undefined;
+  if (unread !== undefined) {
+    process.stderr.write(`make inject: ${unread}, or send over HTTP (INJECT_VIA=http, the default).\n`);
+    return 64;
+  }
   const sender: Sender =
     via === 'amqp'
       ? await amqpSender(process.env.RABBITMQ_URL || 'amqp://guest:guest@127.0.0.1:5672')

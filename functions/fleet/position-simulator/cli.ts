@@ -15,7 +15,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { resolveEndpoint } from '../../runtime/src/index.ts';
+import { resolveEndpoint, unreadExchange } from '../../runtime/src/index.ts';
 import { FleetEventType, parseDuration } from '../lib/fleet.ts';
 import { loadRoutes } from '../lib/routes.ts';
 import { type SimulatedFix, Simulation } from './simulation.ts';
@@ -158,6 +158,12 @@ if (values.via === 'amqp') {
     process.exit(64);
   }
   const exchange = values.exchange ?? EXCHANGE;
+  // Another --exchange is a test's or a bench's own source: only make simulate's own is checked.
+  const unread = exchange === EXCHANGE ? unreadExchange(exchange) : undefined;
+  if (unread !== undefined) {
+    process.stderr.write(`make simulate: ${unread}, or post to its broker with VIA=http.\n`);
+    process.exit(64);
+  }
   sender = await amqpSender(url, exchange);
   target = `AMQP exchange ${exchange}`;
 } else {

@@ -37,6 +37,8 @@ export interface DevEndpoints {
   /** The control API (`make update` / `make rollback`: platform/local/src/control-server.ts) and its per-run token. */
   readonly controlUrl?: string;
   readonly controlToken?: string;
+  /** The AMQP exchanges its RabbitmqSources read: none without RABBITMQ_URL (`unreadExchange`). */
+  readonly sourceExchanges?: readonly string[];
 }
 
 /** The file's path: SLUICE_DEV_ENDPOINTS, else .tmp/dev/endpoints.json under the repository root. */
@@ -127,4 +129,23 @@ export function resolveDevStore(
     };
   }
   return { url: undefined, token: undefined, from: 'unset' };
+}
+
+/**
+ * Why publishing into `exchange` would reach nothing: a `make dev` is running and none of its RabbitmqSources
+ * reads that exchange (it runs on its in-memory broker, or SLUICE_SOURCES left that source out), so the
+ * messages would wait in RabbitMQ for a platform that is not there. Undefined when no `make dev` is running (the
+ * CLI may be feeding a cluster's RabbitMQ) or one reads it. `make simulate`, `make stream` and `make inject
+ * INJECT_VIA=amqp` refuse with this instead of sending into nowhere.
+ */
+export function unreadExchange(
+  exchange: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
+  const endpoints = readDevEndpoints(endpointsFilePath(env));
+  const read = endpoints?.sourceExchanges;
+  if (read === undefined || read.includes(exchange)) return undefined;
+  return read.length === 0
+    ? `the running make dev (pid ${endpoints?.pid}) has no RabbitMQ: its in-memory broker runs no RabbitmqSource, so nothing would read the AMQP exchange ${exchange}. Start make dev with RabbitMQ (RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672 make dev)`
+    : `the running make dev (pid ${endpoints?.pid}) reads the exchanges ${read.join(', ')}, not ${exchange} (SLUICE_SOURCES leaves its source out)`;
 }

@@ -76,6 +76,7 @@ export {
   readDevEndpoints,
   resolveDevStore,
   resolveEndpoint,
+  unreadExchange,
   writeEndpointsFile,
 } from './dev-endpoints.ts';
 // ── For function authors ─────────────────────────────────────────────────────────────────────────

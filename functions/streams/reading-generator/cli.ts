@@ -13,6 +13,7 @@
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect } from 'amqplib';
+import { unreadExchange } from '../../runtime/src/index.ts';
 import { parseDuration, StreamsEventType } from '../lib/streams.ts';
 import { planReadings } from './plan.ts';
 
@@ -33,6 +34,12 @@ const { values } = parseArgs({
   },
 });
 const exchange = values.exchange ?? EXCHANGE;
+// Another --exchange is a test's or a bench's own source: only make stream's own is checked.
+const unread = exchange === EXCHANGE ? unreadExchange(exchange) : undefined;
+if (unread !== undefined) {
+  process.stderr.write(`make stream: ${unread}.\n`);
+  process.exit(64);
+}
 const url = process.env.RABBITMQ_URL;
 if (!url) {
   process.stderr.write(

@@ -53,6 +53,10 @@ const endpoints: DevEndpoints = {
   ...(platform.trail === undefined ? {} : { trailUrl: platform.trail.url, trailToken: platform.trail.token }),
   ...(platform.console === undefined ? {} : { consoleUrl: `${platform.console.url}/console/` }),
   services: Object.fromEntries([...platform.serving.functions].map(([name, fn]) => [name, fn.router.url])),
+  // For make simulate / stream / inject over AMQP: whether anything here reads their exchange.
+  ...(platform.broker?.sourceExchanges === undefined
+    ? {}
+    : { sourceExchanges: platform.broker.sourceExchanges }),
   // For make update / make rollback; owner-only, like the dev store's token.
   ...(platform.control === undefined
     ? {}

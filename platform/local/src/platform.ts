@@ -77,6 +77,8 @@ export interface LocalBroker {
   readonly description: readonly string[];
   /** Knative Service → the dead-letter sink URL its Triggers name; given to it as SLUICE_DEAD_LETTER_SINK. */
   readonly deadLetterSinks?: ReadonlyMap<string, string>;
+  /** The AMQP exchanges its running RabbitmqSources read (none on the in-memory broker); written to endpoints.json. */
+  readonly sourceExchanges?: readonly string[];
   /** Each Trigger's state (queue depth, replicas), for the console's Triggers view. */
   triggers?(): Promise<readonly TriggerState[]>;
   /** Pauses (true) or resumes (false) a Trigger's delivery, its queue keeping the events; false: no such Trigger. */
