@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryDocumentStore } from '../../runtime/src/index.ts';
+import {
+  type Collection,
+  type Doc,
+  type DocumentStore,
+  MemoryDocumentStore,
+} from '../../runtime/src/index.ts';
 import { FLEET_DEFAULTS, tripIdOf } from './fleet.ts';
 import { destination, type LatLon } from './geo.ts';
 import { deriveTrack, type Fix } from './track.ts';
@@ -172,4 +177,100 @@ describe('TrackerStore', () => {
       { numRuns: 40 },
     );
   }, 60_000);
+
+  it('folds a fix newer than every derived one from the live document, without range reads', async () => {
+    const ranges: string[] = [];
+    const tracker = new TrackerStore(
+      watched(new MemoryDocumentStore(), {
+        find: (name) => {
+          ranges.push(name);
+        },
+      }),
+      { config: C },
+    );
+    const east = (m: number) => destination(START, 90, m);
+    const all = Array.from({ length: 12 }, (_, i) => ({ t: T0 + i * 1000, ...east(i * 15), key: `e${i}` }));
+    for (const f of all) await record(tracker, f);
+    // The first fix has no live document yet; every later one folds onto it.
+    expect(ranges).toEqual(['fleet_track', 'fleet_positions']);
+    const points = await tracker.track.find({}, { sort: { _id: 1 } });
+    expect(points.map(({ _id, vehicleId, state, fixesSeen, ...p }) => p)).toStrictEqual(
+      deriveTrack(all, C).points,
+    );
+    expect(points.map((p) => p.fixesSeen)).toEqual(all.map((_, i) => i + 1));
+  });
+
+  it('after a fold that failed half-way, folds the next fix from complete history and heals what it left', async () => {
+    let failOn: number | undefined;
+    const tracker = new TrackerStore(
+      watched(new MemoryDocumentStore(), {
+        updateOne: (name, filter) => {
+          // The live document's write, the last of a fold: its points and trips are written by then.
+          if (name === 'fleet_vehicles' && failOn !== undefined && String(filter._id) === 'v-1') {
+            failOn = undefined;
+            throw new Error('store connection lost');
+          }
+        },
+      }),
+      { config: C, busyPollMs: 1 },
+    );
+    const east = (m: number) => destination(START, 90, m);
+    const all = Array.from({ length: 10 }, (_, i) => ({
+      t: T0 + i * 1000,
+      ...east(i * i * 3),
+      key: `e${i}`,
+    }));
+    for (const [i, f] of all.entries()) {
+      if (i === 5) failOn = i;
+      await record(tracker, f).catch(() => undefined); // fix 5 fails: the broker would deliver it again later
+    }
+    const history = async () => {
+      const points = await tracker.track.find({}, { sort: { _id: 1 } });
+      expect(points.map(({ _id, vehicleId, state, fixesSeen, ...p }) => p)).toStrictEqual(
+        deriveTrack(all, C).points,
+      );
+      expect(points.map((p) => p.fixesSeen)).toEqual(all.map((_, i) => i + 1));
+      expect((await tracker.vehicles.findOne({ _id: 'v-1' }))?.fixesSeen).toBe(all.length);
+    };
+    // Fix 6 found the failed fold's lease expired and folded from the points it had written, not from the
+    // stale live document: history is right before fix 5 comes again.
+    await history();
+    await record(tracker, all[5] as Fix); // the redelivery
+    await history();
+  });
 });
+
+/** `store` with a hook called before each `find` / `updateOne` on any collection (by name). */
+function watched(
+  store: DocumentStore,
+  hooks: {
+    find?: (name: string) => void;
+    updateOne?: (name: string, filter: Record<string, unknown>) => void;
+  },
+): DocumentStore {
+  return {
+    kind: store.kind,
+    ping: () => store.ping(),
+    close: () => store.close(),
+    collection<T extends Doc>(name: string): Collection<T> {
+      const c = store.collection<T>(name);
+      return new Proxy(c, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver);
+          if (typeof value !== 'function') return value;
+          if (prop === 'find' && hooks.find)
+            return (...args: unknown[]) => {
+              hooks.find?.(name);
+              return value.apply(target, args);
+            };
+          if (prop === 'updateOne' && hooks.updateOne)
+            return async (...args: unknown[]) => {
+              hooks.updateOne?.(name, args[0] as Record<string, unknown>);
+              return value.apply(target, args);
+            };
+          return value.bind(target);
+        },
+      });
+    },
+  } as DocumentStore;
+}

@@ -10,7 +10,8 @@
  *
  * A fix is recorded by: insert the raw fix; read the vehicle's track point just before it (one `_id` range read,
  * newest first, limit 1); read the raw fixes after that point (one `_id` range); fold them from that point's
- * state (lib/track.ts) and write their points. In order, that is the new fix alone; a late fix folds the few
+ * state (lib/track.ts) and write their points. A new fix newer than the live document's skips both range reads
+ * (`#foldNext`): its predecessor is the point the live document names. In order, that is the new fix alone; a late fix folds the few
  * after it again, so history is the same as if it had come in order (and the live position, the newest fix,
  * does not move). Fixes whose points are not written yet (in flight elsewhere) are folded too, so two fixes of
  * one vehicle racing each other both end up folded from complete history by whichever reads last.
@@ -206,7 +207,12 @@ export class TrackerStore {
       // Derive anyway: a crash after the insert must not leave the fix underived.
       duplicate = true;
     }
-    const result = await this.#locked(fix.vehicleId, () => this.refold(fix.vehicleId, fix.t));
+    const result = await this.#locked(
+      fix.vehicleId,
+      async (clean) =>
+        (clean && !duplicate ? await this.#foldNext(fix, _id) : undefined) ??
+        (await this.refold(fix.vehicleId, fix.t)),
+    );
     const point = result.points.find((p) => p.t === fix.t);
     return {
       duplicate,
@@ -262,7 +268,8 @@ export class TrackerStore {
    * The lease is a unique insert with an expiry (a holder that crashed frees it after `leaseMs`); a busy one is
    * polled briefly, then the event is retried by the broker (VehicleBusyError, 503).
    */
-  async #locked<T>(vehicleId: string, fn: () => Promise<T>): Promise<T> {
+  async #locked<T>(vehicleId: string, fn: (clean: boolean) => Promise<T>): Promise<T> {
+    let clean = true;
     for (let attempt = 0; ; attempt++) {
       const now = this.#now();
       try {
@@ -273,17 +280,25 @@ export class TrackerStore {
       }
       const held = await this.leases.findOne({ _id: vehicleId });
       if (held !== null && held.untilMs < now) {
+        // Its holder crashed or failed mid-fold: what it wrote may be partial.
+        clean = false;
         await this.leases.deleteOne({ _id: vehicleId, untilMs: held.untilMs });
         continue;
       }
       if (attempt >= 20) throw new VehicleBusyError(vehicleId);
       await new Promise((r) => setTimeout(r, this.#pollMs * (1 + attempt)));
     }
+    let result: T;
     try {
-      return await fn();
-    } finally {
-      await this.leases.deleteOne({ _id: vehicleId });
+      result = await fn(clean);
+    } catch (err) {
+      // Left behind expired, not deleted: the next fold of this vehicle takes the lease over and, knowing that
+      // this one may have written part of its documents, folds from complete history (#foldNext is skipped).
+      await this.leases.updateOne({ _id: vehicleId }, { $set: { untilMs: 0 } }).catch(() => undefined);
+      throw err;
     }
+    await this.leases.deleteOne({ _id: vehicleId });
+    return result;
   }
 
   /**
@@ -317,6 +332,43 @@ export class TrackerStore {
     const fixes: Fix[] = raws
       .slice(0, this.#maxFold)
       .map((r) => ({ t: r.t, lat: r.lat, lon: r.lon, key: r._id }));
+    return this.#foldFrom(vehicleId, before, fixes, truncated, t);
+  }
+
+  /**
+   * The common case without either range read of `refold` (on FerretDB 1.24 each scans and sorts the whole
+   * collection: ~235 ms at 12,000 fixes, against ~5 ms for a read by `_id`): a new fix newer than every derived
+   * one folds onto the vehicle's newest point, found from its live document by `_id`. Only under a lease taken
+   * cleanly — its last holder released it, so everything it derived is written, the live document last. A fix
+   * of the vehicle whose raw is stored but not folded yet (waiting for the lease, or redelivered after a crash)
+   * is not seen here: its own fold comes as a late one and folds everything after it again. Undefined when the
+   * newest point does not match the live document (`refold` then).
+   */
+  async #foldNext(
+    fix: IncomingFix,
+    key: string,
+  ): Promise<{ points: TrackPoint[]; transitions: Transition[]; truncated: boolean } | undefined> {
+    const live = await this.vehicles.findOne({ _id: fix.vehicleId });
+    if (live === null || !(fix.t > live.fixT)) return undefined;
+    const before = await this.track.findOne({ _id: vehicleTimeId(fix.vehicleId, live.fixT) });
+    if (before === null || before.fixesSeen !== live.fixesSeen) return undefined;
+    return this.#foldFrom(
+      fix.vehicleId,
+      before,
+      [{ t: fix.t, lat: fix.lat, lon: fix.lon, key }],
+      false,
+      fix.t,
+    );
+  }
+
+  /** Folds `fixes` (in time order) onto `before`'s state and writes what they derive: points, trips, the live document. */
+  async #foldFrom(
+    vehicleId: string,
+    before: TrackDoc | undefined,
+    fixes: readonly Fix[],
+    truncated: boolean,
+    t: number | undefined,
+  ): Promise<{ points: TrackPoint[]; transitions: Transition[]; truncated: boolean }> {
     const { steps, state } = fold(before?.state ?? INITIAL_STATE, fixes, this.config);
     const seenBefore = before?.fixesSeen ?? 0;
     for (const [i, s] of steps.entries()) {
