@@ -10,11 +10,12 @@
  *
  * A fix is recorded by: insert the raw fix; read the vehicle's track point just before it (one `_id` range read,
  * newest first, limit 1); read the raw fixes after that point (one `_id` range); fold them from that point's
- * state (lib/track.ts) and write their points. A new fix newer than the live document's skips both range reads
- * (`#foldNext`): its predecessor is the point the live document names. In order, that is the new fix alone; a late fix folds the few
- * after it again, so history is the same as if it had come in order (and the live position, the newest fix,
- * does not move). Fixes whose points are not written yet (in flight elsewhere) are folded too, so two fixes of
- * one vehicle racing each other both end up folded from complete history by whichever reads last.
+ * state (lib/track.ts) and write their points. In order, that is the new fix alone, and a new fix newer than the
+ * live document's skips both range reads (`#foldNext`: its predecessor is the point the live document names); a
+ * late fix folds the few after it again, so history is the same as if it had come in order (and the live
+ * position, the newest fix, does not move). Fixes whose points are not written yet (in flight elsewhere) are
+ * folded too, so two fixes of one vehicle racing each other both end up folded from complete history by
+ * whichever reads last.
  *
  * Each point and the vehicle document carry `fixesSeen`: how many raw fixes the derivation saw. A derivation
  * that missed a fix saw fewer, and a write only replaces what saw as many or fewer — so the most complete one
@@ -119,6 +120,13 @@ export interface TrackerStoreOptions {
   readonly leaseMs?: number;
   /** First wait for a busy lease, growing by as much each time (20 polls, about 1 s at 5). @default 5 */
   readonly busyPollMs?: number;
+}
+
+/** What a fold derived: the points of the fixes it folded, the trips they started or ended, whether `maxFold` cut it. */
+interface Folded {
+  readonly points: TrackPoint[];
+  readonly transitions: Transition[];
+  readonly truncated: boolean;
 }
 
 interface LeaseDoc extends Record<string, unknown> {
@@ -305,14 +313,7 @@ export class TrackerStore {
    * Folds the vehicle's raw fixes from its track point before `t` (everything when undefined) onwards, at most
    * `maxFold` of them, and writes what they derive. `make fleet-recompute` calls it from the start.
    */
-  async refold(
-    vehicleId: string,
-    t?: number,
-  ): Promise<{
-    points: TrackPoint[];
-    transitions: Transition[];
-    truncated: boolean;
-  }> {
+  async refold(vehicleId: string, t?: number): Promise<Folded> {
     const range = vehicleRange(vehicleId);
     const [before] =
       t === undefined
@@ -344,10 +345,7 @@ export class TrackerStore {
    * is not seen here: its own fold comes as a late one and folds everything after it again. Undefined when the
    * newest point does not match the live document (`refold` then).
    */
-  async #foldNext(
-    fix: IncomingFix,
-    key: string,
-  ): Promise<{ points: TrackPoint[]; transitions: Transition[]; truncated: boolean } | undefined> {
+  async #foldNext(fix: IncomingFix, key: string): Promise<Folded | undefined> {
     const live = await this.vehicles.findOne({ _id: fix.vehicleId });
     if (live === null || !(fix.t > live.fixT)) return undefined;
     const before = await this.track.findOne({ _id: vehicleTimeId(fix.vehicleId, live.fixT) });
@@ -361,14 +359,14 @@ export class TrackerStore {
     );
   }
 
-  /** Folds `fixes` (in time order) onto `before`'s state and writes what they derive: points, trips, the live document. */
+  /** Folds `fixes` (in time order) onto `before`'s state and writes what they derive: points, trips, live document. */
   async #foldFrom(
     vehicleId: string,
     before: TrackDoc | undefined,
     fixes: readonly Fix[],
     truncated: boolean,
     t: number | undefined,
-  ): Promise<{ points: TrackPoint[]; transitions: Transition[]; truncated: boolean }> {
+  ): Promise<Folded> {
     const { steps, state } = fold(before?.state ?? INITIAL_STATE, fixes, this.config);
     const seenBefore = before?.fixesSeen ?? 0;
     for (const [i, s] of steps.entries()) {

@@ -145,7 +145,9 @@ export function unreadExchange(
   const endpoints = readDevEndpoints(endpointsFilePath(env));
   const read = endpoints?.sourceExchanges;
   if (read === undefined || read.includes(exchange)) return undefined;
+  const running = `the running make dev (pid ${endpoints?.pid})`;
   return read.length === 0
-    ? `the running make dev (pid ${endpoints?.pid}) has no RabbitMQ: its in-memory broker runs no RabbitmqSource, so nothing would read the AMQP exchange ${exchange}. Start make dev with RabbitMQ (RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672 make dev)`
-    : `the running make dev (pid ${endpoints?.pid}) reads the exchanges ${read.join(', ')}, not ${exchange} (SLUICE_SOURCES leaves its source out)`;
+    ? `${running} has no RabbitMQ: its in-memory broker runs no RabbitmqSource, so nothing would read the AMQP ` +
+        `exchange ${exchange}. Start make dev with RabbitMQ (RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672 make dev)`
+    : `${running} reads the exchanges ${read.join(', ')}, not ${exchange} (SLUICE_SOURCES leaves its source out)`;
 }

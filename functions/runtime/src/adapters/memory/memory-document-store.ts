@@ -235,7 +235,7 @@ function idRangeOf(filter: Filter): IdRange | undefined {
   return { from, fromInclusive, to, toInclusive };
 }
 
-/** 1 or -1 when a find's order is by `_id` alone (or not given: index order, as MongoDB's `_id` index gives it), else undefined. */
+/** 1 or -1 when a find is ordered by `_id` alone (or not at all: the `_id` index order, as on MongoDB), else undefined. */
 function idOrderOf(sort: FindOptions['sort']): 1 | -1 | undefined {
   if (sort === undefined) return 1;
   let order: 1 | -1 | undefined;
