@@ -192,10 +192,12 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
         const model = new Map<string, Doc>();
         for (const o of ops) {
           if (o.kind === 'insert') {
-            if (model.has(o.id))
+            if (model.has(o.id)) {
               await expect(c.insertOne({ _id: o.id })).rejects.toBeInstanceOf(DuplicateKeyError);
-            else await c.insertOne({ _id: o.id });
-            model.set(o.id, { _id: o.id });
+            } else {
+              await c.insertOne({ _id: o.id });
+              model.set(o.id, { _id: o.id });
+            }
           } else if (o.kind === 'delete') {
             await c.deleteOne({ _id: o.id });
             model.delete(o.id);
