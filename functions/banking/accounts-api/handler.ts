@@ -16,7 +16,7 @@
 import type { Request, Response, Router } from 'express';
 import type { Collection, DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
 import { DuplicateKeyError, sendProblem } from '../../runtime/src/index.ts';
-import { BankingEventType, Collections, ID_PATTERN } from '../lib/banking.ts';
+import { BankingEventType, Collections, ID_PATTERN, slotId } from '../lib/banking.ts';
 import { batchedWriter } from '../lib/batched-writer.ts';
 import type { Handle } from './events.gen.ts';
 
@@ -79,14 +79,6 @@ export const init: SluiceFunction['init'] = async ({ store }) => {
 };
 
 /**
- * A balance's `_id`: the account, then its version padded so that `_id` order is version order. Account ids
- * never hold `#` (the schemas' pattern), so an account's balances are exactly the ids between `<account>#` and
- * `<account>#~`.
- */
-const balanceId = (account: string, version: number): string =>
-  `${account}#${String(version).padStart(12, '0')}`;
-
-/**
  * The balance of `account` at `version`, inserted once (a duplicate key is a redelivery's). Batched with
  * the other events' writes (batched-writer.ts).
  */
@@ -97,7 +89,7 @@ async function recordBalance(
   version: number,
 ): Promise<void> {
   await batchedWriter<BalanceView>(store, Collections.viewBalances).insert({
-    _id: balanceId(account, version),
+    _id: slotId(account, version),
     account,
     balance,
     version,
@@ -184,7 +176,7 @@ function page(req: Request, res: Response): { limit: number; filter: Filter } | 
 
 /**
  * The account's highest recorded balance; its opening balance (version 0) before any. The last id of the
- * account's `_id` range: MongoDB's `_id` index walked backwards, one step (FerretDB 1.24 scans it).
+ * account's `_id` range (`slotId`): MongoDB's `_id` index walked backwards, one step (FerretDB 1.24 scans it).
  */
 async function latestBalance(
   balances: Collection<BalanceView>,

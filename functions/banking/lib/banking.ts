@@ -24,6 +24,13 @@ export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionRea
 /** Account and transaction ids: matched by `$eq` only, and this pattern keeps them out of operators. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
+/**
+ * `<account>#<n, 12 digits>`: the ledger's entry at an account's position n (ledger.ts) and accounts-api's balance
+ * at version n, which is that position. `_id` order is n's order, and ids matching ID_PATTERN hold no `#`, so an
+ * account's documents are exactly the ids from `<account>#` to `<account>#~`.
+ */
+export const slotId = (account: string, n: number): string => `${account}#${String(n).padStart(12, '0')}`;
+
 /** Collections in the shared database; each function owns the ones with its prefix. */
 export const Collections = {
   accounts: 'banking_accounts',

@@ -28,6 +28,7 @@ import {
   type AccountOpened,
   Collections,
   RejectionReason,
+  slotId,
   type TransactionProcessed,
   type TransactionRejected,
   type TransactionSubmitted,
@@ -325,7 +326,6 @@ export function contentHash(tx: TransactionSubmitted): string {
     .digest('base64url');
 }
 
-export const slotId = (account: string, seq: number): string => `${account}#${String(seq).padStart(12, '0')}`;
 export const rejectionId = (account: string, txId: string): string => `${account}!${txId}`;
 
 /** Create the index the ledger's correctness depends on: one decision and one credit per transaction. */
