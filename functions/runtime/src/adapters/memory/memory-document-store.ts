@@ -23,6 +23,7 @@ import {
   type UpdateResult,
 } from '../../ports/document-store.ts';
 import type { StoredOutcome } from '../../ports/idempotency-store.ts';
+import { FieldIndex, pinnedSlot } from './field-index.ts';
 import { Chain, extendsChain, findSlot, packRecord, unpackRecord } from './record-chains.ts';
 
 /**
@@ -272,6 +273,8 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   #ids: string[] | undefined;
   /** Documents whose `_id` is not a plain string (map key NUL + JSON): range reads then take mingo's path. */
   #otherIds = 0;
+  /** One per field that leads a declared index (field-index.ts); they cover #docs, not the packed records. */
+  readonly #fieldIndexes: FieldIndex[] = [];
   /**
    * The idempotency guard's records, packed per key (record-chains.ts). Inserts and reads by `_id` and
    * the guard's purge use them as they are; any other write first turns them back into documents for
@@ -346,6 +349,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
       index.owners.set(uniqueKey(index, doc), key);
     }
     this.#docs.set(key, doc);
+    for (const index of this.#fieldIndexes) index.move(key, previous, doc);
     if (previous !== undefined) return;
     if (key.charCodeAt(0) === 0) this.#otherIds++;
     else if (this.#ids !== undefined) this.#ids.splice(searchIds(this.#ids, key, false), 0, key);
@@ -355,6 +359,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     const previous = this.#docs.get(key);
     if (previous === undefined) return;
     for (const index of this.#unique) index.owners.delete(uniqueKey(index, previous));
+    for (const index of this.#fieldIndexes) index.move(key, previous, undefined);
     this.#docs.delete(key);
     if (key.charCodeAt(0) === 0) this.#otherIds--;
     else if (this.#ids !== undefined) this.#ids.splice(searchIds(this.#ids, key, false), 1);
@@ -387,6 +392,30 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     return out;
   }
 
+  /**
+   * The documents a filter can match, in #docs' order, when it pins a field that leads a declared index to one
+   * value (the smallest such set); undefined when none does, or packed records (which no index covers) exist.
+   */
+  #narrowed(filter: Filter): T[] | undefined {
+    if (this.#fieldIndexes.length === 0 || this.#chains.size > 0) return undefined;
+    let best: FieldIndex | undefined;
+    let bestSlot = '';
+    for (const index of this.#fieldIndexes) {
+      if (!Object.hasOwn(filter, index.field)) continue;
+      const slot = pinnedSlot(filter[index.field]);
+      if (slot === undefined || (best !== undefined && index.size(slot) >= best.size(bestSlot))) continue;
+      best = index;
+      bestSlot = slot;
+    }
+    if (best === undefined) return undefined;
+    return best.candidates(bestSlot, this.#docs.keys()).map((key) => this.#docs.get(key) as T);
+  }
+
+  /** What a query other than by `_id` runs over: the narrowed documents, else all of them. */
+  #scanned(filter: Filter): T[] {
+    return this.#narrowed(filter) ?? this.#all();
+  }
+
   async findOne(filter: Filter): Promise<T | null> {
     if (needsMingo(filter)) await loadMingo();
     if (this.#chains.size > 0) {
@@ -408,7 +437,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     const inRange = this.#findIdRange(filter, options);
     if (inRange !== undefined) return inRange;
     await loadMingo();
-    let cursor = new Query(filter).find<T>(this.#all());
+    let cursor = new Query(filter).find<T>(this.#scanned(filter));
     if (options.sort !== undefined) cursor = cursor.sort(options.sort);
     if (options.limit !== undefined) cursor = cursor.limit(options.limit);
     return cursor.all().map((d) => copy(d));
@@ -468,7 +497,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
         }
       }
     }
-    const matches = new Query(filter).find<T>([...this.#docs.values()]).all();
+    const matches = new Query(filter).find<T>(this.#narrowed(filter) ?? [...this.#docs.values()]).all();
     // Removing many ids one splice at a time is quadratic: drop the sorted ids, the next range read sorts again.
     if (matches.length > 64) this.#ids = undefined;
     for (const doc of matches) this.#remove(idKey(doc._id));
@@ -477,7 +506,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
 
   async countDocuments(filter: Filter): Promise<number> {
     await loadMingo();
-    return new Query(filter).find<T>(this.#all()).all().length;
+    return new Query(filter).find<T>(this.#scanned(filter)).all().length;
   }
 
   async createIndex(spec: IndexSpec): Promise<void> {
@@ -485,13 +514,23 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     if (spec.expireAfterSeconds !== undefined) {
       throw new TypeError('the memory store has no TTL indexes: purge expired documents instead');
     }
+    const fields = Object.keys(spec.keys);
+    this.#indexField(fields[0]);
     if (spec.unique !== true) return;
     this.#unpackAll();
-    const fields = Object.keys(spec.keys);
     if (this.#unique.some((i) => i.fields.join('\0') === fields.join('\0'))) return; // already there
     const index: UniqueIndex = { fields, owners: new Map() };
     for (const [key, doc] of this.#docs) index.owners.set(uniqueKey(index, doc), key);
     this.#unique.push(index);
+  }
+
+  /** A field index on `field` (top-level, not `_id`, which has its own paths), over what #docs holds now. */
+  #indexField(field: string | undefined): void {
+    if (field === undefined || field === '_id' || field.includes('.') || field.startsWith('$')) return;
+    if (this.#fieldIndexes.some((i) => i.field === field)) return;
+    const index = new FieldIndex(field);
+    for (const [key, doc] of this.#docs) index.move(key, undefined, doc);
+    this.#fieldIndexes.push(index);
   }
 
   bulkWrite(
@@ -510,7 +549,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
       return doc !== undefined && (onlyId(filter) || new Query(filter).test(doc)) ? doc : undefined;
     }
     const query = new Query(filter);
-    for (const doc of this.#docs.values()) if (query.test(doc)) return doc;
+    for (const doc of this.#narrowed(filter) ?? this.#docs.values()) if (query.test(doc)) return doc;
     return undefined;
   }
 
