@@ -7,8 +7,10 @@
  * AMQP publishes are `mandatory`: a confirm alone only says the exchange took the message, and an
  * exchange with no queue bound (the source not started yet) drops it. RabbitMQ returns such a message
  * (basic.return, before its confirm); the sender then waits and publishes it again, and reports it
- * failed when no queue ever takes it.
+ * failed when no queue ever takes it. A lost connection is reconnected and what was not confirmed published
+ * again (functions/runtime/src/exchange-publisher.ts).
  */
+import { connectExchangePublisher } from '../../runtime/src/index.ts';
 import type { Submission } from './plan.ts';
 
 export const SendResult = { accepted: 'accepted', refused: 'refused', failed: 'failed' } as const;
@@ -44,55 +46,33 @@ export function httpSender(brokerUrl: string, attempts = 8): Sender {
 export const AMQP_EXCHANGE = 'sluice.banking.injector';
 
 export async function amqpSender(url: string, exchange = AMQP_EXCHANGE, attempts = 8): Promise<Sender> {
-  const { connect } = await import('amqplib');
-  // TCP_NODELAY: confirms of publishes made one by one otherwise wait out the server's delayed ACK.
-  const connection = await connect(url, { noDelay: true });
-  const channel = await connection.createConfirmChannel();
-  // The RabbitmqSource's exchange, declared here too so publishing works before the source runs. Same
-  // type as the source declares it (headers, as upstream's adapter; its binding has no arguments, so it
-  // takes every message): RabbitMQ refuses a redeclaration with another type.
-  await channel.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
-  // Returned (unroutable) message ids; a return always arrives before the publish's confirm.
-  const returned = new Set<string>();
-  channel.on('return', (msg: { properties: { messageId?: unknown } }) => {
-    if (typeof msg.properties.messageId === 'string') returned.add(msg.properties.messageId);
+  const publisher = await connectExchangePublisher(url, exchange, {
+    unroutableAttempts: attempts,
+    onRetry: (reason) =>
+      process.stderr.write(
+        `make inject: RabbitMQ ${reason}; reconnecting, publishing again what was not confirmed\n`,
+      ),
   });
-  const publish = (s: Submission): Promise<void> => {
-    const headers: Record<string, string> = {};
-    let contentType: string | undefined;
-    for (const [k, v] of Object.entries(s.headers)) {
-      if (k === 'content-type') contentType = v;
-      else headers[k] = v;
-    }
-    return new Promise<void>((resolve, reject) => {
-      channel.publish(
-        exchange,
-        '',
-        s.body,
-        {
-          persistent: true,
-          mandatory: true,
-          headers,
-          ...(contentType === undefined ? {} : { contentType }),
-          messageId: s.id,
-        },
-        (err) => (err ? reject(err) : resolve()),
-      );
-    });
-  };
   return {
     async send(s) {
-      for (let attempt = 1; ; attempt++) {
-        returned.delete(s.id);
-        await publish(s);
-        if (!returned.delete(s.id)) return SendResult.accepted;
-        if (attempt >= attempts) return SendResult.failed;
-        await sleep(Math.min(100 * 2 ** attempt, 3000));
+      const headers: Record<string, string> = {};
+      let contentType: string | undefined;
+      for (const [k, v] of Object.entries(s.headers)) {
+        if (k === 'content-type') contentType = v;
+        else headers[k] = v;
+      }
+      try {
+        await publisher.publish({
+          id: s.id,
+          body: s.body,
+          headers,
+          ...(contentType === undefined ? {} : { contentType }),
+        });
+        return SendResult.accepted;
+      } catch {
+        return SendResult.failed; // unroutable after every attempt, or RabbitMQ unreachable for a minute
       }
     },
-    async close() {
-      await channel.close();
-      await connection.close();
-    },
+    close: () => publisher.close(),
   };
 }

@@ -15,7 +15,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { resolveEndpoint, unreadExchange } from '../../runtime/src/index.ts';
+import { connectExchangePublisher, resolveEndpoint, unreadExchange } from '../../runtime/src/index.ts';
 import { FleetEventType, parseDuration } from '../lib/fleet.ts';
 import { loadRoutes } from '../lib/routes.ts';
 import { type SimulatedFix, Simulation } from './simulation.ts';
@@ -78,47 +78,27 @@ const bodyOf = (f: SimulatedFix): string =>
   JSON.stringify({ latitude: f.lat, longitude: f.lon, accuracyM: f.accuracyM });
 
 async function amqpSender(url: string, exchange: string): Promise<Sender> {
-  const { connect } = await import('amqplib');
-  // TCP_NODELAY: confirms of publishes made one by one otherwise wait out the server's delayed ACK.
-  const connection = await connect(url, { noDelay: true });
-  const channel = await connection.createConfirmChannel();
-  // Declared as the source declares it (headers, durable), so publishing works before the source runs.
-  await channel.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
-  const returned = new Set<string>();
-  channel.on('return', (msg: { properties: { messageId?: unknown } }) => {
-    if (typeof msg.properties.messageId === 'string') returned.add(msg.properties.messageId);
+  // Declares the exchange as the source does; reconnects and publishes again what a lost connection left unconfirmed.
+  const publisher = await connectExchangePublisher(url, exchange, {
+    onRetry: (reason) =>
+      process.stderr.write(
+        `make simulate: RabbitMQ ${reason}; reconnecting, publishing again what was not confirmed\n`,
+      ),
   });
-  const publish = (f: SimulatedFix) =>
-    new Promise<void>((resolve, reject) => {
-      channel.publish(
-        exchange,
-        '',
-        Buffer.from(bodyOf(f)),
-        {
-          persistent: true,
-          mandatory: true,
-          messageId: f.id,
-          contentType: 'application/json',
-          headers: headersOf(f),
-        },
-        (err) => (err ? reject(err) : resolve()),
-      );
-    });
   return {
     async send(fixes) {
-      let pending = [...fixes];
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        await Promise.all(pending.map(publish));
-        pending = pending.filter((f) => returned.delete(f.id));
-        if (pending.length > 0 && attempt >= 8)
-          throw new Error(`no queue bound to ${exchange}: is make dev (with RABBITMQ_URL) running?`);
-        if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 3000)));
-      }
+      await Promise.all(
+        fixes.map((f) =>
+          publisher.publish({
+            id: f.id,
+            body: Buffer.from(bodyOf(f)),
+            headers: headersOf(f),
+            contentType: 'application/json',
+          }),
+        ),
+      );
     },
-    async close() {
-      await channel.close();
-      await connection.close();
-    },
+    close: () => publisher.close(),
   };
 }
 
@@ -206,7 +186,11 @@ while (!stopping && (nextTick < endMs || queue.length > 0)) {
   const due = queue.filter((f) => f.sendAt <= now || nextTick >= endMs);
   queue = queue.filter((f) => !due.includes(f));
   if (due.length > 0) {
-    await sender.send(due);
+    await sender.send(due).catch((err: unknown) => {
+      // No queue ever took them, or RabbitMQ stayed unreachable: said in one line, not a stack.
+      process.stderr.write(`make simulate: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
     for (const f of due) {
       counts[f.kind] = (counts[f.kind] ?? 0) + 1;
       out?.write(`${JSON.stringify(f)}\n`);

@@ -91,6 +91,13 @@ export {
   TransientError,
 } from './errors.ts';
 export {
+  connectExchangePublisher,
+  type ExchangeMessage,
+  type ExchangePublisher,
+  type ExchangePublisherOptions,
+  UnroutableError,
+} from './exchange-publisher.ts';
+export {
   describeFunction,
   type FunctionDescription,
   type FunctionFolder,
