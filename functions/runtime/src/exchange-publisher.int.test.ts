@@ -14,6 +14,8 @@ let admin: ChannelModel;
 let channel: Channel;
 let proxy: TcpProxy;
 let proxiedUrl: string;
+/** What this run declared, deleted at the end (RabbitMQ is shared with every other test and make dev). */
+const declared = { exchanges: new Set<string>(), queues: new Set<string>() };
 
 beforeAll(async () => {
   const url = new URL(inject('rabbitmqUrl'));
@@ -25,6 +27,8 @@ beforeAll(async () => {
   proxiedUrl = url.href;
 });
 afterAll(async () => {
+  for (const q of declared.queues) await channel.deleteQueue(q).catch(() => {});
+  for (const x of declared.exchanges) await channel.deleteExchange(x).catch(() => {});
   await admin?.close();
   await proxy?.close();
 });
@@ -33,6 +37,8 @@ afterAll(async () => {
 async function boundExchange(name: string): Promise<{ exchange: string; queue: string }> {
   const exchange = `sluice.test.${name}.${run}`;
   const queue = `${exchange}.q`;
+  declared.exchanges.add(exchange);
+  declared.queues.add(queue);
   await channel.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
   await channel.assertQueue(queue, { durable: false, autoDelete: false });
   await channel.bindQueue(queue, exchange, '');
@@ -75,6 +81,7 @@ describe('connectExchangePublisher', () => {
 
   it('publishes an unroutable message again until a queue is bound, and fails with UnroutableError when none is', async () => {
     const exchange = `sluice.test.unbound.${run}`;
+    declared.exchanges.add(exchange);
     const publisher = await connectExchangePublisher(proxiedUrl, exchange, { unroutableAttempts: 2 });
     await expect(publisher.publish(message('lost'))).rejects.toBeInstanceOf(UnroutableError);
     await publisher.close();
@@ -83,6 +90,7 @@ describe('connectExchangePublisher', () => {
     const pending = patient.publish(message('late-bound'));
     await new Promise((r) => setTimeout(r, 300)); // returned at least once
     const queue = `${exchange}.q`;
+    declared.queues.add(queue);
     await channel.assertQueue(queue, { durable: false });
     await channel.bindQueue(queue, exchange, '');
     await pending;
