@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../../../../platform/test-servers/ports.ts';
+import { startTcpProxy } from '../../../../platform/test-servers/tcp-proxy.ts';
 import { type SpawnedFunction, spawnFunction, waitFor } from '../../../runtime/test/support.ts';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -29,6 +30,8 @@ describe('token-bucket through Redis, shared by two gateway instances', () => {
   let upstream: Server;
   let verifier: Server;
   let verifyCalls = 0;
+  let upstreamUrl: string;
+  let verifierUrl: string;
   const gateways: SpawnedFunction[] = [];
 
   beforeAll(async () => {
@@ -51,7 +54,7 @@ describe('token-bucket through Redis, shared by two gateway instances', () => {
           .end(ok ? '{"principal":"ada","role":"user"}' : '{"status":401}');
       });
     });
-    const [upstreamUrl, verifierUrl] = await Promise.all([listen(upstream), listen(verifier)]);
+    [upstreamUrl, verifierUrl] = await Promise.all([listen(upstream), listen(verifier)]);
     dir = mkdtempSync(join(tmpdir(), 'sluice-ratelimit-'));
     writeFileSync(
       join(dir, 'quotes.yaml'),
@@ -138,6 +141,48 @@ routes:
     }
     expect(refused).toBe(40);
   });
+
+  it('fails closed while Redis is unreachable (503 problem+json within its command timeout), and limits again once it is back', async () => {
+    const redis = new URL(REDIS_URL);
+    const proxy = await startTcpProxy(redis.hostname, Number(redis.port || 6379));
+    redis.hostname = proxy.host;
+    redis.port = String(proxy.port);
+    const [port] = await freePorts(1);
+    const g = spawnFunction(join(import.meta.dirname, '..'), port as number, {
+      K_SERVICE: 'api-gateway',
+      GATEWAY_ROUTES_DIR: dir,
+      SLUICE_SERVICE_URLS: JSON.stringify({ quotes: upstreamUrl, users: verifierUrl }),
+      REDIS_URL: redis.href,
+      OTEL_SDK_DISABLED: 'true',
+    });
+    const get = () => fetch(`${g.url}/quotes`, { headers: { authorization: `Bearer ${KEY}` } });
+    try {
+      await waitFor(
+        'the gateway to be ready',
+        async () => (await fetch(`${g.url}/health/readiness`)).status === 200,
+        30_000,
+      );
+      // The bucket is the one the first test emptied: 429 means Redis answered.
+      expect((await get()).status).toBe(429);
+      proxy.refuse(true);
+      proxy.cut();
+      const started = Date.now();
+      const down = await get();
+      expect(down.status).toBe(503);
+      expect(down.headers.get('content-type')).toBe('application/problem+json');
+      expect(Date.now() - started).toBeLessThan(10_000); // bounded, not hung (commandTimeout 1 s, plus the reconnects)
+      proxy.refuse(false);
+      await waitFor(
+        'the limit to hold again through Redis',
+        async () => (await get()).status === 429,
+        20_000,
+      );
+    } finally {
+      g.child.kill('SIGTERM');
+      await g.exited;
+      await proxy.close();
+    }
+  }, 60_000);
 
   it('answers 401 problem+json without a key, before counting anything', async () => {
     const res = await fetch(`${(gateways[0] as SpawnedFunction).url}/quotes`);
