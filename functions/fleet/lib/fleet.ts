@@ -165,5 +165,17 @@ export function vehicleRange(
   };
 }
 
+/**
+ * A read of one vehicle's documents by `_id` range, with its id as a field beside the range: the same documents
+ * (each of its ids starts with the vehicle's), but FerretDB 1.24 pushes a field's equality down into PostgreSQL,
+ * where for an `_id` range it reads the whole collection and filters and sorts it in Go — a track read went from
+ * ~470 to ~20 ms at 2,300 points of 60 vehicles, and the gap grows with the fleet (docs/fleet.md, "Storage").
+ * MongoDB serves either from its `_id` index, the memory store from its sorted ids.
+ */
+export const ofVehicle = <R extends object>(
+  vehicleId: string,
+  idRange: R,
+): { vehicleId: { $eq: string }; _id: R } => ({ vehicleId: { $eq: vehicleId }, _id: idRange });
+
 /** A trip's id: its vehicle and start time (`<vehicle>|<13-digit ms>`), the same however often it is derived. */
 export const tripIdOf = (vehicleId: string, startT: number): string => vehicleTimeId(vehicleId, startT);

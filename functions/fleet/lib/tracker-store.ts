@@ -31,7 +31,15 @@ import {
   TransientError,
   type Update,
 } from '../../runtime/src/index.ts';
-import { Collections, type FleetConfig, timeKey, tripIdOf, vehicleRange, vehicleTimeId } from './fleet.ts';
+import {
+  Collections,
+  type FleetConfig,
+  ofVehicle,
+  timeKey,
+  tripIdOf,
+  vehicleRange,
+  vehicleTimeId,
+} from './fleet.ts';
 import type { LatLon } from './geo.ts';
 import {
   type Fix,
@@ -254,7 +262,7 @@ export class TrackerStore {
     }
     const live = await this.vehicles.findOne({ _id: vehicleId });
     if (live?.trip) touched.add(tripIdOf(vehicleId, live.trip.startT));
-    for (const trip of await this.trips.find({ _id: vehicleRange(vehicleId) }))
+    for (const trip of await this.trips.find(ofVehicle(vehicleId, vehicleRange(vehicleId))))
       if (!touched.has(trip._id)) await this.trips.deleteOne({ _id: trip._id });
     return { fixes, trips: touched.size };
   }
@@ -319,14 +327,14 @@ export class TrackerStore {
       t === undefined
         ? []
         : await this.track.find(
-            { _id: { $gte: range.$gte, $lt: vehicleTimeId(vehicleId, t) } },
+            ofVehicle(vehicleId, { $gte: range.$gte, $lt: vehicleTimeId(vehicleId, t) }),
             {
               sort: { _id: -1 },
               limit: 1,
             },
           );
     const raws = await this.positions.find(
-      { _id: { $gt: before?._id ?? range.$gte, $lt: range.$lt } },
+      ofVehicle(vehicleId, { $gt: before?._id ?? range.$gte, $lt: range.$lt }),
       { sort: { _id: 1 }, limit: this.#maxFold + 1 },
     );
     const truncated = raws.length > this.#maxFold;
@@ -440,7 +448,7 @@ export class TrackerStore {
     // touched (folds of one vehicle run one at a time), so there is nothing stale to look for.
     if (!complete || onlyNewest) return;
     const range = vehicleRange(vehicleId, fromT);
-    for (const trip of await this.trips.find({ _id: range })) {
+    for (const trip of await this.trips.find(ofVehicle(vehicleId, range))) {
       if (!touched.has(trip._id))
         await this.trips.deleteOne({ _id: trip._id, fixesSeen: { $lte: fixesSeen } });
     }

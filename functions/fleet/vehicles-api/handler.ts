@@ -16,6 +16,7 @@ import { ConfigError, PermanentError, type SluiceFunction, sendProblem } from '.
 import {
   Collections,
   fleetConfig,
+  ofVehicle,
   parseDuration,
   VEHICLE_ID_PATTERN,
   vehicleRange,
@@ -191,10 +192,10 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
       const range = vehicleRange(id, page.fromMs, page.toMs);
       const after = page.after === undefined ? undefined : `${id}|${page.after}`;
       const from = after !== undefined && after >= range.$gte ? { $gt: after } : { $gte: range.$gte };
-      const list = await track.find(
-        { _id: { ...from, $lt: range.$lt } },
-        { sort: { _id: 1 }, limit: page.limit },
-      );
+      const list = await track.find(ofVehicle(id, { ...from, $lt: range.$lt }), {
+        sort: { _id: 1 },
+        limit: page.limit,
+      });
       const last = list.at(-1);
       res.json({
         vehicleId: id,
@@ -214,10 +215,10 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
       const range = vehicleRange(id, page.fromMs, page.toMs);
       const after = page.after === undefined ? undefined : vehicleTimeId(id, Number(page.after));
       const from = after !== undefined && after >= range.$gte ? { $gt: after } : { $gte: range.$gte };
-      const list = await trips.find(
-        { _id: { ...from, $lt: range.$lt } },
-        { sort: { _id: 1 }, limit: page.limit },
-      );
+      const list = await trips.find(ofVehicle(id, { ...from, $lt: range.$lt }), {
+        sort: { _id: 1 },
+        limit: page.limit,
+      });
       const last = list.at(-1);
       res.json({
         vehicleId: id,

@@ -182,6 +182,8 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
       to: fc.option(fc.tuple(id, fc.boolean()), { nil: undefined }),
       order: fc.constantFrom(1 as const, -1 as const, undefined),
       limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+      // A field beside the range (a vehicle's id beside its `_id` range), tested on each document in it.
+      n: fc.constantFrom(undefined, 1, { $exists: false }),
     }),
   );
 
@@ -212,6 +214,7 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
             if (o.from !== undefined) range[o.from[1] ? '$gte' : '$gt'] = o.from[0];
             if (o.to !== undefined) range[o.to[1] ? '$lte' : '$lt'] = o.to[0];
             const filter: Filter = Object.keys(range).length === 0 ? {} : { _id: range };
+            if (o.n !== undefined && filter._id !== undefined) filter.n = o.n;
             const options: FindOptions = {
               sort: { _id: o.order ?? 1 },
               ...(o.limit === undefined ? {} : { limit: o.limit }),

@@ -200,13 +200,13 @@ interface IdRange {
 }
 
 /**
- * The `_id` range of a filter that is nothing else — `{}` or `{_id: {$gt|$gte|$lt|$lte: <string>, …}}`, at most
- * one bound per side — else undefined. These are the keyset reads the functions page and fold with (a vehicle's
- * fixes, a term's postings, the next page of a listing).
+ * The `_id` range of a filter — `{}` or `{_id: {$gt|$gte|$lt|$lte: <string>, …}, …}`, at most one bound per side,
+ * other fields beside it tested on each document in the range — else undefined. These are the keyset reads the
+ * functions page and fold with (a vehicle's fixes, a term's postings, the next page of a listing).
  */
 function idRangeOf(filter: Filter): IdRange | undefined {
-  if (!onlyId(filter)) return undefined;
   const condition = filter._id;
+  if (condition === undefined && !onlyId(filter)) return undefined;
   if (condition === undefined)
     return { from: undefined, fromInclusive: true, to: undefined, toInclusive: true };
   if (
@@ -367,9 +367,10 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
 
   /**
    * A find over an `_id` range in `_id` order, through #ids: the same documents, in the same order, as mingo's
-   * filter and sort over the whole collection. Undefined when the read is not one (another filter or order, a
-   * limit of 0, which MongoDB reads as none) or the collection holds what #ids does not (packed guard records,
-   * non-string ids): mingo's path then.
+   * filter and sort over the whole collection; the filter's other fields (a vehicle's id beside its `_id`
+   * range) are tested on each document in the range. Undefined when the read is not one (another filter or
+   * order, a limit of 0, which MongoDB reads as none) or the collection holds what #ids does not (packed guard
+   * records, non-string ids): mingo's path then. mingo is loaded when the filter has other fields.
    */
   #findIdRange(filter: Filter, options: FindOptions): T[] | undefined {
     if (this.#chains.size > 0 || this.#otherIds > 0 || (options.limit !== undefined && options.limit <= 0))
@@ -385,9 +386,13 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     const start = range.from === undefined ? 0 : searchIds(ids, range.from, !range.fromInclusive);
     const end = range.to === undefined ? ids.length : searchIds(ids, range.to, range.toInclusive);
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    let rest: Record<string, unknown> | undefined;
+    for (const key in filter) if (key !== '_id') (rest ??= {})[key] = filter[key];
+    const query = rest === undefined ? undefined : new Query(rest);
     const out: T[] = [];
     for (let i = order === 1 ? start : end - 1; i >= start && i < end && out.length < limit; i += order) {
-      out.push(copy(this.#docs.get(ids[i] as string) as T));
+      const doc = this.#docs.get(ids[i] as string) as T;
+      if (query === undefined || query.test(doc)) out.push(copy(doc));
     }
     return out;
   }
@@ -434,6 +439,7 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
+    if (!onlyId(filter)) await loadMingo();
     const inRange = this.#findIdRange(filter, options);
     if (inRange !== undefined) return inRange;
     await loadMingo();
