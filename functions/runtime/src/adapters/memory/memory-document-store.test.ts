@@ -172,7 +172,11 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
 
   const id = fc.stringMatching(/^[a-c|~é]{0,4}$/);
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('insert' as const), id }),
+    fc.record({
+      kind: fc.constant('insert' as const),
+      id,
+      n: fc.constantFrom<unknown>(undefined, 2, [1, 2]),
+    }),
     fc.record({ kind: fc.constant('delete' as const), id }),
     fc.record({ kind: fc.constant('upsert' as const), id }),
     fc.record({ kind: fc.constant('get' as const), id, eq: fc.boolean() }),
@@ -183,7 +187,7 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
       order: fc.constantFrom(1 as const, -1 as const, undefined),
       limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
       // A field beside the range (a vehicle's id beside its `_id` range), tested on each document in it.
-      n: fc.constantFrom(undefined, 1, { $exists: false }),
+      n: fc.constantFrom(undefined, 1, 2, { $eq: 1 }, { $exists: false }),
     }),
   );
 
@@ -194,11 +198,12 @@ describe('MemoryDocumentStore: _id ranges through its sorted ids', () => {
         const model = new Map<string, Doc>();
         for (const o of ops) {
           if (o.kind === 'insert') {
+            const d: Doc = o.n === undefined ? { _id: o.id } : { _id: o.id, n: o.n };
             if (model.has(o.id)) {
-              await expect(c.insertOne({ _id: o.id })).rejects.toBeInstanceOf(DuplicateKeyError);
+              await expect(c.insertOne(d)).rejects.toBeInstanceOf(DuplicateKeyError);
             } else {
-              await c.insertOne({ _id: o.id });
-              model.set(o.id, { _id: o.id });
+              await c.insertOne(d);
+              model.set(o.id, d);
             }
           } else if (o.kind === 'delete') {
             await c.deleteOne({ _id: o.id });

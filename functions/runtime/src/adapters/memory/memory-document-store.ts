@@ -260,6 +260,45 @@ function searchIds(ids: readonly string[], id: string, after: boolean): number {
   return lo;
 }
 
+/**
+ * The test of a range read's other fields: `===` when each is a top-level equality to a string, boolean or number
+ * (`{vehicleId: {$eq: v}}`, the fleet's reads), mingo otherwise and for a document holding an array there (which
+ * an equality may match inside). A mingo Query copies its operator table when built (docs/performance.md), more
+ * than the whole range read costs.
+ */
+function restTest(rest: Record<string, unknown>): (doc: Doc) => boolean {
+  const pairs: [string, unknown][] = [];
+  for (const field in rest) {
+    let value = rest[field];
+    if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+      const ops = Object.keys(value);
+      if (ops.length !== 1 || ops[0] !== '$eq') return queryTest(rest);
+      value = (value as { $eq: unknown }).$eq;
+    }
+    const plain =
+      typeof value === 'string' ||
+      typeof value === 'boolean' ||
+      (typeof value === 'number' && !Number.isNaN(value));
+    if (!plain || field.startsWith('$') || field.includes('.')) return queryTest(rest);
+    pairs.push([field, value]);
+  }
+  let query: ((doc: Doc) => boolean) | undefined;
+  return (doc) => {
+    for (const [field, value] of pairs) {
+      const held = doc[field];
+      if (held === value) continue;
+      if (!Array.isArray(held)) return false;
+      query ??= queryTest(rest);
+      return query(doc);
+    }
+    return true;
+  };
+}
+function queryTest(rest: Record<string, unknown>): (doc: Doc) => boolean {
+  const query = new Query(rest);
+  return (doc) => query.test(doc);
+}
+
 class MemoryCollection<T extends Doc> implements Collection<T> {
   readonly #docs = new Map<string, T>();
   readonly #unique: UniqueIndex[] = [];
@@ -388,11 +427,11 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     let rest: Record<string, unknown> | undefined;
     for (const key in filter) if (key !== '_id') (rest ??= {})[key] = filter[key];
-    const query = rest === undefined ? undefined : new Query(rest);
+    const test = rest === undefined ? undefined : restTest(rest);
     const out: T[] = [];
     for (let i = order === 1 ? start : end - 1; i >= start && i < end && out.length < limit; i += order) {
       const doc = this.#docs.get(ids[i] as string) as T;
-      if (query === undefined || query.test(doc)) out.push(copy(doc));
+      if (test === undefined || test(doc)) out.push(copy(doc));
     }
     return out;
   }
