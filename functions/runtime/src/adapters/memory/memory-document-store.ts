@@ -426,7 +426,11 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
     const end = range.to === undefined ? ids.length : searchIds(ids, range.to, range.toInclusive);
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     let rest: Record<string, unknown> | undefined;
-    for (const key in filter) if (key !== '_id') (rest ??= {})[key] = filter[key];
+    for (const key in filter) {
+      if (key === '_id') continue;
+      rest ??= {};
+      rest[key] = filter[key];
+    }
     const test = rest === undefined ? undefined : restTest(rest);
     const out: T[] = [];
     for (let i = order === 1 ? start : end - 1; i >= start && i < end && out.length < limit; i += order) {
