@@ -112,8 +112,8 @@ export async function connectExchangePublisher(
     if (!closing) options.onRetry?.(`connection lost (${err.message})`);
   });
 
-  /** Resolves once a channel is open, or false when none opened within `ms`. */
-  const opened = async (ms: number): Promise<ConfirmChannel | undefined> => {
+  /** The open channel, waiting up to `ms` for one; undefined when none opened in that time. */
+  const channelWithin = async (ms: number): Promise<ConfirmChannel | undefined> => {
     if (channel !== undefined) return channel;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([ready, new Promise((r) => (timer = setTimeout(r, ms)))]);
@@ -148,7 +148,7 @@ export async function connectExchangePublisher(
       let failingSince: number | undefined;
       for (let attempt = 1; ; attempt++) {
         try {
-          const on = await opened(
+          const on = await channelWithin(
             failingSince === undefined ? retryForMs : retryForMs - (Date.now() - failingSince),
           );
           if (on === undefined) throw new Error(`RabbitMQ unreachable for ${retryForMs} ms`);

@@ -482,10 +482,11 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   }
 
   async find(filter: Filter, options: FindOptions = {}): Promise<T[]> {
-    if (!onlyId(filter)) await loadMingo();
+    const byIdAlone = onlyId(filter);
+    if (!byIdAlone) await loadMingo(); // the range path tests the other fields with it
     const inRange = this.#findIdRange(filter, options);
     if (inRange !== undefined) return inRange;
-    await loadMingo();
+    if (byIdAlone) await loadMingo();
     let cursor = new Query(filter).find<T>(this.#scanned(filter));
     if (options.sort !== undefined) cursor = cursor.sort(options.sort);
     if (options.limit !== undefined) cursor = cursor.limit(options.limit);
