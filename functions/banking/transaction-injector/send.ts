@@ -48,10 +48,7 @@ export const AMQP_EXCHANGE = 'sluice.banking.injector';
 export async function amqpSender(url: string, exchange = AMQP_EXCHANGE, attempts = 8): Promise<Sender> {
   const publisher = await connectExchangePublisher(url, exchange, {
     unroutableAttempts: attempts,
-    onRetry: (reason) =>
-      process.stderr.write(
-        `make inject: RabbitMQ ${reason}; reconnecting, publishing again what was not confirmed\n`,
-      ),
+    onRetry: (reason) => process.stderr.write(`make inject: ${reason}\n`),
   });
   return {
     async send(s) {

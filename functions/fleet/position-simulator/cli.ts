@@ -80,10 +80,7 @@ const bodyOf = (f: SimulatedFix): string =>
 async function amqpSender(url: string, exchange: string): Promise<Sender> {
   // Declares the exchange as the source does; reconnects and publishes again what a lost connection left unconfirmed.
   const publisher = await connectExchangePublisher(url, exchange, {
-    onRetry: (reason) =>
-      process.stderr.write(
-        `make simulate: RabbitMQ ${reason}; reconnecting, publishing again what was not confirmed\n`,
-      ),
+    onRetry: (reason) => process.stderr.write(`make simulate: ${reason}\n`),
   });
   return {
     async send(fixes) {

@@ -31,7 +31,7 @@ export interface ExchangePublisherOptions {
   readonly unroutableAttempts?: number;
   /** How long one message is retried through lost connections and nacks before it fails (default 60 s). */
   readonly retryForMs?: number;
-  /** Told once per lost connection, with the reason (a CLI prints it). */
+  /** Told once per lost connection, as a sentence a CLI prints after its name. */
   readonly onRetry?: (reason: string) => void;
 }
 
@@ -109,7 +109,10 @@ export async function connectExchangePublisher(
   connection.on('error', () => {}); // followed by 'disconnect'
   connection.on('disconnect', (err: Error) => {
     notReady();
-    if (!closing) options.onRetry?.(`connection lost (${err.message})`);
+    if (!closing)
+      options.onRetry?.(
+        `RabbitMQ connection lost (${err.message}); reconnecting, publishing again what was not confirmed`,
+      );
   });
 
   /** The open channel, waiting up to `ms` for one; undefined when none opened in that time. */

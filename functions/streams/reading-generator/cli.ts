@@ -77,10 +77,7 @@ const out = values.out === undefined ? undefined : createWriteStream(values.out)
 // Declares the exchange as the source does; an unroutable reading (the source's queue not bound yet) is published
 // again, and so is what a lost connection left unconfirmed.
 const publisher = await connectExchangePublisher(url, exchange, {
-  onRetry: (reason) =>
-    process.stderr.write(
-      `make stream: RabbitMQ ${reason}; reconnecting, publishing again what was not confirmed\n`,
-    ),
+  onRetry: (reason) => process.stderr.write(`make stream: ${reason}\n`),
 });
 const publish = (r: (typeof plan)[number]): Promise<void> =>
   publisher.publish({
