@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   type Doc,
   type DocumentStore,
-  DuplicateKeyError,
   MemoryDocumentStore,
+  StoreUnavailableError,
 } from '../../runtime/src/index.ts';
 import { BillingLedger, type InvoiceDoc, invoiceNumber } from './billing-ledger.ts';
 import { Collections, type PlacedOrder } from './orders.ts';
@@ -73,19 +73,34 @@ describe('BillingLedger', () => {
     expect(numbers).toEqual(Array.from({ length: 41 }, (_, i) => invoiceNumber(i + 1)));
   });
 
-  it('lets a store failure through (the runtime answers 503 and the broker retries)', async () => {
+  it('lets a store failure through (the runtime answers 503 and the broker retries), and keeps the number gapless', async () => {
     const store = new MemoryDocumentStore();
-    const ledger = await ledgerOn(store);
-    const failing: DocumentStore = {
+    let down = false;
+    const flaky: DocumentStore = {
       kind: 'memory',
       collection: <T extends Doc>(name: string) => {
         const c = store.collection<T>(name);
-        return { ...c, findOne: () => Promise.reject(new DuplicateKeyError('not this')) } as typeof c;
+        const insertOne: typeof c.insertOne = (doc) =>
+          down ? Promise.reject(new StoreUnavailableError('down')) : c.insertOne(doc);
+        return new Proxy(c, {
+          get(target, key) {
+            if (key === 'insertOne') return insertOne;
+            const value: unknown = Reflect.get(target, key, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        });
       },
       ping: () => store.ping(),
       close: () => store.close(),
     };
-    await expect(new BillingLedger(failing).bill(order(1))).rejects.toBeInstanceOf(DuplicateKeyError);
-    expect(await ledger.orders.countDocuments({})).toBe(0);
+    const ledger = await ledgerOn(flaky);
+    await ledger.bill(order(1));
+    down = true;
+    await expect(ledger.bill(order(2))).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(await ledger.orders.countDocuments({})).toBe(1);
+    down = false;
+    // The number it could not write is tried first: order 3 gets 2, the retried order 2 gets 3.
+    expect((await ledger.bill(order(3))).invoiceNumber).toBe(invoiceNumber(2));
+    expect((await ledger.bill(order(2))).invoiceNumber).toBe(invoiceNumber(3));
   });
 });

@@ -2,17 +2,19 @@
  * billing's ledger (database `billing`): one invoice number and one billed order per placed order, exactly once
  * under redelivery, a crash between any two steps, and two instances racing for the same order or the same
  * number — on MongoDB and on FerretDB, which has no transactions and no atomic conditional update
- * (docs/ferretdb.md). Every write is a unique insert, the one operation both make atomic:
+ * (docs/ferretdb.md). Every write is a unique insert, the one operation both make atomic, and the first time an
+ * order comes nothing is read (on FerretDB a read by `_id` scans the collection):
  *
- * 1. the order is billed already (`orders` by `_id` = order id) → that bill, as it was;
- * 2. else its invoice number, by inserting the next free one (`_id` = the number): a number another instance took
- *    makes the insert fail and we try the next; an order that has its number already (a crash after step 2, a
- *    racer for the same order) makes it fail on the unique `orderId`, and we take that number (read only then:
- *    FerretDB answers a secondary-key read by scanning). Which number to try comes from a counter in this instance, seeded from the highest taken
+ * 1. its invoice number, by inserting the next free one (`_id` = the number): a number another instance took
+ *    makes the insert fail and we try the next; an order that has its number already (billed before, a crash
+ *    after this step, a racer for the same order) makes it fail on the unique `orderId`, and we take that number
+ *    (read only then). Which number to try comes from a counter in this instance, seeded from the highest taken
  *    (one sorted read per instance, not one per order): concurrent orders in one instance try distinct numbers
  *    instead of all racing for the same one. Every number below the counter is taken, so numbers stay gapless;
- *    one whose insert failed for another reason (a store error) is tried again first;
- * 3. the bill (`orders`, `_id` = order id); a duplicate means a racer wrote the same bill first: read it.
+ *    one whose insert failed for another reason (a store error) or that the order did not need is tried again
+ *    first;
+ * 2. the bill (`orders`, `_id` = order id); a duplicate means the order was billed before (a redelivery the
+ *    idempotency guard did not answer, a racer): read it and answer that bill, as it was.
  */
 import {
   type Collection,
@@ -74,8 +76,6 @@ export class BillingLedger {
 
   /** Bills an order once; every later call for the same order answers the same bill. */
   async bill(order: PlacedOrder): Promise<BillDoc> {
-    const billed = await this.orders.findOne({ _id: order.orderId });
-    if (billed !== null) return billed;
     const number = await this.#invoiceFor(order.orderId);
     const bill: BillDoc = {
       _id: order.orderId,
@@ -121,7 +121,7 @@ export class BillingLedger {
           this.#retry.push(seq);
           throw err;
         }
-        // Refused: the order has its number already (a crash after step 2, or a racer for it: unique `orderId`),
+        // Refused: the order has its number already (billed before, a crash after step 1, or a racer for it: unique `orderId`),
         // and this one is free again; or the number was taken by another instance: try the next.
         const mine = await this.invoices.findOne({ orderId });
         if (mine !== null) {

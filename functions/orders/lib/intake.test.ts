@@ -1,7 +1,13 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSchemas } from '../../runtime/src/index.ts';
-import { type BilledOrderDoc, orderStatus, type PlacedOrderDoc, placedEvent } from './intake.ts';
+import {
+  type AcceptedOrderDoc,
+  type BilledOrderDoc,
+  orderStatus,
+  type PlacedOrderDoc,
+  placedEvent,
+} from './intake.ts';
 import { OrdersEventType } from './orders.ts';
 
 const ID = '3f0c9a52-8d1e-5b7a-9c4d-2e6f1a8b0c3d';
@@ -12,8 +18,8 @@ const placed: PlacedOrderDoc = {
   numberOfItems: 10,
   totalAmountCents: 5000,
   placedAt: '2026-11-29T12:00:00.000Z',
-  accepted: true,
 };
+const accepted: AcceptedOrderDoc = { _id: ID, acceptedAt: '2026-11-29T12:00:00.100Z' };
 const billed: BilledOrderDoc = {
   _id: ID,
   invoiceNumber: 'INV-00000001',
@@ -23,7 +29,7 @@ const billed: BilledOrderDoc = {
 
 describe('orderStatus', () => {
   it('is queued once accepted and not billed', () => {
-    expect(orderStatus(placed, null)).toMatchObject({
+    expect(orderStatus(placed, accepted, null)).toMatchObject({
       orderId: ID,
       status: 'queued',
       totalAmountCents: 5000,
@@ -31,15 +37,19 @@ describe('orderStatus', () => {
   });
 
   it('is billed with its invoice once billing said so', () => {
-    expect(orderStatus(placed, billed)).toMatchObject({
+    expect(orderStatus(placed, accepted, billed)).toMatchObject({
       status: 'billed',
       invoice: { number: 'INV-00000001', billedAt: billed.billedAt },
     });
   });
 
   it('is unknown when the broker never accepted it (the client got a 503)', () => {
-    expect(orderStatus({ ...placed, accepted: false }, null)).toBeUndefined();
-    expect(orderStatus(null, null)).toBeUndefined();
+    expect(orderStatus(placed, null, null)).toBeUndefined();
+    expect(orderStatus(null, null, null)).toBeUndefined();
+  });
+
+  it('is billed even when the accepted mark was never written (billing had the event)', () => {
+    expect(orderStatus(placed, null, billed)).toMatchObject({ status: 'billed', userId: '22' });
   });
 });
 

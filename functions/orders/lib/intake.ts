@@ -1,9 +1,13 @@
 /**
  * The order intake's records (orders-api's own database, `orders`) and its publisher. An order is written
- * first (`accepted: false`), then published to the broker ingress, which answers 202 only after RabbitMQ's
- * publisher confirm; only then does the client get its 202 and the record `accepted: true`. An order whose
- * publish failed is never billed unless the client retries it (with its `Idempotency-Key`): no relay, because
- * the client was told 503 and may place it again.
+ * first (`placed_orders`), then published to the broker ingress, which answers 202 only after RabbitMQ's
+ * publisher confirm; only then does the client get its 202 and the order an `accepted_orders` record. An order
+ * whose publish failed is never billed unless the client retries it (with its `Idempotency-Key`): no relay,
+ * because the client was told 503 and may place it again.
+ *
+ * Both writes are inserts by the order id, not an insert and an update: on FerretDB an update reads first, and
+ * that read by `_id` scans the collection (docs/ferretdb.md); on its SQLite backend, 50 orders in flight held
+ * the write lock long enough to push POSTs past the gateway's 15 s (docs/orders.md, "Load").
  */
 import { type CloudEvent, type SchemaSet, toBinary } from '../../runtime/src/index.ts';
 import { OrdersEventType, type PlacedOrder } from './orders.ts';
@@ -11,8 +15,13 @@ import { OrdersEventType, type PlacedOrder } from './orders.ts';
 export type PlacedOrderDoc = PlacedOrder & {
   /** The order id. */
   readonly _id: string;
-  /** True once the broker durably accepted its event (the client got 202). */
-  readonly accepted: boolean;
+};
+
+/** Written once the broker durably accepted the order's event (the client got 202). */
+export type AcceptedOrderDoc = {
+  /** The order id. */
+  readonly _id: string;
+  readonly acceptedAt: string;
 };
 
 export type BilledOrderDoc = {
@@ -27,6 +36,7 @@ export const ORDER_STATUS = { queued: 'queued', billed: 'billed' } as const;
 /** `GET /api/billing/{orderId}`: queued (accepted, not billed yet) or billed with its invoice. */
 export function orderStatus(
   placed: PlacedOrderDoc | null,
+  accepted: AcceptedOrderDoc | null,
   billed: BilledOrderDoc | null,
 ): Record<string, unknown> | undefined {
   if (billed !== null)
@@ -39,7 +49,7 @@ export function orderStatus(
       totalAmountCents: billed.totalAmountCents,
       invoice: { number: billed.invoiceNumber, billedAt: billed.billedAt },
     };
-  if (placed === null || !placed.accepted) return undefined;
+  if (placed === null || accepted === null) return undefined;
   return {
     orderId: placed._id,
     status: ORDER_STATUS.queued,

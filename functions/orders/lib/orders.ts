@@ -17,6 +17,7 @@ export const Collections = {
   movies: 'movies',
   /** orders-api (database `orders`): what was accepted at the gateway, and what billing said about it */
   placedOrders: 'placed_orders',
+  acceptedOrders: 'accepted_orders',
   billedOrders: 'billed_orders',
   /** billing (database `billing`) */
   orders: 'orders',

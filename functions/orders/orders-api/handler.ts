@@ -22,6 +22,7 @@ import {
 } from '../../runtime/src/index.ts';
 import { bodyErrors, jsonBody, principalOf, sendProblem } from '../lib/http.ts';
 import {
+  type AcceptedOrderDoc,
   type BilledOrderDoc,
   brokerPublisher,
   ORDER_STATUS,
@@ -80,6 +81,7 @@ export const handle: Handle<typeof accepts, typeof emits> = async (event, { stor
 
 export const routes: SluiceFunction['routes'] = (router: Router, { store, log }) => {
   const placed = store.collection<PlacedOrderDoc>(Collections.placedOrders);
+  const accepted = store.collection<AcceptedOrderDoc>(Collections.acceptedOrders);
   const billed = store.collection<BilledOrderDoc>(Collections.billedOrders);
   const onError = (err: unknown): void =>
     log.error(`orders-api route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
@@ -103,8 +105,8 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
         orderId,
         ...request,
         placedAt: new Date().toISOString(),
-        accepted: false,
       };
+      let queued = false;
       try {
         await placed.insertOne(order);
       } catch (err) {
@@ -118,9 +120,10 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
             'this Idempotency-Key was used for another order; use a new key for a new order',
           );
         order = first;
+        queued = (await accepted.findOne({ _id: orderId })) !== null;
       }
       // A retry of an order the broker already has is answered as the first time (no second event).
-      if (!order.accepted) {
+      if (!queued) {
         const traceparent = req.headers.traceparent;
         const outcome = await (publisher as OrderPublisher).publish(
           placedEvent(order, SOURCE),
@@ -131,12 +134,16 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
           log.warn(`order ${orderId} not queued: ${outcome.detail}`, { 'event.action': 'order-not-queued' });
           return sendProblem(res, outcome.status, outcome.detail);
         }
-        await placed.updateOne({ _id: orderId }, { $set: { accepted: true } }).catch((err: unknown) =>
-          // The broker has it: billing bills it and its billed state shows on GET; only "queued" is missed.
-          log.warn(`order ${orderId} queued but not marked: ${(err as Error).message}`, {
-            'event.action': 'order-mark-failed',
-          }),
-        );
+        await accepted
+          .insertOne({ _id: orderId, acceptedAt: new Date().toISOString() })
+          .catch((err: unknown) => {
+            // A duplicate is a concurrent retry's mark. Otherwise the broker has it all the same: billing bills it
+            // and its billed state shows on GET; only "queued" is missed until then.
+            if (!(err instanceof DuplicateKeyError))
+              log.warn(`order ${orderId} queued but not marked: ${(err as Error).message}`, {
+                'event.action': 'order-mark-failed',
+              });
+          });
       }
       res.status(202).location(`billing/${orderId}`).json({ orderId, status: ORDER_STATUS.queued });
     }, onError),
@@ -148,11 +155,12 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
       const id = req.params.id;
       if (typeof id !== 'string' || !ORDER_ID.test(id))
         return sendProblem(res, 404, 'no such order (ids are UUIDs)');
-      const [p, b] = await Promise.all([
+      const [p, a, b] = await Promise.all([
         placed.findOne({ _id: { $eq: id } }),
+        accepted.findOne({ _id: { $eq: id } }),
         billed.findOne({ _id: { $eq: id } }),
       ]);
-      const status = orderStatus(p, b);
+      const status = orderStatus(p, a, b);
       if (status === undefined) return sendProblem(res, 404, `no order ${id}`);
       res.json(status);
     }, onError),
