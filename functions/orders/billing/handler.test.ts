@@ -5,7 +5,7 @@ import { loadSchemas, MemoryDocumentStore, PermanentError } from '../../runtime/
 import { readExample } from '../../runtime/test/support.ts';
 import { Collections, OrdersEventType } from '../lib/orders.ts';
 import type { Events, Handle } from './events.gen.ts';
-import { type accepts, type emits, handle } from './handler.ts';
+import { type accepts, type emits, handle, init } from './handler.ts';
 
 const PLACED = readExample<EventOf<Events, typeof OrdersEventType.orderPlaced>>(
   join(import.meta.dirname, 'examples', `${OrdersEventType.orderPlaced}.json`),
@@ -48,6 +48,8 @@ describe('billing handler', () => {
 
   it('bills an order once however often it is delivered, with the same reply', async () => {
     const store = new MemoryDocumentStore();
+    // init creates the unique index on the invoices' order id, which is what finds a redelivered order.
+    await init?.({ log: silent, store, functionName: 'billing' });
     const first = await handle(PLACED, stubContext(store));
     const again = await handle(PLACED, stubContext(store));
     expect(again).toEqual(first);
