@@ -16,6 +16,7 @@
  * left unconfirmed.
  */
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import { commonJsExports } from './commonjs-import.ts';
 
 export interface ExchangeMessage {
   /** The CloudEvent id: the AMQP message id, and how a return is matched to its publish. */
@@ -58,7 +59,7 @@ export async function connectExchangePublisher(
   exchange: string,
   options: ExchangePublisherOptions = {},
 ): Promise<ExchangePublisher> {
-  const { connect } = await import('amqplib');
+  const { connect } = commonJsExports(await import('amqplib'), 'connect');
   const unroutableAttempts = options.unroutableAttempts ?? 8;
   const retryForMs = options.retryForMs ?? 60_000;
   // Ids RabbitMQ returned as unroutable; a return always arrives before its publish's confirm.

@@ -50,6 +50,7 @@ export {
   STRUCTURED_CONTENT_TYPE,
   type VerbatimOptions,
 } from './cloudevent/receive.ts';
+export { commonJsExports } from './commonjs-import.ts';
 export { loadConfig, type RuntimeConfig } from './config.ts';
 export {
   CAUSATION_EXTENSION,

@@ -31,7 +31,8 @@ const log = new JsonLogger({ serviceName: 'sluice-dev', sink });
 
 let platform: DevPlatform;
 try {
-  platform = await startDevPlatform({ log, revisionsDir: '.tmp/dev/revisions' });
+  // Each revision runs from its image's bundle (SLUICE_RUN_FROM=source: from the TypeScript, as the tests do).
+  platform = await startDevPlatform({ log, revisionsDir: '.tmp/dev/revisions', runFrom: 'bundle' });
 } catch (err) {
   log.flush();
   process.stderr.write(`sluice dev: cannot start: ${(err as Error).message}\n`);

@@ -56,7 +56,11 @@ export function operatorView(platform: DevPlatform): string {
     );
   }
   out.push('');
-  out.push('  functions (Knative Services)');
+  out.push(
+    platform.runFrom === 'bundle'
+      ? "  functions (Knative Services), each revision run from its image's bundle (main.mjs, built at its first start; SLUICE_RUN_FROM=source: from the TypeScript)"
+      : "  functions (Knative Services), run from the TypeScript source (SLUICE_RUN_FROM=bundle: from their images' bundles)",
+  );
   const snaps = new Map(serving.snapshots().map((s) => [s.service, s]));
   const width = Math.max(8, ...[...serving.functions.keys()].map((n) => n.length));
   for (const [name, fn] of serving.functions) {

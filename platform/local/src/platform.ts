@@ -4,6 +4,8 @@
  * as a function so the end-to-end tests run exactly what `make dev` runs.
  */
 
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type {
   AcceptedRecord,
@@ -36,6 +38,7 @@ import {
   TargetsFile,
   toFileSd,
 } from './prometheus-targets.ts';
+import { RevisionBundles, RUN_FROM, type RunFrom } from './revision-bundles.ts';
 import { LocalRevisions } from './revisions.ts';
 import { type Serving, startServing } from './serving.ts';
 
@@ -116,6 +119,12 @@ export interface DevPlatformOptions {
    * working tree is run as it is, one revision, no control API (tests).
    */
   readonly revisionsDir?: string;
+  /**
+   * Where instances run from when SLUICE_RUN_FROM is unset: `bundle`, the image's `main.mjs` built per revision
+   * (revision-bundles.ts; `make dev`), or `source`, `functions/runtime/src/main.ts` on the working tree's
+   * TypeScript (tests: no build per platform). @default source
+   */
+  readonly runFrom?: RunFrom;
 }
 
 export interface DevPlatform {
@@ -123,6 +132,8 @@ export interface DevPlatform {
   readonly broker: LocalBroker | undefined;
   readonly targetsFile: string;
   readonly config: Readonly<DevPlatformConfig>;
+  /** What instances run from: their image's bundle per revision, or the TypeScript source. */
+  readonly runFrom: RunFrom;
   /** The shared in-memory store every function uses when MONGODB_URL is unset (development only). */
   readonly devStoreUrl?: string | undefined;
   /** Its per-run token (passed to functions as SLUICE_DEV_STORE_TOKEN; never logged). */
@@ -162,6 +173,8 @@ export interface DevPlatformConfig {
   readonly dataPlane: DataPlaneName;
   /** SLUICE_CONSOLE_PORT: where the event console listens; 0 (default) picks a free port. */
   readonly consolePort: number;
+  /** SLUICE_RUN_FROM: `bundle` or `source`; undefined = the platform's default (DevPlatformOptions.runFrom). */
+  readonly runFrom: RunFrom | undefined;
 }
 
 export class DevPlatformConfigError extends Error {
@@ -190,6 +203,10 @@ export function resolveDevConfig(
   if (format !== LOG_FORMAT.json && format !== LOG_FORMAT.human) {
     throw new DevPlatformConfigError(`SLUICE_LOG_FORMAT="${format}" must be json or human`);
   }
+  const runFrom = env.SLUICE_RUN_FROM || undefined;
+  if (runFrom !== undefined && runFrom !== RUN_FROM.bundle && runFrom !== RUN_FROM.source) {
+    throw new DevPlatformConfigError(`SLUICE_RUN_FROM="${runFrom}" must be bundle or source`);
+  }
   const dataPlane = env.SLUICE_DATA_PLANE || 'upstream';
   if (dataPlane !== 'upstream' && dataPlane !== 'sluice') {
     throw new DevPlatformConfigError(`SLUICE_DATA_PLANE="${dataPlane}" must be upstream or sluice`);
@@ -200,6 +217,7 @@ export function resolveDevConfig(
     brokerPort,
     gatewayPort,
     consolePort,
+    runFrom,
     rabbitmqUrl: env.RABBITMQ_URL || undefined,
     // A comma-separated list; empty: none. Two platforms on one RabbitMQ would share a source queue's messages.
     sources:
@@ -288,6 +306,16 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     ...(routesDir === undefined ? {} : { GATEWAY_ROUTES_DIR: routesDir }),
   };
   let envComplete: () => void = () => {};
+  // Bundles only for the instances spawned here; in a folder of this run's own (two runs never share one).
+  const runFrom =
+    options.host === undefined ? (config.runFrom ?? options.runFrom ?? RUN_FROM.source) : RUN_FROM.source;
+  const bundlesDir =
+    runFrom === RUN_FROM.bundle ? await mkdtemp(join(tmpdir(), 'sluice-dev-bundles-')) : undefined;
+  const bundles = bundlesDir === undefined ? undefined : new RevisionBundles({ root, dir: bundlesDir, log });
+  const removeBundles = async (): Promise<void> => {
+    bundles?.stop();
+    if (bundlesDir !== undefined) await rm(bundlesDir, { recursive: true, force: true });
+  };
   const host =
     options.host ??
     new ProcessFunctionHost({
@@ -305,6 +333,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
         };
       },
       ...(options.out === undefined ? {} : { out: options.out }),
+      ...(bundles === undefined ? {} : { bundles }),
     });
   const targets = new TargetsFile(config.targetsFile, (err) =>
     log.warn(`cannot write ${config.targetsFile}: ${String(err)}`),
@@ -351,6 +380,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
         : { routerPorts: new Map([[gatewaySpec.name, config.gatewayPort]]) }),
     });
   } catch (err) {
+    await removeBundles();
     await devStore?.close();
     await consoleStore?.close();
     throw err;
@@ -372,6 +402,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
       control = await startControlServer({ revisions, log });
     } catch (err) {
       await running.stop();
+      await removeBundles();
       await devStore?.close();
       await consoleStore?.close();
       throw err;
@@ -418,12 +449,22 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     refreshTargets();
     envComplete();
     await running.start();
+    // The other revisions' bundles, niced, while nothing asks for them yet.
+    void bundles?.prebuild(
+      revisions === undefined
+        ? services
+        : revisions.services.flatMap((name) => {
+            const { routed, revisions: all } = (revisions as LocalRevisions).list(name);
+            return all.filter((r) => r.name === routed).map((r) => r.spec);
+          }),
+    );
   } catch (err) {
     envComplete(); // held starts go on (and are stopped with the rest)
     await consoleServer?.close();
     await broker?.stop();
     await control?.close();
     await running.stop();
+    await removeBundles();
     await devStore?.close();
     await consoleStore?.close();
     throw err;
@@ -435,6 +476,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     broker,
     targetsFile: config.targetsFile,
     config,
+    runFrom,
     devStoreUrl: devStore?.url,
     devStoreToken: devStore?.token,
     secretFiles: secrets.files,
@@ -453,6 +495,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
         await broker?.stop();
         await control?.close();
         await running.stop();
+        await removeBundles();
         await devDeadLetters?.close();
         await devStore?.close(); // last: draining functions still write to it
         await recorder.flush();

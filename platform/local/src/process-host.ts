@@ -1,13 +1,14 @@
 /**
- * FunctionHost that runs each instance as its own process with the container's entry point,
- * `node functions/runtime/src/main.ts`, and the env Knative would give the container: PORT, K_SERVICE,
+ * FunctionHost that runs each instance as its own process with the container's entry point — the image's
+ * `node main.mjs` from the revision's bundle (revision-bundles.ts), or `node functions/runtime/src/main.ts`
+ * from the TypeScript source when no bundles are given (tests) —, and the env Knative would give the container: PORT, K_SERVICE,
  * K_REVISION, the manifest's env, plus the platform's MONGODB_URL / RABBITMQ_URL. An instance is ready
  * when GET /health/readiness answers 200, as Knative's readiness probe. Child logs are passed on line
  * by line, kept ECS JSON (or prefixed with the instance in human mode).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ECS_VERSION, type ListeningMessage, portsReported } from '../../../functions/runtime/src/index.ts';
 import {
@@ -18,6 +19,7 @@ import {
   type InstanceStartRequest,
 } from './function-host.ts';
 import type { KnativeServiceSpec } from './knative-service.ts';
+import type { RevisionBundles } from './revision-bundles.ts';
 import { revisionOf } from './scaler.ts';
 
 export const LOG_FORMAT = { json: 'json', human: 'human' } as const;
@@ -80,6 +82,8 @@ export interface ProcessHostOptions {
    * asked for earlier (a request held at a router) starts only then.
    */
   readonly envComplete?: Promise<unknown>;
+  /** Run each revision from its image's bundle; unset: from the TypeScript source. */
+  readonly bundles?: RevisionBundles;
 }
 
 export class ProcessFunctionHost implements FunctionHost {
@@ -92,6 +96,7 @@ export class ProcessFunctionHost implements FunctionHost {
   readonly #probeMs: number;
   readonly #envFor: ((service: KnativeServiceSpec) => Readonly<Record<string, string>>) | undefined;
   readonly #envComplete: Promise<unknown>;
+  readonly #bundles: RevisionBundles | undefined;
 
   constructor(options: ProcessHostOptions) {
     this.#envFor = options.envFor;
@@ -103,6 +108,7 @@ export class ProcessFunctionHost implements FunctionHost {
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 35_000;
     this.#probeMs = options.probeIntervalMs ?? 50;
     this.#envComplete = options.envComplete ?? Promise.resolve();
+    this.#bundles = options.bundles;
   }
 
   async start(req: InstanceStartRequest): Promise<FunctionInstance> {
@@ -125,19 +131,23 @@ export class ProcessFunctionHost implements FunctionHost {
       if (v !== undefined && v !== '') env[key] = v;
     }
     if (wantsMetrics) env.METRICS_PORT = '0';
+    // A bundle is the image: its FUNCTION_DIR is its own folder (bundle.ts), as in the container.
+    const bundled = await this.#bundles?.entryOf(service).catch((err: unknown) => {
+      throw new InstanceStartError(`${instanceId} cannot start: ${(err as Error).message}`);
+    });
+    if (bundled === undefined) env.FUNCTION_DIR = service.functionDir;
     Object.assign(env, {
       SLUICE_REPORT_PORTS: 'ipc',
-      FUNCTION_DIR: service.functionDir,
       PORT: '0',
       HOST: '127.0.0.1',
       K_SERVICE: service.name,
       K_CONFIGURATION: service.name,
       K_REVISION: revisionOf(service),
     });
-    const main = resolve(this.#root, 'functions/runtime/src/main.ts');
+    const main = bundled ?? resolve(this.#root, 'functions/runtime/src/main.ts');
     const heap = containerHeapArgs(service.memoryLimitBytes, env.NODE_OPTIONS);
     const child = spawn(process.execPath, [...heap, main], {
-      cwd: this.#root,
+      cwd: bundled === undefined ? this.#root : dirname(bundled),
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

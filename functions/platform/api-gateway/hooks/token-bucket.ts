@@ -11,6 +11,7 @@
  * the hook throws and the request fails closed (503): a limit that silently stops holding is worse.
  */
 import { metrics } from '@opentelemetry/api';
+import { commonJsExports } from '../../../runtime/src/index.ts';
 import { HOOK_KIND, HookConfigError, type RateLimitHookDefinition } from '../hook.ts';
 import {
   type BucketSpec,
@@ -34,7 +35,7 @@ async function openStore(
   const url = env.REDIS_URL;
   if (url === undefined || url === '') return memoryBucketStore(now);
   if (!/^rediss?:\/\//.test(url)) throw new HookConfigError('REDIS_URL must be a redis:// or rediss:// URL');
-  const { Redis } = await import('ioredis');
+  const { Redis } = commonJsExports(await import('ioredis'), 'Redis');
   const redis = new Redis(url, {
     maxRetriesPerRequest: 1,
     commandTimeout: REDIS_TIMEOUT_MS,

@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { commonJsExports } from '../commonjs-import.ts';
 import { RouteTableError } from '../errors.ts';
 import { listSystems } from '../function-loader.ts';
 import { createAjv } from '../validate.ts';
@@ -127,7 +128,7 @@ let validateFile: ReturnType<ReturnType<typeof createAjv>['compile']> | undefine
  * gateway) does not carry it in the eager part of its bundle.
  */
 export async function parseRouteTable(sources: readonly RouteSource[]): Promise<RouteTable> {
-  const { parseDocument } = await import('yaml');
+  const { parseDocument } = commonJsExports(await import('yaml'), 'parseDocument');
   const problems: string[] = [];
   const documents: RouteDocument[] = [];
   for (const source of sources) {

@@ -5,6 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import rfdc from 'rfdc';
+import { commonJsExports } from '../../commonjs-import.ts';
 import { DuplicateKeyError } from '../../errors.ts';
 import {
   assertSafeDocument,
@@ -100,9 +101,7 @@ let mingo: Mingo | undefined;
  * path (insert, find and $set by _id) never needs it.
  */
 async function loadMingo(): Promise<void> {
-  // In a bundle, esbuild's chunk for mingo (CommonJS under node) exposes the module as `default`.
-  const mod = (await import('mingo')) as Mingo & { default?: Mingo };
-  mingo ??= mod.Query === undefined && mod.default !== undefined ? mod.default : mod;
+  mingo ??= commonJsExports<Mingo>(await import('mingo'), 'Query');
 }
 function m(): Mingo {
   if (mingo === undefined) throw new Error('mingo used before loadMingo()');

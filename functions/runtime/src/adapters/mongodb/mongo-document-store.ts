@@ -3,6 +3,7 @@
  * FerretDB lacks and the code therefore avoids are listed in docs/ferretdb.md.
  */
 import type { AnyBulkWriteOperation, Db, MongoClient, Collection as MongoCollection } from 'mongodb';
+import { commonJsExports } from '../../commonjs-import.ts';
 import { DuplicateKeyError, StoreUnavailableError } from '../../errors.ts';
 import {
   assertSafeDocument,
@@ -119,12 +120,7 @@ export class MongoDocumentStore implements DocumentStore {
 
   /** Connects lazily through the driver; `ping` is what proves the server is there. */
   static async connect(url: string, dbName: string): Promise<MongoDocumentStore> {
-    // In a bundle, esbuild's chunk for the driver (CommonJS under node) exposes the module as `default`
-    // only (as for mingo in the memory store): `MongoClient` must be taken from there.
-    const mod = (await import('mongodb')) as typeof import('mongodb') & {
-      default?: typeof import('mongodb');
-    };
-    const { MongoClient } = mod.MongoClient === undefined && mod.default !== undefined ? mod.default : mod;
+    const { MongoClient } = commonJsExports(await import('mongodb'), 'MongoClient');
     const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000, retryWrites: true });
     return new MongoDocumentStore(client, dbName);
   }

@@ -1,0 +1,138 @@
+/**
+ * What `make dev` runs a revision from: the bundle its image is built from (platform/build/bundle.ts, the
+ * contract in bench/bench.mk), built the first time the revision starts an instance, as a node pulls an image
+ * once. The same `node main.mjs` the cluster's container runs, so the code paths of every function's image are
+ * the ones `make dev` exercises; and an instance starts in ~0.1 s with ~55 MB RSS instead of type-stripping
+ * its TypeScript at each start (0.5–1.2 s, ~110 MB: docs/local-platform.md, "Where functions run from").
+ *
+ * Each build runs `node platform/build/bundle.ts --dir <the revision's folder> --out <dir>/<service>/<revision>`
+ * in a child process, so esbuild and ajv's compiler never live in the platform's heap (~1 s, ~3 s for the first
+ * of a process). A revision's snapshot never changes, so its bundle is built once per run; a build that fails
+ * fails every start of that revision with the build's own message (the instance never starts, as with an image
+ * that cannot be built). `prebuild` builds the rest one at a time at the lowest CPU priority once the platform
+ * is up, so a first event rarely waits for a build and a build never slows the functions already running; a
+ * start that needs a revision being prebuilt raises that build to normal priority.
+ */
+import { type ChildProcess, execFile } from 'node:child_process';
+import { setPriority } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../../../functions/runtime/src/index.ts';
+import type { KnativeServiceSpec } from './knative-service.ts';
+import { revisionOf } from './scaler.ts';
+
+export const RUN_FROM = { bundle: 'bundle', source: 'source' } as const;
+export type RunFrom = (typeof RUN_FROM)[keyof typeof RUN_FROM];
+
+export class BundleBuildError extends Error {
+  override name = 'BundleBuildError';
+}
+
+export interface RevisionBundlesOptions {
+  /** Repository root: platform/build/bundle.ts is run from here. */
+  readonly root: string;
+  /** Where bundles go (`<dir>/<service>/<revision>/main.mjs`); the caller owns and removes it. */
+  readonly dir: string;
+  readonly log: Logger;
+  /** A build slower than this is stopped and fails. @default 120 000 */
+  readonly timeoutMs?: number;
+}
+
+export class RevisionBundles {
+  readonly #root: string;
+  readonly #dir: string;
+  readonly #log: Logger;
+  readonly #timeoutMs: number;
+  /** Revision name → its entry point (main.mjs), built once. */
+  readonly #entries = new Map<string, Promise<string>>();
+  readonly #building = new Set<AbortController>();
+  /** Background builds still running, by revision: raised to normal priority when a start needs one. */
+  readonly #background = new Map<string, ChildProcess>();
+  #stopped = false;
+
+  constructor(options: RevisionBundlesOptions) {
+    this.#root = options.root;
+    this.#dir = options.dir;
+    this.#log = options.log;
+    this.#timeoutMs = options.timeoutMs ?? 120_000;
+  }
+
+  /** The revision's `main.mjs`, built on the first call. */
+  entryOf(service: KnativeServiceSpec): Promise<string> {
+    const revision = revisionOf(service);
+    const background = this.#background.get(revision);
+    if (background?.pid !== undefined) renice(background.pid, 0);
+    let entry = this.#entries.get(revision);
+    if (entry === undefined) {
+      entry = this.#build(service, revision, false);
+      this.#entries.set(revision, entry);
+    }
+    return entry;
+  }
+
+  /** Builds, one at a time and niced, the revisions no start has asked for yet. */
+  async prebuild(services: readonly KnativeServiceSpec[]): Promise<void> {
+    for (const service of services) {
+      const revision = revisionOf(service);
+      if (this.#stopped) return;
+      if (this.#entries.has(revision)) continue;
+      const entry = this.#build(service, revision, true);
+      this.#entries.set(revision, entry);
+      // A failure is kept for the start that needs it, which reports it.
+      await entry.catch(() => undefined);
+    }
+  }
+
+  /** Stops builds still running (the platform is stopping). */
+  stop(): void {
+    this.#stopped = true;
+    for (const building of this.#building) building.abort();
+  }
+
+  async #build(service: KnativeServiceSpec, revision: string, background: boolean): Promise<string> {
+    const out = resolve(this.#dir, service.name, revision);
+    const started = performance.now();
+    const abort = new AbortController();
+    this.#building.add(abort);
+    try {
+      await new Promise<void>((done, fail) => {
+        const child = execFile(
+          process.execPath,
+          [join(this.#root, 'platform/build/bundle.ts'), '--dir', service.functionDir, '--out', out],
+          { cwd: this.#root, signal: abort.signal, timeout: this.#timeoutMs, maxBuffer: 1 << 20 },
+          (err, _stdout, stderr) => {
+            if (err === null) return done();
+            const why = stderr.trim().split('\n').slice(-5).join(' | ') || err.message;
+            fail(new BundleBuildError(`${revision}: its bundle could not be built: ${why}`));
+          },
+        );
+        if (background && child.pid !== undefined) {
+          renice(child.pid, 19);
+          this.#background.set(revision, child);
+        }
+      });
+    } finally {
+      this.#building.delete(abort);
+      this.#background.delete(revision);
+    }
+    const ms = Math.round(performance.now() - started);
+    this.#log.info(
+      `${revision}: bundle built in ${ms} ms${background ? ' (ahead of its first start)' : ''}`,
+      {
+        'event.action': 'revision-bundled',
+        'faas.name': service.name,
+        'faas.version': revision,
+        'event.duration': ms * 1e6,
+      },
+    );
+    return join(out, 'main.mjs');
+  }
+}
+
+/** Best effort: raising a priority back needs CAP_SYS_NICE (root here; elsewhere the build stays niced). */
+function renice(pid: number, priority: number): void {
+  try {
+    setPriority(pid, priority);
+  } catch {
+    // not permitted, or the build just ended
+  }
+}
