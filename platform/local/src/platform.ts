@@ -4,8 +4,7 @@
  * as a function so the end-to-end tests run exactly what `make dev` runs.
  */
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type {
   AcceptedRecord,
@@ -38,7 +37,7 @@ import {
   TargetsFile,
   toFileSd,
 } from './prometheus-targets.ts';
-import { RevisionBundles, RUN_FROM, type RunFrom } from './revision-bundles.ts';
+import { bundlesDirOfThisRun, RevisionBundles, RUN_FROM, type RunFrom } from './revision-bundles.ts';
 import { LocalRevisions } from './revisions.ts';
 import { type Serving, startServing } from './serving.ts';
 
@@ -309,8 +308,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
   // Bundles only for the instances spawned here; in a folder of this run's own (two runs never share one).
   const runFrom =
     options.host === undefined ? (config.runFrom ?? options.runFrom ?? RUN_FROM.source) : RUN_FROM.source;
-  const bundlesDir =
-    runFrom === RUN_FROM.bundle ? await mkdtemp(join(tmpdir(), 'sluice-dev-bundles-')) : undefined;
+  const bundlesDir = runFrom === RUN_FROM.bundle ? await bundlesDirOfThisRun(root) : undefined;
   const bundles = bundlesDir === undefined ? undefined : new RevisionBundles({ root, dir: bundlesDir, log });
   const removeBundles = async (): Promise<void> => {
     bundles?.stop();

@@ -9,11 +9,13 @@
  * in a child process, so esbuild and ajv's compiler never live in the platform's heap (~1 s, ~3 s for the first
  * of a process). A revision's snapshot never changes, so its bundle is built once per run; a build that fails
  * fails every start of that revision with the build's own message (the instance never starts, as with an image
- * that cannot be built). `prebuild` builds the rest one at a time at the lowest CPU priority once the platform
+ * that cannot be built). They go to `.tmp/dev/bundles/<pid>/<service>/<revision>/`, removed when the run stops.
+ * `prebuild` builds the rest one at a time at the lowest CPU priority once the platform
  * is up, so a first event rarely waits for a build and a build never slows the functions already running; a
  * start that needs a revision being prebuilt raises that build to normal priority.
  */
 import { type ChildProcess, execFile } from 'node:child_process';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../../functions/runtime/src/index.ts';
@@ -22,6 +24,33 @@ import { revisionOf } from './scaler.ts';
 
 export const RUN_FROM = { bundle: 'bundle', source: 'source' } as const;
 export type RunFrom = (typeof RUN_FROM)[keyof typeof RUN_FROM];
+
+/**
+ * This run's bundle folder, `<root>/.tmp/dev/bundles/<pid>`, after removing the folders of runs that are gone (a
+ * `make dev` killed before it could remove its own: ~230 MB each). Per process, so a test platform and `make dev`
+ * in one checkout never remove each other's.
+ */
+export async function bundlesDirOfThisRun(root: string): Promise<string> {
+  const base = resolve(root, '.tmp/dev/bundles');
+  await mkdir(base, { recursive: true, mode: 0o700 });
+  for (const name of await readdir(base)) {
+    if (/^\d+$/.test(name) && !isRunning(Number(name)))
+      await rm(join(base, name), { recursive: true, force: true });
+  }
+  const dir = join(base, String(process.pid));
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { mode: 0o700 });
+  return dir;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 export class BundleBuildError extends Error {
   override name = 'BundleBuildError';
