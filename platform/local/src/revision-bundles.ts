@@ -12,9 +12,10 @@
  * that cannot be built). They go to `.tmp/dev/bundles/<pid>/<service>/<revision>/`, removed when the run stops.
  * `prebuild` builds the rest one at a time at the lowest CPU priority once the platform
  * is up, so a first event rarely waits for a build and a build never slows the functions already running; a
- * start that needs a revision being prebuilt raises that build to normal priority.
+ * start that needs a revision being prebuilt raises that build to normal priority, or, where that is not
+ * permitted, stops it and builds the revision again at normal priority.
  */
-import { type ChildProcess, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -64,6 +65,14 @@ export interface RevisionBundlesOptions {
   readonly log: Logger;
   /** A build slower than this is stopped and fails. @default 120 000 */
   readonly timeoutMs?: number;
+  /** Sets a process's CPU priority; false when not permitted. @default os.setPriority */
+  readonly setPriority?: (pid: number, priority: number) => boolean;
+}
+
+/** A build running niced, ahead of any start. */
+interface BackgroundBuild {
+  readonly pid: number | undefined;
+  readonly abort: AbortController;
 }
 
 export class RevisionBundles {
@@ -71,11 +80,12 @@ export class RevisionBundles {
   readonly #dir: string;
   readonly #log: Logger;
   readonly #timeoutMs: number;
+  readonly #setPriority: (pid: number, priority: number) => boolean;
   /** Revision name → its entry point (main.mjs), built once. */
   readonly #entries = new Map<string, Promise<string>>();
   readonly #building = new Set<AbortController>();
   /** Background builds still running, by revision: raised to normal priority when a start needs one. */
-  readonly #background = new Map<string, ChildProcess>();
+  readonly #background = new Map<string, BackgroundBuild>();
   #stopped = false;
 
   constructor(options: RevisionBundlesOptions) {
@@ -83,13 +93,22 @@ export class RevisionBundles {
     this.#dir = options.dir;
     this.#log = options.log;
     this.#timeoutMs = options.timeoutMs ?? 120_000;
+    this.#setPriority = options.setPriority ?? renice;
   }
 
   /** The revision's `main.mjs`, built on the first call. */
   entryOf(service: KnativeServiceSpec): Promise<string> {
     const revision = revisionOf(service);
     const background = this.#background.get(revision);
-    if (background?.pid !== undefined) renice(background.pid, 0);
+    if (background !== undefined) {
+      this.#background.delete(revision);
+      // Raised to normal priority; where that is not permitted (raising needs CAP_SYS_NICE), a niced build could
+      // starve behind a busy machine: stopped, and built again now, into a folder of its own.
+      if (background.pid === undefined || !this.#setPriority(background.pid, 0)) {
+        background.abort.abort();
+        this.#entries.delete(revision);
+      }
+    }
     let entry = this.#entries.get(revision);
     if (entry === undefined) {
       entry = this.#build(service, revision, false);
@@ -118,7 +137,7 @@ export class RevisionBundles {
   }
 
   async #build(service: KnativeServiceSpec, revision: string, background: boolean): Promise<string> {
-    const out = resolve(this.#dir, service.name, revision);
+    const out = resolve(this.#dir, service.name, background ? revision : `${revision}.now`);
     const started = performance.now();
     const abort = new AbortController();
     this.#building.add(abort);
@@ -134,14 +153,14 @@ export class RevisionBundles {
             fail(new BundleBuildError(`${revision}: its bundle could not be built: ${why}`));
           },
         );
-        if (background && child.pid !== undefined) {
-          renice(child.pid, 19);
-          this.#background.set(revision, child);
+        if (background) {
+          if (child.pid !== undefined) this.#setPriority(child.pid, 19);
+          this.#background.set(revision, { pid: child.pid, abort });
         }
       });
     } finally {
       this.#building.delete(abort);
-      this.#background.delete(revision);
+      if (this.#background.get(revision)?.abort === abort) this.#background.delete(revision);
     }
     const ms = Math.round(performance.now() - started);
     this.#log.info(
@@ -157,11 +176,12 @@ export class RevisionBundles {
   }
 }
 
-/** Best effort: raising a priority back needs CAP_SYS_NICE (root here; elsewhere the build stays niced). */
-function renice(pid: number, priority: number): void {
+/** os.setPriority, false when not permitted (raising a priority back needs CAP_SYS_NICE) or the build has ended. */
+function renice(pid: number, priority: number): boolean {
   try {
     setPriority(pid, priority);
+    return true;
   } catch {
-    // not permitted, or the build just ended
+    return false;
   }
 }
