@@ -54,7 +54,8 @@ export async function writeEndpointsFile(path: string, endpoints: DevEndpoints):
   await rename(tmp, path);
 }
 
-function alive(pid: number): boolean {
+/** Whether a process is there (signal 0; EPERM: there, another user's). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -71,7 +72,11 @@ export function readDevEndpoints(path: string = endpointsFilePath()): DevEndpoin
   } catch {
     return undefined;
   }
-  if (parsed.state !== ENDPOINTS_STATE.running || typeof parsed.pid !== 'number' || !alive(parsed.pid)) {
+  if (
+    parsed.state !== ENDPOINTS_STATE.running ||
+    typeof parsed.pid !== 'number' ||
+    !isProcessAlive(parsed.pid)
+  ) {
     return undefined;
   }
   return { services: {}, ...parsed } as DevEndpoints;

@@ -72,6 +72,7 @@ export {
   type DevEndpoints,
   ENDPOINTS_STATE,
   endpointsFilePath,
+  isProcessAlive,
   type ResolvedDevStore,
   type ResolvedEndpoint,
   readDevEndpoints,

@@ -19,7 +19,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Logger } from '../../../functions/runtime/src/index.ts';
+import { isProcessAlive, type Logger } from '../../../functions/runtime/src/index.ts';
 import type { KnativeServiceSpec } from './knative-service.ts';
 import { revisionOf } from './scaler.ts';
 
@@ -35,22 +35,13 @@ export async function bundlesDirOfThisRun(root: string): Promise<string> {
   const base = resolve(root, '.tmp/dev/bundles');
   await mkdir(base, { recursive: true, mode: 0o700 });
   for (const name of await readdir(base)) {
-    if (/^\d+$/.test(name) && !isRunning(Number(name)))
+    if (/^\d+$/.test(name) && !isProcessAlive(Number(name)))
       await rm(join(base, name), { recursive: true, force: true });
   }
   const dir = join(base, String(process.pid));
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { mode: 0o700 });
   return dir;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class BundleBuildError extends Error {
