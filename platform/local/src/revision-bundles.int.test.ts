@@ -52,12 +52,14 @@ describe('RevisionBundles', () => {
     expect(built[0]?.message).not.toContain('ahead of its first start');
   }, 60_000);
 
-  it("fails every start of a revision whose bundle cannot be built, with the build's own reason", async () => {
+  it("fails each start of a revision whose bundle cannot be built, with the build's own reason, and builds again each time", async () => {
     const { bundles: b, spec } = await bundles(() => true);
     const broken = { ...spec, functionDir: join(ROOT, 'functions/demo/no-such-function') };
     await expect(b.entryOf(broken)).rejects.toThrow(
       /hello-00001: its bundle could not be built: .*no handler/,
     );
     await expect(b.entryOf(broken)).rejects.toThrow(/could not be built/);
+    // Nothing failed is kept: the next start of the revision builds again (here from a folder that builds).
+    expect(await b.entryOf(spec)).toBe(join(dir as string, 'hello', 'hello-00001.now', 'main.mjs'));
   }, 60_000);
 });

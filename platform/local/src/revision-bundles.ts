@@ -8,8 +8,8 @@
  * Each build runs `node platform/build/bundle.ts --dir <the revision's folder> --out <dir>/<service>/<revision>`
  * in a child process, so esbuild and ajv's compiler never live in the platform's heap (~1 s, ~3 s for the first
  * of a process). A revision's snapshot never changes, so its bundle is built once per run; a build that fails
- * fails every start of that revision with the build's own message (the instance never starts, as with an image
- * that cannot be built). They go to `.tmp/dev/bundles/<pid>/<service>/<revision>/`, removed when the run stops.
+ * fails that start with the build's own message (the instance never starts, as with an image that cannot be
+ * pulled) and the next start builds again. They go to `.tmp/dev/bundles/<pid>/<service>/<revision>/`, removed when the run stops.
  * `prebuild` builds the rest one at a time at the lowest CPU priority once the platform
  * is up, so a first event rarely waits for a build and a build never slows the functions already running; a
  * start that needs a revision being prebuilt raises that build to normal priority, or, where that is not
@@ -100,12 +100,7 @@ export class RevisionBundles {
         this.#entries.delete(revision);
       }
     }
-    let entry = this.#entries.get(revision);
-    if (entry === undefined) {
-      entry = this.#build(service, revision, false);
-      this.#entries.set(revision, entry);
-    }
-    return entry;
+    return this.#entries.get(revision) ?? this.#remember(revision, this.#build(service, revision, false));
   }
 
   /** Builds, one at a time and niced, the revisions no start has asked for yet. */
@@ -114,11 +109,18 @@ export class RevisionBundles {
       const revision = revisionOf(service);
       if (this.#stopped) return;
       if (this.#entries.has(revision)) continue;
-      const entry = this.#build(service, revision, true);
-      this.#entries.set(revision, entry);
-      // A failure is kept for the start that needs it, which reports it.
-      await entry.catch(() => undefined);
+      // A failure is for the start that needs it to report (it builds again).
+      await this.#remember(revision, this.#build(service, revision, true)).catch(() => undefined);
     }
+  }
+
+  /** A build is kept once it succeeded; a failed one is forgotten, so the next start (after the scaler's backoff) tries again. */
+  #remember(revision: string, entry: Promise<string>): Promise<string> {
+    this.#entries.set(revision, entry);
+    entry.catch(() => {
+      if (this.#entries.get(revision) === entry) this.#entries.delete(revision);
+    });
+    return entry;
   }
 
   /** Stops builds still running (the platform is stopping). */
