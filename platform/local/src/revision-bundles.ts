@@ -10,7 +10,7 @@
  * of a process). A revision's snapshot never changes, so its bundle is built once per run; a build that fails
  * fails that start with the build's own message (the instance never starts, as with an image that cannot be
  * pulled) and the next start builds again. They go to `.tmp/dev/bundles/<pid>/<service>/<revision>/`, removed when the run stops.
- * `prebuild` builds the rest one at a time at the lowest CPU priority once the platform
+ * `prebuild` builds the rest two at a time at the lowest CPU priority once the platform
  * is up, so a first event rarely waits for a build and a build never slows the functions already running; a
  * start that needs a revision being prebuilt raises that build to normal priority, or, where that is not
  * permitted, stops it and builds the revision again at normal priority.
@@ -103,15 +103,19 @@ export class RevisionBundles {
     return this.#entries.get(revision) ?? this.#remember(revision, this.#build(service, revision, false));
   }
 
-  /** Builds, one at a time and niced, the revisions no start has asked for yet. */
-  async prebuild(services: readonly KnativeServiceSpec[]): Promise<void> {
-    for (const service of services) {
-      const revision = revisionOf(service);
-      if (this.#stopped) return;
-      if (this.#entries.has(revision)) continue;
-      // A failure is for the start that needs it to report (it builds again).
-      await this.#remember(revision, this.#build(service, revision, true)).catch(() => undefined);
-    }
+  /** Builds, two at a time (the idle time of two cores) and niced, the revisions no start has asked for yet. */
+  async prebuild(services: readonly KnativeServiceSpec[], concurrency = 2): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let service = services[next++]; service !== undefined; service = services[next++]) {
+        const revision = revisionOf(service);
+        if (this.#stopped) return;
+        if (this.#entries.has(revision)) continue;
+        // A failure is for the start that needs it to report (it builds again).
+        await this.#remember(revision, this.#build(service, revision, true)).catch(() => undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
   }
 
   /** A build is kept once it succeeded; a failed one is forgotten, so the next start (after the scaler's backoff) tries again. */
