@@ -13,6 +13,7 @@ import {
 import { operatorView } from './operator-view.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
 import { LOG_FORMAT } from './process-host.ts';
+import { RUN_FROM } from './revision-bundles.ts';
 
 const human = process.env.SLUICE_LOG_FORMAT === LOG_FORMAT.human;
 const sink = human
@@ -32,7 +33,7 @@ const log = new JsonLogger({ serviceName: 'sluice-dev', sink });
 let platform: DevPlatform;
 try {
   // Each revision runs from its image's bundle (SLUICE_RUN_FROM=source: from the TypeScript, as the tests do).
-  platform = await startDevPlatform({ log, revisionsDir: '.tmp/dev/revisions', runFrom: 'bundle' });
+  platform = await startDevPlatform({ log, revisionsDir: '.tmp/dev/revisions', runFrom: RUN_FROM.bundle });
 } catch (err) {
   log.flush();
   process.stderr.write(`sluice dev: cannot start: ${(err as Error).message}\n`);

@@ -4,6 +4,7 @@
  */
 import { relative } from 'node:path';
 import type { DevPlatform } from './platform.ts';
+import { RUN_FROM } from './revision-bundles.ts';
 import type { ScalerSnapshot } from './scaler.ts';
 
 function seconds(ms: number): string {
@@ -57,7 +58,7 @@ export function operatorView(platform: DevPlatform): string {
   }
   out.push('');
   out.push(
-    platform.runFrom === 'bundle'
+    platform.runFrom === RUN_FROM.bundle
       ? "  functions (Knative Services), each revision run from its image's bundle (main.mjs, built at its first start; SLUICE_RUN_FROM=source: from the TypeScript)"
       : "  functions (Knative Services), run from the TypeScript source (SLUICE_RUN_FROM=bundle: from their images' bundles)",
   );

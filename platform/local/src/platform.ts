@@ -448,14 +448,7 @@ export async function startDevPlatform(options: DevPlatformOptions): Promise<Dev
     envComplete();
     await running.start();
     // The other revisions' bundles, niced, while nothing asks for them yet.
-    void bundles?.prebuild(
-      revisions === undefined
-        ? services
-        : revisions.services.flatMap((name) => {
-            const { routed, revisions: all } = (revisions as LocalRevisions).list(name);
-            return all.filter((r) => r.name === routed).map((r) => r.spec);
-          }),
-    );
+    void bundles?.prebuild(revisions?.routedSpecs() ?? services);
   } catch (err) {
     envComplete(); // held starts go on (and are stopped with the rest)
     await consoleServer?.close();

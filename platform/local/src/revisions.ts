@@ -103,6 +103,14 @@ export class LocalRevisions {
     return [...this.#sources.keys()];
   }
 
+  /** The spec of each Service's routed revision (what its next instance runs). */
+  routedSpecs(): KnativeServiceSpec[] {
+    return this.services.flatMap((service) => {
+      const { routed, revisions } = this.list(service);
+      return revisions.filter((r) => r.name === routed).map((r) => r.spec);
+    });
+  }
+
   list(service: string): { readonly routed: string; readonly revisions: readonly Revision[] } {
     const revisions = this.#revisions.get(service);
     const routed = this.#routed.get(service);
