@@ -1,5 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
+import { freePort } from '../../../../../platform/test-servers/ports.ts';
 import { StoreUnavailableError } from '../../errors.ts';
 import { describeDocumentStoreContract } from '../../ports/document-store.contract.ts';
 import { MongoDocumentStore } from './mongo-document-store.ts';
@@ -39,6 +40,24 @@ describe('MongoDocumentStore', () => {
     }
   });
 
+  it('connects once the server is up when it was down at the first ping (a pod started during an outage)', {
+    timeout: 20_000,
+  }, async () => {
+    // The driver closes the topology of a client whose first connect failed, and every later operation
+    // then fails with "Topology is closed", even once the server answers: the store must connect again.
+    const upstream = new URL(inject('mongodbUrl'));
+    const port = await freePort();
+    const store = await MongoDocumentStore.connect(`mongodb://127.0.0.1:${port}/`, `late_${process.pid}`);
+    onTestFinished(() => store.close());
+    // Without a deadline: the driver's own server selection (5 s) fails the first connect.
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    const relay = await silentRelay(upstream.hostname, Number(upstream.port || 27017), port);
+    onTestFinished(() => relay.close());
+    await store.ping({ timeoutMs: 5_000 });
+    await store.collection('records').insertOne({ _id: 'a' });
+    expect(await store.collection('records').findOne({ _id: 'a' })).toEqual({ _id: 'a' });
+  });
+
   it('gives up on a store that stops answering after the deadline of the handle, as StoreUnavailableError', async () => {
     // A TCP relay to the test server that can go silent: the connection stays open, nothing comes back.
     const upstream = new URL(inject('mongodbUrl'));
@@ -60,7 +79,7 @@ describe('MongoDocumentStore', () => {
   });
 });
 
-async function silentRelay(host: string, port: number) {
+async function silentRelay(host: string, port: number, listenPort = 0) {
   let silent = false;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
@@ -77,7 +96,7 @@ async function silentRelay(host: string, port: number) {
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   return {
     port: (server.address() as { port: number }).port,
     silence: () => {

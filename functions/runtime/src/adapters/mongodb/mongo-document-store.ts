@@ -133,8 +133,16 @@ export class MongoDocumentStore implements DocumentStore {
     return new MongoCollectionAdapter<T>(this.#db.collection(name), options.timeoutMs);
   }
 
+  /**
+   * Connects first: the driver closes the topology of a client whose first connect failed (the store was
+   * down when the process started), and its operations then fail with "Topology is closed" for good, even
+   * once the server is back; `connect()` builds a new topology unless one is connected (a no-op then).
+   */
   async ping(options: CollectionOptions = {}): Promise<void> {
-    await guarded(() => this.#db.command({ ping: 1 }), options.timeoutMs);
+    await guarded(async () => {
+      await this.#client.connect();
+      return await this.#db.command({ ping: 1 });
+    }, options.timeoutMs);
   }
 
   async close(): Promise<void> {
