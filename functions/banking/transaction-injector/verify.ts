@@ -28,9 +28,12 @@ export interface Gathered {
 
 /** Reads everything from the processor's store; the caller owns (and closes) the store. */
 export async function gatherFromStore(store: DocumentStore, label: string): Promise<Gathered> {
+  // The journal first: an outcome is journaled only after the processor wrote its entries, so entries read
+  // after it hold every transfer it reports. Read the other way round, a transfer finishing between the reads
+  // showed in the outcomes and not in the balances: "accounts drift" right after the last outcome arrived.
+  const journal = await store.collection<JournalEntry>(Collections.journal).find({});
   const accounts = await store.collection<AccountDoc>(Collections.accounts).find({});
   const entries = await store.collection<EntryDoc>(Collections.entries).find({});
-  const journal = await store.collection<JournalEntry>(Collections.journal).find({});
   const deadLetters = await store.collection<DeadLetter>(DEAD_LETTERS).find({});
   const chains = new Map<string, EntryDoc[]>();
   for (const e of entries) {
