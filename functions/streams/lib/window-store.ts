@@ -359,7 +359,9 @@ export class WindowStore {
     await insertIfAbsent(this.seals, { _id: key, at: iso(this.#now()) });
     const existing = await this.windows.findOne({ _id: key });
     if (existing !== null) return existing;
-    const readings = await this.readings.find({ _id: readingRange(key) });
+    // The sensor beside the `_id` range (the same documents): FerretDB 1.24 pushes a field's equality down to
+    // PostgreSQL, but reads and filters the whole collection for an `_id` range (as fleet's `ofVehicle`).
+    const readings = await this.readings.find({ sensorId: { $eq: window.sensorId }, _id: readingRange(key) });
     const summary = summarize(readings);
     const unit = readings[0]?.unit ?? window.unit ?? '';
     const doc: WindowDoc = {
