@@ -47,6 +47,7 @@ export interface RuntimeConfig {
    * `SLUICE_REPORT_PORTS=ipc`: once listening, send the ports to the parent process over its IPC channel. The
    * local platform starts each instance on PORT=0 so the OS picks a free port as it binds, and learns it this
    * way: a port picked ahead by the parent could be taken by another process before the instance binds it.
+   * The channel stays open: when it closes (the platform is gone, even killed) the instance drains and exits.
    */
   readonly reportPortsOverIpc: boolean;
 }

@@ -8,7 +8,7 @@
  */
 import { loadConfig } from './config.ts';
 import { ConfigError, FunctionLoadError, RouteTableError } from './errors.ts';
-import { reportPorts } from './report-ports.ts';
+import { onParentGone, reportPorts } from './report-ports.ts';
 import { type RunningFunction, startFunction } from './runtime.ts';
 
 const processStart = performance.timeOrigin;
@@ -41,6 +41,8 @@ try {
       'SLUICE_REPORT_PORTS=ipc needs an IPC channel to the parent (the local platform opens one)',
     ]);
   }
+  // Started by the local platform: its exit closes the channel, and the instance drains and exits with it.
+  if (config.reportPortsOverIpc) onParentGone(() => stop('disconnect'));
   running = await startFunction(config, { processStart });
   if (config.reportPortsOverIpc) reportPorts(running);
   const pending = stopRequested;

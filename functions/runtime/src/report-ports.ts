@@ -35,15 +35,24 @@ export function portsReported(child: ChildProcess): Promise<ListeningMessage | u
   });
 }
 
-/** One message, then the channel is closed: an open IPC channel would keep the process alive. */
+/**
+ * One message; the channel then stays open but unreferenced (it does not keep the process alive). It closes
+ * when the platform that started this instance exits, however it ends — a kill -9, an OOM kill —, which
+ * `onParentGone` turns into the instance's own drain and exit instead of living on without its platform.
+ */
 export function reportPorts(fn: Pick<RunningFunction, 'port' | 'metricsPort'>): void {
   const message: ListeningMessage = {
     type: 'sluice.listening',
     port: fn.port,
     ...(fn.metricsPort === undefined ? {} : { metricsPort: fn.metricsPort }),
   };
-  // Already disconnected (the parent went away first): disconnect() would emit an unhandled 'error'.
-  process.send?.(message, undefined, undefined, () => {
-    if (process.connected) process.disconnect?.();
-  });
+  // Already disconnected (the parent went away first): the 'disconnect' handler has run or will run.
+  if (process.connected) process.send?.(message);
+  process.channel?.unref();
+}
+
+/** Calls `stop` once the IPC channel to the parent closes (or at once when it already has). */
+export function onParentGone(stop: () => void): void {
+  if (!process.connected) stop();
+  else process.once('disconnect', stop);
 }
