@@ -195,6 +195,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           traceparent,
           clientAddress,
           principal: principal === ANONYMOUS ? undefined : principal.id,
+          forwardAuthorization: route.auth === undefined || route.auth.forwardAuthorization,
         }),
         requestId,
         agent,

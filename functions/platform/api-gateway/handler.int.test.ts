@@ -113,6 +113,10 @@ routes:
     service: echo
     prefixRewrite: /
     auth: {hook: bearer-token, config: {tokenEnv: TEST_OPS_TOKEN, principal: ops}}
+  - prefix: /api/ops-rechecked
+    service: echo
+    prefixRewrite: /
+    auth: {hook: bearer-token, forwardAuthorization: true, config: {tokenEnv: TEST_OPS_TOKEN, principal: ops}}
   - prefix: /api/limited
     service: echo
     prefixRewrite: /
@@ -336,8 +340,24 @@ describe('api-gateway through the runtime, in front of real upstreams and a Rabb
       expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="sluice"');
       const ops = await fetch(gw('/api/ops'), { headers: { authorization: `Bearer ${OPS_TOKEN}` } });
       expect(ops.status).toBe(200);
-      expect(((await ops.json()) as { headers: Record<string, string> }).headers['x-sluice-principal']).toBe(
-        'ops',
+      const seen = ((await ops.json()) as { headers: Record<string, string> }).headers;
+      expect(seen['x-sluice-principal']).toBe('ops');
+      // The hook consumed the credential: the upstream learns who, never the token itself.
+      expect(seen.authorization).toBeUndefined();
+    });
+
+    it('passes Authorization on only where the route asks (an upstream that checks it again) or has no auth hook', async () => {
+      const headersSeen = async (path: string, authorization: string) =>
+        (
+          (await (await fetch(gw(path), { headers: { authorization } })).json()) as {
+            headers: Record<string, string>;
+          }
+        ).headers;
+      const rechecked = await headersSeen('/api/ops-rechecked', `Bearer ${OPS_TOKEN}`);
+      expect(rechecked.authorization).toBe(`Bearer ${OPS_TOKEN}`);
+      expect(rechecked['x-sluice-principal']).toBe('ops');
+      expect((await headersSeen('/api/echo/', 'Bearer the-upstream-own-token')).authorization).toBe(
+        'Bearer the-upstream-own-token',
       );
     });
 

@@ -78,7 +78,13 @@ describe('upstreamRequestHeaders', () => {
         accept: 'text/event-stream',
         'x-forwarded-for': '198.51.100.1',
       }),
-      { requestId: 'r1', traceparent: '00-t-s-01', clientAddress: '198.51.100.1', principal: undefined },
+      {
+        requestId: 'r1',
+        traceparent: '00-t-s-01',
+        clientAddress: '198.51.100.1',
+        principal: undefined,
+        forwardAuthorization: true,
+      },
     );
     expect(out).toEqual({
       accept: 'text/event-stream',
@@ -96,8 +102,20 @@ describe('upstreamRequestHeaders', () => {
       traceparent: 't',
       clientAddress: 'c',
       principal: 'ops',
+      forwardAuthorization: false,
     });
     expect(out['x-sluice-principal']).toBe('ops');
+  });
+
+  it('drops the client’s Authorization once an auth hook consumed it, and only then', () => {
+    const options = { requestId: 'r', traceparent: 't', clientAddress: 'c', principal: 'ada' };
+    const req = request({ authorization: 'Bearer qk_ada_secret', cookie: 'c=1' });
+    const consumed = upstreamRequestHeaders(req, { ...options, forwardAuthorization: false });
+    expect(consumed.authorization).toBeUndefined();
+    expect(consumed['x-sluice-principal']).toBe('ada');
+    expect(upstreamRequestHeaders(req, { ...options, forwardAuthorization: true }).authorization).toBe(
+      'Bearer qk_ada_secret',
+    );
   });
 });
 

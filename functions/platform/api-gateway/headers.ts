@@ -92,6 +92,11 @@ export interface UpstreamHeaderOptions {
   readonly clientAddress: string;
   /** Undefined for an anonymous caller. */
   readonly principal: string | undefined;
+  /**
+   * False once an auth hook has consumed the client's credential: the upstream gets the principal, never the
+   * API key or token itself (so a backend, its logs or a dump of its requests cannot replay it).
+   */
+  readonly forwardAuthorization: boolean;
 }
 
 /** The request headers an upstream gets: end-to-end ones, the forwarding trail, ids and trace. */
@@ -105,6 +110,7 @@ export function upstreamRequestHeaders(
     if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name)) continue;
     // Host is the upstream's (Kourier routes cluster-local Services by it); the principal is ours to say.
     if (name === 'host' || name === PRINCIPAL_HEADER) continue;
+    if (name === 'authorization' && !options.forwardAuthorization) continue;
     out[name] = value;
   }
   const peer = req.socket.remoteAddress ?? '';

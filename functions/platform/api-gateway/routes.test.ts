@@ -28,6 +28,13 @@ describe("the repository's route table", async () => {
     });
   });
 
+  it('hands a client credential on only to users, which checks the admin key again', () => {
+    const forwarding = table.routes
+      .filter((r) => r.auth?.forwardAuthorization === true)
+      .map((r) => (r.kind === ROUTE_KIND.proxy ? r.service : r.prefix));
+    expect(forwarding).toEqual(['users']);
+  });
+
   it('builds every hook it names', async () => {
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };
     // Every Service resolves (which ones exist is the platform's and the deploy rules' check).

@@ -108,6 +108,7 @@ export {
   listSystems,
 } from './function-loader.ts';
 export {
+  type AuthRef,
   buildRouteTable,
   directoryRouteSources,
   type GatewayRoute,

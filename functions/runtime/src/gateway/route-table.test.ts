@@ -80,7 +80,7 @@ describe('parseRouteTable', () => {
         ),
       ])
     ).routes;
-    expect(route?.auth).toEqual({ hook: 'api-key', config: {} });
+    expect(route?.auth).toEqual({ hook: 'api-key', config: {}, forwardAuthorization: false });
     expect(route?.rateLimit).toEqual({
       hook: 'fixed-window',
       key: 'principal',

@@ -49,11 +49,20 @@ export interface RateLimitRef extends HookRef {
   readonly key: RateLimitKey;
 }
 
+export interface AuthRef extends HookRef {
+  /**
+   * Whether the client's `Authorization` header still reaches the upstream once the hook has checked it
+   * (default false: the upstream gets the principal, not the credential; true only for an upstream that checks
+   * the credential again itself, such as users for the admin key).
+   */
+  readonly forwardAuthorization: boolean;
+}
+
 interface RouteCommon {
   readonly prefix: string;
   readonly timeoutMs: number;
   readonly maxBodyBytes: number;
-  readonly auth: HookRef | undefined;
+  readonly auth: AuthRef | undefined;
   readonly rateLimit: RateLimitRef | undefined;
   /** The system that declared it (the file's system folder, or its ConfigMap key). */
   readonly system: string;
@@ -116,7 +125,7 @@ interface RawRoute {
   timeout?: string;
   idleTimeout?: string;
   maxBodyBytes?: number;
-  auth?: { hook: string; config?: Record<string, unknown> };
+  auth?: { hook: string; config?: Record<string, unknown>; forwardAuthorization?: boolean };
   rateLimit?: { hook: string; key: RateLimitKey; config?: Record<string, unknown> };
 }
 
@@ -197,7 +206,14 @@ function toRoute(
     prefix: r.prefix,
     timeoutMs,
     maxBodyBytes: r.maxBodyBytes ?? ROUTE_DEFAULTS.maxBodyBytes,
-    auth: r.auth === undefined ? undefined : { hook: r.auth.hook, config: r.auth.config ?? {} },
+    auth:
+      r.auth === undefined
+        ? undefined
+        : {
+            hook: r.auth.hook,
+            config: r.auth.config ?? {},
+            forwardAuthorization: r.auth.forwardAuthorization ?? false,
+          },
     rateLimit:
       r.rateLimit === undefined
         ? undefined
