@@ -26,6 +26,9 @@ FN ?= hello
 FN_DIR = $(patsubst %/,%,$(dir $(firstword $(wildcard functions/*/$(FN)/handler.ts))))
 EXAMPLE ?=
 PORT ?= 8080
+# make run binds loopback (the runtime's default, 0.0.0.0, is for a container's own network namespace):
+# RUN_HOST=0.0.0.0 to reach it from elsewhere on purpose.
+RUN_HOST ?= 127.0.0.1
 
 # Each area keeps its targets in its own <area>.mk beside its code, and adds the static checks `make test` must run to
 # TEST_CHECKS (e.g. `TEST_CHECKS += check-manifests`).
@@ -80,7 +83,7 @@ dev: install ## run the local platform: broker + every function, scale from/to z
 
 run: install ## run one function as its container would: make run FN=<name>
 	@test -n "$(FN_DIR)" || { echo "no function named $(FN) (functions/<system>/$(FN)/handler.ts)"; exit 2; }
-	FUNCTION_DIR=$(FN_DIR) PORT=$(PORT) node functions/runtime/src/main.ts
+	FUNCTION_DIR=$(FN_DIR) PORT=$(PORT) HOST=$(RUN_HOST) node functions/runtime/src/main.ts
 
 invoke: ## post an example event to a running function: make invoke FN=<name> [EXAMPLE=<type>]
 	@test -n "$(FN_DIR)" || { echo "no function named $(FN) (functions/<system>/$(FN)/handler.ts)"; exit 2; }
