@@ -7,12 +7,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpDocumentStore } from '../../../functions/runtime/test/support.ts';
 import { freePort } from '../../test-servers/ports.ts';
 import { startEventingBroker } from './eventing-broker.ts';
 import { operatorView } from './operator-view.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
-import { until } from './testing/http-events.ts';
+import { helloGreetings, until } from './testing/http-events.ts';
 import { RecordingLogger } from './testing/recording-logger.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -122,15 +121,8 @@ describe('make dev: the gateway is the one public entry, with the repository rou
       type: 'dev.sluice.hello.requested.v1',
       source: '/sluice/gateway/hello',
     });
-    const store = new HttpDocumentStore(platform.devStoreUrl as string, {
-      token: platform.devStoreToken as string,
-    });
-    const greeted = await until(
-      'hello to count the greeting',
-      async () =>
-        (await store.collection<{ _id: string; count: number }>('greetings').findOne({ _id: name }))?.count,
-      45_000,
-    );
+    const greetings = helloGreetings(platform);
+    const greeted = await until('hello to count the greeting', () => greetings(name), 45_000);
     expect(greeted).toBe(1);
   });
 

@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpDocumentStore } from '../../../functions/runtime/test/support.ts';
 import { freePort } from '../../test-servers/ports.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
-import { until } from './testing/http-events.ts';
+import { helloGreetings, until } from './testing/http-events.ts';
 import { RecordingLogger } from './testing/recording-logger.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -114,27 +113,14 @@ describe('make dev runs each revision from its bundle: every system answers thro
       60_000,
     );
     expect(res.status).toBe(202);
-    const store = new HttpDocumentStore(platform.devStoreUrl as string, {
-      token: platform.devStoreToken as string,
-    });
-    const count = await until(
-      'hello to count the greeting',
-      async () =>
-        (await store.collection<{ _id: string; count: number }>('greetings').findOne({ _id: name }))?.count,
-      120_000,
-    );
+    const greeted = helloGreetings(platform);
+    const count = await until('hello to count the greeting', () => greeted(name), 120_000);
     expect(count).toBe(1);
     // make update: the next revision gets a bundle of its own, built when it first starts.
     const { revision } = await (platform.revisions as NonNullable<DevPlatform['revisions']>).update('hello');
     expect(revision.name).toBe('hello-00002');
     await post('/api/hello', { name, language: 'en' });
-    await until(
-      'hello-00002 to greet',
-      async () =>
-        (await store.collection<{ _id: string; count: number }>('greetings').findOne({ _id: name }))
-          ?.count === 2 || undefined,
-      120_000,
-    );
+    await until('hello-00002 to greet', async () => (await greeted(name)) === 2 || undefined, 120_000);
     expect(log.actions('revision-bundled').map((r) => r.fields['faas.version'])).toContain('hello-00002');
   }, 180_000);
 

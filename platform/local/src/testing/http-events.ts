@@ -1,4 +1,8 @@
-/** Helpers shared by the local platform's integration tests: poll with a deadline, post a CloudEvent. */
+/**
+ * Helpers shared by the local platform's integration tests: poll with a deadline, post a CloudEvent, read what the
+ * hello function counted in the platform's dev store.
+ */
+import { HttpDocumentStore } from '../../../../functions/runtime/test/support.ts';
 
 /** Resolves with the first truthy value of `check`, polling every 50 ms; throws after `ms`. */
 export async function until<T>(
@@ -33,4 +37,16 @@ export function postEvent(
     },
     body: JSON.stringify(data),
   });
+}
+
+/** How many times hello has greeted `name`, read from the running platform's dev store (undefined: not yet). */
+export function helloGreetings(platform: {
+  readonly devStoreUrl?: string | undefined;
+  readonly devStoreToken?: string | undefined;
+}): (name: string) => Promise<number | undefined> {
+  const store = new HttpDocumentStore(platform.devStoreUrl as string, {
+    token: platform.devStoreToken as string,
+  });
+  const greetings = store.collection<{ _id: string; count: number }>('greetings');
+  return async (name) => (await greetings.findOne({ _id: name }))?.count;
 }
