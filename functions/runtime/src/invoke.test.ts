@@ -380,6 +380,30 @@ describe('Invoker', () => {
       expect((await h.post()).status).toBe(200);
     });
 
+    it("hands every handler a context whose lazy members live on one shared prototype, not on each event's object", async () => {
+      // Accessors defined per object (an object literal with `get log()`) cost V8 a runtime call and a map per
+      // event, and those maps kept each event's objects alive past the young generation (docs/performance.md).
+      const contexts: Parameters<Handler>[1][] = [];
+      const h = harness((_event, ctx) => {
+        contexts.push(ctx);
+        return undefined;
+      });
+      await h.post({ 'ce-id': 'context-1' });
+      await h.post({ 'ce-id': 'context-2' });
+      const [first, second] = contexts;
+      expect(contexts).toHaveLength(2);
+      expect(Object.getPrototypeOf(first)).toBe(Object.getPrototypeOf(second));
+      for (const name of ['log', 'signal'] as const) {
+        expect(Object.getOwnPropertyDescriptor(first, name)).toBeUndefined();
+        expect(typeof Object.getOwnPropertyDescriptor(Object.getPrototypeOf(first), name)?.get).toBe(
+          'function',
+        );
+      }
+      expect(first?.functionName).toBe('orders');
+      expect(first?.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(first?.signal.aborted).toBe(false);
+    });
+
     it('aborts context.signal with a TimeoutError when the handler exceeds its timeout', async () => {
       let reason: unknown;
       const h = harness(

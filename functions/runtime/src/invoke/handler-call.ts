@@ -34,40 +34,69 @@ export function callHandler(
   event: CloudEvent,
   trace: TraceContext,
 ): ReplyEvent | undefined | Promise<ReplyEvent | undefined> {
-  const started = performance.now();
-  // Made only when needed: when the handler reads `context.signal` or returns a promise.
-  let run: HandlerRun | undefined;
-  const runOf = (): HandlerRun => {
-    run ??= new HandlerRun(options.shutdown, options.timeoutMs, started);
-    return run;
-  };
-  const log = options.log;
-  let eventLog: Context['log'] | undefined;
-  const context: Context = {
-    // Made only when the handler logs: the common path writes just the runtime's outcome line.
-    get log() {
-      eventLog ??= log.child(eventFields(event, trace));
-      return eventLog;
-    },
-    store: options.store,
-    functionName: options.serviceName,
-    get signal() {
-      return runOf().signal();
-    },
-    traceId: trace.traceId,
-  };
+  const context = new HandlerContext(options, event, trace, performance.now());
   let result: ReturnType<SluiceFunction['handle']>;
   try {
     result = options.fn.handle(event, context);
   } catch (err) {
-    run?.end();
+    HandlerContext.end(context);
     throw err;
   }
   if (!(result instanceof Promise)) {
-    run?.end();
+    HandlerContext.end(context);
     return result;
   }
-  return runOf().race(result);
+  return HandlerContext.runOf(context).race(result);
+}
+
+/**
+ * The handler's `context`. A class, not an object literal with `get log()` / `get signal()`: a literal
+ * with accessors makes V8 define them per object (a runtime call, a new map whose descriptors point at
+ * that event's closures), and those old-space maps kept every event's objects alive through the young
+ * generation's collections until the next full one (docs/performance.md, "Fifth pass").
+ */
+class HandlerContext implements Context {
+  readonly store: DocumentStore;
+  readonly functionName: string;
+  readonly traceId: string;
+  readonly #options: HandlerCallOptions;
+  readonly #event: CloudEvent;
+  readonly #trace: TraceContext;
+  /** When the handler was called (`performance.now()`): its timeout counts from there. */
+  readonly #started: number;
+  #log: Context['log'] | undefined;
+  /** Made only when needed: when the handler reads `context.signal` or returns a promise. */
+  #run: HandlerRun | undefined;
+
+  constructor(options: HandlerCallOptions, event: CloudEvent, trace: TraceContext, started: number) {
+    this.store = options.store;
+    this.functionName = options.serviceName;
+    this.traceId = trace.traceId;
+    this.#options = options;
+    this.#event = event;
+    this.#trace = trace;
+    this.#started = started;
+  }
+
+  /** Made only when the handler logs: the common path writes just the runtime's outcome line. */
+  get log(): Context['log'] {
+    this.#log ??= this.#options.log.child(eventFields(this.#event, this.#trace));
+    return this.#log;
+  }
+
+  get signal(): AbortSignal {
+    return HandlerContext.runOf(this).signal();
+  }
+
+  static runOf(context: HandlerContext): HandlerRun {
+    context.#run ??= new HandlerRun(context.#options.shutdown, context.#options.timeoutMs, context.#started);
+    return context.#run;
+  }
+
+  /** The handler has settled (or thrown): no timer, no listener left behind. */
+  static end(context: HandlerContext): void {
+    context.#run?.end();
+  }
 }
 
 /**
