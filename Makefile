@@ -97,13 +97,13 @@ typecheck: install ## tsc --noEmit over sources and tests (and the pages, with t
 	npx tsc -p tsconfig.json
 	npx tsc -p tsconfig.pages.json
 
-test-unit: install ## unit tests (no network)
+test-unit: install shellcheck promtool ## unit tests (no network; shellcheck and promtool from apt when missing)
 	npx vitest run --project unit
 
-test-int: install ferretdb chromium ## integration tests (RabbitMQ + FerretDB or MONGODB_URL)
+test-int: install ferretdb chromium promtool amtool ## integration tests (RabbitMQ + FerretDB or MONGODB_URL)
 	npx vitest run --project integration
 
-test: install ferretdb chromium ## everything CI runs: lint, types, unit, integration, static checks, test-deploy
+test: install ferretdb chromium promtool amtool shellcheck ## everything CI runs: lint, types, unit, integration, static checks, test-deploy
 	npx biome ci .
 	npx tsc -p tsconfig.json
 	npx tsc -p tsconfig.pages.json
