@@ -184,8 +184,8 @@ YAML
 done
 
 # The quotes system's admin key (docs/quotes.md) and the gateway's Redis password: one per environment, so
-# qualification and production never share a key. Redis reads its password in the data namespace, the gateway
-# its URL in the app namespace: the same generated value, written to both.
+# qualification and production never share a key. The password is generated once into redis-credentials, in the
+# data namespace (Redis) and the app namespace (the gateway reads its URL): the same value, written to both.
 if secret_exists "$NS" quotes-admin-key; then
   log "secret $NS/quotes-admin-key exists: kept"
 else
@@ -228,6 +228,20 @@ if secret_exists "$NS" redis-credentials; then
 else
   redis_secret "$NS" "$redis_password"
 fi
+# Redis reads the password from a config file (redis-config, mounted by redis.yaml), never from its command line
+# or env. Derived like MONGODB_URL, so it is written on every deploy: an environment deployed before it existed
+# gets it from its kept password before the manifests that mount it are applied.
+run_stdin "<generated redis-config: redis.conf>" "$KUBECTL" -n "$DATA_NS" apply --server-side --force-conflicts \
+  --field-manager=sluice-deploy -f - <<YAML
+apiVersion: v1
+kind: Secret
+metadata:
+  name: redis-config
+  labels: { app.kubernetes.io/part-of: sluice, app.kubernetes.io/managed-by: sluice-deploy }
+type: Opaque
+stringData:
+  redis.conf: "requirepass $redis_password"
+YAML
 
 # KEDA reads queue depths from the RabbitMQ management API (useRegex needs it): its URL, with the RabbitmqCluster's
 # generated default user, in a Secret the TriggerAuthentication names. Written once the cluster has made that user.

@@ -740,6 +740,54 @@ describe('rules: least privilege', () => {
   });
 });
 
+describe('rules: secrets off the command line', () => {
+  it('fails on a Secret the kubelet would expand into args, or into a command through envFrom', () => {
+    const problems = RULES.secretsOffCommandLine(
+      context((o) => {
+        find(o, 'Deployment', 'redis').spec.template.spec.containers[0] = {
+          name: 'redis',
+          image: 'redis:8.2-alpine',
+          args: ['--requirepass', '$(REDIS_PASSWORD)', '--save', ''],
+          env: [
+            {
+              name: 'REDIS_PASSWORD',
+              valueFrom: { secretKeyRef: { name: 'redis-credentials', key: 'password' } },
+            },
+          ],
+        };
+        find(o, 'Service', 'hello').spec.template.spec.containers[0].command = ['run', '--db=$(MONGODB_URL)'];
+      }),
+    );
+    expect(problems).toEqual([
+      'Service/sluice-test/hello puts $(MONGODB_URL), Secret sluice-function-env (envFrom), on the command line of its container: mount the Secret as a file instead',
+      'Deployment/sluice-test-data/redis puts $(REDIS_PASSWORD), Secret redis-credentials key password, on the command line of container redis: mount the Secret as a file instead',
+    ]);
+  });
+
+  it('passes plain env, escaped $$(VAR) and a Secret mounted as a file', () => {
+    const problems = RULES.secretsOffCommandLine(
+      context((o) => {
+        const redis = find(o, 'Deployment', 'redis').spec.template.spec;
+        redis.containers[0].args = [
+          '/etc/redis/redis.conf',
+          '--maxmemory',
+          '$(MAXMEMORY)',
+          '$$(REDIS_PASSWORD)',
+        ];
+        redis.containers[0].env = [
+          { name: 'MAXMEMORY', value: '48mb' },
+          {
+            name: 'REDIS_PASSWORD',
+            valueFrom: { secretKeyRef: { name: 'redis-credentials', key: 'password' } },
+          },
+        ];
+        redis.volumes = [{ name: 'config', secret: { secretName: 'redis-config' } }];
+      }),
+    );
+    expect(problems).toEqual([]);
+  });
+});
+
 describe('delivery timing', () => {
   it('sums the waits as sdk-go BackoffFor(1 … retry), with the dispatcher defaults', () => {
     expect(retryWindowMs(deliveryTiming({ retry: 3, backoffDelayMs: 1000 }))).toBe(14_000);

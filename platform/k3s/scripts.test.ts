@@ -65,6 +65,7 @@ describe('make deploy (DRY_RUN=1)', () => {
       /deployment\/rabbitmq-broker-webhook/,
       /create -f - <<< <generated mongodb-credentials/,
       /apply --server-side --force-conflicts --field-manager=sluice-deploy -f - <<< <generated sluice-function-env/,
+      /-n sluice-qualification-data apply --server-side --force-conflicts --field-manager=sluice-deploy -f - <<< <generated redis-config: redis.conf>/,
       /create -f - <<< <generated mongodb-exporter-credentials/,
       /apply --server-side .*dist\/manifests\/qualification.yaml/,
       /rollout status statefulset\/mongodb/,
@@ -127,6 +128,9 @@ describe('make deploy (DRY_RUN=1)', () => {
     for (const fn of ['inventory', 'orders-api', 'billing'])
       expect(created(`${fn}-mongodb`)).toEqual(['sluice-qualification']);
     expect(created('redis-credentials')).toEqual(['sluice-qualification-data', 'sluice-qualification']);
+    // Redis reads its password from this file (redis.yaml mounts it), never from its command line.
+    expect(created('redis-config')).toEqual(['sluice-qualification-data']);
+    expect(output).toContain('redis.conf: "requirepass <redis-password>"');
     expect(created('observability-credentials')).toEqual(['sluice-qualification-data']);
     expect(created('keda-rabbitmq-management')).toEqual(['sluice-qualification']);
     expect(output).toContain('@mongodb.sluice-qualification-data.svc.cluster.local:27017/');

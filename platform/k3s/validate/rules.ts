@@ -1057,6 +1057,61 @@ export const rootCredentialsStayHome: Rule = (ctx) =>
       .map((r) => `${describe(o)} reads MongoDB's ${r.key}: give it a least-privilege user of its own`);
   });
 
+/** Every container list anywhere in an object (Pod templates of every workload kind, CronJob's Job template). */
+function containerLists(value: unknown, found: unknown[] = []): unknown[] {
+  if (Array.isArray(value)) for (const v of value) containerLists(v, found);
+  else if (isRecord(value))
+    for (const [key, v] of Object.entries(value)) {
+      if ((key === 'containers' || key === 'initContainers') && Array.isArray(v)) found.push(...v);
+      else containerLists(v, found);
+    }
+  return found;
+}
+
+/**
+ * No Secret on a process's command line: the kubelet expands `$(VAR)` in `command`/`args` before it starts the
+ * container, so a Secret's value would sit in argv (`ps`, /proc/<pid>/cmdline, audit logs, the container's spec on
+ * the node). Mount the Secret as a file, or read the env inside the process.
+ */
+export const secretsOffCommandLine: Rule = (ctx) =>
+  ctx.objects.flatMap((o) =>
+    containerLists(o).flatMap((c) => {
+      if (!isRecord(c)) return [];
+      const env = Array.isArray(c.env) ? c.env.filter(isRecord) : [];
+      const fromSecret = new Map<string, string>();
+      const plain = new Set<string>();
+      for (const e of env) {
+        const name = str(e.name);
+        if (name === undefined) continue;
+        const ref = at(e, 'valueFrom', 'secretKeyRef');
+        if (isRecord(ref)) fromSecret.set(name, `Secret ${str(ref.name)} key ${str(ref.key)}`);
+        else plain.add(name);
+      }
+      const envFromSecret = (Array.isArray(c.envFrom) ? c.envFrom : [])
+        .map((e) => str(at(e, 'secretRef', 'name')))
+        .find((name) => name !== undefined);
+      const line = [c.command, c.args].flatMap((l) =>
+        Array.isArray(l) ? l.filter((a): a is string => typeof a === 'string') : [],
+      );
+      const names = new Set(
+        line.flatMap((arg) =>
+          [...arg.matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)].map((m) => m[1] ?? ''),
+        ),
+      );
+      return [...names].flatMap((name) => {
+        const source =
+          fromSecret.get(name) ??
+          (envFromSecret !== undefined && !plain.has(name) ? `Secret ${envFromSecret} (envFrom)` : undefined);
+        const container = str(c.name) === undefined ? 'its container' : `container ${str(c.name)}`;
+        return source === undefined
+          ? []
+          : [
+              `${describe(o)} puts $(${name}), ${source}, on the command line of ${container}: mount the Secret as a file instead`,
+            ];
+      });
+    }),
+  );
+
 export const RULES = {
   triggerDelivery,
   referencesExist,
@@ -1077,6 +1132,7 @@ export const RULES = {
   networkPolicies,
   gatewayRoutes,
   rootCredentialsStayHome,
+  secretsOffCommandLine,
   crossNamespaceReferences,
   highAvailability,
 } as const satisfies Record<string, Rule>;
