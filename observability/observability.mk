@@ -52,7 +52,7 @@ check-dashboards: install ## the checked-in dashboard JSON matches its TypeScrip
 
 shellcheck-observability: ## shellcheck the observability scripts
 	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: sudo apt-get install shellcheck"; exit 1; }
-	shellcheck -x observability/k8s/credentials.sh
+	shellcheck -x observability/k8s/credentials.sh observability/dev/credentials.sh
 	shellcheck -s sh observability/k8s/elasticsearch/setup.sh
 
 check-observability: check-prometheus check-alertmanager check-dashboards shellcheck-observability
