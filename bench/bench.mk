@@ -20,7 +20,7 @@
 # `make bench-quick` ends with one `target <name>: ratio … met|missed` line per goal (docs/performance.md).
 # Servers run on cpu 0, the load generator (wrk when installed — `apt-get install -y wrk` —, else
 # autocannon) and the harness on cpu 1: BENCH_SERVER_CPU / BENCH_LOAD_CPU / BENCH_LOAD_TOOL override.
-.PHONY: bundle bench bench-quick bench-profile bench-work wrk
+.PHONY: bundle bench bench-quick bench-profile bench-work bench-instructions valgrind wrk
 
 BUNDLE_FN = $(if $(filter command line,$(origin FN)),$(FN),--all)
 
@@ -50,3 +50,12 @@ bench-profile: install wrk ## CPU profile of the function path under load → .t
 
 bench-work: install wrk ## bare node:http doing 0/10/20/40 µs of work per request: what a ratio to the floor leaves room for
 	taskset -c $${BENCH_LOAD_CPU:-1} node bench/src/work-per-request.ts $(BENCH_ARGS)
+
+valgrind: ## install valgrind for make bench-instructions (apt-get, when root and missing)
+	@command -v valgrind >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; \
+	  else echo "valgrind is missing: sudo apt-get install valgrind"; exit 1; fi; }
+
+bench-instructions: install valgrind ## the function path in instructions per request under callgrind: load-insensitive (~3 min)
+	node bench/src/instructions.ts $(BENCH_ARGS)

@@ -1,0 +1,172 @@
+/**
+ * The function path in instructions, not seconds: each server of servers.ts runs under valgrind's callgrind,
+ * which counts the instructions every thread of the process executes (the JIT's code, V8's compiler and
+ * collector threads, node's C++ and libc; not the kernel's). The same binary, inputs and requests give the same
+ * count whatever else the machine is doing, so two servers, or two commits, compare on a noisy host where req/s
+ * drift by a factor of two within minutes (docs/performance.md, "Instructions per request").
+ *
+ *   make bench-instructions [BENCH_ARGS='--servers bare-http,sluice-bundle --warm 20000 --requests 5000']
+ *
+ * Per server: start it under valgrind with instrumentation off (~5× slower than native instead of ~50×), warm it
+ * up with `--warm` requests, switch instrumentation on, send 500 more (callgrind translates the code again),
+ * zero the counters, send `--requests`, dump. Printed: instructions per request and bare node:http's count ÷
+ * the server's, the floor's ratio as the req/s table gives it.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { freePort } from '../../platform/test-servers/ports.ts';
+import { EVENT_BODY, EVENT_HEADERS } from './event.ts';
+import { buildFixtureBundle, postEvent, ROOT, SERVERS, type ServerSpec } from './servers.ts';
+
+const run = promisify(execFile);
+
+/** The `totals:` (or `summary:`) line of a callgrind dump: instructions executed (the Ir event). */
+export function callgrindTotal(dump: string): number | undefined {
+  const m = /^(?:totals|summary):\s+(\d+)/m.exec(dump);
+  return m === null ? undefined : Number(m[1]);
+}
+
+export interface InstructionRow {
+  readonly name: string;
+  readonly label: string;
+  readonly perRequest: number;
+}
+
+/** The table, with each row's ratio to the floor (the floor's instructions ÷ the row's: higher is better). */
+export function instructionsTable(rows: readonly InstructionRow[], floor: string): string {
+  const base = rows.find((r) => r.name === floor)?.perRequest;
+  const lines = [
+    '| server (function path, callgrind) | instructions per request | ratio to bare node:http |',
+    '|---|---:|---:|',
+  ];
+  for (const r of rows) {
+    const ratio = base === undefined ? '—' : (base / r.perRequest).toFixed(2);
+    lines.push(`| ${r.label} | ${Math.round(r.perRequest).toLocaleString('en-US')} | ${ratio} |`);
+  }
+  return lines.join('\n');
+}
+
+/** `n` POSTs of the benchmark event, `connections` at a time on kept-alive sockets, each with a new `ce-id`. */
+async function send(port: number, n: number, prefix: string, connections = 10): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const body = Buffer.from(EVENT_BODY);
+  let next = 0;
+  const one = (): Promise<void> =>
+    new Promise((ok, fail) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/',
+          agent,
+          headers: { ...EVENT_HEADERS, 'ce-id': `${prefix}-${next++}`, 'content-length': body.length },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            (res.statusCode ?? 0) < 300 ? ok() : fail(new Error(`answered ${res.statusCode}`)),
+          );
+        },
+      );
+      req.on('error', fail);
+      req.end(body);
+    });
+  const worker = async (): Promise<void> => {
+    while (next < n) await one();
+  };
+  try {
+    await Promise.all(Array.from({ length: connections }, worker));
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** callgrind_control finds the process by a file named after USER and HOST: give it the server's environment. */
+async function control(pid: number, env: NodeJS.ProcessEnv, ...args: string[]): Promise<void> {
+  await run('callgrind_control', [...args, String(pid)], { env });
+}
+
+async function measure(spec: ServerSpec, dir: string, warm: number, requests: number): Promise<number> {
+  const port = await freePort();
+  const env = { ...process.env, ...spec.env, PORT: String(port) };
+  const child: ChildProcess = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      `--callgrind-out-file=${join(dir, `${spec.name}.%p`)}`,
+      process.execPath,
+      ...spec.args,
+    ],
+    { cwd: ROOT, env, stdio: 'ignore' },
+  );
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`valgrind did not start for ${spec.name}`);
+  try {
+    const deadline = performance.now() + 120_000;
+    for (;;) {
+      if (child.exitCode !== null)
+        throw new Error(`${spec.name} exited with ${child.exitCode} under valgrind`);
+      if (performance.now() > deadline)
+        throw new Error(`${spec.name} did not answer under valgrind in 120 s`);
+      const status = await postEvent(port).catch(() => 0);
+      if (status >= 200 && status < 300) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await send(port, warm, 'warm');
+    await control(pid, env, '--instr=on');
+    await send(port, 500, 'retranslate');
+    await control(pid, env, '--zero');
+    await send(port, requests, 'measured');
+    await control(pid, env, '--dump=measured');
+  } finally {
+    const gone = new Promise<void>((ok) => child.once('exit', () => ok()));
+    child.kill('SIGKILL');
+    await gone;
+  }
+  const dumps = (await readdir(dir)).filter((f) => f.startsWith(`${spec.name}.`) && f.endsWith('.1'));
+  const dump = dumps[0];
+  if (dump === undefined) throw new Error(`no callgrind dump for ${spec.name} in ${dir}`);
+  const total = callgrindTotal(await readFile(join(dir, dump), 'utf8'));
+  if (total === undefined) throw new Error(`no totals line in ${dump}`);
+  return total / requests;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      servers: { type: 'string', default: 'bare-http,sdk-http,sluice-bundle' },
+      warm: { type: 'string', default: '20000' },
+      requests: { type: 'string', default: '5000' },
+    },
+  });
+  const names = (values.servers ?? '').split(',').filter((s) => s !== '');
+  const specs = names.map((n) => {
+    const spec = SERVERS.find((s) => s.name === n);
+    if (spec === undefined) throw new Error(`no server named ${n}: ${SERVERS.map((s) => s.name).join(', ')}`);
+    return spec;
+  });
+  await run('valgrind', ['--version']).catch(() => {
+    throw new Error('valgrind is missing: apt-get install valgrind');
+  });
+  if (names.some((n) => n.startsWith('sluice-bundle'))) await buildFixtureBundle();
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-callgrind-'));
+  const rows: InstructionRow[] = [];
+  try {
+    for (const spec of specs) {
+      const perRequest = await measure(spec, dir, Number(values.warm), Number(values.requests));
+      process.stderr.write(`${spec.name}: ${Math.round(perRequest)} instructions per request\n`);
+      rows.push({ name: spec.name, label: spec.label, perRequest });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(`${instructionsTable(rows, 'bare-http')}\n`);
+}
+
+if (import.meta.main) await main();
