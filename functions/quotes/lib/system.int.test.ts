@@ -6,6 +6,7 @@
  * the index dropped and rebuilt by replaying the events (lib/reindex.ts, `make quotes-reindex`).
  */
 import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningBroker, startBroker } from '../../../eventing/src/index.ts';
 import { contractManifests, quietLog } from '../../../eventing/src/testing/manifests.ts';
@@ -174,6 +175,23 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
           hearts.total === 2 && eyes.total === 1 && reason.total === 1 && wilde.total === 0 && indexed === 2
         );
       });
+    });
+
+    it('indexes the outbox flags the relay reads every 10 s, and leaves nothing unpublished behind', async () => {
+      const client = new MongoClient(inject('mongodbUrl'));
+      try {
+        const db = client.db(DB);
+        const names = async (collection: string): Promise<string[]> =>
+          (await db.collection(collection).indexes()).map((i) => String(i.name));
+        expect(await names(Collections.quotes)).toContain('published');
+        expect(await names(Collections.tombstones)).toContain('deletePublished');
+        expect(await db.collection(Collections.quotes).countDocuments({ published: false })).toBe(0);
+        expect(await db.collection(Collections.tombstones).countDocuments({ deletePublished: false })).toBe(
+          0,
+        );
+      } finally {
+        await client.close();
+      }
     });
 
     it('matches every term, accents and case ignored, both ways', async () => {

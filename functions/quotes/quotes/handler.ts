@@ -66,6 +66,12 @@ const outbox = (store: Parameters<NonNullable<SluiceFunction['init']>>[0]['store
 export const init: SluiceFunction['init'] = async ({ store, log }) => {
   publisher = await makePublisher();
   const collections = outbox(store);
+  // The relay asks every 10 s for what is not yet published: on MongoDB (and the dev store) an index lookup,
+  // not a scan of every quote ever written (FerretDB 1.24 scans either way: docs/ferretdb.md).
+  await Promise.all([
+    collections.quotes.createIndex({ keys: { published: 1 }, name: 'published' }),
+    collections.tombstones.createIndex({ keys: { deletePublished: 1 }, name: 'deletePublished' }),
+  ]);
   const relay = (): void => {
     if (publisher === undefined) return;
     relayPending(collections, publisher, log).catch((err: unknown) =>
