@@ -175,6 +175,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           res,
           route,
           brokerUrl: options.brokerUrl as string, // checked at start (config.ts)
+          agent,
           requestId,
           traceparent,
           principal,

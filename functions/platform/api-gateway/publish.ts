@@ -21,7 +21,13 @@
  * | no broker answer within the route's timeout       | 504 (unknown: retry with the same key) |
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type Agent,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  request,
+  type ServerResponse,
+} from 'node:http';
 import { encodeHeaderValue, type PublishRoute } from '../../runtime/src/index.ts';
 import { mediaTypeOf, REQUEST_ID_HEADER } from './headers.ts';
 import type { Principal } from './hook.ts';
@@ -33,6 +39,8 @@ export interface PublishExchange {
   readonly res: ServerResponse;
   readonly route: PublishRoute;
   readonly brokerUrl: string;
+  /** The gateway's keep-alive pool (the proxy routes' too). */
+  readonly agent: Agent;
   readonly requestId: string;
   readonly traceparent: string;
   readonly principal: Principal;
@@ -107,35 +115,32 @@ export async function publish(x: PublishExchange): Promise<ProxyOutcome> {
     traceparent: x.traceparent,
     [REQUEST_ID_HEADER]: x.requestId,
   };
-  let answer: Response;
-  try {
-    answer = await fetch(x.brokerUrl, {
-      method: 'POST',
-      headers,
-      body: body.data,
-      signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - performance.now()))),
-    });
-  } catch (err) {
-    const name = (err as Error).name;
-    if (name === 'TimeoutError' || name === 'AbortError') {
-      const status = x.problem(
-        'brokerTimeout',
-        `the broker did not answer within ${route.timeoutMs} ms; the event may or may not be stored: retry with the same Idempotency-Key`,
-      );
-      return { status, error: 'broker timeout' };
-    }
-    const cause = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+  const answer = await postToBroker(
+    x.brokerUrl,
+    headers,
+    body.data,
+    Math.max(1, Math.ceil(deadline - performance.now())),
+    x.agent,
+  );
+  if (answer.kind === 'timeout') {
+    const status = x.problem(
+      'brokerTimeout',
+      `the broker did not answer within ${route.timeoutMs} ms; the event may or may not be stored: retry with the same Idempotency-Key`,
+    );
+    return { status, error: 'broker timeout' };
+  }
+  if (answer.kind === 'unreachable') {
     const status = x.problem(
       'brokerUnavailable',
-      `the broker is not reachable (${cause}); nothing was stored`,
+      `the broker is not reachable (${answer.cause}); nothing was stored`,
       {
         'retry-after': '1',
       },
     );
-    return { status, error: `broker unreachable: ${cause}` };
+    return { status, error: `broker unreachable: ${answer.cause}` };
   }
-  const text = await answer.text().catch(() => '');
-  if (answer.ok) {
+  const text = answer.text;
+  if (answer.status >= 200 && answer.status < 300) {
     const accepted = JSON.stringify({ id, type: route.eventType, source: route.eventSource });
     x.res.writeHead(202, {
       'content-type': 'application/json',
@@ -160,6 +165,67 @@ export async function publish(x: PublishExchange): Promise<ProxyOutcome> {
   }
   const status = x.problem('brokerRefused', `the broker refused the event (${answer.status}: ${said})`);
   return { status, error: `broker ${answer.status}` };
+}
+
+/** What became of the POST to the broker: its answer (status and text), no answer in time, or no connection. */
+type BrokerAnswer =
+  | { readonly kind: 'answered'; readonly status: number; readonly text: string }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'unreachable'; readonly cause: string };
+
+/** Of the broker's answer only this much is read: it is a 202 or a problem+json, quoted back at most 300 chars. */
+const BROKER_ANSWER_BYTES = 16 * 1024;
+
+/**
+ * POSTs the event to the broker's ingress on the gateway's keep-alive pool, with node:http as proxy.ts does:
+ * `fetch` cost this path its web streams, Request/Response and AbortSignal per event (docs/performance.md,
+ * "The gateway's publish routes").
+ */
+export function postToBroker(
+  url: string,
+  headers: OutgoingHttpHeaders,
+  body: Buffer,
+  timeoutMs: number,
+  agent: Agent,
+): Promise<BrokerAnswer> {
+  return new Promise<BrokerAnswer>((resolve) => {
+    let settled = false;
+    const settle = (answer: BrokerAnswer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(answer);
+    };
+    const req = request(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': body.length },
+      agent,
+    });
+    const timer = setTimeout(() => {
+      settle({ kind: 'timeout' });
+      req.destroy();
+    }, timeoutMs);
+    req.on('response', (res) => {
+      const status = res.statusCode ?? 502;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (size >= BROKER_ANSWER_BYTES) return;
+        chunks.push(chunk);
+        size += chunk.length;
+      });
+      const answered = (): void =>
+        settle({ kind: 'answered', status, text: Buffer.concat(chunks, size).toString('utf8') });
+      res.on('end', answered);
+      // An answer broken off after its status still says what the broker decided.
+      res.on('error', answered);
+      res.on('close', answered);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      settle({ kind: 'unreachable', cause: err.code ?? err.message }),
+    );
+    req.end(body);
+  });
 }
 
 type Body =
