@@ -15,7 +15,9 @@ import { type Counter, type Histogram, metrics } from '@opentelemetry/api';
 import {
   ConfigError,
   InvalidEventError,
+  postToIngress,
   type SluiceFunction,
+  storedByBroker,
   TransientError,
 } from '../../runtime/src/index.ts';
 import {
@@ -128,11 +130,9 @@ export function tripEvent(
 /** POSTs one event in binary mode; the broker answers 202 once it is stored. */
 async function publish(vehicleId: string, t: Transition, signal: AbortSignal): Promise<void> {
   const { id, type, data } = tripEvent(vehicleId, t);
-  let res: Response;
-  try {
-    res = await fetch(brokerUrl, {
-      method: 'POST',
-      signal,
+  const answer = await postToIngress(
+    brokerUrl,
+    {
       headers: {
         'ce-specversion': '1.0',
         'ce-id': id,
@@ -143,12 +143,12 @@ async function publish(vehicleId: string, t: Transition, signal: AbortSignal): P
         'content-type': 'application/json',
       },
       body: JSON.stringify(data),
-    });
-  } catch (err) {
-    throw new TransientError(`broker unreachable: ${(err as Error).message}`, { cause: err });
-  }
-  await res.body?.cancel();
-  if (!res.ok) throw new TransientError(`broker answered ${res.status} to ${id}`);
+    },
+    { signal },
+  );
+  if (answer.kind !== 'answered')
+    throw new TransientError(`broker unreachable: ${answer.kind === 'timeout' ? 'no answer' : answer.cause}`);
+  if (!storedByBroker(answer)) throw new TransientError(`broker answered ${answer.status} to ${id}`);
 }
 
 export const handle: Handle<typeof accepts> = async (event, { store, signal }) => {

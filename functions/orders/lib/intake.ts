@@ -9,7 +9,13 @@
  * that read by `_id` scans the collection (docs/ferretdb.md); on its SQLite backend, 50 orders in flight held
  * the write lock long enough to push POSTs past the gateway's 15 s (docs/orders.md, "Load").
  */
-import { type CloudEvent, type SchemaSet, toBinary } from '../../runtime/src/index.ts';
+import {
+  type CloudEvent,
+  postToIngress,
+  type SchemaSet,
+  storedByBroker,
+  toBinary,
+} from '../../runtime/src/index.ts';
 import { OrdersEventType, type PlacedOrder } from './orders.ts';
 
 export type PlacedOrderDoc = PlacedOrder & {
@@ -109,26 +115,22 @@ export function brokerPublisher(options: BrokerPublisherOptions): OrderPublisher
       if (problems.length > 0)
         throw new Error(`${event.type} fails its own schema: ${JSON.stringify(problems)}`);
       const message = toBinary(event);
-      let res: Response;
-      try {
-        res = await fetch(options.brokerUrl, {
-          method: 'POST',
-          headers: { ...headers, ...message.headers },
-          body: message.body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (err) {
-        const timedOut = (err as Error).name === 'TimeoutError';
-        return timedOut
-          ? {
-              ok: false,
-              status: 504,
-              detail: `the broker did not answer within ${timeoutMs} ms: retry with the same Idempotency-Key`,
-            }
-          : { ok: false, status: 503, detail: 'the broker is unreachable: nothing was queued' };
+      const answer = await postToIngress(
+        options.brokerUrl,
+        { headers: { ...headers, ...message.headers }, body: message.body },
+        { timeoutMs },
+      );
+      if (answer.kind === 'timeout') {
+        return {
+          ok: false,
+          status: 504,
+          detail: `the broker did not answer within ${timeoutMs} ms: retry with the same Idempotency-Key`,
+        };
       }
-      await res.arrayBuffer();
-      if (res.ok) return { ok: true };
+      if (answer.kind === 'unreachable')
+        return { ok: false, status: 503, detail: 'the broker is unreachable: nothing was queued' };
+      if (storedByBroker(answer)) return { ok: true };
+      const res = answer;
       return res.status >= 500 || res.status === 429
         ? { ok: false, status: 503, detail: `the broker answered ${res.status}: nothing was queued` }
         : { ok: false, status: 502, detail: `the broker refused the order event (${res.status})` };

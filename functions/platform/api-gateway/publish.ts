@@ -21,14 +21,8 @@
  * | no broker answer within the route's timeout       | 504 (unknown: retry with the same key) |
  */
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  type Agent,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  request,
-  type ServerResponse,
-} from 'node:http';
-import { encodeHeaderValue, type PublishRoute } from '../../runtime/src/index.ts';
+import type { Agent, IncomingMessage, ServerResponse } from 'node:http';
+import { encodeHeaderValue, type PublishRoute, postToIngress } from '../../runtime/src/index.ts';
 import { mediaTypeOf, REQUEST_ID_HEADER } from './headers.ts';
 import type { Principal } from './hook.ts';
 import type { GatewayProblem } from './problem.ts';
@@ -115,12 +109,10 @@ export async function publish(x: PublishExchange): Promise<ProxyOutcome> {
     traceparent: x.traceparent,
     [REQUEST_ID_HEADER]: x.requestId,
   };
-  const answer = await postToBroker(
+  const answer = await postToIngress(
     x.brokerUrl,
-    headers,
-    body.data,
-    Math.max(1, Math.ceil(deadline - performance.now())),
-    x.agent,
+    { headers, body: body.data },
+    { timeoutMs: Math.max(1, Math.ceil(deadline - performance.now())), agent: x.agent },
   );
   if (answer.kind === 'timeout') {
     const status = x.problem(
@@ -165,67 +157,6 @@ export async function publish(x: PublishExchange): Promise<ProxyOutcome> {
   }
   const status = x.problem('brokerRefused', `the broker refused the event (${answer.status}: ${said})`);
   return { status, error: `broker ${answer.status}` };
-}
-
-/** What became of the POST to the broker: its answer (status and text), no answer in time, or no connection. */
-type BrokerAnswer =
-  | { readonly kind: 'answered'; readonly status: number; readonly text: string }
-  | { readonly kind: 'timeout' }
-  | { readonly kind: 'unreachable'; readonly cause: string };
-
-/** Of the broker's answer only this much is read: it is a 202 or a problem+json, quoted back at most 300 chars. */
-const BROKER_ANSWER_BYTES = 16 * 1024;
-
-/**
- * POSTs the event to the broker's ingress on the gateway's keep-alive pool, with node:http as proxy.ts does:
- * `fetch` cost this path its web streams, Request/Response and AbortSignal per event (docs/performance.md,
- * "The gateway's publish routes").
- */
-export function postToBroker(
-  url: string,
-  headers: OutgoingHttpHeaders,
-  body: Buffer,
-  timeoutMs: number,
-  agent: Agent,
-): Promise<BrokerAnswer> {
-  return new Promise<BrokerAnswer>((resolve) => {
-    let settled = false;
-    const settle = (answer: BrokerAnswer): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(answer);
-    };
-    const req = request(url, {
-      method: 'POST',
-      headers: { ...headers, 'content-length': body.length },
-      agent,
-    });
-    const timer = setTimeout(() => {
-      settle({ kind: 'timeout' });
-      req.destroy();
-    }, timeoutMs);
-    req.on('response', (res) => {
-      const status = res.statusCode ?? 502;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        if (size >= BROKER_ANSWER_BYTES) return;
-        chunks.push(chunk);
-        size += chunk.length;
-      });
-      const answered = (): void =>
-        settle({ kind: 'answered', status, text: Buffer.concat(chunks, size).toString('utf8') });
-      res.on('end', answered);
-      // An answer broken off after its status still says what the broker decided.
-      res.on('error', answered);
-      res.on('close', answered);
-    });
-    req.on('error', (err: NodeJS.ErrnoException) =>
-      settle({ kind: 'unreachable', cause: err.code ?? err.message }),
-    );
-    req.end(body);
-  });
 }
 
 type Body =

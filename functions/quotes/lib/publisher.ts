@@ -11,6 +11,7 @@ import {
   type CloudEvent,
   type Collection,
   type Logger,
+  postToIngress,
   type SchemaSet,
   toBinary,
 } from '../../runtime/src/index.ts';
@@ -53,18 +54,11 @@ export function brokerPublisher(options: BrokerPublisherOptions): Publisher {
       if (problems.length > 0)
         throw new PublishError(`${event.type} fails its schema: ${JSON.stringify(problems)}`);
       const message = toBinary(toCloudEvent(event));
-      let res: Response;
-      try {
-        res = await fetch(options.brokerUrl, {
-          method: 'POST',
-          headers: message.headers,
-          body: message.body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (err) {
-        throw new PublishError(`broker unreachable: ${(err as Error).message}`, { cause: err });
-      }
-      await res.arrayBuffer();
+      const answer = await postToIngress(options.brokerUrl, message, { timeoutMs });
+      if (answer.kind === 'timeout')
+        throw new PublishError(`the broker did not answer within ${timeoutMs} ms (${event.id})`);
+      if (answer.kind === 'unreachable') throw new PublishError(`broker unreachable: ${answer.cause}`);
+      const res = answer;
       if (res.status !== 202 && res.status !== 200)
         throw new PublishError(`broker answered ${res.status} to ${event.id}`);
     },

@@ -131,6 +131,12 @@ export {
   type RouteTable,
   repositoryRouteSources,
 } from './gateway/route-table.ts';
+export {
+  type IngressAnswer,
+  type IngressPostOptions,
+  postToIngress,
+  storedByBroker,
+} from './ingress-client.ts';
 export { DEAD_LETTERED_HEADER, isFinalRefusal } from './keep-rejected.ts';
 export { ECS_VERSION, errorFields, JsonLogger, type LogSink } from './log.ts';
 export type {

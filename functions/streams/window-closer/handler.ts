@@ -8,7 +8,13 @@
  * work list only once its event was accepted.
  */
 import { type Counter, metrics } from '@opentelemetry/api';
-import { ConfigError, type SluiceFunction, TransientError } from '../../runtime/src/index.ts';
+import {
+  ConfigError,
+  postToIngress,
+  type SluiceFunction,
+  storedByBroker,
+  TransientError,
+} from '../../runtime/src/index.ts';
 import { StreamsEventType, streamsConfig } from '../lib/streams.ts';
 import { toWindowClosed, WindowStore } from '../lib/window-store.ts';
 import type { Handle } from './events.gen.ts';
@@ -47,11 +53,9 @@ async function publish(
   data: unknown,
   signal: AbortSignal,
 ): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      signal,
+  const answer = await postToIngress(
+    url,
+    {
       headers: {
         'ce-specversion': '1.0',
         'ce-id': id,
@@ -62,12 +66,12 @@ async function publish(
         'content-type': 'application/json',
       },
       body: JSON.stringify(data),
-    });
-  } catch (err) {
-    throw new TransientError(`broker unreachable: ${(err as Error).message}`, { cause: err });
-  }
-  await res.body?.cancel();
-  if (!res.ok) throw new TransientError(`broker answered ${res.status} to window ${id}`);
+    },
+    { signal },
+  );
+  if (answer.kind !== 'answered')
+    throw new TransientError(`broker unreachable: ${answer.kind === 'timeout' ? 'no answer' : answer.cause}`);
+  if (!storedByBroker(answer)) throw new TransientError(`broker answered ${answer.status} to window ${id}`);
 }
 
 export const handle: Handle<typeof accepts> = async (event, { store, signal, log }) => {

@@ -1,0 +1,84 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../platform/test-servers/ports.ts';
+import { postToIngress, storedByBroker } from './ingress-client.ts';
+
+describe('postToIngress, against a real socket', () => {
+  let server: Server;
+  let url: string;
+  const seen: { headers: IncomingHttpHeaders; body: string }[] = [];
+
+  beforeAll(async () => {
+    // The path picks the answer: /202, /400, /silence, /cut (status sent, then the connection dropped).
+    server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => {
+        body += c;
+      });
+      req.on('end', () => {
+        seen.push({ headers: req.headers, body });
+        if (req.url === '/silence') return;
+        if (req.url === '/cut') {
+          res.writeHead(503, { 'content-type': 'text/plain' });
+          res.write('partial');
+          setImmediate(() => res.socket?.destroy());
+          return;
+        }
+        const status = Number(req.url?.slice(1));
+        res.writeHead(status, { 'content-type': 'application/problem+json' });
+        res.end(status === 202 ? '' : JSON.stringify({ detail: `said ${status}` }));
+      });
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((ok) => server.close(ok));
+  });
+
+  const message = { headers: { 'ce-id': 'e-1', 'content-type': 'application/json' }, body: '{"a":1}' };
+
+  it('sends the event as given, with its length, and reads a 2xx as stored', async () => {
+    const answer = await postToIngress(`${url}/202`, message, { timeoutMs: 2_000 });
+    expect(answer).toEqual({ kind: 'answered', status: 202, text: '' });
+    expect(storedByBroker(answer)).toBe(true);
+    expect(seen.at(-1)).toMatchObject({
+      headers: { 'ce-id': 'e-1', 'content-type': 'application/json', 'content-length': '7' },
+      body: '{"a":1}',
+    });
+  });
+
+  it("returns a refusal's status and text, not stored", async () => {
+    const answer = await postToIngress(`${url}/400`, message, { timeoutMs: 2_000 });
+    expect(answer).toEqual({ kind: 'answered', status: 400, text: '{"detail":"said 400"}' });
+    expect(storedByBroker(answer)).toBe(false);
+  });
+
+  it('keeps what an answer broken off after its status said', async () => {
+    const answer = await postToIngress(`${url}/cut`, message, { timeoutMs: 2_000 });
+    expect(answer).toMatchObject({ kind: 'answered', status: 503 });
+  });
+
+  it('says timeout when no answer comes in time', async () => {
+    expect(await postToIngress(`${url}/silence`, message, { timeoutMs: 100 })).toEqual({ kind: 'timeout' });
+  });
+
+  it('says unreachable, with the reason, when nothing listens or the caller aborts', async () => {
+    const closed = await postToIngress(`http://127.0.0.1:${await freePort()}/`, message, {
+      timeoutMs: 2_000,
+    });
+    expect(closed).toEqual({ kind: 'unreachable', cause: 'ECONNREFUSED' });
+    const controller = new AbortController();
+    const pending = postToIngress(`${url}/silence`, message, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    expect(await pending).toEqual({ kind: 'unreachable', cause: 'aborted' });
+    expect(await postToIngress(`${url}/202`, message, { signal: AbortSignal.abort() })).toEqual({
+      kind: 'unreachable',
+      cause: 'aborted',
+    });
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * POSTs one CloudEvent, already in binary mode (cloudevent/encode.ts `toBinary`, or `ce-*` headers by hand), to
+ * a broker's ingress, and says what became of it: the broker's answer (status and text), no answer in time, or
+ * no connection. Every function that publishes through the broker (orders' intake, quotes, the fleet tracker,
+ * the window closer, the gateway's publish routes) goes through here; each maps the three outcomes to its own
+ * answer. The broker answers 2xx once the event is stored (after RabbitMQ's publisher confirm).
+ *
+ * node:http on one keep-alive pool per process, not `fetch`: fetch builds web streams, a Request and a Response
+ * per event, and the gateway spent 37 % of its busy time in them (docs/performance.md, "The gateway's publish
+ * routes"). A kept-alive socket the broker closed an instant before it was reused fails the POST like any
+ * connection error (`unreachable`), as it does with fetch; callers retry, and the event's id makes a second copy
+ * one event to every consumer.
+ */
+import { Agent, type OutgoingHttpHeaders, request } from 'node:http';
+
+export type IngressAnswer =
+  | { readonly kind: 'answered'; readonly status: number; readonly text: string }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'unreachable'; readonly cause: string };
+
+export interface IngressPostOptions {
+  /** No answer (status and body) within this: `timeout`; the event may or may not be stored. @default none */
+  readonly timeoutMs?: number;
+  /** Aborted (the caller's handler timed out, the process is stopping): the request is cut, `unreachable`. */
+  readonly signal?: AbortSignal;
+  /** @default one keep-alive pool shared by the process */
+  readonly agent?: Agent;
+}
+
+/** Of the answer only this much is read: a 202, or a problem+json a caller quotes a few hundred characters of. */
+const ANSWER_BYTES = 16 * 1024;
+
+let sharedAgent: Agent | undefined;
+const defaultAgent = (): Agent => {
+  sharedAgent ??= new Agent({ keepAlive: true });
+  return sharedAgent;
+};
+
+export function postToIngress(
+  url: string,
+  message: { readonly headers: OutgoingHttpHeaders; readonly body: Buffer | string },
+  options: IngressPostOptions,
+): Promise<IngressAnswer> {
+  const body = typeof message.body === 'string' ? Buffer.from(message.body) : message.body;
+  return new Promise<IngressAnswer>((resolve) => {
+    let settled = false;
+    const settle = (answer: IngressAnswer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve(answer);
+    };
+    const req = request(url, {
+      method: 'POST',
+      headers: { ...message.headers, 'content-length': body.length },
+      agent: options.agent ?? defaultAgent(),
+    });
+    // First: a request destroyed below (timeout, abort) emits its error on the next tick.
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      settle({ kind: 'unreachable', cause: err.code ?? err.message }),
+    );
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            settle({ kind: 'timeout' });
+            req.destroy();
+          }, options.timeoutMs);
+    const onAbort = (): void => {
+      settle({ kind: 'unreachable', cause: 'aborted' });
+      req.destroy();
+    };
+    if (options.signal?.aborted === true) {
+      onAbort();
+      return;
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('response', (res) => {
+      const status = res.statusCode ?? 502;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (size >= ANSWER_BYTES) return;
+        chunks.push(chunk);
+        size += chunk.length;
+      });
+      const answered = (): void =>
+        settle({ kind: 'answered', status, text: Buffer.concat(chunks, size).toString('utf8') });
+      res.on('end', answered);
+      // An answer broken off after its status still says what the broker decided.
+      res.on('error', answered);
+      res.on('close', answered);
+    });
+    req.end(body);
+  });
+}
+
+/** A 2xx: the broker stored the event. */
+export const storedByBroker = (answer: IngressAnswer): answer is IngressAnswer & { kind: 'answered' } =>
+  answer.kind === 'answered' && answer.status >= 200 && answer.status < 300;
