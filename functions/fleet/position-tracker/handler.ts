@@ -15,6 +15,7 @@ import { type Counter, type Histogram, metrics } from '@opentelemetry/api';
 import {
   ConfigError,
   InvalidEventError,
+  notStoredReason,
   postToIngress,
   type SluiceFunction,
   storedByBroker,
@@ -146,9 +147,7 @@ async function publish(vehicleId: string, t: Transition, signal: AbortSignal): P
     },
     { signal },
   );
-  if (answer.kind !== 'answered')
-    throw new TransientError(`broker unreachable: ${answer.kind === 'timeout' ? 'no answer' : answer.cause}`);
-  if (!storedByBroker(answer)) throw new TransientError(`broker answered ${answer.status} to ${id}`);
+  if (!storedByBroker(answer)) throw new TransientError(`${id} not stored: ${notStoredReason(answer)}`);
 }
 
 export const handle: Handle<typeof accepts> = async (event, { store, signal }) => {

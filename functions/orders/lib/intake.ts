@@ -130,10 +130,9 @@ export function brokerPublisher(options: BrokerPublisherOptions): OrderPublisher
       if (answer.kind === 'unreachable')
         return { ok: false, status: 503, detail: 'the broker is unreachable: nothing was queued' };
       if (storedByBroker(answer)) return { ok: true };
-      const res = answer;
-      return res.status >= 500 || res.status === 429
-        ? { ok: false, status: 503, detail: `the broker answered ${res.status}: nothing was queued` }
-        : { ok: false, status: 502, detail: `the broker refused the order event (${res.status})` };
+      return answer.status >= 500 || answer.status === 429
+        ? { ok: false, status: 503, detail: `the broker answered ${answer.status}: nothing was queued` }
+        : { ok: false, status: 502, detail: `the broker refused the order event (${answer.status})` };
     },
   };
 }

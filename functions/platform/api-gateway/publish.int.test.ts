@@ -26,6 +26,31 @@ interface Received {
   readonly body: string;
 }
 
+/** The gateway with the route above in front of `brokerUrl`, served on a port of its own. */
+async function startGateway(
+  brokerUrl: string,
+  shutdown: AbortSignal,
+): Promise<{ gateway: Gateway; server: Server; url: string }> {
+  const gateway = createGateway({
+    table: await parseRouteTable([{ system: 'demo', file: 'routes.yaml', text: ROUTES }]),
+    hooks: new Map(),
+    upstream: () => undefined,
+    brokerUrl,
+    trustedHops: 0,
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+    metrics: { request() {} },
+    shutdown,
+  });
+  const server = createServer(gateway.handle);
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return { gateway, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((ok) => server.close(ok));
+}
+
 /** What the broker stand-in answers next: a status, a body, or nothing at all. */
 type Answer = { readonly status: number; readonly body?: string } | 'silence';
 
@@ -84,19 +109,11 @@ describe('a publish route (api-gateway → broker ingress)', () => {
       });
     });
     brokerPort = await listen(broker);
-    const table = await parseRouteTable([{ system: 'demo', file: 'routes.yaml', text: ROUTES }]);
-    gateway = createGateway({
-      table,
-      hooks: new Map(),
-      upstream: () => undefined,
-      brokerUrl: `http://127.0.0.1:${brokerPort}/`,
-      trustedHops: 0,
-      log: { debug() {}, info() {}, warn() {}, error() {} },
-      metrics: { request() {} },
-      shutdown: shutdown.signal,
-    });
-    front = createServer(gateway.handle);
-    frontUrl = `http://127.0.0.1:${await listen(front)}`;
+    ({
+      gateway,
+      server: front,
+      url: frontUrl,
+    } = await startGateway(`http://127.0.0.1:${brokerPort}/`, shutdown.signal));
   });
 
   afterEach(() => {
@@ -107,10 +124,8 @@ describe('a publish route (api-gateway → broker ingress)', () => {
   afterAll(async () => {
     shutdown.abort();
     gateway.close();
-    broker.closeAllConnections();
-    await new Promise((ok) => broker.close(ok));
-    front.closeAllConnections();
-    await new Promise((ok) => front.close(ok));
+    await stopServer(broker);
+    await stopServer(front);
   });
 
   it('answers 202 with the event once the broker stored it, sent in binary mode with the trace', async () => {
@@ -169,19 +184,8 @@ describe('a publish route (api-gateway → broker ingress)', () => {
   });
 
   it('answers 503 with Retry-After when nothing listens at the broker address', async () => {
-    const port = await freePort();
-    const lonely = createGateway({
-      table: await parseRouteTable([{ system: 'demo', file: 'routes.yaml', text: ROUTES }]),
-      hooks: new Map(),
-      upstream: () => undefined,
-      brokerUrl: `http://127.0.0.1:${port}/`,
-      trustedHops: 0,
-      log: { debug() {}, info() {}, warn() {}, error() {} },
-      metrics: { request() {} },
-      shutdown: shutdown.signal,
-    });
-    const server = createServer(lonely.handle);
-    const url = `http://127.0.0.1:${await listen(server)}`;
+    const lonely = await startGateway(`http://127.0.0.1:${await freePort()}/`, shutdown.signal);
+    const url = lonely.url;
     try {
       const r = await fetch(`${url}/api/hello`, {
         method: 'POST',
@@ -192,9 +196,8 @@ describe('a publish route (api-gateway → broker ingress)', () => {
       expect(r.headers.get('retry-after')).toBe('1');
       expect(((await r.json()) as { detail: string }).detail).toContain('ECONNREFUSED');
     } finally {
-      lonely.close();
-      server.closeAllConnections();
-      await new Promise((ok) => server.close(ok));
+      lonely.gateway.close();
+      await stopServer(lonely.server);
     }
   });
 });

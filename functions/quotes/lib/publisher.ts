@@ -11,8 +11,10 @@ import {
   type CloudEvent,
   type Collection,
   type Logger,
+  notStoredReason,
   postToIngress,
   type SchemaSet,
+  storedByBroker,
   toBinary,
 } from '../../runtime/src/index.ts';
 import { createdEvent, deletedEvent, type QuoteDoc, type QuoteEvent, type TombstoneDoc } from './quotes.ts';
@@ -55,12 +57,8 @@ export function brokerPublisher(options: BrokerPublisherOptions): Publisher {
         throw new PublishError(`${event.type} fails its schema: ${JSON.stringify(problems)}`);
       const message = toBinary(toCloudEvent(event));
       const answer = await postToIngress(options.brokerUrl, message, { timeoutMs });
-      if (answer.kind === 'timeout')
-        throw new PublishError(`the broker did not answer within ${timeoutMs} ms (${event.id})`);
-      if (answer.kind === 'unreachable') throw new PublishError(`broker unreachable: ${answer.cause}`);
-      const res = answer;
-      if (res.status !== 202 && res.status !== 200)
-        throw new PublishError(`broker answered ${res.status} to ${event.id}`);
+      if (!storedByBroker(answer))
+        throw new PublishError(`${event.id} not stored: ${notStoredReason(answer)}`);
     },
   };
 }

@@ -134,6 +134,7 @@ export {
 export {
   type IngressAnswer,
   type IngressPostOptions,
+  notStoredReason,
   postToIngress,
   storedByBroker,
 } from './ingress-client.ts';

@@ -99,3 +99,11 @@ export function postToIngress(
 /** A 2xx: the broker stored the event. */
 export const storedByBroker = (answer: IngressAnswer): answer is IngressAnswer & { kind: 'answered' } =>
   answer.kind === 'answered' && answer.status >= 200 && answer.status < 300;
+
+/** Why an event was not stored, for an error message: the broker's status, no answer in time, or no connection. */
+export function notStoredReason(answer: IngressAnswer): string {
+  if (answer.kind === 'answered') return `the broker answered ${answer.status}`;
+  return answer.kind === 'timeout'
+    ? 'no answer from the broker in time'
+    : `broker unreachable (${answer.cause})`;
+}

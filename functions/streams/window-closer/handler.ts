@@ -10,6 +10,7 @@
 import { type Counter, metrics } from '@opentelemetry/api';
 import {
   ConfigError,
+  notStoredReason,
   postToIngress,
   type SluiceFunction,
   storedByBroker,
@@ -69,9 +70,8 @@ async function publish(
     },
     { signal },
   );
-  if (answer.kind !== 'answered')
-    throw new TransientError(`broker unreachable: ${answer.kind === 'timeout' ? 'no answer' : answer.cause}`);
-  if (!storedByBroker(answer)) throw new TransientError(`broker answered ${answer.status} to window ${id}`);
+  if (!storedByBroker(answer))
+    throw new TransientError(`window ${id} not stored: ${notStoredReason(answer)}`);
 }
 
 export const handle: Handle<typeof accepts> = async (event, { store, signal, log }) => {
