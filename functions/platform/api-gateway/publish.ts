@@ -22,7 +22,12 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Agent, IncomingMessage, ServerResponse } from 'node:http';
-import { encodeHeaderValue, type PublishRoute, postToIngress } from '../../runtime/src/index.ts';
+import {
+  encodeHeaderValue,
+  type PublishRoute,
+  postToIngress,
+  storedByBroker,
+} from '../../runtime/src/index.ts';
 import { mediaTypeOf, REQUEST_ID_HEADER } from './headers.ts';
 import type { Principal } from './hook.ts';
 import type { GatewayProblem } from './problem.ts';
@@ -131,8 +136,7 @@ export async function publish(x: PublishExchange): Promise<ProxyOutcome> {
     );
     return { status, error: `broker unreachable: ${answer.cause}` };
   }
-  const text = answer.text;
-  if (answer.status >= 200 && answer.status < 300) {
+  if (storedByBroker(answer)) {
     const accepted = JSON.stringify({ id, type: route.eventType, source: route.eventSource });
     x.res.writeHead(202, {
       'content-type': 'application/json',
@@ -142,7 +146,7 @@ export async function publish(x: PublishExchange): Promise<ProxyOutcome> {
     x.res.end(accepted);
     return { status: 202 };
   }
-  const said = brokerDetail(text);
+  const said = brokerDetail(answer.text);
   if (answer.status === 413) {
     const status = x.problem('payloadTooLarge', `the broker refused the event as too large: ${said}`);
     return { status, error: 'broker: too large' };
