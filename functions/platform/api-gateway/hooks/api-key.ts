@@ -26,7 +26,8 @@ const RANK: Readonly<Record<Role, number>> = { user: 0, admin: 1 };
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const MAX_KEY_LENGTH = 256;
 const MAX_CACHED = 10_000;
-const VERIFY_TIMEOUT_MS = 5_000;
+// Long enough for the verifying Service's cold start (it scales to zero), short of the routes' 30 s.
+const VERIFY_TIMEOUT_MS = 20_000;
 
 interface Verdict {
   readonly principal: string;
