@@ -61,4 +61,48 @@ describe('observability/dev', () => {
     expect(second).toBe(first);
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
+
+  // `kubectl apply -k` into a new namespace: a pod whose Secret is missing never starts (CreateContainerConfigError).
+  it('carries every Secret, and every key, that its pods read', () => {
+    execFileSync(join(OBSERVABILITY, 'dev', 'credentials.sh'), [join(copy, 'dev', ENV_FILE)], {
+      stdio: 'pipe',
+    });
+    const objects = parseManifest(kustomizeBuild(join(copy, 'dev')));
+    const secrets = new Map<string, Set<string>>();
+    for (const o of objects) {
+      if (o.kind !== 'Secret') continue;
+      const { data, stringData } = o as { data?: object; stringData?: object };
+      secrets.set(o.metadata.name, new Set([...Object.keys(data ?? {}), ...Object.keys(stringData ?? {})]));
+    }
+    const missing: string[] = [];
+    for (const o of objects) {
+      for (const ref of secretReferences(o)) {
+        const keys = secrets.get(ref.name);
+        if (keys === undefined || (ref.key !== undefined && !keys.has(ref.key)))
+          missing.push(
+            `${o.kind}/${o.metadata.name} → ${ref.name}${ref.key === undefined ? '' : `.${ref.key}`}`,
+          );
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(secrets.size).toBeGreaterThan(0);
+  });
 });
+
+/** The Secrets an object's pods read: volumes (`secret.secretName`), `secretKeyRef`s and `envFrom.secretRef`s. */
+function secretReferences(value: unknown, found: { name: string; key?: string }[] = []): typeof found {
+  if (Array.isArray(value)) for (const v of value) secretReferences(v, found);
+  else if (value !== null && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const ref = (o.secretKeyRef ?? o.secretRef) as
+      | { name?: unknown; key?: unknown; optional?: unknown }
+      | undefined;
+    if (typeof ref?.name === 'string' && ref.optional !== true)
+      found.push({ name: ref.name, ...(typeof ref.key === 'string' ? { key: ref.key } : {}) });
+    const secret = o.secret as { secretName?: unknown; optional?: unknown } | undefined;
+    if (typeof secret?.secretName === 'string' && secret.optional !== true)
+      found.push({ name: secret.secretName });
+    for (const v of Object.values(o)) secretReferences(v, found);
+  }
+  return found;
+}
