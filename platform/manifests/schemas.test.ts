@@ -3,13 +3,12 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CrdDownloadError, DEFAULT_CRD_DIR, findCrd } from './crd-sources.ts';
+import { stringify } from 'yaml';
+import { CrdDownloadError, findCrd } from './crd-sources.ts';
 import { parseDocuments } from './documents.ts';
 import { schemasFor } from './read-manifests.ts';
 import type { SchemaOptions } from './schemas.ts';
 import { readText } from './testing/read.ts';
-
-const CRD_DIR = process.env.CRD_DIR || DEFAULT_CRD_DIR;
 
 const SERVICE = `
 apiVersion: serving.knative.dev/v1
@@ -112,7 +111,10 @@ spec: { rabbitmqClusterReference: { name: r }, queueTipe: quorum }
       cacheDir = mkdtempSync(join(tmpdir(), 'sluice-crds-'));
       versionsFile = join(cacheDir, 'versions.env');
       writeFileSync(versionsFile, 'KEDA_VERSION=v2.20.2\n');
-      const crd = readFileSync(join(CRD_DIR, '60-keda', 'keda.sh_scaledobjects.yaml'), 'utf8');
+      // The real CRD, from CRD_DIR or this machine's cache or its release (wherever this checkout finds it).
+      const found = await findCrd('keda.sh', 'ScaledObject', { download: true });
+      if (found === undefined) throw new Error('no ScaledObject CRD in CRD_DIR, the cache or its release');
+      const crd = stringify(found.crd);
       server = createServer((req, res) => {
         requests.push(req.url ?? '');
         // A release file carries other objects too: only the CRDs are kept.
