@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Limits } from './limits.ts';
-import { JsonLogger } from './log.ts';
+import { JsonLogger, jsonString } from './log.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -62,5 +62,43 @@ describe('JsonLogger', () => {
       expect(parsed['error.message']).toHaveLength(Limits.logField);
       expect(parsed['log.truncated_fields']).toBeGreaterThan(0);
     });
+  });
+});
+
+describe('jsonString', () => {
+  it('is JSON.stringify of any string: quotes, backslashes, controls, DEL, non-ASCII, lone surrogates', () => {
+    const samples = [
+      '',
+      'dev.sluice.bench.order.placed.v1',
+      '/apis/v1/namespaces/sluice/pingsources/window-closer',
+      'a"b',
+      'a\\b',
+      'tab\there',
+      'nul\u0000',
+      'del\u007f',
+      '~ !',
+      'caf\u00e9',
+      'emoji \ud83d\ude00',
+      'lone \ud83d',
+      'lone \ude00 low',
+      '\u2028\u2029',
+    ];
+    for (const s of samples) expect(jsonString(s)).toBe(JSON.stringify(s));
+    for (let c = 0; c < 0x800; c++) {
+      const s = `x${String.fromCharCode(c)}y`;
+      expect(jsonString(s)).toBe(JSON.stringify(s));
+    }
+  });
+
+  it('writes a message once serialised for the lines that repeat it, and each new message as itself', () => {
+    const { log, lines } = capture();
+    for (const m of ['event processed', 'event processed', 'say "hi"', 'event processed']) log.info(m);
+    log.flush();
+    expect(lines.map((l) => JSON.parse(l).message)).toEqual([
+      'event processed',
+      'event processed',
+      'say "hi"',
+      'event processed',
+    ]);
   });
 });

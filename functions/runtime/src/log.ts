@@ -23,6 +23,8 @@ export class JsonLogger implements Logger {
   readonly #base: string;
   #buffer: string[] = [];
   #scheduled = false;
+  #message = '';
+  #messageJson = '""';
 
   constructor(options: {
     serviceName: string;
@@ -95,7 +97,12 @@ export class JsonLogger implements Logger {
   }
 
   #head(level: LogLevelName, message: string): string {
-    return `{"@timestamp":"${isoNow()}","log.level":"${level}","message":${JSON.stringify(capText(message, Limits.detail))},${this.#base}`;
+    // Most lines repeat a message ("event processed"): its JSON is kept from the line before.
+    if (message !== this.#message) {
+      this.#message = message;
+      this.#messageJson = jsonString(capText(message, Limits.detail));
+    }
+    return `{"@timestamp":"${isoNow()}","log.level":"${level}","message":${this.#messageJson},${this.#base}`;
   }
 
   #push(line: string): void {
@@ -123,6 +130,18 @@ export class JsonLogger implements Logger {
     this.#buffer = [];
     this.#sink.write(chunk);
   }
+}
+
+/**
+ * `JSON.stringify(text)`, without the call for printable ASCII without `"` or `\\` (ids, types, sources, messages),
+ * where the JSON is the text in quotes: the outcome line quotes several such strings per event.
+ */
+export function jsonString(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(text);
+  }
+  return `"${text}"`;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { ProblemAnswer } from '../cloudevent/problem.ts';
 import { CAUSATION_EXTENSION, CAUSATION_FIELD, CORRELATION_FIELD, correlationOf } from '../correlation.ts';
-import { errorFields, type JsonLogger } from '../log.ts';
+import { errorFields, type JsonLogger, jsonString } from '../log.ts';
 import type { Metrics, Outcome } from '../ports/metrics.ts';
 import type { TraceContext } from '../trace.ts';
 import type { CloudEvent } from '../types.ts';
@@ -37,16 +37,30 @@ export function eventFields(event: CloudEvent | undefined, trace: TraceContext):
 
 /** `eventFields` of an event as JSON members, in the same order (the outcome line's fast path). */
 function eventMembers(event: CloudEvent, trace: TraceContext): string {
-  // Trace and span ids are lower-case hex (trace.ts): nothing to escape.
-  const id = JSON.stringify(event.id);
-  const type = JSON.stringify(event.type);
-  let members = `"trace.id":"${trace.traceId}","span.id":"${trace.spanId}","event.id":${id},"event.action":${type},"cloudevents.event_id":${id},"cloudevents.event_type":${type},"cloudevents.event_source":${JSON.stringify(event.source)}`;
-  if (event.subject !== undefined) members += `,"cloudevents.event_subject":${JSON.stringify(event.subject)}`;
-  members += `,"${CORRELATION_FIELD}":${JSON.stringify(correlationOf(event))}`;
+  // Trace and span ids are lower-case hex (trace.ts): nothing to escape. A function's events mostly share their
+  // type and source: their JSON is kept from the event before.
+  const id = jsonString(event.id);
+  if (event.type !== lastType) {
+    lastType = event.type;
+    lastTypeJson = jsonString(lastType);
+  }
+  if (event.source !== lastSource) {
+    lastSource = event.source;
+    lastSourceJson = jsonString(lastSource);
+  }
+  const type = lastTypeJson;
+  let members = `"trace.id":"${trace.traceId}","span.id":"${trace.spanId}","event.id":${id},"event.action":${type},"cloudevents.event_id":${id},"cloudevents.event_type":${type},"cloudevents.event_source":${lastSourceJson}`;
+  if (event.subject !== undefined) members += `,"cloudevents.event_subject":${jsonString(event.subject)}`;
+  const correlation = correlationOf(event);
+  members += `,"${CORRELATION_FIELD}":${correlation === event.id ? id : jsonString(correlation)}`;
   const causation = event.extensions[CAUSATION_EXTENSION];
   if (causation !== undefined) members += `,"${CAUSATION_FIELD}":${JSON.stringify(causation)}`;
   return members;
 }
+let lastType = '';
+let lastTypeJson = '""';
+let lastSource = '';
+let lastSourceJson = '""';
 
 export class Reporter {
   readonly #log: JsonLogger;
@@ -88,7 +102,7 @@ export class Reporter {
       // The line `fields()` would give, written as one string: this line is written for every event.
       let members = `${eventMembers(event, inv.trace)},"event.kind":"event","event.outcome":"success","event.duration":${durationNs},"faas.coldstart":${inv.coldStart},"http.response.status_code":${status},"sluice.outcome":"${outcome}"`;
       if (reply !== undefined) {
-        members += `,"sluice.reply.id":${JSON.stringify(reply.id)},"sluice.reply.type":${JSON.stringify(reply.type)}`;
+        members += `,"sluice.reply.id":${jsonString(reply.id)},"sluice.reply.type":${jsonString(reply.type)}`;
       }
       this.#log.logMembers(
         'info',
