@@ -1,5 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../platform/test-servers/ports.ts';
 import { postToIngress, storedByBroker } from './ingress-client.ts';
@@ -8,6 +8,7 @@ describe('postToIngress, against a real socket', () => {
   let server: Server;
   let url: string;
   const seen: { headers: IncomingHttpHeaders; body: string }[] = [];
+  const closing = new WeakSet<Socket>();
 
   beforeAll(async () => {
     // The path picks the answer: /202, /400, /silence, /cut (status sent, then the connection dropped).
@@ -20,6 +21,17 @@ describe('postToIngress, against a real socket', () => {
       req.on('end', () => {
         seen.push({ headers: req.headers, body });
         if (req.url === '/silence') return;
+        // A kept-alive socket that closes as the next request arrives on it (the server's idle timeout, raced).
+        if (req.url === '/close-next') {
+          const socket = req.socket;
+          if (closing.has(socket)) {
+            socket.destroy();
+            return;
+          }
+          closing.add(socket);
+          res.writeHead(202).end();
+          return;
+        }
         if (req.url === '/cut') {
           res.writeHead(503, { 'content-type': 'text/plain' });
           res.write('partial');
@@ -61,6 +73,23 @@ describe('postToIngress, against a real socket', () => {
   it('keeps what an answer broken off after its status said', async () => {
     const answer = await postToIngress(`${url}/cut`, message, { timeoutMs: 2_000 });
     expect(answer).toMatchObject({ kind: 'answered', status: 503 });
+  });
+
+  it('sends once more, on another socket, when a kept-alive socket closes as it is reused', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const before = seen.length;
+      expect(await postToIngress(`${url}/close-next`, message, { timeoutMs: 2_000, agent })).toMatchObject({
+        status: 202,
+      });
+      // The second POST finds its kept-alive socket closed under it; the retry's new socket answers.
+      expect(await postToIngress(`${url}/close-next`, message, { timeoutMs: 2_000, agent })).toMatchObject({
+        status: 202,
+      });
+      expect(seen.length - before).toBe(3);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('says timeout when no answer comes in time', async () => {

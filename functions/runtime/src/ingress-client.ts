@@ -7,11 +7,12 @@
  *
  * node:http on one keep-alive pool per process, not `fetch`: fetch builds web streams, a Request and a Response
  * per event, and the gateway spent 37 % of its busy time in them (docs/performance.md, "The gateway's publish
- * routes"). A kept-alive socket the broker closed an instant before it was reused fails the POST like any
- * connection error (`unreachable`), as it does with fetch; callers retry, and the event's id makes a second copy
- * one event to every consumer.
+ * routes"). A kept-alive socket the broker closed an instant before it was reused is retried once on another
+ * socket (seen: two of 33,000 POSTs through the gateway, as the sockets of a burst idled out); any other
+ * connection error is `unreachable`, and callers retry: the event's id makes a second copy one event to every
+ * consumer.
  */
-import { Agent, type OutgoingHttpHeaders, request } from 'node:http';
+import { Agent, type ClientRequest, type OutgoingHttpHeaders, request } from 'node:http';
 
 export type IngressAnswer =
   | { readonly kind: 'answered'; readonly status: number; readonly text: string }
@@ -42,8 +43,11 @@ export function postToIngress(
   options: IngressPostOptions,
 ): Promise<IngressAnswer> {
   const body = typeof message.body === 'string' ? Buffer.from(message.body) : message.body;
+  const headers = { ...message.headers, 'content-length': body.length };
+  const agent = options.agent ?? defaultAgent();
   return new Promise<IngressAnswer>((resolve) => {
     let settled = false;
+    let req: ClientRequest | undefined;
     const settle = (answer: IngressAnswer): void => {
       if (settled) return;
       settled = true;
@@ -51,48 +55,56 @@ export function postToIngress(
       options.signal?.removeEventListener('abort', onAbort);
       resolve(answer);
     };
-    const req = request(url, {
-      method: 'POST',
-      headers: { ...message.headers, 'content-length': body.length },
-      agent: options.agent ?? defaultAgent(),
-    });
-    // First: a request destroyed below (timeout, abort) emits its error on the next tick.
-    req.on('error', (err: NodeJS.ErrnoException) =>
-      settle({ kind: 'unreachable', cause: err.code ?? err.message }),
-    );
+    const send = (retry: boolean): void => {
+      const attempt = request(url, { method: 'POST', headers, agent });
+      req = attempt;
+      let responded = false;
+      // First: a request destroyed below (timeout, abort) emits its error on the next tick.
+      attempt.on('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        // A kept-alive socket the broker closed as it was reused (its idle timeout): nothing of this request
+        // was answered, so it goes once more on another socket, as node's docs advise (`reusedSocket`).
+        const stale =
+          attempt.reusedSocket && !responded && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        if (retry && stale) send(false);
+        else settle({ kind: 'unreachable', cause: err.code ?? err.message });
+      });
+      attempt.on('response', (res) => {
+        responded = true;
+        const status = res.statusCode ?? 502;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size >= ANSWER_BYTES) return;
+          chunks.push(chunk);
+          size += chunk.length;
+        });
+        const answered = (): void =>
+          settle({ kind: 'answered', status, text: Buffer.concat(chunks, size).toString('utf8') });
+        res.on('end', answered);
+        // An answer broken off after its status still says what the broker decided.
+        res.on('error', answered);
+        res.on('close', answered);
+      });
+      attempt.end(body);
+    };
     const timer =
       options.timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
             settle({ kind: 'timeout' });
-            req.destroy();
+            req?.destroy();
           }, options.timeoutMs);
     const onAbort = (): void => {
       settle({ kind: 'unreachable', cause: 'aborted' });
-      req.destroy();
+      req?.destroy();
     };
     if (options.signal?.aborted === true) {
       onAbort();
       return;
     }
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('response', (res) => {
-      const status = res.statusCode ?? 502;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        if (size >= ANSWER_BYTES) return;
-        chunks.push(chunk);
-        size += chunk.length;
-      });
-      const answered = (): void =>
-        settle({ kind: 'answered', status, text: Buffer.concat(chunks, size).toString('utf8') });
-      res.on('end', answered);
-      // An answer broken off after its status still says what the broker decided.
-      res.on('error', answered);
-      res.on('close', answered);
-    });
-    req.end(body);
+    send(true);
   });
 }
 
