@@ -115,6 +115,9 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
   // Slow clients (a header or body trickling in) are cut off at a bound: node answers 408 and closes.
   const server: Server = createServer(
     {
+      // As the runtime's servers: a publisher's kept-alive connection outlives a pause in its traffic (node's
+      // default, 5 s, closed them under load bursts, and a POST raced the close: ingress-client.ts).
+      keepAliveTimeout: 65_000,
       headersTimeout,
       requestTimeout,
       // How often node checks those deadlines (its default, 30 s, would make short bounds meaningless).
