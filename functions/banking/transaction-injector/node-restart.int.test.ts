@@ -128,8 +128,8 @@ describe('the banking pipeline on a RabbitMQ node restarted mid-run', () => {
     });
 
     const plan = makePlan(PLAN);
-    // Enough attempts to outlast the restart (each ~7 s here): a send fails only if the broker never takes it.
-    const sender = httpSender(broker.url, 30);
+    // Retried long enough to outlast the restarts (each ~7 s here): a send fails only if the broker never takes it.
+    const sender = httpSender(broker.url, 90_000);
     const store = await MongoDocumentStore.connect(inject('mongodbUrl'), dbName);
     try {
       for (const o of plan.openings) expect(await sender.send(o)).toBe(SendResult.accepted);

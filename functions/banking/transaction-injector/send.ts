@@ -23,9 +23,15 @@ export interface Sender {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function httpSender(brokerUrl: string, attempts = 8): Sender {
+/**
+ * `retryForMs`: how long a submission is retried while the broker cannot take it (not listening, reset, 5xx,
+ * 429, 408): a minute, as the AMQP sender waits for RabbitMQ, so `make inject` outlasts a restart of `make dev`
+ * or of the broker's pod. Each retry is the same event (same id): a copy the broker did take is one event.
+ */
+export function httpSender(brokerUrl: string, retryForMs = 60_000): Sender {
   return {
     async send(s) {
+      const deadline = Date.now() + retryForMs;
       for (let attempt = 1; ; attempt++) {
         try {
           const res = await fetch(brokerUrl, { method: 'POST', headers: s.headers, body: s.body });
@@ -35,8 +41,9 @@ export function httpSender(brokerUrl: string, attempts = 8): Sender {
         } catch {
           // connection refused or reset: retry
         }
-        if (attempt >= attempts) return SendResult.failed;
-        await sleep(Math.min(100 * 2 ** attempt, 3000));
+        const pause = Math.min(100 * 2 ** attempt, 3000);
+        if (Date.now() + pause > deadline) return SendResult.failed;
+        await sleep(pause);
       }
     },
     async close() {},
