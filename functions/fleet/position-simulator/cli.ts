@@ -99,9 +99,13 @@ async function amqpSender(url: string, exchange: string): Promise<Sender> {
   };
 }
 
+/** Each fix until the broker takes it, retried for up to a minute while it cannot (as `make inject`); a refusal ends. */
 function httpSender(url: string): Sender {
   const post = async (f: SimulatedFix): Promise<void> => {
+    const deadline = Date.now() + 60_000;
     for (let attempt = 1; ; attempt++) {
+      let why: string;
+      let refused = false;
       try {
         const res = await fetch(url, {
           method: 'POST',
@@ -110,12 +114,15 @@ function httpSender(url: string): Sender {
         });
         await res.arrayBuffer();
         if (res.ok) return;
-        if (res.status < 500 && res.status !== 429 && res.status !== 408)
-          throw new Error(`the broker refused ${f.id}: ${res.status}`);
+        why = `the broker answered ${res.status}`;
+        refused = res.status < 500 && res.status !== 429 && res.status !== 408;
       } catch (err) {
-        if (attempt >= 8) throw err;
+        why = `no broker (${err instanceof Error ? err.message : String(err)})`;
       }
-      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 3000)));
+      if (refused) throw new Error(`the broker refused ${f.id}: ${why}`);
+      const pause = Math.min(100 * 2 ** attempt, 3000);
+      if (Date.now() + pause > deadline) throw new Error(`${f.id} not taken within a minute: ${why}`);
+      await new Promise((r) => setTimeout(r, pause));
     }
   };
   return {
