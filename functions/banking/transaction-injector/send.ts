@@ -10,7 +10,7 @@
  * failed when no queue ever takes it. A lost connection is reconnected and what was not confirmed published
  * again (functions/runtime/src/exchange-publisher.ts).
  */
-import { connectExchangePublisher } from '../../runtime/src/index.ts';
+import { connectExchangePublisher, postUntilStored } from '../../runtime/src/index.ts';
 import type { Submission } from './plan.ts';
 
 export const SendResult = { accepted: 'accepted', refused: 'refused', failed: 'failed' } as const;
@@ -21,8 +21,6 @@ export interface Sender {
   close(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * `retryForMs`: how long a submission is retried while the broker cannot take it (not listening, reset, 5xx,
  * 429, 408): a minute, as the AMQP sender waits for RabbitMQ, so `make inject` outlasts a restart of `make dev`
@@ -31,20 +29,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function httpSender(brokerUrl: string, retryForMs = 60_000): Sender {
   return {
     async send(s) {
-      const deadline = Date.now() + retryForMs;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const res = await fetch(brokerUrl, { method: 'POST', headers: s.headers, body: s.body });
-          await res.arrayBuffer();
-          if (res.status >= 200 && res.status < 300) return SendResult.accepted;
-          if (res.status < 500 && res.status !== 429 && res.status !== 408) return SendResult.refused;
-        } catch {
-          // connection refused or reset: retry
-        }
-        const pause = Math.min(100 * 2 ** attempt, 3000);
-        if (Date.now() + pause > deadline) return SendResult.failed;
-        await sleep(pause);
-      }
+      const outcome = await postUntilStored(brokerUrl, s, { retryForMs });
+      return outcome.kind === 'stored'
+        ? SendResult.accepted
+        : outcome.kind === 'refused'
+          ? SendResult.refused
+          : SendResult.failed;
     },
     async close() {},
   };

@@ -15,7 +15,12 @@
  */
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { connectExchangePublisher, resolveEndpoint, unreadExchange } from '../../runtime/src/index.ts';
+import {
+  connectExchangePublisher,
+  postUntilStored,
+  resolveEndpoint,
+  unreadExchange,
+} from '../../runtime/src/index.ts';
 import { FleetEventType, parseDuration } from '../lib/fleet.ts';
 import { loadRoutes } from '../lib/routes.ts';
 import { type SimulatedFix, Simulation } from './simulation.ts';
@@ -102,28 +107,13 @@ async function amqpSender(url: string, exchange: string): Promise<Sender> {
 /** Each fix until the broker takes it, retried for up to a minute while it cannot (as `make inject`); a refusal ends. */
 function httpSender(url: string): Sender {
   const post = async (f: SimulatedFix): Promise<void> => {
-    const deadline = Date.now() + 60_000;
-    for (let attempt = 1; ; attempt++) {
-      let why: string;
-      let refused = false;
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { ...headersOf(f), 'content-type': 'application/json' },
-          body: bodyOf(f),
-        });
-        await res.arrayBuffer();
-        if (res.ok) return;
-        why = `the broker answered ${res.status}`;
-        refused = res.status < 500 && res.status !== 429 && res.status !== 408;
-      } catch (err) {
-        why = `no broker (${err instanceof Error ? err.message : String(err)})`;
-      }
-      if (refused) throw new Error(`the broker refused ${f.id}: ${why}`);
-      const pause = Math.min(100 * 2 ** attempt, 3000);
-      if (Date.now() + pause > deadline) throw new Error(`${f.id} not taken within a minute: ${why}`);
-      await new Promise((r) => setTimeout(r, pause));
-    }
+    const message = { headers: { ...headersOf(f), 'content-type': 'application/json' }, body: bodyOf(f) };
+    const outcome = await postUntilStored(url, message, { retryForMs: 60_000 });
+    if (outcome.kind === 'refused')
+      throw new Error(
+        `the broker refused ${f.id}: it answered ${outcome.status} ${outcome.text.slice(0, 300)}`,
+      );
+    if (outcome.kind === 'failed') throw new Error(`${f.id} not taken within a minute: ${outcome.reason}`);
   };
   return {
     async send(fixes) {

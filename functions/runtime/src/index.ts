@@ -135,7 +135,10 @@ export {
   type IngressAnswer,
   type IngressPostOptions,
   notStoredReason,
+  type PostUntilStoredOptions,
   postToIngress,
+  postUntilStored,
+  type StoreOutcome,
   storedByBroker,
 } from './ingress-client.ts';
 export { DEAD_LETTERED_HEADER, isFinalRefusal } from './keep-rejected.ts';

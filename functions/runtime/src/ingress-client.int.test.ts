@@ -2,7 +2,7 @@ import { Agent, createServer, type IncomingHttpHeaders, type Server } from 'node
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../platform/test-servers/ports.ts';
-import { postToIngress, storedByBroker } from './ingress-client.ts';
+import { postToIngress, postUntilStored, storedByBroker } from './ingress-client.ts';
 
 describe('postToIngress, against a real socket', () => {
   let server: Server;
@@ -109,5 +109,89 @@ describe('postToIngress, against a real socket', () => {
       kind: 'unreachable',
       cause: 'aborted',
     });
+  });
+});
+
+describe('postUntilStored, against a broker that comes and goes', () => {
+  const message = { headers: { 'ce-id': 'e-2', 'content-type': 'application/json' }, body: '{"b":2}' };
+
+  /** A broker on `port` answering each POST with the next of `statuses` (the last one from then on). */
+  const brokerAnswering = async (port: number, statuses: readonly number[]) => {
+    const bodies: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => {
+        body += c;
+      });
+      req.on('end', () => {
+        const status = statuses[Math.min(bodies.length, statuses.length - 1)] ?? 202;
+        bodies.push(body);
+        res.writeHead(status, { 'content-type': 'application/problem+json' });
+        res.end(status < 300 ? '' : JSON.stringify({ detail: `said ${status}` }));
+      });
+    });
+    await new Promise<void>((ok) => server.listen(port, '127.0.0.1', ok));
+    return {
+      bodies,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise((ok) => server.close(ok));
+      },
+    };
+  };
+
+  it('waits for a broker that is not listening yet, then stores the event once', async () => {
+    const port = await freePort();
+    const outcome = postUntilStored(`http://127.0.0.1:${port}/`, message, { retryForMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 700)); // two or three attempts find nothing listening
+    const broker = await brokerAnswering(port, [202]);
+    try {
+      expect(await outcome).toEqual({ kind: 'stored', status: 202 });
+      expect(broker.bodies).toEqual(['{"b":2}']);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('asks again after 503, 429 and 408, and stops at the first 2xx', async () => {
+    const port = await freePort();
+    const broker = await brokerAnswering(port, [503, 429, 408, 202, 400]);
+    try {
+      expect(await postUntilStored(`http://127.0.0.1:${port}/`, message, { retryForMs: 10_000 })).toEqual({
+        kind: 'stored',
+        status: 202,
+      });
+      expect(broker.bodies).toHaveLength(4);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('takes a refusal as final: one attempt, with the status and text', async () => {
+    const port = await freePort();
+    const broker = await brokerAnswering(port, [400, 202]);
+    try {
+      expect(await postUntilStored(`http://127.0.0.1:${port}/`, message, { retryForMs: 10_000 })).toEqual({
+        kind: 'refused',
+        status: 400,
+        text: '{"detail":"said 400"}',
+      });
+      expect(broker.bodies).toHaveLength(1);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it('gives up after retryForMs with the last reason', async () => {
+    const port = await freePort();
+    const broker = await brokerAnswering(port, [503]);
+    try {
+      const outcome = await postUntilStored(`http://127.0.0.1:${port}/`, message, { retryForMs: 1_000 });
+      expect(outcome).toEqual({ kind: 'failed', reason: 'the broker answered 503' });
+      expect(broker.bodies.length).toBeGreaterThan(1);
+    } finally {
+      await broker.close();
+    }
   });
 });

@@ -10,9 +10,12 @@
  * routes"). A kept-alive socket the broker closed an instant before it was reused is retried once on another
  * socket (seen: two of 33,000 POSTs through the gateway, as the sockets of a burst idled out); any other
  * connection error is `unreachable`, and callers retry: the event's id makes a second copy one event to every
- * consumer.
+ * consumer. `postUntilStored` is that retry for a sender with nothing else to do meanwhile (`make inject`,
+ * `make simulate`): the event again and again, for as long as the caller allows, until the broker stores or
+ * refuses it.
  */
 import { Agent, type ClientRequest, type OutgoingHttpHeaders, request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type IngressAnswer =
   | { readonly kind: 'answered'; readonly status: number; readonly text: string }
@@ -118,4 +121,49 @@ export function notStoredReason(answer: IngressAnswer): string {
   return answer.kind === 'timeout'
     ? 'no answer from the broker in time'
     : `broker unreachable (${answer.cause})`;
+}
+
+/** What became of an event posted until the broker took it. */
+export type StoreOutcome =
+  | { readonly kind: 'stored'; readonly status: number }
+  /** A 4xx that asking again cannot change (not 408 or 429): the broker read the event and will not take it. */
+  | { readonly kind: 'refused'; readonly status: number; readonly text: string }
+  /** Neither stored nor refused within `retryForMs`: the last attempt's reason. */
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export interface PostUntilStoredOptions {
+  /** How long the event is sent again while no broker takes it (unreachable, reset, no answer, 5xx, 408, 429). */
+  readonly retryForMs: number;
+  /** Each attempt's wait for an answer; the event may have been stored, and the next copy has the same id. @default 30 s */
+  readonly attemptTimeoutMs?: number;
+  readonly agent?: Agent;
+}
+
+/** 5xx, 408 (the broker gave up reading) and 429 (it sheds load) are the broker's state, not the event's. */
+const worthRetrying = (status: number): boolean => status >= 500 || status === 408 || status === 429;
+
+/**
+ * Sends the event until the broker stores it (2xx) or refuses it, backing off 200 ms, 400 ms, … up to 3 s between
+ * attempts, for at most `retryForMs`: so that a sender outlasts a restart of `make dev` or of the broker's pod.
+ */
+export async function postUntilStored(
+  url: string,
+  message: { readonly headers: OutgoingHttpHeaders; readonly body: Buffer | string },
+  options: PostUntilStoredOptions,
+): Promise<StoreOutcome> {
+  const deadline = Date.now() + options.retryForMs;
+  const post: IngressPostOptions = {
+    timeoutMs: options.attemptTimeoutMs ?? 30_000,
+    ...(options.agent === undefined ? {} : { agent: options.agent }),
+  };
+  for (let attempt = 1; ; attempt++) {
+    const answer = await postToIngress(url, message, post);
+    if (answer.kind === 'answered') {
+      if (answer.status >= 200 && answer.status < 300) return { kind: 'stored', status: answer.status };
+      if (!worthRetrying(answer.status)) return { kind: 'refused', status: answer.status, text: answer.text };
+    }
+    const pause = Math.min(100 * 2 ** attempt, 3000);
+    if (Date.now() + pause > deadline) return { kind: 'failed', reason: notStoredReason(answer) };
+    await sleep(pause);
+  }
 }
