@@ -29,6 +29,8 @@ interface Upstream {
   eventsEnded: boolean;
   bigWritten: number;
   bigFinished: boolean;
+  /** Kept-alive sockets /close-next closed under the request they carried. */
+  staleClosed: number;
 }
 
 async function startUpstream(): Promise<Upstream> {
@@ -40,7 +42,9 @@ async function startUpstream(): Promise<Upstream> {
     eventsEnded: false,
     bigWritten: 0,
     bigFinished: false,
+    staleClosed: 0,
   };
+  const answeredOn = new WeakSet<object>();
   const echo = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
     for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
@@ -71,6 +75,15 @@ async function startUpstream(): Promise<Upstream> {
       return;
     }
     if (path === '/slow') return; // never answers
+    // A kept-alive socket that closes as the next request arrives on it (the server's idle timeout, raced).
+    if (path === '/close-next') {
+      if (answeredOn.has(req.socket)) {
+        state.staleClosed++;
+        req.socket.destroy();
+        return;
+      }
+      answeredOn.add(req.socket);
+    }
     if (path === '/reset') {
       req.socket.destroy();
       return;
@@ -107,6 +120,7 @@ routes:
   - {prefix: /api/slowbody, service: echo, prefixRewrite: /, timeout: 300ms}
   - {prefix: /api/down, service: down}
   - {prefix: /api/reset, service: echo, prefixRewrite: /reset}
+  - {prefix: /api/close-next, service: echo, prefixRewrite: /close-next, methods: [GET, POST]}
   - {prefix: /api/big, service: echo, prefixRewrite: /big}
   - {prefix: /api/small, service: echo, prefixRewrite: /, maxBodyBytes: 16, methods: [POST]}
   - prefix: /api/ops
@@ -310,6 +324,20 @@ describe('api-gateway through the runtime, in front of real upstreams and a Rabb
       expect(await res.json()).toMatchObject({ type: 'https://sluice.dev/problems/upstream-failed' });
     });
 
+    it('sends a GET once more when its kept-alive socket closes under it, and a POST never', async () => {
+      expect((await fetch(gw('/api/close-next'))).status).toBe(200);
+      // The gateway reuses the socket that just answered (its pool is LIFO); the upstream closes it.
+      const before = upstream.staleClosed;
+      const get = await fetch(gw('/api/close-next'));
+      expect(get.status).toBe(200);
+      expect(upstream.staleClosed).toBe(before + 1);
+      // A request with a body is not sent twice: the upstream may have acted on it.
+      const post = await fetch(gw('/api/close-next'), { method: 'POST', body: '{"once":true}' });
+      expect(upstream.staleClosed).toBe(before + 2);
+      expect(post.status).toBe(502);
+      expect(await post.json()).toMatchObject({ detail: 'echo failed before answering (ECONNRESET)' });
+    });
+
     it('refuses what it will not forward: 404, 405, 413 and 400, each with its reason', async () => {
       const noRoute = await fetch(gw('/nowhere'));
       expect(noRoute.status).toBe(404);
@@ -319,6 +347,7 @@ describe('api-gateway through the runtime, in front of real upstreams and a Rabb
       expect(method.headers.get('allow')).toBe('POST');
       const big = await fetch(gw('/api/small'), { method: 'POST', body: 'x'.repeat(17) });
       expect(big.status).toBe(413);
+      expect(gateway.output()).not.toContain('gateway failed');
       const fits = await fetch(gw('/api/small'), { method: 'POST', body: 'x'.repeat(16) });
       expect(fits.status).toBe(200);
       // fetch would resolve the dot segments itself; node:http sends the path as written.
@@ -432,6 +461,7 @@ describe('api-gateway through the runtime, in front of real upstreams and a Rabb
         count('http_request_method="GET"', 'http_route="/api/echo"', 'http_response_status_code="200"'),
       ).toBeGreaterThan(0);
       expect(count('http_route="/api/slow"', 'http_response_status_code="504"')).toBe(1);
+      expect(count('http_route="/api/small"', 'http_response_status_code="413"')).toBe(1);
       expect(count('http_route="/api/hello"', 'http_response_status_code="202"')).toBeGreaterThan(0);
       expect((await fetch(gw('/metrics'))).status).toBe(404);
     });

@@ -11,12 +11,16 @@
  * | connection refused / name not found / unreachable     | 503 + Retry-After |
  * | connection reset or closed before an answer           | 502    |
  *
+ * A GET, HEAD or OPTIONS without a body whose kept-alive socket the upstream closed just as it was reused goes
+ * once more on a new socket, before any of those.
+ *
  * Once the answer has started nothing can be said any more: a broken or idle (route idleTimeout)
  * stream is cut, and the client sees an incomplete response. On shutdown, streams of server-sent
  * events are ended cleanly (EventSource reconnects to another instance); other requests finish.
  */
 import {
   type Agent,
+  type ClientRequest,
   type IncomingMessage,
   type OutgoingHttpHeaders,
   request,
@@ -51,8 +55,22 @@ export const CLIENT_CLOSED = 499;
 /** Connection errors that mean "nothing is there to take the request": try again later. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
+/** What a socket closed under a request says: it may go again when it was a kept-alive socket. */
+const STALE = new Set(['ECONNRESET', 'EPIPE']);
+/** RFC 9110 §9.2.1: requests that change nothing, which may be sent twice. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** RFC 9112 §6.3: a request has a body only when it says so. */
+const hasBody = (req: IncomingMessage): boolean =>
+  req.headers['transfer-encoding'] !== undefined ||
+  (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+
 export function proxy(x: ProxyExchange): Promise<ProxyOutcome> {
   const { req, res, route } = x;
+  if (Number(req.headers['content-length']) > route.maxBodyBytes) {
+    // The body is never read, so the connection cannot be reused.
+    const status = x.problem('payloadTooLarge', tooLarge(route), { connection: 'close' });
+    return Promise.resolve({ status, error: 'request body too large' });
+  }
   return new Promise<ProxyOutcome>((resolve) => {
     let settled = false;
     let responded = false;
@@ -68,15 +86,8 @@ export function proxy(x: ProxyExchange): Promise<ProxyOutcome> {
       resolve(outcome);
     };
 
-    const declared = Number(req.headers['content-length']);
-    if (declared > route.maxBodyBytes) {
-      // The body is never read, so the connection cannot be reused.
-      const status = x.problem('payloadTooLarge', tooLarge(route), { connection: 'close' });
-      finish({ status, error: 'request body too large' });
-      return;
-    }
-
-    const upstream = request(x.target, { method: req.method ?? 'GET', headers: x.headers, agent: x.agent });
+    const method = req.method ?? 'GET';
+    const replayable = SAFE_METHODS.has(method) && !hasBody(req);
     const timer = setTimeout(() => {
       if (responded || settled) return;
       upstream.destroy();
@@ -108,9 +119,8 @@ export function proxy(x: ProxyExchange): Promise<ProxyOutcome> {
     req.on('end', () => {
       bodyDone = true;
     });
-    req.pipe(upstream);
 
-    upstream.on('response', (answer) => {
+    const onResponse = (answer: IncomingMessage): void => {
       responded = true;
       answerStream = answer;
       clearTimeout(timer);
@@ -134,10 +144,18 @@ export function proxy(x: ProxyExchange): Promise<ProxyOutcome> {
         finish({ status, error: 'upstream broke off its answer' });
       });
       answer.pipe(res);
-    });
+    };
 
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      if (settled || closing) return;
+    const onError = (attempt: ClientRequest, err: NodeJS.ErrnoException): void => {
+      if (settled || closing || attempt !== upstream) return;
+      // A kept-alive socket the upstream closed as it was reused (its idle timeout, raced): nothing was answered,
+      // and a request without a body that changes nothing can go again on another socket (node's `reusedSocket`).
+      if (replayable && !retried && !responded && attempt.reusedSocket && STALE.has(err.code ?? '')) {
+        retried = true;
+        upstream = open();
+        upstream.end();
+        return;
+      }
       if (responded) {
         res.destroy();
         finish({ status: res.statusCode, error: `upstream failed mid-answer: ${err.message}` });
@@ -153,7 +171,20 @@ export function proxy(x: ProxyExchange): Promise<ProxyOutcome> {
       }
       const status = x.problem('upstreamFailed', `${route.service} failed before answering (${code})`);
       finish({ status, error: code });
-    });
+    };
+
+    const open = (): ClientRequest => {
+      const attempt = request(x.target, { method, headers: x.headers, agent: x.agent });
+      attempt.on('response', onResponse);
+      attempt.on('error', (err: NodeJS.ErrnoException) => onError(attempt, err));
+      return attempt;
+    };
+    let retried = false;
+    let upstream = open();
+    if (replayable) {
+      req.resume();
+      upstream.end();
+    } else req.pipe(upstream);
 
     res.on('finish', () => finish({ status: res.statusCode }));
     res.on('close', () => {

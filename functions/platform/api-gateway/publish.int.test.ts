@@ -52,7 +52,7 @@ async function stopServer(server: Server): Promise<void> {
 }
 
 /** What the broker stand-in answers next: a status, a body, or nothing at all. */
-type Answer = { readonly status: number; readonly body?: string } | 'silence';
+type Answer = { readonly status: number; readonly body?: string } | 'silence' | 'cut';
 
 describe('a publish route (api-gateway → broker ingress)', () => {
   let gateway: Gateway;
@@ -104,6 +104,10 @@ describe('a publish route (api-gateway → broker ingress)', () => {
       req.on('end', () => {
         received.push({ headers: req.headers, body });
         if (answer === 'silence') return;
+        if (answer === 'cut') {
+          req.socket.destroy(); // read, then gone before answering: stored or not, the client cannot know
+          return;
+        }
         res.writeHead(answer.status, { 'content-type': 'application/problem+json' });
         res.end(answer.body ?? '');
       });
@@ -183,6 +187,16 @@ describe('a publish route (api-gateway → broker ingress)', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('answers 503 saying the event may be stored when the broker cuts the connection after reading it', async () => {
+    answer = 'cut';
+    const r = await post('{}', { 'idempotency-key': 'cut-1' });
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('1');
+    expect(String(r.json.detail)).toContain('ECONNRESET');
+    expect(String(r.json.detail)).toContain('may or may not be stored: retry with the same Idempotency-Key');
+    expect(received.length).toBeGreaterThan(0);
+  });
+
   it('answers 503 with Retry-After when nothing listens at the broker address', async () => {
     const lonely = await startGateway(`http://127.0.0.1:${await freePort()}/`, shutdown.signal);
     const url = lonely.url;
@@ -194,7 +208,9 @@ describe('a publish route (api-gateway → broker ingress)', () => {
       });
       expect(r.status).toBe(503);
       expect(r.headers.get('retry-after')).toBe('1');
-      expect(((await r.json()) as { detail: string }).detail).toContain('ECONNREFUSED');
+      const { detail } = (await r.json()) as { detail: string };
+      expect(detail).toContain('ECONNREFUSED');
+      expect(detail).toContain('nothing was stored');
     } finally {
       lonely.gateway.close();
       await stopServer(lonely.server);

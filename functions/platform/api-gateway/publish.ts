@@ -17,7 +17,7 @@
  * | body is not JSON (JSON media types)               | 400    |
  * | body not received within the route's timeout      | 408    |
  * | the broker refuses the event (400/415)            | 502    |
- * | broker unreachable or 5xx (not stored)            | 503 + Retry-After |
+ * | broker unreachable or 5xx                         | 503 + Retry-After (a connection cut mid-POST: maybe stored) |
  * | no broker answer within the route's timeout       | 504 (unknown: retry with the same key) |
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -47,6 +47,8 @@ export interface PublishExchange {
 }
 
 const IDEMPOTENCY_KEY = 'idempotency-key';
+/** Connection errors before any byte of the event reached a broker. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export async function publish(x: PublishExchange): Promise<ProxyOutcome> {
   const { req, route } = x;
@@ -127,9 +129,13 @@ export async function publish(x: PublishExchange): Promise<ProxyOutcome> {
     return { status, error: 'broker timeout' };
   }
   if (answer.kind === 'unreachable') {
+    // Refused or not found: the event never left. Cut after it was sent: the broker may have stored it.
+    const stored = NEVER_SENT.has(answer.cause)
+      ? 'nothing was stored'
+      : 'the event may or may not be stored: retry with the same Idempotency-Key';
     const status = x.problem(
       'brokerUnavailable',
-      `the broker is not reachable (${answer.cause}); nothing was stored`,
+      `the broker is not reachable (${answer.cause}); ${stored}`,
       {
         'retry-after': '1',
       },
