@@ -32,6 +32,7 @@ import {
   type Problem,
   problemBody,
   receiveVerbatim,
+  SERVER_KEEP_ALIVE_MS,
   toProblem,
 } from '../../functions/runtime/src/index.ts';
 import { eventLogFields } from './broker.ts';
@@ -117,7 +118,7 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
     {
       // As the runtime's servers: a publisher's kept-alive connection outlives a pause in its traffic (node's
       // default, 5 s, closed them under load bursts, and a POST raced the close: ingress-client.ts).
-      keepAliveTimeout: 65_000,
+      keepAliveTimeout: SERVER_KEEP_ALIVE_MS,
       headersTimeout,
       requestTimeout,
       // How often node checks those deadlines (its default, 30 s, would make short bounds meaningless).

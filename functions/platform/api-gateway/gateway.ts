@@ -9,6 +9,7 @@
  */
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
+  CLIENT_IDLE_SOCKET_MS,
   continueTrace,
   formatTraceparent,
   type GatewayRoute,
@@ -55,10 +56,13 @@ const NO_ROUTE = '';
 
 export function createGateway(options: GatewayOptions): Gateway {
   const { table, log } = options;
-  // Keep-alive to the upstreams (Kourier's internal gateway on the cluster, routers under make dev). An idle
-  // socket is closed after 60 s, or a second before the upstream's own `Keep-Alive: timeout=` if that is sooner
-  // (node honours the hint only below a set timeout): the gateway lets go first, not the upstream mid-reuse.
-  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, timeout: 60_000 });
+  // Keep-alive to the upstreams (Kourier's internal gateway on the cluster, routers under make dev); idle sockets
+  // are let go before the upstream closes them (keep-alive.ts).
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: Number.POSITIVE_INFINITY,
+    timeout: CLIENT_IDLE_SOCKET_MS,
+  });
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();

@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { PROBLEM_CONTENT_TYPE } from './cloudevent/problem.ts';
 import type { RuntimeConfig } from './config.ts';
+import { SERVER_KEEP_ALIVE_MS } from './keep-alive.ts';
 import type { JsonLogger } from './log.ts';
 import type { Metrics } from './ports/metrics.ts';
 import { HEALTH_LIVENESS_PATH, HEALTH_READINESS_PATH, METRICS_PATH } from './server.ts';
@@ -92,7 +93,7 @@ export async function startHttpFunction(
 
   const server = createServer(
     {
-      keepAliveTimeout: 65_000,
+      keepAliveTimeout: SERVER_KEEP_ALIVE_MS,
       headersTimeout: config.requestHeadersTimeoutSeconds * 1000,
       requestTimeout: config.requestTimeoutSeconds * 1000,
       connectionsCheckingInterval: CONNECTIONS_CHECK_MS,

@@ -92,6 +92,37 @@ describe('postToIngress, against a real socket', () => {
     }
   });
 
+  it("lets an idle kept-alive socket go before the server's announced timeout ends, not after", async () => {
+    // A server announcing `Keep-Alive: timeout=2`: the shared pool closes the idle socket first (after 1 s), so the
+    // server reads its end; a pool that waited would see the server destroy the socket at 2 s, with no end read.
+    const brief = createServer((_req, res) => res.writeHead(202).end());
+    brief.keepAliveTimeout = 2_000;
+    const closed = new Promise<boolean>((ok) =>
+      brief.on('connection', (socket: Socket) => {
+        let endRead = false;
+        socket.on('end', () => {
+          endRead = true;
+        });
+        socket.on('close', () => ok(endRead));
+      }),
+    );
+    await new Promise<void>((ok) => brief.listen(0, '127.0.0.1', ok));
+    try {
+      const answer = await postToIngress(
+        `http://127.0.0.1:${(brief.address() as AddressInfo).port}/`,
+        message,
+        {
+          timeoutMs: 2_000,
+        },
+      );
+      expect(answer).toMatchObject({ status: 202 });
+      expect(await closed).toBe(true);
+    } finally {
+      brief.closeAllConnections();
+      await new Promise((ok) => brief.close(ok));
+    }
+  });
+
   it('says timeout when no answer comes in time', async () => {
     expect(await postToIngress(`${url}/silence`, message, { timeoutMs: 100 })).toEqual({ kind: 'timeout' });
   });

@@ -16,6 +16,7 @@
  */
 import { Agent, type ClientRequest, type OutgoingHttpHeaders, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CLIENT_IDLE_SOCKET_MS } from './keep-alive.ts';
 
 export type IngressAnswer =
   | { readonly kind: 'answered'; readonly status: number; readonly text: string }
@@ -36,7 +37,7 @@ const ANSWER_BYTES = 16 * 1024;
 
 let sharedAgent: Agent | undefined;
 const defaultAgent = (): Agent => {
-  sharedAgent ??= new Agent({ keepAlive: true });
+  sharedAgent ??= new Agent({ keepAlive: true, timeout: CLIENT_IDLE_SOCKET_MS });
   return sharedAgent;
 };
 

@@ -9,6 +9,7 @@ import { PROBLEM_CONTENT_TYPE, problemBody, toProblem } from './cloudevent/probl
 import { looksLikeCloudEvent } from './cloudevent/receive.ts';
 import { InvalidEventError } from './errors.ts';
 import type { HttpAnswer, Invoker } from './invoke.ts';
+import { SERVER_KEEP_ALIVE_MS } from './keep-alive.ts';
 import type { Metrics } from './ports/metrics.ts';
 
 export const HEALTH_READINESS_PATH = '/health/readiness';
@@ -195,7 +196,7 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   const server = createServer(
     {
-      keepAliveTimeout: 65_000,
+      keepAliveTimeout: SERVER_KEEP_ALIVE_MS,
       headersTimeout,
       requestTimeout: Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout),
       connectionsCheckingInterval: Math.min(1_000, headersTimeout),

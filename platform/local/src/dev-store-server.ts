@@ -34,6 +34,7 @@ import {
   decodeDevStore,
   encodeDevStore,
   MemoryDocumentStore,
+  SERVER_KEEP_ALIVE_MS,
 } from '../../../functions/runtime/src/index.ts';
 
 export interface DevStoreServerOptions {
@@ -186,7 +187,7 @@ export async function startDevStoreServer(options: DevStoreServerOptions = {}): 
     });
   });
   // Longer than undici's idle keep-alive, so a client rarely reuses a socket the server is closing.
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
   // Loopback only: the store has no authentication.
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -17,7 +17,11 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../../functions/runtime/src/index.ts';
+import {
+  CLIENT_IDLE_SOCKET_MS,
+  type Logger,
+  SERVER_KEEP_ALIVE_MS,
+} from '../../../functions/runtime/src/index.ts';
 import { type Lease, ServiceUnavailableError } from './scaler.ts';
 
 export interface Activator {
@@ -89,7 +93,11 @@ function problem(res: ServerResponse, status: number, title: string, detail: str
 export async function startRouter(options: RouterOptions): Promise<ServiceRouter> {
   const { activator, log, timeoutMs } = options;
   const name = activator.name;
-  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: Number.POSITIVE_INFINITY,
+    timeout: CLIENT_IDLE_SOCKET_MS,
+  });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const gone = new AbortController();
@@ -165,7 +173,7 @@ export async function startRouter(options: RouterOptions): Promise<ServiceRouter
 
   const server = createServer(
     {
-      keepAliveTimeout: 65_000,
+      keepAliveTimeout: SERVER_KEEP_ALIVE_MS,
       headersTimeout: options.headersTimeoutMs ?? ROUTER_DEFAULTS.headersTimeoutMs,
       requestTimeout: options.requestTimeoutMs ?? ROUTER_DEFAULTS.requestTimeoutMs,
       connectionsCheckingInterval: CONNECTIONS_CHECK_MS,

@@ -7,6 +7,7 @@
  */
 import { Agent, request } from 'node:http';
 import { DuplicateKeyError, StoreUnavailableError } from '../../errors.ts';
+import { CLIENT_IDLE_SOCKET_MS } from '../../keep-alive.ts';
 import type {
   BulkWriteOperation,
   BulkWriteOptions,
@@ -49,7 +50,12 @@ export class HttpDocumentStore implements DocumentStore {
    * ~10), and undici's per-request objects and abort signals cost more CPU than the call itself
    * (docs/performance.md). Loopback only, so plain http.
    */
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64 });
+  readonly #agent = new Agent({
+    keepAlive: true,
+    maxSockets: 64,
+    maxFreeSockets: 64,
+    timeout: CLIENT_IDLE_SOCKET_MS,
+  });
 
   constructor(url: string, options: HttpDocumentStoreOptions = {}) {
     this.#base = url.replace(/\/+$/, '');
