@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { MemoryDocumentStore, type SluiceFunction } from '../../runtime/src/index.ts';
+import { answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
 import { FLEET_DEFAULTS } from '../lib/fleet.ts';
 import { destination } from '../lib/geo.ts';
 import { stubContext } from '../lib/test-support.ts';
@@ -53,13 +54,21 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
+/** Every answer a test reads is also checked against the OpenAPI document: the document cannot drift. */
 const get = async (path: string, headers: Record<string, string> = {}) => {
   const res = await fetch(`${base}${path}`, { headers });
-  return {
+  const answer = {
     status: res.status,
     type: res.headers.get('content-type'),
     body: (await res.json()) as Record<string, unknown>,
   };
+  const route = path.split('?')[0] ?? path;
+  // The document itself is the one answer it does not describe.
+  if (route !== '/vehicles/openapi.json')
+    expect(
+      answerProblems(openApiDocument(), { method: 'GET', path: route, contentType: answer.type, ...answer }),
+    ).toEqual([]);
+  return answer;
 };
 
 describe('vehicles-api', () => {
@@ -143,6 +152,7 @@ describe('vehicles-api', () => {
   it('documents every route in its OpenAPI 3.1 document', async () => {
     const { body } = await get('/vehicles/openapi.json');
     expect(body.openapi).toBe('3.1.0');
+    expect(openApiProblems(body)).toEqual([]);
     expect(Object.keys(body.paths as object).sort()).toEqual(
       Object.keys(openApiDocument().paths as object).sort(),
     );

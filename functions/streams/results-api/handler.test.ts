@@ -9,12 +9,13 @@ import {
   MemoryDocumentStore,
   type SluiceFunction,
 } from '../../runtime/src/index.ts';
+import { answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
 import { type ReadingLate, StreamsEventType, type WindowClosed } from '../lib/streams.ts';
 import { exampleEvent, stubContext } from '../lib/test-support.ts';
 import { ASSETS, readAsset } from './docs-page.ts';
 import type { Events, Handle } from './events.gen.ts';
 import { accepts, handle, init, routes } from './handler.ts';
-import { MAX_PAGE } from './openapi.ts';
+import { MAX_PAGE, openApiDocument } from './openapi.ts';
 
 const closers: (() => void)[] = [];
 let store: MemoryDocumentStore;
@@ -92,9 +93,29 @@ function late(
   };
 }
 
+/** Every JSON answer a test reads is also checked against the OpenAPI document: the document cannot drift. */
 const get = async (path: string) => {
   const res = await fetch(`${base}${path}`);
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text(), res };
+  const answer = {
+    status: res.status,
+    type: res.headers.get('content-type') ?? '',
+    body: await res.text(),
+    res,
+  };
+  const route = (path.split('?')[0] ?? path).replace(/^\/streams/, '');
+  // The document, its Swagger UI and a path outside the API are the answers it does not describe.
+  const described = route !== '/openapi.json' && !route.startsWith('/docs') && route !== '/nothing';
+  if (answer.type.includes('json') && described)
+    expect(
+      answerProblems(openApiDocument(), {
+        method: 'GET',
+        path: route,
+        status: answer.status,
+        contentType: answer.type,
+        body: JSON.parse(answer.body),
+      }),
+    ).toEqual([]);
+  return answer;
 };
 const getJson = async <T>(path: string): Promise<T> => JSON.parse((await get(path)).body) as T;
 
@@ -207,6 +228,7 @@ describe('results-api', () => {
         components: { schemas: Record<string, Record<string, unknown>> };
       }>('/streams/openapi.json');
       expect(doc.openapi).toBe('3.1.0');
+      expect(openApiProblems(doc)).toEqual([]);
       expect(Object.keys(doc.paths).sort()).toEqual(['/late', '/sensors', '/sensors/{id}/windows']);
       const schemas = Object.values(doc.components.schemas);
       for (const file of readdirSync(join(import.meta.dirname, 'schemas'))) {
