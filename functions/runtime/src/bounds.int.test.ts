@@ -177,3 +177,48 @@ describe('idempotency records', () => {
     );
   });
 });
+
+describe('what a function’s routes leave unanswered', () => {
+  it('is problem+json from the runtime: 500 logged not sent, 503 on a store outage, 404, a parser’s 400 and 413', async () => {
+    const lines: string[] = [];
+    const fn = await startInProcess(
+      join(FIXTURES, 'failing-route'),
+      {},
+      { logSink: { write: (l) => lines.push(l) > 0 } },
+    );
+    onTestFinished(() => fn.running.stop());
+    const answer = async (path: string, init?: RequestInit) => {
+      const res = await fetch(`${fn.url}${path}`, init);
+      return {
+        status: res.status,
+        type: res.headers.get('content-type'),
+        retry: res.headers.get('retry-after'),
+        text: await res.text(),
+      };
+    };
+    for (const path of ['/rejects', '/throws']) {
+      const failed = await answer(path);
+      expect(failed, path).toMatchObject({ status: 500, type: 'application/problem+json; charset=utf-8' });
+      expect(JSON.parse(failed.text)).toMatchObject({ status: 500, detail: 'see the function log' });
+    }
+    expect(lines.join('')).toContain('secret internals at /srv/app/handler.ts:12');
+    const outage = await answer('/outage');
+    expect(outage).toMatchObject({
+      status: 503,
+      retry: '1',
+      type: 'application/problem+json; charset=utf-8',
+    });
+    const nothing = await answer('/nowhere');
+    expect(nothing.status).toBe(404);
+    expect(JSON.parse(nothing.text)).toMatchObject({ status: 404, detail: 'nothing at GET /nowhere' });
+    const json = { method: 'POST', headers: { 'content-type': 'application/json' } };
+    expect((await answer('/body', { ...json, body: '{"a":' })).status).toBe(400);
+    expect((await answer('/body', { ...json, body: JSON.stringify({ a: 'x'.repeat(100) }) })).status).toBe(
+      413,
+    );
+    expect(await answer('/body', { ...json, body: '{"a":1}' })).toMatchObject({
+      status: 200,
+      text: '{"got":{"a":1}}',
+    });
+  });
+});

@@ -80,6 +80,36 @@ export function requireJson(req: Request, res: Response): boolean {
   return false;
 }
 
+/**
+ * Behind every function's routes (runtime.ts): what no route answered is a 404 problem, and what a route threw or
+ * rejected without answering (Express 5 passes a rejected promise on) is answered as `route` would — never Express's
+ * own HTML page, which outside production carries the stack trace. A body parser's refusal keeps its 4xx.
+ */
+export function routeFallbacks(onError: (err: unknown) => void) {
+  const notFound = (req: Request, res: Response): void =>
+    sendProblem(res, 404, `nothing at ${req.method} ${req.path.slice(0, 200)}`);
+  const failed = (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof StoreUnavailableError) {
+      res.setHeader('retry-after', '1');
+      sendProblem(res, 503, 'the store is unavailable; retry later');
+      return;
+    }
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const known = status === 413 || status === 415 ? status : 400;
+      sendProblem(res, known, status === 413 ? 'the body is too large' : 'the request could not be read');
+      return;
+    }
+    onError(err);
+    sendProblem(res, 500, 'see the function log');
+  };
+  return [notFound, failed] as const;
+}
+
 /** Runs an async handler: a store outage answers 503 + Retry-After, anything else 500 (and goes to `onError`). */
 export function route(
   handler: (req: Request, res: Response) => Promise<void>,
