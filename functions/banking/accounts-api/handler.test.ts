@@ -1,10 +1,12 @@
 import type { AddressInfo } from 'node:net';
-import express from 'express';
+import express, { type Router } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JsonLogger, MemoryDocumentStore } from '../../runtime/src/index.ts';
+import { answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
 import { BankingEventType, RejectionReason } from '../lib/banking.ts';
 import { bankingEvent, stubContext } from '../lib/test-support.ts';
-import { handle, RECENT_TRANSACTIONS, routes } from './handler.ts';
+import { handle, routes } from './handler.ts';
+import { MAX_AFTER_LENGTH, MAX_PAGE, openApiDocument, RECENT_TRANSACTIONS } from './openapi.ts';
 
 const opened = (id: string, openingBalance: number) =>
   bankingEvent(BankingEventType.accountOpened, `open-${id}`, {
@@ -38,24 +40,67 @@ const processed = (
     new Date(Date.UTC(2025, 0, 1, 0, 0, n)).toISOString(),
   );
 
+const DOCUMENT_PATH = '/accounts/openapi.json';
+const documentedPaths = openApiDocument().paths as Record<string, Record<string, unknown>>;
+
 const closers: (() => void)[] = [];
 afterEach(() => {
   for (const close of closers.splice(0)) close();
 });
 
-async function serve(store: MemoryDocumentStore): Promise<string> {
-  const app = express();
+/** The handler's routes on a router of their own, as the runtime mounts them (runtime.ts `buildRoutes`). */
+function mount(store: MemoryDocumentStore): Router {
   const router = express.Router();
   routes?.(router, {
     store,
     log: new JsonLogger({ serviceName: 't', sink: { write: () => true } }),
     functionName: 't',
   });
-  app.use(router);
+  return router;
+}
+
+async function serve(store: MemoryDocumentStore): Promise<string> {
+  const app = express();
+  app.use(mount(store));
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   closers.push(() => server.close());
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** The documented path `route` falls under (no two of this API's paths overlap). */
+const templateOf = (route: string): string | undefined =>
+  Object.keys(documentedPaths).find((template) =>
+    new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(route),
+  );
+
+/** `<path> <status>` of every documented answer a test has read, for the last test of this file. */
+const exercised = new Set<string>();
+
+/** Every answer a test reads is also checked against the OpenAPI document: the document cannot drift. */
+async function get<T = Record<string, unknown>>(
+  base: string,
+  path: string,
+): Promise<{ status: number; type: string; body: T }> {
+  const res = await fetch(`${base}${path}`);
+  const type = res.headers.get('content-type') ?? '';
+  const text = await res.text();
+  const body: unknown = type.includes('json') ? JSON.parse(text) : text;
+  const route = path.split('?')[0] ?? path;
+  // The document itself is the one answer it does not describe.
+  if (route !== DOCUMENT_PATH) {
+    expect(
+      answerProblems(openApiDocument(), {
+        method: 'GET',
+        path: route,
+        status: res.status,
+        contentType: type,
+        body,
+      }),
+    ).toEqual([]);
+    exercised.add(`${templateOf(route)} ${res.status}`);
+  }
+  return { status: res.status, type, body: body as T };
 }
 
 describe('accounts-api', () => {
@@ -68,7 +113,7 @@ describe('accounts-api', () => {
       await handle(opened('a', 1000), ctx); // opened delivered last of all
       await handle(opened('b', 0), ctx);
       const base = await serve(store);
-      const a = (await (await fetch(`${base}/accounts/a`)).json()) as Record<string, unknown>;
+      const a = (await get(base, '/accounts/a')).body;
       expect(a).toMatchObject({ id: 'a', balance: 980, version: 2, openingBalance: 1000, currency: 'EUR' });
     });
 
@@ -92,8 +137,7 @@ describe('accounts-api', () => {
         });
       for (let v = 1; v <= 12; v++) await handle(other(v, v), ctx);
       const base = await serve(store);
-      const read = async (id: string) =>
-        (await (await fetch(`${base}/accounts/${id}`)).json()) as Record<string, unknown>;
+      const read = async (id: string) => (await get(base, `/accounts/${id}`)).body;
       expect(await read('a')).toMatchObject({ balance: 990, version: 1 });
       expect(await read('a-2')).toMatchObject({ balance: 988, version: 12 });
       expect(await read('a_3')).toMatchObject({ balance: 1012, version: 12 });
@@ -108,7 +152,7 @@ describe('accounts-api', () => {
       await handle(processed(1, 990, 1, 10, 1), ctx); // the same reply, delivered again
       expect(await store.collection('accounts_view_balances').countDocuments({})).toBe(2);
       const base = await serve(store);
-      const list = (await (await fetch(`${base}/accounts`)).json()) as { accounts: unknown[] };
+      const list = (await get<{ accounts: unknown[] }>(base, '/accounts')).body;
       expect(list.accounts).toEqual([
         { id: 'a', currency: 'EUR', balance: 990, openingBalance: 1000, version: 1 },
         { id: 'b', currency: 'EUR', balance: 10, openingBalance: 0, version: 1 },
@@ -143,24 +187,29 @@ describe('accounts-api', () => {
         ctx,
       );
       const base = await serve(store);
-      const res = await fetch(`${base}/accounts/a`);
-      expect(res.status).toBe(200);
-      const body = (await res.json()) as { balance: number; recentTransactions: { transactionId: string }[] };
+      const { status, body } = await get<{
+        balance: number;
+        recentTransactions: { transactionId: string }[];
+      }>(base, '/accounts/a');
+      expect(status).toBe(200);
       expect(body.balance).toBe(1000 - 10 * n);
       expect(body.recentTransactions).toHaveLength(RECENT_TRANSACTIONS);
       expect(body.recentTransactions[0]?.transactionId).toBe(`tx-${n}`);
-      const all = (await (await fetch(`${base}/transactions?limit=1000`)).json()) as {
-        transactions: unknown[];
-      };
+      const all = (await get<{ transactions: Record<string, unknown>[] }>(base, '/transactions?limit=1000'))
+        .body;
       expect(all.transactions).toHaveLength(n + 1);
+      expect(all.transactions.find((t) => t.submissionId === 'sub-x')).toMatchObject({
+        status: 'rejected',
+        reason: RejectionReason.insufficientFunds,
+      });
     });
 
     it('answers 404 problem+json for an unknown account', async () => {
       const base = await serve(new MemoryDocumentStore());
-      const res = await fetch(`${base}/accounts/nobody`);
-      expect(res.status).toBe(404);
-      expect(res.headers.get('content-type')).toContain('application/problem+json');
-      expect(((await res.json()) as { status: number }).status).toBe(404);
+      const { status, type, body } = await get(base, '/accounts/nobody');
+      expect(status).toBe(404);
+      expect(type).toContain('application/problem+json');
+      expect(body).toMatchObject({ status: 404, detail: 'no account nobody' });
     });
 
     it('answers 400 for an id that is not a plain id (no query operators from the URL)', async () => {
@@ -168,8 +217,9 @@ describe('accounts-api', () => {
       await handle(opened('a', 1), stubContext(store));
       const base = await serve(store);
       for (const bad of ['%7B%22%24ne%22%3A1%7D', 'a.b', '%24gt', 'x'.repeat(65)]) {
-        const res = await fetch(`${base}/accounts/${bad}`);
-        expect(res.status, bad).toBe(400);
+        const { status, type } = await get(base, `/accounts/${bad}`);
+        expect(status, bad).toBe(400);
+        expect(type, bad).toContain('application/problem+json');
       }
     });
 
@@ -177,18 +227,88 @@ describe('accounts-api', () => {
       const store = new MemoryDocumentStore();
       for (const id of ['a', 'b', 'c']) await handle(opened(id, 5), stubContext(store));
       const base = await serve(store);
-      const first = (await (await fetch(`${base}/accounts?limit=2`)).json()) as {
-        accounts: { id: string }[];
-        next: string;
-      };
+      type Page = { accounts: { id: string }[]; next: string | null };
+      const first = (await get<Page>(base, '/accounts?limit=2')).body;
       expect(first.accounts.map((a) => a.id)).toEqual(['a', 'b']);
-      const second = (await (await fetch(`${base}/accounts?limit=2&after=${first.next}`)).json()) as {
-        accounts: { id: string }[];
-        next: string | null;
-      };
+      const second = (await get<Page>(base, `/accounts?limit=2&after=${first.next}`)).body;
       expect(second.accounts.map((a) => a.id)).toEqual(['c']);
       expect(second.next).toBeNull();
-      expect((await fetch(`${base}/accounts?limit=0`)).status).toBe(400);
+    });
+
+    it('pages the outcomes with after and limit', async () => {
+      const store = new MemoryDocumentStore();
+      const ctx = stubContext(store);
+      for (const id of ['a', 'b']) await handle(opened(id, 1000), ctx);
+      for (let i = 1; i <= 3; i++) await handle(processed(i, 1000 - 10 * i, i, 1000 + 10 * i, i), ctx);
+      const base = await serve(store);
+      type Page = { transactions: { submissionId: string }[]; next: string | null };
+      const first = (await get<Page>(base, '/transactions?limit=2')).body;
+      expect(first.transactions.map((t) => t.submissionId)).toEqual(['sub-1', 'sub-2']);
+      expect(first.next).toBe('sub-2');
+      const second = (await get<Page>(base, `/transactions?limit=2&after=${first.next}`)).body;
+      expect(second).toEqual({
+        transactions: [expect.objectContaining({ submissionId: 'sub-3' })],
+        next: null,
+      });
+    });
+
+    it('answers 400 problem+json for paging out of bounds, on both lists', async () => {
+      const base = await serve(new MemoryDocumentStore());
+      for (const list of ['/accounts', '/transactions'])
+        for (const query of [
+          'limit=0',
+          `limit=${MAX_PAGE + 1}`,
+          'limit=1.5',
+          'limit=ten',
+          'after=a&after=b',
+          `after=${'x'.repeat(MAX_AFTER_LENGTH + 1)}`,
+        ]) {
+          const { status, type } = await get(base, `${list}?${query}`);
+          expect(status, `${list}?${query}`).toBe(400);
+          expect(type).toContain('application/problem+json');
+        }
+      expect(
+        (await get(base, `/transactions?limit=${MAX_PAGE}&after=${'x'.repeat(MAX_AFTER_LENGTH)}`)).status,
+      ).toBe(200);
+    });
+  });
+
+  describe('OpenAPI', () => {
+    it('serves its OpenAPI 3.1 document at /accounts/openapi.json, not as an account id', async () => {
+      const { status, type, body } = await get(await serve(new MemoryDocumentStore()), DOCUMENT_PATH);
+      expect(status).toBe(200);
+      expect(type).toMatch(/^application\/json\b/);
+      expect(body).toEqual(openApiDocument());
+      expect(openApiProblems(body)).toEqual([]);
+    });
+
+    it('documents every route its router serves, and no other', () => {
+      const router = mount(new MemoryDocumentStore());
+      const served = router.stack
+        .flatMap(({ route }) =>
+          route === undefined
+            ? []
+            : route.stack.map((layer) => `${layer.method} ${route.path.replace(/:(\w+)/g, '{$1}')}`),
+        )
+        // The document itself is the one route it does not describe.
+        .filter((operation) => operation !== `get ${DOCUMENT_PATH}`);
+      const documented = Object.entries(documentedPaths).flatMap(([path, item]) =>
+        Object.keys(item).map((method) => `${method} ${path}`),
+      );
+      expect(served.sort()).toEqual(documented.sort());
+      expect(documented).toContain('get /accounts/{id}');
+    });
+
+    // Last in the file: the tests run in order, and this one reads what the others exercised.
+    it('has had every documented status answered by the tests above', () => {
+      const documented = Object.entries(documentedPaths).flatMap(([path, item]) =>
+        Object.values(item).flatMap((operation) =>
+          Object.keys((operation as { responses: Record<string, unknown> }).responses).map(
+            (status) => `${path} ${status}`,
+          ),
+        ),
+      );
+      expect(documented.filter((answer) => !exercised.has(answer))).toEqual([]);
     });
   });
 });

@@ -4,6 +4,7 @@
  *   GET /accounts              list (paged with ?after=<id>&limit=)
  *   GET /accounts/:id          balance, currency and the most recent transactions
  *   GET /transactions          every outcome, one per submission (paged), for `--verify`
+ *   GET /accounts/openapi.json OpenAPI 3.1 of these routes (openapi.ts)
  * A view of its own (not the processor's collections) is what lets it run on the in-memory store
  * of `make dev`, where each function process has its own memory, and scale apart from the writer.
  * Every balance an event reports is inserted under its account version (`<account>#<version>`), never
@@ -19,6 +20,7 @@ import { DuplicateKeyError, sendProblem } from '../../runtime/src/index.ts';
 import { BankingEventType, Collections, ID_PATTERN, slotId } from '../lib/banking.ts';
 import { batchedWriter } from '../lib/batched-writer.ts';
 import type { Handle } from './events.gen.ts';
+import { DEFAULT_PAGE, MAX_AFTER_LENGTH, MAX_PAGE, openApiDocument, RECENT_TRANSACTIONS } from './openapi.ts';
 
 export const accepts = [
   BankingEventType.accountOpened,
@@ -32,9 +34,6 @@ export const accepts = [
  * claim and completion would only add 2 store calls per event.
  */
 export const idempotent = false;
-
-export const RECENT_TRANSACTIONS = 20;
-const MAX_PAGE = 1000;
 
 /** An account's metadata, from its opening; the balance is its highest `BalanceView`. */
 export interface AccountView extends Record<string, unknown> {
@@ -161,13 +160,13 @@ export const handle: Handle<typeof accepts> = async (event, { store }) => {
 /** `?limit` and `?after` for paged lists; undefined after a 400 was sent. */
 function page(req: Request, res: Response): { limit: number; filter: Filter } | undefined {
   const { limit: rawLimit, after } = req.query;
-  const limit = rawLimit === undefined ? 100 : Number(rawLimit);
+  const limit = rawLimit === undefined ? DEFAULT_PAGE : Number(rawLimit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
     sendProblem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`);
     return undefined;
   }
   if (after === undefined) return { limit, filter: {} };
-  if (typeof after !== 'string' || after.length > 200) {
+  if (typeof after !== 'string' || after.length > MAX_AFTER_LENGTH) {
     sendProblem(res, 400, 'after must be a single id');
     return undefined;
   }
@@ -211,6 +210,12 @@ function publicTransaction(t: TransactionView): Record<string, unknown> {
 
 export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
   const { accounts, balances, transactions } = views(store);
+  const document = JSON.stringify(openApiDocument());
+
+  // Before /accounts/:id, which would take `openapi.json` for an account id.
+  router.get('/accounts/openapi.json', (_req, res) => {
+    res.type('application/json').send(document);
+  });
 
   router.get('/accounts', async (req, res) => {
     const p = page(req, res);
@@ -259,6 +264,6 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
   });
 
   router.use((_req: Request, res: Response) => {
-    sendProblem(res, 404, 'GET /accounts, /accounts/:id or /transactions');
+    sendProblem(res, 404, 'GET /accounts, /accounts/:id, /transactions or /accounts/openapi.json');
   });
 };
