@@ -16,6 +16,7 @@ import {
   type HttpHandler,
   type HttpRequestMetrics,
   type Logger,
+  looksLikeCloudEvent,
   RATE_LIMIT_KEY,
   ROUTE_KIND,
   type RouteTable,
@@ -109,6 +110,17 @@ export function createGateway(options: GatewayOptions): Gateway {
           allow: allowed.join(', '),
         });
         return { status, error: 'method not allowed' };
+      }
+      // A function behind a proxy route also takes events from its Triggers; a CloudEvent sent through the gateway
+      // would reach its event handler from outside, past the broker (a forged order.billed, say). Events enter
+      // through publish routes, which make their own.
+      if (route.kind === ROUTE_KIND.proxy && looksLikeCloudEvent(req.headers)) {
+        req.resume();
+        const status = problem(
+          'eventNotAccepted',
+          `${route.prefix} is an HTTP API, not an event endpoint: send CloudEvents through the broker (a publish route)`,
+        );
+        return { status, error: 'CloudEvent on a proxy route' };
       }
       const hooks = options.hooks.get(route);
       const info: HookRequest = {

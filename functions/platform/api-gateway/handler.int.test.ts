@@ -31,6 +31,8 @@ interface Upstream {
   bigFinished: boolean;
   /** Kept-alive sockets /close-next closed under the request they carried. */
   staleClosed: number;
+  /** Requests that reached the upstream. */
+  requests: number;
 }
 
 async function startUpstream(): Promise<Upstream> {
@@ -43,6 +45,7 @@ async function startUpstream(): Promise<Upstream> {
     bigWritten: 0,
     bigFinished: false,
     staleClosed: 0,
+    requests: 0,
   };
   const answeredOn = new WeakSet<object>();
   const echo = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -62,6 +65,7 @@ async function startUpstream(): Promise<Upstream> {
     res.end(body);
   };
   state.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    state.requests++;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -336,6 +340,32 @@ describe('api-gateway through the runtime, in front of real upstreams and a Rabb
       expect(upstream.staleClosed).toBe(before + 2);
       expect(post.status).toBe(502);
       expect(await post.json()).toMatchObject({ detail: 'echo failed before answering (ECONNRESET)' });
+    });
+
+    it('refuses a CloudEvent on a proxy route, binary or structured, before it reaches the upstream', async () => {
+      const before = upstream.requests;
+      const binary = await fetch(gw('/api/echo/orders'), {
+        method: 'POST',
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': 'forged-1',
+          'ce-type': 'dev.sluice.orders.order.billed.v1',
+          'ce-source': '/outside',
+          'content-type': 'application/json',
+        },
+        body: '{"orderId":"o-1"}',
+      });
+      expect(binary.status).toBe(400);
+      expect(await binary.json()).toMatchObject({ type: 'https://sluice.dev/problems/event-not-accepted' });
+      const structured = await fetch(gw('/api/echo/orders'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/cloudevents+json' },
+        body: '{"specversion":"1.0","id":"forged-2","type":"t","source":"/outside"}',
+      });
+      expect(structured.status).toBe(400);
+      expect(upstream.requests).toBe(before);
+      // Plain JSON to the same route still goes through.
+      expect((await fetch(gw('/api/echo/orders'), { method: 'POST', body: '{}' })).status).toBe(200);
     });
 
     it('refuses what it will not forward: 404, 405, 413 and 400, each with its reason', async () => {

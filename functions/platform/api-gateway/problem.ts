@@ -11,6 +11,7 @@ export const GATEWAY_PROBLEM = {
   invalidPath: { status: 400, title: 'Bad Request' },
   invalidJson: { status: 400, title: 'Bad Request' },
   invalidIdempotencyKey: { status: 400, title: 'Bad Request' },
+  eventNotAccepted: { status: 400, title: 'Bad Request' },
   unauthorized: { status: 401, title: 'Unauthorized' },
   forbidden: { status: 403, title: 'Forbidden' },
   noRoute: { status: 404, title: 'Not Found' },

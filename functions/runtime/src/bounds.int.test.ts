@@ -220,5 +220,20 @@ describe('what a function’s routes leave unanswered', () => {
       status: 200,
       text: '{"got":{"a":1}}',
     });
+    // A CloudEvent POSTed to a route's path is a request for that route: events come in at `/` only.
+    const event = {
+      ...json.headers,
+      'ce-specversion': '1.0',
+      'ce-id': 'e-1',
+      'ce-type': 'dev.sluice.test.work.requested.v1',
+      'ce-source': '/t',
+    };
+    expect(await answer('/body', { method: 'POST', headers: event, body: '{"a":2}' })).toMatchObject({
+      status: 200,
+      text: '{"got":{"a":2}}',
+    });
+    const atRoot = await answer('/', { method: 'POST', headers: event, body: '{"n":3}' });
+    expect(atRoot.status, atRoot.text).toBeLessThan(300);
+    expect(atRoot.text).not.toContain('got');
   });
 });

@@ -168,7 +168,11 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
       );
       return;
     }
-    if (req.method === 'POST' && (options.routes === undefined || looksLikeCloudEvent(req.headers))) {
+    // A function with routes takes events only at `/`, where a Trigger delivers (its subscriber is the Service):
+    // its routes may be public through the gateway, and a CloudEvent POSTed to one of them is a request like any
+    // other, never an event that skipped the broker.
+    const event = options.routes === undefined || (path === '/' && looksLikeCloudEvent(req.headers));
+    if (req.method === 'POST' && event) {
       handleEvent(req, res, started);
       return;
     }
