@@ -6,6 +6,7 @@
  *   GET    /movies/:id
  *   PUT    /movies/:id             the same body → 200
  *   DELETE /movies/:id             → 204
+ *   GET    /movies/openapi.json    OpenAPI 3.1 of all of these (openapi.ts; public /api/movies/openapi.json)
  * Consumes no events. Bodies are checked by JSON Schema (compiled once at start); every refusal is problem+json.
  */
 import { randomUUID } from 'node:crypto';
@@ -28,6 +29,7 @@ import {
 } from '../lib/movies.ts';
 import { Collections, type InvalidParam } from '../lib/orders.ts';
 import movieSchema from './movie.schema.json' with { type: 'json' };
+import { openApiDocument } from './openapi.ts';
 
 export const accepts = [] as const;
 
@@ -62,6 +64,12 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
     sendProblem(res, 404, 'no such movie (ids are UUIDs)');
     return undefined;
   };
+  const document = JSON.stringify(openApiDocument());
+
+  // Before /movies/:id, which would take `openapi.json` for an id.
+  router.get('/movies/openapi.json', (_req: Request, res: Response) => {
+    res.type('application/json').send(document);
+  });
 
   router.get(
     '/movies',
@@ -147,6 +155,6 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
 
   router.use(bodyErrors);
   router.use((_req: Request, res: Response) => {
-    sendProblem(res, 404, 'GET/POST /movies, GET/PUT/DELETE /movies/:id');
+    sendProblem(res, 404, 'GET/POST /movies, GET/PUT/DELETE /movies/:id, GET /movies/openapi.json');
   });
 };

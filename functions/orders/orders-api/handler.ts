@@ -6,6 +6,7 @@
  *                       202 {"orderId","status":"queued"} only once the broker durably accepted it.
  *                       `Idempotency-Key`: the same order id and one order for every retry (422 if the body differs).
  *   GET  /orders/:id    queued (accepted here, not billed yet) or billed with its invoice
+ *   GET  /orders/openapi.json   OpenAPI 3.1 of these (openapi.ts; public /api/billing/openapi.json)
  * Consumes `…order.billed.v1` (billing's reply) into its own view of what was billed.
  * Why a function behind a proxy route and not a gateway publish route: docs/orders.md, "The intake".
  */
@@ -41,6 +42,7 @@ import {
   sameRequest,
 } from '../lib/orders.ts';
 import type { Handle } from './events.gen.ts';
+import { openApiDocument } from './openapi.ts';
 
 export const accepts = [OrdersEventType.orderBilled] as const;
 /** Published to the broker (not a reply): checked against its schema before each publish. */
@@ -85,6 +87,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   const billed = store.collection<BilledOrderDoc>(Collections.billedOrders);
   const onError = (err: unknown): void =>
     log.error(`orders-api route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
+  const document = JSON.stringify(openApiDocument());
 
   router.post(
     '/orders',
@@ -149,6 +152,11 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
     }, onError),
   );
 
+  // Before /orders/:id, which would take `openapi.json` for an id.
+  router.get('/orders/openapi.json', (_req: Request, res: Response) => {
+    res.type('application/json').send(document);
+  });
+
   router.get(
     '/orders/:id',
     route(async (req, res) => {
@@ -168,6 +176,6 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
 
   router.use(bodyErrors);
   router.use((_req: Request, res: Response) => {
-    sendProblem(res, 404, 'POST /orders, GET /orders/:id');
+    sendProblem(res, 404, 'POST /orders, GET /orders/:id, GET /orders/openapi.json');
   });
 };
