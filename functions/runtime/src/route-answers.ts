@@ -68,7 +68,13 @@ export function bodyErrors(limitBytes: number) {
     if (e.type === 'entity.too.large') sendProblem(res, 413, `bodies are at most ${limitBytes} bytes`);
     else if (e.type === 'entity.parse.failed') sendProblem(res, 400, 'the body is not valid JSON');
     else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
-      sendProblem(res, 400, 'the body could not be read');
+      // body-parser's other refusals carry a `type`; the router's (a path segment that is not valid
+      // percent-encoding) do not.
+      sendProblem(
+        res,
+        400,
+        e.type === undefined ? 'the path could not be decoded' : 'the body could not be read',
+      );
     else next(err);
   };
 }
@@ -98,10 +104,16 @@ export function routeFallbacks(onError: (err: unknown) => void) {
       sendProblem(res, 503, 'the store is unavailable; retry later');
       return;
     }
-    const status = (err as { status?: unknown }).status;
+    const { status, type } = err as { status?: unknown; type?: unknown };
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const known = status === 413 || status === 415 ? status : 400;
-      sendProblem(res, known, status === 413 ? 'the body is too large' : 'the request could not be read');
+      const detail =
+        status === 413
+          ? 'the body is too large'
+          : type === undefined
+            ? 'the path could not be decoded'
+            : 'the request could not be read';
+      sendProblem(res, known, detail);
       return;
     }
     onError(err);

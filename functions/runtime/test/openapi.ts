@@ -132,6 +132,15 @@ export interface Answer {
   readonly body?: unknown;
 }
 
+/** A path segment as the router reads it; one that is not valid percent-encoding stays as sent. */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** The documented path template `path` falls under: a literal segment beats a parameter. */
 function templateOf(paths: JsonObject, path: string): string | undefined {
   const segments = path.split('?')[0]?.split('/') ?? [];
@@ -145,7 +154,7 @@ function templateOf(paths: JsonObject, path: string): string | undefined {
         params++;
         return (segments[i] ?? '') !== '';
       }
-      return part === decodeURIComponent(segments[i] ?? '');
+      return part === decodedSegment(segments[i] ?? '');
     });
     if (fits && (best === undefined || params < best.params)) best = { template, params };
   }
