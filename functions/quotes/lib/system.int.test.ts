@@ -3,7 +3,9 @@
  * (`node functions/runtime/src/main.ts`) on FerretDB, quote events through a broker on RabbitMQ with the
  * search function's Trigger (filter on the quotes source). Covers: the admin key and API keys (hashed,
  * never logged), quotes published as events, search built from them (all terms, accents both ways), and
- * the index dropped and rebuilt by replaying the events (lib/reindex.ts, `make quotes-reindex`).
+ * the index dropped and rebuilt by replaying the events (lib/reindex.ts, `make quotes-reindex`). Every answer read is
+ * checked against the OpenAPI 3.1 document its function serves (<function>/openapi.ts; each function's handler test
+ * checks that document in full), and the three documents agree on what they share.
  */
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -13,6 +15,7 @@ import { contractManifests, quietLog } from '../../../eventing/src/testing/manif
 import { startTestSink, type TestSink } from '../../../eventing/src/testing/test-sink.ts';
 import { freePorts } from '../../../platform/test-servers/ports.ts';
 import { type DocumentStore, loadSchemas, MongoDocumentStore } from '../../runtime/src/index.ts';
+import { answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
 import { type SpawnedFunction, spawnFunction, waitFor } from '../../runtime/test/support.ts';
 import { brokerPublisher } from './publisher.ts';
 import { Collections } from './quotes.ts';
@@ -21,6 +24,14 @@ import { reindex } from './reindex.ts';
 const ADMIN_KEY = `admin-${'k'.repeat(40)}`;
 const PASSWORD = 'correct horse battery staple';
 const DB = `quotes_it_${process.pid}_${Date.now().toString(36)}`;
+
+type Service = 'users' | 'quotes' | 'search';
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+}
 
 const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
   method: 'POST',
@@ -37,11 +48,31 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
   let store: DocumentStore;
   let apiKey: string;
   const ids: Record<string, string> = {};
+  /** What each function serves at /<service>/openapi.json (read without a key, as the gateway lets anyone). */
+  const documents = new Map<Service, unknown>();
 
-  const find = async (q: string): Promise<{ total: number; results: { id: string; score: number }[] }> => {
-    const res = await fetch(`${search.url}/search?q=${encodeURIComponent(q)}`);
-    return (await res.json()) as { total: number; results: { id: string; score: number }[] };
+  /** A request to a function; its answer is checked against the document that function serves. */
+  const call = async (service: Service, path: string, init: RequestInit = {}): Promise<Answer> => {
+    const url = { users, quotes, search }[service].url;
+    const res = await fetch(`${url}${path}`, init);
+    const text = await res.text();
+    const body: unknown = text === '' ? undefined : JSON.parse(text);
+    const answer = {
+      method: init.method ?? 'GET',
+      path: path.split('?')[0] ?? path,
+      status: res.status,
+      contentType: res.headers.get('content-type'),
+      body,
+    };
+    expect(answerProblems(documents.get(service), answer)).toEqual([]);
+    return { status: res.status, headers: res.headers, body };
   };
+
+  const find = async (q: string): Promise<{ total: number; results: { id: string; score: number }[] }> =>
+    (await call('search', `/search?q=${encodeURIComponent(q)}`)).body as {
+      total: number;
+      results: { id: string; score: number }[];
+    };
 
   beforeAll(async () => {
     const mongodbUrl = inject('mongodbUrl');
@@ -84,6 +115,11 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
         throw new Error(`${String(err)}\n${f.output()}`);
       });
     }
+    for (const service of ['users', 'quotes', 'search'] as const) {
+      const served = await fetch(`${{ users, quotes, search }[service].url}/${service}/openapi.json`);
+      expect(served.status).toBe(200);
+      documents.set(service, await served.json());
+    }
     store = await MongoDocumentStore.connect(mongodbUrl, DB);
   }, 60_000);
 
@@ -99,22 +135,38 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
     await store?.close();
   });
 
+  describe('OpenAPI 3.1', () => {
+    it('each function serves a valid document; the three share the key, the problem shape and the gateway answers', () => {
+      const [first, ...others] = [...documents.values()].map((d) => {
+        expect(openApiProblems(d)).toEqual([]);
+        const { servers, security, components } = d as {
+          servers: unknown;
+          security: unknown;
+          components: { schemas: Record<string, unknown> } & Record<string, unknown>;
+        };
+        const { Problem, OpenApiDocument } = components.schemas;
+        const { securitySchemes, headers, responses } = components;
+        return { servers, security, securitySchemes, headers, responses, Problem, OpenApiDocument };
+      });
+      expect(first?.Problem).toBeDefined();
+      for (const other of others) expect(other).toEqual(first);
+    });
+  });
+
   describe('users', () => {
     it('creates a user only with the admin key, and shows its API key once', async () => {
       const body = { id: 'ada', name: 'Ada Lovelace', password: PASSWORD };
-      expect((await fetch(`${users.url}/users`, json(body))).status).toBe(401);
-      expect((await fetch(`${users.url}/users`, json(body, { authorization: 'not-the-key' }))).status).toBe(
-        403,
-      );
-      const res = await fetch(`${users.url}/users`, json(body, { authorization: `Bearer ${ADMIN_KEY}` }));
+      expect((await call('users', '/users', json(body))).status).toBe(401);
+      expect((await call('users', '/users', json(body, { authorization: 'not-the-key' }))).status).toBe(403);
+      const res = await call('users', '/users', json(body, { authorization: `Bearer ${ADMIN_KEY}` }));
       expect(res.status).toBe(201);
-      const created = (await res.json()) as { id: string; apiKey: string; password?: string };
+      const created = res.body as { id: string; apiKey: string; password?: string };
       expect(created).toMatchObject({ id: 'ada', name: 'Ada Lovelace' });
       expect(created.password).toBeUndefined();
       apiKey = created.apiKey;
       expect(apiKey).toMatch(/^qk_ada_/);
-      expect((await fetch(`${users.url}/users`, json(body, { authorization: ADMIN_KEY }))).status).toBe(409);
-      const listed = await (await fetch(`${users.url}/users`)).json();
+      expect((await call('users', '/users', json(body, { authorization: ADMIN_KEY }))).status).toBe(409);
+      const listed = (await call('users', '/users')).body;
       expect(listed).toEqual({ users: [expect.objectContaining({ id: 'ada' })], next: null });
       expect(JSON.stringify(listed)).not.toContain('Hash');
     });
@@ -128,9 +180,9 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
     });
 
     it('verifies keys for the gateway: the user key, the admin key, nothing else', async () => {
-      const verify = (key: string) => fetch(`${users.url}/keys/verify`, json({ key }));
-      expect(await (await verify(apiKey)).json()).toEqual({ principal: 'ada', role: 'user' });
-      expect(await (await verify(ADMIN_KEY)).json()).toEqual({ principal: 'admin', role: 'admin' });
+      const verify = (key: string) => call('users', '/keys/verify', json({ key }));
+      expect((await verify(apiKey)).body).toEqual({ principal: 'ada', role: 'user' });
+      expect((await verify(ADMIN_KEY)).body).toEqual({ principal: 'admin', role: 'admin' });
       expect((await verify(`${apiKey.slice(0, -2)}xx`)).status).toBe(401);
       expect((await verify('qk_bob_nope')).status).toBe(401);
     });
@@ -145,12 +197,9 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
   describe('quotes → events → search', () => {
     it('publishes every change and the search function indexes it from the broker', async () => {
       const add = async (text: string, author: string): Promise<string> => {
-        const res = await fetch(
-          `${quotes.url}/quotes`,
-          json({ text, author }, { 'x-sluice-principal': 'ada' }),
-        );
+        const res = await call('quotes', '/quotes', json({ text, author }, { 'x-sluice-principal': 'ada' }));
         expect(res.status).toBe(201);
-        return ((await res.json()) as { id: string }).id;
+        return (res.body as { id: string }).id;
       };
       ids.heart = await add(
         "On ne voit bien qu'avec le cœur. L'essentiel est invisible pour les yeux.",
@@ -158,9 +207,9 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
       );
       ids.pascal = await add('Le coeur a ses raisons que la raison ne connaît point.', 'Blaise Pascal');
       ids.wilde = await add('Be yourself; everyone else is already taken.', 'Oscar Wilde');
-      const del = await fetch(`${quotes.url}/quotes/${ids.wilde}`, { method: 'DELETE' });
+      const del = await call('quotes', `/quotes/${ids.wilde}`, { method: 'DELETE' });
       expect(del.status).toBe(204);
-      expect((await fetch(`${quotes.url}/quotes/${ids.wilde}`)).status).toBe(404);
+      expect((await call('quotes', `/quotes/${ids.wilde}`)).status).toBe(404);
       // Each quote's postings are written one by one: wait for the last term of each.
       await waitFor('the index to hold both hearts, whole, and no Wilde', async () => {
         const [hearts, eyes, reason, wilde] = await Promise.all([
@@ -199,7 +248,7 @@ describe('quotes, users and search on FerretDB and RabbitMQ', () => {
       expect((await find('connait')).results.map((r) => r.id)).toEqual([ids.pascal]);
       expect((await find('exupery essentiel')).results.map((r) => r.id)).toEqual([ids.heart]);
       expect((await find('coeur wilde')).total).toBe(0);
-      const bad = await fetch(`${search.url}/search?q=%20`);
+      const bad = await call('search', '/search?q=%20');
       expect(bad.status).toBe(400);
       expect(bad.headers.get('content-type')).toContain('application/problem+json');
     });

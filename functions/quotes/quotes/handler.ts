@@ -5,6 +5,7 @@
  *   GET    /quotes/random   one quote, drawn at random (a random id, then the next one by `_id`)
  *   GET    /quotes/:id
  *   DELETE /quotes/:id      → 204; emits dev.sluice.quotes.quote.deleted.v1
+ *   GET    /quotes/openapi.json  OpenAPI 3.1 (openapi.ts), readable without a key (its own gateway route)
  * Each change and its event are written together — the quote (or its tombstone) is its own outbox record —
  * then published to the broker (lib/publisher.ts); the relay republishes whatever a failure left behind.
  * Who made a change comes from `x-sluice-principal`, which api-gateway sets from the API key.
@@ -38,6 +39,7 @@ import {
   QuoteEventType,
   type TombstoneDoc,
 } from '../lib/quotes.ts';
+import { openApiDocument } from './openapi.ts';
 
 export const accepts = [] as const;
 /** Published to the broker (not replies): their schemas are checked before each publish. */
@@ -129,6 +131,12 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   const onError = (err: unknown): void =>
     log.error(`quotes route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
   const pub = (): Publisher => publisher as Publisher; // set by init, which runs before any request
+  const document = JSON.stringify(openApiDocument());
+
+  // Before '/quotes/:id', which would take `openapi.json` for an id.
+  router.get('/quotes/openapi.json', (_req: Request, res: Response) => {
+    res.type('application/json').send(document);
+  });
 
   router.post(
     '/quotes',
@@ -229,6 +237,10 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
 
   router.use(bodyErrors);
   router.use((_req: Request, res: Response) => {
-    sendProblem(res, 404, 'POST/GET /quotes, GET /quotes/random, GET/DELETE /quotes/:id');
+    sendProblem(
+      res,
+      404,
+      'POST/GET /quotes, GET /quotes/random, GET/DELETE /quotes/:id, GET /quotes/openapi.json',
+    );
   });
 };

@@ -2,6 +2,7 @@
  * search — full-text search over the quotes, built only from their events (docs/quotes.md):
  *   consumes dev.sluice.quotes.quote.created.v1 / …deleted.v1 (one Trigger on the quotes source)
  *   GET /search?q=<terms>&limit=&offset=   every term must match, accents and case ignored, ranked
+ *   GET /search/openapi.json               OpenAPI 3.1 (openapi.ts), readable without a key (its own gateway route)
  * The index (lib/search-index.ts) converges whatever the order and number of deliveries, so the function
  * runs without the runtime's idempotency guard (`idempotent: false`): replaying the same events (same
  * source and ids, `make quotes-reindex`) rebuilds a dropped index.
@@ -14,12 +15,10 @@ import { QuoteEventType } from '../lib/quotes.ts';
 import { indexQuote, MAX_QUERY_TERMS, search, searchCollections, unindexQuote } from '../lib/search-index.ts';
 import { terms } from '../lib/text.ts';
 import type { Handle } from './events.gen.ts';
+import { MAX_OFFSET, MAX_QUERY, openApiDocument } from './openapi.ts';
 
 export const accepts = [QuoteEventType.created, QuoteEventType.deleted] as const;
 export const idempotent = false;
-
-const MAX_QUERY = 500;
-const MAX_OFFSET = 1000;
 
 export const handle: Handle<typeof accepts> = async (event, { store, log }) => {
   const c = searchCollections(store);
@@ -34,8 +33,13 @@ export const handle: Handle<typeof accepts> = async (event, { store, log }) => {
 
 export const routes: SluiceFunction['routes'] = (router: Router, { store, log }) => {
   const c = searchCollections(store);
+  const document = JSON.stringify(openApiDocument());
   const onError = (err: unknown): void =>
     log.error(`search failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
+
+  router.get('/search/openapi.json', (_req: Request, res: Response) => {
+    res.type('application/json').send(document);
+  });
 
   router.get(
     '/search',
@@ -64,6 +68,6 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   );
 
   router.use((_req: Request, res: Response) => {
-    sendProblem(res, 404, 'GET /search?q=<words>');
+    sendProblem(res, 404, 'GET /search?q=<words>, GET /search/openapi.json');
   });
 };

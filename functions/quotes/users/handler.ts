@@ -3,6 +3,7 @@
  *   POST /users          admin key only: {"id","name","password"} → 201 with the user's API key, shown once
  *   GET  /users          paged by id (?after=<id>&limit=)
  *   GET  /users/:id
+ *   GET  /users/openapi.json  OpenAPI 3.1 (openapi.ts), readable without a key (its own gateway route)
  *   POST /keys/verify    {"key"} → {principal, role}: what api-gateway's api-key hook asks, cluster-local
  *                        (no gateway route leads here)
  * Passwords and keys are stored as scrypt hashes (lib/secrets.ts) and never returned or logged. The
@@ -32,6 +33,7 @@ import {
   Role,
 } from '../lib/roles.ts';
 import { API_KEY_COST, hashSecret, PASSWORD_COST, verifySecret } from '../lib/secrets.ts';
+import { MAX_NAME, MAX_PASSWORD, MIN_PASSWORD, openApiDocument } from './openapi.ts';
 
 export const accepts = [] as const;
 
@@ -42,10 +44,6 @@ export interface UserDoc extends Record<string, unknown> {
   keyHash: string;
   createdAt: string;
 }
-
-const MIN_PASSWORD = 8;
-const MAX_PASSWORD = 256;
-const MAX_NAME = 200;
 
 function adminKey(): string {
   const key = process.env[ADMIN_KEY_ENV];
@@ -92,8 +90,14 @@ function readNewUser(body: unknown): NewUser | string {
 export const routes: SluiceFunction['routes'] = (router: Router, { store, log }) => {
   const users: Collection<UserDoc> = store.collection<UserDoc>(Collections.users);
   const admin = adminKey();
+  const document = JSON.stringify(openApiDocument());
   const onError = (err: unknown): void =>
     log.error(`users route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
+
+  // Before '/users/:id', which would take `openapi.json` for an id.
+  router.get('/users/openapi.json', (_req: Request, res: Response) => {
+    res.type('application/json').send(document);
+  });
 
   router.post(
     '/users',
@@ -175,6 +179,6 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
 
   router.use(bodyErrors);
   router.use((_req: Request, res: Response) => {
-    sendProblem(res, 404, 'POST/GET /users, GET /users/:id');
+    sendProblem(res, 404, 'POST/GET /users, GET /users/:id, GET /users/openapi.json');
   });
 };

@@ -8,8 +8,10 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerProblems, openApiProblems } from '../../../functions/runtime/test/openapi.ts';
 import { freePort } from '../../test-servers/ports.ts';
 import { type DevPlatform, startDevPlatform } from './platform.ts';
 import { helloGreetings, until } from './testing/http-events.ts';
@@ -125,6 +127,74 @@ describe('make dev runs each revision from its bundle: every system answers thro
   }, 180_000);
 
   it('quotes: a user, a quote and its search hit through the gateway, its rate limit kept in Redis', async () => {
+    // Each service's OpenAPI document, read without a key (its own route: no auth, no rate limit). Every answer below
+    // is checked against the document of the service it came from, the gateway's own 401/403/429 included, headers
+    // too: answerProblems checks bodies, `headerProblems` the documented headers (the rate-limit fields above all).
+    type Document = { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const documents = new Map<string, Document>();
+    for (const service of ['users', 'quotes', 'search']) {
+      const res = await get(`/${service}/openapi.json`);
+      expect(res.status, service).toBe(200);
+      expect(res.headers.get('ratelimit-policy'), service).toBeNull();
+      const doc = (await res.json()) as Document;
+      expect(openApiProblems(doc), service).toEqual([]);
+      documents.set(`/${service}`, doc);
+    }
+    const ajv = new Ajv2020({ strict: false });
+    const resolved = (doc: Document, node: unknown): Record<string, unknown> => {
+      const pointer = (node as { $ref?: string }).$ref;
+      if (pointer === undefined) return node as Record<string, unknown>;
+      const target = pointer
+        .slice(2)
+        .split('/')
+        .reduce<unknown>((at, key) => (at as Record<string, unknown>)[key.replaceAll('~1', '/')], doc);
+      return resolved(doc, target);
+    };
+    const headerProblems = (doc: Document, method: string, path: string, res: Response): string[] => {
+      const fits = Object.keys(doc.paths).filter((t) =>
+        new RegExp(`^${t.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path),
+      );
+      const template = fits.find((t) => !t.includes('{')) ?? fits[0] ?? path;
+      const response = doc.paths[template]?.[method.toLowerCase()]?.responses[String(res.status)];
+      if (response === undefined) return [`${method} ${path} → ${res.status} is not documented`];
+      const headers = (resolved(doc, response).headers ?? {}) as Record<string, unknown>;
+      return Object.entries(headers).flatMap(([name, ref]) => {
+        const header = resolved(doc, ref) as { required?: boolean; schema: { type?: string } };
+        const value = res.headers.get(name);
+        if (value === null) return header.required === true ? [`${res.status}: ${name} missing`] : [];
+        const typed = header.schema.type === 'integer' ? Number(value) : value;
+        return ajv.validate(header.schema, typed)
+          ? []
+          : [`${res.status}: ${name}: ${value} not as documented`];
+      });
+    };
+    const checked = async (res: Response, method: string, pathAndQuery: string): Promise<Response> => {
+      const path = pathAndQuery.split('?')[0] ?? pathAndQuery;
+      const doc = documents.get(`/${path.split('/')[1]}`) as Document;
+      const text = await res.clone().text();
+      const body: unknown = text === '' ? undefined : JSON.parse(text);
+      const contentType = res.headers.get('content-type');
+      const what = `${method} ${pathAndQuery} → ${res.status} ${text.slice(0, 200)}`;
+      expect(answerProblems(doc, { method, path, status: res.status, contentType, body }), what).toEqual([]);
+      expect(headerProblems(doc, method, path, res), what).toEqual([]);
+      return res;
+    };
+    const call = async (method: string, path: string, key?: string, body?: unknown): Promise<Response> =>
+      checked(
+        await fetch(`${gateway}${path}`, {
+          method,
+          headers: {
+            ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        }),
+        method,
+        path,
+      );
+
+    expect((await call('GET', '/quotes')).status).toBe(401);
+    expect((await call('GET', '/search?q=x', `qk_nobody_${'x'.repeat(43)}`)).status).toBe(401);
     const adminFile = platform.secretFiles?.get('quotes-admin-key/admin-key');
     expect(adminFile).toBeDefined();
     const admin = (await readFile(adminFile as string, 'utf8')).trim();
@@ -141,9 +211,16 @@ describe('make dev runs each revision from its bundle: every system answers thro
       },
       120_000,
     );
+    await checked(created, 'POST', '/users');
     expect(created.status, await created.clone().text()).toBe(201);
     expect(created.headers.get('ratelimit-policy')).toMatch(/^"quotes";/);
     const { apiKey } = (await created.json()) as { apiKey: string };
+    const forbidden = await call('POST', '/users', apiKey, {
+      id: `${id}-2`,
+      name: 'Not Ada',
+      password: 'password',
+    });
+    expect(forbidden.status).toBe(403);
     const quote = await until(
       'quotes behind the gateway',
       async () => {
@@ -156,13 +233,13 @@ describe('make dev runs each revision from its bundle: every system answers thro
       },
       120_000,
     );
+    await checked(quote, 'POST', '/quotes');
     expect(quote.status, await quote.clone().text()).toBe(201);
+    const search = `/search?q=${encodeURIComponent('tenth second')}`;
     const found = await until(
       'search to index the quote',
       async () => {
-        const r = await fetch(`${gateway}/search?q=${encodeURIComponent('tenth second')}`, {
-          headers: { authorization: `Bearer ${apiKey}` },
-        });
+        const r = await call('GET', search, apiKey);
         if (r.status !== 200) return undefined;
         const body = (await r.json()) as { total: number };
         return body.total > 0 ? body : undefined;
@@ -176,11 +253,20 @@ describe('make dev runs each revision from its bundle: every system answers thro
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     try {
       await until('the bucket of the key in Redis', async () => {
-        await fetch(`${gateway}/search?q=bundles`, { headers: { authorization: `Bearer ${apiKey}` } });
+        await call('GET', '/search?q=bundles', apiKey);
         return (await redis.exists(`sluice:ratelimit:quotes:${id}`)) === 1 ? true : undefined;
       });
     } finally {
       redis.disconnect();
     }
+    expect((await call('GET', '/quotes/00000000-0000-4000-8000-000000000000', admin)).status).toBe(404);
+    // The admin key's bucket emptied: 429 with Retry-After and the quota (checked against the document by `call`).
+    const limited = await until('a 429 for the admin key', async () => {
+      const r = await call('GET', '/users?limit=1', admin);
+      return r.status === 429 ? r : undefined;
+    });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // The documents stay readable while the key is limited.
+    expect((await call('GET', '/quotes/openapi.json')).status).toBe(200);
   }, 300_000);
 });
