@@ -5,6 +5,7 @@
  * the runtime validates the events with), so the view cannot be documented wider than what comes in. The
  * handler's tests check that every route is in it and every answer they read against it.
  */
+import { problemResponse, problemSchemas } from '../../runtime/src/index.ts';
 import opened from './schemas/dev.sluice.banking.account.opened.v1.json' with { type: 'json' };
 import processed from './schemas/dev.sluice.banking.transaction.processed.v1.json' with { type: 'json' };
 import rejected from './schemas/dev.sluice.banking.transaction.rejected.v1.json' with { type: 'json' };
@@ -22,31 +23,6 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const response = (name: string) => ({ $ref: `#/components/responses/${name}` });
 const nullable = (schema: Record<string, unknown>, type: string) => ({ ...schema, type: [type, 'null'] });
-
-/**
- * A problem answer of one status: the shared Problem, its `type` and `title` fixed to what the runtime's
- * `sendProblem` writes for that status (functions/runtime/src/route-answers.ts, ROUTE_PROBLEM_TYPES).
- */
-const problemResponse = (status: number, type: string, title: string, description: string) => ({
-  description,
-  content: {
-    'application/problem+json': {
-      schema: {
-        allOf: [
-          ref('Problem'),
-          {
-            type: 'object',
-            properties: {
-              type: { const: `https://sluice.dev/problems/${type}` },
-              title: { const: title },
-              status: { const: status },
-            },
-          },
-        ],
-      },
-    },
-  },
-});
 
 const page = (item: string, key: string, next: Record<string, unknown>) => ({
   type: 'object',
@@ -207,26 +183,11 @@ export function openApiDocument(): Record<string, Json> {
           'transactions',
           nullable(processed.properties.submissionId, 'string'),
         ),
-        Problem: {
-          type: 'object',
-          description: 'RFC 9457 problem details, as the runtime’s sendProblem writes them',
-          required: ['type', 'title', 'status', 'detail'],
-          properties: {
-            type: { type: 'string', format: 'uri' },
-            title: { type: 'string' },
-            status: { type: 'integer', minimum: 400, maximum: 599 },
-            detail: { type: 'string', maxLength: 1024 },
-          },
-        },
+        ...problemSchemas(),
       },
       responses: {
-        BadRequest: problemResponse(
-          400,
-          'invalid-request',
-          'Invalid Request',
-          'A malformed account id, or a paging parameter out of bounds',
-        ),
-        NotFound: problemResponse(404, 'not-found', 'Not Found', 'No account opened under this id'),
+        BadRequest: problemResponse(400, 'A malformed account id, or a paging parameter out of bounds'),
+        NotFound: problemResponse(404, 'No account opened under this id'),
       },
     },
   };

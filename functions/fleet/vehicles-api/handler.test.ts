@@ -1,8 +1,7 @@
-import type { Server } from 'node:http';
-import express from 'express';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { MemoryDocumentStore, type SluiceFunction } from '../../runtime/src/index.ts';
-import { answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
+import { answerOf, answerProblems, openApiProblems, routeProblems } from '../../runtime/test/openapi.ts';
+import { type RoutesServer, serveRoutes } from '../../runtime/test/routes-server.ts';
 import { FLEET_DEFAULTS } from '../lib/fleet.ts';
 import { destination } from '../lib/geo.ts';
 import { stubContext } from '../lib/test-support.ts';
@@ -11,8 +10,7 @@ import { accepts, init, routes } from './handler.ts';
 import { openApiDocument } from './openapi.ts';
 
 const T0 = Date.now() - 90_000;
-let server: Server;
-let base: string;
+let served: RoutesServer;
 let tracker: TrackerStore;
 
 beforeAll(async () => {
@@ -37,38 +35,23 @@ beforeAll(async () => {
     event: { id: 'b', source: '/t' },
   });
   await init?.({ store, log: stubContext(store).log, functionName: 'vehicles-api' });
-  const app = express();
-  const router = express.Router();
-  routes?.(router, { store, log: stubContext(store).log, functionName: 'vehicles-api' });
-  app.use(router);
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+  served = await serveRoutes(routes, { store, log: stubContext(store).log, functionName: 'vehicles-api' });
 });
 
 afterAll(async () => {
   delete process.env.FLEET_STREAM_MAX;
   delete process.env.FLEET_STREAM_POLL;
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await served.close();
 });
+
+const DOCUMENT_PATH = '/vehicles/openapi.json';
 
 /** Every answer a test reads is also checked against the OpenAPI document: the document cannot drift. */
 const get = async (path: string, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${base}${path}`, { headers });
-  const answer = {
-    status: res.status,
-    type: res.headers.get('content-type'),
-    body: (await res.json()) as Record<string, unknown>,
-  };
-  const route = path.split('?')[0] ?? path;
+  const answer = await answerOf('GET', path, await fetch(`${served.base}${path}`, { headers }));
   // The document itself is the one answer it does not describe.
-  if (route !== '/vehicles/openapi.json')
-    expect(
-      answerProblems(openApiDocument(), { method: 'GET', path: route, contentType: answer.type, ...answer }),
-    ).toEqual([]);
-  return answer;
+  if (answer.path !== DOCUMENT_PATH) expect(answerProblems(openApiDocument(), answer)).toEqual([]);
+  return { status: answer.status, type: answer.contentType, body: answer.body as Record<string, unknown> };
 };
 
 describe('vehicles-api', () => {
@@ -150,21 +133,12 @@ describe('vehicles-api', () => {
   });
 
   it('documents every route in its OpenAPI 3.1 document', async () => {
-    const { body } = await get('/vehicles/openapi.json');
-    expect(body.openapi).toBe('3.1.0');
+    const { body } = await get(DOCUMENT_PATH);
+    expect(body).toEqual(openApiDocument());
     expect(openApiProblems(body)).toEqual([]);
-    expect(Object.keys(body.paths as object).sort()).toEqual(
-      Object.keys(openApiDocument().paths as object).sort(),
-    );
-    expect(Object.keys(body.paths as object)).toEqual(
-      expect.arrayContaining([
-        '/vehicles',
-        '/vehicles/stream',
-        '/vehicles/{id}',
-        '/vehicles/{id}/positions',
-        '/vehicles/{id}/trips',
-      ]),
-    );
+    // The document itself is the one route it does not describe; HEAD, express's own, it leaves out.
+    const options = { implicitHead: false, undocumented: [`GET ${DOCUMENT_PATH}`] };
+    expect(routeProblems(served.router, openApiDocument(), options)).toEqual([]);
   });
 
   describe('GET /vehicles/stream', () => {
@@ -174,7 +148,7 @@ describe('vehicles-api', () => {
       until?: (events: { id?: string; event: string; data: string }[]) => boolean,
     ) {
       const controller = new AbortController();
-      const res = await fetch(`${base}/vehicles/stream`, { headers, signal: controller.signal });
+      const res = await fetch(`${served.base}/vehicles/stream`, { headers, signal: controller.signal });
       expect(res.headers.get('content-type')).toContain('text/event-stream');
       const events: { id?: string; event: string; data: string }[] = [];
       const decoder = new TextDecoder();

@@ -12,7 +12,13 @@
  * Consumes no events. Every refusal is problem+json (RFC 9457) with the parameter at fault.
  */
 import type { Request, Response, Router } from 'express';
-import { ConfigError, PermanentError, type SluiceFunction, sendProblem } from '../../runtime/src/index.ts';
+import {
+  route as answeredRoute,
+  ConfigError,
+  PermanentError,
+  type SluiceFunction,
+  sendProblem,
+} from '../../runtime/src/index.ts';
 import {
   Collections,
   fleetConfig,
@@ -68,7 +74,7 @@ interface InvalidParam {
   readonly reason: string;
 }
 
-function problem(res: Response, status: 400 | 404 | 503, detail: string, params: InvalidParam[] = []): void {
+function problem(res: Response, status: 400 | 404, detail: string, params: InvalidParam[] = []): void {
   sendProblem(res, status, detail, params.length > 0 ? { extensions: { 'invalid-params': params } } : {});
 }
 
@@ -133,15 +139,11 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   const track = store.collection<TrackDoc>(Collections.track);
   const trips = store.collection<TripDoc>(Collections.trips);
   const document = JSON.stringify(openApiDocument());
-  /** Express 5 passes a rejected handler's error on; this answers it as a problem instead of a bare 500 page. */
-  const route =
-    (fn: (req: Request, res: Response) => Promise<void>) =>
-    (req: Request, res: Response): void => {
-      fn(req, res).catch((err: unknown) => {
-        log.error(`vehicles-api route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
-        if (!res.headersSent) problem(res, 503, 'the store did not answer; retry');
-      });
-    };
+  /** A store outage answers 503 + Retry-After, a bug 500 (logged): the runtime's `route`. */
+  const route = (fn: (req: Request, res: Response) => Promise<void>) =>
+    answeredRoute(fn, (err) =>
+      log.error(`vehicles-api route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' }),
+    );
 
   router.get('/vehicles/openapi.json', (_req, res) => {
     res.type('application/json').send(document);

@@ -2,10 +2,18 @@
  * vehicles-api's OpenAPI 3.1 document, served at /api/vehicles/openapi.json. Written by hand beside the routes
  * (handler.ts) and the shapes (views.ts); a test checks that every route the router has is in it.
  */
+import { problemResponse, problemSchemas } from '../../runtime/src/index.ts';
+
 export const DEFAULT_PAGE = 100;
 export const MAX_PAGE = 1000;
 
-const problem = { $ref: '#/components/responses/Problem' };
+const badRequest = { $ref: '#/components/responses/BadRequest' };
+const notFound = { $ref: '#/components/responses/NotFound' };
+/** What any route answers when its store fails (the runtime's `route`). */
+const failures = {
+  '500': { $ref: '#/components/responses/Internal' },
+  '503': { $ref: '#/components/responses/Unavailable' },
+};
 const position = {
   type: 'object',
   required: ['latitude', 'longitude'],
@@ -61,6 +69,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Every vehicle: live position, speed, heading, status, last seen',
           parameters: page,
           responses: {
+            ...failures,
             200: {
               description: 'A page of vehicles by id',
               content: {
@@ -76,7 +85,7 @@ export function openApiDocument(): Record<string, unknown> {
                 },
               },
             },
-            400: problem,
+            400: badRequest,
           },
         },
       },
@@ -90,6 +99,7 @@ export function openApiDocument(): Record<string, unknown> {
             { name: 'Last-Event-ID', in: 'header', schema: { type: 'string', pattern: '^\\d+$' } },
           ],
           responses: {
+            ...failures,
             200: {
               description: 'The stream',
               content: { 'text/event-stream': { schema: { type: 'string' } } },
@@ -102,11 +112,12 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'One vehicle',
           parameters: [id],
           responses: {
+            ...failures,
             200: {
               description: 'The vehicle',
               content: { 'application/json': { schema: { $ref: '#/components/schemas/Vehicle' } } },
             },
-            404: problem,
+            404: notFound,
           },
         },
       },
@@ -115,6 +126,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'A vehicle’s history, oldest first: every fix with its derived speed and heading',
           parameters: [id, ...range, ...page],
           responses: {
+            ...failures,
             200: {
               description: 'A page of positions',
               content: {
@@ -131,8 +143,8 @@ export function openApiDocument(): Record<string, unknown> {
                 },
               },
             },
-            400: problem,
-            404: problem,
+            400: badRequest,
+            404: notFound,
           },
         },
       },
@@ -141,6 +153,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'A vehicle’s trips by start time (the one going on has no end)',
           parameters: [id, ...range, ...page],
           responses: {
+            ...failures,
             200: {
               description: 'A page of trips',
               content: {
@@ -157,8 +170,8 @@ export function openApiDocument(): Record<string, unknown> {
                 },
               },
             },
-            400: problem,
-            404: problem,
+            400: badRequest,
+            404: notFound,
           },
         },
       },
@@ -232,32 +245,16 @@ export function openApiDocument(): Record<string, unknown> {
             averageSpeedKmh: { type: ['number', 'null'] },
           },
         },
+        ...problemSchemas(),
       },
       responses: {
-        Problem: {
-          description: 'RFC 9457 problem details',
-          content: {
-            'application/problem+json': {
-              schema: {
-                type: 'object',
-                required: ['type', 'title', 'status', 'detail'],
-                properties: {
-                  type: { type: 'string' },
-                  title: { type: 'string' },
-                  status: { type: 'integer' },
-                  detail: { type: 'string' },
-                  'invalid-params': {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      properties: { name: { type: 'string' }, reason: { type: 'string' } },
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
+        BadRequest: problemResponse(
+          400,
+          'The query is not valid: `invalid-params` names each parameter at fault',
+        ),
+        NotFound: problemResponse(404, 'No such vehicle (ids are 1-64 letters, digits, _ or -)'),
+        Internal: problemResponse(500, 'A bug: the function logged it'),
+        Unavailable: problemResponse(503, 'The store did not answer; retry after Retry-After'),
       },
     },
   };

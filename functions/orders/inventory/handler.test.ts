@@ -1,162 +1,48 @@
 /**
  * inventory's routes on a memory store that the tests can take down (503) or break (500), each answer checked
- * against the OpenAPI document (body, status, required headers), every route of the router found in it, and
+ * against the OpenAPI document (body, status, headers), every route of the router found in it, and
  * every status it documents answered at least once.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { JsonLogger, type SluiceFunction } from '../../runtime/src/index.ts';
 import {
-  type Doc,
-  type DocumentStore,
-  JsonLogger,
-  MemoryDocumentStore,
-  type SluiceFunction,
-  StoreUnavailableError,
-} from '../../runtime/src/index.ts';
-import { answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
+  answerRecorder,
+  expectServedDocument,
+  routeProblems,
+  type Sent,
+} from '../../runtime/test/openapi.ts';
+import { type RoutesServer, serveRoutes } from '../../runtime/test/routes-server.ts';
+import { expectStoreFailuresAnswered, SwitchableStore } from '../../runtime/test/switchable-store.ts';
 import { accepts, init, routes } from './handler.ts';
 import { openApiDocument } from './openapi.ts';
 
 type JsonObject = Record<string, unknown>;
-const DOC = openApiDocument();
-const PATHS = DOC.paths as Record<string, Record<string, { responses: Record<string, JsonObject> }>>;
-const COMPONENTS = DOC.components as Record<string, Record<string, JsonObject>>;
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
-/** `up`, or every store call fails as an outage (StoreUnavailableError) or as a bug (any other error). */
-let storeState: 'up' | 'unavailable' | 'broken' = 'up';
-
-function switchable(store: DocumentStore): DocumentStore {
-  return {
-    kind: store.kind,
-    collection: <T extends Doc>(name: string) =>
-      new Proxy(store.collection<T>(name), {
-        get(target, key) {
-          const value: unknown = Reflect.get(target, key, target);
-          if (typeof value !== 'function') return value;
-          return (...args: unknown[]): unknown => {
-            if (storeState === 'unavailable')
-              return Promise.reject(new StoreUnavailableError('the test took the store down'));
-            if (storeState === 'broken') return Promise.reject(new Error('the test broke the store'));
-            return Reflect.apply(value, target, args);
-          };
-        },
-      }),
-    ping: () => store.ping(),
-    close: () => store.close(),
-  };
-}
-
 const silentLog = () => new JsonLogger({ serviceName: 'inventory', sink: { write: () => true } });
-let server: Server;
-let base: string;
+const store = new SwitchableStore();
+let served: RoutesServer;
 
 beforeAll(async () => {
-  const store = switchable(new MemoryDocumentStore());
   await init?.({ store, log: silentLog(), functionName: 'inventory' });
-  const app = express();
-  const router = express.Router();
-  routes?.(router, { store, log: silentLog(), functionName: 'inventory' });
-  app.use(router);
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveRoutes(routes, { store, log: silentLog(), functionName: 'inventory' });
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => served.close());
 
-/** The documented path template a request path falls under: a literal path wins over one with a parameter. */
-function templateOf(path: string): string | undefined {
-  if (PATHS[path] !== undefined) return path;
-  return Object.keys(PATHS).find((t) =>
-    new RegExp(`^${t.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path),
-  );
-}
-
-const resolved = (node: JsonObject, kind: 'responses' | 'headers'): JsonObject =>
-  typeof node.$ref === 'string' ? (COMPONENTS[kind]?.[node.$ref.split('/').at(-1) ?? ''] ?? {}) : node;
-
-/** The documented response's required headers missing from the answer, or not matching their pattern. */
-function headerProblems(method: string, template: string, status: number, headers: Headers): string[] {
-  const response = PATHS[template]?.[method.toLowerCase()]?.responses[String(status)];
-  if (response === undefined) return []; // answerProblems reports it
-  const documented = (resolved(response, 'responses').headers ?? {}) as Record<string, JsonObject>;
-  return Object.entries(documented).flatMap(([name, header]) => {
-    const { required, schema } = resolved(header, 'headers') as { required?: boolean; schema?: JsonObject };
-    const value = headers.get(name);
-    if (value === null) return required === true ? [`${method} ${template} → ${status}: no ${name}`] : [];
-    const pattern = schema?.pattern;
-    return typeof pattern === 'string' && !new RegExp(pattern, 'u').test(value)
-      ? [`${method} ${template} → ${status}: ${name} ${value} does not match ${pattern}`]
-      : [];
-  });
-}
-
-/**
- * The path with each segment that is not valid percent-encoding (`%E0`) named by a stand-in: answerProblems
- * decodes segments to match them, and would throw on it; the segment still falls under the same `{id}`.
- */
-const decodable = (path: string): string =>
-  path
-    .split('/')
-    .map((segment) => {
-      try {
-        decodeURIComponent(segment);
-        return segment;
-      } catch {
-        return 'not-percent-encoding';
-      }
-    })
-    .join('/');
-
-/** `GET /movies/{id} 404`, … for every answer a test read: the documented ones must all be here at the end. */
-const answered = new Set<string>();
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: JsonObject | undefined;
-}
+/** Every answer a test reads, checked against the document (body, status, headers) and counted. */
+const answers = answerRecorder(openApiDocument());
 
 /**
  * One request; its answer is checked against the document before a test reads it, so the document cannot
  * drift from the handler. inventory serves the documented paths itself (the gateway only adds /api).
  */
-async function call(
-  method: string,
-  path: string,
-  send: { body?: string; contentType?: string } = {},
-): Promise<Answer> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    ...(send.contentType === undefined ? {} : { headers: { 'content-type': send.contentType } }),
-    ...(send.body === undefined ? {} : { body: send.body }),
-  });
-  const text = await res.text();
-  const body = text === '' ? undefined : (JSON.parse(text) as JsonObject);
-  const documentedPath = path.split('?')[0] ?? path;
-  expect(
-    answerProblems(DOC, {
-      method,
-      path: decodable(documentedPath),
-      status: res.status,
-      contentType: res.headers.get('content-type'),
-      body,
-    }),
-  ).toEqual([]);
-  const template = templateOf(documentedPath);
-  expect(template, `${documentedPath} is documented`).toBeDefined();
-  expect(headerProblems(method, template ?? '', res.status, res.headers)).toEqual([]);
-  answered.add(`${method} ${template} ${res.status}`);
-  return { status: res.status, headers: res.headers, body };
+async function call(method: string, path: string, sent?: Sent) {
+  const answer = await answers.send(served.base, method, path, sent);
+  return { ...answer, body: answer.body as JsonObject | undefined };
 }
 
-const movieJson = (movie: unknown) => ({ body: JSON.stringify(movie), contentType: 'application/json' });
+const movieJson = (movie: unknown): Sent => ({ json: movie });
 const create = async (title: string, description = 'd') => {
   const created = await call('POST', '/movies', movieJson({ title, description }));
   expect(created.status).toBe(201);
@@ -170,29 +56,12 @@ describe('inventory', () => {
   });
 
   it('serves its OpenAPI 3.1 document at GET /movies/openapi.json', async () => {
-    const served = await call('GET', '/movies/openapi.json');
-    expect(served.status).toBe(200);
-    expect(served.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(served.body).toEqual(openApiDocument());
-    expect(openApiProblems(served.body)).toEqual([]);
+    expectServedDocument(await call('GET', '/movies/openapi.json'), openApiDocument());
     expect((await call('HEAD', '/movies/openapi.json')).status).toBe(200);
   });
 
   it('documents every route its router has, and no other', () => {
-    const router = express.Router();
-    const store = new MemoryDocumentStore();
-    routes?.(router, { store, log: silentLog(), functionName: 'inventory' });
-    const served = router.stack.flatMap((layer) => {
-      const route = layer.route as { path: string; methods: Record<string, boolean> } | undefined;
-      if (route === undefined) return [];
-      // express answers HEAD with the GET handler
-      const methods = Object.keys(route.methods).flatMap((m) => (m === 'get' ? ['get', 'head'] : [m]));
-      return methods.map((m) => `${m.toUpperCase()} ${route.path.replace(/:(\w+)/g, '{$1}')}`);
-    });
-    const documented = Object.entries(PATHS).flatMap(([path, item]) =>
-      Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`),
-    );
-    expect(served.sort()).toEqual(documented.sort());
+    expect(routeProblems(served.router, openApiDocument())).toEqual([]);
   });
 
   it('adds, reads, replaces and removes a movie', async () => {
@@ -284,38 +153,20 @@ describe('inventory', () => {
 
   it('answers 503 + Retry-After while its store is unavailable, and 500 for a bug', async () => {
     const { id } = await create('Stalker');
-    const every: [string, string, { body?: string; contentType?: string }?][] = [
-      ['GET', '/movies'],
-      ['HEAD', '/movies'],
-      ['POST', '/movies', movieJson({ title: 'T', description: '' })],
-      ['GET', `/movies/${id}`],
-      ['HEAD', `/movies/${id}`],
-      ['PUT', `/movies/${id}`, movieJson({ title: 'T', description: '' })],
-      ['DELETE', `/movies/${id}`],
-    ];
-    try {
-      for (const [state, status] of [
-        ['unavailable', 503],
-        ['broken', 500],
-      ] as const) {
-        storeState = state;
-        for (const [method, path, send] of every) {
-          const answer = await call(method, path, send);
-          expect(answer.status, `${method} ${path}`).toBe(status);
-        }
-      }
-    } finally {
-      storeState = 'up';
-    }
+    const movie = movieJson({ title: 'T', description: '' });
+    await expectStoreFailuresAnswered(store, {
+      'GET /movies': () => call('GET', '/movies'),
+      'HEAD /movies': () => call('HEAD', '/movies'),
+      'POST /movies': () => call('POST', '/movies', movie),
+      'GET /movies/{id}': () => call('GET', `/movies/${id}`),
+      'HEAD /movies/{id}': () => call('HEAD', `/movies/${id}`),
+      'PUT /movies/{id}': () => call('PUT', `/movies/${id}`, movie),
+      'DELETE /movies/{id}': () => call('DELETE', `/movies/${id}`),
+    });
     expect((await call('GET', `/movies/${id}`)).body).toMatchObject({ title: 'Stalker' });
   });
 
   it('has answered every status its document gives, for every operation', () => {
-    const documented = Object.entries(PATHS).flatMap(([path, item]) =>
-      Object.entries(item).flatMap(([method, operation]) =>
-        Object.keys(operation.responses).map((status) => `${method.toUpperCase()} ${path} ${status}`),
-      ),
-    );
-    expect(documented.filter((d) => !answered.has(d))).toEqual([]);
+    expect(answers.unanswered()).toEqual([]);
   });
 });

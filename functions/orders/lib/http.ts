@@ -18,8 +18,8 @@ export const MAX_JSON_BYTES = 16 * 1024;
 export const jsonBody: RequestHandler = boundedJsonBody({ limitBytes: MAX_JSON_BYTES, strict: false });
 export const bodyErrors = refusedBodies(MAX_JSON_BYTES);
 
-/** The statuses orders answers with whose meaning the status alone does not give. */
-const ORDER_PROBLEMS = {
+/** The statuses orders answers with whose meaning the status alone does not give (its documents say them too). */
+export const ORDER_PROBLEMS = {
   422: ['idempotency-key-reused', 'Idempotency-Key Reused'],
   502: ['broker-refused', 'Broker Refused'],
   504: ['broker-timeout', 'Broker Timeout'],

@@ -9,9 +9,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type CloudEvent, type MongoDocumentStore, receive, toBinary } from '../../runtime/src/index.ts';
-import { answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
+import { answerOf, answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
 import { type StartedFunction, startInProcess } from '../../runtime/test/support.ts';
-import { DOCUMENTED_PREFIX, openApiDocument, SERVED_PREFIX } from './openapi.ts';
+import { documentedPath, openApiDocument } from './openapi.ts';
 
 interface Answer {
   readonly status: number;
@@ -21,18 +21,9 @@ interface Answer {
 
 /** Reads an answer of orders-api at `path` (as it serves it: /orders…) and checks it against the document. */
 async function checked(method: string, path: string, res: Response): Promise<Answer> {
-  const text = await res.text();
-  const body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
-  expect(
-    answerProblems(openApiDocument(), {
-      method,
-      path: path.replace(new RegExp(`^${SERVED_PREFIX}(?=/|$)`), DOCUMENTED_PREFIX),
-      status: res.status,
-      contentType: res.headers.get('content-type'),
-      body,
-    }),
-  ).toEqual([]);
-  return { status: res.status, headers: res.headers, body };
+  const answer = await answerOf(method, documentedPath(path), res);
+  expect(answerProblems(openApiDocument(), answer)).toEqual([]);
+  return { status: answer.status, headers: answer.headers, body: answer.body as Answer['body'] };
 }
 
 describe('orders-api on the runtime, with FerretDB and a stand-in broker', () => {

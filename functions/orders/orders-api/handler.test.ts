@@ -1,65 +1,40 @@
 /**
  * orders-api's routes on a memory store that the tests can take down (503) or break (500), in front of a stand-in
  * broker ingress whose answer the tests set (accepted, down, refusing, silent); each answer checked against the
- * OpenAPI document (body, status, required headers), every route of the router found in it, and every status it
+ * OpenAPI document (body, status, headers), every route of the router found in it, and every status it
  * documents answered at least once. handler.int.test.ts runs the same on the runtime with FerretDB.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import express from 'express';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
   type CloudEvent,
   type Context,
-  type Doc,
-  type DocumentStore,
   type EventOf,
   JsonLogger,
-  MemoryDocumentStore,
   receive,
   type SluiceFunction,
-  StoreUnavailableError,
 } from '../../runtime/src/index.ts';
-import { answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
+import {
+  answerRecorder,
+  expectServedDocument,
+  routeProblems,
+  type Sent,
+} from '../../runtime/test/openapi.ts';
+import { type RoutesServer, serveRoutes } from '../../runtime/test/routes-server.ts';
 import { readExample } from '../../runtime/test/support.ts';
+import { expectStoreFailuresAnswered, SwitchableStore } from '../../runtime/test/switchable-store.ts';
 import { OrdersEventType } from '../lib/orders.ts';
 import type { Events, Handle } from './events.gen.ts';
 import { accepts, emits, handle, init, routes } from './handler.ts';
-import { DOCUMENTED_PREFIX, openApiDocument, SERVED_PREFIX } from './openapi.ts';
+import { documentedPath, openApiDocument } from './openapi.ts';
 
 type JsonObject = Record<string, unknown>;
-const DOC = openApiDocument();
-const PATHS = DOC.paths as Record<string, Record<string, { responses: Record<string, JsonObject> }>>;
-const COMPONENTS = DOC.components as Record<string, Record<string, JsonObject>>;
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 const BILLED = readExample<EventOf<Events, typeof OrdersEventType.orderBilled>>(
   join(import.meta.dirname, 'examples', `${OrdersEventType.orderBilled}.json`),
 );
-
-/** `up`, or every store call fails as an outage (StoreUnavailableError) or as a bug (any other error). */
-let storeState: 'up' | 'unavailable' | 'broken' = 'up';
-
-function switchable(store: DocumentStore): DocumentStore {
-  return {
-    kind: store.kind,
-    collection: <T extends Doc>(name: string) =>
-      new Proxy(store.collection<T>(name), {
-        get(target, key) {
-          const value: unknown = Reflect.get(target, key, target);
-          if (typeof value !== 'function') return value;
-          return (...args: unknown[]): unknown => {
-            if (storeState === 'unavailable')
-              return Promise.reject(new StoreUnavailableError('the test took the store down'));
-            if (storeState === 'broken') return Promise.reject(new Error('the test broke the store'));
-            return Reflect.apply(value, target, args);
-          };
-        },
-      }),
-    ping: () => store.ping(),
-    close: () => store.close(),
-  };
-}
 
 /** The stand-in broker ingress: 202 (stored), 503 (down), 400 (refusing), or no answer at all (silent). */
 let brokerAnswer: 202 | 503 | 400 | 'silent' = 202;
@@ -68,10 +43,9 @@ const unanswered: ServerResponse[] = [];
 let onUnanswered: (() => void) | undefined;
 
 const silentLog = () => new JsonLogger({ serviceName: 'orders-api', sink: { write: () => true } });
-const store = switchable(new MemoryDocumentStore());
+const store = new SwitchableStore();
 let broker: Server;
-let server: Server;
-let base: string;
+let served: RoutesServer;
 
 beforeAll(async () => {
   broker = createServer((req, res) => {
@@ -91,116 +65,28 @@ beforeAll(async () => {
   await new Promise<void>((r) => broker.listen(0, '127.0.0.1', r));
   process.env.BROKER_URL = `http://127.0.0.1:${(broker.address() as AddressInfo).port}/`;
   await init?.({ store, log: silentLog(), functionName: 'orders-api' });
-  const app = express();
-  const router = express.Router();
-  routes?.(router, { store, log: silentLog(), functionName: 'orders-api' });
-  app.use(router);
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveRoutes(routes, { store, log: silentLog(), functionName: 'orders-api' });
 });
 
 afterAll(async () => {
   for (const res of unanswered) res.destroy();
-  server.closeAllConnections();
   broker.closeAllConnections();
-  await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => broker.close(r))]);
+  await Promise.all([served.close(), new Promise((r) => broker.close(r))]);
   delete process.env.BROKER_URL;
 });
 
-/** The documented path of a path orders-api serves: `/orders/…` is the public `/billing/…` (routes.yaml). */
-const documentedPath = (served: string): string =>
-  served.replace(new RegExp(`^${SERVED_PREFIX}(?=/|$)`), DOCUMENTED_PREFIX);
+/** Every answer a test reads, checked against the document (body, status, headers) and counted. */
+const answers = answerRecorder(openApiDocument(), { documentedPath });
 
-/** The documented path template a path falls under: a literal path wins over one with a parameter. */
-function templateOf(path: string): string | undefined {
-  if (PATHS[path] !== undefined) return path;
-  return Object.keys(PATHS).find((t) =>
-    new RegExp(`^${t.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path),
-  );
-}
-
-const resolved = (node: JsonObject, kind: 'responses' | 'headers'): JsonObject =>
-  typeof node.$ref === 'string' ? (COMPONENTS[kind]?.[node.$ref.split('/').at(-1) ?? ''] ?? {}) : node;
-
-/** The documented response's required headers missing from the answer, or not matching their pattern. */
-function headerProblems(method: string, template: string, status: number, headers: Headers): string[] {
-  const response = PATHS[template]?.[method.toLowerCase()]?.responses[String(status)];
-  if (response === undefined) return []; // answerProblems reports it
-  const documented = (resolved(response, 'responses').headers ?? {}) as Record<string, JsonObject>;
-  return Object.entries(documented).flatMap(([name, header]) => {
-    const { required, schema } = resolved(header, 'headers') as { required?: boolean; schema?: JsonObject };
-    const value = headers.get(name);
-    if (value === null) return required === true ? [`${method} ${template} → ${status}: no ${name}`] : [];
-    const pattern = schema?.pattern;
-    return typeof pattern === 'string' && !new RegExp(pattern, 'u').test(value)
-      ? [`${method} ${template} → ${status}: ${name} ${value} does not match ${pattern}`]
-      : [];
-  });
-}
-
-/**
- * The path with each segment that is not valid percent-encoding (`%E0`) named by a stand-in: answerProblems
- * decodes segments to match them, and would throw on it; the segment still falls under the same `{id}`.
- */
-const decodable = (path: string): string =>
-  path
-    .split('/')
-    .map((segment) => {
-      try {
-        decodeURIComponent(segment);
-        return segment;
-      } catch {
-        return 'not-percent-encoding';
-      }
-    })
-    .join('/');
-
-/** `GET /billing/{id} 404`, … for every answer a test read: the documented ones must all be here at the end. */
-const answered = new Set<string>();
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: JsonObject | undefined;
-}
-
-/** One request to orders-api; its answer is checked against the document before a test reads it. */
-async function call(
-  method: string,
-  path: string,
-  send: { body?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    ...(send.headers === undefined ? {} : { headers: send.headers }),
-    ...(send.body === undefined ? {} : { body: send.body }),
-  });
-  const text = await res.text();
-  const body = text === '' ? undefined : (JSON.parse(text) as JsonObject);
-  const documented = documentedPath(path.split('?')[0] ?? path);
-  expect(
-    answerProblems(DOC, {
-      method,
-      path: decodable(documented),
-      status: res.status,
-      contentType: res.headers.get('content-type'),
-      body,
-    }),
-  ).toEqual([]);
-  const template = templateOf(documented);
-  expect(template, `${documented} is documented`).toBeDefined();
-  expect(headerProblems(method, template ?? '', res.status, res.headers)).toEqual([]);
-  answered.add(`${method} ${template} ${res.status}`);
-  return { status: res.status, headers: res.headers, body };
+/** One request to orders-api (its `/orders…` paths); its answer is checked against the document before a test reads it. */
+async function call(method: string, path: string, sent?: Sent) {
+  const answer = await answers.send(served.base, method, path, sent);
+  return { ...answer, body: answer.body as JsonObject | undefined };
 }
 
 const ORDER = { user_id: '22', number_of_items: '10', total_amount: '50' };
-const place = (body: unknown = ORDER, key?: string) =>
-  call('POST', '/orders', {
-    body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
-  });
+const place = (json: unknown = ORDER, key?: string) =>
+  call('POST', '/orders', { json, ...(key === undefined ? {} : { headers: { 'idempotency-key': key } }) });
 
 const context = (): Context => ({
   log: silentLog(),
@@ -220,29 +106,13 @@ describe('orders-api', () => {
 
   it('serves its OpenAPI 3.1 document at GET /orders/openapi.json (public /api/billing/openapi.json)', async () => {
     const served = await call('GET', '/orders/openapi.json');
-    expect(served.status).toBe(200);
-    expect(served.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(served.body).toEqual(openApiDocument());
-    expect(openApiProblems(served.body)).toEqual([]);
+    expectServedDocument(served, openApiDocument());
     expect(served.body?.servers).toEqual([{ url: '/api', description: 'api-gateway' }]);
     expect((await call('HEAD', '/orders/openapi.json')).status).toBe(200);
   });
 
   it('documents every route its router has, and no other', () => {
-    const router = express.Router();
-    routes?.(router, { store: new MemoryDocumentStore(), log: silentLog(), functionName: 'orders-api' });
-    const served = router.stack.flatMap((layer) => {
-      const route = layer.route as { path: string; methods: Record<string, boolean> } | undefined;
-      if (route === undefined) return [];
-      // express answers HEAD with the GET handler
-      const methods = Object.keys(route.methods).flatMap((m) => (m === 'get' ? ['get', 'head'] : [m]));
-      const path = documentedPath(route.path).replace(/:(\w+)/g, '{$1}');
-      return methods.map((m) => `${m.toUpperCase()} ${path}`);
-    });
-    const documented = Object.entries(PATHS).flatMap(([path, item]) =>
-      Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`),
-    );
-    expect(served.sort()).toEqual(documented.sort());
+    expect(routeProblems(served.router, openApiDocument(), { documentedPath })).toEqual([]);
   });
 
   it('answers 202 + Location once the broker has the order, in cents; GET says queued; a retry is the same order', async () => {
@@ -312,10 +182,9 @@ describe('orders-api', () => {
     expect((await place(ORDER, 'has space')).body?.['invalid-params']).toEqual([
       { name: 'Idempotency-Key', reason: expect.any(String) },
     ]);
-    const notJson = { 'content-type': 'application/json' };
-    expect((await call('POST', '/orders', { body: '{"user_id":', headers: notJson })).status).toBe(400);
-    const text = { 'content-type': 'text/plain' };
-    expect((await call('POST', '/orders', { body: 'user_id=22', headers: text })).status).toBe(415);
+    expect((await call('POST', '/orders', { body: '{"user_id":' })).status).toBe(400);
+    const text = { body: 'user_id=22', contentType: 'text/plain' };
+    expect((await call('POST', '/orders', text)).status).toBe(415);
     expect((await place({ ...ORDER, note: 'x'.repeat(17_000) })).status).toBe(413);
     expect(published.length).toBe(before);
   });
@@ -360,28 +229,15 @@ describe('orders-api', () => {
 
   it('answers 503 + Retry-After while its store is unavailable, and 500 for a bug', async () => {
     const { orderId } = (await place(ORDER, 'k-store')).body as { orderId: string };
-    try {
-      for (const [state, status] of [
-        ['unavailable', 503],
-        ['broken', 500],
-      ] as const) {
-        storeState = state;
-        expect((await place(ORDER, `k-store-${state}`)).status).toBe(status);
-        expect((await call('GET', `/orders/${orderId}`)).status).toBe(status);
-        expect((await call('HEAD', `/orders/${orderId}`)).status).toBe(status);
-      }
-    } finally {
-      storeState = 'up';
-    }
+    await expectStoreFailuresAnswered(store, {
+      'POST /orders': (state) => place(ORDER, `k-store-${state}`),
+      'GET /orders/{id}': () => call('GET', `/orders/${orderId}`),
+      'HEAD /orders/{id}': () => call('HEAD', `/orders/${orderId}`),
+    });
     expect((await call('GET', `/orders/${orderId}`)).body).toMatchObject({ status: 'queued' });
   });
 
   it('has answered every status its document gives, for every operation', () => {
-    const documented = Object.entries(PATHS).flatMap(([path, item]) =>
-      Object.entries(item).flatMap(([method, operation]) =>
-        Object.keys(operation.responses).map((status) => `${method.toUpperCase()} ${path} ${status}`),
-      ),
-    );
-    expect(documented.filter((d) => !answered.has(d))).toEqual([]);
+    expect(answers.unanswered()).toEqual([]);
   });
 });

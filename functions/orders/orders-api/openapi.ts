@@ -7,116 +7,65 @@
  * 3.1's dialect is JSON Schema 2020-12); every refusal is the runtime's RFC 9457 problem+json. The handler's tests
  * check every answer they read against this document and that every route is in it.
  */
+import { problemResponse, problemSchemas } from '../../runtime/src/index.ts';
+import { ORDER_PROBLEMS } from '../lib/http.ts';
+import {
+  BODY_REFUSALS,
+  documentOperation,
+  FAILURES,
+  headOf,
+  json,
+  located,
+  responseRef,
+  routeProblemResponses,
+  SERVERS,
+  schemaRef,
+} from '../lib/openapi.ts';
 import { IDEMPOTENCY_KEY, MAX_AMOUNT_CENTS, MAX_ITEMS } from '../lib/orders.ts';
 import billed from './schemas/dev.sluice.orders.order.billed.v1.json' with { type: 'json' };
 import placed from './schemas/dev.sluice.orders.order.placed.v1.json' with { type: 'json' };
 
-/** With the paths below, the public URLs at api-gateway: /api/billing, /api/billing/{id}. */
-export const SERVER_URL = '/api';
 /** orders-api serves the documented `/billing…` paths at `/orders…`. */
 export const SERVED_PREFIX = '/orders';
 export const DOCUMENTED_PREFIX = '/billing';
 
+/** The documented path of a path orders-api serves: `/orders/…` is the public `/billing/…` (routes.yaml). */
+export const documentedPath = (served: string): string =>
+  served.replace(new RegExp(`^${SERVED_PREFIX}(?=[/?]|$)`), DOCUMENTED_PREFIX);
+
 type JsonObject = Record<string, unknown>;
 
-const PROBLEM_TYPE_BASE = 'https://sluice.dev/problems/';
 const ORDER_ID_PATTERN = placed.properties.orderId.pattern;
 const UUID = ORDER_ID_PATTERN.replace(/^\^|\$$/g, '');
 
-const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const responseRef = (name: keyof typeof PROBLEM_RESPONSES) => ({ $ref: `#/components/responses/${name}` });
-const json = (schema: JsonObject) => ({ 'application/json': { schema } });
-const RETRY_AFTER = { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } };
-
-/** A problem answer: the shared shape with this status's own `type`, `title` and `status`. */
-function problem(status: number, type: string, title: string, description: string, headers?: JsonObject) {
-  return {
-    description,
-    ...(headers === undefined ? {} : { headers }),
-    content: {
-      'application/problem+json': {
-        schema: {
-          allOf: [
-            schemaRef('Problem'),
-            {
-              type: 'object',
-              properties: {
-                type: { const: `${PROBLEM_TYPE_BASE}${type}` },
-                title: { const: title },
-                status: { const: status },
-              },
-            },
-          ],
-        },
-      },
-    },
-  };
-}
-
 const PROBLEM_RESPONSES = {
-  InvalidRequest: problem(
-    400,
-    'invalid-request',
-    'Invalid Request',
-    'The body is not JSON, a field is missing, malformed or unknown, or the `Idempotency-Key` is not 1-255 ' +
+  ...routeProblemResponses({
+    InvalidRequest:
+      'The body is not JSON, a field is missing, malformed or unknown, or the `Idempotency-Key` is not 1-255 ' +
       'visible ASCII characters (`invalid-params` names each): nothing was queued. Or the id in the path is not ' +
       'valid percent-encoding',
-  ),
-  NotFound: problem(
-    404,
-    'not-found',
-    'Not Found',
-    'No order with this id was accepted (ids are UUIDs); an order whose 202 never came is not one',
-  ),
-  PayloadTooLarge: problem(413, 'payload-too-large', 'Payload Too Large', 'The body is over 16 KiB'),
-  UnsupportedMediaType: problem(
-    415,
-    'unsupported-media-type',
-    'Unsupported Media Type',
-    'The body is not `application/json`',
-  ),
-  IdempotencyKeyReused: problem(
-    422,
-    'idempotency-key-reused',
-    'Idempotency-Key Reused',
-    'This `Idempotency-Key` was used for another order; a new order needs a new key',
-  ),
-  Internal: problem(500, 'internal', 'Internal Server Error', 'A bug: the function logged it'),
-  BrokerRefused: problem(
-    502,
-    'broker-refused',
-    'Broker Refused',
-    'The broker refused the order’s event: nothing was queued, and retrying will not help',
-  ),
-  Unavailable: problem(
-    503,
-    'unavailable',
-    'Service Unavailable',
-    'The broker or orders-api’s store is unreachable: nothing was queued; retry after `Retry-After` (with the ' +
+    NotFound: 'No order with this id was accepted (ids are UUIDs); an order whose 202 never came is not one',
+    Unavailable:
+      'The broker or orders-api’s store is unreachable: nothing was queued; retry after `Retry-After` (with the ' +
       'same `Idempotency-Key`)',
-    RETRY_AFTER,
+  }),
+  IdempotencyKeyReused: problemResponse(
+    422,
+    'This `Idempotency-Key` was used for another order; a new order needs a new key',
+    { kind: ORDER_PROBLEMS[422] },
   ),
-  BrokerTimeout: problem(
+  BrokerRefused: problemResponse(
+    502,
+    'The broker refused the order’s event: nothing was queued, and retrying will not help',
+    { kind: ORDER_PROBLEMS[502] },
+  ),
+  BrokerTimeout: problemResponse(
     504,
-    'broker-timeout',
-    'Broker Timeout',
     'The broker did not answer within 10 s: the order may or may not be queued; retry with the same ' +
       '`Idempotency-Key` to find out, without a second order',
+    { kind: ORDER_PROBLEMS[504] },
   ),
-} as const;
-
-/** HEAD answers as GET does, without the body. */
-function headOf(get: { summary: string; parameters?: unknown[]; responses: Record<string, JsonObject> }) {
-  const responses: Record<string, JsonObject> = {};
-  for (const [status, response] of Object.entries(get.responses)) {
-    const ref = typeof response.$ref === 'string' ? response.$ref.split('/').at(-1) : undefined;
-    const resolved: JsonObject =
-      ref === undefined ? response : PROBLEM_RESPONSES[ref as keyof typeof PROBLEM_RESPONSES];
-    const { content: _content, ...bodiless } = resolved;
-    responses[status] = bodiless;
-  }
-  return { ...get, summary: `${get.summary}: headers only`, responses };
-}
+};
 
 const getOrder = {
   operationId: 'getOrder',
@@ -135,27 +84,7 @@ const getOrder = {
     '200': { description: 'The order as orders-api knows it', content: json(schemaRef('Order')) },
     '400': responseRef('InvalidRequest'),
     '404': responseRef('NotFound'),
-    '500': responseRef('Internal'),
-    '503': responseRef('Unavailable'),
-  },
-};
-
-const getDocument = {
-  operationId: 'getOpenApiDocument',
-  summary: 'This document',
-  responses: {
-    '200': {
-      description: 'OpenAPI 3.1',
-      content: json({
-        type: 'object',
-        required: ['openapi', 'info', 'paths'],
-        properties: {
-          openapi: { const: '3.1.0' },
-          info: { type: 'object' },
-          paths: { type: 'object' },
-        },
-      }),
-    },
+    ...FAILURES,
   },
 };
 
@@ -182,7 +111,7 @@ export function openApiDocument(): Record<string, unknown> {
         'answer for it (docs/gateway.md): a body over the route’s 16 KiB, a method not routed, orders-api not ' +
         'answering in 30 s.',
     },
-    servers: [{ url: SERVER_URL, description: 'api-gateway' }],
+    servers: SERVERS,
     paths: {
       [DOCUMENTED_PREFIX]: {
         post: {
@@ -200,30 +129,30 @@ export function openApiDocument(): Record<string, unknown> {
           ],
           requestBody: { required: true, content: json(schemaRef('OrderRequest')) },
           responses: {
-            '202': {
-              description: 'The broker durably accepted the order (after RabbitMQ’s publisher confirm)',
-              headers: {
-                Location: {
-                  description: 'The order, relative to the request URL: /api/billing/{orderId}',
-                  required: true,
-                  schema: { type: 'string', pattern: `^billing/${UUID}$` },
-                },
+            '202': located(
+              'The broker durably accepted the order (after RabbitMQ’s publisher confirm)',
+              {
+                description: 'The order, relative to the request URL: /api/billing/{orderId}',
+                pattern: `^billing/${UUID}$`,
               },
-              content: json(schemaRef('OrderAccepted')),
-            },
-            '400': responseRef('InvalidRequest'),
-            '413': responseRef('PayloadTooLarge'),
-            '415': responseRef('UnsupportedMediaType'),
+              schemaRef('OrderAccepted'),
+            ),
+            ...BODY_REFUSALS,
             '422': responseRef('IdempotencyKeyReused'),
-            '500': responseRef('Internal'),
+            ...FAILURES,
             '502': responseRef('BrokerRefused'),
-            '503': responseRef('Unavailable'),
             '504': responseRef('BrokerTimeout'),
           },
         },
       },
-      [`${DOCUMENTED_PREFIX}/openapi.json`]: { get: getDocument, head: headOf(getDocument) },
-      [`${DOCUMENTED_PREFIX}/{id}`]: { get: getOrder, head: headOf(getOrder) },
+      [`${DOCUMENTED_PREFIX}/openapi.json`]: {
+        get: documentOperation,
+        head: headOf(documentOperation, PROBLEM_RESPONSES),
+      },
+      [`${DOCUMENTED_PREFIX}/{id}`]: {
+        get: getOrder,
+        head: headOf(getOrder, PROBLEM_RESPONSES),
+      },
     },
     components: {
       schemas: {
@@ -315,42 +244,9 @@ export function openApiDocument(): Record<string, unknown> {
             },
           },
         },
-        Problem: {
-          type: 'object',
-          description: 'RFC 9457 problem details, as the runtime answers every refusal (route-answers.ts)',
-          additionalProperties: false,
-          required: ['type', 'title', 'status', 'detail'],
-          properties: {
-            type: { type: 'string', format: 'uri', pattern: `^${PROBLEM_TYPE_BASE.replaceAll('.', '\\.')}` },
-            title: { type: 'string' },
-            status: { type: 'integer', minimum: 400, maximum: 599 },
-            detail: { type: 'string', maxLength: 1024 },
-            'invalid-params': {
-              type: 'array',
-              minItems: 1,
-              maxItems: 20,
-              items: schemaRef('InvalidParam'),
-            },
-          },
-        },
-        InvalidParam: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['name', 'reason'],
-          properties: {
-            name: { type: 'string', description: 'The field or header, or `(body)`' },
-            reason: { type: 'string' },
-          },
-        },
+        ...problemSchemas(),
       },
       responses: PROBLEM_RESPONSES,
-      headers: {
-        RetryAfter: {
-          description: 'Seconds to wait before retrying',
-          required: true,
-          schema: { type: 'string', pattern: '^[0-9]+$' },
-        },
-      },
     },
   };
 }

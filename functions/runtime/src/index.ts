@@ -165,13 +165,27 @@ export {
   jsonBody,
   MAX_PAGE,
   pageLimit,
-  ROUTE_PROBLEM_TYPES,
   type RouteProblemOptions,
-  type RouteProblemStatus,
   requireJson,
   route,
   sendProblem,
 } from './route-answers.ts';
+export {
+  type OpenApiObject,
+  type ProblemResponseOptions,
+  type ProblemSchemaOptions,
+  problemResponse,
+  problemResponseOfTypes,
+  problemSchemas,
+  RETRY_AFTER_HEADER,
+  schemaComponent,
+} from './route-openapi.ts';
+export {
+  MAX_PROBLEM_DETAIL,
+  PROBLEM_TYPE_BASE,
+  ROUTE_PROBLEM_TYPES,
+  type RouteProblemStatus,
+} from './route-problem-types.ts';
 export { type RunningFunction, type StartOptions, startFunction } from './runtime.ts';
 export {
   loadStaticFiles,

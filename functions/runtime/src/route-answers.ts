@@ -7,24 +7,12 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { PROBLEM_CONTENT_TYPE } from './cloudevent/problem.ts';
 import { StoreUnavailableError } from './errors.ts';
-
-const TYPE_BASE = 'https://sluice.dev/problems/';
-/** A problem's `detail` is one sentence, never a dump of the input. */
-const MAX_DETAIL = 1024;
-
-/** The problem type (last segment) and title of each status a route answers with, unless the call names its own. */
-export const ROUTE_PROBLEM_TYPES = {
-  400: ['invalid-request', 'Invalid Request'],
-  401: ['unauthorized', 'Unauthorized'],
-  403: ['forbidden', 'Forbidden'],
-  404: ['not-found', 'Not Found'],
-  409: ['conflict', 'Conflict'],
-  413: ['payload-too-large', 'Payload Too Large'],
-  415: ['unsupported-media-type', 'Unsupported Media Type'],
-  500: ['internal', 'Internal Server Error'],
-  503: ['unavailable', 'Service Unavailable'],
-} as const satisfies Record<number, readonly [string, string]>;
-export type RouteProblemStatus = keyof typeof ROUTE_PROBLEM_TYPES;
+import {
+  MAX_PROBLEM_DETAIL,
+  PROBLEM_TYPE_BASE,
+  ROUTE_PROBLEM_TYPES,
+  type RouteProblemStatus,
+} from './route-problem-types.ts';
 
 export interface RouteProblemOptions {
   /** Type and title when the status alone does not say it (e.g. 422 `idempotency-key-reused`). */
@@ -47,10 +35,10 @@ export function sendProblem(
     .type(PROBLEM_CONTENT_TYPE)
     .send(
       JSON.stringify({
-        type: `${TYPE_BASE}${type}`,
+        type: `${PROBLEM_TYPE_BASE}${type}`,
         title,
         status,
-        detail: detail.slice(0, MAX_DETAIL),
+        detail: detail.slice(0, MAX_PROBLEM_DETAIL),
         ...options.extensions,
       }),
     );
@@ -87,25 +75,35 @@ export function requireJson(req: Request, res: Response): boolean {
 }
 
 /**
+ * What a route that failed without answering gets: a store outage 503 + Retry-After, anything else 500 "see the
+ * function log" (the error goes to `onError`, never into the answer); an answer already started is cut.
+ */
+function answerFailure(err: unknown, res: Response, onError: (err: unknown) => void): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (err instanceof StoreUnavailableError) {
+    res.setHeader('retry-after', '1');
+    sendProblem(res, 503, 'the store is unavailable; retry later');
+    return;
+  }
+  onError(err);
+  sendProblem(res, 500, 'see the function log');
+}
+
+/**
  * Behind every function's routes (runtime.ts): what no route answered is a 404 problem, and what a route threw or
  * rejected without answering (Express 5 passes a rejected promise on) is answered as `route` would — never Express's
- * own HTML page, which outside production carries the stack trace. A body parser's refusal keeps its 4xx.
+ * own HTML page, which outside production carries the stack trace. A body parser's or the router's refusal keeps
+ * its 4xx.
  */
 export function routeFallbacks(onError: (err: unknown) => void) {
   const notFound = (req: Request, res: Response): void =>
     sendProblem(res, 404, `nothing at ${req.method} ${req.path.slice(0, 200)}`);
   const failed = (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    if (err instanceof StoreUnavailableError) {
-      res.setHeader('retry-after', '1');
-      sendProblem(res, 503, 'the store is unavailable; retry later');
-      return;
-    }
     const { status, type } = err as { status?: unknown; type?: unknown };
-    if (typeof status === 'number' && status >= 400 && status < 500) {
+    if (!res.headersSent && typeof status === 'number' && status >= 400 && status < 500) {
       const known = status === 413 || status === 415 ? status : 400;
       const detail =
         status === 413
@@ -116,8 +114,7 @@ export function routeFallbacks(onError: (err: unknown) => void) {
       sendProblem(res, known, detail);
       return;
     }
-    onError(err);
-    sendProblem(res, 500, 'see the function log');
+    answerFailure(err, res, onError);
   };
   return [notFound, failed] as const;
 }
@@ -128,19 +125,7 @@ export function route(
   onError: (err: unknown) => void,
 ): (req: Request, res: Response) => void {
   return (req, res) => {
-    handler(req, res).catch((err: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (err instanceof StoreUnavailableError) {
-        res.setHeader('retry-after', '1');
-        sendProblem(res, 503, 'the store is unavailable; retry later');
-        return;
-      }
-      onError(err);
-      sendProblem(res, 500, 'see the function log');
-    });
+    handler(req, res).catch((err: unknown) => answerFailure(err, res, onError));
   };
 }
 

@@ -1,7 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import express from 'express';
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type CloudEvent,
@@ -9,7 +7,8 @@ import {
   MemoryDocumentStore,
   type SluiceFunction,
 } from '../../runtime/src/index.ts';
-import { answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
+import { answerOf, answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
+import { serveRoutes } from '../../runtime/test/routes-server.ts';
 import { type ReadingLate, StreamsEventType, type WindowClosed } from '../lib/streams.ts';
 import { exampleEvent, stubContext } from '../lib/test-support.ts';
 import { ASSETS, readAsset } from './docs-page.ts';
@@ -25,14 +24,9 @@ beforeEach(async () => {
   store = new MemoryDocumentStore();
   const log = new JsonLogger({ serviceName: 't', sink: { write: () => true } });
   await init?.({ store, log, functionName: 'results-api' });
-  const app = express();
-  const router = express.Router();
-  routes?.(router, { store, log, functionName: 'results-api' });
-  app.use(router);
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  closers.push(() => server.close());
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveRoutes(routes, { store, log, functionName: 'results-api' });
+  closers.push(() => served.close());
+  base = served.base;
 });
 
 afterEach(() => {
@@ -96,26 +90,14 @@ function late(
 /** Every JSON answer a test reads is also checked against the OpenAPI document: the document cannot drift. */
 const get = async (path: string) => {
   const res = await fetch(`${base}${path}`);
-  const answer = {
-    status: res.status,
-    type: res.headers.get('content-type') ?? '',
-    body: await res.text(),
-    res,
-  };
-  const route = (path.split('?')[0] ?? path).replace(/^\/streams/, '');
+  // The documented paths are below the server /streams (the gateway's /api/streams).
+  const answer = await answerOf('GET', path.replace(/^\/streams/, ''), res);
   // The document, its Swagger UI and a path outside the API are the answers it does not describe.
-  const described = route !== '/openapi.json' && !route.startsWith('/docs') && route !== '/nothing';
-  if (answer.type.includes('json') && described)
-    expect(
-      answerProblems(openApiDocument(), {
-        method: 'GET',
-        path: route,
-        status: answer.status,
-        contentType: answer.type,
-        body: JSON.parse(answer.body),
-      }),
-    ).toEqual([]);
-  return answer;
+  const described =
+    answer.path !== '/openapi.json' && !answer.path.startsWith('/docs') && answer.path !== '/nothing';
+  if (answer.contentType?.includes('json') && described)
+    expect(answerProblems(openApiDocument(), answer)).toEqual([]);
+  return { status: answer.status, type: answer.contentType ?? '', body: answer.text, res };
 };
 const getJson = async <T>(path: string): Promise<T> => JSON.parse((await get(path)).body) as T;
 

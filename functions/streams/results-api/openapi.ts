@@ -4,6 +4,7 @@
  * data, a late reading a `reading.late.v1` event's data. OpenAPI 3.1's schema dialect is JSON Schema 2020-12,
  * so they are used as they are, only their `$schema`/`$id` left out (they are components here).
  */
+import { problemResponse, problemSchemas, schemaComponent } from '../../runtime/src/index.ts';
 import late from './schemas/dev.sluice.streams.reading.late.v1.json' with { type: 'json' };
 import closed from './schemas/dev.sluice.streams.window.closed.v1.json' with { type: 'json' };
 
@@ -14,16 +15,7 @@ export const DEFAULT_PAGE = 100;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-function component(schema: Record<string, unknown>): Record<string, unknown> {
-  const { $schema: _s, $id: _i, ...rest } = schema;
-  return rest;
-}
-
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const problemResponse = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: ref('Problem') } },
-});
 const page = (item: string, key: string) => ({
   type: 'object',
   additionalProperties: false,
@@ -80,7 +72,7 @@ export function openApiDocument(): Record<string, Json> {
               description: 'A page of sensors',
               content: { 'application/json': { schema: ref('SensorPage') } },
             },
-            '400': problemResponse('Invalid paging parameters'),
+            '400': problemResponse(400, 'Invalid paging parameters'),
           },
         },
       },
@@ -105,8 +97,8 @@ export function openApiDocument(): Record<string, Json> {
               description: 'A page of windows',
               content: { 'application/json': { schema: ref('WindowPage') } },
             },
-            '400': problemResponse('Invalid sensor id, time or paging parameter'),
-            '404': problemResponse('No window of this sensor yet'),
+            '400': problemResponse(400, 'Invalid sensor id, time or paging parameter'),
+            '404': problemResponse(404, 'No window of this sensor yet'),
           },
         },
       },
@@ -131,15 +123,15 @@ export function openApiDocument(): Record<string, Json> {
               description: 'A page of late readings',
               content: { 'application/json': { schema: ref('LatePage') } },
             },
-            '400': problemResponse('Invalid sensor id, time or paging parameter'),
+            '400': problemResponse(400, 'Invalid sensor id, time or paging parameter'),
           },
         },
       },
     },
     components: {
       schemas: {
-        Window: component(closed),
-        LateReading: component(late),
+        Window: schemaComponent(closed),
+        LateReading: schemaComponent(late),
         Sensor: {
           type: 'object',
           additionalProperties: false,
@@ -153,17 +145,7 @@ export function openApiDocument(): Record<string, Json> {
         WindowPage: page('Window', 'windows'),
         LatePage: page('LateReading', 'late'),
         SensorPage: page('Sensor', 'sensors'),
-        Problem: {
-          type: 'object',
-          description: 'RFC 9457 problem details',
-          required: ['type', 'title', 'status'],
-          properties: {
-            type: { type: 'string', format: 'uri' },
-            title: { type: 'string' },
-            status: { type: 'integer' },
-            detail: { type: 'string' },
-          },
-        },
+        ...problemSchemas(),
       },
     },
   };

@@ -1,0 +1,34 @@
+/**
+ * A function's express routes on a server of their own, on a loopback port, for the tests that send them requests:
+ * the Router its `routes` fill, alone (runtime.ts adds its fallbacks behind it; these tests see the routes' own answers).
+ */
+import type { AddressInfo } from 'node:net';
+import express, { type Router } from 'express';
+import type { InitContext, SluiceFunction } from '../src/types.ts';
+
+export interface RoutesServer {
+  /** `http://127.0.0.1:<port>` */
+  readonly base: string;
+  readonly router: Router;
+  close(): Promise<void>;
+}
+
+export async function serveRoutes(
+  routes: SluiceFunction['routes'],
+  context: InitContext,
+): Promise<RoutesServer> {
+  const router = express.Router();
+  routes?.(router, context);
+  const app = express();
+  app.use(router);
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    router,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
