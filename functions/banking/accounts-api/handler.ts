@@ -16,7 +16,7 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { Collection, DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
-import { DuplicateKeyError, sendProblem } from '../../runtime/src/index.ts';
+import { DuplicateKeyError, openApiRoute, sendProblem } from '../../runtime/src/index.ts';
 import { BankingEventType, Collections, ID_PATTERN, slotId } from '../lib/banking.ts';
 import { batchedWriter } from '../lib/batched-writer.ts';
 import type { Handle } from './events.gen.ts';
@@ -210,12 +210,9 @@ function publicTransaction(t: TransactionView): Record<string, unknown> {
 
 export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
   const { accounts, balances, transactions } = views(store);
-  const document = JSON.stringify(openApiDocument());
 
   // Before /accounts/:id, which would take `openapi.json` for an account id.
-  router.get('/accounts/openapi.json', (_req, res) => {
-    res.type('application/json').send(document);
-  });
+  router.get('/accounts/openapi.json', openApiRoute(openApiDocument()));
 
   router.get('/accounts', async (req, res) => {
     const p = page(req, res);

@@ -15,6 +15,7 @@ import type { Request, Response, Router } from 'express';
 import {
   route as answeredRoute,
   ConfigError,
+  openApiRoute,
   PermanentError,
   type SluiceFunction,
   sendProblem,
@@ -138,16 +139,13 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   const vehicles = store.collection<VehicleDoc>(Collections.vehicles);
   const track = store.collection<TrackDoc>(Collections.track);
   const trips = store.collection<TripDoc>(Collections.trips);
-  const document = JSON.stringify(openApiDocument());
   /** A store outage answers 503 + Retry-After, a bug 500 (logged): the runtime's `route`. */
   const route = (fn: (req: Request, res: Response) => Promise<void>) =>
     answeredRoute(fn, (err) =>
       log.error(`vehicles-api route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' }),
     );
 
-  router.get('/vehicles/openapi.json', (_req, res) => {
-    res.type('application/json').send(document);
-  });
+  router.get('/vehicles/openapi.json', openApiRoute(openApiDocument()));
 
   router.get(
     '/vehicles',

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response, Router } from 'express';
 import {
   createAjv,
+  openApiRoute,
   PermanentError,
   requireJson,
   route,
@@ -64,12 +65,9 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
     sendProblem(res, 404, 'no such movie (ids are UUIDs)');
     return undefined;
   };
-  const document = JSON.stringify(openApiDocument());
 
   // Before /movies/:id, which would take `openapi.json` for an id.
-  router.get('/movies/openapi.json', (_req: Request, res: Response) => {
-    res.type('application/json').send(document);
-  });
+  router.get('/movies/openapi.json', openApiRoute(openApiDocument()));
 
   router.get(
     '/movies',

@@ -17,6 +17,7 @@ import {
   ConfigError,
   DuplicateKeyError,
   loadSchemas,
+  openApiRoute,
   requireJson,
   route,
   type SluiceFunction,
@@ -87,7 +88,6 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   const billed = store.collection<BilledOrderDoc>(Collections.billedOrders);
   const onError = (err: unknown): void =>
     log.error(`orders-api route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
-  const document = JSON.stringify(openApiDocument());
 
   router.post(
     '/orders',
@@ -153,9 +153,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   );
 
   // Before /orders/:id, which would take `openapi.json` for an id.
-  router.get('/orders/openapi.json', (_req: Request, res: Response) => {
-    res.type('application/json').send(document);
-  });
+  router.get('/orders/openapi.json', openApiRoute(openApiDocument()));
 
   router.get(
     '/orders/:id',

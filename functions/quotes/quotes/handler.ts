@@ -18,6 +18,7 @@ import {
   DuplicateKeyError,
   type Logger,
   loadSchemas,
+  openApiRoute,
   PermanentError,
   pageLimit,
   requireJson,
@@ -131,12 +132,9 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   const onError = (err: unknown): void =>
     log.error(`quotes route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
   const pub = (): Publisher => publisher as Publisher; // set by init, which runs before any request
-  const document = JSON.stringify(openApiDocument());
 
   // Before '/quotes/:id', which would take `openapi.json` for an id.
-  router.get('/quotes/openapi.json', (_req: Request, res: Response) => {
-    res.type('application/json').send(document);
-  });
+  router.get('/quotes/openapi.json', openApiRoute(openApiDocument()));
 
   router.post(
     '/quotes',

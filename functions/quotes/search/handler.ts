@@ -9,7 +9,7 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { SluiceFunction } from '../../runtime/src/index.ts';
-import { pageLimit, route, sendProblem } from '../../runtime/src/index.ts';
+import { openApiRoute, pageLimit, route, sendProblem } from '../../runtime/src/index.ts';
 import { queryString } from '../lib/http.ts';
 import { QuoteEventType } from '../lib/quotes.ts';
 import { indexQuote, MAX_QUERY_TERMS, search, searchCollections, unindexQuote } from '../lib/search-index.ts';
@@ -33,13 +33,10 @@ export const handle: Handle<typeof accepts> = async (event, { store, log }) => {
 
 export const routes: SluiceFunction['routes'] = (router: Router, { store, log }) => {
   const c = searchCollections(store);
-  const document = JSON.stringify(openApiDocument());
   const onError = (err: unknown): void =>
     log.error(`search failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
 
-  router.get('/search/openapi.json', (_req: Request, res: Response) => {
-    res.type('application/json').send(document);
-  });
+  router.get('/search/openapi.json', openApiRoute(openApiDocument()));
 
   router.get(
     '/search',

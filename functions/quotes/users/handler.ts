@@ -14,6 +14,7 @@ import {
   type Collection,
   ConfigError,
   DuplicateKeyError,
+  openApiRoute,
   PermanentError,
   pageLimit,
   requireJson,
@@ -90,14 +91,11 @@ function readNewUser(body: unknown): NewUser | string {
 export const routes: SluiceFunction['routes'] = (router: Router, { store, log }) => {
   const users: Collection<UserDoc> = store.collection<UserDoc>(Collections.users);
   const admin = adminKey();
-  const document = JSON.stringify(openApiDocument());
   const onError = (err: unknown): void =>
     log.error(`users route failed: ${(err as Error).message}`, { 'event.action': 'route-failed' });
 
   // Before '/users/:id', which would take `openapi.json` for an id.
-  router.get('/users/openapi.json', (_req: Request, res: Response) => {
-    res.type('application/json').send(document);
-  });
+  router.get('/users/openapi.json', openApiRoute(openApiDocument()));
 
   router.post(
     '/users',

@@ -164,6 +164,7 @@ export {
   bodyErrors,
   jsonBody,
   MAX_PAGE,
+  openApiRoute,
   pageLimit,
   type RouteProblemOptions,
   requireJson,

@@ -67,6 +67,14 @@ export function bodyErrors(limitBytes: number) {
   };
 }
 
+/** The route that serves an API's OpenAPI document: serialized once, when the routes are defined. */
+export function openApiRoute(document: object): (req: Request, res: Response) => void {
+  const text = JSON.stringify(document);
+  return (_req, res) => {
+    res.type('application/json').send(text);
+  };
+}
+
 /** `true` when the request carries a JSON body; answers 415 otherwise. */
 export function requireJson(req: Request, res: Response): boolean {
   if (req.is('application/json')) return true;

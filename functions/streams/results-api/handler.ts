@@ -13,6 +13,7 @@ import {
   type Collection,
   type DocumentStore,
   DuplicateKeyError,
+  openApiRoute,
   type SluiceFunction,
   sendProblem,
 } from '../../runtime/src/index.ts';
@@ -145,11 +146,8 @@ const publicLate = ({ _id, ...l }: LateView): ReadingLate => l;
 
 export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
   const v = views(store);
-  const document = JSON.stringify(openApiDocument());
 
-  router.get('/streams/openapi.json', (_req, res) => {
-    res.type('application/json').send(document);
-  });
+  router.get('/streams/openapi.json', openApiRoute(openApiDocument()));
   router.get('/streams/docs', (_req, res) => {
     res.set('content-security-policy', CONTENT_SECURITY_POLICY).type('text/html; charset=utf-8').send(PAGE);
   });
