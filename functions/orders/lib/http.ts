@@ -35,7 +35,7 @@ export function sendProblem(
 ): void {
   sendRouteProblem(res, status, detail, {
     ...(status in ORDER_PROBLEMS ? { kind: ORDER_PROBLEMS[status as keyof typeof ORDER_PROBLEMS] } : {}),
-    ...(invalidParams === undefined ? {} : { extensions: { 'invalid-params': invalidParams.slice(0, 20) } }),
+    ...(invalidParams === undefined ? {} : { extensions: { 'invalid-params': invalidParams } }),
   });
 }
 

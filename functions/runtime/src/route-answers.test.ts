@@ -24,6 +24,13 @@ describe('route answers', () => {
         extensions: { 'invalid-params': [{ name: 'Idempotency-Key', reason: 'used for another order' }] },
       }),
     );
+    app.get('/many', (_req, res) =>
+      sendProblem(res, 400, 'everything is wrong', {
+        extensions: {
+          'invalid-params': Array.from({ length: 500 }, (_, i) => ({ name: `f${i}`, reason: 'bad' })),
+        },
+      }),
+    );
     app.get(
       '/down',
       route(
@@ -65,6 +72,11 @@ describe('route answers', () => {
       status: 422,
     });
     expect((body.detail as string).length).toBe(1024);
+  });
+
+  it('names at most 20 invalid params, however many the handler found', async () => {
+    const body = (await (await fetch(`${base}/many`)).json()) as { 'invalid-params': { name: string }[] };
+    expect(body['invalid-params'].map((p) => p.name)).toEqual(Array.from({ length: 20 }, (_, i) => `f${i}`));
   });
 
   it('refuses a body that is not JSON, too large, or of another type, each with its reason', async () => {

@@ -7,6 +7,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { PROBLEM_CONTENT_TYPE } from './cloudevent/problem.ts';
 import { StoreUnavailableError } from './errors.ts';
+import { Limits } from './limits.ts';
 import {
   MAX_PROBLEM_DETAIL,
   PROBLEM_TYPE_BASE,
@@ -19,6 +20,13 @@ export interface RouteProblemOptions {
   readonly kind?: readonly [type: string, title: string];
   /** Extension members (RFC 9457 §3.2), e.g. `invalid-params`. */
   readonly extensions?: Readonly<Record<string, unknown>>;
+}
+
+/** At most Limits.problems of them, as for events: an answer's size does not grow with how wrong the input was. */
+function boundedParams(params: unknown): { 'invalid-params'?: unknown } {
+  return Array.isArray(params) && params.length > Limits.problems
+    ? { 'invalid-params': params.slice(0, Limits.problems) }
+    : {};
 }
 
 /** Answers `status` with a problem+json body: `type`, `title`, `status`, `detail` (capped), then extensions. */
@@ -40,6 +48,7 @@ export function sendProblem(
         status,
         detail: detail.slice(0, MAX_PROBLEM_DETAIL),
         ...options.extensions,
+        ...boundedParams(options.extensions?.['invalid-params']),
       }),
     );
 }

@@ -54,8 +54,7 @@ export function problemSchemas(options: ProblemSchemaOptions = {}): Record<strin
         title: { type: 'string', minLength: 1 },
         status: { type: 'integer', minimum: 400, maximum: 599 },
         detail: { type: 'string', maxLength: MAX_PROBLEM_DETAIL },
-        // sendProblem passes extensions on as they are: the bound is the functions' own (the one events' problems
-        // keep, Limits.problems; orders cuts its list there).
+        // sendProblem cuts the list at Limits.problems, the bound events' problems keep.
         'invalid-params': {
           type: 'array',
           minItems: 1,
