@@ -26,7 +26,7 @@ import {
   request,
   type ServerResponse,
 } from 'node:http';
-import type { ProxyRoute } from '../../runtime/src/index.ts';
+import { closedOnReuse, type ProxyRoute } from '../../runtime/src/index.ts';
 import { clientResponseHeaders, mediaTypeOf } from './headers.ts';
 import type { GatewayProblem } from './problem.ts';
 
@@ -55,8 +55,6 @@ export const CLIENT_CLOSED = 499;
 /** Connection errors that mean "nothing is there to take the request": try again later. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-/** What a socket closed under a request says: it may go again when it was a kept-alive socket. */
-const STALE = new Set(['ECONNRESET', 'EPIPE']);
 /** RFC 9110 §9.2.1: requests that change nothing, which may be sent twice. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** RFC 9112 §6.3: a request has a body only when it says so. */
@@ -150,7 +148,7 @@ export function proxy(x: ProxyExchange): Promise<ProxyOutcome> {
       if (settled || closing || attempt !== upstream) return;
       // A kept-alive socket the upstream closed as it was reused (its idle timeout, raced): nothing was answered,
       // and a request without a body that changes nothing can go again on another socket (node's `reusedSocket`).
-      if (replayable && !retried && !responded && attempt.reusedSocket && STALE.has(err.code ?? '')) {
+      if (replayable && !retried && !responded && closedOnReuse(attempt, err)) {
         retried = true;
         upstream = open();
         upstream.end();

@@ -141,7 +141,7 @@ export {
   type StoreOutcome,
   storedByBroker,
 } from './ingress-client.ts';
-export { CLIENT_IDLE_SOCKET_MS, SERVER_KEEP_ALIVE_MS } from './keep-alive.ts';
+export { CLIENT_IDLE_SOCKET_MS, closedOnReuse, SERVER_KEEP_ALIVE_MS } from './keep-alive.ts';
 export { DEAD_LETTERED_HEADER, isFinalRefusal } from './keep-rejected.ts';
 export { ECS_VERSION, errorFields, JsonLogger, type LogSink } from './log.ts';
 export type {

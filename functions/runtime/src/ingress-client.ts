@@ -16,7 +16,7 @@
  */
 import { Agent, type ClientRequest, type OutgoingHttpHeaders, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLIENT_IDLE_SOCKET_MS } from './keep-alive.ts';
+import { CLIENT_IDLE_SOCKET_MS, closedOnReuse } from './keep-alive.ts';
 
 export type IngressAnswer =
   | { readonly kind: 'answered'; readonly status: number; readonly text: string }
@@ -68,9 +68,7 @@ export function postToIngress(
         if (settled) return;
         // A kept-alive socket the broker closed as it was reused (its idle timeout): nothing of this request
         // was answered, so it goes once more on another socket, as node's docs advise (`reusedSocket`).
-        const stale =
-          attempt.reusedSocket && !responded && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
-        if (retry && stale) send(false);
+        if (retry && !responded && closedOnReuse(attempt, err)) send(false);
         else settle({ kind: 'unreachable', cause: err.code ?? err.message });
       });
       attempt.on('response', (res) => {
