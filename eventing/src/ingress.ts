@@ -29,6 +29,7 @@ import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import {
   InvalidEventError,
   PROBLEM_CONTENT_TYPE,
+  PROBLEM_TYPE_BASE,
   type Problem,
   problemBody,
   receiveVerbatim,
@@ -85,8 +86,6 @@ export interface Ingress {
 export class IngressClosedError extends Error {
   override name = 'IngressClosedError';
 }
-
-const TYPE_BASE = 'https://sluice.dev/problems/';
 
 export async function startIngress(options: IngressOptions): Promise<Ingress> {
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
@@ -292,7 +291,7 @@ const ACCEPTED: IngressAnswer = Object.freeze({ status: 202, headers: Object.fre
 
 function problem(status: number, title: string, type: string, detail: string, instance?: string): Problem {
   return {
-    type: `${TYPE_BASE}${type}`,
+    type: `${PROBLEM_TYPE_BASE}${type}`,
     title,
     status,
     detail,

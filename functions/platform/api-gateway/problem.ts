@@ -1,37 +1,19 @@
 /**
  * Every answer the gateway makes itself is RFC 9457 problem+json: a `type` per reason, the status, a
  * `detail` a person can act on, the request's path as `instance`, and the request id so a report can
- * be matched with the access log line.
+ * be matched with the access log line. The reasons, their status, title and type are the runtime's
+ * GATEWAY_PROBLEM_TYPES (functions/runtime/src/gateway/problem-types.ts), which the documents of the
+ * APIs behind the gateway read too.
  */
 import type { ServerResponse } from 'node:http';
-import { PROBLEM_CONTENT_TYPE } from '../../runtime/src/index.ts';
+import {
+  GATEWAY_PROBLEM_TYPES,
+  type GatewayProblem,
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_TYPE_BASE,
+} from '../../runtime/src/index.ts';
 
-/** The reasons the gateway answers for, and their status. */
-export const GATEWAY_PROBLEM = {
-  invalidPath: { status: 400, title: 'Bad Request' },
-  invalidJson: { status: 400, title: 'Bad Request' },
-  invalidIdempotencyKey: { status: 400, title: 'Bad Request' },
-  eventNotAccepted: { status: 400, title: 'Bad Request' },
-  unauthorized: { status: 401, title: 'Unauthorized' },
-  forbidden: { status: 403, title: 'Forbidden' },
-  noRoute: { status: 404, title: 'Not Found' },
-  methodNotAllowed: { status: 405, title: 'Method Not Allowed' },
-  requestTimeout: { status: 408, title: 'Request Timeout' },
-  payloadTooLarge: { status: 413, title: 'Content Too Large' },
-  unsupportedMediaType: { status: 415, title: 'Unsupported Media Type' },
-  rateLimited: { status: 429, title: 'Too Many Requests' },
-  upstreamFailed: { status: 502, title: 'Bad Gateway' },
-  brokerRefused: { status: 502, title: 'Bad Gateway' },
-  upstreamUnavailable: { status: 503, title: 'Service Unavailable' },
-  brokerUnavailable: { status: 503, title: 'Service Unavailable' },
-  hookUnavailable: { status: 503, title: 'Service Unavailable' },
-  upstreamTimeout: { status: 504, title: 'Gateway Timeout' },
-  brokerTimeout: { status: 504, title: 'Gateway Timeout' },
-} as const;
-export type GatewayProblem = keyof typeof GATEWAY_PROBLEM;
-
-/** camelCase reason → the problem type's last segment: upstreamTimeout → upstream-timeout. */
-const slug = (reason: string): string => reason.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export type { GatewayProblem };
 
 export interface ProblemOptions {
   readonly requestId: string;
@@ -50,13 +32,13 @@ export function sendProblem(
   detail: string,
   options: ProblemOptions,
 ): number {
-  const { status, title } = GATEWAY_PROBLEM[reason];
+  const { status, title, slug } = GATEWAY_PROBLEM_TYPES[reason];
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return status;
   }
   const body = JSON.stringify({
-    type: `https://sluice.dev/problems/${slug(reason)}`,
+    type: `${PROBLEM_TYPE_BASE}${slug}`,
     title,
     status,
     detail,

@@ -6,11 +6,13 @@
  * (`quotesDocument`).
  */
 import {
+  gatewayProblemSlugs,
   MAX_PAGE,
   type OpenApiObject,
   problemResponse,
   problemResponseOfTypes,
   problemSchemas,
+  ROUTE_KIND,
   ROUTE_PROBLEM_TYPES,
   type RouteProblemStatus,
 } from '../../runtime/src/index.ts';
@@ -36,21 +38,14 @@ export const RATE_LIMIT_HEADERS: OpenApiObject = Object.fromEntries(
 );
 
 /**
- * The problem types the gateway answers with itself, by status (functions/platform/api-gateway/problem.ts,
- * GATEWAY_PROBLEM, as slugs).
+ * The problem types the gateway answers `status` with itself in front of a function (a proxy route, as every quotes
+ * route is): the runtime's GATEWAY_PROBLEM_TYPES, what the gateway writes.
  */
-const GATEWAY_TYPES = {
-  401: ['unauthorized'],
-  403: ['forbidden'],
-  429: ['rate-limited'],
-  502: ['upstream-failed'],
-  503: ['upstream-unavailable', 'hook-unavailable'],
-  504: ['upstream-timeout'],
-} as const;
+const gatewayTypes = (status: number): string[] => gatewayProblemSlugs(status, ROUTE_KIND.proxy);
 
 /** The types of a status the function (sendProblem) and the gateway both answer: either's words. */
-const eitherTypes = (status: RouteProblemStatus & keyof typeof GATEWAY_TYPES): string[] => [
-  ...new Set([ROUTE_PROBLEM_TYPES[status][0], ...GATEWAY_TYPES[status]]),
+const eitherTypes = (status: RouteProblemStatus): string[] => [
+  ...new Set([ROUTE_PROBLEM_TYPES[status][0], ...gatewayTypes(status)]),
 ];
 
 /** A problem the function answers, as it reaches a client: with the gateway's rate-limit fields. */
@@ -149,13 +144,13 @@ function sharedComponents(): OpenApiObject {
         429,
         "The key's token bucket is empty (the gateway, token-bucket hook)",
         {
-          types: GATEWAY_TYPES[429],
+          types: gatewayTypes(429),
           headers: { 'Retry-After': ref('headers', 'Retry-After'), ...RATE_LIMIT_HEADERS },
         },
       ),
       InternalError: limitedProblem(500, 'A bug in the function (its log says more)'),
       BadGateway: problemResponseOfTypes(502, 'The function failed before answering (the gateway)', {
-        types: GATEWAY_TYPES[502],
+        types: gatewayTypes(502),
       }),
       Unavailable: problemResponseOfTypes(
         503,
@@ -174,7 +169,7 @@ function sharedComponents(): OpenApiObject {
       GatewayTimeout: problemResponseOfTypes(
         504,
         "The function did not start answering within the route's 30 s (the gateway)",
-        { types: GATEWAY_TYPES[504] },
+        { types: gatewayTypes(504) },
       ),
     },
     schemas: {

@@ -16,6 +16,7 @@ import type { RuntimeConfig } from './config.ts';
 import { SERVER_KEEP_ALIVE_MS } from './keep-alive.ts';
 import type { JsonLogger } from './log.ts';
 import type { Metrics } from './ports/metrics.ts';
+import { PROBLEM_TYPE_BASE } from './route-problem-types.ts';
 import { HEALTH_LIVENESS_PATH, HEALTH_READINESS_PATH, METRICS_PATH } from './server.ts';
 import type { HttpFunction, HttpHandler } from './types.ts';
 
@@ -75,7 +76,7 @@ export async function startHttpFunction(
       res.writeHead(503, { 'content-type': PROBLEM_CONTENT_TYPE, 'retry-after': '1', connection: 'close' });
       res.end(
         JSON.stringify({
-          type: 'https://sluice.dev/problems/not-ready',
+          type: `${PROBLEM_TYPE_BASE}not-ready`,
           title: 'Service Unavailable',
           status: 503,
           detail: draining ? `${config.serviceName} is shutting down` : `${config.serviceName} is starting`,

@@ -108,6 +108,12 @@ export {
   listSystems,
 } from './function-loader.ts';
 export {
+  GATEWAY_PROBLEM_TYPES,
+  type GatewayProblem,
+  type GatewayProblemType,
+  gatewayProblemSlugs,
+} from './gateway/problem-types.ts';
+export {
   type AuthRef,
   buildRouteTable,
   directoryRouteSources,

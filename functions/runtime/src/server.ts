@@ -11,6 +11,7 @@ import { InvalidEventError } from './errors.ts';
 import type { HttpAnswer, Invoker } from './invoke.ts';
 import { SERVER_KEEP_ALIVE_MS } from './keep-alive.ts';
 import type { Metrics } from './ports/metrics.ts';
+import { PROBLEM_TYPE_BASE } from './route-problem-types.ts';
 
 export const HEALTH_READINESS_PATH = '/health/readiness';
 export const HEALTH_LIVENESS_PATH = '/health/liveness';
@@ -185,7 +186,7 @@ export function createRuntimeServer(options: ServerOptions): RuntimeServer {
     res.writeHead(405, { 'content-type': PROBLEM_CONTENT_TYPE, allow: 'POST' });
     res.end(
       JSON.stringify({
-        type: 'https://sluice.dev/problems/method-not-allowed',
+        type: `${PROBLEM_TYPE_BASE}method-not-allowed`,
         title: 'Method Not Allowed',
         status: 405,
         detail:

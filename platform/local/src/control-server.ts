@@ -11,7 +11,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../../functions/runtime/src/index.ts';
+import { type Logger, PROBLEM_TYPE_BASE } from '../../../functions/runtime/src/index.ts';
 import { describeRevision, type LocalRevisions, RevisionError } from './revisions.ts';
 
 export interface ControlServer {
@@ -35,7 +35,7 @@ const digest = (text: string): Buffer => createHash('sha256').update(text).diges
 
 function problem(res: ServerResponse, status: number, title: string, detail: string): void {
   const body = JSON.stringify({
-    type: `https://sluice.dev/problems/${title.toLowerCase().replaceAll(' ', '-')}`,
+    type: `${PROBLEM_TYPE_BASE}${title.toLowerCase().replaceAll(' ', '-')}`,
     title,
     status,
     detail,

@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import {
   CLIENT_IDLE_SOCKET_MS,
   type Logger,
+  PROBLEM_TYPE_BASE,
   SERVER_KEEP_ALIVE_MS,
 } from '../../../functions/runtime/src/index.ts';
 import { type Lease, ServiceUnavailableError } from './scaler.ts';
@@ -81,7 +82,7 @@ function problem(res: ServerResponse, status: number, title: string, detail: str
   res.writeHead(status, headers);
   res.end(
     JSON.stringify({
-      type: `https://sluice.dev/problems/${title.toLowerCase().replaceAll(' ', '-')}`,
+      type: `${PROBLEM_TYPE_BASE}${title.toLowerCase().replaceAll(' ', '-')}`,
       title,
       status,
       detail,

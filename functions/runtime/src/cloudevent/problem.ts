@@ -16,9 +16,9 @@
  */
 import { InvalidEventError, PermanentError, TransientError } from '../errors.ts';
 import { capText, Limits } from '../limits.ts';
+import { PROBLEM_TYPE_BASE } from '../route-problem-types.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-const TYPE_BASE = 'https://sluice.dev/problems/';
 
 export interface Problem {
   readonly type: string;
@@ -41,7 +41,7 @@ export interface ProblemAnswer {
 
 const TITLES: Record<number, string> = {
   400: 'Invalid CloudEvent',
-  413: 'Payload Too Large',
+  413: 'Content Too Large', // RFC 9110's name for 413 ("Payload Too Large" before it)
   415: 'Unsupported Media Type',
   422: 'Event Rejected',
   500: 'Internal Error',
@@ -57,7 +57,7 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
       outcome: 'invalid',
       reason: err.reason,
       problem: {
-        type: `${TYPE_BASE}${err.reason}`,
+        type: `${PROBLEM_TYPE_BASE}${err.reason}`,
         title: TITLES[err.status] ?? 'Invalid CloudEvent',
         status: err.status,
         detail: err.message,
@@ -73,7 +73,7 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
       outcome: 'rejected',
       reason: err.reason,
       problem: {
-        type: `${TYPE_BASE}${err.reason}`,
+        type: `${PROBLEM_TYPE_BASE}${err.reason}`,
         title: TITLES[422] as string,
         status: 422,
         detail: capText(err.message, Limits.detail),
@@ -88,7 +88,7 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
       outcome: 'transient',
       reason: err.name,
       problem: {
-        type: `${TYPE_BASE}transient`,
+        type: `${PROBLEM_TYPE_BASE}transient`,
         title: TITLES[503] as string,
         status: 503,
         detail: capText(err.message, Limits.detail),
@@ -103,7 +103,7 @@ export function toProblem(err: unknown, instance?: string): ProblemAnswer {
     reason: err instanceof Error ? err.name : 'unknown',
     // The message of an unexpected error may leak internals; it goes to the log, not the reply.
     problem: {
-      type: `${TYPE_BASE}internal`,
+      type: `${PROBLEM_TYPE_BASE}internal`,
       title: TITLES[500] as string,
       status: 500,
       detail: 'the function failed; see its log',
