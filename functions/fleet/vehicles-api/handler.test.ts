@@ -1,22 +1,30 @@
+/**
+ * vehicles-api's routes on a memory store that the tests can take down (503) or break (500), with a test drive in
+ * it; each answer checked against the OpenAPI document (body, status, headers), every route of the router found in
+ * it, and every status it documents answered at least once.
+ */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { MemoryDocumentStore, type SluiceFunction } from '../../runtime/src/index.ts';
-import { answerOf, answerProblems, openApiProblems, routeProblems } from '../../runtime/test/openapi.ts';
+import type { SluiceFunction } from '../../runtime/src/index.ts';
+import { answerRecorder, expectServedDocument, routeProblems } from '../../runtime/test/openapi.ts';
 import { type RoutesServer, serveRoutes } from '../../runtime/test/routes-server.ts';
+import { expectStoreFailuresAnswered, SwitchableStore } from '../../runtime/test/switchable-store.ts';
 import { FLEET_DEFAULTS } from '../lib/fleet.ts';
 import { destination } from '../lib/geo.ts';
 import { stubContext } from '../lib/test-support.ts';
 import { TrackerStore } from '../lib/tracker-store.ts';
 import { accepts, init, routes } from './handler.ts';
-import { openApiDocument } from './openapi.ts';
+import { MAX_PAGE, openApiDocument } from './openapi.ts';
 
+type JsonObject = Record<string, unknown>;
 const T0 = Date.now() - 90_000;
+const store = new SwitchableStore();
 let served: RoutesServer;
 let tracker: TrackerStore;
 
 beforeAll(async () => {
   process.env.FLEET_STREAM_MAX = '3s';
   process.env.FLEET_STREAM_POLL = '100ms';
-  const store = new MemoryDocumentStore();
   // Thresholds of a test drive: a trip after 50 m, ended by a 10 s stop.
   tracker = new TrackerStore(store, {
     config: { ...FLEET_DEFAULTS, tripMinDistanceM: 50, stopMinDurationMs: 10_000 },
@@ -46,13 +54,19 @@ afterAll(async () => {
 
 const DOCUMENT_PATH = '/vehicles/openapi.json';
 
-/** Every answer a test reads is also checked against the OpenAPI document: the document cannot drift. */
-const get = async (path: string, headers: Record<string, string> = {}) => {
-  const answer = await answerOf('GET', path, await fetch(`${served.base}${path}`, { headers }));
-  // The document itself is the one answer it does not describe.
-  if (answer.path !== DOCUMENT_PATH) expect(answerProblems(openApiDocument(), answer)).toEqual([]);
-  return { status: answer.status, type: answer.contentType, body: answer.body as Record<string, unknown> };
-};
+/** Every answer a test reads, checked against the document (body, status, headers) and counted. */
+const answers = answerRecorder(openApiDocument());
+
+/** One request; its answer is checked against the document before a test reads it, so the document cannot drift. */
+async function call(method: string, path: string) {
+  const answer = await answers.send(served.base, method, path);
+  return { ...answer, type: answer.contentType, body: answer.body as JsonObject };
+}
+const get = (path: string) => call('GET', path);
+
+/** The names `invalid-params` of a 400 gives, sorted. */
+const refused = (answer: { readonly body: JsonObject }) =>
+  ((answer.body['invalid-params'] ?? []) as { name: string }[]).map((p) => p.name).sort();
 
 describe('vehicles-api', () => {
   it('is a SluiceFunction with read routes only', () => {
@@ -121,23 +135,105 @@ describe('vehicles-api', () => {
   it('refuses bad queries with every parameter at fault', async () => {
     const bad = await get('/vehicles/v-1/positions?from=yesterday&limit=0&after=x');
     expect(bad.status).toBe(400);
-    expect((bad.body['invalid-params'] as { name: string }[]).map((p) => p.name).sort()).toEqual([
-      'after',
-      'from',
-      'limit',
-    ]);
+    expect(refused(bad)).toEqual(['after', 'from', 'limit']);
     expect((await get('/vehicles/v-1/trips?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z')).status).toBe(
       400,
     );
-    expect((await get('/vehicles/%24where')).status).toBe(404);
+    for (const [query, names] of [
+      ['limit=0', ['limit']],
+      [`limit=${MAX_PAGE + 1}`, ['limit']],
+      ['limit=0x10', ['limit']],
+      ['limit=1e2', ['limit']],
+      ['limit=1&limit=2', ['limit']],
+      ['after=%24where', ['after']],
+      [`after=${'v'.repeat(65)}`, ['after']],
+    ] as const) {
+      const answer = await get(`/vehicles?${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(answer.type, query).toContain('application/problem+json');
+      expect(refused(answer), query).toEqual(names);
+    }
+    expect((await call('HEAD', '/vehicles?limit=0')).status).toBe(400);
+    expect((await call('HEAD', '/vehicles/v-1/trips?after=1')).status).toBe(400);
   });
 
-  it('documents every route in its OpenAPI 3.1 document', async () => {
-    const { body } = await get(DOCUMENT_PATH);
-    expect(body).toEqual(openApiDocument());
-    expect(openApiProblems(body)).toEqual([]);
-    // The document itself is the one route it does not describe; HEAD, express's own, it leaves out.
-    const options = { implicitHead: false, undocumented: [`GET ${DOCUMENT_PATH}`] };
+  it('takes from and to as RFC 3339 date-times only, and no day or hour that is not one', async () => {
+    for (const time of [
+      '2026-03-01T08:00:00Z',
+      '2026-03-01t08:00:00.250z',
+      '2026-03-01T09:00:00+01:00',
+      '2024-02-29T00:00:00Z',
+    ])
+      expect((await get(`/vehicles/v-1/positions?from=${encodeURIComponent(time)}`)).status, time).toBe(200);
+    for (const time of [
+      '2026-02-30T00:00:00Z',
+      '2026-03-01T24:00:00Z',
+      '2026-03-01T08:00Z',
+      '2026-03-01 08:00:00Z',
+      '2026-03-01T08:00:00',
+      '1772352000000',
+    ]) {
+      const answer = await get(`/vehicles/v-1/trips?to=${encodeURIComponent(time)}`);
+      expect(answer.status, time).toBe(400);
+      expect(refused(answer), time).toEqual(['to']);
+    }
+  });
+
+  it('answers 404 for an id no vehicle can have, an empty history for one no vehicle reported with', async () => {
+    expect((await get('/vehicles/%24where')).status).toBe(404);
+    for (const what of ['positions', 'trips']) {
+      const missing = await get(`/vehicles/%24where/${what}`);
+      expect(missing.status, what).toBe(404);
+      expect(missing.body.detail, what).toMatch(/no such vehicle/);
+      expect((await call('HEAD', `/vehicles/%24where/${what}`)).status, what).toBe(404);
+      expect((await get(`/vehicles/v-9/${what}`)).body, what).toEqual({
+        vehicleId: 'v-9',
+        [what]: [],
+        next: null,
+      });
+    }
+  });
+
+  it('answers 400 for an id that is not even percent-encoding', async () => {
+    for (const path of ['/vehicles/%E0', '/vehicles/%E0/positions', '/vehicles/%E0/trips']) {
+      const answer = await get(path);
+      expect(answer.status, path).toBe(400);
+      expect(answer.body.detail, path).toBe('the path could not be decoded'); // the runtime's fallback
+      expect((await call('HEAD', path)).status, path).toBe(400);
+    }
+  });
+
+  it('answers HEAD as GET, without the body', async () => {
+    for (const path of [
+      '/vehicles',
+      '/vehicles/v-1',
+      '/vehicles/v-1/positions?limit=1',
+      '/vehicles/v-1/trips',
+    ]) {
+      const head = await call('HEAD', path);
+      expect(head.status, path).toBe(200);
+      expect(head.text, path).toBe('');
+      expect(head.type, path).toContain('application/json');
+    }
+    expect((await call('HEAD', '/vehicles/v-9')).status).toBe(404);
+  });
+
+  it('answers 503 + Retry-After while its store is unavailable, and 500 for a bug', async () => {
+    const requests: Record<string, () => ReturnType<typeof call>> = {};
+    for (const path of ['/vehicles', '/vehicles/v-1', '/vehicles/v-1/positions', '/vehicles/v-1/trips'])
+      for (const method of ['GET', 'HEAD']) requests[`${method} ${path}`] = () => call(method, path);
+    await expectStoreFailuresAnswered(store, requests);
+    expect((await get('/vehicles/v-1')).body).toMatchObject({ id: 'v-1' });
+  });
+
+  it('serves its OpenAPI 3.1 document at GET /vehicles/openapi.json', async () => {
+    expectServedDocument(await get(DOCUMENT_PATH), openApiDocument());
+    expect((await call('HEAD', DOCUMENT_PATH)).status).toBe(200);
+  });
+
+  it('documents every route its router has, and no other', () => {
+    // HEAD of the stream, express's own, is no public operation: the gateway routes GET only to it.
+    const options = { undocumented: ['HEAD /vehicles/stream'] };
     expect(routeProblems(served.router, openApiDocument(), options)).toEqual([]);
   });
 
@@ -153,9 +249,12 @@ describe('vehicles-api', () => {
       const events: { id?: string; event: string; data: string }[] = [];
       const decoder = new TextDecoder();
       let buffer = '';
+      let text = '';
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffer += decoder.decode(chunk, { stream: true });
+          const read = decoder.decode(chunk, { stream: true });
+          text += read;
+          buffer += read;
           let end = buffer.indexOf('\n\n');
           while (end >= 0) {
             const block = buffer.slice(0, end);
@@ -175,6 +274,17 @@ describe('vehicles-api', () => {
       } finally {
         controller.abort();
       }
+      const { status, headers: answered } = res;
+      const contentType = answered.get('content-type');
+      const answer = {
+        method: 'GET',
+        path: '/vehicles/stream',
+        status,
+        contentType,
+        headers: answered,
+        body: text,
+      };
+      expect(answers.check(answer)).toEqual([]);
       return events;
     }
 
@@ -234,5 +344,39 @@ describe('vehicles-api', () => {
         ),
       ).toEqual(new Set(['v-1', 'v-2', 'v-3']));
     }, 20_000);
+
+    it('is answered before the store is read: a store that fails ends it, for EventSource to reconnect', async () => {
+      for (const state of ['unavailable', 'broken'] as const) {
+        const ended = await store.failing(state, () => call('GET', '/vehicles/stream'));
+        expect(ended.status, state).toBe(200);
+        expect(ended.text, state).toBe('retry: 1000\n\n');
+      }
+    });
+
+    it('answers HEAD with the headers, and ends the answer at once: no stream held open', async () => {
+      const head = await fetch(`${served.base}/vehicles/stream`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-type')).toContain('text/event-stream');
+      expect(await head.text()).toBe('');
+      // The server closes a `Connection: close` exchange once its answer has ended: at once, not after
+      // FLEET_STREAM_MAX (3 s here) of polling the store for nobody.
+      const started = Date.now();
+      const { port } = new URL(served.base);
+      await new Promise<void>((closed, failed) => {
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.write('HEAD /vehicles/stream HTTP/1.1\r\nHost: vehicles-api\r\nConnection: close\r\n\r\n'),
+        );
+        socket
+          .on('data', () => {})
+          .on('close', () => closed())
+          .on('error', failed);
+      });
+      expect(Date.now() - started).toBeLessThan(2000);
+    });
+  });
+
+  // Last in the file: the tests run in order, and this one reads what the others answered.
+  it('has answered every status its document gives, for every operation', () => {
+    expect(answers.unanswered()).toEqual([]);
   });
 });

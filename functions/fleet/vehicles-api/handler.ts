@@ -9,7 +9,8 @@
  *   GET /vehicles/{id}/positions?from&to   its history, oldest first (paged: ?after&limit)
  *   GET /vehicles/{id}/trips?from&to       its trips by start time (paged: ?after&limit)
  *   GET /vehicles/openapi.json             OpenAPI 3.1 (openapi.ts)
- * Consumes no events. Every refusal is problem+json (RFC 9457) with the parameter at fault.
+ * HEAD answers as GET without the body (express), but for the stream, which the gateway routes GET only. Consumes
+ * no events. Every refusal is problem+json (RFC 9457) with the parameter at fault.
  */
 import type { Request, Response, Router } from 'express';
 import {
@@ -30,7 +31,7 @@ import {
   vehicleTimeId,
 } from '../lib/fleet.ts';
 import type { TrackDoc, TripDoc, VehicleDoc } from '../lib/tracker-store.ts';
-import { DEFAULT_PAGE, MAX_PAGE, openApiDocument } from './openapi.ts';
+import { DEFAULT_PAGE, MAX_PAGE, openApiDocument, TIME_CURSOR } from './openapi.ts';
 import { parseLastEventId, STREAM_DEFAULTS, type StreamOptions, streamVehicles } from './stream.ts';
 import { positionView, tripView, vehicleView } from './views.ts';
 
@@ -79,6 +80,21 @@ function problem(res: Response, status: 400 | 404, detail: string, params: Inval
   sendProblem(res, status, detail, params.length > 0 ? { extensions: { 'invalid-params': params } } : {});
 }
 
+/** RFC 3339 date-time: seconds required, `T` and `Z` in either case. */
+const DATE_TIME = /^(\d{4}-\d\d-\d\d)[Tt](\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
+
+/** The instant an RFC 3339 date-time names; undefined for anything else, a day or an hour that is not one too. */
+function instantOf(text: string): number | undefined {
+  const m = DATE_TIME.exec(text);
+  if (m === null) return undefined;
+  // Date.parse rolls 02-30 over to 03-02 and takes 24:00: the wall clock it read must be the one written.
+  const wall = `${m[1]}T${m[2]}`;
+  const ms = Date.parse(`${wall}Z`);
+  if (!Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 19) !== wall) return undefined;
+  const at = Date.parse(text.toUpperCase());
+  return Number.isFinite(at) ? at : undefined;
+}
+
 interface Paging {
   readonly limit: number;
   readonly after: string | undefined;
@@ -96,7 +112,8 @@ function paging(req: Request, res: Response, after: RegExp): Paging | undefined 
     return undefined;
   };
   const rawLimit = one('limit');
-  const limit = rawLimit === undefined ? DEFAULT_PAGE : Number(rawLimit);
+  const limit =
+    rawLimit === undefined ? DEFAULT_PAGE : /^\d+$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
     problems.push({ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` });
   const rawAfter = one('after');
@@ -105,11 +122,8 @@ function paging(req: Request, res: Response, after: RegExp): Paging | undefined 
   const time = (name: string): number | undefined => {
     const raw = one(name);
     if (raw === undefined) return undefined;
-    const ms = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(raw)
-      ? Date.parse(raw)
-      : Number.NaN;
-    if (!Number.isFinite(ms))
-      problems.push({ name, reason: 'an RFC 3339 date-time, e.g. 2026-03-01T08:00:00Z' });
+    const ms = instantOf(raw);
+    if (ms === undefined) problems.push({ name, reason: 'an RFC 3339 date-time, e.g. 2026-03-01T08:00:00Z' });
     return ms;
   };
   const fromMs = time('from');
@@ -130,8 +144,6 @@ function vehicleId(req: Request, res: Response): string | undefined {
   problem(res, 404, 'no such vehicle (ids are 1-64 letters, digits, _ or -)');
   return undefined;
 }
-
-const TIME_CURSOR = /^\d{13}$/;
 
 export const routes: SluiceFunction['routes'] = (router: Router, { store, log }) => {
   const config = fleetConfig(process.env);

@@ -1,48 +1,84 @@
 /**
  * vehicles-api's OpenAPI 3.1 document, served at /api/vehicles/openapi.json. Written by hand beside the routes
- * (handler.ts) and the shapes (views.ts); a test checks that every route the router has is in it.
+ * (handler.ts) and the shapes (views.ts); handler.test.ts checks every answer it reads against it, that every route
+ * the router has is in it, and that every status it documents is answered.
  */
-import { problemResponse, problemSchemas } from '../../runtime/src/index.ts';
+import { type OpenApiObject, problemResponse, problemSchemas } from '../../runtime/src/index.ts';
+import { VEHICLE_ID_PATTERN } from '../lib/fleet.ts';
 
 export const DEFAULT_PAGE = 100;
 export const MAX_PAGE = 1000;
+/** `after` of a vehicle's positions and trips: the `next` of the previous page, a time in ms, 13 digits. */
+export const TIME_CURSOR = /^\d{13}$/;
 
-const badRequest = { $ref: '#/components/responses/BadRequest' };
-const notFound = { $ref: '#/components/responses/NotFound' };
-/** What any route answers when its store fails (the runtime's `route`). */
-const failures = {
-  '500': { $ref: '#/components/responses/Internal' },
-  '503': { $ref: '#/components/responses/Unavailable' },
+/** Every response a route refers to, by component name. */
+const RESPONSES: Readonly<Record<string, OpenApiObject>> = {
+  BadRequest: problemResponse(
+    400,
+    'A query parameter is not valid (`invalid-params` names each), or the path is not valid percent-encoding',
+  ),
+  NotFound: problemResponse(404, 'No such vehicle (ids are 1-64 letters, digits, _ or -)'),
+  NotAVehicleId: problemResponse(
+    404,
+    'The id cannot be a vehicle’s (ids are 1-64 letters, digits, _ or -); under an id no vehicle reported with, ' +
+      'the history is empty (200), not a 404',
+  ),
+  Internal: problemResponse(500, 'A bug: the function logged it'),
+  Unavailable: problemResponse(503, 'The store did not answer; retry after Retry-After'),
 };
+const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
+
+/** What any route that reads the store answers when it fails (the runtime's `route`). */
+const failures = { '500': responseRef('Internal'), '503': responseRef('Unavailable') };
+const json = (schema: OpenApiObject) => ({ 'application/json': { schema } });
+
+interface GetOperation {
+  readonly summary: string;
+  readonly responses: Readonly<Record<string, OpenApiObject>>;
+  readonly [field: string]: unknown;
+}
+
+/** HEAD of a GET route, as express answers it: the same statuses and headers, no body. */
+function headOf(get: GetOperation): OpenApiObject {
+  const responses: Record<string, OpenApiObject> = {};
+  for (const [status, response] of Object.entries(get.responses)) {
+    const name = typeof response.$ref === 'string' ? response.$ref.split('/').at(-1) : undefined;
+    const { content: _content, ...bodiless } = name === undefined ? response : (RESPONSES[name] ?? {});
+    responses[status] = bodiless;
+  }
+  return { ...get, summary: `${get.summary}: headers only`, responses };
+}
+
 const position = {
   type: 'object',
   required: ['latitude', 'longitude'],
   properties: { latitude: { type: 'number' }, longitude: { type: 'number' } },
 };
-const page = [
+const page = (after: { readonly description: string; readonly pattern: RegExp }) => [
   {
     name: 'limit',
     in: 'query',
+    description: `Page size, 1 to ${MAX_PAGE}`,
     schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE },
   },
   {
     name: 'after',
     in: 'query',
-    description: 'The `next` value of the previous page',
-    schema: { type: 'string' },
+    description: after.description,
+    schema: { type: 'string', pattern: after.pattern.source },
   },
 ];
 const range = [
   {
     name: 'from',
     in: 'query',
-    description: 'From this time on (RFC 3339)',
+    description: 'From this time on (RFC 3339, e.g. 2026-03-01T08:00:00Z)',
     schema: { type: 'string', format: 'date-time' },
   },
   {
     name: 'to',
     in: 'query',
-    description: 'Before this time (RFC 3339)',
+    description: 'Before this time (RFC 3339), not before `from`',
     schema: { type: 'string', format: 'date-time' },
   },
 ];
@@ -50,7 +86,95 @@ const id = {
   name: 'id',
   in: 'path',
   required: true,
-  schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' },
+  description: 'The vehicle’s id',
+  schema: { type: 'string', pattern: VEHICLE_ID_PATTERN.source },
+};
+/** A page of one vehicle's `items` (positions, trips). */
+const vehiclePage = (items: string, schema: string, description: string) => ({
+  description,
+  content: json({
+    type: 'object',
+    required: ['vehicleId', items, 'next'],
+    properties: {
+      vehicleId: { type: 'string' },
+      [items]: { type: 'array', items: { $ref: `#/components/schemas/${schema}` } },
+      next: { type: ['string', 'null'], pattern: TIME_CURSOR.source },
+    },
+  }),
+});
+const timePage = page({
+  description: 'The `next` of the previous page',
+  pattern: TIME_CURSOR,
+});
+
+const getDocument: GetOperation = {
+  summary: 'This document',
+  responses: {
+    '200': {
+      description: 'OpenAPI 3.1',
+      content: json({
+        type: 'object',
+        required: ['openapi', 'info', 'paths'],
+        properties: { openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' } },
+      }),
+    },
+  },
+};
+
+const listVehicles: GetOperation = {
+  summary: 'Every vehicle: live position, speed, heading, status, last seen',
+  parameters: page({
+    description: 'The `next` of the previous page (a vehicle id)',
+    pattern: VEHICLE_ID_PATTERN,
+  }),
+  responses: {
+    '200': {
+      description: 'A page of vehicles by id',
+      content: json({
+        type: 'object',
+        required: ['vehicles', 'next'],
+        properties: {
+          vehicles: { type: 'array', items: { $ref: '#/components/schemas/Vehicle' } },
+          next: { type: ['string', 'null'], pattern: VEHICLE_ID_PATTERN.source },
+        },
+      }),
+    },
+    '400': responseRef('BadRequest'),
+    ...failures,
+  },
+};
+
+const getVehicle: GetOperation = {
+  summary: 'One vehicle',
+  parameters: [id],
+  responses: {
+    '200': { description: 'The vehicle', content: json({ $ref: '#/components/schemas/Vehicle' }) },
+    '400': responseRef('BadRequest'),
+    '404': responseRef('NotFound'),
+    ...failures,
+  },
+};
+
+const getPositions: GetOperation = {
+  summary: 'A vehicle’s history, oldest first: every fix with its derived speed and heading',
+  parameters: [id, ...range, ...timePage],
+  responses: {
+    '200': vehiclePage('positions', 'Position', 'A page of positions'),
+    '400': responseRef('BadRequest'),
+    '404': responseRef('NotAVehicleId'),
+    ...failures,
+  },
+};
+
+const getTrips: GetOperation = {
+  summary: 'A vehicle’s trips by start time (the one going on has no end)',
+  parameters: [id, ...range, ...timePage],
+  responses: {
+    '200': vehiclePage('trips', 'Trip', 'A page of trips'),
+    '400': responseRef('BadRequest'),
+    '404': responseRef('NotAVehicleId'),
+    ...failures,
+  },
 };
 
 export function openApiDocument(): Record<string, unknown> {
@@ -60,121 +184,50 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'sluice fleet vehicles API',
       version: '1.0.0',
       description:
-        'Live positions, history and trips of the fleet, derived by position-tracker from the vehicles’ GPS fixes (docs/fleet.md).',
+        'Live positions, history and trips of the fleet, derived by position-tracker from the vehicles’ GPS fixes ' +
+        '(docs/fleet.md). HEAD answers as GET, without the body. Every refusal is RFC 9457 problem+json.',
     },
     servers: [{ url: '/api' }],
     paths: {
-      '/vehicles': {
-        get: {
-          summary: 'Every vehicle: live position, speed, heading, status, last seen',
-          parameters: page,
-          responses: {
-            ...failures,
-            200: {
-              description: 'A page of vehicles by id',
-              content: {
-                'application/json': {
-                  schema: {
-                    type: 'object',
-                    required: ['vehicles', 'next'],
-                    properties: {
-                      vehicles: { type: 'array', items: { $ref: '#/components/schemas/Vehicle' } },
-                      next: { type: ['string', 'null'] },
-                    },
-                  },
-                },
-              },
-            },
-            400: badRequest,
-          },
-        },
-      },
+      '/vehicles': { get: listVehicles, head: headOf(listVehicles) },
+      // Before /vehicles/{id} for readers; a literal segment wins over a parameter either way.
+      '/vehicles/openapi.json': { get: getDocument, head: headOf(getDocument) },
       '/vehicles/stream': {
+        // GET only: the gateway routes nothing else to the stream (functions/fleet/routes.yaml).
         get: {
           summary:
             'Server-sent events of live positions (event: vehicle, event: tick), resumable with Last-Event-ID',
           description:
-            'The server ends each stream after about 50 s; EventSource reconnects with Last-Event-ID and gets every vehicle updated since.',
+            'The server ends each stream after about 50 s; EventSource reconnects with Last-Event-ID and gets every ' +
+            'vehicle updated since. The stream is answered before the store is read: a store that does not answer ' +
+            'ends it (EventSource reconnects and resumes), it is never a 503.',
           parameters: [
-            { name: 'Last-Event-ID', in: 'header', schema: { type: 'string', pattern: '^\\d+$' } },
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              description:
+                'The id of the last event received (an update time in ms): every vehicle updated since; any other ' +
+                'value, every vehicle',
+              schema: { type: 'string' },
+            },
+            {
+              name: 'lastEventId',
+              in: 'query',
+              description: 'The same, for a client that cannot send the header (the header wins)',
+              schema: { type: 'string' },
+            },
           ],
           responses: {
-            ...failures,
-            200: {
+            '200': {
               description: 'The stream',
               content: { 'text/event-stream': { schema: { type: 'string' } } },
             },
           },
         },
       },
-      '/vehicles/{id}': {
-        get: {
-          summary: 'One vehicle',
-          parameters: [id],
-          responses: {
-            ...failures,
-            200: {
-              description: 'The vehicle',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/Vehicle' } } },
-            },
-            404: notFound,
-          },
-        },
-      },
-      '/vehicles/{id}/positions': {
-        get: {
-          summary: 'A vehicle’s history, oldest first: every fix with its derived speed and heading',
-          parameters: [id, ...range, ...page],
-          responses: {
-            ...failures,
-            200: {
-              description: 'A page of positions',
-              content: {
-                'application/json': {
-                  schema: {
-                    type: 'object',
-                    required: ['vehicleId', 'positions', 'next'],
-                    properties: {
-                      vehicleId: { type: 'string' },
-                      positions: { type: 'array', items: { $ref: '#/components/schemas/Position' } },
-                      next: { type: ['string', 'null'] },
-                    },
-                  },
-                },
-              },
-            },
-            400: badRequest,
-            404: notFound,
-          },
-        },
-      },
-      '/vehicles/{id}/trips': {
-        get: {
-          summary: 'A vehicle’s trips by start time (the one going on has no end)',
-          parameters: [id, ...range, ...page],
-          responses: {
-            ...failures,
-            200: {
-              description: 'A page of trips',
-              content: {
-                'application/json': {
-                  schema: {
-                    type: 'object',
-                    required: ['vehicleId', 'trips', 'next'],
-                    properties: {
-                      vehicleId: { type: 'string' },
-                      trips: { type: 'array', items: { $ref: '#/components/schemas/Trip' } },
-                      next: { type: ['string', 'null'] },
-                    },
-                  },
-                },
-              },
-            },
-            400: badRequest,
-            404: notFound,
-          },
-        },
-      },
+      '/vehicles/{id}': { get: getVehicle, head: headOf(getVehicle) },
+      '/vehicles/{id}/positions': { get: getPositions, head: headOf(getPositions) },
+      '/vehicles/{id}/trips': { get: getTrips, head: headOf(getTrips) },
     },
     components: {
       schemas: {
@@ -247,15 +300,7 @@ export function openApiDocument(): Record<string, unknown> {
         },
         ...problemSchemas(),
       },
-      responses: {
-        BadRequest: problemResponse(
-          400,
-          'The query is not valid: `invalid-params` names each parameter at fault',
-        ),
-        NotFound: problemResponse(404, 'No such vehicle (ids are 1-64 letters, digits, _ or -)'),
-        Internal: problemResponse(500, 'A bug: the function logged it'),
-        Unavailable: problemResponse(503, 'The store did not answer; retry after Retry-After'),
-      },
+      responses: RESPONSES,
     },
   };
 }

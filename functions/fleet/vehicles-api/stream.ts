@@ -61,6 +61,11 @@ export function streamVehicles(
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
   });
+  // A HEAD (from inside the cluster: the gateway routes GET only) gets the headers, and no stream to hold open.
+  if (res.req.method === 'HEAD') {
+    res.end();
+    return Promise.resolve();
+  }
   res.write(`retry: 1000\n\n`);
   res.flushHeaders();
   return new Promise<void>((done) => {

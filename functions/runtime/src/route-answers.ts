@@ -4,16 +4,25 @@
  * store outage answers 503 + Retry-After and whose bug answers 500 (logged, not sent), and the `?limit` of a page.
  * Events get their problems from cloudevent/problem.ts; the gateway answers its own (api-gateway/problem.ts).
  */
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import { PROBLEM_CONTENT_TYPE } from './cloudevent/problem.ts';
 import { StoreUnavailableError } from './errors.ts';
 import { Limits } from './limits.ts';
+import { errorFields } from './log.ts';
 import {
   MAX_PROBLEM_DETAIL,
   PROBLEM_TYPE_BASE,
   ROUTE_PROBLEM_TYPES,
   type RouteProblemStatus,
 } from './route-problem-types.ts';
+import type { InitContext, SluiceFunction } from './types.ts';
 
 export interface RouteProblemOptions {
   /** Type and title when the status alone does not say it (e.g. 422 `idempotency-key-reused`). */
@@ -134,6 +143,27 @@ export function routeFallbacks(onError: (err: unknown) => void) {
     answerFailure(err, res, onError);
   };
   return [notFound, failed] as const;
+}
+
+/**
+ * A function's routes as the runtime serves them (runtime.ts), and as their tests do (test/routes-server.ts): the
+ * Router `define` fills, then `routeFallbacks` behind it.
+ */
+export function routesApp(
+  define: NonNullable<SluiceFunction['routes']>,
+  context: InitContext,
+): { readonly app: Express; readonly router: Router } {
+  const app = express();
+  app.disable('x-powered-by');
+  const router = express.Router();
+  define(router, context);
+  app.use(router);
+  const [notFound, failed] = routeFallbacks((err) =>
+    context.log.error('a route failed without answering', errorFields(err)),
+  );
+  app.use(notFound);
+  app.use(failed);
+  return { app, router };
 }
 
 /** Runs an async handler: a store outage answers 503 + Retry-After, anything else 500 (and goes to `onError`). */

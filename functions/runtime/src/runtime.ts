@@ -206,22 +206,9 @@ async function buildRoutes(
   define: NonNullable<import('./types.ts').SluiceFunction['routes']>,
   context: InitContext,
 ): Promise<RequestListener> {
-  const [{ default: express }, { routeFallbacks }] = await Promise.all([
-    import('express'),
-    import('./route-answers.ts'),
-  ]);
-  const app = express();
-  app.disable('x-powered-by');
-  const router = express.Router();
-  define(router, context);
-  app.use(router);
-  // Whatever the routes leave unanswered or throw is problem+json too (route-answers.ts).
-  const [notFound, failed] = routeFallbacks((err) =>
-    context.log.error('a route failed without answering', errorFields(err)),
-  );
-  app.use(notFound);
-  app.use(failed);
-  return app;
+  // express loads only for a function that has routes; whatever they leave unanswered or throw is problem+json too.
+  const { routesApp } = await import('./route-answers.ts');
+  return routesApp(define, context).app;
 }
 
 /** MONGODB_URL wins; else the local platform's shared dev store; else this process's own memory. */

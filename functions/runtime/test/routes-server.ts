@@ -1,9 +1,10 @@
 /**
  * A function's express routes on a server of their own, on a loopback port, for the tests that send them requests:
- * the Router its `routes` fill, alone (runtime.ts adds its fallbacks behind it; these tests see the routes' own answers).
+ * served as the runtime serves them (`routesApp`: the Router its `routes` fill, the runtime's fallbacks behind it).
  */
 import type { AddressInfo } from 'node:net';
-import express, { type Router } from 'express';
+import type { Router } from 'express';
+import { routesApp } from '../src/route-answers.ts';
 import type { InitContext, SluiceFunction } from '../src/types.ts';
 
 export interface RoutesServer {
@@ -17,10 +18,7 @@ export async function serveRoutes(
   routes: SluiceFunction['routes'],
   context: InitContext,
 ): Promise<RoutesServer> {
-  const router = express.Router();
-  routes?.(router, context);
-  const app = express();
-  app.use(router);
+  const { app, router } = routesApp(routes ?? (() => {}), context);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   return {
