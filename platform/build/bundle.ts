@@ -325,6 +325,11 @@ async function cli(): Promise<void> {
 }
 
 if (import.meta.main) {
+  // Started by `make dev` (revision-bundles.ts) with an IPC channel: a build outlives no platform, even a killed one.
+  if (process.channel !== undefined) {
+    process.channel.unref();
+    process.on('disconnect', () => process.exit(1));
+  }
   try {
     await cli();
   } catch (err) {

@@ -3,10 +3,13 @@
  * revision being built ahead of time, niced, raises that build, or — where raising a priority is not permitted —
  * stops it and builds the revision again at normal priority instead of waiting behind a busy machine.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadKnativeService } from './knative-service.ts';
 import { RevisionBundles } from './revision-bundles.ts';
@@ -62,4 +65,39 @@ describe('RevisionBundles', () => {
     // Nothing failed is kept: the next start of the revision builds again (here from a folder that builds).
     expect(await b.entryOf(spec)).toBe(join(dir as string, 'hello', 'hello-00001.now', 'main.mjs'));
   }, 60_000);
+
+  it('a build ends with its platform, even a platform killed with SIGKILL', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-revision-bundles-'));
+    const out = join(dir, 'hello');
+    // A stand-in platform: starts the build as RevisionBundles does (an IPC channel), says its pid, waits.
+    const platform = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const c = require('node:child_process').spawn(process.execPath, process.argv.slice(1), { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+         process.stdout.write(String(c.pid) + '\\n'); setInterval(() => {}, 1000);`,
+        join(ROOT, 'platform/build/bundle.ts'),
+        '--dir',
+        join(ROOT, 'functions/demo/hello'),
+        '--out',
+        out,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const [line] = (await once(platform.stdout, 'data')) as [Buffer];
+    const build = Number(line.toString().trim());
+    expect(alive(build)).toBe(true);
+    platform.kill('SIGKILL');
+    while (alive(build)) await delay(20);
+    expect(existsSync(join(out, 'main.mjs'))).toBe(false);
+  }, 60_000);
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

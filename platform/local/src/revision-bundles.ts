@@ -15,7 +15,7 @@
  * start that needs a revision being prebuilt raises that build to normal priority, or, where that is not
  * permitted, stops it and builds the revision again at normal priority.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -140,16 +140,32 @@ export class RevisionBundles {
     this.#building.add(abort);
     try {
       await new Promise<void>((done, fail) => {
-        const child = execFile(
+        // An IPC channel, so a build ends with the platform even when the platform is killed (bundle.ts exits on
+        // its disconnect) instead of writing into a folder the next `make dev` removes.
+        const child = spawn(
           process.execPath,
           [join(this.#root, 'platform/build/bundle.ts'), '--dir', service.functionDir, '--out', out],
-          { cwd: this.#root, signal: abort.signal, timeout: this.#timeoutMs, maxBuffer: 1 << 20 },
-          (err, _stdout, stderr) => {
-            if (err === null) return done();
-            const why = stderr.trim().split('\n').slice(-5).join(' | ') || err.message;
-            fail(new BundleBuildError(`${revision}: its bundle could not be built: ${why}`));
+          {
+            cwd: this.#root,
+            signal: abort.signal,
+            timeout: this.#timeoutMs,
+            stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
           },
         );
+        let stderr = '';
+        child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+          stderr = (stderr + text).slice(-4096);
+        });
+        child.on('error', (err) => {
+          fail(new BundleBuildError(`${revision}: its bundle could not be built: ${err.message}`));
+        });
+        child.on('close', (code, signal) => {
+          if (code === 0) return done();
+          const why =
+            stderr.trim().split('\n').slice(-5).join(' | ') ||
+            `the build ended with ${signal ?? `exit code ${code}`}`;
+          fail(new BundleBuildError(`${revision}: its bundle could not be built: ${why}`));
+        });
         if (background) {
           if (child.pid !== undefined) this.#setPriority(child.pid, 19);
           this.#background.set(revision, { pid: child.pid, abort });
