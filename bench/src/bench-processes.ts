@@ -1,7 +1,8 @@
 /**
- * What the broker-path and pipeline hosts share: the broker child process (`broker-child.ts`, pinned to
- * the server core), small HTTP servers (subscriber, dead-letter sink), a keep-alive POST, and the CPU
- * and memory of a process read from /proc.
+ * What the bench hosts share: the broker child process (`broker-child.ts`, pinned to the server core) or a host's
+ * own `--broker` process (the source paths: fleet-host.ts, streams-host.ts, with their store and source exchange),
+ * small HTTP servers (subscriber, dead-letter sink), a keep-alive POST, and the CPU and memory of a process read
+ * from /proc.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -9,9 +10,10 @@ import { type Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import amqp from 'amqplib';
+import amqp, { type ChannelModel } from 'amqplib';
 import { type EventingManifests, startBroker } from '../../eventing/src/index.ts';
-import { JsonLogger } from '../../functions/runtime/src/index.ts';
+import { type DocumentStore, JsonLogger, openStore } from '../../functions/runtime/src/index.ts';
+import { startDevStoreServer } from '../../platform/local/src/dev-store-server.ts';
 import { loadKnativeService } from '../../platform/local/src/knative-service.ts';
 import { PLATFORM_NODE_FLAGS } from '../../platform/local/src/platform-node-flags.ts';
 import { containerHeapArgs } from '../../platform/local/src/process-host.ts';
@@ -76,6 +78,17 @@ export async function listen(handler: Parameters<typeof createServer>[1]): Promi
   const server = createServer({ keepAliveTimeout: 30_000 }, handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
+
+/** A server that answers 202 to every request and counts them: a dead-letter sink, a catcher of published events. */
+export async function countingSink(): Promise<Sink & { count(): number }> {
+  let count = 0;
+  const sink = await listen((req, res) => {
+    count++;
+    req.resume();
+    res.writeHead(202).end();
+  });
+  return { ...sink, count: () => count };
 }
 
 export async function closeServer(server: Server): Promise<void> {
@@ -155,8 +168,18 @@ export async function startBrokerChild(args: BrokerChildArgs, cpu: string): Prom
     ['-c', cpu, process.execPath, ...flags, join(ROOT, 'bench/src/broker-child.ts'), JSON.stringify(args)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
+  const ready = await brokerReady(child);
+  const space = ready.indexOf(' ');
+  const { console, ...names } = JSON.parse(ready.slice(space + 1)) as TopologyNames & {
+    console?: BrokerChild['console'];
+  };
+  return { child, url: ready.slice(0, space), names, ...(console === undefined ? {} : { console }) };
+}
+
+/** What a broker process prints once it serves (`READY <url> …`), after READY; 30 s at the most. */
+function brokerReady(child: ChildProcess): Promise<string> {
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const ready = await new Promise<string>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('broker did not start within 30 s')), 30_000);
     child.once('exit', (code) => reject(new Error(`broker exited with ${code} before READY`)));
     lines.on('line', (line) => {
@@ -165,23 +188,22 @@ export async function startBrokerChild(args: BrokerChildArgs, cpu: string): Prom
       resolve(line.slice('READY '.length).trim());
     });
   });
-  const space = ready.indexOf(' ');
-  const { console, ...names } = JSON.parse(ready.slice(space + 1)) as TopologyNames & {
-    console?: BrokerChild['console'];
-  };
-  return { child, url: ready.slice(0, space), names, ...(console === undefined ? {} : { console }) };
+}
+
+/** Closes a broker process's stdin, on which it deletes its topology and exits; SIGKILL when it has not in 15 s. */
+async function endBrokerProcess(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Asks the broker to delete its topology and exit; if it has to be killed, deletes the topology here. */
 export async function stopBrokerChild(broker: BrokerChild, rabbitmqUrl: string): Promise<void> {
   const { child } = broker;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.stdin?.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
-  }
+  await endBrokerProcess(child);
   if (child.exitCode === 0) return;
   const connection = await amqp.connect(rabbitmqUrl);
   try {
@@ -309,4 +331,171 @@ export async function serveBroker(options: {
   await new Promise<void>((r) => process.stdin.once('close', r).once('end', r));
   await broker.destroy();
   process.exit(0);
+}
+
+/**
+ * A host's own `--broker` process (`script --broker <args>`, which runs serveBroker), pinned to `cpu`, once it
+ * serves; `endBrokerProcess` stops it.
+ */
+async function startBrokerProcess(
+  script: string,
+  cpu: string,
+  args: BrokerProcessArgs,
+): Promise<ChildProcess> {
+  const child = spawn('taskset', ['-c', cpu, process.execPath, script, '--broker', JSON.stringify(args)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  try {
+    await brokerReady(child);
+  } catch (err) {
+    await endBrokerProcess(child);
+    throw err;
+  }
+  return child;
+}
+
+interface BenchStore {
+  readonly store: DocumentStore;
+  /** The functions' environment for it (MONGODB_URL + MONGODB_DB, or the dev store's URL and token). */
+  readonly env: Record<string, string>;
+  /** For the result: `mongodb` or `dev store (in memory)`. */
+  readonly label: string;
+  /** Drops the database (MongoDB) or stops the dev store. */
+  close(): Promise<void>;
+}
+
+/**
+ * The store of a source path's run: MongoDB's database `db` when MONGODB_URL is set, else `make dev`'s in-memory dev
+ * store served from this process (FerretDB's SQLite backend, the tests' stand-in, writes one at a time and would be
+ * what is measured).
+ */
+async function openBenchStore(db: string): Promise<BenchStore> {
+  const mongodbUrl = process.env.MONGODB_URL || undefined;
+  if (mongodbUrl === undefined) {
+    const devStore = await startDevStoreServer();
+    return {
+      store: devStore.store,
+      env: { SLUICE_DEV_STORE_URL: devStore.url, SLUICE_DEV_STORE_TOKEN: devStore.token },
+      label: 'dev store (in memory)',
+      close: () => devStore.close(),
+    };
+  }
+  const store = (await openStore({ mongodbUrl, mongodbDb: db })) as DocumentStore;
+  return {
+    store,
+    env: { MONGODB_URL: mongodbUrl, MONGODB_DB: db },
+    label: 'mongodb',
+    async close() {
+      await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } }).db
+        ?.dropDatabase()
+        .catch(() => {});
+      await store.close();
+    },
+  };
+}
+
+/**
+ * The exchange a source path's load publishes into and the queue of its RabbitmqSource (predeclared: the bench
+ * manifests), classic and durable, bound to each other; `deleteSourceQueue` removes both at the end of the run
+ * (the queue is named as the exchange).
+ */
+async function declareSourceQueue(connection: ChannelModel, exchange: string, queue: string): Promise<void> {
+  const setup = await connection.createChannel();
+  await setup.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
+  await setup.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic' } });
+  await setup.bindQueue(queue, exchange, '');
+  await setup.close();
+}
+
+async function deleteSourceQueue(connection: ChannelModel, exchange: string, queue: string): Promise<void> {
+  const cleanup = await connection.createChannel();
+  cleanup.on('error', () => {});
+  await cleanup.deleteQueue(queue).catch(() => {});
+  await cleanup.deleteExchange(exchange).catch(() => {});
+}
+
+/** The path a source benchmark measures (fleet-host.ts, streams-host.ts), running. */
+export interface SourcePath {
+  readonly store: DocumentStore;
+  /** The functions' environment for it. */
+  readonly storeEnv: Record<string, string>;
+  /** For the result: `mongodb` or `dev store (in memory)`. */
+  readonly storeLabel: string;
+  /** To RabbitMQ: the load publishes on it into `exchange`. */
+  readonly connection: ChannelModel;
+  readonly exchange: string;
+  /** The function under test, from source. */
+  readonly fn: { readonly child: ChildProcess; readonly url: string };
+  readonly broker: ChildProcess;
+  readonly deadLetters: Sink & { count(): number };
+  /** The broker first (it deletes its topology), then the function, the source queue, the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Sets up the path a source benchmark measures: its store (MongoDB, else the dev store: `openBenchStore`), the
+ * run's exchange and source queue, the function under test and the host's own `--broker` process (serveBroker on
+ * the path's manifests), both pinned to `cpu`, and a dead-letter sink that counts. What was set up is taken down
+ * again when a step fails.
+ */
+export async function startSourcePath(o: {
+  /** The host module: its `--broker` argument runs serveBroker. */
+  readonly script: string;
+  /** RabbitMQ. */
+  readonly url: string;
+  readonly exchange: string;
+  readonly db: string;
+  readonly functionDir: string;
+  readonly functionName: string;
+  readonly cpu: string;
+  /** The source's and the trigger's. */
+  readonly parallelism: number;
+  /** More of the function's environment (the BROKER_URL of a catcher). */
+  readonly functionEnv?: Record<string, string>;
+}): Promise<SourcePath> {
+  const queue = o.exchange;
+  const store = await openBenchStore(o.db);
+  const connection = await amqp.connect(o.url);
+  const deadLetters = await countingSink();
+  let fn: { child: ChildProcess; url: string } | undefined;
+  let broker: ChildProcess | undefined;
+  const stop = async (): Promise<void> => {
+    await endBrokerProcess(broker);
+    await killProcess(fn?.child);
+    await deleteSourceQueue(connection, o.exchange, queue);
+    await connection.close().catch(() => {});
+    await store.close();
+    deadLetters.server.close();
+  };
+  try {
+    await declareSourceQueue(connection, o.exchange, queue);
+    fn = await startFunctionProcess({
+      dir: o.functionDir,
+      name: o.functionName,
+      cpu: o.cpu,
+      env: { ...store.env, ...o.functionEnv },
+    });
+    broker = await startBrokerProcess(o.script, o.cpu, {
+      url: o.url,
+      exchange: o.exchange,
+      queue,
+      parallelism: o.parallelism,
+      functionUrl: fn.url,
+      deadLetterUrl: deadLetters.url,
+    });
+    return {
+      store: store.store,
+      storeEnv: store.env,
+      storeLabel: store.label,
+      connection,
+      exchange: o.exchange,
+      fn,
+      broker,
+      deadLetters,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

@@ -16,7 +16,8 @@ import { evaluateTarget, median, Op, pairedRatio, ratioText, type TargetResult }
 
 const run = promisify(execFile);
 
-export interface BrokerOptions {
+/** A section measured against the amqplib floor (amqp-floor.ts) in rounds: the broker path, the streams path. */
+export interface FloorRoundsOptions {
   readonly rounds: number;
   readonly seconds: number;
   readonly warmupSeconds: number;
@@ -25,6 +26,26 @@ export interface BrokerOptions {
   readonly serverCpu: string;
   readonly loadCpu: string;
   readonly log: (line: string) => void;
+}
+
+/**
+ * Runs one round's jobs in turn (their order the caller's: rotated, so that none always runs first on a drifting
+ * machine): a failed one is logged and kept in `errors`, and the round goes on.
+ */
+export async function runRound(
+  round: number,
+  jobs: readonly (() => Promise<void>)[],
+  errors: string[],
+  log: (line: string) => void,
+): Promise<void> {
+  for (const job of jobs) {
+    try {
+      await job();
+    } catch (err) {
+      errors.push((err as Error).message.slice(0, 300));
+      log(`  round ${round + 1}: ${(err as Error).message.slice(0, 300)}`);
+    }
+  }
 }
 
 export interface PathResult {
@@ -139,7 +160,7 @@ function summarise(samples: Sample[]): PathResult {
  * defaults, the goal's floor), the same with TCP_NODELAY, the same on a quorum queue, and our broker on
  * the queue type eventing/manifests/broker.yaml declares, without and with the console's recording.
  */
-export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSection> {
+export async function runBrokerSection(options: FloorRoundsOptions): Promise<BrokerSection> {
   const floor: Sample[] = [];
   const quorum: Sample[] = [];
   const ours: Sample[] = [];
@@ -245,14 +266,7 @@ export async function runBrokerSection(options: BrokerOptions): Promise<BrokerSe
     }
     // Rotate the order so that no run always goes first (or last) on a drifting machine.
     for (let i = 0; i < round % jobs.length; i++) jobs.push(jobs.shift() as () => Promise<void>);
-    for (const job of jobs) {
-      try {
-        await job();
-      } catch (err) {
-        errors.push((err as Error).message.slice(0, 300));
-        options.log(`  round ${round + 1}: ${(err as Error).message.slice(0, 300)}`);
-      }
-    }
+    await runRound(round, jobs, errors, options.log);
   }
   const o = haveBroker ? summarise(ours) : undefined;
   const note = !haveBroker

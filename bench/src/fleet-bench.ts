@@ -3,55 +3,21 @@
  * tracker's Trigger → position-tracker) and the figures from what the simulator sent and what the store holds:
  * nothing lost (every distinct fix in history and derived, exactly once) and the tracker's lag. Unit-tested.
  */
-import { type EventingManifests, parseEventingManifests } from '../../eventing/src/index.ts';
-import { brokerYaml } from '../../eventing/src/testing/manifests.ts';
+import type { EventingManifests } from '../../eventing/src/index.ts';
+import { type SourceBenchRun, sourceBenchManifests } from './source-bench.ts';
 
 export const FLEET_FUNCTION = 'position-tracker';
 export const FLEET_DEAD_LETTER = 'dead-letter-sink';
 export const POSITION_TYPE = 'dev.sluice.fleet.position.reported.v1';
 
-export function fleetBenchManifests(o: {
-  readonly exchange: string;
-  readonly queue: string;
-  readonly parallelism: number;
-}): EventingManifests {
-  const source = `
-apiVersion: sources.knative.dev/v1alpha1
-kind: RabbitmqSource
-metadata: { name: bench-positions, namespace: sluice }
-spec:
-  rabbitmqClusterReference: { name: rabbitmq, namespace: sluice }
-  rabbitmqResourcesConfig:
-    predeclared: true
-    exchangeName: ${o.exchange}
-    queueName: ${o.queue}
-    parallelism: ${o.parallelism}
-  delivery: { retry: 10, backoffPolicy: exponential, backoffDelay: PT0.2S }
-  sink: { ref: { apiVersion: eventing.knative.dev/v1, kind: Broker, name: default, namespace: sluice } }
-`;
-  const trigger = `
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata:
-  name: bench-position-tracker
-  namespace: sluice
-  annotations: { rabbitmq.eventing.knative.dev/parallelism: "${o.parallelism}" }
-spec:
-  broker: default
-  filter: { attributes: { type: ${POSITION_TYPE} } }
-  subscriber: { ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${FLEET_FUNCTION} } }
-  delivery:
-    retry: 10
-    backoffPolicy: exponential
-    backoffDelay: PT0.2S
-    timeout: PT30S
-    deadLetterSink: { ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${FLEET_DEAD_LETTER} } }
-`;
-  return parseEventingManifests([
-    { file: 'broker.yaml', text: brokerYaml({ queueType: 'classic', deadLetterSink: FLEET_DEAD_LETTER }) },
-    { file: 'sources/bench-positions.yaml', text: source },
-    { file: 'triggers/bench-position-tracker.yaml', text: trigger },
-  ]);
+export function fleetBenchManifests(o: SourceBenchRun): EventingManifests {
+  return sourceBenchManifests({
+    ...o,
+    source: 'bench-positions',
+    eventType: POSITION_TYPE,
+    subscriber: FLEET_FUNCTION,
+    deadLetterSink: FLEET_DEAD_LETTER,
+  });
 }
 
 /** A line of the simulator's --out file. */

@@ -11,20 +11,16 @@
  * Prints `BENCHJSON {…}`.
  *   node bench/src/fleet-host.ts '{"url":"amqp://…","vehicles":200,"seconds":60,"inFlight":20,"serverCpu":"0","loadCpu":"1"}'
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import amqp from 'amqplib';
-import { type DocumentStore, openStore } from '../../functions/runtime/src/index.ts';
-import { startDevStoreServer } from '../../platform/local/src/dev-store-server.ts';
 import {
   type BrokerProcessArgs,
-  killProcess,
-  listen,
+  countingSink,
+  type SourcePath,
   serveBroker,
-  startFunctionProcess,
+  startSourcePath,
 } from './bench-processes.ts';
 import {
   FLEET_DEAD_LETTER,
@@ -59,74 +55,22 @@ async function hostProcess(argText: string | undefined): Promise<void> {
   const args = JSON.parse(argText ?? '{}') as HostArgs;
   const run = `fb${process.pid}x${Date.now().toString(36)}`;
   const exchange = `sluice-bench-positions-${run}`;
-  const queue = exchange;
-  const db = `fleet_bench_${run}`;
   const dir = await mkdtemp(join(tmpdir(), 'sluice-fleet-bench-'));
-  const mongodbUrl = process.env.MONGODB_URL || undefined;
-  const devStore = mongodbUrl === undefined ? await startDevStoreServer() : undefined;
-  const store = (devStore?.store ?? (await openStore({ mongodbUrl, mongodbDb: db }))) as DocumentStore;
-  const storeEnv: Record<string, string> =
-    devStore === undefined
-      ? { MONGODB_URL: mongodbUrl as string, MONGODB_DB: db }
-      : { SLUICE_DEV_STORE_URL: devStore.url, SLUICE_DEV_STORE_TOKEN: devStore.token };
-  const connection = await amqp.connect(args.url);
-  let deadLetters = 0;
-  const sink = await listen((req, res) => {
-    deadLetters++;
-    req.resume();
-    res.writeHead(202).end();
-  });
-  let trips = 0;
-  const tripCatcher = await listen((req, res) => {
-    trips++;
-    req.resume();
-    res.writeHead(202).end();
-  });
-  let tracker: ChildProcess | undefined;
-  let broker: ChildProcess | undefined;
+  const tripCatcher = await countingSink();
+  let path: SourcePath | undefined;
   try {
-    const setup = await connection.createChannel();
-    await setup.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
-    await setup.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic' } });
-    await setup.bindQueue(queue, exchange, '');
-    await setup.close();
-    const fn = await startFunctionProcess({
-      dir: join(ROOT, 'functions/fleet', FLEET_FUNCTION),
-      name: FLEET_FUNCTION,
+    path = await startSourcePath({
+      script: import.meta.filename,
+      url: args.url,
+      exchange,
+      db: `fleet_bench_${run}`,
+      functionDir: join(ROOT, 'functions/fleet', FLEET_FUNCTION),
+      functionName: FLEET_FUNCTION,
       cpu: args.serverCpu,
-      env: { ...storeEnv, BROKER_URL: tripCatcher.url },
+      parallelism: args.inFlight,
+      functionEnv: { BROKER_URL: tripCatcher.url },
     });
-    tracker = fn.child;
-    broker = spawn(
-      'taskset',
-      [
-        '-c',
-        args.serverCpu,
-        process.execPath,
-        import.meta.filename,
-        '--broker',
-        JSON.stringify({
-          url: args.url,
-          exchange,
-          queue,
-          parallelism: args.inFlight,
-          functionUrl: fn.url,
-          deadLetterUrl: sink.url,
-        }),
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    const child = broker;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('broker did not start within 30 s')), 30_000);
-      child.once('exit', (code) => reject(new Error(`broker exited with ${code} before READY`)));
-      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-        if (line.startsWith('READY ')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    const { store } = path;
 
     // `make simulate` as a user runs it, into the bench's own exchange.
     const out = join(dir, 'sent.jsonl');
@@ -179,32 +123,13 @@ async function hostProcess(argText: string | undefined): Promise<void> {
         sent: sent.length,
         derived,
         ...figures,
-        deadLetters,
-        trips,
-        store: devStore === undefined ? 'mongodb' : 'dev store (in memory)',
+        deadLetters: path.deadLetters.count(),
+        trips: tripCatcher.count(),
+        store: path.storeLabel,
       })}\n`,
     );
   } finally {
-    if (broker !== undefined && broker.exitCode === null) {
-      const exited = new Promise<void>((r) => broker?.once('exit', () => r()));
-      broker.stdin?.end();
-      const timer = setTimeout(() => broker?.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    await killProcess(tracker);
-    const cleanup = await connection.createChannel();
-    cleanup.on('error', () => {});
-    await cleanup.deleteQueue(queue).catch(() => {});
-    await cleanup.deleteExchange(exchange).catch(() => {});
-    await connection.close().catch(() => {});
-    if (devStore === undefined) {
-      await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } }).db
-        ?.dropDatabase()
-        .catch(() => {});
-      await store.close();
-    } else await devStore.close();
-    sink.server.close();
+    await path?.stop();
     tripCatcher.server.close();
     await rm(dir, { recursive: true, force: true });
   }

@@ -3,8 +3,8 @@
  * one Trigger → window-aggregator, classic queues like the amqplib floor's), the readings it sends, the windows
  * they must give and the comparison with the ones window-closer published. Unit-tested without RabbitMQ.
  */
-import { type EventingManifests, parseEventingManifests } from '../../eventing/src/index.ts';
-import { brokerYaml } from '../../eventing/src/testing/manifests.ts';
+import type { EventingManifests } from '../../eventing/src/index.ts';
+import { type SourceBenchRun, sourceBenchManifests } from './source-bench.ts';
 
 export const STREAMS_FUNCTION = 'window-aggregator';
 export const STREAMS_DEAD_LETTER = 'dead-letter-sink';
@@ -44,48 +44,14 @@ export function parseStreamsBenchArgs(text: string | undefined): StreamsBenchArg
 }
 
 /** Broker + its dead-letter sink, the source on `exchange`/`queue` (predeclared classic), one trigger. */
-export function streamsBenchManifests(o: {
-  readonly exchange: string;
-  readonly queue: string;
-  readonly parallelism: number;
-}): EventingManifests {
-  const source = `
-apiVersion: sources.knative.dev/v1alpha1
-kind: RabbitmqSource
-metadata: { name: bench-readings, namespace: sluice }
-spec:
-  rabbitmqClusterReference: { name: rabbitmq, namespace: sluice }
-  rabbitmqResourcesConfig:
-    predeclared: true
-    exchangeName: ${o.exchange}
-    queueName: ${o.queue}
-    parallelism: ${o.parallelism}
-  delivery: { retry: 10, backoffPolicy: exponential, backoffDelay: PT0.2S }
-  sink: { ref: { apiVersion: eventing.knative.dev/v1, kind: Broker, name: default, namespace: sluice } }
-`;
-  const trigger = `
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata:
-  name: bench-window-aggregator
-  namespace: sluice
-  annotations: { rabbitmq.eventing.knative.dev/parallelism: "${o.parallelism}" }
-spec:
-  broker: default
-  filter: { attributes: { type: ${READING_TYPE} } }
-  subscriber: { ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${STREAMS_FUNCTION} } }
-  delivery:
-    retry: 10
-    backoffPolicy: exponential
-    backoffDelay: PT0.2S
-    timeout: PT30S
-    deadLetterSink: { ref: { apiVersion: serving.knative.dev/v1, kind: Service, name: ${STREAMS_DEAD_LETTER} } }
-`;
-  return parseEventingManifests([
-    { file: 'broker.yaml', text: brokerYaml({ queueType: 'classic', deadLetterSink: STREAMS_DEAD_LETTER }) },
-    { file: 'sources/bench-readings.yaml', text: source },
-    { file: 'triggers/bench-window-aggregator.yaml', text: trigger },
-  ]);
+export function streamsBenchManifests(o: SourceBenchRun): EventingManifests {
+  return sourceBenchManifests({
+    ...o,
+    source: 'bench-readings',
+    eventType: READING_TYPE,
+    subscriber: STREAMS_FUNCTION,
+    deadLetterSink: STREAMS_DEAD_LETTER,
+  });
 }
 
 export interface BenchReading {

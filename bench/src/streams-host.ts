@@ -14,21 +14,18 @@
  * from what was sent. Prints `BENCHJSON {"rate",…,"exact"}`.
  *   node bench/src/streams-host.ts '{"url":"amqp://…","readings":5000,"warmup":500,"sensors":100,"inFlight":50,"serverCpu":"0"}'
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import amqp from 'amqplib';
-import { type DocumentStore, openStore } from '../../functions/runtime/src/index.ts';
-import { startDevStoreServer } from '../../platform/local/src/dev-store-server.ts';
 import {
   type BrokerProcessArgs,
+  cpuSeconds,
   killProcess,
   listen,
+  type SourcePath,
   serveBroker,
   startFunctionProcess,
+  startSourcePath,
 } from './bench-processes.ts';
-import { cpuTicksFromStat } from './broker-bench.ts';
 import { ROOT } from './servers.ts';
 import {
   type BenchReading,
@@ -44,17 +41,6 @@ import {
   type WindowFigures,
 } from './streams-bench.ts';
 
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-const cpuSeconds = (pid: number | undefined): number | undefined => {
-  if (pid === undefined) return undefined;
-  try {
-    const ticks = cpuTicksFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    return ticks === undefined ? undefined : ticks / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-};
-
 async function brokerProcess(argText: string | undefined): Promise<void> {
   const a = JSON.parse(argText ?? '{}') as BrokerProcessArgs;
   await serveBroker({
@@ -64,8 +50,6 @@ async function brokerProcess(argText: string | undefined): Promise<void> {
     name: 'streams-host',
   });
 }
-
-/** A function from source on the server core, its store the benchmark's. */
 
 /** Polls every 250 ms: counting the in-memory store scans it, on the core the dev store serves from. */
 async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
@@ -80,22 +64,6 @@ async function hostProcess(argText: string | undefined): Promise<void> {
   const args = parseStreamsBenchArgs(argText);
   const run = `sb${process.pid}x${Date.now().toString(36)}`;
   const exchange = `sluice-bench-readings-${run}`;
-  const queue = exchange;
-  const db = `streams_bench_${run}`;
-  const mongodbUrl = process.env.MONGODB_URL || undefined;
-  const devStore = mongodbUrl === undefined ? await startDevStoreServer() : undefined;
-  const store = (devStore?.store ?? (await openStore({ mongodbUrl, mongodbDb: db }))) as DocumentStore;
-  const storeEnv: Record<string, string> =
-    devStore === undefined
-      ? { MONGODB_URL: mongodbUrl as string, MONGODB_DB: db }
-      : { SLUICE_DEV_STORE_URL: devStore.url, SLUICE_DEV_STORE_TOKEN: devStore.token };
-  const connection = await amqp.connect(args.url);
-  let deadLetters = 0;
-  const sink = await listen((req, res) => {
-    deadLetters++;
-    req.resume();
-    res.writeHead(202).end();
-  });
   const published: WindowFigures[] = [];
   const catcher = await listen((req, res) => {
     const chunks: Buffer[] = [];
@@ -105,52 +73,21 @@ async function hostProcess(argText: string | undefined): Promise<void> {
       res.writeHead(202).end();
     });
   });
-  let aggregator: ChildProcess | undefined;
   let closer: ChildProcess | undefined;
-  let broker: ChildProcess | undefined;
+  let path: SourcePath | undefined;
   try {
-    const setup = await connection.createChannel();
-    await setup.assertExchange(exchange, 'headers', { durable: true, autoDelete: false });
-    await setup.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic' } });
-    await setup.bindQueue(queue, exchange, '');
-    await setup.close();
-    const fn = await startFunctionProcess({
-      dir: join(ROOT, 'functions/streams', STREAMS_FUNCTION),
-      name: STREAMS_FUNCTION,
+    path = await startSourcePath({
+      script: import.meta.filename,
+      url: args.url,
+      exchange,
+      db: `streams_bench_${run}`,
+      functionDir: join(ROOT, 'functions/streams', STREAMS_FUNCTION),
+      functionName: STREAMS_FUNCTION,
       cpu: args.serverCpu,
-      env: storeEnv,
+      parallelism: args.inFlight,
     });
-    aggregator = fn.child;
-    broker = spawn(
-      'taskset',
-      [
-        '-c',
-        args.serverCpu,
-        process.execPath,
-        import.meta.filename,
-        '--broker',
-        JSON.stringify({
-          url: args.url,
-          exchange,
-          queue,
-          parallelism: args.inFlight,
-          functionUrl: fn.url,
-          deadLetterUrl: sink.url,
-        }),
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    const child = broker;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('broker did not start within 30 s')), 30_000);
-      child.once('exit', (code) => reject(new Error(`broker exited with ${code} before READY`)));
-      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-        if (line.startsWith('READY ')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    const { store, connection, broker } = path;
+    const aggregator = path.fn.child;
 
     const channel = await connection.createConfirmChannel();
     const sent: BenchReading[] = [];
@@ -201,7 +138,7 @@ async function hostProcess(argText: string | undefined): Promise<void> {
       dir: join(ROOT, 'functions/streams', 'window-closer'),
       name: 'window-closer',
       cpu: args.serverCpu,
-      env: { ...storeEnv, BROKER_URL: catcher.url },
+      env: { ...path.storeEnv, BROKER_URL: catcher.url },
     });
     closer = closerFn.child;
     for (let tick = 0; tick < 50; tick++) {
@@ -233,32 +170,13 @@ async function hostProcess(argText: string | undefined): Promise<void> {
         windows: published.length,
         exact: problems.length === 0,
         problems: problems.slice(0, 5),
-        deadLetters,
-        store: devStore === undefined ? 'mongodb' : 'dev store (in memory)',
+        deadLetters: path.deadLetters.count(),
+        store: path.storeLabel,
       })}\n`,
     );
   } finally {
     await killProcess(closer);
-    if (broker !== undefined && broker.exitCode === null) {
-      const exited = new Promise<void>((r) => broker?.once('exit', () => r()));
-      broker.stdin?.end();
-      const timer = setTimeout(() => broker?.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    await killProcess(aggregator);
-    const cleanup = await connection.createChannel();
-    cleanup.on('error', () => {});
-    await cleanup.deleteQueue(queue).catch(() => {});
-    await cleanup.deleteExchange(exchange).catch(() => {});
-    await connection.close().catch(() => {});
-    if (devStore === undefined) {
-      await (store as unknown as { db?: { dropDatabase(): Promise<unknown> } }).db
-        ?.dropDatabase()
-        .catch(() => {});
-      await store.close();
-    } else await devStore.close();
-    sink.server.close();
+    await path?.stop();
     catcher.server.close();
   }
 }

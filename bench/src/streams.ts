@@ -6,20 +6,12 @@
  */
 import { join } from 'node:path';
 import { platformNodeFlags } from './bench-processes.ts';
-import { marked } from './broker.ts';
+import { type FloorRoundsOptions, marked, runRound } from './broker.ts';
 import { ROOT } from './servers.ts';
 import { median, pairedRatio } from './stats.ts';
 
-export interface StreamsOptions {
-  readonly rounds: number;
+export interface StreamsOptions extends FloorRoundsOptions {
   readonly readings: number;
-  readonly seconds: number;
-  readonly warmupSeconds: number;
-  readonly inFlight: number;
-  readonly url: string;
-  readonly serverCpu: string;
-  readonly loadCpu: string;
-  readonly log: (line: string) => void;
 }
 
 export interface StreamsSection {
@@ -98,14 +90,7 @@ export async function runStreamsSection(o: StreamsOptions): Promise<StreamsSecti
       },
     ];
     if (round % 2 === 1) jobs.reverse();
-    for (const job of jobs) {
-      try {
-        await job();
-      } catch (err) {
-        errors.push((err as Error).message.slice(0, 300));
-        o.log(`  round ${round + 1}: ${(err as Error).message.slice(0, 300)}`);
-      }
-    }
+    await runRound(round, jobs, errors, o.log);
   }
   return {
     floorRate: median(floor),

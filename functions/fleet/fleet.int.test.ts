@@ -8,15 +8,16 @@
  * the dead-letter sink with their reason.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningBroker } from '../../eventing/src/index.ts';
 import { buildPage } from '../../platform/build/pages.ts';
 import type { DevPlatform } from '../../platform/local/src/platform.ts';
+import { until as pollUntil } from '../../platform/local/src/testing/http-events.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
 import {
+  runSourceCli,
   type SystemPlatform,
   startSystemPlatform,
   whenServing,
@@ -55,59 +56,28 @@ const HANG_MS = 120_000;
 /** The page test's own bound: the sum of its waits' bounds, about. */
 const PAGE_TEST_MS = 10 * HANG_MS;
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Polls every 250 ms: each check reads FerretDB or the gateway. */
+const until = <T>(what: string, check: () => Promise<T | undefined>, ms = 120_000): Promise<T> =>
+  pollUntil(what, check, ms, 250);
 
 /**
  * `make simulate` with these arguments: the simulator's CLI, writing what it sent to `out`. With `until`, it runs
  * until that signal aborts (SIGTERM, as Ctrl-C stops it); otherwise its --duration ends it, or a hang bound.
  */
-function simulate(
+const simulate = (
   args: string[],
   exchange: string,
   out: string,
   env: Record<string, string>,
   until?: AbortSignal,
-): Promise<SimulatedFix[]> {
-  return new Promise((done, fail) => {
-    execFile(
-      process.execPath,
-      // The run's own positions source (startSystemPlatform), not the manifest's exchange other runs share.
-      [
-        join(ROOT, 'functions/fleet/position-simulator/cli.ts'),
-        ...args,
-        '--exchange',
-        exchange,
-        '--out',
-        out,
-      ],
-      {
-        env: { ...process.env, ...env },
-        ...(until === undefined ? { timeout: 120_000 } : { signal: until, killSignal: 'SIGTERM' }),
-      },
-      (err, _stdout, stderr) => {
-        if (err !== null) return fail(new Error(`make simulate failed: ${stderr}`));
-        readFile(out, 'utf8').then(
-          (text) =>
-            done(
-              text
-                .split('\n')
-                .filter((l) => l !== '')
-                .map((l) => JSON.parse(l) as SimulatedFix),
-            ),
-          fail,
-        );
-      },
-    );
+): Promise<SimulatedFix[]> =>
+  // The run's own positions source (startSystemPlatform), not the manifest's exchange other runs share.
+  runSourceCli('make simulate', join(ROOT, 'functions/fleet/position-simulator/cli.ts'), args, {
+    exchange,
+    out,
+    env,
+    ...(until === undefined ? { timeoutMs: 120_000 } : { signal: until }),
   });
-}
 
 describe('fleet end to end on the local platform (RabbitMQ + FerretDB)', () => {
   const log = new RecordingLogger();

@@ -7,14 +7,14 @@
  * run with event times in the closed windows comes back as late readings at /api/streams/late. Swagger UI at
  * /api/streams/docs renders in a real browser from the gateway alone (no CDN), and its window query answers.
  */
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { WallClock } from '../../eventing/src/index.ts';
 import type { DevPlatform } from '../../platform/local/src/platform.ts';
+import { until as pollUntil } from '../../platform/local/src/testing/http-events.ts';
 import { RecordingLogger } from '../../platform/local/src/testing/recording-logger.ts';
 import {
+  runSourceCli,
   type SystemPlatform,
   startSystemPlatform,
   whenServing,
@@ -66,49 +66,21 @@ interface Window {
   mean: number;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Polls every 250 ms: each check reads FerretDB or the gateway. */
+const until = <T>(what: string, check: () => Promise<T | undefined>, ms = 90_000): Promise<T> =>
+  pollUntil(what, check, ms, 250);
 
 /**
  * `make stream` with these arguments into `exchange` (the run's own readings source): the generator's CLI, writing
  * what it sent to `out`.
  */
-function stream(args: string[], exchange: string, out: string): Promise<Sent[]> {
-  return new Promise((done, fail) => {
-    execFile(
-      process.execPath,
-      [
-        join(ROOT, 'functions/streams/reading-generator/cli.ts'),
-        ...args,
-        '--exchange',
-        exchange,
-        '--out',
-        out,
-      ],
-      { env: { ...process.env, RABBITMQ_URL: inject('rabbitmqUrl') }, timeout: 60_000 },
-      (err, _stdout, stderr) => {
-        if (err !== null) return fail(new Error(`make stream failed: ${stderr}`));
-        readFile(out, 'utf8').then(
-          (text) =>
-            done(
-              text
-                .split('\n')
-                .filter((l) => l !== '')
-                .map((l) => JSON.parse(l) as Sent),
-            ),
-          fail,
-        );
-      },
-    );
+const stream = (args: string[], exchange: string, out: string): Promise<Sent[]> =>
+  runSourceCli('make stream', join(ROOT, 'functions/streams/reading-generator/cli.ts'), args, {
+    exchange,
+    out,
+    env: { RABBITMQ_URL: inject('rabbitmqUrl') },
+    timeoutMs: 60_000,
   });
-}
 
 /** The windows the readings make, computed here from what was sent (duplicates by id count once). */
 function expectedWindows(sent: readonly Sent[]): Map<string, Window> {

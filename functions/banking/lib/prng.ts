@@ -1,7 +1,9 @@
 /**
- * A seeded PRNG (mulberry32): the injector's runs and the property tests are reproducible from a
- * seed. Hand-written because it is ten lines and a statistical-quality dependency is not needed.
+ * A seeded PRNG (the runtime's mulberry32, `seededUniform`) with integers and picks: the injector's runs and the
+ * property tests are reproducible from a seed.
  */
+import { seededUniform } from '../../runtime/src/index.ts';
+
 export interface Random {
   /** Uniform in [0, 1). */
   next(): number;
@@ -11,14 +13,7 @@ export interface Random {
 }
 
 export function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededUniform(seed);
   const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1));
   return {
     next,

@@ -13,13 +13,7 @@
  * output says which was used. See docs/banking.md.
  */
 import { parseArgs } from 'node:util';
-import type { DocumentStore } from '../../runtime/src/index.ts';
-import {
-  openStore as openRuntimeStore,
-  resolveDevStore,
-  resolveEndpoint,
-  unreadExchange,
-} from '../../runtime/src/index.ts';
+import { openToolStore, resolveDevStore, resolveEndpoint, unreadExchange } from '../../runtime/src/index.ts';
 import { checkInvariants, formatReport } from '../lib/invariants.ts';
 import { makePlan, type Plan, type Submission, SubmissionKind } from './plan.ts';
 import { AMQP_EXCHANGE, amqpSender, httpSender, type Sender, SendResult } from './send.ts';
@@ -77,24 +71,9 @@ const broker = resolveEndpoint('BROKER_URL', (e) => e.brokerUrl, 'http://127.0.0
 const brokerUrl = broker.url as string;
 const accountsApi = resolveEndpoint('ACCOUNTS_API_URL', (e) => e.services['accounts-api']);
 const mongodbUrl = process.env.MONGODB_URL || undefined;
-const mongodbDb = process.env.MONGODB_DB || 'sluice';
-// MONGODB_URL first (explicit), then the dev store: explicit SLUICE_DEV_STORE_URL, else make dev's.
+// MONGODB_URL first (explicit), then the dev store: explicit SLUICE_DEV_STORE_URL, else make dev's. The store the
+// processor writes to is opened the same way (openToolStore).
 const devStore = mongodbUrl === undefined ? resolveDevStore() : undefined;
-
-/** The store the processor writes to, or undefined when none is known. */
-async function openStore(): Promise<{ store: DocumentStore; label: string } | undefined> {
-  const store = await openRuntimeStore({
-    mongodbUrl,
-    mongodbDb,
-    devStoreUrl: devStore?.url,
-    devStoreToken: devStore?.token,
-    memory: false,
-  });
-  if (store === undefined) return undefined;
-  const label =
-    mongodbUrl !== undefined ? `MongoDB ${mongodbDb}` : `dev store ${devStore?.url} (from ${devStore?.from})`;
-  return { store, label };
-}
 
 if (values.verify) process.exit(await verify(plan, num('wait', values.wait, 0, 3600)));
 else process.exit(await inject(plan));
@@ -170,7 +149,7 @@ async function waitForAccounts(p: Plan): Promise<void> {
   if (last === undefined) return;
   const deadline = Date.now() + 30_000;
   const probe = async (): Promise<boolean> => {
-    const opened = await openStore();
+    const opened = await openToolStore();
     if (opened !== undefined) {
       try {
         const ids = p.accounts.map((a) => a.accountId);
@@ -205,7 +184,7 @@ async function waitForAccounts(p: Plan): Promise<void> {
 async function verify(p: Plan, waitSeconds: number): Promise<number> {
   const valid = p.submissions.filter((s) => s.kind === SubmissionKind.valid).map((s) => s.id);
   const invalid = p.submissions.filter((s) => s.kind === SubmissionKind.schemaInvalid).map((s) => s.id);
-  const opened = await openStore();
+  const opened = await openToolStore();
   if (opened === undefined && accountsApi.url === undefined) {
     process.stderr.write(
       'verify: no store known: start make dev, or set MONGODB_URL (the store) or ACCOUNTS_API_URL (accounts-api)\n',
@@ -214,7 +193,7 @@ async function verify(p: Plan, waitSeconds: number): Promise<number> {
   }
   const gather = (): Promise<Gathered> =>
     opened !== undefined
-      ? gatherFromStore(opened.store, opened.label)
+      ? gatherFromStore(opened.store, opened.where)
       : gatherFromAccountsApi(accountsApi.url as string, accountsApi.from);
   // The pipeline is asynchronous: poll until every valid submission has its outcome, or the deadline.
   const deadline = Date.now() + waitSeconds * 1000;

@@ -6,7 +6,7 @@
  * cluster: run it in a pod of the namespace with position-tracker's env.
  */
 
-import { openStore, resolveDevStore } from '../../runtime/src/index.ts';
+import { openToolStore } from '../../runtime/src/index.ts';
 import { fleetConfig, VEHICLE_ID_PATTERN } from '../lib/fleet.ts';
 import { TrackerStore } from '../lib/tracker-store.ts';
 
@@ -16,19 +16,12 @@ if (vehicle !== undefined && !VEHICLE_ID_PATTERN.test(vehicle)) {
   process.exit(64);
 }
 const config = fleetConfig(process.env);
-const mongodbUrl = process.env.MONGODB_URL || undefined;
-const devStore = mongodbUrl === undefined ? resolveDevStore() : undefined;
-const store = await openStore({
-  mongodbUrl,
-  mongodbDb: process.env.MONGODB_DB || 'sluice',
-  devStoreUrl: devStore?.url,
-  devStoreToken: devStore?.token,
-  memory: false,
-});
-if (store === undefined) {
+const opened = await openToolStore();
+if (opened === undefined) {
   process.stderr.write('no store: set MONGODB_URL, or run make dev (its dev store is found in .tmp/dev)\n');
   process.exit(69);
 }
+const { store } = opened;
 try {
   const tracker = new TrackerStore(store, { config });
   const vehicles = vehicle === undefined ? await tracker.vehicleIds() : [vehicle];

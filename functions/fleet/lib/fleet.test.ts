@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../runtime/src/index.ts';
-import { FLEET_DEFAULTS, fleetConfig, parseDuration, timeKey, vehicleRange, vehicleTimeId } from './fleet.ts';
+import { FLEET_DEFAULTS, fleetConfig, timeKey, vehicleRange, vehicleTimeId } from './fleet.ts';
 
 describe('fleetConfig', () => {
   it('takes Traccar’s trip thresholds as defaults', () => {
@@ -58,15 +58,6 @@ describe('fleetConfig', () => {
     expect(() => fleetConfig({ FLEET_MAX_SPEED_KMH: '10', FLEET_MOVING_SPEED_KMH: '10' })).toThrow(
       ConfigError,
     );
-  });
-});
-
-describe('parseDuration', () => {
-  it('reads Go-style durations and refuses the rest', () => {
-    expect(parseDuration('1h30m')).toBe(5_400_000);
-    expect(parseDuration('500ms')).toBe(500);
-    expect(parseDuration('1.5s')).toBeUndefined();
-    expect(parseDuration('')).toBeUndefined();
   });
 });
 

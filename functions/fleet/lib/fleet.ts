@@ -3,7 +3,7 @@
  * CloudEvent types, event data shapes, collection names and the tracker's thresholds. The JSON Schemas in
  * each function's `schemas/` are the contract; these types mirror them.
  */
-import { ConfigError } from '../../runtime/src/index.ts';
+import { ConfigError, durationSettings } from '../../runtime/src/index.ts';
 
 export const FleetEventType = {
   positionReported: 'dev.sluice.fleet.position.reported.v1',
@@ -94,17 +94,6 @@ export const FLEET_DEFAULTS: Readonly<FleetConfig> = Object.freeze({
   maxFutureMs: 60_000,
 });
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A Go-style duration of whole units (`500ms`, `10s`, `5m`, `1h30m`), as the manifests write them. */
-export function parseDuration(text: string): number | undefined {
-  if (!/^(\d+(ms|s|m|h))+$/.test(text)) return undefined;
-  let total = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h)/g))
-    total += Number(n) * (UNIT_MS[unit ?? ''] ?? 0);
-  return total;
-}
-
 /**
  * FLEET_MAX_SPEED_KMH, FLEET_MIN_MOVE_M, FLEET_MOVING_SPEED_KMH, FLEET_TRIP_MIN_DISTANCE_M, FLEET_TRIP_MIN_DURATION,
  * FLEET_STOP_MIN_DURATION, FLEET_OFFLINE_AFTER, FLEET_MAX_FUTURE; every problem at once (ConfigError).
@@ -121,16 +110,7 @@ export function fleetConfig(env: Readonly<Record<string, string | undefined>>): 
     }
     return n;
   };
-  const duration = (name: string, fallback: number, min: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const ms = parseDuration(raw);
-    if (ms === undefined || ms < min) {
-      problems.push(`${name}="${raw}" must be a duration of at least ${min} ms, like 5m, 30s or 500ms`);
-      return fallback;
-    }
-    return ms;
-  };
+  const duration = durationSettings(env, problems, '5m, 30s or 500ms');
   const config = {
     maxSpeedKmh: number('FLEET_MAX_SPEED_KMH', FLEET_DEFAULTS.maxSpeedKmh, 1),
     minMoveM: number('FLEET_MIN_MOVE_M', FLEET_DEFAULTS.minMoveM, 0),

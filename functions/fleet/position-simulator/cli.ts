@@ -17,11 +17,12 @@ import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   connectExchangePublisher,
+  parseDuration,
   postUntilStored,
   resolveEndpoint,
   unreadExchange,
 } from '../../runtime/src/index.ts';
-import { FleetEventType, parseDuration } from '../lib/fleet.ts';
+import { FleetEventType } from '../lib/fleet.ts';
 import { loadRoutes } from '../lib/routes.ts';
 import { type SimulatedFix, Simulation } from './simulation.ts';
 

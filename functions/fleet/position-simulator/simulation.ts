@@ -5,6 +5,7 @@
  * report: GPS noise, jitter while parked, and faults — a fix sent twice (a resend: a new event id, the same fix
  * time), a fix held back and sent late (out of order), and the occasional impossible jump.
  */
+import { seededUniform } from '../../runtime/src/index.ts';
 import { bearingDegrees, destination, haversineMeters, type LatLon } from '../lib/geo.ts';
 import type { Route } from '../lib/routes.ts';
 
@@ -50,18 +51,6 @@ export interface SimulatedFix {
   readonly kind: FixKind;
 }
 
-/** mulberry32: small, fast, seeded. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Vehicle {
   readonly id: string;
   readonly route: Route;
@@ -86,7 +75,7 @@ export class Simulation {
 
   constructor(options: SimulationOptions) {
     if (options.routes.length === 0) throw new Error('no routes to drive');
-    this.#rand = random(options.seed);
+    this.#rand = seededUniform(options.seed);
     this.#interval = options.intervalS ?? 1;
     this.#faults = options.faults ?? DEFAULT_FAULTS;
     this.#noise = options.noiseM ?? 3;

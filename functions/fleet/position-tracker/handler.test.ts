@@ -1,9 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigError, InvalidEventError, MemoryDocumentStore } from '../../runtime/src/index.ts';
+import { exampleEvent, stubContext } from '../../runtime/test/support.ts';
 import { Collections, FleetEventType } from '../lib/fleet.ts';
 import { destination } from '../lib/geo.ts';
-import { exampleEvent, positionEvent, stubContext } from '../lib/test-support.ts';
+import { positionEvent } from '../lib/test-support.ts';
 import type { Events, Handle } from './events.gen.ts';
 import { accepts, emits, handle, idempotent, init } from './handler.ts';
 

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import type { SluiceFunction } from '../../runtime/src/index.ts';
 import { answerRecorder, expectServedDocument, routeProblems } from '../../runtime/test/openapi.ts';
 import { type RoutesServer, serveRoutes } from '../../runtime/test/routes-server.ts';
+import { stubContext } from '../../runtime/test/support.ts';
 import { expectStoreFailuresAnswered, SwitchableStore } from '../../runtime/test/switchable-store.ts';
 import { FLEET_DEFAULTS } from '../lib/fleet.ts';
 import { destination } from '../lib/geo.ts';
-import { stubContext } from '../lib/test-support.ts';
 import { TrackerStore } from '../lib/tracker-store.ts';
 import { accepts, init, routes } from './handler.ts';
 import { MAX_PAGE, openApiDocument } from './openapi.ts';

@@ -15,9 +15,12 @@
 import type { Request, Response, Router } from 'express';
 import {
   route as answeredRoute,
+  type Collection,
   ConfigError,
+  type Doc,
   openApiRoute,
   PermanentError,
+  parseDuration,
   type SluiceFunction,
   sendProblem,
 } from '../../runtime/src/index.ts';
@@ -25,7 +28,7 @@ import {
   Collections,
   fleetConfig,
   ofVehicle,
-  parseDuration,
+  timeKey,
   VEHICLE_ID_PATTERN,
   vehicleRange,
   vehicleTimeId,
@@ -145,6 +148,28 @@ function vehicleId(req: Request, res: Response): string | undefined {
   return undefined;
 }
 
+/**
+ * One page of a vehicle's documents keyed by time (`<vehicle>|<13-digit ms>`: track points by fix time, trips by
+ * start time), oldest first, in [from, to) and after the cursor; `next` is the last one's time as 13 digits, the
+ * cursor of the following page (null after the last page).
+ */
+async function timePage<T extends Doc>(
+  collection: Collection<T>,
+  id: string,
+  page: Paging,
+  timeOf: (doc: T) => number,
+): Promise<{ items: T[]; next: string | null }> {
+  const range = vehicleRange(id, page.fromMs, page.toMs);
+  const after = page.after === undefined ? undefined : vehicleTimeId(id, Number(page.after));
+  const from = after !== undefined && after >= range.$gte ? { $gt: after } : { $gte: range.$gte };
+  const items = await collection.find(ofVehicle(id, { ...from, $lt: range.$lt }), {
+    sort: { _id: 1 },
+    limit: page.limit,
+  });
+  const last = items.at(-1);
+  return { items, next: items.length === page.limit && last !== undefined ? timeKey(timeOf(last)) : null };
+}
+
 export const routes: SluiceFunction['routes'] = (router: Router, { store, log }) => {
   const config = fleetConfig(process.env);
   const options = streamOptions(process.env, config.offlineAfterMs);
@@ -201,19 +226,8 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
       if (id === undefined) return;
       const page = paging(req, res, TIME_CURSOR);
       if (page === undefined) return;
-      const range = vehicleRange(id, page.fromMs, page.toMs);
-      const after = page.after === undefined ? undefined : `${id}|${page.after}`;
-      const from = after !== undefined && after >= range.$gte ? { $gt: after } : { $gte: range.$gte };
-      const list = await track.find(ofVehicle(id, { ...from, $lt: range.$lt }), {
-        sort: { _id: 1 },
-        limit: page.limit,
-      });
-      const last = list.at(-1);
-      res.json({
-        vehicleId: id,
-        positions: list.map(positionView),
-        next: list.length === page.limit && last !== undefined ? String(last.t).padStart(13, '0') : null,
-      });
+      const { items, next } = await timePage(track, id, page, (p) => p.t);
+      res.json({ vehicleId: id, positions: items.map(positionView), next });
     }),
   );
 
@@ -224,19 +238,8 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
       if (id === undefined) return;
       const page = paging(req, res, TIME_CURSOR);
       if (page === undefined) return;
-      const range = vehicleRange(id, page.fromMs, page.toMs);
-      const after = page.after === undefined ? undefined : vehicleTimeId(id, Number(page.after));
-      const from = after !== undefined && after >= range.$gte ? { $gt: after } : { $gte: range.$gte };
-      const list = await trips.find(ofVehicle(id, { ...from, $lt: range.$lt }), {
-        sort: { _id: 1 },
-        limit: page.limit,
-      });
-      const last = list.at(-1);
-      res.json({
-        vehicleId: id,
-        trips: list.map(tripView),
-        next: list.length === page.limit && last !== undefined ? String(last.startT).padStart(13, '0') : null,
-      });
+      const { items, next } = await timePage(trips, id, page, (t) => t.startT);
+      res.json({ vehicleId: id, trips: items.map(tripView), next });
     }),
   );
 };

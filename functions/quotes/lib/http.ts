@@ -1,10 +1,14 @@
 /**
  * What the system's express routes add to the runtime's route answers (route-answers.ts: problem+json, the
- * bounded JSON body, async handlers, paging): the body limit and one-value query parameters.
+ * bounded JSON body, async handlers, paging): the body limit, one-value query parameters, and the two reads
+ * users and quotes both serve (a page in `_id` order, one document by the `:id` of the path).
  */
 import type { Request, RequestHandler, Response } from 'express';
 import {
   jsonBody as boundedJsonBody,
+  type Collection,
+  type Doc,
+  pageLimit,
   bodyErrors as refusedBodies,
   sendProblem,
 } from '../../runtime/src/index.ts';
@@ -29,4 +33,47 @@ export function queryString(
     return { ok: false };
   }
   return { ok: true, value: raw };
+}
+
+/**
+ * One page of `collection` in `_id` order (`?after=<id>&limit=`): its documents, and `next`, the last id of a full
+ * page (null after the last page); undefined once a 400 was sent.
+ */
+export async function pageById<T extends Doc & { _id: string }>(
+  req: Request,
+  res: Response,
+  collection: Collection<T>,
+): Promise<{ items: T[]; next: string | null } | undefined> {
+  const limit = pageLimit(req, res);
+  const after = queryString(req, res, 'after', 64);
+  if (limit === undefined || !after.ok) return undefined;
+  const filter = after.value === undefined ? {} : { _id: { $gt: after.value } };
+  const items = await collection.find(filter, { sort: { _id: 1 }, limit });
+  const last = items.at(-1);
+  return { items, next: items.length === limit && last ? last._id : null };
+}
+
+/**
+ * The document of `collection` whose `_id` is the path's `:id`; undefined once a 404 was sent: `no such <noun>`
+ * when the id does not match `pattern` (it cannot be one, and the store is not asked), `no <noun> <id>` when no
+ * document has it.
+ */
+export async function byPathId<T extends Doc>(
+  req: Request,
+  res: Response,
+  collection: Collection<T>,
+  pattern: RegExp,
+  noun: string,
+): Promise<T | undefined> {
+  const id = req.params.id;
+  if (typeof id !== 'string' || !pattern.test(id)) {
+    sendProblem(res, 404, `no such ${noun}`);
+    return undefined;
+  }
+  const doc = await collection.findOne({ _id: { $eq: id } });
+  if (doc === null) {
+    sendProblem(res, 404, `no ${noun} ${id}`);
+    return undefined;
+  }
+  return doc;
 }

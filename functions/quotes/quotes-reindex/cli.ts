@@ -5,24 +5,17 @@
  * the function's env (MONGODB_URL from sluice-function-env, BROKER_URL the broker ingress).
  */
 import { join } from 'node:path';
-import { loadSchemas, openStore, resolveDevStore, resolveEndpoint } from '../../runtime/src/index.ts';
+import { loadSchemas, openToolStore, resolveEndpoint } from '../../runtime/src/index.ts';
 import { brokerPublisher } from '../lib/publisher.ts';
 import { reindex } from '../lib/reindex.ts';
 
 const broker = resolveEndpoint('BROKER_URL', (e) => e.brokerUrl, 'http://127.0.0.1:8080/');
-const mongodbUrl = process.env.MONGODB_URL || undefined;
-const devStore = mongodbUrl === undefined ? resolveDevStore() : undefined;
-const store = await openStore({
-  mongodbUrl,
-  mongodbDb: process.env.MONGODB_DB || 'sluice',
-  devStoreUrl: devStore?.url,
-  devStoreToken: devStore?.token,
-  memory: false,
-});
-if (store === undefined) {
+const opened = await openToolStore();
+if (opened === undefined) {
   process.stderr.write('no store: set MONGODB_URL, or run make dev (its dev store is found in .tmp/dev)\n');
   process.exit(69);
 }
+const { store } = opened;
 try {
   const schemas = await loadSchemas(join(import.meta.dirname, '../quotes/schemas'));
   const publisher = brokerPublisher({ brokerUrl: broker.url as string, schemas });

@@ -20,13 +20,12 @@ import {
   loadSchemas,
   openApiRoute,
   PermanentError,
-  pageLimit,
   requireJson,
   route,
   type SluiceFunction,
   sendProblem,
 } from '../../runtime/src/index.ts';
-import { bodyErrors, jsonBody, queryString } from '../lib/http.ts';
+import { bodyErrors, byPathId, jsonBody, pageById } from '../lib/http.ts';
 import { brokerPublisher, type Publisher, relayPending } from '../lib/publisher.ts';
 import {
   Collections,
@@ -165,13 +164,9 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   router.get(
     '/quotes',
     route(async (req, res) => {
-      const limit = pageLimit(req, res);
-      const after = queryString(req, res, 'after', 64);
-      if (limit === undefined || !after.ok) return;
-      const filter = after.value === undefined ? {} : { _id: { $gt: after.value } };
-      const list = await quotes.find(filter, { sort: { _id: 1 }, limit });
-      const last = list.at(-1);
-      res.json({ quotes: list.map(publicQuote), next: list.length === limit && last ? last._id : null });
+      const page = await pageById(req, res, quotes);
+      if (page === undefined) return;
+      res.json({ quotes: page.items.map(publicQuote), next: page.next });
     }, onError),
   );
 
@@ -191,10 +186,8 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   router.get(
     '/quotes/:id',
     route(async (req, res) => {
-      const id = req.params.id;
-      if (typeof id !== 'string' || !QUOTE_ID.test(id)) return sendProblem(res, 404, 'no such quote');
-      const quote = await quotes.findOne({ _id: { $eq: id } });
-      if (quote === null) return sendProblem(res, 404, `no quote ${id}`);
+      const quote = await byPathId(req, res, quotes, QUOTE_ID, 'quote');
+      if (quote === undefined) return;
       res.json(publicQuote(quote));
     }, onError),
   );
@@ -202,10 +195,9 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   router.delete(
     '/quotes/:id',
     route(async (req, res) => {
-      const id = req.params.id;
-      if (typeof id !== 'string' || !QUOTE_ID.test(id)) return sendProblem(res, 404, 'no such quote');
-      const quote = await quotes.findOne({ _id: { $eq: id } });
-      if (quote === null) return sendProblem(res, 404, `no quote ${id}`);
+      const quote = await byPathId(req, res, quotes, QUOTE_ID, 'quote');
+      if (quote === undefined) return;
+      const id = quote._id;
       const tombstone: TombstoneDoc = {
         ...quote,
         deletedAt: new Date().toISOString(),

@@ -16,14 +16,13 @@ import {
   DuplicateKeyError,
   openApiRoute,
   PermanentError,
-  pageLimit,
   requireJson,
   route,
   type SluiceFunction,
   sendProblem,
 } from '../../runtime/src/index.ts';
 import { newApiKey, parseApiKey, USER_ID } from '../lib/api-keys.ts';
-import { bodyErrors, jsonBody, queryString } from '../lib/http.ts';
+import { bodyErrors, byPathId, jsonBody, pageById } from '../lib/http.ts';
 import { Collections } from '../lib/quotes.ts';
 import {
   ADMIN_KEY_ENV,
@@ -135,23 +134,17 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   router.get(
     '/users',
     route(async (req, res) => {
-      const limit = pageLimit(req, res);
-      const after = queryString(req, res, 'after', 64);
-      if (limit === undefined || !after.ok) return;
-      const filter = after.value === undefined ? {} : { _id: { $gt: after.value } };
-      const list = await users.find(filter, { sort: { _id: 1 }, limit });
-      const last = list.at(-1);
-      res.json({ users: list.map(publicUser), next: list.length === limit && last ? last._id : null });
+      const page = await pageById(req, res, users);
+      if (page === undefined) return;
+      res.json({ users: page.items.map(publicUser), next: page.next });
     }, onError),
   );
 
   router.get(
     '/users/:id',
     route(async (req, res) => {
-      const id = req.params.id;
-      if (typeof id !== 'string' || !USER_ID.test(id)) return sendProblem(res, 404, 'no such user');
-      const user = await users.findOne({ _id: { $eq: id } });
-      if (user === null) return sendProblem(res, 404, `no user ${id}`);
+      const user = await byPathId(req, res, users, USER_ID, 'user');
+      if (user === undefined) return;
       res.json(publicUser(user));
     }, onError),
   );

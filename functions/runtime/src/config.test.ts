@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.ts';
+import { loadConfig, parseDuration } from './config.ts';
 import { ConfigError } from './errors.ts';
 
 function problemsOf(env: Record<string, string>): readonly string[] {
@@ -152,4 +152,13 @@ describe('loadConfig', () => {
       );
     },
   );
+});
+
+describe('parseDuration', () => {
+  it('reads Go-style durations and refuses the rest', () => {
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('1.5s')).toBeUndefined();
+    expect(parseDuration('')).toBeUndefined();
+  });
 });

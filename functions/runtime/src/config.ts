@@ -157,3 +157,40 @@ export function loadConfig(env: Env = process.env): Readonly<RuntimeConfig> {
     reportPortsOverIpc: reportPorts === 'ipc',
   });
 }
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Milliseconds of a Go-style duration of whole units (`500ms`, `10s`, `5m`, `1h30m`), as the manifests write a
+ * function's settings; undefined for anything else (`1.5s`, `30`, ``). Stricter than Go's `time.ParseDuration`:
+ * no fractions, no sign, no `us`/`ns`.
+ */
+export function parseDuration(text: string): number | undefined {
+  if (!/^(\d+(ms|s|m|h))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h)/g))
+    total += Number(n) * (UNIT_MS[unit ?? ''] ?? 0);
+  return total;
+}
+
+/**
+ * A reader of a function's duration settings from `env` (parseDuration) that adds what is wrong to `problems`, so
+ * that its config reports every problem in one ConfigError: unset or empty is `fallback`; a value that is not a
+ * duration, or is under `min` ms, is a problem ("…, like <examples>"), and `fallback` stands in for it.
+ */
+export function durationSettings(
+  env: Env,
+  problems: string[],
+  examples: string,
+): (name: string, fallback: number, min: number) => number {
+  return (name, fallback, min) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const ms = parseDuration(raw);
+    if (ms === undefined || ms < min) {
+      problems.push(`${name}="${raw}" must be a duration of at least ${min} ms, like ${examples}`);
+      return fallback;
+    }
+    return ms;
+  };
+}

@@ -51,7 +51,7 @@ export {
   type VerbatimOptions,
 } from './cloudevent/receive.ts';
 export { commonJsExports } from './commonjs-import.ts';
-export { loadConfig, type RuntimeConfig } from './config.ts';
+export { durationSettings, loadConfig, parseDuration, type RuntimeConfig } from './config.ts';
 export {
   CAUSATION_EXTENSION,
   CAUSATION_FIELD,
@@ -178,6 +178,8 @@ export {
   sendProblem,
 } from './route-answers.ts';
 export {
+  type GetOperation,
+  headOf,
   type OpenApiObject,
   type ProblemResponseOptions,
   type ProblemSchemaOptions,
@@ -194,6 +196,7 @@ export {
   type RouteProblemStatus,
 } from './route-problem-types.ts';
 export { type RunningFunction, type StartOptions, startFunction } from './runtime.ts';
+export { seededUniform } from './seeded-random.ts';
 export {
   loadStaticFiles,
   MAX_STATIC_BYTES,
@@ -203,7 +206,7 @@ export {
   StaticFilesError,
   type StaticFilesOptions,
 } from './static-files.ts';
-export { openStore, type StoreOptions } from './store.ts';
+export { openStore, openToolStore, type StoreOptions, type ToolStore } from './store.ts';
 export { continueTrace, formatTraceparent, type TraceContext } from './trace.ts';
 export type {
   CloudEvent,

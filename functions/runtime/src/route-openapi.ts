@@ -156,3 +156,35 @@ export function schemaComponent(schema: Readonly<Record<string, unknown>>): Open
   const { $schema: _schema, $id: _id, ...rest } = schema;
   return rest;
 }
+
+/** A GET operation as `headOf` reads it. */
+export interface GetOperation {
+  readonly summary: string;
+  readonly responses: Readonly<Record<string, OpenApiObject>>;
+  readonly operationId?: string;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * HEAD of a GET route, as express answers it (with the GET route): the same statuses and headers, no body. A response
+ * given as a `$ref` to `#/components/responses/<name>` is looked up in `responses`; the operationId gets `Head`, as
+ * operationIds are unique in a document.
+ */
+export function headOf(
+  get: GetOperation,
+  responses: Readonly<Record<string, OpenApiObject>> = {},
+): OpenApiObject {
+  const bodiless: Record<string, OpenApiObject> = {};
+  for (const [status, response] of Object.entries(get.responses)) {
+    const name = typeof response.$ref === 'string' ? response.$ref.split('/').at(-1) : undefined;
+    const { content: _content, ...rest } = name === undefined ? response : (responses[name] ?? {});
+    bodiless[status] = rest;
+  }
+  const { operationId, ...rest } = get;
+  return {
+    ...rest,
+    ...(operationId === undefined ? {} : { operationId: `${operationId}Head` }),
+    summary: `${get.summary}: headers only`,
+    responses: bodiless,
+  };
+}

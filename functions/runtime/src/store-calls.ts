@@ -20,21 +20,10 @@ import type {
   UpdateOptions,
   UpdateResult,
 } from './ports/document-store.ts';
+import { StoreOperation } from './ports/document-store.ts';
 
-/** The store operations, as OpenTelemetry's `db.operation.name` values (the MongoDB command names). */
-export const StoreOperation = {
-  findOne: 'findOne',
-  find: 'find',
-  insertOne: 'insertOne',
-  updateOne: 'updateOne',
-  findOneAndUpdate: 'findOneAndUpdate',
-  deleteOne: 'deleteOne',
-  deleteMany: 'deleteMany',
-  countDocuments: 'countDocuments',
-  createIndex: 'createIndex',
-  bulkWrite: 'bulkWrite',
-} as const;
-export type StoreOperation = (typeof StoreOperation)[keyof typeof StoreOperation];
+// The store operations, as OpenTelemetry's `db.operation.name` values (the MongoDB command names).
+export { StoreOperation };
 
 export type OnStoreCall = (collection: string, operation: StoreOperation) => void;
 

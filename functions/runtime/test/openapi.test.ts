@@ -94,6 +94,17 @@ describe('openApiProblems', () => {
     expect(openApiProblems({ ...doc(), openapi: '3.0.3' }).join()).toContain('/openapi');
   });
 
+  it('names an operationId two operations share', () => {
+    const twice = doc();
+    const list = twice.paths['/items/count'].get as { operationId?: string };
+    const one = twice.paths['/items/{id}'].get as { operationId?: string };
+    list.operationId = 'getItem';
+    one.operationId = 'getItem';
+    expect(openApiProblems(twice)).toEqual([
+      "GET /items/count: operationId getItem is also GET /items/{id}'s",
+    ]);
+  });
+
   it('names a $ref to nothing and a schema that is not JSON Schema 2020-12', () => {
     const dangling = doc();
     dangling.paths['/items/{id}'].get.responses['404'] = { $ref: '#/components/responses/Gone' };

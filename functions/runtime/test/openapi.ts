@@ -167,6 +167,16 @@ export function openApiProblems(doc: unknown): string[] {
   localRefs(doc, '#', refs);
   for (const { at, ref } of refs)
     if (resolvePointer(doc, ref) === undefined) problems.push(`${at}: $ref ${ref} resolves to nothing`);
+  // OAS 3.1 §4.8.10.1: an operationId is unique among all operations of the document (the schema cannot say so).
+  const operations = new Map<string, string>();
+  for (const [path, item] of Object.entries(isObject(doc.paths) ? doc.paths : {}))
+    for (const [method, operation] of Object.entries(isObject(item) ? item : {})) {
+      const id = isObject(operation) ? operation.operationId : undefined;
+      if (typeof id !== 'string') continue;
+      const first = operations.get(id);
+      if (first === undefined) operations.set(id, `${method.toUpperCase()} ${path}`);
+      else problems.push(`${method.toUpperCase()} ${path}: operationId ${id} is also ${first}'s`);
+    }
   if (problems.length > 0) return problems;
   const ajv = schemaAjv(doc);
   const schemas = isObject(doc.components) && isObject(doc.components.schemas) ? doc.components.schemas : {};

@@ -1,12 +1,15 @@
 /**
- * Helpers for the runtime's integration tests: start a function in-process, wait for a condition
- * with a deadline (never a fixed sleep), post events, speak raw HTTP where fetch cannot (a body that
- * lies about its length).
+ * Helpers for the runtime's tests and the functions': start a function in-process, or as its container or its
+ * image runs it; wait for a condition with a deadline (never a fixed sleep); read a function's example events and
+ * call its handler with a stub context; post events; speak raw HTTP where fetch cannot (a body that lies about its
+ * length).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { toBinary, toStructured } from '../src/cloudevent/encode.ts';
 
 // Runtime internals that tests elsewhere (the local platform's dev store) exercise through this kit.
@@ -14,14 +17,15 @@ export { HttpDocumentStore } from '../src/adapters/http/http-document-store.ts';
 export { describeIdempotencyGuard } from '../src/idempotency/idempotency-guard.contract.ts';
 export { ExpiryMode, IdempotencyGuard } from '../src/idempotency/idempotency-store.ts';
 export { describeDocumentStoreContract } from '../src/ports/document-store.contract.ts';
+export { countStoreCalls, type StoreOperation } from '../src/store-calls.ts';
 
 import { receive, STRUCTURED_CONTENT_TYPE } from '../src/cloudevent/receive.ts';
 import { loadConfig } from '../src/config.ts';
-import type { LogSink } from '../src/log.ts';
+import { JsonLogger, type LogSink } from '../src/log.ts';
 import type { DocumentStore } from '../src/ports/document-store.ts';
 import { portsReported } from '../src/report-ports.ts';
 import { type RunningFunction, startFunction } from '../src/runtime.ts';
-import type { CloudEvent } from '../src/types.ts';
+import type { CloudEvent, Context } from '../src/types.ts';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 export const MAIN = join(REPO, 'functions/runtime/src/main.ts');
@@ -88,6 +92,30 @@ export async function startInProcess(
  */
 export function readExample<E extends CloudEvent<unknown, string> = CloudEvent>(file: string): E {
   return receive({ 'content-type': STRUCTURED_CONTENT_TYPE }, readFileSync(file)).event as E;
+}
+
+/**
+ * A function's example event (`<function dir>/examples/<type>.json`), parsed as the runtime parses it and typed by
+ * the function's `Events` (events.gen.ts), so it fits its typed handler.
+ */
+export function exampleEvent<E extends object, K extends keyof E & string>(
+  functionDir: string,
+  type: K,
+): CloudEvent<E[K], K> {
+  const event = readExample(join(functionDir, 'examples', `${type}.json`));
+  if (event.type !== type) throw new Error(`examples/${type}.json is a ${event.type}`);
+  return event as CloudEvent<E[K], K>;
+}
+
+/** A handler's context on `store`, with a logger that writes nowhere. */
+export function stubContext(store: DocumentStore, signal = new AbortController().signal): Context {
+  return {
+    log: new JsonLogger({ serviceName: 'test', sink: { write: () => true } }),
+    store,
+    functionName: 'test',
+    signal,
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+  };
 }
 
 export function postBinary(url: string, event: CloudEvent, signal?: AbortSignal): Promise<Response> {
@@ -199,4 +227,74 @@ function spawnMain(
     child.once('exit', (code, signal) => r(code ?? signal ?? -1)),
   );
   return { child, output: () => out, exited };
+}
+
+export interface BundledFunction {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** SIGTERM to the process; its folder removed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A function as its image runs it (bench/bench.mk "BUNDLE CONTRACT"): `make bundle` into a temporary folder, the
+ * bundle copied outside the repository (no node_modules around it but the package files bundle.json lists), `node
+ * main.mjs` there on a port the OS picks (`PORT=0`, told back over IPC as make dev learns it: a port picked ahead can
+ * be taken). Resolves once its readiness probe answers; stopped and removed again when it does not.
+ */
+export async function startBundledFunction(
+  functionDir: string,
+  options: { readonly env?: Record<string, string>; readonly stderr?: 'inherit' | 'ignore' } = {},
+): Promise<BundledFunction> {
+  const name = basename(functionDir);
+  const dir = await mkdtemp(join(tmpdir(), `sluice-${name}-image-`));
+  let child: ChildProcess | undefined;
+  const stop = async (): Promise<void> => {
+    child?.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const out = join(dir, 'build');
+    await new Promise<void>((done, fail) =>
+      execFile(
+        process.execPath,
+        [join(REPO, 'platform/build/bundle.ts'), '--dir', functionDir, '--out', out],
+        (err, _o, stderr) => (err === null ? done() : fail(new Error(stderr))),
+      ),
+    );
+    // /app of the image: only the bundle folder, nowhere near the repository's node_modules.
+    await cp(out, join(dir, 'app'), { recursive: true });
+    const started = spawn(process.execPath, [join(dir, 'app', 'main.mjs')], {
+      cwd: join(dir, 'app'),
+      env: {
+        PATH: process.env.PATH,
+        PORT: '0',
+        SLUICE_REPORT_PORTS: 'ipc',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        OTEL_SDK_DISABLED: 'true',
+        ...options.env,
+      },
+      stdio: ['ignore', 'ignore', options.stderr ?? 'ignore', 'ipc'],
+    });
+    child = started;
+    const ports = await portsReported(started);
+    if (ports === undefined) throw new Error(`the bundled ${name} exited before it reported its port`);
+    const url = `http://127.0.0.1:${ports.port}`;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (started.exitCode !== null) throw new Error(`the bundled ${name} exited with ${started.exitCode}`);
+      const ok = await fetch(`${url}/health/readiness`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`the bundled ${name} did not become ready`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { child: started, url, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

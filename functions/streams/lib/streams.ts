@@ -3,7 +3,7 @@
  * CloudEvent types, event data shapes, collection names and the configuration both window functions
  * must agree on. The JSON Schemas in each function's `schemas/` are the contract; these types mirror them.
  */
-import { ConfigError } from '../../runtime/src/index.ts';
+import { ConfigError, durationSettings } from '../../runtime/src/index.ts';
 
 export const StreamsEventType = {
   readingRecorded: 'dev.sluice.streams.reading.recorded.v1',
@@ -81,30 +81,10 @@ export const STREAMS_DEFAULTS: Readonly<StreamsConfig> = Object.freeze({
   idleAfterMs: 30_000,
 });
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A Go-style duration of whole units (`500ms`, `10s`, `1m`, `1h30m`), as the manifests write them. */
-export function parseDuration(text: string): number | undefined {
-  if (!/^(\d+(ms|s|m|h))+$/.test(text)) return undefined;
-  let total = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h)/g))
-    total += Number(n) * (UNIT_MS[unit ?? ''] ?? 0);
-  return total;
-}
-
 /** STREAMS_WINDOW, STREAMS_ALLOWED_LATENESS, STREAMS_IDLE_AFTER; every problem at once (ConfigError). */
 export function streamsConfig(env: Readonly<Record<string, string | undefined>>): Readonly<StreamsConfig> {
   const problems: string[] = [];
-  const read = (name: string, fallback: number, min: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const ms = parseDuration(raw);
-    if (ms === undefined || ms < min) {
-      problems.push(`${name}="${raw}" must be a duration of at least ${min} ms, like 1m, 10s or 500ms`);
-      return fallback;
-    }
-    return ms;
-  };
+  const read = durationSettings(env, problems, '1m, 10s or 500ms');
   const windowMs = read('STREAMS_WINDOW', STREAMS_DEFAULTS.windowMs, 1000);
   const allowedLatenessMs = read('STREAMS_ALLOWED_LATENESS', STREAMS_DEFAULTS.allowedLatenessMs, 0);
   const idleAfterMs = read('STREAMS_IDLE_AFTER', STREAMS_DEFAULTS.idleAfterMs, 1000);

@@ -1,39 +1,13 @@
 /**
- * Test helpers shared by the streams tests (unit, integration, bench): drive the closer's work list the way
- * window-closer does on a tick, and check that a set of sent readings was partitioned exactly into closed
- * windows and late records.
+ * Test helpers shared by the streams tests (unit, integration, bench): readings as the generator sends them, drive
+ * the closer's work list the way window-closer does on a tick, and check that a set of sent readings was
+ * partitioned exactly into closed windows and late records.
  */
-import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import {
-  type CloudEvent,
-  type Collection,
-  type Context,
-  type Doc,
-  type DocumentStore,
-  JsonLogger,
-  receive,
-  STRUCTURED_CONTENT_TYPE,
-} from '../../runtime/src/index.ts';
+import type { CloudEvent, Collection, Doc, DocumentStore } from '../../runtime/src/index.ts';
 import { StreamsEventType } from './streams.ts';
 import type { WindowStore } from './window-store.ts';
 import { readingKey, summarize, windowKey, windowStartOf } from './windows.ts';
-
-/**
- * A function's example event (`<function dir>/examples/<type>.json`), parsed as the runtime parses it and typed
- * by the function's `Events` (events.gen.ts), so it fits its typed handler.
- */
-export function exampleEvent<E extends object, K extends keyof E & string>(
-  functionDir: string,
-  type: K,
-): CloudEvent<E[K], K> {
-  const { event } = receive(
-    { 'content-type': STRUCTURED_CONTENT_TYPE },
-    readFileSync(`${functionDir}/examples/${type}.json`),
-  );
-  if (event.type !== type) throw new Error(`examples/${type}.json is a ${event.type}`);
-  return event as CloudEvent<E[K], K>;
-}
 
 /** `…reading.recorded.v1` as the generator sends it: the sensor as subject, the measurement time as time. */
 export function readingEvent(
@@ -53,17 +27,6 @@ export function readingEvent(
     datacontenttype: 'application/json',
     data: { value, unit },
     extensions: {},
-  };
-}
-
-/** A handler's context on `store`, with a logger that writes nowhere. */
-export function stubContext(store: DocumentStore, signal = new AbortController().signal): Context {
-  return {
-    log: new JsonLogger({ serviceName: 'test', sink: { write: () => true } }),
-    store,
-    functionName: 'test',
-    signal,
-    traceId: '0af7651916cd43dd8448eb211c80319c',
   };
 }
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDuration, STREAMS_DEFAULTS, streamsConfig } from './streams.ts';
+import { parseDuration } from '../../runtime/src/index.ts';
+import { STREAMS_DEFAULTS, streamsConfig } from './streams.ts';
 import { readingKey, summarize, watermarkAt, windowKey, windowStartOf } from './windows.ts';
 
 const reading = fc.record({

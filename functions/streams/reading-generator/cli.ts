@@ -12,8 +12,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { connectExchangePublisher, unreadExchange } from '../../runtime/src/index.ts';
-import { parseDuration, StreamsEventType } from '../lib/streams.ts';
+import { connectExchangePublisher, parseDuration, unreadExchange } from '../../runtime/src/index.ts';
+import { StreamsEventType } from '../lib/streams.ts';
 import { planReadings } from './plan.ts';
 
 export const EXCHANGE = 'sluice.streams.readings';

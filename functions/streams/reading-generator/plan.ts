@@ -7,6 +7,8 @@
  * - duplicates: `duplicateRatio` are sent twice (same CloudEvent id: a producer's retry);
  * - bursts: every `burstEveryS` seconds, one second at `burstFactor` × the rate.
  */
+import { seededUniform } from '../../runtime/src/index.ts';
+
 export interface PlanOptions {
   readonly sensors: number;
   readonly rate: number;
@@ -32,24 +34,12 @@ export interface PlannedReading {
   readonly kind: 'on-time' | 'late' | 'duplicate';
 }
 
-/** mulberry32: small, seeded, good enough for test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const UNITS = ['C', '%', 'hPa'] as const;
 
 export const sensorName = (i: number): string => `s-${String(i).padStart(3, '0')}`;
 
 export function planReadings(o: PlanOptions): PlannedReading[] {
-  const random = prng(o.seed);
+  const random = seededUniform(o.seed);
   const jitter = o.jitterMs ?? 3000;
   const lateRatio = o.lateRatio ?? 0.01;
   const lateBy = o.lateByMs ?? 90_000;

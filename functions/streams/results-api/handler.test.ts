@@ -9,8 +9,8 @@ import {
 } from '../../runtime/src/index.ts';
 import { answerOf, answerProblems, openApiProblems } from '../../runtime/test/openapi.ts';
 import { serveRoutes } from '../../runtime/test/routes-server.ts';
+import { exampleEvent, stubContext } from '../../runtime/test/support.ts';
 import { type ReadingLate, StreamsEventType, type WindowClosed } from '../lib/streams.ts';
-import { exampleEvent, stubContext } from '../lib/test-support.ts';
 import { ASSETS, readAsset } from './docs-page.ts';
 import type { Events, Handle } from './events.gen.ts';
 import { accepts, handle, init, routes } from './handler.ts';

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { MemoryDocumentStore, PermanentError, type SluiceFunction } from '../../runtime/src/index.ts';
+import { exampleEvent, stubContext } from '../../runtime/test/support.ts';
 import { Collections, StreamsEventType } from '../lib/streams.ts';
-import { exampleEvent, readingEvent, stubContext } from '../lib/test-support.ts';
+import { readingEvent } from '../lib/test-support.ts';
 import { UnitMismatchError } from '../lib/window-store.ts';
 import type { Events, Handle } from './events.gen.ts';
 import { accepts, emits, handle, init } from './handler.ts';

@@ -7,8 +7,8 @@ import {
   type SluiceFunction,
   TransientError,
 } from '../../runtime/src/index.ts';
+import { exampleEvent, stubContext } from '../../runtime/test/support.ts';
 import { Collections, STREAMS_DEFAULTS, StreamsEventType } from '../lib/streams.ts';
-import { exampleEvent, stubContext } from '../lib/test-support.ts';
 import { WindowStore } from '../lib/window-store.ts';
 import { readingKey } from '../lib/windows.ts';
 import type { Events, Handle } from './events.gen.ts';

@@ -95,6 +95,24 @@ export interface Collection<T extends Doc = Doc> {
   ): Promise<BulkWriteResult>;
 }
 
+/**
+ * The operations of a Collection, by their MongoDB command names: the dev store's wire ops (dev-store-wire.ts) and
+ * the `db.operation.name` of every counted store call (store-calls.ts). `satisfies` keeps it to the interface.
+ */
+export const StoreOperation = {
+  findOne: 'findOne',
+  find: 'find',
+  insertOne: 'insertOne',
+  updateOne: 'updateOne',
+  findOneAndUpdate: 'findOneAndUpdate',
+  deleteOne: 'deleteOne',
+  deleteMany: 'deleteMany',
+  countDocuments: 'countDocuments',
+  createIndex: 'createIndex',
+  bulkWrite: 'bulkWrite',
+} as const satisfies Record<keyof Collection, keyof Collection>;
+export type StoreOperation = (typeof StoreOperation)[keyof typeof StoreOperation];
+
 export interface DocumentStore {
   /** `memory`, `mongodb` or `dev-shared-memory` (the local platform's dev store), for logs and readiness. */
   readonly kind: string;

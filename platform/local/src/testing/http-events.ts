@@ -1,21 +1,25 @@
 /**
- * Helpers shared by the local platform's integration tests: poll with a deadline, post a CloudEvent, read what the
- * hello function counted in the platform's dev store.
+ * Helpers shared by the local platform's integration tests and the systems' end-to-end tests: poll with a deadline,
+ * post a CloudEvent, read what the hello function counted in the platform's dev store.
  */
 import { HttpDocumentStore } from '../../../../functions/runtime/test/support.ts';
 
-/** Resolves with the first truthy value of `check`, polling every 50 ms; throws after `ms`. */
+/**
+ * Resolves with the first value of `check` other than undefined or false, polling every `everyMs` (longer where each
+ * check reads a store or the gateway of a whole platform); throws after `ms`.
+ */
 export async function until<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   ms = 20_000,
+  everyMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

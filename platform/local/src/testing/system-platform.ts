@@ -6,7 +6,8 @@
  * checkouts' `make test`, or a test beside `make dev`) would each get about half of what the other's generator
  * sent, and wait on counts the two halves can still add up to.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'amqplib';
@@ -153,4 +154,54 @@ export async function whenServing(url: string, timeoutMs = 120_000): Promise<Res
       throw new Error(`${url} still answered ${res?.status ?? 'nothing'} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+export interface SourceCliOptions {
+  /** The run's exchange of the source the CLI feeds (`SystemPlatform.sources`), not the manifest's. */
+  readonly exchange: string;
+  /** Where the CLI writes what it sent. */
+  readonly out: string;
+  /** Added to this process's environment (RABBITMQ_URL). */
+  readonly env: Readonly<Record<string, string>>;
+  /** A bound on a hang of a CLI that ends by itself (its --duration). @default 60 000 */
+  readonly timeoutMs?: number;
+  /** Instead of a bound: runs until this aborts, then SIGTERM (as Ctrl-C stops it). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A dev CLI that publishes into a source (`make simulate`, `make stream`: `what`, for the error), run with `args`
+ * plus `--exchange` and `--out`: resolves with what it wrote to `out`, one JSON object a line (what it sent).
+ */
+export function runSourceCli<T>(
+  what: string,
+  cli: string,
+  args: readonly string[],
+  options: SourceCliOptions,
+): Promise<T[]> {
+  return new Promise((done, fail) => {
+    execFile(
+      process.execPath,
+      [cli, ...args, '--exchange', options.exchange, '--out', options.out],
+      {
+        env: { ...process.env, ...options.env },
+        ...(options.signal === undefined
+          ? { timeout: options.timeoutMs ?? 60_000 }
+          : { signal: options.signal, killSignal: 'SIGTERM' }),
+      },
+      (err, _stdout, stderr) => {
+        if (err !== null) return fail(new Error(`${what} failed: ${stderr}`));
+        readFile(options.out, 'utf8').then(
+          (text) =>
+            done(
+              text
+                .split('\n')
+                .filter((l) => l !== '')
+                .map((l) => JSON.parse(l) as T),
+            ),
+          fail,
+        );
+      },
+    );
+  });
 }

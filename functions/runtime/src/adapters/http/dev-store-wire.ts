@@ -11,20 +11,11 @@
  * understand. The tags are keys that start with NUL: MongoDB forbids NUL in every key (documents,
  * filters, update paths), so no real key can collide; the encoder rejects NUL keys outright.
  */
+import { StoreOperation } from '../../ports/document-store.ts';
 
-export const DEV_STORE_OPS = {
-  findOne: 'findOne',
-  find: 'find',
-  insertOne: 'insertOne',
-  updateOne: 'updateOne',
-  findOneAndUpdate: 'findOneAndUpdate',
-  deleteOne: 'deleteOne',
-  deleteMany: 'deleteMany',
-  countDocuments: 'countDocuments',
-  createIndex: 'createIndex',
-  bulkWrite: 'bulkWrite',
-} as const;
-export type DevStoreOp = (typeof DEV_STORE_OPS)[keyof typeof DEV_STORE_OPS];
+/** One op of the wire per operation of the store port. */
+export const DEV_STORE_OPS = StoreOperation;
+export type DevStoreOp = StoreOperation;
 
 /** MongoDB's duplicate key error code, sent with 409 so the client can rebuild DuplicateKeyError. */
 export const DUPLICATE_KEY_CODE = 11000;
