@@ -1,14 +1,15 @@
+/**
+ * accounts-api's handler and routes on a memory store (one the tests can take down or break), every answer a test
+ * reads checked against the OpenAPI document (status, body, headers), every route of the router found in it (HEAD
+ * included), and every status it documents answered at least once.
+ */
 import { afterEach, describe, expect, it } from 'vitest';
-import { JsonLogger, MemoryDocumentStore } from '../../runtime/src/index.ts';
-import {
-  answerOf,
-  answerRecorder,
-  documentedOperations,
-  expectServedDocument,
-  routeProblems,
-} from '../../runtime/test/openapi.ts';
+import { type DocumentStore, JsonLogger, MemoryDocumentStore } from '../../runtime/src/index.ts';
+import { answerRecorder, expectServedDocument, routeProblems } from '../../runtime/test/openapi.ts';
 import { type RoutesServer, serveRoutes } from '../../runtime/test/routes-server.ts';
-import { BankingEventType, RejectionReason } from '../lib/banking.ts';
+import { countStoreCalls, type StoreOperation } from '../../runtime/test/support.ts';
+import { expectStoreFailuresAnswered, SwitchableStore } from '../../runtime/test/switchable-store.ts';
+import { BankingEventType, Collections, RejectionReason } from '../lib/banking.ts';
 import { bankingEvent, stubContext } from '../lib/test-support.ts';
 import { handle, routes } from './handler.ts';
 import { MAX_AFTER_LENGTH, MAX_PAGE, openApiDocument, RECENT_TRANSACTIONS } from './openapi.ts';
@@ -47,30 +48,34 @@ const processed = (
 
 const DOCUMENT_PATH = '/accounts/openapi.json';
 
-const closers: (() => void)[] = [];
-afterEach(() => {
-  for (const close of closers.splice(0)) close();
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
 });
 
-/** The handler's routes on a server of their own, closed after the test. */
-async function serveOn(store: MemoryDocumentStore): Promise<RoutesServer> {
+/** The handler's routes on a server of their own (the runtime's fallbacks behind them), closed after the test. */
+async function serveOn(store: DocumentStore): Promise<RoutesServer> {
   const log = new JsonLogger({ serviceName: 't', sink: { write: () => true } });
   const served = await serveRoutes(routes, { store, log, functionName: 't' });
   closers.push(() => served.close());
   return served;
 }
 
-const serve = async (store: MemoryDocumentStore): Promise<string> => (await serveOn(store)).base;
+const serve = async (store: DocumentStore): Promise<string> => (await serveOn(store)).base;
 
 /** Every answer a test reads is checked against the OpenAPI document (the document cannot drift) and counted. */
 const answers = answerRecorder(openApiDocument());
 
-async function get<T = Record<string, unknown>>(base: string, path: string) {
-  const answer = await answerOf('GET', path, await fetch(`${base}${path}`));
-  // The document itself is the one answer it does not describe.
-  if (answer.path !== DOCUMENT_PATH) expect(answers.check(answer)).toEqual([]);
+async function call<T = Record<string, unknown>>(base: string, method: string, path: string) {
+  const answer = await answers.send(base, method, path);
   return { ...answer, type: answer.contentType ?? '', body: answer.body as T };
 }
+const get = <T = Record<string, unknown>>(base: string, path: string) => call<T>(base, 'GET', path);
+const head = (base: string, path: string) => call(base, 'HEAD', path);
+
+/** The names `invalid-params` of a 400 gives, sorted. */
+const refused = (answer: { readonly body: Record<string, unknown> }) =>
+  ((answer.body['invalid-params'] ?? []) as { name: string }[]).map((p) => p.name).sort();
 
 describe('accounts-api', () => {
   describe('handle', () => {
@@ -221,39 +226,126 @@ describe('accounts-api', () => {
       });
     });
 
-    it('answers 400 problem+json for paging out of bounds, on both lists', async () => {
+    it('answers 400 problem+json for paging not as documented, naming each parameter, on both lists', async () => {
       const base = await serve(new MemoryDocumentStore());
       for (const list of ['/accounts', '/transactions'])
-        for (const query of [
-          'limit=0',
-          `limit=${MAX_PAGE + 1}`,
-          'limit=1.5',
-          'limit=ten',
-          'after=a&after=b',
-          `after=${'x'.repeat(MAX_AFTER_LENGTH + 1)}`,
-        ]) {
-          const { status, type } = await get(base, `${list}?${query}`);
-          expect(status, `${list}?${query}`).toBe(400);
-          expect(type).toContain('application/problem+json');
+        for (const [query, names] of [
+          ['limit=0', ['limit']],
+          [`limit=${MAX_PAGE + 1}`, ['limit']],
+          ['limit=1.5', ['limit']],
+          ['limit=ten', ['limit']],
+          ['limit=', ['limit']],
+          // Integers to `Number`, not as the document writes one: decimal digits only.
+          ['limit=1e2', ['limit']],
+          ['limit=0x10', ['limit']],
+          ['limit=%2B5', ['limit']],
+          ['limit=%205', ['limit']],
+          ['limit=1&limit=2', ['limit']],
+          ['after=a&after=b', ['after']],
+          [`after=${'x'.repeat(MAX_AFTER_LENGTH + 1)}`, ['after']],
+          [`limit=0&after=${'x'.repeat(MAX_AFTER_LENGTH + 1)}`, ['after', 'limit']],
+        ] as const) {
+          const answer = await get(base, `${list}?${query}`);
+          expect(answer.status, `${list}?${query}`).toBe(400);
+          expect(answer.type).toContain('application/problem+json');
+          expect(refused(answer), `${list}?${query}`).toEqual(names);
+          expect((await head(base, `${list}?${query}`)).status, `HEAD ${list}?${query}`).toBe(400);
         }
-      expect(
-        (await get(base, `/transactions?limit=${MAX_PAGE}&after=${'x'.repeat(MAX_AFTER_LENGTH)}`)).status,
-      ).toBe(200);
+      for (const list of ['/accounts', '/transactions']) {
+        expect(
+          (await get(base, `${list}?limit=${MAX_PAGE}&after=${'x'.repeat(MAX_AFTER_LENGTH)}`)).status,
+        ).toBe(200);
+        expect((await get(base, `${list}?limit=0001`)).status).toBe(200);
+      }
+    });
+
+    it('answers 400 for a path that is not even percent-encoding', async () => {
+      const base = await serve(new MemoryDocumentStore());
+      for (const method of ['GET', 'HEAD']) {
+        const answer = await call(base, method, '/accounts/%E0');
+        expect(answer.status, method).toBe(400);
+        if (method === 'GET') expect(answer.body.detail).toBe('the path could not be decoded'); // the runtime's
+      }
+    });
+
+    it('answers HEAD as GET, without the body', async () => {
+      const store = new MemoryDocumentStore();
+      await handle(opened('a', 1000), stubContext(store));
+      const base = await serve(store);
+      for (const path of ['/accounts', '/accounts?limit=1', '/accounts/a', '/transactions', DOCUMENT_PATH]) {
+        const answer = await head(base, path);
+        expect(answer.status, path).toBe(200);
+        expect(answer.text, path).toBe('');
+        expect(answer.type, path).toContain('application/json');
+      }
+      const missing = await head(base, '/accounts/nobody');
+      expect(missing.status).toBe(404);
+      expect(missing.text).toBe('');
+      expect(missing.type).toContain('application/problem+json');
+      expect((await head(base, '/accounts/a.b')).status).toBe(400);
+    });
+
+    it('answers 503 + Retry-After while its store is unavailable, and 500 for a bug; its document still', async () => {
+      const store = new SwitchableStore();
+      await handle(opened('a', 1000), stubContext(store));
+      const base = await serve(store);
+      const requests: Record<string, () => ReturnType<typeof call>> = {};
+      for (const path of ['/accounts', '/accounts/a', '/transactions'])
+        for (const method of ['GET', 'HEAD']) requests[`${method} ${path}`] = () => call(base, method, path);
+      await expectStoreFailuresAnswered(store, requests);
+      for (const state of ['unavailable', 'broken'] as const)
+        expect((await store.failing(state, () => get(base, DOCUMENT_PATH))).status, state).toBe(200);
+      expect((await get(base, '/accounts/a')).body).toMatchObject({ id: 'a', balance: 1000 });
+    });
+
+    it("reads a page's balances with one `_id` range read per account, all at once: 1 + N store calls", async () => {
+      const calls: string[] = [];
+      const count = (collection: string, operation: StoreOperation) =>
+        calls.push(`${collection} ${operation}`);
+      const store = countStoreCalls(new MemoryDocumentStore(), count);
+      const ctx = stubContext(store);
+      const n = 100;
+      const id = (i: number) => `acc-${String(i).padStart(3, '0')}`;
+      for (let i = 0; i < n; i++) await handle(opened(id(i), 1000), ctx);
+      for (let i = 0; i < n; i += 2)
+        await handle(
+          bankingEvent(BankingEventType.transactionProcessed, `reply-p${i}`, {
+            transactionId: `tx-p${i}`,
+            submissionId: `sub-p${i}`,
+            from: id(i),
+            to: id(i + 1),
+            amount: 10,
+            currency: 'EUR',
+            fromBalance: 990,
+            fromVersion: 1,
+            toBalance: 1010,
+            toVersion: 1,
+          }),
+          ctx,
+        );
+      const base = await serve(store);
+      calls.length = 0;
+      const { body } = await get<{ accounts: { balance: number }[] }>(base, `/accounts?limit=${n}`);
+      expect(body.accounts.map((a) => a.balance)).toEqual(
+        Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 990 : 1010)),
+      );
+      // docs/banking.md: why not fewer (the port has no read that answers each range's last document).
+      expect(calls.filter((c) => c === `${Collections.viewAccounts} find`)).toHaveLength(1);
+      expect(calls.filter((c) => c === `${Collections.viewBalances} find`)).toHaveLength(n);
+      expect(calls).toHaveLength(1 + n);
     });
   });
 
   describe('OpenAPI', () => {
-    it('serves its OpenAPI 3.1 document at /accounts/openapi.json, not as an account id', async () => {
-      const served = await get(await serve(new MemoryDocumentStore()), DOCUMENT_PATH);
-      expectServedDocument(served, openApiDocument());
+    it('serves its OpenAPI 3.1 document at /accounts/openapi.json, not as an account id, GET and HEAD', async () => {
+      const base = await serve(new MemoryDocumentStore());
+      expectServedDocument(await get(base, DOCUMENT_PATH), openApiDocument());
+      expect((await head(base, DOCUMENT_PATH)).status).toBe(200);
     });
 
-    it('documents every route its router serves, and no other', async () => {
-      // The document itself is the one route it does not describe; HEAD, express's own, it leaves out.
+    it('documents every route its router serves, HEAD and the document included, and no other', async () => {
       const { router } = await serveOn(new MemoryDocumentStore());
-      const options = { implicitHead: false, undocumented: [`GET ${DOCUMENT_PATH}`] };
-      expect(routeProblems(router, openApiDocument(), options)).toEqual([]);
-      expect(documentedOperations(openApiDocument()).map((o) => o.name)).toContain('GET /accounts/{id}');
+      expect(routeProblems(router, openApiDocument())).toEqual([]);
     });
 
     // Last in the file: the tests run in order, and this one reads what the others exercised.

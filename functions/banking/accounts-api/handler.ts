@@ -5,6 +5,8 @@
  *   GET /accounts/:id          balance, currency and the most recent transactions
  *   GET /transactions          every outcome, one per submission (paged), for `--verify`
  *   GET /accounts/openapi.json OpenAPI 3.1 of these routes (openapi.ts)
+ * HEAD answers as GET without the body (express). A store that fails answers 503 + Retry-After (outage) or 500
+ * (a bug), as the runtime's route fallbacks answer what a route rejected with; every refusal is problem+json.
  * A view of its own (not the processor's collections) is what lets it run on the in-memory store
  * of `make dev`, where each function process has its own memory, and scale apart from the writer.
  * Every balance an event reports is inserted under its account version (`<account>#<version>`), never
@@ -157,20 +159,43 @@ export const handle: Handle<typeof accepts> = async (event, { store }) => {
   }
 };
 
-/** `?limit` and `?after` for paged lists; undefined after a 400 was sent. */
+interface InvalidParam {
+  readonly name: string;
+  readonly reason: string;
+}
+
+function refuse(res: Response, detail: string, params: readonly InvalidParam[]): void {
+  sendProblem(res, 400, detail, { extensions: { 'invalid-params': params } });
+}
+
+/**
+ * `?limit` and `?after` for paged lists, as documented (openapi.ts): `limit` decimal digits only (not `1e2`,
+ * `0x10`, ` 5`, which `Number` would take), each given once; undefined after a 400 naming every one at fault.
+ */
 function page(req: Request, res: Response): { limit: number; filter: Filter } | undefined {
-  const { limit: rawLimit, after } = req.query;
-  const limit = rawLimit === undefined ? DEFAULT_PAGE : Number(rawLimit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    sendProblem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`);
+  const problems: InvalidParam[] = [];
+  const one = (name: string): string | undefined => {
+    const value = req.query[name];
+    if (value === undefined || typeof value === 'string') return value;
+    problems.push({ name, reason: 'given more than once' });
+    return undefined;
+  };
+  const rawLimit = one('limit');
+  const limit =
+    rawLimit === undefined ? DEFAULT_PAGE : /^\d+$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
+    problems.push({ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` });
+  const after = one('after');
+  if (after !== undefined && after.length > MAX_AFTER_LENGTH)
+    problems.push({
+      name: 'after',
+      reason: `the \`next\` of a previous page, at most ${MAX_AFTER_LENGTH} characters`,
+    });
+  if (problems.length > 0) {
+    refuse(res, 'the query is not valid', problems);
     return undefined;
   }
-  if (after === undefined) return { limit, filter: {} };
-  if (typeof after !== 'string' || after.length > MAX_AFTER_LENGTH) {
-    sendProblem(res, 400, 'after must be a single id');
-    return undefined;
-  }
-  return { limit, filter: { _id: { $gt: after } } };
+  return { limit, filter: after === undefined ? {} : { _id: { $gt: after } } };
 }
 
 /**
@@ -230,7 +255,9 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
     const id = req.params.id;
     // Ids are plain strings matched with $eq: nothing from the URL can become a query operator.
     if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-      sendProblem(res, 400, 'account ids are 1-64 letters, digits, _ or -');
+      refuse(res, 'account ids are 1-64 letters, digits, _ or -', [
+        { name: 'id', reason: '1-64 letters, digits, _ or -, starting with a letter or digit' },
+      ]);
       return;
     }
     const account = await accounts.findOne({ _id: { $eq: id } });

@@ -2,10 +2,18 @@
  * accounts-api's OpenAPI 3.1 document, served at /api/accounts/openapi.json. Written by hand beside the routes
  * (handler.ts); every field an event carries into the view (ids, amounts, currency, balances, versions, the
  * rejection reason) is that field's schema in the event's own JSON Schema (schemas/*.json, imported here, as
- * the runtime validates the events with), so the view cannot be documented wider than what comes in. The
- * handler's tests check that every route is in it and every answer they read against it.
+ * the runtime validates the events with), so the view cannot be documented wider than what comes in. HEAD is
+ * documented beside each GET (express answers it with the GET route, without the body), the document's own route
+ * too. The handler's tests check every answer they read against it, that every route of the router is in it (HEAD
+ * included) and that every status it documents is answered.
  */
-import { problemResponse, problemSchemas } from '../../runtime/src/index.ts';
+import {
+  type GetOperation,
+  headOf,
+  type OpenApiObject,
+  problemResponse,
+  problemSchemas,
+} from '../../runtime/src/index.ts';
 import opened from './schemas/dev.sluice.banking.account.opened.v1.json' with { type: 'json' };
 import processed from './schemas/dev.sluice.banking.transaction.processed.v1.json' with { type: 'json' };
 import rejected from './schemas/dev.sluice.banking.transaction.rejected.v1.json' with { type: 'json' };
@@ -42,7 +50,7 @@ const PAGE_PARAMETERS = [
     name: 'limit',
     in: 'query',
     required: false,
-    description: `Page size, 1 to ${MAX_PAGE}`,
+    description: `Page size, 1 to ${MAX_PAGE}, in decimal digits (given once)`,
     schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE },
   },
   {
@@ -71,6 +79,84 @@ const accountProperties = {
 };
 const ACCOUNT_FIELDS = ['id', 'currency', 'balance', 'openingBalance', 'version'];
 
+/** Every response an operation refers to, by component name. */
+const RESPONSES: Readonly<Record<string, OpenApiObject>> = {
+  BadRequest: problemResponse(
+    400,
+    'A malformed account id, or a query parameter not as documented (`invalid-params` names each), or a path ' +
+      'that is not valid percent-encoding',
+  ),
+  NotFound: problemResponse(404, 'No account opened under this id'),
+  Internal: problemResponse(500, 'A bug: the function logged it'),
+  Unavailable: problemResponse(503, 'The store did not answer; retry after Retry-After'),
+};
+
+/** What any route that reads the store answers when that fails (the runtime's route fallbacks). */
+const FAILURES = { '500': response('Internal'), '503': response('Unavailable') };
+
+const listAccounts: GetOperation = {
+  operationId: 'listAccounts',
+  summary: 'Every account with its balance, by id',
+  parameters: PAGE_PARAMETERS,
+  responses: {
+    '200': {
+      description: 'A page of accounts',
+      content: { 'application/json': { schema: ref('AccountPage') } },
+    },
+    '400': response('BadRequest'),
+    ...FAILURES,
+  },
+};
+
+const getAccount: GetOperation = {
+  operationId: 'getAccount',
+  summary: 'One account: balance, currency and its most recent transactions, newest first',
+  parameters: [{ name: 'id', in: 'path', required: true, schema: opened.properties.accountId }],
+  responses: {
+    '200': {
+      description: 'The account',
+      content: { 'application/json': { schema: ref('AccountDetail') } },
+    },
+    '400': response('BadRequest'),
+    '404': response('NotFound'),
+    ...FAILURES,
+  },
+};
+
+const listTransactions: GetOperation = {
+  operationId: 'listTransactions',
+  summary: 'Every transfer’s outcome, processed or rejected, one per submission, by submission id',
+  parameters: PAGE_PARAMETERS,
+  responses: {
+    '200': {
+      description: 'A page of outcomes',
+      content: { 'application/json': { schema: ref('TransactionPage') } },
+    },
+    '400': response('BadRequest'),
+    ...FAILURES,
+  },
+};
+
+/** GET of the document itself: served from memory, it reads no store. */
+const getDocument: GetOperation = {
+  operationId: 'getOpenApiDocument',
+  summary: 'This document',
+  responses: {
+    '200': {
+      description: 'OpenAPI 3.1',
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            required: ['openapi', 'info', 'paths'],
+            properties: { openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' } },
+          },
+        },
+      },
+    },
+  },
+};
+
 export function openApiDocument(): Record<string, Json> {
   const doc = {
     openapi: '3.1.0',
@@ -85,49 +171,11 @@ export function openApiDocument(): Record<string, Json> {
     },
     servers: [{ url: '/api' }],
     paths: {
-      '/accounts': {
-        get: {
-          operationId: 'listAccounts',
-          summary: 'Every account with its balance, by id',
-          parameters: PAGE_PARAMETERS,
-          responses: {
-            '200': {
-              description: 'A page of accounts',
-              content: { 'application/json': { schema: ref('AccountPage') } },
-            },
-            '400': response('BadRequest'),
-          },
-        },
-      },
-      '/accounts/{id}': {
-        get: {
-          operationId: 'getAccount',
-          summary: 'One account: balance, currency and its most recent transactions, newest first',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: opened.properties.accountId }],
-          responses: {
-            '200': {
-              description: 'The account',
-              content: { 'application/json': { schema: ref('AccountDetail') } },
-            },
-            '400': response('BadRequest'),
-            '404': response('NotFound'),
-          },
-        },
-      },
-      '/transactions': {
-        get: {
-          operationId: 'listTransactions',
-          summary: 'Every transfer’s outcome, processed or rejected, one per submission, by submission id',
-          parameters: PAGE_PARAMETERS,
-          responses: {
-            '200': {
-              description: 'A page of outcomes',
-              content: { 'application/json': { schema: ref('TransactionPage') } },
-            },
-            '400': response('BadRequest'),
-          },
-        },
-      },
+      '/accounts': { get: listAccounts, head: headOf(listAccounts, RESPONSES) },
+      // Before /accounts/{id} for readers; a literal segment wins over a parameter either way.
+      '/accounts/openapi.json': { get: getDocument, head: headOf(getDocument, RESPONSES) },
+      '/accounts/{id}': { get: getAccount, head: headOf(getAccount, RESPONSES) },
+      '/transactions': { get: listTransactions, head: headOf(listTransactions, RESPONSES) },
     },
     components: {
       schemas: {
@@ -185,10 +233,7 @@ export function openApiDocument(): Record<string, Json> {
         ),
         ...problemSchemas(),
       },
-      responses: {
-        BadRequest: problemResponse(400, 'A malformed account id, or a paging parameter out of bounds'),
-        NotFound: problemResponse(404, 'No account opened under this id'),
-      },
+      responses: RESPONSES,
     },
   };
   // A plain JSON copy: what is served, and nothing shared with the imported schemas.

@@ -3,7 +3,13 @@
  * (handler.ts) and the shapes (views.ts); handler.test.ts checks every answer it reads against it, that every route
  * the router has is in it, and that every status it documents is answered.
  */
-import { type OpenApiObject, problemResponse, problemSchemas } from '../../runtime/src/index.ts';
+import {
+  type GetOperation,
+  headOf,
+  type OpenApiObject,
+  problemResponse,
+  problemSchemas,
+} from '../../runtime/src/index.ts';
 import { VEHICLE_ID_PATTERN } from '../lib/fleet.ts';
 
 export const DEFAULT_PAGE = 100;
@@ -31,23 +37,6 @@ const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` 
 /** What any route that reads the store answers when it fails (the runtime's `route`). */
 const failures = { '500': responseRef('Internal'), '503': responseRef('Unavailable') };
 const json = (schema: OpenApiObject) => ({ 'application/json': { schema } });
-
-interface GetOperation {
-  readonly summary: string;
-  readonly responses: Readonly<Record<string, OpenApiObject>>;
-  readonly [field: string]: unknown;
-}
-
-/** HEAD of a GET route, as express answers it: the same statuses and headers, no body. */
-function headOf(get: GetOperation): OpenApiObject {
-  const responses: Record<string, OpenApiObject> = {};
-  for (const [status, response] of Object.entries(get.responses)) {
-    const name = typeof response.$ref === 'string' ? response.$ref.split('/').at(-1) : undefined;
-    const { content: _content, ...bodiless } = name === undefined ? response : (RESPONSES[name] ?? {});
-    responses[status] = bodiless;
-  }
-  return { ...get, summary: `${get.summary}: headers only`, responses };
-}
 
 const position = {
   type: 'object',
@@ -189,9 +178,9 @@ export function openApiDocument(): Record<string, unknown> {
     },
     servers: [{ url: '/api' }],
     paths: {
-      '/vehicles': { get: listVehicles, head: headOf(listVehicles) },
+      '/vehicles': { get: listVehicles, head: headOf(listVehicles, RESPONSES) },
       // Before /vehicles/{id} for readers; a literal segment wins over a parameter either way.
-      '/vehicles/openapi.json': { get: getDocument, head: headOf(getDocument) },
+      '/vehicles/openapi.json': { get: getDocument, head: headOf(getDocument, RESPONSES) },
       '/vehicles/stream': {
         // GET only: the gateway routes nothing else to the stream (functions/fleet/routes.yaml).
         get: {
@@ -225,9 +214,9 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
-      '/vehicles/{id}': { get: getVehicle, head: headOf(getVehicle) },
-      '/vehicles/{id}/positions': { get: getPositions, head: headOf(getPositions) },
-      '/vehicles/{id}/trips': { get: getTrips, head: headOf(getTrips) },
+      '/vehicles/{id}': { get: getVehicle, head: headOf(getVehicle, RESPONSES) },
+      '/vehicles/{id}/positions': { get: getPositions, head: headOf(getPositions, RESPONSES) },
+      '/vehicles/{id}/trips': { get: getTrips, head: headOf(getTrips, RESPONSES) },
     },
     components: {
       schemas: {

@@ -5,13 +5,12 @@
  * `$schema`/`$id`); a movie is what `publicMovie` answers; every refusal is the runtime's RFC 9457 problem+json.
  * handler.test.ts checks every answer it reads against this document and that every route is in it.
  */
-import { MAX_PAGE, problemSchemas, schemaComponent } from '../../runtime/src/index.ts';
+import { headOf, MAX_PAGE, problemSchemas, schemaComponent } from '../../runtime/src/index.ts';
 import { MAX_TITLE_FILTER, MOVIE_ID } from '../lib/movies.ts';
 import {
   BODY_REFUSALS,
   documentOperation,
   FAILURES,
-  headOf,
   json,
   located,
   responseRef,

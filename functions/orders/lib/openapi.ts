@@ -55,22 +55,6 @@ export const located = (
   content: json(schema),
 });
 
-interface GetOperation {
-  readonly summary: string;
-  readonly responses: Record<string, OpenApiObject>;
-}
-
-/** HEAD answers as GET does (express answers it with the GET route), without the body; `$ref`s into `responses`. */
-export function headOf(get: GetOperation, responses: Readonly<Record<string, OpenApiObject>>): OpenApiObject {
-  const bodiless: Record<string, OpenApiObject> = {};
-  for (const [status, response] of Object.entries(get.responses)) {
-    const ref = typeof response.$ref === 'string' ? response.$ref.split('/').at(-1) : undefined;
-    const { content: _content, ...rest } = ref === undefined ? response : (responses[ref] ?? {});
-    bodiless[status] = rest;
-  }
-  return { ...get, summary: `${get.summary}: headers only`, responses: bodiless };
-}
-
 /** GET of the document itself. */
 export const documentOperation = {
   operationId: 'getOpenApiDocument',

@@ -7,13 +7,12 @@
  * 3.1's dialect is JSON Schema 2020-12); every refusal is the runtime's RFC 9457 problem+json. The handler's tests
  * check every answer they read against this document and that every route is in it.
  */
-import { problemResponse, problemSchemas } from '../../runtime/src/index.ts';
+import { headOf, problemResponse, problemSchemas } from '../../runtime/src/index.ts';
 import { ORDER_PROBLEMS } from '../lib/http.ts';
 import {
   BODY_REFUSALS,
   documentOperation,
   FAILURES,
-  headOf,
   json,
   located,
   responseRef,
