@@ -13,6 +13,7 @@ import { Agent, get } from 'node:http';
 import {
   type BrokerChild,
   closeServer,
+  countingSink,
   cpuSeconds,
   listen,
   type Outgoing,
@@ -30,7 +31,6 @@ const args = parseBrokerBenchArgs(process.argv[2]);
 let measuring = false;
 let delivered = 0;
 let deliveredTotal = 0;
-let deadLetters = 0;
 const latencies: number[] = [];
 
 /**
@@ -56,11 +56,7 @@ const subscriber = await listen((req, res) => {
   req.resume();
   res.writeHead(204).end();
 });
-const deadLetter = await listen((req, res) => {
-  deadLetters++;
-  req.resume();
-  res.writeHead(202).end();
-});
+const deadLetter = await countingSink();
 
 /**
  * An open console page: reads the broker's console stream (server-sent events) and counts the records in it.
@@ -141,7 +137,7 @@ try {
     }
   };
   const posters = Array.from({ length: args.inFlight }, poster);
-  const base = deliveredTotal + deadLetters;
+  const base = deliveredTotal + deadLetter.count();
 
   await new Promise((r) => setTimeout(r, args.warmupSeconds * 1000));
   // taskset execs node, so the child's pid is the broker's.
@@ -173,7 +169,7 @@ try {
   await Promise.all(posters);
   // Let the queue drain (bounded) so the broker stops with nothing in flight.
   const deadline = performance.now() + 10_000;
-  while (deliveredTotal + deadLetters - base < accepted && performance.now() < deadline) {
+  while (deliveredTotal + deadLetter.count() - base < accepted && performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
   }
   process.stdout.write(
@@ -184,8 +180,8 @@ try {
       p99Ms: percentile(latencies, 99),
       accepted,
       postFailures: failures,
-      deadLetters,
-      undelivered: accepted - (deliveredTotal + deadLetters - base),
+      deadLetters: deadLetter.count(),
+      undelivered: accepted - (deliveredTotal + deadLetter.count() - base),
       // Share of one core while measuring: is the broker (or this process) CPU-bound?
       brokerCpu:
         brokerCpu0 === undefined || brokerCpu1 === undefined

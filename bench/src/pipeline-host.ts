@@ -26,6 +26,7 @@ import {
   type BrokerChild,
   closeServer,
   containerNodeArgs,
+  countingSink,
   cpuSeconds,
   listen,
   type Outgoing,
@@ -212,7 +213,6 @@ async function run(args: PipelineArgs): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: args.inFlight });
   // Transfer id → the poster waiting for its reply; the reply's subject is the transaction id.
   const waiting = new Map<string, (type: string) => void>();
-  let deadLetters = 0;
   let rejected = 0;
   let repliesTotal = 0;
   /** When each reply reached the sink (the injected workload's completions: it waits for none). */
@@ -230,11 +230,7 @@ async function run(args: PipelineArgs): Promise<void> {
     req.resume();
     res.writeHead(204).end();
   });
-  const deadLetter = await listen((req, res) => {
-    deadLetters++;
-    req.resume();
-    res.writeHead(202).end();
-  });
+  const deadLetter = await countingSink();
   try {
     let storeEnv: Record<string, string>;
     if (args.mongodbUrl === undefined) {
@@ -270,7 +266,7 @@ async function run(args: PipelineArgs): Promise<void> {
         functions,
         brokerPid: brokerChild.child.pid,
         replyTimes,
-        deadLetters: () => deadLetters,
+        deadLetters: deadLetter.count,
       });
       return;
     }
@@ -386,7 +382,7 @@ async function run(args: PipelineArgs): Promise<void> {
     }
     const total = [...heads.values()].reduce((sum, h) => sum + h.balanceAfter, 0);
     const checks = {
-      deadLetters: deadLetters === 0,
+      deadLetters: deadLetter.count() === 0,
       postFailures: postFailures === 0,
       rejected: rejected === rejectedBefore,
       journal: journaled === expected,
@@ -406,7 +402,7 @@ async function run(args: PipelineArgs): Promise<void> {
         p50Ms: percentile(latencies, 50),
         p99Ms: percentile(latencies, 99),
         ...measured(tenths, costs, checks),
-        deadLetters,
+        deadLetters: deadLetter.count(),
         postFailures,
         journaled,
         viewed,

@@ -1,26 +1,15 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { Context, EventOf, SluiceFunction } from '../../runtime/src/index.ts';
+import type { EventOf, SluiceFunction } from '../../runtime/src/index.ts';
 import { loadSchemas, MemoryDocumentStore, PermanentError } from '../../runtime/src/index.ts';
-import { readExample } from '../../runtime/test/support.ts';
+import { readExample, stubContext } from '../../runtime/test/support.ts';
 import type { Events, Handle, HelloGreetedV1 } from './events.gen.ts';
 import { accepts, emits, GREETED, handle, init, REQUESTED } from './handler.ts';
 
 type Requested = EventOf<Events, typeof REQUESTED>;
 
 const EXAMPLES = join(import.meta.dirname, 'examples');
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
-
-function stubContext(store = new MemoryDocumentStore()): Context {
-  return {
-    log: silent,
-    store,
-    functionName: 'hello',
-    signal: new AbortController().signal,
-    traceId: '0'.repeat(32),
-  };
-}
 
 describe('hello handler', () => {
   it('has the shape the runtime loads', () => {
@@ -57,7 +46,7 @@ describe('hello handler', () => {
 
   it.each(accepted)('answers the example %s with a greeting that passes its schema', async (_file, event) => {
     const schemas = await loadSchemas(join(import.meta.dirname, 'schemas'));
-    const reply = await handle(event, stubContext());
+    const reply = await handle(event, stubContext(new MemoryDocumentStore()));
     expect(reply?.type).toBe(GREETED);
     expect(reply?.subject).toBe(event.data.name);
     expect(schemas.check(GREETED, reply?.data)).toEqual([]);
@@ -67,7 +56,7 @@ describe('hello handler', () => {
     const store = new MemoryDocumentStore();
     const event = accepted[0]?.[1];
     if (event === undefined) throw new Error('no example');
-    await init?.({ log: silent, store, functionName: 'hello' });
+    await init?.({ log: stubContext(store).log, store, functionName: 'hello' });
     await handle(event, stubContext(store));
     const second = await handle(event, stubContext(store));
     expectTypeOf(second?.data).toEqualTypeOf<HelloGreetedV1 | undefined>();
@@ -83,15 +72,15 @@ describe('hello handler', () => {
     const base = accepted[0]?.[1];
     if (base === undefined) throw new Error('no example');
     const data = language === undefined ? { name: 'Zoë' } : { name: 'Zoë', language };
-    const reply = await handle({ ...base, data }, stubContext());
+    const reply = await handle({ ...base, data }, stubContext(new MemoryDocumentStore()));
     expect(reply?.data?.greeting).toBe(greeting);
   });
 
   it('refuses to greet nobody with a PermanentError (422, not retried)', async () => {
     const base = accepted[0]?.[1];
     if (base === undefined) throw new Error('no example');
-    await expect(handle({ ...base, data: { name: ' Nobody ' } }, stubContext())).rejects.toBeInstanceOf(
-      PermanentError,
-    );
+    await expect(
+      handle({ ...base, data: { name: ' Nobody ' } }, stubContext(new MemoryDocumentStore())),
+    ).rejects.toBeInstanceOf(PermanentError);
   });
 });

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { Context, EventOf } from '../../runtime/src/index.ts';
+import type { EventOf } from '../../runtime/src/index.ts';
 import { loadSchemas, MemoryDocumentStore, PermanentError } from '../../runtime/src/index.ts';
-import { readExample } from '../../runtime/test/support.ts';
+import { readExample, stubContext } from '../../runtime/test/support.ts';
 import { Collections, OrdersEventType } from '../lib/orders.ts';
 import type { Events, Handle } from './events.gen.ts';
 import { type accepts, type emits, handle, init } from './handler.ts';
@@ -10,14 +10,6 @@ import { type accepts, type emits, handle, init } from './handler.ts';
 const PLACED = readExample<EventOf<Events, typeof OrdersEventType.orderPlaced>>(
   join(import.meta.dirname, 'examples', `${OrdersEventType.orderPlaced}.json`),
 );
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
-const stubContext = (store = new MemoryDocumentStore()): Context => ({
-  log: silent,
-  store,
-  functionName: 'billing',
-  signal: new AbortController().signal,
-  traceId: '0'.repeat(32),
-});
 
 describe('billing handler', () => {
   it('is typed by its schemas', () => {
@@ -32,7 +24,7 @@ describe('billing handler', () => {
 
   it('bills the example: an invoice number, the amount in cents, a reply that passes its schema', async () => {
     const schemas = await loadSchemas(join(import.meta.dirname, 'schemas'));
-    const reply = await handle(PLACED, stubContext());
+    const reply = await handle(PLACED, stubContext(new MemoryDocumentStore()));
     expect(reply).toMatchObject({
       type: OrdersEventType.orderBilled,
       subject: PLACED.data.orderId,
@@ -49,7 +41,7 @@ describe('billing handler', () => {
   it('bills an order once however often it is delivered, with the same reply', async () => {
     const store = new MemoryDocumentStore();
     // init creates the unique index on the invoices' order id, which is what finds a redelivered order.
-    await init?.({ log: silent, store, functionName: 'billing' });
+    await init?.({ log: stubContext(store).log, store, functionName: 'billing' });
     const first = await handle(PLACED, stubContext(store));
     const again = await handle(PLACED, stubContext(store));
     expect(again).toEqual(first);
@@ -58,8 +50,8 @@ describe('billing handler', () => {
   });
 
   it('refuses an event whose id is not its order id (422, kept in the dead-letter sink)', async () => {
-    await expect(handle({ ...PLACED, id: 'another-id' }, stubContext())).rejects.toBeInstanceOf(
-      PermanentError,
-    );
+    await expect(
+      handle({ ...PLACED, id: 'another-id' }, stubContext(new MemoryDocumentStore())),
+    ).rejects.toBeInstanceOf(PermanentError);
   });
 });

@@ -10,8 +10,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type Logger, PROBLEM_TYPE_BASE } from '../../../functions/runtime/src/index.ts';
+import { listenOnLoopback } from './listen-loopback.ts';
 import { describeRevision, type LocalRevisions, RevisionError } from './revisions.ts';
 
 export interface ControlServer {
@@ -143,14 +143,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, options.port);
   return {
     url: `http://127.0.0.1:${port}`,
     token,

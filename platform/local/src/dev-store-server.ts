@@ -13,7 +13,6 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type {
   BulkWriteOperation,
   BulkWriteOptions,
@@ -36,6 +35,7 @@ import {
   MemoryDocumentStore,
   SERVER_KEEP_ALIVE_MS,
 } from '../../../functions/runtime/src/index.ts';
+import { listenOnLoopback } from './listen-loopback.ts';
 
 export interface DevStoreServerOptions {
   /** The per-run bearer token every request must carry. @default a new random one (see `token`) */
@@ -188,15 +188,8 @@ export async function startDevStoreServer(options: DevStoreServerOptions = {}): 
   });
   // Longer than undici's idle keep-alive, so a client rarely reuses a socket the server is closing.
   server.keepAliveTimeout = SERVER_KEEP_ALIVE_MS;
-  // Loopback only: the store has no authentication.
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  // Loopback only: its one guard is a per-run bearer token, and no one off this machine needs it.
+  const port = await listenOnLoopback(server, options.port);
   return {
     url: `http://127.0.0.1:${port}`,
     token,

@@ -21,8 +21,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PROBLEM_CONTENT_TYPE, type StaticFiles } from '../../../../functions/runtime/src/index.ts';
+import { listenOnLoopback } from '../listen-loopback.ts';
 import { buildLineage, rootOf } from './lineage.ts';
 import type { EventRecorder } from './recorder.ts';
 import type { ConsoleRecord, DeadLetterView, FunctionView, ReplayOutcome, TriggerView } from './records.ts';
@@ -322,14 +322,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       else problem(res, 500, 'Internal Error', String(err));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, options.port);
   const origin = `http://127.0.0.1:${port}`;
   hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   origins = new Set([...hosts].map((h) => `http://${h}`));
