@@ -1,71 +1,33 @@
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} are Grafana variables, interpolated by Grafana, not JavaScript
 /**
  * The fleet system (docs/fleet.md): positions received per second, the tracker's lag (processing time − fix time),
  * rejected positions by reason, active vehicles, trips; the error rate of the fleet's functions with the
  * Elasticsearch log lines of the same services beside it — a spike and the lines behind it in one row, each series
  * linked to its service's logs in Explore and Kibana — and vehicles-api and the page as the gateway serves them.
  */
-import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as es from '@grafana/grafana-foundation-sdk/elasticsearch';
-import * as logs from '@grafana/grafana-foundation-sdk/logs';
-import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
-import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { ELASTICSEARCH, LOG_TIME_FIELD, PROMETHEUS } from './datasources.ts';
-import { exploreLogsUrl, kibanaDiscoverUrl } from './pipeline-overview.dashboard.ts';
+import {
+  gatewayRequests,
+  instances,
+  logLines,
+  logLinks,
+  processingTime,
+  prom,
+  series,
+  sluiceDashboard,
+  stacked,
+} from './panels.ts';
 
 export const UID = 'sluice-fleet';
 const FUNCTIONS = 'service_name=~"position-tracker|vehicles-api|fleet-web"';
 const ROUTES = 'http_route=~"/api/vehicles.*|/fleet"';
-/** The raw-logs "metric" of an Elasticsearch query (as pipeline-overview: the SDK's LogsBuilder emits "unknown"). */
-const LOGS_METRIC: { build(): es.MetricAggregation } = {
-  build: () => ({ id: '1', type: 'logs' }) as es.MetricAggregation,
-};
-
-const prom = (expr: string, legend: string, refId = 'A'): prometheus.DataqueryBuilder =>
-  new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend).refId(refId);
-
-function series(title: string, unit: string, description: string, span = 12): timeseries.PanelBuilder {
-  return new timeseries.PanelBuilder()
-    .title(title)
-    .description(description)
-    .unit(unit)
-    .datasource(PROMETHEUS)
-    .height(8)
-    .span(span)
-    .fillOpacity(10)
-    .legend(
-      new common.VizLegendOptionsBuilder()
-        .displayMode(common.LegendDisplayMode.Table)
-        .placement(common.LegendPlacement.Right)
-        .showLegend(true)
-        .calcs(['mean', 'max']),
-    );
-}
-
-/** A series' links to the logs of its service over the panel's time range. */
-const logLinks = (): dashboard.DashboardLinkBuilder[] => {
-  const svc = '${__field.labels.service_name}';
-  return [
-    new dashboard.DashboardLinkBuilder('Logs of ${__field.labels.service_name} (Grafana Explore)')
-      .url(exploreLogsUrl(`service.name:"${svc}"`))
-      .targetBlank(true),
-    new dashboard.DashboardLinkBuilder('Logs of ${__field.labels.service_name} (Kibana)')
-      .url(kibanaDiscoverUrl(`service.name:"${svc}"`))
-      .targetBlank(true),
-  ];
-};
 
 export function fleetDashboard(): dashboard.DashboardBuilder {
-  return new dashboard.DashboardBuilder('sluice — fleet')
-    .uid(UID)
-    .tags(['sluice', 'fleet'])
-    .description(
-      'Vehicles’ GPS fixes through position-tracker: positions/s, tracker lag, rejected positions, active vehicles, trips; errors with their log lines; the vehicles API and the page.',
-    )
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
+  return sluiceDashboard(
+    'sluice — fleet',
+    UID,
+    ['sluice', 'fleet'],
+    'Vehicles’ GPS fixes through position-tracker: positions/s, tracker lag, rejected positions, active vehicles, trips; errors with their log lines; the vehicles API and the page.',
+  )
     .withRow(new dashboard.RowBuilder('Positions'))
     .withPanel(
       series(
@@ -76,7 +38,7 @@ export function fleetDashboard(): dashboard.DashboardBuilder {
         .withTarget(
           prom('sum by (fleet_outcome) (rate(fleet_positions_total[$__rate_interval]))', '{{fleet_outcome}}'),
         )
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal)),
+        .stacking(stacked()),
     )
     .withPanel(
       series(
@@ -125,24 +87,10 @@ export function fleetDashboard(): dashboard.DashboardBuilder {
       ),
     )
     .withPanel(
-      series(
-        'position-tracker processing time (p50, p95)',
-        's',
+      processingTime(
+        'position-tracker',
         'faas.invoke_duration of successful fixes: a few _id reads and writes, and the vehicle’s lease.',
-      )
-        .withTarget(
-          prom(
-            'histogram_quantile(0.5, sum by (le) (rate(faas_invoke_duration_seconds_bucket{service_name="position-tracker",outcome="success"}[$__rate_interval])))',
-            'p50',
-          ),
-        )
-        .withTarget(
-          prom(
-            'histogram_quantile(0.95, sum by (le) (rate(faas_invoke_duration_seconds_bucket{service_name="position-tracker",outcome="success"}[$__rate_interval])))',
-            'p95',
-            'B',
-          ),
-        ),
+      ),
     )
     .withRow(new dashboard.RowBuilder('Errors and their log lines'))
     .withPanel(
@@ -167,52 +115,28 @@ export function fleetDashboard(): dashboard.DashboardBuilder {
         .links(logLinks()),
     )
     .withPanel(
-      new logs.PanelBuilder()
-        .title('Error and warning log lines of the fleet’s functions')
-        .description(
-          'ECS lines from Elasticsearch, same time range as the error rate beside: a spike there, its lines here (trace.id and event.id on each).',
-        )
-        .datasource(ELASTICSEARCH)
-        .height(8)
-        .span(12)
-        .showTime(true)
-        .wrapLogMessage(true)
-        .enableLogDetails(true)
-        .sortOrder(common.LogsSortOrder.Descending)
-        .withTarget(
-          new es.DataqueryBuilder()
-            .datasource(ELASTICSEARCH)
-            .refId('A')
-            .timeField(LOG_TIME_FIELD)
-            .query(
-              'service.name:("position-tracker" OR "vehicles-api" OR "fleet-web") AND log.level:("error" OR "warn")',
-            )
-            .metrics([LOGS_METRIC])
-            .bucketAggs([]),
-        ),
+      logLines(
+        'Error and warning log lines of the fleet’s functions',
+        'ECS lines from Elasticsearch, same time range as the error rate beside: a spike there, its lines here (trace.id and event.id on each).',
+        'service.name:("position-tracker" OR "vehicles-api" OR "fleet-web") AND log.level:("error" OR "warn")',
+        8,
+        12,
+      ),
     )
     .withRow(new dashboard.RowBuilder('vehicles-api and the page (at the gateway)'))
     .withPanel(
-      series(
+      gatewayRequests(
         'Requests by status',
-        'reqps',
         'http.server.request.duration at the gateway for /api/vehicles and /fleet.',
-      )
-        .withTarget(
-          prom(
-            `sum by (http_route, http_response_status_code) (rate(http_server_request_duration_seconds_count{${ROUTES}}[$__rate_interval]))`,
-            '{{http_route}} {{http_response_status_code}}',
-          ),
-        )
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal)),
+        ROUTES,
+        ['http_route', 'http_response_status_code'],
+      ),
     )
     .withPanel(
-      series(
+      instances(
         'Instances per function',
-        'short',
         'Function instances exporting metrics: 0 = scaled to zero; an open live stream keeps vehicles-api at 1 at least.',
-      )
-        .withTarget(prom(`count by (service_name) (target_info{${FUNCTIONS}})`, '{{service_name}}'))
-        .decimals(0),
+        FUNCTIONS,
+      ),
     );
 }

@@ -3,64 +3,31 @@
  * holds while billing is paused), billing's outcomes (transient = its store down, retried), the functions'
  * instances, and the inventory and order APIs as the gateway serves them.
  */
-import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
-import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { PROMETHEUS } from './datasources.ts';
+import { eventsByOutcome, gatewayRequests, instances, prom, series, sluiceDashboard } from './panels.ts';
 
 export const UID = 'sluice-orders';
 const FUNCTIONS = 'service_name=~"inventory|orders-api|billing"';
 /** billing's Trigger queue: `<namespace>.billing.<trigger uid>` on the cluster (eventing-rabbitmq's name). */
 const BILLING_QUEUE = 'queue=~".*\\\\.billing\\\\..*"';
 
-const prom = (expr: string, legend: string, refId = 'A'): prometheus.DataqueryBuilder =>
-  new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend).refId(refId);
-
-function series(title: string, unit: string, description: string): timeseries.PanelBuilder {
-  return new timeseries.PanelBuilder()
-    .title(title)
-    .description(description)
-    .unit(unit)
-    .datasource(PROMETHEUS)
-    .height(8)
-    .span(12)
-    .fillOpacity(10)
-    .legend(
-      new common.VizLegendOptionsBuilder()
-        .displayMode(common.LegendDisplayMode.Table)
-        .placement(common.LegendPlacement.Right)
-        .showLegend(true)
-        .calcs(['mean', 'max']),
-    );
-}
-
 const route = (prefix: string): string => `http_route="${prefix}"`;
 
 export function ordersDashboard(): dashboard.DashboardBuilder {
-  return new dashboard.DashboardBuilder('sluice — orders')
-    .uid(UID)
-    .tags(['sluice', 'orders'])
-    .description(
-      "Orders accepted at the gateway and billed, billing's queue and paused state, billing's outcomes, instances, the inventory and order APIs.",
-    )
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
+  return sluiceDashboard(
+    'sluice — orders',
+    UID,
+    ['sluice', 'orders'],
+    "Orders accepted at the gateway and billed, billing's queue and paused state, billing's outcomes, instances, the inventory and order APIs.",
+  )
     .withRow(new dashboard.RowBuilder('Orders'))
     .withPanel(
-      series(
+      gatewayRequests(
         'Orders placed at the gateway, by status',
-        'reqps',
         'POST/GET /api/billing at the gateway: 202 accepted (queued), 400/415/422 refused before anything was queued, 503/504 the broker or store unavailable.',
-      )
-        .withTarget(
-          prom(
-            `sum by (http_request_method, http_response_status_code) (rate(http_server_request_duration_seconds_count{${route('/api/billing')}}[$__rate_interval]))`,
-            '{{http_request_method}} {{http_response_status_code}}',
-          ),
-        )
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal)),
+        route('/api/billing'),
+        ['http_request_method', 'http_response_status_code'],
+      ),
     )
     .withPanel(
       series(
@@ -95,36 +62,26 @@ export function ordersDashboard(): dashboard.DashboardBuilder {
     )
     .withRow(new dashboard.RowBuilder('Functions'))
     .withPanel(
-      series(
-        'Events per function and outcome',
-        'reqps',
+      eventsByOutcome(
+        FUNCTIONS,
         "billing's and orders-api's events: success, replayed (a redelivery), transient (store down: 503, retried with backoff), invalid/rejected (dead-letter sink).",
-      ).withTarget(
-        prom(
-          `sum by (service_name, outcome) (rate(faas_invocations_total{${FUNCTIONS}}[$__rate_interval]))`,
-          '{{service_name}} {{outcome}}',
-        ),
       ),
     )
     .withPanel(
-      series(
+      instances(
         'Instances per function',
-        'short',
         'Function instances exporting metrics: the Knative autoscaler adds them on concurrent requests, up to max-scale (inventory 3).',
-      )
-        .withTarget(prom(`count by (service_name) (target_info{${FUNCTIONS}})`, '{{service_name}}'))
-        .decimals(0),
+        FUNCTIONS,
+      ),
     )
     .withRow(new dashboard.RowBuilder('APIs at the gateway'))
     .withPanel(
-      series('Movies: requests by status', 'reqps', '/api/movies at the gateway (inventory behind it).')
-        .withTarget(
-          prom(
-            `sum by (http_request_method, http_response_status_code) (rate(http_server_request_duration_seconds_count{${route('/api/movies')}}[$__rate_interval]))`,
-            '{{http_request_method}} {{http_response_status_code}}',
-          ),
-        )
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal)),
+      gatewayRequests(
+        'Movies: requests by status',
+        '/api/movies at the gateway (inventory behind it).',
+        route('/api/movies'),
+        ['http_request_method', 'http_response_status_code'],
+      ),
     )
     .withPanel(
       series(

@@ -5,103 +5,21 @@
  * and, at the bottom, the log lines of the events behind it. Every time series links to the matching
  * logs (same service, same time range) in Grafana Explore and in Kibana Discover.
  */
-import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as es from '@grafana/grafana-foundation-sdk/elasticsearch';
-import * as logs from '@grafana/grafana-foundation-sdk/logs';
-import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
-import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import {
-  ELASTICSEARCH,
-  KIBANA_DATA_VIEW_ID,
-  KIBANA_URL_DEFAULT,
-  LOG_TIME_FIELD,
-  PROMETHEUS,
-} from './datasources.ts';
+import { KIBANA_URL_DEFAULT, PROMETHEUS } from './datasources.ts';
+import { kibanaDiscoverUrl, logLines, logLinks, prom, series, sluiceDashboard, stacked } from './panels.ts';
 
 export const UID = 'sluice-pipeline-overview';
-/** The raw-logs "metric" of an Elasticsearch query; the SDK's LogsBuilder (v0.0.21) emits type "unknown". */
-const LOGS_METRIC: { build(): es.MetricAggregation } = {
-  build: () => ({ id: '1', type: 'logs' }) as es.MetricAggregation,
-};
 const SERVICE = 'service_name=~"$service"';
 
-const prom = (expr: string, legend: string, refId = 'A'): prometheus.DataqueryBuilder =>
-  new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend).refId(refId);
-
-/** Explore pane with the Elasticsearch logs of one service over the panel's time range. */
-export function exploreLogsUrl(luceneQuery: string): string {
-  const panes = {
-    logs: {
-      datasource: ELASTICSEARCH.uid,
-      queries: [
-        {
-          refId: 'A',
-          datasource: ELASTICSEARCH,
-          query: luceneQuery,
-          metrics: [{ id: '1', type: 'logs' }],
-          bucketAggs: [],
-          timeField: LOG_TIME_FIELD,
-        },
-      ],
-      range: { from: '${__from}', to: '${__to}' },
-    },
-  };
-  return `/explore?schemaVersion=1&orgId=1&panes=${encodeURIComponent(JSON.stringify(panes))
-    .replaceAll('%24%7B', '${')
-    .replaceAll('%7D', '}')}`;
-}
-
-/** Kibana Discover on the sluice-logs data view, same KQL and time range. */
-export function kibanaDiscoverUrl(kql: string): string {
-  return (
-    "${kibana_url}/app/discover#/?_g=(time:(from:'${__from:date:iso}',to:'${__to:date:iso}'))" +
-    `&_a=(dataSource:(dataViewId:'${KIBANA_DATA_VIEW_ID}',type:dataView),query:(language:kuery,query:'${kql}'))`
-  );
-}
-
-/** The two links every per-service series carries. */
-function logLinks(extraLucene = '', extraKql = ''): dashboard.DashboardLinkBuilder[] {
-  const svc = '${__field.labels.service_name}';
-  return [
-    new dashboard.DashboardLinkBuilder('Logs of ${__field.labels.service_name} (Grafana Explore)')
-      .url(exploreLogsUrl(`service.name:"${svc}"${extraLucene}`))
-      .targetBlank(true),
-    new dashboard.DashboardLinkBuilder('Logs of ${__field.labels.service_name} (Kibana)')
-      .url(kibanaDiscoverUrl(`service.name:"${svc}"${extraKql}`))
-      .targetBlank(true),
-  ];
-}
-
-function series(title: string, unit: string, description: string): timeseries.PanelBuilder {
-  return new timeseries.PanelBuilder()
-    .title(title)
-    .description(description)
-    .unit(unit)
-    .datasource(PROMETHEUS)
-    .height(8)
-    .span(12)
-    .fillOpacity(10)
-    .legend(
-      new common.VizLegendOptionsBuilder()
-        .displayMode(common.LegendDisplayMode.Table)
-        .placement(common.LegendPlacement.Right)
-        .showLegend(true)
-        .calcs(['mean', 'max']),
-    );
-}
-
 export function pipelineOverview(): dashboard.DashboardBuilder {
-  return new dashboard.DashboardBuilder('sluice — pipeline overview')
-    .uid(UID)
-    .tags(['sluice', 'faas'])
-    .description(
-      'Events through the sluice functions: rate, latency, errors, cold starts, broker, dead letters, logs.',
-    )
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
+  return sluiceDashboard(
+    'sluice — pipeline overview',
+    UID,
+    ['sluice', 'faas'],
+    'Events through the sluice functions: rate, latency, errors, cold starts, broker, dead letters, logs.',
+  )
     .withVariable(
       new dashboard.QueryVariableBuilder('service')
         .label('Function')
@@ -165,7 +83,7 @@ export function pipelineOverview(): dashboard.DashboardBuilder {
             '{{service_name}} {{outcome}}',
           ),
         )
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+        .stacking(stacked())
         .dataLinks(
           logLinks(
             ' AND sluice.outcome:"${__field.labels.outcome}"',
@@ -357,26 +275,12 @@ export function pipelineOverview(): dashboard.DashboardBuilder {
     )
     .withRow(new dashboard.RowBuilder('Logs of the events'))
     .withPanel(
-      new logs.PanelBuilder()
-        .title('Event log lines (filter: trace.id = $trace_id, event.id = $event_id)')
-        .description(
-          'The runtime writes one ECS line per event outcome; set trace.id or event.id above to follow one event through every step.',
-        )
-        .datasource(ELASTICSEARCH)
-        .height(12)
-        .span(24)
-        .showTime(true)
-        .wrapLogMessage(true)
-        .enableLogDetails(true)
-        .sortOrder(common.LogsSortOrder.Descending)
-        .withTarget(
-          new es.DataqueryBuilder()
-            .datasource(ELASTICSEARCH)
-            .refId('A')
-            .timeField(LOG_TIME_FIELD)
-            .query('service.name:${service:lucene} AND trace.id:${trace_id} AND event.id:${event_id}')
-            .metrics([LOGS_METRIC])
-            .bucketAggs([]),
-        ),
+      logLines(
+        'Event log lines (filter: trace.id = $trace_id, event.id = $event_id)',
+        'The runtime writes one ECS line per event outcome; set trace.id or event.id above to follow one event through every step.',
+        'service.name:${service:lucene} AND trace.id:${trace_id} AND event.id:${event_id}',
+        12,
+        24,
+      ),
     );
 }

@@ -3,47 +3,20 @@
  * run and what they use, and who hits the rate limit. Routes are the gateway's `http.route` (one per
  * service: /users, /quotes, /search); instances and resources come from each function's own /metrics.
  */
-import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
-import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { PROMETHEUS } from './datasources.ts';
+import { gatewayRequests, instances, prom, series, sluiceDashboard } from './panels.ts';
 
 export const UID = 'sluice-quotes';
 const ROUTES = 'http_route=~"/users|/quotes|/search"';
 const SERVICES = 'service_name=~"users|quotes|search|api-gateway"';
 
-const prom = (expr: string, legend: string, refId = 'A'): prometheus.DataqueryBuilder =>
-  new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend).refId(refId);
-
-function series(title: string, unit: string, description: string): timeseries.PanelBuilder {
-  return new timeseries.PanelBuilder()
-    .title(title)
-    .description(description)
-    .unit(unit)
-    .datasource(PROMETHEUS)
-    .height(8)
-    .span(12)
-    .fillOpacity(10)
-    .legend(
-      new common.VizLegendOptionsBuilder()
-        .displayMode(common.LegendDisplayMode.Table)
-        .placement(common.LegendPlacement.Right)
-        .showLegend(true)
-        .calcs(['mean', 'max']),
-    );
-}
-
 export function quotesDashboard(): dashboard.DashboardBuilder {
-  return new dashboard.DashboardBuilder('sluice — quotes')
-    .uid(UID)
-    .tags(['sluice', 'quotes'])
-    .description(
-      'users, quotes and search behind api-gateway: response time, requests, instances, CPU, memory, 429s per key.',
-    )
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
+  return sluiceDashboard(
+    'sluice — quotes',
+    UID,
+    ['sluice', 'quotes'],
+    'users, quotes and search behind api-gateway: response time, requests, instances, CPU, memory, 429s per key.',
+  )
     .withRow(new dashboard.RowBuilder('API (through api-gateway)'))
     .withPanel(
       series('API response time (p50, p95)', 's', 'http.server.request.duration at the gateway, per route.')
@@ -62,18 +35,12 @@ export function quotesDashboard(): dashboard.DashboardBuilder {
         ),
     )
     .withPanel(
-      series(
+      gatewayRequests(
         'Requests per service',
-        'reqps',
         'Requests per route and status code (429 = rate limited, 401/403 = keys).',
-      )
-        .withTarget(
-          prom(
-            `sum by (http_route, http_response_status_code) (rate(http_server_request_duration_seconds_count{${ROUTES}}[$__rate_interval]))`,
-            '{{http_route}} {{http_response_status_code}}',
-          ),
-        )
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal)),
+        ROUTES,
+        ['http_route', 'http_response_status_code'],
+      ),
     )
     .withPanel(
       series(
@@ -86,13 +53,11 @@ export function quotesDashboard(): dashboard.DashboardBuilder {
     )
     .withRow(new dashboard.RowBuilder('Instances and resources'))
     .withPanel(
-      series(
+      instances(
         'Running instances per service',
-        'short',
         'Instances exporting metrics (Knative scales them, to zero too).',
-      )
-        .withTarget(prom(`count by (service_name) (target_info{${SERVICES}})`, '{{service_name}}'))
-        .decimals(0),
+        SERVICES,
+      ),
     )
     .withPanel(
       series(

@@ -4,48 +4,30 @@
  * dispatcher replicas (KEDA, by queue length) and the functions' instances (Knative, by concurrency) — plus the
  * results API as the gateway serves it.
  */
-import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
-import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { PROMETHEUS } from './datasources.ts';
+import {
+  eventsByOutcome,
+  gatewayRequests,
+  instances,
+  processingTime,
+  prom,
+  series,
+  sluiceDashboard,
+  stacked,
+} from './panels.ts';
 
 export const UID = 'sluice-streams';
 const FUNCTIONS = 'service_name=~"window-aggregator|window-closer|results-api"';
 /** The readings trigger's queue: `t.<namespace>.window-aggregator-readings.<uid>` on the cluster. */
 const READINGS_QUEUE = 'queue=~"t\\\\..*window-aggregator-readings.*"';
 
-const prom = (expr: string, legend: string, refId = 'A'): prometheus.DataqueryBuilder =>
-  new prometheus.DataqueryBuilder().datasource(PROMETHEUS).expr(expr).legendFormat(legend).refId(refId);
-
-function series(title: string, unit: string, description: string): timeseries.PanelBuilder {
-  return new timeseries.PanelBuilder()
-    .title(title)
-    .description(description)
-    .unit(unit)
-    .datasource(PROMETHEUS)
-    .height(8)
-    .span(12)
-    .fillOpacity(10)
-    .legend(
-      new common.VizLegendOptionsBuilder()
-        .displayMode(common.LegendDisplayMode.Table)
-        .placement(common.LegendPlacement.Right)
-        .showLegend(true)
-        .calcs(['mean', 'max']),
-    );
-}
-
 export function streamsDashboard(): dashboard.DashboardBuilder {
-  return new dashboard.DashboardBuilder('sluice — streams')
-    .uid(UID)
-    .tags(['sluice', 'streams'])
-    .description(
-      'Sensor readings into event-time windows: readings/s and late share, windows closed, processing time, queue depth, dispatcher replicas and instances, the results API.',
-    )
-    .refresh('30s')
-    .time({ from: 'now-1h', to: 'now' })
-    .timezone('browser')
+  return sluiceDashboard(
+    'sluice — streams',
+    UID,
+    ['sluice', 'streams'],
+    'Sensor readings into event-time windows: readings/s and late share, windows closed, processing time, queue depth, dispatcher replicas and instances, the results API.',
+  )
     .withRow(new dashboard.RowBuilder('Readings and windows'))
     .withPanel(
       series(
@@ -59,7 +41,7 @@ export function streamsDashboard(): dashboard.DashboardBuilder {
             '{{streams_outcome}}',
           ),
         )
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal)),
+        .stacking(stacked()),
     )
     .withPanel(
       series(
@@ -81,24 +63,10 @@ export function streamsDashboard(): dashboard.DashboardBuilder {
       ).withTarget(prom('sum(increase(streams_windows_closed_total[1m]))', 'windows')),
     )
     .withPanel(
-      series(
-        'window-aggregator processing time (p50, p95)',
-        's',
+      processingTime(
+        'window-aggregator',
         'faas.invoke_duration of successful readings: unique inserts and _id lookups in the store.',
-      )
-        .withTarget(
-          prom(
-            'histogram_quantile(0.5, sum by (le) (rate(faas_invoke_duration_seconds_bucket{service_name="window-aggregator",outcome="success"}[$__rate_interval])))',
-            'p50',
-          ),
-        )
-        .withTarget(
-          prom(
-            'histogram_quantile(0.95, sum by (le) (rate(faas_invoke_duration_seconds_bucket{service_name="window-aggregator",outcome="success"}[$__rate_interval])))',
-            'p95',
-            'B',
-          ),
-        ),
+      ),
     )
     .withRow(new dashboard.RowBuilder('Scaling: queue depth (KEDA) and concurrency (Knative)'))
     .withPanel(
@@ -132,36 +100,26 @@ export function streamsDashboard(): dashboard.DashboardBuilder {
         .decimals(0),
     )
     .withPanel(
-      series(
+      instances(
         'Instances per function',
-        'short',
         'Function instances exporting metrics: the Knative autoscaler adds them on concurrent requests (0 = scaled to zero).',
-      )
-        .withTarget(prom(`count by (service_name) (target_info{${FUNCTIONS}})`, '{{service_name}}'))
-        .decimals(0),
+        FUNCTIONS,
+      ),
     )
     .withPanel(
-      series(
-        'Events per function and outcome',
-        'reqps',
+      eventsByOutcome(
+        FUNCTIONS,
         'success, replayed (a redelivery), invalid/rejected (dead-letter sink), transient/error (retried).',
-      ).withTarget(
-        prom(
-          `sum by (service_name, outcome) (rate(faas_invocations_total{${FUNCTIONS}}[$__rate_interval]))`,
-          '{{service_name}} {{outcome}}',
-        ),
       ),
     )
     .withRow(new dashboard.RowBuilder('Results API (/api/streams at the gateway)'))
     .withPanel(
-      series('Requests by status', 'reqps', 'http.server.request.duration at the gateway for /api/streams.')
-        .withTarget(
-          prom(
-            'sum by (http_response_status_code) (rate(http_server_request_duration_seconds_count{http_route="/api/streams"}[$__rate_interval]))',
-            '{{http_response_status_code}}',
-          ),
-        )
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal)),
+      gatewayRequests(
+        'Requests by status',
+        'http.server.request.duration at the gateway for /api/streams.',
+        'http_route="/api/streams"',
+        ['http_response_status_code'],
+      ),
     )
     .withPanel(
       series('Response time p95', 's', 'At the gateway, results-api behind it included.').withTarget(
