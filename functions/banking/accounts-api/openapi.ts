@@ -10,6 +10,7 @@
 import {
   type GetOperation,
   headOf,
+  OPENAPI_DOCUMENT_OPERATION,
   type OpenApiObject,
   problemResponse,
   problemSchemas,
@@ -138,24 +139,7 @@ const listTransactions: GetOperation = {
 };
 
 /** GET of the document itself: served from memory, it reads no store. */
-const getDocument: GetOperation = {
-  operationId: 'getOpenApiDocument',
-  summary: 'This document',
-  responses: {
-    '200': {
-      description: 'OpenAPI 3.1',
-      content: {
-        'application/json': {
-          schema: {
-            type: 'object',
-            required: ['openapi', 'info', 'paths'],
-            properties: { openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' } },
-          },
-        },
-      },
-    },
-  },
-};
+const getDocument: GetOperation = OPENAPI_DOCUMENT_OPERATION;
 
 export function openApiDocument(): Record<string, Json> {
   const doc = {

@@ -6,6 +6,7 @@
 import {
   type GetOperation,
   headOf,
+  OPENAPI_DOCUMENT_OPERATION,
   type OpenApiObject,
   problemResponse,
   problemSchemas,
@@ -96,19 +97,7 @@ const timePage = page({
   pattern: TIME_CURSOR,
 });
 
-const getDocument: GetOperation = {
-  summary: 'This document',
-  responses: {
-    '200': {
-      description: 'OpenAPI 3.1',
-      content: json({
-        type: 'object',
-        required: ['openapi', 'info', 'paths'],
-        properties: { openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' } },
-      }),
-    },
-  },
-};
+const getDocument: GetOperation = OPENAPI_DOCUMENT_OPERATION;
 
 const listVehicles: GetOperation = {
   summary: 'Every vehicle: live position, speed, heading, status, last seen',

@@ -3,7 +3,7 @@
  * the runtime's problem answers every route may give, HEAD as GET without the body, the document's own operation.
  * Both APIs are behind api-gateway at the server `/api`.
  */
-import { type OpenApiObject, problemResponse } from '../../runtime/src/index.ts';
+import { OPENAPI_DOCUMENT_OPERATION, type OpenApiObject, problemResponse } from '../../runtime/src/index.ts';
 import { MAX_JSON_BYTES } from './http.ts';
 
 /** Where both APIs are: api-gateway serves them below /api (functions/orders/routes.yaml). */
@@ -56,21 +56,4 @@ export const located = (
 });
 
 /** GET of the document itself. */
-export const documentOperation = {
-  operationId: 'getOpenApiDocument',
-  summary: 'This document',
-  responses: {
-    '200': {
-      description: 'OpenAPI 3.1',
-      content: json({
-        type: 'object',
-        required: ['openapi', 'info', 'paths'],
-        properties: {
-          openapi: { const: '3.1.0' },
-          info: { type: 'object' },
-          paths: { type: 'object' },
-        },
-      }),
-    },
-  },
-};
+export const documentOperation = OPENAPI_DOCUMENT_OPERATION;

@@ -180,6 +180,7 @@ export {
 export {
   type GetOperation,
   headOf,
+  OPENAPI_DOCUMENT_OPERATION,
   type OpenApiObject,
   type ProblemResponseOptions,
   type ProblemSchemaOptions,

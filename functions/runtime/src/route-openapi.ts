@@ -157,6 +157,26 @@ export function schemaComponent(schema: Readonly<Record<string, unknown>>): Open
   return rest;
 }
 
+/** GET of an API's OpenAPI document itself (`openApiRoute` serves it). */
+export const OPENAPI_DOCUMENT_OPERATION = {
+  operationId: 'getOpenApiDocument',
+  summary: 'This document',
+  responses: {
+    '200': {
+      description: 'OpenAPI 3.1',
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            required: ['openapi', 'info', 'paths'],
+            properties: { openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' } },
+          },
+        },
+      },
+    },
+  },
+} as const satisfies GetOperation;
+
 /** A GET operation as `headOf` reads it. */
 export interface GetOperation {
   readonly summary: string;

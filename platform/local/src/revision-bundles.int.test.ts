@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { isProcessAlive } from '../../../functions/runtime/src/index.ts';
 import { loadKnativeService } from './knative-service.ts';
 import { RevisionBundles } from './revision-bundles.ts';
 import { RecordingLogger } from './testing/recording-logger.ts';
@@ -86,18 +87,9 @@ describe('RevisionBundles', () => {
     );
     const [line] = (await once(platform.stdout, 'data')) as [Buffer];
     const build = Number(line.toString().trim());
-    expect(alive(build)).toBe(true);
+    expect(isProcessAlive(build)).toBe(true);
     platform.kill('SIGKILL');
-    while (alive(build)) await delay(20);
+    while (isProcessAlive(build)) await delay(20);
     expect(existsSync(join(out, 'main.mjs'))).toBe(false);
   }, 60_000);
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

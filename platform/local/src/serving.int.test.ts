@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { isProcessAlive } from '../../../functions/runtime/src/index.ts';
 import { loadKnativeService } from './knative-service.ts';
 import { ProcessFunctionHost } from './process-host.ts';
 import { SCALE_ACTION } from './scaler.ts';
@@ -11,15 +12,6 @@ import { RecordingLogger } from './testing/recording-logger.ts';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const HELLO = resolve(ROOT, 'functions/demo/hello/service.yaml');
 const TALLY = resolve(ROOT, 'platform/local/test/fixtures/tally/service.yaml');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('serving (real function processes)', () => {
   let serving: Serving | undefined;
@@ -75,10 +67,10 @@ describe('serving (real function processes)', () => {
     const first = await postEvent(url, 'dev.sluice.test.tally.requested.v1', { key: 'a' });
     expect(first.status).toBe(200);
     const pid = ((await first.json()) as { pid: number }).pid;
-    expect(alive(pid)).toBe(true);
+    expect(isProcessAlive(pid)).toBe(true);
 
     await until('scale to zero', () => tally?.scaler.snapshot().instances.length === 0);
-    await until('process exit', () => !alive(pid));
+    await until('process exit', () => !isProcessAlive(pid));
 
     const second = await postEvent(url, 'dev.sluice.test.tally.requested.v1', { key: 'b' });
     expect(second.status).toBe(200);
