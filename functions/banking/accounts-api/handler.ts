@@ -18,7 +18,7 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { Collection, DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
-import { DuplicateKeyError, openApiRoute, sendProblem } from '../../runtime/src/index.ts';
+import { DuplicateKeyError, openApiRoute, parseLimit, sendProblem } from '../../runtime/src/index.ts';
 import { BankingEventType, Collections, ID_PATTERN, slotId } from '../lib/banking.ts';
 import { batchedWriter } from '../lib/batched-writer.ts';
 import type { Handle } from './events.gen.ts';
@@ -181,10 +181,8 @@ function page(req: Request, res: Response): { limit: number; filter: Filter } | 
     return undefined;
   };
   const rawLimit = one('limit');
-  const limit =
-    rawLimit === undefined ? DEFAULT_PAGE : /^\d+$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
-    problems.push({ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` });
+  const limit = parseLimit(rawLimit, DEFAULT_PAGE, MAX_PAGE) ?? Number.NaN;
+  if (Number.isNaN(limit)) problems.push({ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` });
   const after = one('after');
   if (after !== undefined && after.length > MAX_AFTER_LENGTH)
     problems.push({

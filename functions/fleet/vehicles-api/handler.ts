@@ -21,6 +21,7 @@ import {
   openApiRoute,
   PermanentError,
   parseDuration,
+  parseLimit,
   type SluiceFunction,
   sendProblem,
 } from '../../runtime/src/index.ts';
@@ -115,10 +116,8 @@ function paging(req: Request, res: Response, after: RegExp): Paging | undefined 
     return undefined;
   };
   const rawLimit = one('limit');
-  const limit =
-    rawLimit === undefined ? DEFAULT_PAGE : /^\d+$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
-    problems.push({ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` });
+  const limit = parseLimit(rawLimit, DEFAULT_PAGE, MAX_PAGE) ?? Number.NaN;
+  if (Number.isNaN(limit)) problems.push({ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` });
   const rawAfter = one('after');
   if (rawAfter !== undefined && !after.test(rawAfter))
     problems.push({ name: 'after', reason: 'the `next` value of a previous page' });

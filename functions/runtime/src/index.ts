@@ -172,6 +172,7 @@ export {
   MAX_PAGE,
   openApiRoute,
   pageLimit,
+  parseLimit,
   type RouteProblemOptions,
   requireJson,
   route,

@@ -111,5 +111,10 @@ describe('route answers', () => {
     const bad = await fetch(`${base}/page?limit=0`);
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ 'invalid-params': [{ name: 'limit' }] });
+    // Digits only: what Number() would also read as a count is not a limit as written.
+    for (const raw of ['1e1', '0x10', '%205', '5.0', '101', '']) {
+      expect((await fetch(`${base}/page?limit=${raw}`)).status, raw).toBe(400);
+    }
+    expect((await fetch(`${base}/page?limit=5&limit=6`)).status).toBe(400);
   });
 });

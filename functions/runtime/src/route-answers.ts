@@ -178,11 +178,21 @@ export function route(
 
 export const MAX_PAGE = 100;
 
+/**
+ * A `?limit` as written: absent is `fallback`; decimal digits from 1 to `max` are the number; anything else (`1e2`,
+ * `0x10`, ` 5`, a repeated parameter, which `Number` would take or turn into something) is undefined.
+ */
+export function parseLimit(raw: unknown, fallback: number, max: number): number | undefined {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'string' || !/^\d{1,9}$/.test(raw)) return undefined;
+  const limit = Number(raw);
+  return limit >= 1 && limit <= max ? limit : undefined;
+}
+
 /** `?limit` (1..MAX_PAGE, default 20); undefined after a 400 was sent. */
 export function pageLimit(req: Request, res: Response): number | undefined {
-  const raw = req.query.limit;
-  const limit = raw === undefined ? 20 : Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+  const limit = parseLimit(req.query.limit, 20, MAX_PAGE);
+  if (limit === undefined) {
     sendProblem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`, {
       extensions: { 'invalid-params': [{ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` }] },
     });
