@@ -187,6 +187,7 @@ describe('results-api', () => {
       for (const path of [
         `/streams/sensors?limit=${MAX_PAGE + 1}`,
         '/streams/sensors?limit=0',
+        '/streams/sensors?limit=1e1',
         '/streams/sensors/s-1/windows?from=yesterday',
         '/streams/sensors/s-1/windows?limit=1&limit=2',
         '/streams/sensors/$ne/windows',

@@ -14,6 +14,7 @@ import {
   type DocumentStore,
   DuplicateKeyError,
   openApiRoute,
+  parseLimit,
   type SluiceFunction,
   sendProblem,
 } from '../../runtime/src/index.ts';
@@ -106,9 +107,8 @@ function readQuery(req: Request, res: Response): Query | undefined {
     const v = req.query[name];
     return typeof v === 'string' ? v : v === undefined ? undefined : '\0';
   };
-  const rawLimit = one('limit');
-  const limit = rawLimit === undefined ? DEFAULT_PAGE : Number(rawLimit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+  const limit = parseLimit(req.query.limit, DEFAULT_PAGE, MAX_PAGE);
+  if (limit === undefined) {
     sendProblem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`);
     return undefined;
   }
