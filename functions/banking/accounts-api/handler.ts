@@ -18,7 +18,7 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { Collection, DocumentStore, Filter, SluiceFunction } from '../../runtime/src/index.ts';
-import { DuplicateKeyError, openApiRoute, parseLimit, sendProblem } from '../../runtime/src/index.ts';
+import { DuplicateKeyError, openApiRoute, QueryReader, sendProblem } from '../../runtime/src/index.ts';
 import { BankingEventType, Collections, ID_PATTERN, slotId } from '../lib/banking.ts';
 import { batchedWriter } from '../lib/batched-writer.ts';
 import type { Handle } from './events.gen.ts';
@@ -159,40 +159,18 @@ export const handle: Handle<typeof accepts> = async (event, { store }) => {
   }
 };
 
-interface InvalidParam {
-  readonly name: string;
-  readonly reason: string;
-}
-
-function refuse(res: Response, detail: string, params: readonly InvalidParam[]): void {
-  sendProblem(res, 400, detail, { extensions: { 'invalid-params': params } });
-}
-
 /**
  * `?limit` and `?after` for paged lists, as documented (openapi.ts): `limit` decimal digits only (not `1e2`,
  * `0x10`, ` 5`, which `Number` would take), each given once; undefined after a 400 naming every one at fault.
  */
 function page(req: Request, res: Response): { limit: number; filter: Filter } | undefined {
-  const problems: InvalidParam[] = [];
-  const one = (name: string): string | undefined => {
-    const value = req.query[name];
-    if (value === undefined || typeof value === 'string') return value;
-    problems.push({ name, reason: 'given more than once' });
-    return undefined;
-  };
-  const rawLimit = one('limit');
-  const limit = parseLimit(rawLimit, DEFAULT_PAGE, MAX_PAGE) ?? Number.NaN;
-  if (Number.isNaN(limit)) problems.push({ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` });
-  const after = one('after');
-  if (after !== undefined && after.length > MAX_AFTER_LENGTH)
-    problems.push({
-      name: 'after',
-      reason: `the \`next\` of a previous page, at most ${MAX_AFTER_LENGTH} characters`,
-    });
-  if (problems.length > 0) {
-    refuse(res, 'the query is not valid', problems);
-    return undefined;
-  }
+  const query = new QueryReader(req);
+  const limit = query.limit(DEFAULT_PAGE, MAX_PAGE);
+  const after = query.string('after', {
+    max: MAX_AFTER_LENGTH,
+    reason: `the \`next\` of a previous page, at most ${MAX_AFTER_LENGTH} characters`,
+  });
+  if (query.refused(res)) return undefined;
   return { limit, filter: after === undefined ? {} : { _id: { $gt: after } } };
 }
 
@@ -253,9 +231,13 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
     const id = req.params.id;
     // Ids are plain strings matched with $eq: nothing from the URL can become a query operator.
     if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
-      refuse(res, 'account ids are 1-64 letters, digits, _ or -', [
-        { name: 'id', reason: '1-64 letters, digits, _ or -, starting with a letter or digit' },
-      ]);
+      sendProblem(res, 400, 'account ids are 1-64 letters, digits, _ or -', {
+        extensions: {
+          'invalid-params': [
+            { name: 'id', reason: '1-64 letters, digits, _ or -, starting with a letter or digit' },
+          ],
+        },
+      });
       return;
     }
     const account = await accounts.findOne({ _id: { $eq: id } });

@@ -21,7 +21,7 @@ import {
   openApiRoute,
   PermanentError,
   parseDuration,
-  parseLimit,
+  QueryReader,
   type SluiceFunction,
   sendProblem,
 } from '../../runtime/src/index.ts';
@@ -75,15 +75,6 @@ export const init: SluiceFunction['init'] = async ({ store }) => {
   process.once('SIGTERM', () => stopping.abort());
 };
 
-interface InvalidParam {
-  readonly name: string;
-  readonly reason: string;
-}
-
-function problem(res: Response, status: 400 | 404, detail: string, params: InvalidParam[] = []): void {
-  sendProblem(res, status, detail, params.length > 0 ? { extensions: { 'invalid-params': params } } : {});
-}
-
 /** RFC 3339 date-time: seconds required, `T` and `Z` in either case. */
 const DATE_TIME = /^(\d{4}-\d\d-\d\d)[Tt](\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
 
@@ -108,34 +99,20 @@ interface Paging {
 
 /** `limit`, `after`, `from`, `to`, each checked; undefined once a 400 was sent. */
 function paging(req: Request, res: Response, after: RegExp): Paging | undefined {
-  const problems: InvalidParam[] = [];
-  const one = (name: string): string | undefined => {
-    const v = req.query[name];
-    if (v === undefined || typeof v === 'string') return v;
-    problems.push({ name, reason: 'given more than once' });
-    return undefined;
-  };
-  const rawLimit = one('limit');
-  const limit = parseLimit(rawLimit, DEFAULT_PAGE, MAX_PAGE) ?? Number.NaN;
-  if (Number.isNaN(limit)) problems.push({ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` });
-  const rawAfter = one('after');
-  if (rawAfter !== undefined && !after.test(rawAfter))
-    problems.push({ name: 'after', reason: 'the `next` value of a previous page' });
+  const query = new QueryReader(req);
+  const limit = query.limit(DEFAULT_PAGE, MAX_PAGE);
+  const rawAfter = query.string('after', { pattern: after, reason: 'the `next` value of a previous page' });
   const time = (name: string): number | undefined => {
-    const raw = one(name);
+    const raw = query.string(name);
     if (raw === undefined) return undefined;
     const ms = instantOf(raw);
-    if (ms === undefined) problems.push({ name, reason: 'an RFC 3339 date-time, e.g. 2026-03-01T08:00:00Z' });
+    if (ms === undefined) query.invalid(name, 'an RFC 3339 date-time, e.g. 2026-03-01T08:00:00Z');
     return ms;
   };
   const fromMs = time('from');
   const toMs = time('to');
-  if (fromMs !== undefined && toMs !== undefined && fromMs > toMs)
-    problems.push({ name: 'to', reason: 'before from' });
-  if (problems.length > 0) {
-    problem(res, 400, 'the query is not valid', problems);
-    return undefined;
-  }
+  if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) query.invalid('to', 'before from');
+  if (query.refused(res)) return undefined;
   return { limit, after: rawAfter, fromMs, toMs };
 }
 
@@ -143,7 +120,7 @@ function paging(req: Request, res: Response, after: RegExp): Paging | undefined 
 function vehicleId(req: Request, res: Response): string | undefined {
   const id = req.params.id;
   if (typeof id === 'string' && VEHICLE_ID_PATTERN.test(id)) return id;
-  problem(res, 404, 'no such vehicle (ids are 1-64 letters, digits, _ or -)');
+  sendProblem(res, 404, 'no such vehicle (ids are 1-64 letters, digits, _ or -)');
   return undefined;
 }
 
@@ -213,7 +190,7 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
       const id = vehicleId(req, res);
       if (id === undefined) return;
       const v = await vehicles.findOne({ _id: { $eq: id } });
-      if (v === null) return problem(res, 404, `no vehicle ${id}`);
+      if (v === null) return sendProblem(res, 404, `no vehicle ${id}`);
       res.json(vehicleView(v, Date.now(), config.offlineAfterMs));
     }),
   );

@@ -15,6 +15,7 @@ import {
   createAjv,
   openApiRoute,
   PermanentError,
+  QueryReader,
   requireJson,
   route,
   type SluiceFunction,
@@ -72,14 +73,14 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   router.get(
     '/movies',
     route(async (req, res) => {
-      const paging = page(req, res);
-      if (paging === undefined) return;
-      const title = req.query.title;
-      if (title !== undefined && (typeof title !== 'string' || title.length > MAX_TITLE_FILTER))
-        return sendProblem(res, 400, 'title must be one value', [
-          { name: 'title', reason: `one value of at most ${MAX_TITLE_FILTER} characters` },
-        ]);
-      const byTitle = typeof title === 'string' ? titleFilter(title) : undefined;
+      const query = new QueryReader(req);
+      const paging = page(query);
+      const title = query.string('title', {
+        max: MAX_TITLE_FILTER,
+        reason: `one value of at most ${MAX_TITLE_FILTER} characters`,
+      });
+      if (query.refused(res)) return;
+      const byTitle = title === undefined ? undefined : titleFilter(title);
       const filter: Record<string, unknown> = { ...byTitle };
       if (paging.after !== undefined) filter._id = { $gt: paging.after };
       const list = await movies.find(filter, { sort: { _id: 1 }, limit: paging.limit });

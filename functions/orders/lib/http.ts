@@ -6,7 +6,9 @@
 import type { Request, RequestHandler, Response } from 'express';
 import {
   jsonBody as boundedJsonBody,
-  pageLimit,
+  DEFAULT_PAGE,
+  MAX_PAGE,
+  type QueryReader,
   bodyErrors as refusedBodies,
   sendProblem as sendRouteProblem,
 } from '../../runtime/src/index.ts';
@@ -39,18 +41,12 @@ export function sendProblem(
   });
 }
 
-/** `?limit` (1..100, default 20) and `?after` (an id); undefined after a 400 was sent. */
-export function page(req: Request, res: Response): { limit: number; after: string | undefined } | undefined {
-  const limit = pageLimit(req, res);
-  if (limit === undefined) return undefined;
-  const after = req.query.after;
-  if (after !== undefined && (typeof after !== 'string' || after.length > 64)) {
-    sendProblem(res, 400, 'after must be one id', [
-      { name: 'after', reason: 'one id of at most 64 characters' },
-    ]);
-    return undefined;
-  }
-  return { limit, after };
+/** `?limit` (1..MAX_PAGE, default DEFAULT_PAGE) and `?after` (an id); what is at fault is noted in `query`. */
+export function page(query: QueryReader): { limit: number; after: string | undefined } {
+  return {
+    limit: query.limit(DEFAULT_PAGE, MAX_PAGE),
+    after: query.string('after', { max: 64, reason: 'one id of at most 64 characters' }),
+  };
 }
 
 /** The caller as api-gateway's auth hook names it; `anonymous` on a route without one (the gateway drops a client's own). */

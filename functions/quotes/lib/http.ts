@@ -1,14 +1,16 @@
 /**
  * What the system's express routes add to the runtime's route answers (route-answers.ts: problem+json, the
- * bounded JSON body, async handlers, paging): the body limit, one-value query parameters, and the two reads
- * users and quotes both serve (a page in `_id` order, one document by the `:id` of the path).
+ * bounded JSON body, async handlers, paging, the query): the body limit, and the two reads users and quotes both
+ * serve (a page in `_id` order, one document by the `:id` of the path).
  */
 import type { Request, RequestHandler, Response } from 'express';
 import {
   jsonBody as boundedJsonBody,
   type Collection,
+  DEFAULT_PAGE,
   type Doc,
-  pageLimit,
+  MAX_PAGE,
+  QueryReader,
   bodyErrors as refusedBodies,
   sendProblem,
 } from '../../runtime/src/index.ts';
@@ -19,21 +21,8 @@ export const MAX_JSON_BYTES = 16 * 1024;
 export const jsonBody: RequestHandler = boundedJsonBody({ limitBytes: MAX_JSON_BYTES, strict: true });
 export const bodyErrors = refusedBodies(MAX_JSON_BYTES);
 
-/** A single string query parameter of at most `max` characters, or undefined (400 sent when malformed). */
-export function queryString(
-  req: Request,
-  res: Response,
-  name: string,
-  max: number,
-): { ok: true; value: string | undefined } | { ok: false } {
-  const raw = req.query[name];
-  if (raw === undefined) return { ok: true, value: undefined };
-  if (typeof raw !== 'string' || raw.length > max) {
-    sendProblem(res, 400, `${name} must be one value of at most ${max} characters`);
-    return { ok: false };
-  }
-  return { ok: true, value: raw };
-}
+/** A page's `?after`: an id, at most this many characters. */
+export const MAX_AFTER = 64;
 
 /**
  * One page of `collection` in `_id` order (`?after=<id>&limit=`): its documents, and `next`, the last id of a full
@@ -44,10 +33,11 @@ export async function pageById<T extends Doc & { _id: string }>(
   res: Response,
   collection: Collection<T>,
 ): Promise<{ items: T[]; next: string | null } | undefined> {
-  const limit = pageLimit(req, res);
-  const after = queryString(req, res, 'after', 64);
-  if (limit === undefined || !after.ok) return undefined;
-  const filter = after.value === undefined ? {} : { _id: { $gt: after.value } };
+  const query = new QueryReader(req);
+  const limit = query.limit(DEFAULT_PAGE, MAX_PAGE);
+  const after = query.string('after', { max: MAX_AFTER });
+  if (query.refused(res)) return undefined;
+  const filter = after === undefined ? {} : { _id: { $gt: after } };
   const items = await collection.find(filter, { sort: { _id: 1 }, limit });
   const last = items.at(-1);
   return { items, next: items.length === limit && last ? last._id : null };

@@ -6,6 +6,7 @@
  * (`quotesDocument`).
  */
 import {
+  DEFAULT_PAGE,
   gatewayProblemSlugs,
   MAX_PAGE,
   type OpenApiObject,
@@ -16,7 +17,7 @@ import {
   ROUTE_PROBLEM_TYPES,
   type RouteProblemStatus,
 } from '../../runtime/src/index.ts';
-import { MAX_JSON_BYTES } from './http.ts';
+import { MAX_AFTER, MAX_JSON_BYTES } from './http.ts';
 
 /** routes.yaml's token bucket: one budget per API key across /users, /quotes and /search. */
 export const RATE_LIMIT = { bucket: 'quotes', limit: 10, windowSeconds: 60 } as const;
@@ -213,19 +214,19 @@ export const guarded = (role?: 'admin'): OpenApiObject => ({
   '504': ref('responses', 'GatewayTimeout'),
 });
 
-/** A page's size, as `pageLimit` (the runtime) reads it. */
+/** A page's size, as the runtime reads it (`QueryReader.limit(DEFAULT_PAGE, MAX_PAGE)`). */
 export const LIMIT_PARAMETER = {
   name: 'limit',
   in: 'query',
   description: 'Page size',
-  schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 20 },
+  schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE },
 };
-/** Where a page by id starts (lib/http.ts `queryString`, at most 64 characters). */
+/** Where a page by id starts (lib/http.ts `pageById`, at most MAX_AFTER characters). */
 export const AFTER_PARAMETER = {
   name: 'after',
   in: 'query',
   description: 'The `next` of the previous page',
-  schema: { type: 'string', maxLength: 64 },
+  schema: { type: 'string', maxLength: MAX_AFTER },
 };
 
 /** GET of a page by id, `after` to `next` (`things`: what it lists; `page`: its schema's name). */

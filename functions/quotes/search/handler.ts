@@ -9,8 +9,14 @@
  */
 import type { Request, Response, Router } from 'express';
 import type { SluiceFunction } from '../../runtime/src/index.ts';
-import { openApiRoute, pageLimit, route, sendProblem } from '../../runtime/src/index.ts';
-import { queryString } from '../lib/http.ts';
+import {
+  DEFAULT_PAGE,
+  MAX_PAGE,
+  openApiRoute,
+  QueryReader,
+  route,
+  sendProblem,
+} from '../../runtime/src/index.ts';
 import { QuoteEventType } from '../lib/quotes.ts';
 import { indexQuote, MAX_QUERY_TERMS, search, searchCollections, unindexQuote } from '../lib/search-index.ts';
 import { terms } from '../lib/text.ts';
@@ -41,21 +47,21 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store, log })
   router.get(
     '/search',
     route(async (req: Request, res: Response) => {
-      const q = queryString(req, res, 'q', MAX_QUERY);
-      const limit = pageLimit(req, res);
-      if (!q.ok || limit === undefined) return;
-      if (q.value === undefined || terms(q.value).length === 0)
-        return sendProblem(res, 400, 'q must hold at least one word');
-      if (new Set(terms(q.value)).size > MAX_QUERY_TERMS)
-        return sendProblem(res, 400, `q may hold at most ${MAX_QUERY_TERMS} distinct words`);
-      const rawOffset = req.query.offset;
+      const query = new QueryReader(req);
+      const q = query.string('q', { max: MAX_QUERY }) ?? '';
+      const words = new Set(terms(q)).size;
+      if (words === 0 && !query.problems.some((p) => p.name === 'q')) query.invalid('q', 'at least one word');
+      if (words > MAX_QUERY_TERMS) query.invalid('q', `at most ${MAX_QUERY_TERMS} distinct words`);
+      const limit = query.limit(DEFAULT_PAGE, MAX_PAGE);
+      const rawOffset = query.string('offset');
       const offset = rawOffset === undefined ? 0 : Number(rawOffset);
       if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET)
-        return sendProblem(res, 400, `offset must be an integer from 0 to ${MAX_OFFSET}`);
-      const result = await search(c, q.value, { offset, limit });
+        query.invalid('offset', `an integer from 0 to ${MAX_OFFSET}`);
+      if (query.refused(res)) return;
+      const result = await search(c, q, { offset, limit });
       const nextOffset = offset + result.hits.length;
       res.json({
-        query: q.value,
+        query: q,
         terms: result.terms,
         total: result.total,
         results: result.hits,

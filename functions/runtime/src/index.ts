@@ -168,11 +168,13 @@ export type {
 export { isListeningMessage, type ListeningMessage, portsReported } from './report-ports.ts';
 export {
   bodyErrors,
+  DEFAULT_PAGE,
   jsonBody,
   MAX_PAGE,
   openApiRoute,
-  pageLimit,
   parseLimit,
+  QueryReader,
+  type QueryStringOptions,
   type RouteProblemOptions,
   requireJson,
   route,

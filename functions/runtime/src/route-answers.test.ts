@@ -1,8 +1,17 @@
 import type { AddressInfo } from 'node:net';
-import express from 'express';
+import express, { type Request } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from './errors.ts';
-import { bodyErrors, jsonBody, pageLimit, requireJson, route, sendProblem } from './route-answers.ts';
+import {
+  bodyErrors,
+  DEFAULT_PAGE,
+  jsonBody,
+  MAX_PAGE,
+  QueryReader,
+  requireJson,
+  route,
+  sendProblem,
+} from './route-answers.ts';
 
 describe('route answers', () => {
   const errors: unknown[] = [];
@@ -15,8 +24,17 @@ describe('route answers', () => {
       if (requireJson(req, res)) res.status(201).json(req.body);
     });
     app.get('/page', (req, res) => {
-      const limit = pageLimit(req, res);
-      if (limit !== undefined) res.json({ limit });
+      const query = new QueryReader(req);
+      const limit = query.limit(DEFAULT_PAGE, MAX_PAGE);
+      if (!query.refused(res)) res.json({ limit });
+    });
+    app.get('/query', (req, res) => {
+      const query = new QueryReader(req);
+      const limit = query.limit(20, 50);
+      const name = query.string('name', { max: 5 });
+      const code = query.string('code', { pattern: /^[a-z]+$/, reason: 'lowercase letters' });
+      if (code === 'no') query.invalid('code', 'not no');
+      if (!query.refused(res, 'bad query')) res.json({ limit, name: name ?? null, code: code ?? null });
     });
     app.get('/reused', (_req, res) =>
       sendProblem(res, 422, 'x'.repeat(5000), {
@@ -116,5 +134,84 @@ describe('route answers', () => {
       expect((await fetch(`${base}/page?limit=${raw}`)).status, raw).toBe(400);
     }
     expect((await fetch(`${base}/page?limit=5&limit=6`)).status).toBe(400);
+  });
+
+  it('reads a whole query, then answers one 400 naming every parameter at fault, in the order read', async () => {
+    expect(await (await fetch(`${base}/query?name=ada&code=x&limit=7`)).json()).toEqual({
+      limit: 7,
+      name: 'ada',
+      code: 'x',
+    });
+    expect(await (await fetch(`${base}/query`)).json()).toEqual({ limit: 20, name: null, code: null });
+    const bad = await fetch(`${base}/query?code=X&name=abcdef&limit=51`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      status: 400,
+      detail: 'bad query',
+      'invalid-params': [
+        { name: 'limit', reason: 'an integer from 1 to 50' },
+        { name: 'name', reason: 'at most 5 characters' },
+        { name: 'code', reason: 'lowercase letters' },
+      ],
+    });
+    const noted = await fetch(`${base}/query?code=no`);
+    expect(await noted.json()).toMatchObject({ 'invalid-params': [{ name: 'code', reason: 'not no' }] });
+  });
+});
+
+describe('QueryReader', () => {
+  const reader = (query: Record<string, unknown>) => new QueryReader({ query } as unknown as Request);
+
+  describe('string', () => {
+    it('reads a parameter given once as written, and one not given as undefined', () => {
+      const query = reader({ q: ' a b ' });
+      expect(query.string('q', { max: 5 })).toBe(' a b ');
+      expect(query.string('other', { max: 1, pattern: /^x$/ })).toBeUndefined();
+      expect(query.problems).toEqual([]);
+    });
+
+    it('refuses a repeated parameter, whatever its values', () => {
+      const query = reader({ q: ['a', 'b'] });
+      expect(query.string('q')).toBeUndefined();
+      expect(query.problems).toEqual([{ name: 'q', reason: 'given more than once' }]);
+    });
+
+    it('refuses a value longer than max or not matching pattern, with the reason given or its own', () => {
+      const query = reader({ a: 'abc', b: 'abc', c: 'abc' });
+      expect(query.string('a', { max: 2 })).toBeUndefined();
+      expect(query.string('b', { pattern: /^\d+$/ })).toBeUndefined();
+      expect(query.string('c', { max: 3, pattern: /^c/, reason: 'starts with c' })).toBeUndefined();
+      expect(query.problems).toEqual([
+        { name: 'a', reason: 'at most 2 characters' },
+        { name: 'b', reason: 'matching /^\\d+$/' },
+        { name: 'c', reason: 'starts with c' },
+      ]);
+    });
+  });
+
+  describe('limit', () => {
+    it('reads ?limit as parseLimit does: the fallback when absent', () => {
+      expect(reader({}).limit(20, 100)).toBe(20);
+      expect(reader({ limit: '100' }).limit(20, 100)).toBe(100);
+    });
+
+    it('notes a limit out of range, not digits, or repeated, and answers the fallback', () => {
+      for (const limit of ['0', '101', '1e1', ' 5', ['5', '6']]) {
+        const query = reader({ limit });
+        expect(query.limit(20, 100), String(limit)).toBe(20);
+        expect(
+          query.problems.map((p) => p.name),
+          String(limit),
+        ).toEqual(['limit']);
+      }
+    });
+  });
+
+  describe('refused', () => {
+    it('sends nothing and answers false when nothing is at fault', () => {
+      const query = reader({ limit: '5' });
+      query.limit(20, 100);
+      expect(query.refused({} as never)).toBe(false);
+    });
   });
 });

@@ -1,7 +1,8 @@
 /**
  * What a function's own HTTP routes (express `routes`, or `serve`) share across systems: RFC 9457 problem+json
  * answers with one vocabulary of problem types, a bounded JSON body parser and its refusals, async handlers whose
- * store outage answers 503 + Retry-After and whose bug answers 500 (logged, not sent), and the `?limit` of a page.
+ * store outage answers 503 + Retry-After and whose bug answers 500 (logged, not sent), and the query (`?limit` and
+ * the rest), read whole before one 400 names every parameter at fault (`QueryReader`).
  * Events get their problems from cloudevent/problem.ts; the gateway answers its own (api-gateway/problem.ts).
  */
 import express, {
@@ -13,7 +14,7 @@ import express, {
   type Router,
 } from 'express';
 import { PROBLEM_CONTENT_TYPE } from './cloudevent/problem.ts';
-import { StoreUnavailableError } from './errors.ts';
+import { type InvalidParam, StoreUnavailableError } from './errors.ts';
 import { Limits } from './limits.ts';
 import { errorFields } from './log.ts';
 import {
@@ -177,6 +178,8 @@ export function route(
 }
 
 export const MAX_PAGE = 100;
+/** A page's size when there is no `?limit` (`QueryReader.limit(DEFAULT_PAGE, MAX_PAGE)`). */
+export const DEFAULT_PAGE = 20;
 
 /**
  * A `?limit` as written: absent is `fallback`; decimal digits from 1 to `max` are the number; anything else (`1e2`,
@@ -189,14 +192,69 @@ export function parseLimit(raw: unknown, fallback: number, max: number): number 
   return limit >= 1 && limit <= max ? limit : undefined;
 }
 
-/** `?limit` (1..MAX_PAGE, default 20); undefined after a 400 was sent. */
-export function pageLimit(req: Request, res: Response): number | undefined {
-  const limit = parseLimit(req.query.limit, 20, MAX_PAGE);
-  if (limit === undefined) {
-    sendProblem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`, {
-      extensions: { 'invalid-params': [{ name: 'limit', reason: `an integer from 1 to ${MAX_PAGE}` }] },
-    });
+/** How `QueryReader.string` checks a value; `reason` is what `invalid-params` says when it fails. */
+export interface QueryStringOptions {
+  /** At most this many characters. */
+  readonly max?: number;
+  readonly pattern?: RegExp;
+  readonly reason?: string;
+}
+
+/**
+ * A route's query, read parameter by parameter: each reader notes what is wrong instead of answering, and
+ * `refused` answers one 400 whose `invalid-params` names every parameter at fault. A parameter is given once: a
+ * repeated one is at fault ("given more than once") and reads as absent. Checks only a route has (a cursor, a
+ * date-time) stay in the route, which notes its findings with `invalid`.
+ */
+export class QueryReader {
+  readonly #query: Request['query'];
+  readonly #problems: InvalidParam[] = [];
+
+  constructor(req: Request) {
+    this.#query = req.query;
+  }
+
+  /** What is at fault so far, in the order read. */
+  get problems(): readonly InvalidParam[] {
+    return this.#problems;
+  }
+
+  /** Notes a problem the route found in `name`'s value. */
+  invalid(name: string, reason: string): void {
+    this.#problems.push({ name, reason });
+  }
+
+  /** `name` as written, undefined when absent or at fault (too long, not matching `pattern`, repeated). */
+  string(name: string, options: QueryStringOptions = {}): string | undefined {
+    const value = this.#query[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') {
+      this.invalid(name, 'given more than once');
+      return undefined;
+    }
+    const { max, pattern } = options;
+    if ((max === undefined || value.length <= max) && (pattern === undefined || pattern.test(value)))
+      return value;
+    this.invalid(
+      name,
+      options.reason ?? (max === undefined ? `matching ${pattern}` : `at most ${max} characters`),
+    );
     return undefined;
   }
-  return limit;
+
+  /** `?limit` as `parseLimit` reads it: `fallback` when absent, and when at fault (then noted). */
+  limit(fallback: number, max: number): number {
+    const raw = this.string('limit');
+    const limit = parseLimit(raw, fallback, max);
+    if (limit !== undefined) return limit;
+    this.invalid('limit', `an integer from 1 to ${max}`);
+    return fallback;
+  }
+
+  /** `true` once a 400 was sent naming every parameter at fault; `false` (nothing sent) when there is none. */
+  refused(res: Response, detail = 'the query is not valid'): boolean {
+    if (this.#problems.length === 0) return false;
+    sendProblem(res, 400, detail, { extensions: { 'invalid-params': this.#problems } });
+    return true;
+  }
 }

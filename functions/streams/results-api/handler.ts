@@ -14,7 +14,7 @@ import {
   type DocumentStore,
   DuplicateKeyError,
   openApiRoute,
-  parseLimit,
+  QueryReader,
   type SluiceFunction,
   sendProblem,
 } from '../../runtime/src/index.ts';
@@ -101,37 +101,22 @@ interface Query {
   readonly to: string | undefined;
 }
 
-/** `limit`, `after`, `from`, `to` checked (times normalised to ISO 8601 UTC); undefined after a 400 was sent. */
-function readQuery(req: Request, res: Response): Query | undefined {
-  const one = (name: string): string | undefined => {
-    const v = req.query[name];
-    return typeof v === 'string' ? v : v === undefined ? undefined : '\0';
-  };
-  const limit = parseLimit(req.query.limit, DEFAULT_PAGE, MAX_PAGE);
-  if (limit === undefined) {
-    sendProblem(res, 400, `limit must be an integer from 1 to ${MAX_PAGE}`);
-    return undefined;
-  }
-  const after = one('after');
-  if (after !== undefined && (after.length > 200 || after.includes('\0'))) {
-    sendProblem(res, 400, 'after must be the next value of a previous page');
-    return undefined;
-  }
-  const time = (name: string): string | undefined | null => {
-    const raw = one(name);
+/** A cursor as `next` writes it: at most 200 characters, none of them NUL. */
+const CURSOR = /^[^\0]{0,200}$/;
+
+/** `limit`, `after`, `from`, `to` (times normalised to ISO 8601 UTC); what is at fault is noted in `query`. */
+function readPage(query: QueryReader): Query {
+  const limit = query.limit(DEFAULT_PAGE, MAX_PAGE);
+  const after = query.string('after', { pattern: CURSOR, reason: 'the `next` value of a previous page' });
+  const time = (name: string): string | undefined => {
+    const raw = query.string(name);
     if (raw === undefined) return undefined;
     const ms = /^\d{4}-\d\d-\d\dT/.test(raw) ? Date.parse(raw) : Number.NaN;
-    if (!Number.isFinite(ms)) {
-      sendProblem(res, 400, `${name} must be an RFC 3339 date-time, e.g. 2026-03-01T12:00:00Z`);
-      return null;
-    }
-    return new Date(ms).toISOString();
+    if (Number.isFinite(ms)) return new Date(ms).toISOString();
+    query.invalid(name, 'an RFC 3339 date-time, e.g. 2026-03-01T12:00:00Z');
+    return undefined;
   };
-  const from = time('from');
-  if (from === null) return undefined;
-  const to = time('to');
-  if (to === null) return undefined;
-  return { limit, after, from, to };
+  return { limit, after, from: time('from'), to: time('to') };
 }
 
 function range(q: Query): Record<string, string> | undefined {
@@ -177,8 +162,9 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
   });
 
   router.get('/streams/sensors', async (req, res) => {
-    const q = readQuery(req, res);
-    if (q === undefined) return;
+    const query = new QueryReader(req);
+    const q = readPage(query);
+    if (query.refused(res)) return;
     const filter = q.after === undefined ? {} : { _id: { $gt: q.after } };
     const list = await v.sensors.find(filter, { sort: { _id: 1 }, limit: q.limit });
     const last = list.at(-1);
@@ -195,8 +181,9 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
       sendProblem(res, 400, 'sensor ids are 1-64 letters, digits, _ or -');
       return;
     }
-    const q = readQuery(req, res);
-    if (q === undefined) return;
+    const query = new QueryReader(req);
+    const q = readPage(query);
+    if (query.refused(res)) return;
     const starts: Record<string, string> = { ...range(q) };
     if (q.after !== undefined && (starts.$gte === undefined || q.after >= starts.$gte)) {
       delete starts.$gte;
@@ -223,20 +210,20 @@ export const routes: SluiceFunction['routes'] = (router: Router, { store }) => {
   });
 
   router.get('/streams/late', async (req, res) => {
-    const q = readQuery(req, res);
-    if (q === undefined) return;
-    const sensor = req.query.sensor;
-    if (sensor !== undefined && (typeof sensor !== 'string' || !SENSOR_ID_PATTERN.test(sensor))) {
-      sendProblem(res, 400, 'sensor must be one sensor id: 1-64 letters, digits, _ or -');
-      return;
-    }
+    const query = new QueryReader(req);
+    const q = readPage(query);
+    const sensor = query.string('sensor', {
+      pattern: SENSOR_ID_PATTERN,
+      reason: 'one sensor id: 1-64 letters, digits, _ or -',
+    });
+    if (query.refused(res)) return;
     const ids: Record<string, string> = {};
     if (q.from !== undefined) ids.$gte = q.from;
     if (q.to !== undefined) ids.$lt = q.to;
     if (q.after !== undefined) ids.$gt = q.after;
     const filter: Record<string, unknown> = {};
     if (Object.keys(ids).length > 0) filter._id = ids;
-    if (typeof sensor === 'string') filter.sensorId = { $eq: sensor };
+    if (sensor !== undefined) filter.sensorId = { $eq: sensor };
     const list = await v.late.find(filter, { sort: { _id: 1 }, limit: q.limit });
     const last = list.at(-1);
     res.json({
