@@ -8,6 +8,8 @@
  * included) and that every status it documents is answered.
  */
 import {
+  FAILURE_REFS,
+  failureResponses,
   type GetOperation,
   headOf,
   OPENAPI_DOCUMENT_OPERATION,
@@ -88,12 +90,11 @@ const RESPONSES: Readonly<Record<string, OpenApiObject>> = {
       'that is not valid percent-encoding',
   ),
   NotFound: problemResponse(404, 'No account opened under this id'),
-  Internal: problemResponse(500, 'A bug: the function logged it'),
-  Unavailable: problemResponse(503, 'The store did not answer; retry after Retry-After'),
+  ...failureResponses(),
 };
 
 /** What any route that reads the store answers when that fails (the runtime's route fallbacks). */
-const FAILURES = { '500': response('Internal'), '503': response('Unavailable') };
+const FAILURES = FAILURE_REFS;
 
 const listAccounts: GetOperation = {
   operationId: 'listAccounts',

@@ -4,6 +4,8 @@
  * the router has is in it, and that every status it documents is answered.
  */
 import {
+  FAILURE_REFS,
+  failureResponses,
   type GetOperation,
   headOf,
   OPENAPI_DOCUMENT_OPERATION,
@@ -30,13 +32,12 @@ const RESPONSES: Readonly<Record<string, OpenApiObject>> = {
     'The id cannot be a vehicle’s (ids are 1-64 letters, digits, _ or -); under an id no vehicle reported with, ' +
       'the history is empty (200), not a 404',
   ),
-  Internal: problemResponse(500, 'A bug: the function logged it'),
-  Unavailable: problemResponse(503, 'The store did not answer; retry after Retry-After'),
+  ...failureResponses(),
 };
 const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
 
 /** What any route that reads the store answers when it fails (the runtime's `route`). */
-const failures = { '500': responseRef('Internal'), '503': responseRef('Unavailable') };
+const failures = FAILURE_REFS;
 const json = (schema: OpenApiObject) => ({ 'application/json': { schema } });
 
 const position = {

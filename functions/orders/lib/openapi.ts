@@ -3,7 +3,13 @@
  * the runtime's problem answers every route may give, HEAD as GET without the body, the document's own operation.
  * Both APIs are behind api-gateway at the server `/api`.
  */
-import { OPENAPI_DOCUMENT_OPERATION, type OpenApiObject, problemResponse } from '../../runtime/src/index.ts';
+import {
+  FAILURE_REFS,
+  failureResponses,
+  OPENAPI_DOCUMENT_OPERATION,
+  type OpenApiObject,
+  problemResponse,
+} from '../../runtime/src/index.ts';
 import { MAX_JSON_BYTES } from './http.ts';
 
 /** Where both APIs are: api-gateway serves them below /api (functions/orders/routes.yaml). */
@@ -24,8 +30,7 @@ export function routeProblemResponses(says: {
     NotFound: problemResponse(404, says.NotFound),
     PayloadTooLarge: problemResponse(413, `The body is over ${MAX_JSON_BYTES / 1024} KiB`),
     UnsupportedMediaType: problemResponse(415, 'The body is not `application/json`'),
-    Internal: problemResponse(500, 'A bug: the function logged it'),
-    Unavailable: problemResponse(503, says.Unavailable),
+    ...failureResponses(says.Unavailable),
   };
 }
 
@@ -36,7 +41,7 @@ export const BODY_REFUSALS = {
   '415': responseRef('UnsupportedMediaType'),
 };
 /** What any route may fail with: a bug, something it needs unreachable. */
-export const FAILURES = { '500': responseRef('Internal'), '503': responseRef('Unavailable') };
+export const FAILURES = FAILURE_REFS;
 
 /** An answer naming the resource it made (Location, relative to the request URL) and showing it. */
 export const located = (

@@ -181,6 +181,8 @@ export {
   sendProblem,
 } from './route-answers.ts';
 export {
+  FAILURE_REFS,
+  failureResponses,
   type GetOperation,
   headOf,
   OPENAPI_DOCUMENT_OPERATION,

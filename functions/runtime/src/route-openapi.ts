@@ -157,6 +157,25 @@ export function schemaComponent(schema: Readonly<Record<string, unknown>>): Open
   return rest;
 }
 
+/**
+ * The component responses of what the runtime answers for a route that failed (`route()` and the fallbacks behind
+ * every function's routes): `Internal`, a bug, logged; `Unavailable`, 503 + Retry-After, in the API's words.
+ */
+export function failureResponses(
+  unavailable = 'The store did not answer; retry after Retry-After',
+): Record<'Internal' | 'Unavailable', OpenApiObject> {
+  return {
+    Internal: problemResponse(500, 'A bug: the function logged it'),
+    Unavailable: problemResponse(503, unavailable),
+  };
+}
+
+/** An operation's `$ref`s to `failureResponses`: what any route that reads the store may answer. */
+export const FAILURE_REFS = {
+  '500': { $ref: '#/components/responses/Internal' },
+  '503': { $ref: '#/components/responses/Unavailable' },
+} as const;
+
 /** GET of an API's OpenAPI document itself (`openApiRoute` serves it). */
 export const OPENAPI_DOCUMENT_OPERATION = {
   operationId: 'getOpenApiDocument',
