@@ -68,20 +68,17 @@ export function jsonBody(options: { readonly limitBytes: number; readonly strict
   return express.json({ limit: options.limitBytes, strict: options.strict });
 }
 
-/** express error middleware for what `jsonBody` refuses: 413 too large, 400 not JSON or unreadable. */
+/**
+ * express error middleware for what `jsonBody` refuses: 413 too large, 400 not JSON or unreadable. Anything else
+ * (the router's refusal of a path that is not percent-encoding carries no `type`) goes on to `routeFallbacks`.
+ */
 export function bodyErrors(limitBytes: number) {
   return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
     const e = err as { type?: string; status?: number };
     if (e.type === 'entity.too.large') sendProblem(res, 413, `bodies are at most ${limitBytes} bytes`);
     else if (e.type === 'entity.parse.failed') sendProblem(res, 400, 'the body is not valid JSON');
-    else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
-      // body-parser's other refusals carry a `type`; the router's (a path segment that is not valid
-      // percent-encoding) do not.
-      sendProblem(
-        res,
-        400,
-        e.type === undefined ? 'the path could not be decoded' : 'the body could not be read',
-      );
+    else if (e.type !== undefined && typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      sendProblem(res, 400, 'the body could not be read');
     else next(err);
   };
 }
