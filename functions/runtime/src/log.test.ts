@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Limits } from './limits.ts';
-import { JsonLogger, jsonString } from './log.ts';
+import { isoText, JsonLogger, jsonString } from './log.ts';
+import { seededUniform } from './seeded-random.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -100,5 +101,18 @@ describe('jsonString', () => {
       'say "hi"',
       'event processed',
     ]);
+  });
+});
+
+describe('isoText', () => {
+  it("is the millisecond's toISOString, whatever the order the clock reads in", () => {
+    const base = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+    const steps = [0, 0, 1, 9, 10, 99, 100, 999, 1000, 1009, 1010, 2005, 1500, -3000, 86_400_000, 5, 5];
+    const seen = steps.map((step) => base + step);
+    // Either side of the epoch, the years the format holds at its ends, and past them (an extended year).
+    seen.push(-1, 0, 999, 1000, -62_167_219_200_000, 253_402_300_799_999, 253_402_300_800_000, 8.64e15);
+    const uniform = seededUniform(7);
+    for (let i = 0; i < 2000; i++) seen.push(base + Math.floor(uniform() * 5000) - 2500);
+    for (const ms of seen) expect(isoText(ms), String(ms)).toBe(new Date(ms).toISOString());
   });
 });

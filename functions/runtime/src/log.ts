@@ -185,17 +185,33 @@ function boundedFields(fields: LogFields, budget: number): string {
   return members.join(',');
 }
 
-// The ISO text of the current millisecond, made once per millisecond rather than once per line.
+// The ISO text of a millisecond, kept while the clock stays in it. `toISOString` (~7k instructions) runs
+// once per second: a line in another millisecond of that second appends its three digits to the
+// second's text. Under light traffic, where no two lines share a millisecond, that is every line's cost.
 let lastMs = Number.NaN;
 let lastIso = '';
-function isoNow(): string {
-  const ms = Date.now();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+let secondStart = Number.NaN;
+let secondText = '';
+
+/** `new Date(ms).toISOString()`, from the text of `ms`'s second when the one before was in it. */
+export function isoText(ms: number): string {
+  if (ms === lastMs) return lastIso;
+  lastMs = ms;
+  const millis = ms - secondStart;
+  if (millis >= 0 && millis < 1000) {
+    lastIso = `${secondText}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+    return lastIso;
   }
+  lastIso = new Date(ms).toISOString();
+  // `YYYY-MM-DDTHH:mm:ss.sssZ`: years 0–9999 (an extended year, `+010000-…`, is not cached).
+  if (lastIso.length === 24) {
+    secondStart = ms - (ms - Math.floor(ms / 1000) * 1000);
+    secondText = lastIso.slice(0, 20);
+  } else secondStart = Number.NaN;
   return lastIso;
 }
+
+const isoNow = (): string => isoText(Date.now());
 
 /** Turns an error into ECS `error.*` fields. */
 export function errorFields(err: unknown): Record<string, unknown> {
