@@ -5,7 +5,6 @@
  */
 import { nodeCryptoLoaded, randomBytes } from './lazy-crypto.ts';
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
 
@@ -33,18 +32,43 @@ function randomHex(bytes: number): string {
 }
 
 export function continueTrace(traceparent: unknown, tracestate: unknown): TraceContext {
-  const m = typeof traceparent === 'string' ? TRACEPARENT.exec(traceparent) : null;
   const state = typeof tracestate === 'string' && tracestate !== '' ? tracestate : undefined;
-  if (m !== null && m[1] !== 'ff' && m[2] !== ZERO_TRACE && m[3] !== ZERO_SPAN) {
-    const ctx = {
-      traceId: m[2] as string,
-      spanId: randomHex(8),
-      parentSpanId: m[3] as string,
-      flags: m[4] as string,
-    };
-    return state === undefined ? ctx : { ...ctx, tracestate: state };
+  if (typeof traceparent === 'string' && isTraceparent(traceparent)) {
+    const traceId = traceparent.slice(3, 35);
+    const parentSpanId = traceparent.slice(36, 52);
+    if (!traceparent.startsWith('ff') && traceId !== ZERO_TRACE && parentSpanId !== ZERO_SPAN) {
+      const ctx = { traceId, spanId: randomHex(8), parentSpanId, flags: traceparent.slice(53) };
+      return state === undefined ? ctx : { ...ctx, tracestate: state };
+    }
   }
   return { traceId: randomHex(16), spanId: randomHex(8), flags: '01' };
+}
+
+/**
+ * `version-traceid-parentid-flags` in lower-case hex, 2-32-16-2 digits: what
+ * /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/ matches, read by hand (every event runs it; the
+ * regex and its captures cost ~4 times as much).
+ */
+function isTraceparent(text: string): boolean {
+  return (
+    text.length === 55 &&
+    text.charCodeAt(2) === DASH &&
+    text.charCodeAt(35) === DASH &&
+    text.charCodeAt(52) === DASH &&
+    lowerHex(text, 0, 2) &&
+    lowerHex(text, 3, 35) &&
+    lowerHex(text, 36, 52) &&
+    lowerHex(text, 53, 55)
+  );
+}
+
+const DASH = 0x2d;
+function lowerHex(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
 }
 
 export function formatTraceparent(ctx: TraceContext): string {
