@@ -109,6 +109,17 @@ describe("MemoryDocumentStore and the idempotency guard's records (stored packed
     expect(await c.countDocuments({})).toBe(5);
   });
 
+  it('refuses an unsafe key in a record it would pack as in any document, and stores nothing of it', async () => {
+    const c = new MemoryDocumentStore().collection('records');
+    await c.insertOne(claim('k', 0));
+    const unsafe = done('k', 1, { status: 200, reply: { data: { $where: 'x' } } });
+    await expect(c.insertOne(unsafe)).rejects.toThrow('unsafe key "$where" at outcome.reply.data');
+    await expect(c.insertOne(done('j', 0, { status: 200, reply: { 'a.b': 1 } }))).rejects.toThrow(TypeError);
+    expect(await c.findOne({ _id: 'k/1' })).toBeNull();
+    expect(await c.countDocuments({})).toBe(1);
+    await c.insertOne(done('k', 1)); // the slot is still free
+  });
+
   it('keeps what was stored when the caller changes what it gave or what it read', async () => {
     const c = new MemoryDocumentStore().collection('records');
     const outcome = { status: 200, reply: { id: 'r', extensions: { a: 'b' } } };

@@ -359,6 +359,8 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   #insertPacked(doc: T): boolean {
     const record = packRecord(doc, storedDate, storedOutcome);
     if (record === undefined) return false;
+    // packRecord took only the guard's own fields, of their own types: the outcome is the one value left to check.
+    assertSafeDocument(doc.outcome, 'outcome');
     const chain = this.#chains.get(record.key);
     if (chain === undefined ? record.generation !== 0 : !extendsChain(chain, record)) {
       if (chain !== undefined && record.generation < chain.length) {
@@ -493,8 +495,8 @@ class MemoryCollection<T extends Doc> implements Collection<T> {
   }
 
   async insertOne(doc: T): Promise<void> {
-    assertSafeDocument(doc);
     if (this.#packing && this.#unique.length === 0 && this.#insertPacked(doc)) return;
+    assertSafeDocument(doc);
     if (this.#chains.size > 0 && this.#packed(doc._id) !== undefined) {
       throw new DuplicateKeyError(`duplicate key _id ${JSON.stringify(doc._id)}`);
     }
