@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callgrindTotal, instructionsTable } from './instructions.ts';
+import { callgrindTotal, codeAt, costByFunction, instructionsTable, parsePerfMap } from './instructions.ts';
 
 describe('callgrindTotal', () => {
   it('reads the instructions of a dump from its totals line', () => {
@@ -35,5 +35,44 @@ describe('instructionsTable', () => {
     expect(
       instructionsTable([{ name: 'sdk-http', label: 'sdk', perRequest: 300_000 }], 'bare-http'),
     ).toContain('| sdk | 300,000 | — |');
+  });
+});
+
+describe('costByFunction', () => {
+  const map = parsePerfMap(
+    [
+      '1000 100 JS:*handle file:///app/main.mjs:10:5',
+      '1100 80 RegExp.> src: ^[a-z]+$ flags: ',
+      '1000 40 JS:*reused file:///app/main.mjs:99:1', // written later, over collected code
+      'not a map line',
+    ].join('\n'),
+  );
+
+  it('names the JIT code callgrind knows by address from the perf map, the last range written first', () => {
+    expect(codeAt(map, 0x1010)).toBe('JS:*reused file:///app/main.mjs:99:1');
+    expect(codeAt(map, 0x1050)).toBe('JS:*handle file:///app/main.mjs:10:5');
+    expect(codeAt(map, 0x1120)).toBe('RegExp.> src: ^[a-z]+$ flags: ');
+    expect(codeAt(map, 0x1180)).toBeUndefined();
+  });
+
+  it('sums each function over its code and its lines, C++ by symbol, largest first', () => {
+    const annotated = [
+      '--------------------------------------------------------------------------------',
+      '1,075,260 (100.0%)  PROGRAM TOTALS',
+      'Ir                   file:function',
+      '   28,525 ( 2.65%)  ???:Builtins_KeyedLoadIC_Megamorphic [/bin/node]',
+      '   20,000 ( 1.86%)  ???:0x0000000000001050 [???]',
+      '   15,000 ( 1.40%)  ???:0x0000000000001060 [???]',
+      '    9,000 ( 0.84%)  ???:0x0000000000001120 [???]',
+      '    4,000 ( 0.37%)  ???:0x0000000000009000 [???]',
+      '    3,000 ( 0.28%)  ./malloc/./malloc/malloc.c:_int_free [/usr/lib/x86_64-linux-gnu/libc.so.6]',
+    ].join('\n');
+    expect(costByFunction(annotated, map)).toEqual([
+      { name: 'JS:*handle file:///app/main.mjs:10:5', instructions: 35_000 },
+      { name: 'Builtins_KeyedLoadIC_Megamorphic', instructions: 28_525 },
+      { name: 'RegExp.> src: ^[a-z]+$ flags: ', instructions: 9_000 },
+      { name: 'JIT code at 0x0000000000009000', instructions: 4_000 },
+      { name: './malloc/./malloc/malloc.c:_int_free', instructions: 3_000 },
+    ]);
   });
 });

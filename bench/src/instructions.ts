@@ -11,6 +11,11 @@
  * up with `--warm` requests, switch instrumentation on, send 500 more (callgrind translates the code again),
  * zero the counters, send `--requests`, dump. Printed: instructions per request and bare node:http's count ÷
  * the server's, the floor's ratio as the req/s table gives it.
+ *
+ * `--top N` also prints each server's N costliest functions, instructions per request by function (callgrind's
+ * own, not their callees'): node runs with `--perf-basic-prof`, and the JIT's code, which callgrind knows only
+ * by address, is named from the map V8 writes (/tmp/perf-<pid>.map): JavaScript functions and regexes by their
+ * source, V8's builtins and node's C++ by their symbols.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -28,6 +33,62 @@ const run = promisify(execFile);
 export function callgrindTotal(dump: string): number | undefined {
   const m = /^(?:totals|summary):\s+(\d+)/m.exec(dump);
   return m === null ? undefined : Number(m[1]);
+}
+
+/** One code object of V8's perf map (`/tmp/perf-<pid>.map`: `start size name` in hex, one per line). */
+export interface CodeRange {
+  readonly start: number;
+  readonly end: number;
+  readonly name: string;
+}
+
+export function parsePerfMap(text: string): CodeRange[] {
+  const ranges: CodeRange[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+) ([0-9a-f]+) (.+)$/.exec(line);
+    if (m === null) continue;
+    const start = Number.parseInt(m[1] as string, 16);
+    ranges.push({ start, end: start + Number.parseInt(m[2] as string, 16), name: m[3] as string });
+  }
+  return ranges;
+}
+
+/**
+ * The name of the code at `address`: of the ranges that hold it, the one written last (V8 reuses the space of
+ * collected code, and the map only grows), so `ranges` in the map's order.
+ */
+export function codeAt(ranges: readonly CodeRange[], address: number): string | undefined {
+  for (let i = ranges.length - 1; i >= 0; i--) {
+    const r = ranges[i] as CodeRange;
+    if (address >= r.start && address < r.end) return r.name;
+  }
+  return undefined;
+}
+
+/**
+ * `callgrind_annotate --inclusive=no` output as instructions per function, the JIT's addresses (`???:0x…`)
+ * named from the perf map (and summed: one function's code may be compiled more than once), largest first.
+ */
+export function costByFunction(
+  annotated: string,
+  ranges: readonly CodeRange[],
+): { readonly name: string; readonly instructions: number }[] {
+  const byName = new Map<string, number>();
+  for (const line of annotated.split('\n')) {
+    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*)$/.exec(line);
+    if (m === null || (m[2] as string).startsWith('PROGRAM TOTALS')) continue;
+    const cost = Number((m[1] as string).replaceAll(',', ''));
+    const where = m[2] as string;
+    const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(where);
+    const name =
+      jit === null
+        ? where.replace(/^\?\?\?:/, '').replace(/ \[[^\]]*\]$/, '')
+        : (codeAt(ranges, Number.parseInt(jit[1] as string, 16)) ?? `JIT code at 0x${jit[1]}`);
+    byName.set(name, (byName.get(name) ?? 0) + cost);
+  }
+  return [...byName]
+    .map(([name, instructions]) => ({ name, instructions }))
+    .sort((a, b) => b.instructions - a.instructions);
 }
 
 export interface InstructionRow {
@@ -91,7 +152,13 @@ async function control(pid: number, env: NodeJS.ProcessEnv, ...args: string[]): 
   await run('callgrind_control', [...args, String(pid)], { env });
 }
 
-async function measure(spec: ServerSpec, dir: string, warm: number, requests: number): Promise<number> {
+async function measure(
+  spec: ServerSpec,
+  dir: string,
+  warm: number,
+  requests: number,
+  top: number,
+): Promise<number> {
   const port = await freePort();
   const env = { ...process.env, ...spec.env, PORT: String(port) };
   const child: ChildProcess = spawn(
@@ -101,6 +168,7 @@ async function measure(spec: ServerSpec, dir: string, warm: number, requests: nu
       '--instr-atstart=no',
       `--callgrind-out-file=${join(dir, `${spec.name}.%p`)}`,
       process.execPath,
+      ...(top > 0 ? ['--perf-basic-prof'] : []),
       ...spec.args,
     ],
     { cwd: ROOT, env, stdio: 'ignore' },
@@ -134,7 +202,29 @@ async function measure(spec: ServerSpec, dir: string, warm: number, requests: nu
   if (dump === undefined) throw new Error(`no callgrind dump for ${spec.name} in ${dir}`);
   const total = callgrindTotal(await readFile(join(dir, dump), 'utf8'));
   if (total === undefined) throw new Error(`no totals line in ${dump}`);
+  if (top > 0) await printTop(spec, join(dir, dump), pid, requests, top);
   return total / requests;
+}
+
+async function printTop(
+  spec: ServerSpec,
+  dump: string,
+  pid: number,
+  requests: number,
+  top: number,
+): Promise<void> {
+  const map = join(tmpdir(), `perf-${pid}.map`);
+  const { stdout } = await run('callgrind_annotate', ['--inclusive=no', '--threshold=100', dump], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const ranges = parsePerfMap(await readFile(map, 'utf8').catch(() => ''));
+  await rm(map, { force: true });
+  process.stderr.write(`${spec.name}: the ${top} costliest functions, instructions per request (self)\n`);
+  for (const { name, instructions } of costByFunction(stdout, ranges).slice(0, top)) {
+    process.stderr.write(
+      `${String(Math.round(instructions / requests)).padStart(8)}  ${name.slice(0, 140)}\n`,
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -143,6 +233,7 @@ async function main(): Promise<void> {
       servers: { type: 'string', default: 'bare-http,sdk-http,sluice-bundle' },
       warm: { type: 'string', default: '20000' },
       requests: { type: 'string', default: '5000' },
+      top: { type: 'string', default: '0' },
     },
   });
   const names = (values.servers ?? '').split(',').filter((s) => s !== '');
@@ -159,7 +250,13 @@ async function main(): Promise<void> {
   const rows: InstructionRow[] = [];
   try {
     for (const spec of specs) {
-      const perRequest = await measure(spec, dir, Number(values.warm), Number(values.requests));
+      const perRequest = await measure(
+        spec,
+        dir,
+        Number(values.warm),
+        Number(values.requests),
+        Number(values.top),
+      );
       process.stderr.write(`${spec.name}: ${Math.round(perRequest)} instructions per request\n`);
       rows.push({ name: spec.name, label: spec.label, perRequest });
     }
