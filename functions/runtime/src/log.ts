@@ -205,7 +205,7 @@ export function isoText(ms: number): string {
   lastIso = new Date(ms).toISOString();
   // `YYYY-MM-DDTHH:mm:ss.sssZ`: years 0–9999 (an extended year, `+010000-…`, is not cached).
   if (lastIso.length === 24) {
-    secondStart = ms - (ms - Math.floor(ms / 1000) * 1000);
+    secondStart = Math.floor(ms / 1000) * 1000;
     secondText = lastIso.slice(0, 20);
   } else secondStart = Number.NaN;
   return lastIso;

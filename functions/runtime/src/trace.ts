@@ -46,8 +46,8 @@ export function continueTrace(traceparent: unknown, tracestate: unknown): TraceC
 
 /**
  * `version-traceid-parentid-flags` in lower-case hex, 2-32-16-2 digits: what
- * /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/ matches, read by hand (every event runs it; the
- * regex and its captures cost ~4 times as much).
+ * /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/ matches, read by hand: every event runs it, and the
+ * regex's match array and four captures were garbage of every event.
  */
 function isTraceparent(text: string): boolean {
   return (
