@@ -7,10 +7,10 @@
  * one `_id` range read per account (docs/banking.md, "What differs from upstream and known limits").
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type DocumentStore, JsonLogger, MongoDocumentStore } from '../../runtime/src/index.ts';
+import { type DocumentStore, JsonLogger } from '../../runtime/src/index.ts';
 import { answerRecorder } from '../../runtime/test/openapi.ts';
 import { type RoutesServer, serveRoutes } from '../../runtime/test/routes-server.ts';
-import { countStoreCalls } from '../../runtime/test/support.ts';
+import { countStoreCalls, openScratchStore } from '../../runtime/test/support.ts';
 import { BankingEventType, Collections } from '../lib/banking.ts';
 import { bankingEvent, stubContext } from '../lib/test-support.ts';
 import { handle, init, routes } from './handler.ts';
@@ -23,19 +23,7 @@ interface Opened {
 }
 
 const STORES: Readonly<Record<string, () => Promise<Opened>>> = {
-  ferretdb: async () => {
-    const store = await MongoDocumentStore.connect(
-      inject('mongodbUrl'),
-      `accounts_api_int_${process.pid}_${Date.now()}`,
-    );
-    return {
-      store,
-      close: async () => {
-        await store.db.dropDatabase();
-        await store.close();
-      },
-    };
-  },
+  ferretdb: () => openScratchStore(inject('mongodbUrl'), 'accounts_api_int'),
 };
 
 const ACCOUNTS = 30;

@@ -19,6 +19,7 @@ export { ExpiryMode, IdempotencyGuard } from '../src/idempotency/idempotency-sto
 export { describeDocumentStoreContract } from '../src/ports/document-store.contract.ts';
 export { countStoreCalls, type StoreOperation } from '../src/store-calls.ts';
 
+import type { MongoDocumentStore } from '../src/adapters/mongodb/mongo-document-store.ts';
 import { receive, STRUCTURED_CONTENT_TYPE } from '../src/cloudevent/receive.ts';
 import { loadConfig } from '../src/config.ts';
 import { JsonLogger, type LogSink } from '../src/log.ts';
@@ -53,6 +54,28 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, delay));
   }
+}
+
+/** A store a test owns, and how to let it go (its database dropped). */
+export interface ScratchStore {
+  readonly store: MongoDocumentStore;
+  close(): Promise<void>;
+}
+
+let scratchDatabases = 0;
+/** A MongoDocumentStore on a database of its own at `url` (`<prefix>_<pid>_<ms>_<n>`), dropped by `close`. */
+export async function openScratchStore(url: string, prefix: string): Promise<ScratchStore> {
+  const name = `${prefix}_${process.pid}_${Date.now()}_${scratchDatabases++}`;
+  // Imported here: the unit tests that use this kit do not load the MongoDB driver.
+  const { MongoDocumentStore } = await import('../src/adapters/mongodb/mongo-document-store.ts');
+  const store = await MongoDocumentStore.connect(url, name);
+  return {
+    store,
+    close: async () => {
+      await store.db.dropDatabase();
+      await store.close();
+    },
+  };
 }
 
 export interface StartedFunction {

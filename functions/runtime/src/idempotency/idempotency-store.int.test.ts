@@ -1,5 +1,5 @@
 import { inject } from 'vitest';
-import { MongoDocumentStore } from '../adapters/mongodb/mongo-document-store.ts';
+import { openScratchStore } from '../../test/support.ts';
 import { describeIdempotencyGuard, type GuardSubject } from './idempotency-guard.contract.ts';
 import { ExpiryMode } from './idempotency-store.ts';
 
@@ -9,20 +9,10 @@ const ferretdb = inject('mongodbManaged');
 const name = ferretdb ? 'FerretDB 1.24' : 'MONGODB_URL';
 const expected = { expiry: ferretdb ? ExpiryMode.purge : ExpiryMode.ttlIndex };
 
-let databases = 0;
 async function open(): Promise<GuardSubject> {
-  const store = await MongoDocumentStore.connect(
-    inject('mongodbUrl'),
-    `idem_${process.pid}_${Date.now()}_${databases++}`,
-  );
-  await store.ping();
-  return {
-    store,
-    close: async () => {
-      await store.db.dropDatabase();
-      await store.close();
-    },
-  };
+  const opened = await openScratchStore(inject('mongodbUrl'), 'idem');
+  await opened.store.ping();
+  return opened;
 }
 
 describeIdempotencyGuard(name, open, expected);

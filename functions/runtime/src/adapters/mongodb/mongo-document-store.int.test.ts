@@ -1,6 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { freePort } from '../../../../../platform/test-servers/ports.ts';
+import { openScratchStore } from '../../../test/support.ts';
 import { StoreUnavailableError } from '../../errors.ts';
 import { describeDocumentStoreContract } from '../../ports/document-store.contract.ts';
 import { MongoDocumentStore } from './mongo-document-store.ts';
@@ -10,19 +11,7 @@ const ferretdb = inject('mongodbManaged');
 
 describeDocumentStoreContract(
   ferretdb ? 'mongodb adapter on FerretDB 1.24' : 'mongodb adapter on MONGODB_URL',
-  async () => {
-    const store = await MongoDocumentStore.connect(
-      inject('mongodbUrl'),
-      `contract_${process.pid}_${Date.now()}`,
-    );
-    return {
-      store,
-      close: async () => {
-        await store.db.dropDatabase();
-        await store.close();
-      },
-    };
-  },
+  () => openScratchStore(inject('mongodbUrl'), 'contract'),
   { atomicConcurrentUpdates: !ferretdb, pushSlice: !ferretdb },
 );
 
