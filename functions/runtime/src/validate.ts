@@ -5,9 +5,10 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Ajv2020, type Options, type ValidateFunction } from 'ajv/dist/2020.js';
+import { _, Ajv2020, type Options, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { FormatsPlugin } from 'ajv-formats';
 import * as ajvFormats from 'ajv-formats';
+import { dateTimeFormat } from './date-time-format.ts';
 import { FunctionLoadError } from './errors.ts';
 import { type SchemaSet, schemaSet } from './schema-set.ts';
 
@@ -24,10 +25,20 @@ const addFormats = (ajvFormats as unknown as { default: { default: FormatsPlugin
  */
 export const AJV_OPTIONS = { allErrors: false, strict: true } as const satisfies Options;
 
+/**
+ * Where standalone code (platform/build/bundle.ts) requires formats from: ajv-formats' set with the fast
+ * `date-time`. Only read at build time, from the source tree; esbuild resolves the path into the bundle.
+ */
+const FORMATS_MODULE = join(import.meta.dirname, 'date-time-format.ts');
+
 /** An ajv instance configured as the runtime's (formats included); `extra` adds e.g. standalone `code`. */
 export function createAjv(extra: Options = {}): Ajv2020 {
-  const ajv = new Ajv2020({ ...AJV_OPTIONS, ...extra });
+  // Set before addFormats, which points `code.formats` at ajv-formats' own module only when it is unset.
+  const code = { ...extra.code, formats: extra.code?.formats ?? _`require(${FORMATS_MODULE}).formats` };
+  const ajv = new Ajv2020({ ...AJV_OPTIONS, ...extra, code });
   addFormats(ajv);
+  // ajv-formats' date-time costs thousands of instructions per event; ours answers the same, ~10x cheaper.
+  ajv.addFormat('date-time', dateTimeFormat);
   return ajv;
 }
 
