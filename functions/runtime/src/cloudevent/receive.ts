@@ -60,12 +60,64 @@ export function looksLikeCloudEvent(headers: IncomingHttpHeaders): boolean {
 /** Media type without parameters, lower-cased: `Application/JSON; charset=utf-8` → `application/json`. */
 export function mediaType(contentType: string | undefined): string {
   if (contentType === undefined) return '';
+  // An event's content type is read four times on its way (receive, data, schema, reply), and a function's
+  // events mostly share one: the last answer is kept (a comparison instead of a slice, trim and lower-casing).
+  if (contentType === lastContentType) return lastMediaType;
   const semi = contentType.indexOf(';');
-  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  lastMediaType = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  lastContentType = contentType;
+  return lastMediaType;
 }
+let lastContentType = '';
+let lastMediaType = '';
 
 export function isJsonMediaType(type: string): boolean {
   return type === 'application/json' || type === 'text/json' || type.endsWith('+json');
+}
+
+/**
+ * The context attributes read so far, one field each: an object of one shape (a keyed store per attribute
+ * into a plain object went through V8's megamorphic store, and every read of it through its megamorphic load).
+ */
+class ContextAttributes {
+  specversion: string | undefined = undefined;
+  id: string | undefined = undefined;
+  source: string | undefined = undefined;
+  type: string | undefined = undefined;
+  subject: string | undefined = undefined;
+  time: string | undefined = undefined;
+  datacontenttype: string | undefined = undefined;
+  dataschema: string | undefined = undefined;
+
+  /** `name` is one of CONTEXT_ATTRIBUTES. */
+  set(name: string, value: string): void {
+    switch (name) {
+      case 'specversion':
+        this.specversion = value;
+        break;
+      case 'id':
+        this.id = value;
+        break;
+      case 'source':
+        this.source = value;
+        break;
+      case 'type':
+        this.type = value;
+        break;
+      case 'subject':
+        this.subject = value;
+        break;
+      case 'time':
+        this.time = value;
+        break;
+      case 'datacontenttype':
+        this.datacontenttype = value;
+        break;
+      case 'dataschema':
+        this.dataschema = value;
+        break;
+    }
+  }
 }
 
 /** How a reader turns header values and data into an event (see `receive` and `receiveVerbatim`). */
@@ -181,13 +233,13 @@ function parseBinary(
   rawHeaders: readonly string[] | undefined,
 ): CloudEvent {
   const problems: InvalidParam[] = [];
-  const attrs: Record<string, string> = {};
+  const attrs = new ContextAttributes();
   const extensions: Record<string, ExtensionValue> = {};
   let uris: Record<string, string> | undefined;
   for (const header in headers) {
+    if (!header.startsWith('ce-')) continue;
     // A context attribute's name is a constant (its hash already computed for the lookups below), not a slice.
-    const name = CONTEXT_HEADERS.get(header) ?? (header.startsWith('ce-') ? header.slice(3) : undefined);
-    if (name === undefined) continue;
+    const name = CONTEXT_HEADERS.get(header) ?? header.slice(3);
     const raw = headers[header];
     if (typeof raw !== 'string') {
       problems.push({ name, reason: REPEATED });
@@ -223,7 +275,7 @@ function parseBinary(
           ? headerText(raw)
           : raw;
     if (context) {
-      attrs[name] = value;
+      attrs.set(name, value);
       // A URI-reference is checked as it travelled: decoding `%25` in a producer's `a%25b` must not make it invalid.
       if (value !== raw && (name === 'source' || name === 'dataschema')) {
         uris ??= {};
@@ -268,7 +320,7 @@ function parseStructured(body: Buffer, profile: Profile): CloudEvent {
     ]);
   }
   const problems: InvalidParam[] = [];
-  const attrs: Record<string, string> = {};
+  const attrs = new ContextAttributes();
   const extensions: Record<string, ExtensionValue> = {};
   const object = parsed as Record<string, unknown>;
   for (const name in object) {
@@ -282,7 +334,7 @@ function parseStructured(body: Buffer, profile: Profile): CloudEvent {
     if (value === null) continue;
     if (CONTEXT_ATTRIBUTES.has(name)) {
       if (typeof value !== 'string') problems.push({ name, reason: 'must be a string' });
-      else attrs[name] = value;
+      else attrs.set(name, value);
     } else if (typeof value === 'string' || typeof value === 'boolean') {
       extensions[name] = value;
     } else if (
@@ -337,7 +389,7 @@ function dataMemberBytes(body: Buffer): Buffer {
 
 /** `uris`: source / dataschema as they travelled, when that differs from the decoded value. */
 function checkContextAttributes(
-  attrs: Record<string, string>,
+  attrs: ContextAttributes,
   problems: InvalidParam[],
   uris: Record<string, string> | undefined,
 ): void {
@@ -418,7 +470,7 @@ class ReceivedEvent {
   #bytes: Uint8Array | (() => Uint8Array) | undefined;
 
   constructor(
-    attrs: Record<string, string>,
+    attrs: ContextAttributes,
     data: unknown,
     extensions: Record<string, ExtensionValue>,
     bytes: Uint8Array | (() => Uint8Array) | undefined,
@@ -441,7 +493,7 @@ class ReceivedEvent {
 }
 
 function freeze(
-  attrs: Record<string, string>,
+  attrs: ContextAttributes,
   data: unknown,
   extensions: Record<string, ExtensionValue>,
   bytes: Uint8Array | (() => Uint8Array) | undefined,

@@ -93,6 +93,21 @@ describe("MemoryDocumentStore and the idempotency guard's records (stored packed
     expect(await c.findOne({ _id: 'k/01' })).toBeNull();
   });
 
+  it('keeps a record with one field more, or one of the guard fields present as undefined, as written', async () => {
+    const c = new MemoryDocumentStore().collection('records');
+    await c.insertOne(claim('k', 0));
+    const odd = [
+      record('k', 1, { status: 'COMPLETED', outcome: { status: 204 }, note: 'x' }),
+      record('k', 2, { status: 'COMPLETED', outcome: { status: 204 }, lockedUntil: undefined }),
+      record('k', 3, { status: 'RELEASED', outcome: undefined }),
+      record('k', 4, { status: 'RELEASED', lockedUntil: undefined, extra: 1 }),
+      record('k', 5, { status: 'IN_PROGRESS', lockedUntil: T0, outcome: undefined }),
+    ];
+    for (const doc of odd) await c.insertOne(doc);
+    for (const doc of odd) expect(await c.findOne({ _id: doc._id })).toStrictEqual(doc);
+    expect(await c.countDocuments({})).toBe(6);
+  });
+
   it('refuses a taken _id whichever form holds it', async () => {
     const c = new MemoryDocumentStore().collection('records');
     await c.insertOne(claim('k', 0));

@@ -60,7 +60,8 @@ export interface PackedRecord {
   readonly slot: Slot;
 }
 
-const FIELDS = new Set([
+/** The fields of a record the guard writes (ports/idempotency-store.ts). */
+const GUARD_FIELDS = [
   '_id',
   'key',
   'generation',
@@ -71,7 +72,7 @@ const FIELDS = new Set([
   'lockedUntil',
   'expiresAt',
   'outcome',
-]);
+] as const;
 
 const isDate = (v: unknown): v is Date => v instanceof Date && !Number.isNaN(v.getTime());
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -99,18 +100,24 @@ export function packRecord(
     return undefined;
   }
   if (!isDate(expiresAt)) return undefined;
-  for (const field in doc) if (!FIELDS.has(field) || doc[field] === undefined) return undefined;
   const { status, lockedUntil, outcome } = doc;
-  let slot: Slot;
-  if (status === IdempotencyStatus.inProgress && isDate(lockedUntil) && outcome === undefined) {
-    slot = keep(lockedUntil);
-  } else if (status === IdempotencyStatus.completed && isPlainObject(outcome) && lockedUntil === undefined) {
-    slot = keepOutcome(outcome);
-  } else if (status === IdempotencyStatus.released && lockedUntil === undefined && outcome === undefined) {
-    slot = RELEASED;
-  } else {
-    return undefined;
-  }
+  const inProgress = status === IdempotencyStatus.inProgress && isDate(lockedUntil) && outcome === undefined;
+  const completed =
+    status === IdempotencyStatus.completed && isPlainObject(outcome) && lockedUntil === undefined;
+  const released =
+    status === IdempotencyStatus.released && lockedUntil === undefined && outcome === undefined;
+  if (!(inProgress || completed || released)) return undefined;
+  // Only the guard's fields, none of them undefined: the 8 checked above plus the slot's own (`lockedUntil` or
+  // `outcome`; neither when released) are defined, so any other key, or one of theirs present as undefined,
+  // makes the count differ. Counted, not looked up field by field: the guard writes two records per event.
+  let fields = 0;
+  for (const _ in doc) fields++;
+  if (fields !== (released ? GUARD_FIELDS.length - 2 : GUARD_FIELDS.length - 1)) return undefined;
+  const slot: Slot = inProgress
+    ? keep(lockedUntil as Date)
+    : completed
+      ? keepOutcome(outcome as Record<string, unknown>)
+      : RELEASED;
   return { key, generation, functionName, eventSource, eventId, expiresAt: keep(expiresAt), slot };
 }
 
