@@ -168,7 +168,8 @@ async function measure(
       '--instr-atstart=no',
       `--callgrind-out-file=${join(dir, `${spec.name}.%p`)}`,
       process.execPath,
-      ...(top > 0 ? ['--perf-basic-prof'] : []),
+      // --perf-basic-prof also writes V8's isolate log, into the working directory unless told where.
+      ...(top > 0 ? ['--perf-basic-prof', `--logfile=${join(dir, 'v8.log')}`] : []),
       ...spec.args,
     ],
     { cwd: ROOT, env, stdio: 'ignore' },
