@@ -248,7 +248,9 @@ export class IdempotencyGuard {
     id: string,
     fields: RecordFields,
   ): RecordDoc {
-    return {
+    // Written out, not spread (`...fields` copied key by key, for two records per event); the slot's own
+    // field only when it has one, as the spread did: a lock while in progress, the outcome once completed.
+    const doc: { -readonly [F in keyof IdempotencyRecord]: IdempotencyRecord[F] } = {
       _id: slotId(key, generation),
       key,
       generation,
@@ -256,8 +258,11 @@ export class IdempotencyGuard {
       functionName: this.#functionName,
       eventSource: source,
       eventId: id,
-      ...fields,
+      expiresAt: fields.expiresAt,
     };
+    if (fields.lockedUntil !== undefined) doc.lockedUntil = fields.lockedUntil;
+    if (fields.outcome !== undefined) doc.outcome = fields.outcome;
+    return doc;
   }
 }
 
