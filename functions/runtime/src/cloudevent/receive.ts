@@ -9,6 +9,7 @@
  * the local broker (`receiveVerbatim`) and the benchmarks share it. See docs/runtime.md.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { CAUSATION_EXTENSION, CORRELATION_EXTENSION } from '../correlation.ts';
 import { InvalidEventError, type InvalidParam } from '../errors.ts';
 import { Limits } from '../limits.ts';
 import type { CloudEvent, ExtensionValue } from '../types.ts';
@@ -29,9 +30,22 @@ export const CONTEXT_ATTRIBUTES: ReadonlySet<string> = new Set([
   'datacontenttype',
   'dataschema',
 ]);
-/** `ce-<attribute>` → `<attribute>`, for the spec's context attributes. */
-const CONTEXT_HEADERS: ReadonlyMap<string, string> = new Map(
-  [...CONTEXT_ATTRIBUTES].map((a) => [`ce-${a}`, a]),
+/**
+ * Extensions most events carry: the Distributed Tracing extension's and the lineage ids (correlation.ts).
+ * Their names are valid attribute names, so the name check is skipped for them.
+ */
+const KNOWN_EXTENSIONS: ReadonlySet<string> = new Set([
+  'traceparent',
+  'tracestate',
+  CORRELATION_EXTENSION,
+  CAUSATION_EXTENSION,
+]);
+/**
+ * `ce-<attribute>` → `<attribute>`, for the context attributes and the known extensions: a constant name
+ * (its hash already computed for the lookups and keyed stores below), not a slice of each event's header.
+ */
+const KNOWN_HEADERS: ReadonlyMap<string, string> = new Map(
+  [...CONTEXT_ATTRIBUTES, ...KNOWN_EXTENSIONS].map((a) => [`ce-${a}`, a]),
 );
 // Attribute names: lower-case ASCII letters and digits (spec §2); 20 characters is a SHOULD, not enforced.
 export const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
@@ -238,8 +252,8 @@ function parseBinary(
   let uris: Record<string, string> | undefined;
   for (const header in headers) {
     if (!header.startsWith('ce-')) continue;
-    // A context attribute's name is a constant (its hash already computed for the lookups below), not a slice.
-    const name = CONTEXT_HEADERS.get(header) ?? header.slice(3);
+    const known = KNOWN_HEADERS.get(header);
+    const name = known ?? header.slice(3);
     const raw = headers[header];
     if (typeof raw !== 'string') {
       problems.push({ name, reason: REPEATED });
@@ -251,8 +265,8 @@ function parseBinary(
       problems.push({ name, reason: REPEATED });
       continue;
     }
-    const context = CONTEXT_ATTRIBUTES.has(name);
-    if (!context && !ATTRIBUTE_NAME.test(name)) {
+    const context = known !== undefined && CONTEXT_ATTRIBUTES.has(known);
+    if (known === undefined && !ATTRIBUTE_NAME.test(name)) {
       problems.push({ name, reason: 'attribute names must be lower-case letters and digits' });
       continue;
     }
