@@ -13,6 +13,7 @@
  */
 import type { FormatDefinition } from 'ajv/dist/2020.js';
 import { type DefinedFormats, fullFormats } from 'ajv-formats/dist/formats.js';
+import { daysInMonth } from './calendar.ts';
 
 // ajv-formats types each format as ajv's `Format` union; its date-time is `{ validate, compare }` over strings.
 // Called as `library.validate`, not a copy of it, so the test can see which inputs fall back.
@@ -32,10 +33,6 @@ function twoDigits(s: string, i: number): number {
   const a = digit(s, i);
   const b = digit(s, i + 1);
   return a < 0 || b < 0 ? -1 : a * 10 + b;
-}
-
-function isLeapYear(year: number): boolean {
-  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 }
 
 const DASH = 45;
@@ -96,15 +93,7 @@ export function validateDateTime(str: string): boolean {
   // Second 60 (and an hour or minute out of range) is the library's UTC-adjusted 23:59 rule: leave it to it.
   if (hour > 23 || minute > 59 || second > 59) return library.validate(str);
   if (month < 1 || month > 12 || day < 1) return false;
-  const lastDay =
-    month === 2
-      ? isLeapYear(century * 100 + yy)
-        ? 29
-        : 28
-      : month === 4 || month === 6 || month === 9 || month === 11
-        ? 30
-        : 31;
-  return day <= lastDay;
+  return day <= daysInMonth(century * 100 + yy, month);
 }
 
 /** The `date-time` format: the fast validate above, ajv-formats' compare (for formatMinimum and the like). */

@@ -9,6 +9,7 @@
  * the local broker (`receiveVerbatim`) and the benchmarks share it. See docs/runtime.md.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { daysInMonth } from '../calendar.ts';
 import { CAUSATION_EXTENSION, CORRELATION_EXTENSION } from '../correlation.ts';
 import { InvalidEventError, type InvalidParam } from '../errors.ts';
 import { Limits } from '../limits.ts';
@@ -19,17 +20,53 @@ import { memberSpan } from './json-span.ts';
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
 
-/** The spec's context attributes: everything else in an event is an extension. */
-export const CONTEXT_ATTRIBUTES: ReadonlySet<string> = new Set([
-  'specversion',
-  'id',
-  'source',
-  'type',
-  'subject',
-  'time',
-  'datacontenttype',
-  'dataschema',
-]);
+/**
+ * The context attributes read so far, one field each: an object of one shape (a keyed store per attribute
+ * into a plain object went through V8's megamorphic store, and every read of it through its megamorphic load).
+ */
+class ContextAttributes {
+  specversion: string | undefined = undefined;
+  id: string | undefined = undefined;
+  source: string | undefined = undefined;
+  type: string | undefined = undefined;
+  subject: string | undefined = undefined;
+  time: string | undefined = undefined;
+  datacontenttype: string | undefined = undefined;
+  dataschema: string | undefined = undefined;
+
+  /** `name` is one of CONTEXT_ATTRIBUTES. */
+  set(name: string, value: string): void {
+    switch (name) {
+      case 'specversion':
+        this.specversion = value;
+        break;
+      case 'id':
+        this.id = value;
+        break;
+      case 'source':
+        this.source = value;
+        break;
+      case 'type':
+        this.type = value;
+        break;
+      case 'subject':
+        this.subject = value;
+        break;
+      case 'time':
+        this.time = value;
+        break;
+      case 'datacontenttype':
+        this.datacontenttype = value;
+        break;
+      case 'dataschema':
+        this.dataschema = value;
+        break;
+    }
+  }
+}
+
+/** The spec's context attributes (ContextAttributes' fields): everything else in an event is an extension. */
+export const CONTEXT_ATTRIBUTES: ReadonlySet<string> = new Set(Object.keys(new ContextAttributes()));
 /**
  * Extensions most events carry: the Distributed Tracing extension's and the lineage ids (correlation.ts).
  * Their names are valid attribute names, so the name check is skipped for them.
@@ -87,51 +124,6 @@ let lastMediaType = '';
 
 export function isJsonMediaType(type: string): boolean {
   return type === 'application/json' || type === 'text/json' || type.endsWith('+json');
-}
-
-/**
- * The context attributes read so far, one field each: an object of one shape (a keyed store per attribute
- * into a plain object went through V8's megamorphic store, and every read of it through its megamorphic load).
- */
-class ContextAttributes {
-  specversion: string | undefined = undefined;
-  id: string | undefined = undefined;
-  source: string | undefined = undefined;
-  type: string | undefined = undefined;
-  subject: string | undefined = undefined;
-  time: string | undefined = undefined;
-  datacontenttype: string | undefined = undefined;
-  dataschema: string | undefined = undefined;
-
-  /** `name` is one of CONTEXT_ATTRIBUTES. */
-  set(name: string, value: string): void {
-    switch (name) {
-      case 'specversion':
-        this.specversion = value;
-        break;
-      case 'id':
-        this.id = value;
-        break;
-      case 'source':
-        this.source = value;
-        break;
-      case 'type':
-        this.type = value;
-        break;
-      case 'subject':
-        this.subject = value;
-        break;
-      case 'time':
-        this.time = value;
-        break;
-      case 'datacontenttype':
-        this.datacontenttype = value;
-        break;
-      case 'dataschema':
-        this.dataschema = value;
-        break;
-    }
-  }
 }
 
 /** How a reader turns header values and data into an event (see `receive` and `receiveVerbatim`). */
@@ -438,11 +430,7 @@ function isRfc3339(value: string): boolean {
   const year = digits(value, 0, 4);
   const month = digits(value, 5, 2);
   const day = digits(value, 8, 2);
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days =
-    month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-  // Date.UTC cannot be used here: it maps years 0–99 to 1900–1999 (0000-02-29 is a real day).
-  return day <= days;
+  return day <= daysInMonth(year, month);
 }
 
 /** The decimal number of `length` ASCII digits of `text` from `at`. */
