@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { callgrindTotal, codeAt, costByFunction, instructionsTable, parsePerfMap } from './instructions.ts';
+import {
+  callgrindTotal,
+  codeAt,
+  compilerCost,
+  costByFunction,
+  instructionsTable,
+  parsePerfMap,
+} from './instructions.ts';
 
 describe('callgrindTotal', () => {
   it('reads the instructions of a dump from its totals line', () => {
@@ -15,26 +22,55 @@ describe('callgrindTotal', () => {
 });
 
 describe('instructionsTable', () => {
-  it("gives each row the floor's count divided by its own", () => {
+  it("gives each row the floor's count divided by its own, in all and without the compilers' share", () => {
     const table = instructionsTable(
       [
-        { name: 'bare-http', label: 'bare', perRequest: 95_000 },
-        { name: 'sluice-bundle', label: 'sluice', perRequest: 190_000 },
+        { name: 'bare-http', label: 'bare', perRequest: 95_000, compilerPerRequest: 5_000 },
+        { name: 'sluice-bundle', label: 'sluice', perRequest: 190_000, compilerPerRequest: 10_000 },
       ],
       'bare-http',
     );
     expect(table.split('\n')).toEqual([
-      '| server (function path, callgrind) | instructions per request | ratio to bare node:http |',
-      '|---|---:|---:|',
-      '| bare | 95,000 | 1.00 |',
-      '| sluice | 190,000 | 0.50 |',
+      "| server (function path, callgrind) | instructions per request | of which V8's compilers | ratio to bare node:http | without the compilers |",
+      '|---|---:|---:|---:|---:|',
+      '| bare | 95,000 | 5,000 | 1.00 | 1.00 |',
+      '| sluice | 190,000 | 10,000 | 0.50 | 0.50 |',
     ]);
+    const steadier = instructionsTable(
+      [
+        { name: 'bare-http', label: 'bare', perRequest: 95_000, compilerPerRequest: 0 },
+        { name: 'sluice-bundle', label: 'sluice', perRequest: 190_000, compilerPerRequest: 40_000 },
+      ],
+      'bare-http',
+    );
+    expect(steadier.split('\n')[3]).toBe('| sluice | 190,000 | 40,000 | 0.50 | 0.63 |');
   });
 
   it('leaves the ratios out when the floor was not measured', () => {
     expect(
-      instructionsTable([{ name: 'sdk-http', label: 'sdk', perRequest: 300_000 }], 'bare-http'),
-    ).toContain('| sdk | 300,000 | — |');
+      instructionsTable(
+        [{ name: 'sdk-http', label: 'sdk', perRequest: 300_000, compilerPerRequest: 1_000 }],
+        'bare-http',
+      ),
+    ).toContain('| sdk | 300,000 | 1,000 | — | — |');
+  });
+});
+
+describe('compilerCost', () => {
+  it("sums the inclusive cost of V8's compiler jobs, and nothing they call or that calls them", () => {
+    const annotated = [
+      '896,811,429 (100.0%)  PROGRAM TOTALS',
+      '808,302,810 (90.13%)  /deps/uv/src/unix/core.c:uv_run [/bin/node]',
+      ' 68,072,782 ( 7.59%)  ???:v8::internal::OptimizedCompilationJob::ExecuteJob(v8::internal::RuntimeCallStats*, v8::internal::LocalIsolate*) [/bin/node]',
+      ' 64,960,376 ( 7.24%)  ???:v8::internal::OptimizingCompileTaskExecutor::CompileTask::Run(v8::JobDelegate*) [/bin/node]',
+      ' 64,936,612 ( 7.24%)  ???:v8::internal::compiler::PipelineCompilationJob::ExecuteJobImpl(v8::internal::RuntimeCallStats*, v8::internal::LocalIsolate*) [/bin/node]',
+      '    321,093 ( 0.04%)  ???:v8::internal::baseline::ConcurrentBaselineCompiler::JobDispatcher::Run(v8::JobDelegate*) [/bin/node]',
+      '    319,698 ( 0.04%)  ???:v8::internal::OptimizedCompilationJob::FinalizeJob(v8::internal::Isolate*) [/bin/node]',
+      '     68,899 ( 0.01%)  ???:v8::internal::OptimizedCompilationJob::PrepareJob(v8::internal::Isolate*) [/bin/node]',
+      '     10,000 ( 0.00%)  ???:0x0000000000001050 [???]',
+    ].join('\n');
+    expect(compilerCost(annotated)).toBe(68_072_782 + 321_093 + 319_698 + 68_899);
+    expect(compilerCost('1,000 (100.0%)  PROGRAM TOTALS\n')).toBe(0);
   });
 });
 

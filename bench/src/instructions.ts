@@ -10,7 +10,9 @@
  * Per server: start it under valgrind with instrumentation off (~5× slower than native instead of ~50×), warm it
  * up with `--warm` requests, switch instrumentation on, send 500 more (callgrind translates the code again),
  * zero the counters, send `--requests`, dump. Printed: instructions per request and bare node:http's count ÷
- * the server's, the floor's ratio as the req/s table gives it.
+ * the server's, the floor's ratio as the req/s table gives it; then the same without what V8's compilers ran in
+ * the window (`compilerCost`), which varies from run to run of the same build and is the steadier figure to
+ * compare two commits by.
  *
  * `--top N` also prints each server's N costliest functions, instructions per request by function (callgrind's
  * own, not their callees'): node runs with `--perf-basic-prof`, and the JIT's code, which callgrind knows only
@@ -91,22 +93,61 @@ export function costByFunction(
     .sort((a, b) => b.instructions - a.instructions);
 }
 
+/**
+ * The entry points of V8's compiler jobs, whose inclusive costs hold all of their work: the optimizing tiers'
+ * (TurboFan and Maglev jobs both derive from OptimizedCompilationJob; each is prepared and finalized on the
+ * main thread and executed on a helper thread) and the concurrent baseline compiler's.
+ */
+const COMPILER_JOBS = [
+  'v8::internal::OptimizedCompilationJob::PrepareJob(',
+  'v8::internal::OptimizedCompilationJob::ExecuteJob(',
+  'v8::internal::OptimizedCompilationJob::FinalizeJob(',
+  'v8::internal::baseline::ConcurrentBaselineCompiler::JobDispatcher::Run(',
+] as const;
+
+/**
+ * Instructions V8's compilers spent in the window, from `callgrind_annotate --inclusive=yes` output: the JIT
+ * still optimizes (and re-optimizes) some functions after the warm-up, a few jobs in one run and none in the
+ * next, which moves a server's total by up to ~7 % between two runs of the same build.
+ */
+export function compilerCost(annotatedInclusive: string): number {
+  let sum = 0;
+  for (const line of annotatedInclusive.split('\n')) {
+    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:(\S.*)$/.exec(line);
+    if (m !== null && COMPILER_JOBS.some((job) => (m[2] as string).startsWith(job)))
+      sum += Number((m[1] as string).replaceAll(',', ''));
+  }
+  return sum;
+}
+
 export interface InstructionRow {
   readonly name: string;
   readonly label: string;
   readonly perRequest: number;
+  /** Of `perRequest`, what V8's compilers ran in the window (`compilerCost`). */
+  readonly compilerPerRequest: number;
 }
 
-/** The table, with each row's ratio to the floor (the floor's instructions ÷ the row's: higher is better). */
+/**
+ * The table, with each row's ratio to the floor (the floor's instructions ÷ the row's: higher is better),
+ * in all and without the compilers' share (the steadier of the two from run to run).
+ */
 export function instructionsTable(rows: readonly InstructionRow[], floor: string): string {
-  const base = rows.find((r) => r.name === floor)?.perRequest;
+  const base = rows.find((r) => r.name === floor);
+  const count = (n: number): string => Math.round(n).toLocaleString('en-US');
   const lines = [
-    '| server (function path, callgrind) | instructions per request | ratio to bare node:http |',
-    '|---|---:|---:|',
+    "| server (function path, callgrind) | instructions per request | of which V8's compilers | ratio to bare node:http | without the compilers |",
+    '|---|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
-    const ratio = base === undefined ? '—' : (base / r.perRequest).toFixed(2);
-    lines.push(`| ${r.label} | ${Math.round(r.perRequest).toLocaleString('en-US')} | ${ratio} |`);
+    const ratio = base === undefined ? '—' : (base.perRequest / r.perRequest).toFixed(2);
+    const steady =
+      base === undefined
+        ? '—'
+        : ((base.perRequest - base.compilerPerRequest) / (r.perRequest - r.compilerPerRequest)).toFixed(2);
+    lines.push(
+      `| ${r.label} | ${count(r.perRequest)} | ${count(r.compilerPerRequest)} | ${ratio} | ${steady} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -158,7 +199,7 @@ async function measure(
   warm: number,
   requests: number,
   top: number,
-): Promise<number> {
+): Promise<{ perRequest: number; compilerPerRequest: number }> {
   const port = await freePort();
   const env = { ...process.env, ...spec.env, PORT: String(port) };
   const child: ChildProcess = spawn(
@@ -203,8 +244,11 @@ async function measure(
   if (dump === undefined) throw new Error(`no callgrind dump for ${spec.name} in ${dir}`);
   const total = callgrindTotal(await readFile(join(dir, dump), 'utf8'));
   if (total === undefined) throw new Error(`no totals line in ${dump}`);
+  const { stdout } = await run('callgrind_annotate', ['--inclusive=yes', join(dir, dump)], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (top > 0) await printTop(spec, join(dir, dump), pid, requests, top);
-  return total / requests;
+  return { perRequest: total / requests, compilerPerRequest: compilerCost(stdout) / requests };
 }
 
 async function printTop(
@@ -251,15 +295,17 @@ async function main(): Promise<void> {
   const rows: InstructionRow[] = [];
   try {
     for (const spec of specs) {
-      const perRequest = await measure(
+      const { perRequest, compilerPerRequest } = await measure(
         spec,
         dir,
         Number(values.warm),
         Number(values.requests),
         Number(values.top),
       );
-      process.stderr.write(`${spec.name}: ${Math.round(perRequest)} instructions per request\n`);
-      rows.push({ name: spec.name, label: spec.label, perRequest });
+      process.stderr.write(
+        `${spec.name}: ${Math.round(perRequest)} instructions per request, ${Math.round(compilerPerRequest)} of them V8's compilers'\n`,
+      );
+      rows.push({ name: spec.name, label: spec.label, perRequest, compilerPerRequest });
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
