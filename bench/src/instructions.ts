@@ -67,6 +67,15 @@ export function codeAt(ranges: readonly CodeRange[], address: number): string | 
   return undefined;
 }
 
+/** The function lines of `callgrind_annotate` output (`  1,234 ( 0.12%)  file:function [object]`), totals left out. */
+function* annotatedLines(annotated: string): Generator<{ readonly cost: number; readonly where: string }> {
+  for (const line of annotated.split('\n')) {
+    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*)$/.exec(line);
+    if (m === null || (m[2] as string).startsWith('PROGRAM TOTALS')) continue;
+    yield { cost: Number((m[1] as string).replaceAll(',', '')), where: m[2] as string };
+  }
+}
+
 /**
  * `callgrind_annotate --inclusive=no` output as instructions per function, the JIT's addresses (`???:0x…`)
  * named from the perf map (and summed: one function's code may be compiled more than once), largest first.
@@ -76,11 +85,7 @@ export function costByFunction(
   ranges: readonly CodeRange[],
 ): { readonly name: string; readonly instructions: number }[] {
   const byName = new Map<string, number>();
-  for (const line of annotated.split('\n')) {
-    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*)$/.exec(line);
-    if (m === null || (m[2] as string).startsWith('PROGRAM TOTALS')) continue;
-    const cost = Number((m[1] as string).replaceAll(',', ''));
-    const where = m[2] as string;
+  for (const { cost, where } of annotatedLines(annotated)) {
     const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(where);
     const name =
       jit === null
@@ -107,15 +112,14 @@ const COMPILER_JOBS = [
 
 /**
  * Instructions V8's compilers spent in the window, from `callgrind_annotate --inclusive=yes` output: the JIT
- * still optimizes (and re-optimizes) some functions after the warm-up, a few jobs in one run and none in the
- * next, which moves a server's total by up to ~7 % between two runs of the same build.
+ * still optimizes (and re-optimizes) some functions after the warm-up, more jobs in one run than in the next,
+ * which moved a server's total by 5 % between two runs of the same build (docs/performance.md).
  */
 export function compilerCost(annotatedInclusive: string): number {
   let sum = 0;
-  for (const line of annotatedInclusive.split('\n')) {
-    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:(\S.*)$/.exec(line);
-    if (m !== null && COMPILER_JOBS.some((job) => (m[2] as string).startsWith(job)))
-      sum += Number((m[1] as string).replaceAll(',', ''));
+  for (const { cost, where } of annotatedLines(annotatedInclusive)) {
+    const symbol = where.replace(/^\?\?\?:/, '');
+    if (COMPILER_JOBS.some((job) => symbol.startsWith(job))) sum += cost;
   }
   return sum;
 }
