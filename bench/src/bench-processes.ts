@@ -91,6 +91,44 @@ export async function countingSink(): Promise<Sink & { count(): number }> {
   return { ...sink, count: () => count };
 }
 
+/**
+ * Reads the events of `types` that the broker routes, from a queue of this process's own bound to the broker's
+ * exchange as a Trigger's queue is (`x-match: all` on `type`), so that the bench sees them without a delivery
+ * through the broker. The queue is exclusive: it goes with the connection. Each message's `type` and `subject`
+ * headers (the attributes as the broker writes them, eventing/src/wire.ts) go to `onEvent`.
+ */
+export async function observeEvents(
+  rabbitmqUrl: string,
+  exchange: string,
+  types: readonly string[],
+  onEvent: (type: string, subject: string | undefined) => void,
+): Promise<{ close(): Promise<void> }> {
+  const connection = await amqp.connect(rabbitmqUrl);
+  const close = (): Promise<void> => connection.close().catch(() => {});
+  try {
+    const ch = await connection.createChannel();
+    const { queue } = await ch.assertQueue('', {
+      exclusive: true,
+      durable: false,
+      arguments: { 'x-queue-type': 'classic' },
+    });
+    for (const type of types) await ch.bindQueue(queue, exchange, '', { 'x-match': 'all', type });
+    await ch.consume(
+      queue,
+      (message) => {
+        if (message === null) return;
+        const headers = message.properties.headers ?? {};
+        onEvent(String(headers.type), typeof headers.subject === 'string' ? headers.subject : undefined);
+      },
+      { noAck: true },
+    );
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { close };
+}
+
 export async function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
@@ -146,7 +184,7 @@ export interface BrokerChildArgs {
         readonly parallelism: number;
         readonly queueType: string;
       }
-    | { readonly kind: 'pipeline'; readonly parallelism: number; readonly queueType: string };
+    | { readonly kind: 'pipeline'; readonly queueType: string };
   readonly subscribers: Readonly<Record<string, string>>;
   /**
    * Feed `make dev`'s console recorder from the broker (onAccepted + onTrail), as make dev does, and serve it

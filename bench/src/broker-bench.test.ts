@@ -55,15 +55,15 @@ describe('declaredQueueType', () => {
 });
 
 describe('pipelineManifests', () => {
-  it("routes transfers through the project's banking triggers and both reply types to the bench sink", () => {
-    const m = pipelineManifests(join(import.meta.dirname, '../..'), 50, 'quorum');
+  it("routes transfers through the project's banking triggers only: no bench subscriber behind the broker", () => {
+    const m = pipelineManifests(join(import.meta.dirname, '../..'), 'quorum');
     expect(m.broker.queueType).toBe('quorum');
     const route = m.triggers.map((t) => `${t.filter.type} → ${t.subscriber.ref?.name}`).sort();
     expect(route).toContain(`${BANKING.submitted} → transaction-processor`);
     expect(route).toContain(`${BANKING.processed} → transaction-journal`);
     expect(route).toContain(`${BANKING.processed} → accounts-api`);
-    expect(route).toContain(`${BANKING.processed} → ${BENCH_SUBSCRIBER}`);
-    expect(route).toContain(`${BANKING.rejected} → ${BENCH_SUBSCRIBER}`);
+    expect(m.triggers.filter((t) => t.subscriber.ref?.name === BENCH_SUBSCRIBER)).toEqual([]);
+    expect(new Set(m.triggers.map((t) => t.subscriber.ref?.name))).toEqual(new Set(PIPELINE_FUNCTIONS));
     for (const fn of PIPELINE_FUNCTIONS) {
       expect(m.triggers.some((t) => t.subscriber.ref?.name === fn)).toBe(true);
     }

@@ -38,7 +38,7 @@ const broker = await startBroker({
       }),
   manifests:
     m.kind === 'pipeline'
-      ? pipelineManifests(ROOT, m.parallelism, m.queueType as QueueType)
+      ? pipelineManifests(ROOT, m.queueType as QueueType)
       : benchManifests({
           eventType: m.eventType,
           parallelism: m.parallelism,

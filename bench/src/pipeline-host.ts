@@ -1,14 +1,14 @@
 /**
  * The pipeline section of `make bench`: banking transfers end to end — ingress → transaction-processor
- * → its reply → the broker → transaction-journal and accounts-api (and the bench sink, where the loop
- * closes) — on real RabbitMQ, on one store: MongoDB/FerretDB at `mongodbUrl`, or `make dev`'s in-memory
- * dev store served by this process. Processes:
- * - this one (pinned to the load core by pipeline.ts): the poster, the bench sink, the dead-letter sink,
+ * → its reply → the broker → transaction-journal and accounts-api — on real RabbitMQ, on one store:
+ * MongoDB/FerretDB at `mongodbUrl`, or `make dev`'s in-memory dev store served by this process. Processes:
+ * - this one (pinned to the load core by pipeline.ts): the poster, the reply observer (a queue of its own
+ *   bound to the broker's exchange, read with amqplib: `observeEvents`), the dead-letter sink,
  *   and the dev store when there is no `mongodbUrl`;
  * - the broker (broker-child.ts, the project's banking Triggers) and the three functions from source,
  *   all pinned to the server core.
- * 100 accounts are opened, then `inFlight` loops each submit a transfer and wait for its reply at the
- * sink before the next (a closed loop: the rate is the pipeline's, not the ingress's), until `transfers`
+ * 100 accounts are opened, then `inFlight` loops each submit a transfer and wait until the observer sees
+ * its reply before the next (a closed loop: the rate is the pipeline's, not the ingress's), until `transfers`
  * replies came or `maxSeconds` passed. Then it waits until the journal and accounts-api hold every
  * transfer (the end of the pipeline), and checks: no dead letter, no refused POST, one journal
  * document and one accounts-api outcome per transfer, money conserved in accounts-api's view. Each
@@ -28,21 +28,15 @@ import {
   containerNodeArgs,
   countingSink,
   cpuSeconds,
-  listen,
   type Outgoing,
+  observeEvents,
   post,
   rssMbOf,
   startBrokerChild,
   stopBrokerChild,
   stopProcess,
 } from './bench-processes.ts';
-import {
-  BANKING,
-  BENCH_DEAD_LETTER,
-  BENCH_SUBSCRIBER,
-  PIPELINE_FUNCTIONS,
-  type PipelineFunction,
-} from './broker-bench.ts';
+import { BANKING, BENCH_DEAD_LETTER, PIPELINE_FUNCTIONS, type PipelineFunction } from './broker-bench.ts';
 import {
   type PipelineArgs,
   parsePipelineArgs,
@@ -215,21 +209,18 @@ async function run(args: PipelineArgs): Promise<void> {
   const waiting = new Map<string, (type: string) => void>();
   let rejected = 0;
   let repliesTotal = 0;
-  /** When each reply reached the sink (the injected workload's completions: it waits for none). */
+  /** When the observer saw each reply (the injected workload's completions: it waits for none). */
   const replyTimes: number[] = [];
-  const subscriber = await listen((req, res) => {
-    const subject = req.headers['ce-subject'];
-    const type = String(req.headers['ce-type']);
+  const onReply = (type: string, subject: string | undefined): void => {
     repliesTotal++;
     replyTimes.push(performance.now());
     if (type === BANKING.rejected) rejected++;
-    if (typeof subject === 'string') {
+    if (subject !== undefined) {
       waiting.get(subject)?.(type);
       waiting.delete(subject);
     }
-    req.resume();
-    res.writeHead(204).end();
-  });
+  };
+  let replies: { close(): Promise<void> } | undefined;
   const deadLetter = await countingSink();
   try {
     let storeEnv: Record<string, string>;
@@ -248,15 +239,17 @@ async function run(args: PipelineArgs): Promise<void> {
     brokerChild = await startBrokerChild(
       {
         url: args.url,
-        manifests: { kind: 'pipeline', parallelism: args.inFlight, queueType: args.queueType },
+        manifests: { kind: 'pipeline', queueType: args.queueType },
         subscribers: {
           ...Object.fromEntries(PIPELINE_FUNCTIONS.map((n) => [n, urlOf(n)])),
-          [BENCH_SUBSCRIBER]: subscriber.url,
           [BENCH_DEAD_LETTER]: deadLetter.url,
         },
       },
       args.serverCpu,
     );
+    // The broker's exchange is the first of its topology (eventing/src/broker.ts planBroker).
+    const exchange = brokerChild.names.exchanges[0] as string;
+    replies = await observeEvents(args.url, exchange, [BANKING.processed, BANKING.rejected], onReply);
     const ingress = new URL(brokerChild.url);
     if (args.workload === Workload.inject) {
       await runInjected(args, {
@@ -414,7 +407,7 @@ async function run(args: PipelineArgs): Promise<void> {
     agent.destroy();
     if (brokerChild !== undefined) await stopBrokerChild(brokerChild, args.url);
     for (const f of functions) await stopProcess(f.child);
-    await closeServer(subscriber.server);
+    await replies?.close();
     await closeServer(deadLetter.server);
     if (devStore !== undefined) await devStore.close();
     else await store?.close();
@@ -438,7 +431,7 @@ const INJECT_ACCOUNTS = 50;
  * `make inject`'s workload instead of the neighbours' loop: the injector itself (its plan: 50 accounts,
  * amounts up to a third of an opening balance, USD and EUR accounts, unknown accounts, resubmitted ids — more
  * than half refused), sent as fast as the ingress takes it (an open loop, as `make inject` at a high rate),
- * then its own `--verify` for the invariants. The rate: replies at the sink ÷ the time from the first
+ * then its own `--verify` for the invariants. The rate: replies observed ÷ the time from the first
  * transfer (after the openings) to the journal and accounts-api holding every one.
  */
 async function runInjected(args: PipelineArgs, ctx: InjectedContext): Promise<void> {
@@ -472,7 +465,7 @@ async function runInjected(args: PipelineArgs, ctx: InjectedContext): Promise<vo
   const accepted = Number(/broker accepted (\d+)/.exec(out)?.[1] ?? Number.NaN);
   const sentDone = performance.now();
   const drainDeadline = sentDone + args.drainSeconds * 1000;
-  // Count the store only once every transfer has its reply at the sink: a count is a scan on FerretDB's
+  // Count the store only once every transfer's reply was observed: a count is a scan on FerretDB's
   // SQLite backend, and polling it through the whole run would slow the store it measures.
   while (ctx.replyTimes.length < accepted && performance.now() < drainDeadline) await sleep(100);
   const { journaled, viewed } = await untilStored(ctx.store, accepted, drainDeadline, 250);
