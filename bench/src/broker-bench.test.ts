@@ -64,9 +64,6 @@ describe('pipelineManifests', () => {
     expect(route).toContain(`${BANKING.processed} → accounts-api`);
     expect(m.triggers.filter((t) => t.subscriber.ref?.name === BENCH_SUBSCRIBER)).toEqual([]);
     expect(new Set(m.triggers.map((t) => t.subscriber.ref?.name))).toEqual(new Set(PIPELINE_FUNCTIONS));
-    for (const fn of PIPELINE_FUNCTIONS) {
-      expect(m.triggers.some((t) => t.subscriber.ref?.name === fn)).toBe(true);
-    }
     expect(m.warnings).toEqual([]);
   });
 });

@@ -83,7 +83,7 @@ export function benchManifests(options: BenchManifestOptions): EventingManifests
 /**
  * The banking pipeline as deployed: the project's own banking Triggers (eventing/manifests/banking/triggers,
  * their parallelism, retries and dead-letter sink) on a broker of the declared queue type, and nothing else.
- * The closed loop sees each transfer's reply through a queue of its own (`observeReplies`), not through a
+ * The closed loop sees each transfer's reply through a queue of its own (`observeEvents`), not through a
  * Trigger: a bench sink behind the broker would be a fourth delivery per transfer on the pinned core the
  * pipeline is measured on, which `make dev` and the cluster do not have.
  */
