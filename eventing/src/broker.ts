@@ -18,7 +18,7 @@
  * Dead-letter dispatcher (`dispatchDLQ`): deliver to the sink with the same delivery settings; a sink that
  * still fails loses the event (logged at error), as upstream — hence the sink's min-scale 1.
  */
-import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
+import type { CloudEvent, LogFields, Logger } from '../../functions/runtime/src/index.ts';
 import {
   CAUSATION_FIELD,
   CORRELATION_FIELD,
@@ -239,6 +239,8 @@ export class Dispatchers {
   readonly #backend: BrokerBackend;
   readonly #plan: BrokerPlan;
   readonly #log: Logger;
+  /** Whether debug lines are written (a logger without `enabled` is asked to write them all). */
+  readonly #debug: boolean;
   readonly #behaviour: Readonly<DataPlaneBehaviour>;
   readonly #replyUrl: () => string;
   readonly #replyLocal: LocalEndpoint | undefined;
@@ -258,6 +260,7 @@ export class Dispatchers {
     this.#backend = backend;
     this.#plan = plan;
     this.#log = log;
+    this.#debug = log.enabled?.('debug') ?? true;
     this.#behaviour = options.behaviour;
     this.#replyUrl = options.replyUrl;
     this.#replyLocal = options.replyLocal;
@@ -442,14 +445,15 @@ export class Dispatchers {
           `trigger ${t}: ${route.subscriberUrl} answered with an invalid CloudEvent, ignored: ${m}`,
         ),
     });
-    const fields = {
+    // Built only for a line that is written: most deliveries write none (the delivered line is debug).
+    const fields = (): LogFields => ({
       ...eventLogFields(received),
       'event.action': 'deliver',
       'sluice.trigger': t,
       'url.full': route.subscriberUrl,
       'http.response.status_code': result.status,
       'sluice.attempts': result.attempts.length,
-    };
+    });
     const kept = result.headers[DEAD_LETTERED_HEADER] !== undefined;
     const failed =
       isRetriable(result.status) || (!result.ok && this.#behaviour.refusal === 'dead-letter' && !kept);
@@ -462,7 +466,7 @@ export class Dispatchers {
         data,
       );
       const kept = await this.#deadLetter(route, dead, delivery, {
-        ...fields,
+        ...fields(),
         'error.message': result.error,
       });
       this.#trail(route, received, result, {
@@ -479,9 +483,10 @@ export class Dispatchers {
         kept
           ? `trigger ${t}: ${route.subscriberUrl} refused ${received.type} ${received.id} (${result.status}) and kept it in its dead-letter sink`
           : `trigger ${t}: ${route.subscriberUrl} refused ${received.type} ${received.id} (${result.status}): acked as delivered, as upstream (nothing is dead-lettered)`,
-        { ...fields, 'event.action': kept ? 'refused-kept' : 'refused-acked' },
+        { ...fields(), 'event.action': kept ? 'refused-kept' : 'refused-acked' },
       );
-    } else this.#log.debug(`trigger ${t}: delivered ${received.type} ${received.id}`, fields);
+    } else if (this.#debug)
+      this.#log.debug(`trigger ${t}: delivered ${received.type} ${received.id}`, fields());
     // Upstream takes a reply from any answer it counts as success; the sluice profile from 2xx only.
     const reply = result.ok || this.#behaviour.refusal === 'ack' ? result.reply : undefined;
     const outcome = result.ok
@@ -495,10 +500,11 @@ export class Dispatchers {
     }
     const problem = await this.#publishReply(reply, route.delivery, headers);
     if (problem === undefined) {
-      this.#log.debug(`trigger ${t}: reply ${reply.type} ${reply.id} published`, {
-        ...fields,
-        'event.action': 'reply',
-      });
+      if (this.#debug)
+        this.#log.debug(`trigger ${t}: reply ${reply.type} ${reply.id} published`, {
+          ...fields(),
+          'event.action': 'reply',
+        });
       this.#trail(route, received, result, { outcome, reply: trailReply(reply, true) });
       return;
     }
@@ -512,7 +518,7 @@ export class Dispatchers {
       data,
     );
     const deadLettered = await this.#deadLetter(route, dead, delivery, {
-      ...fields,
+      ...fields(),
       'event.reason': 'reply-not-published',
       'error.message': problem,
     });

@@ -246,14 +246,16 @@ export async function deliver(
   const sleep = options.sleep ?? defaultSleep;
   // Header values as eventing-rabbitmq's dispatcher writes them: UTF-8 bytes, no percent-encoding.
   const message = toBinary(event, { headerEncoding: HEADER_ENCODING.raw });
-  const requestHeaders = { ...options.headers, ...message.headers };
+  const requestHeaders = isEmpty(options.headers)
+    ? message.headers
+    : { ...options.headers, ...message.headers };
   const local = options.local !== undefined && sentAsIs(options.headers) ? options.local : undefined;
   const attempts: AttemptRecord[] = [];
   let waited = 0;
   for (let retry = 0; ; retry++) {
     if (options.signal?.aborted) throw new DeliveryAbortedError('delivery aborted');
     let status = -1;
-    let body: Buffer = Buffer.alloc(0);
+    let body: Buffer = EMPTY;
     let error = '';
     let headers: Readonly<Record<string, string>> = {};
     const started = performance.now();
@@ -407,6 +409,36 @@ function postLocal(
 
 let defaultPool: ConnectionPool | undefined;
 
+/** Where a POST goes, as undici's dispatch takes it. */
+interface Target {
+  readonly origin: string;
+  readonly path: string;
+}
+
+/**
+ * The targets parsed so far: a broker posts to a handful of URLs (its subscribers, its ingress, its
+ * dead-letter sinks) and would otherwise parse the same one into a new URL object for every attempt.
+ * Bounded: a caller posting to ever new URLs only empties it now and then.
+ */
+const targets = new Map<string, Target>();
+const MAX_TARGETS = 1024;
+
+function targetOf(url: string): Target {
+  let target = targets.get(url);
+  if (target === undefined) {
+    const parsed = new URL(url);
+    target = { origin: parsed.origin, path: parsed.pathname + parsed.search };
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(url, target);
+  }
+  return target;
+}
+
+function isEmpty(headers: Readonly<Record<string, string>> | undefined): boolean {
+  for (const _ in headers) return false;
+  return true;
+}
+
 /**
  * One POST through undici's dispatcher API, neither `fetch` (its Request/Headers objects, web streams and
  * two abort signals per attempt were ~30 % of the broker's CPU) nor node:http (a ClientRequest, an
@@ -421,7 +453,7 @@ function post(
   options: DeliverOptions,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const target = new URL(url);
+    const target = targetOf(url);
     defaultPool ??= new ConnectionPool();
     const pool = options.pool ?? defaultPool;
     new PostHandler(resolve, reject, timeoutMs, options.signal).send(pool, target, headers, body);
@@ -460,7 +492,7 @@ class PostHandler implements Dispatcher.DispatchHandler {
     }
   }
 
-  send(pool: ConnectionPool, target: URL, headers: Readonly<Record<string, string>>, body: Buffer): void {
+  send(pool: ConnectionPool, target: Target, headers: Readonly<Record<string, string>>, body: Buffer): void {
     const signal = this.#signal;
     if (signal !== undefined) {
       if (signal.aborted) {
@@ -469,10 +501,7 @@ class PostHandler implements Dispatcher.DispatchHandler {
       }
       whenAborted(signal, this.#onAbort);
     }
-    pool.dispatch(
-      { origin: target.origin, path: target.pathname + target.search, method: 'POST', headers, body },
-      this,
-    );
+    pool.dispatch({ origin: target.origin, path: target.path, method: 'POST', headers, body }, this);
   }
 
   readonly #onAbort = (): void => this.#abort(new DeliveryAbortedError('delivery aborted'));

@@ -153,6 +153,60 @@ describe('ingress', () => {
     }
   });
 
+  it('refuses a body past its bound with 413 problem+json, closes the connection, publishes nothing', async () => {
+    const published: CloudEvent[] = [];
+    const ingress = await startIngress({
+      port: 0,
+      namespace: 'sluice',
+      brokerName: 'default',
+      log: quietLog,
+      maxBodyBytes: 1024,
+      publish: async (e) => {
+        published.push(e);
+      },
+    });
+    try {
+      const event = { ...testEvent(), data: { pad: 'x'.repeat(4096) } };
+      const { headers, body } = toBinary(event);
+      const res = await fetch(ingress.url, { method: 'POST', headers, body: new Uint8Array(body) });
+      expect(res.status).toBe(413);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.headers.get('connection')).toBe('close');
+      expect(((await res.json()) as { detail: string }).detail).toBe('event larger than 1024 bytes');
+      expect(await postEvent(ingress.url, testEvent())).toBe(202); // the bound is per request
+      expect(published).toHaveLength(1);
+    } finally {
+      await ingress.close();
+    }
+  });
+
+  it('publishes nothing for a request cut before its body ended, and goes on answering', async () => {
+    const published: CloudEvent[] = [];
+    const ingress = await startIngress({
+      port: 0,
+      namespace: 'sluice',
+      brokerName: 'default',
+      log: quietLog,
+      publish: async (e) => {
+        published.push(e);
+      },
+    });
+    try {
+      const socket = connect(ingress.port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      socket.write(
+        'POST / HTTP/1.1\r\nHost: x\r\nce-specversion: 1.0\r\nce-id: cut\r\nce-source: /s\r\nce-type: t\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"par',
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      socket.destroy();
+      expect(await postEvent(ingress.url, testEvent())).toBe(202);
+      expect(published.map((e) => e.id)).not.toContain('cut');
+      expect(published).toHaveLength(1);
+    } finally {
+      await ingress.close();
+    }
+  });
+
   it('answers bare statuses without problems (upstream), and keeps an HTTP traceparent as trace extensions', async () => {
     const published: CloudEvent[] = [];
     const ingress = await startIngress({

@@ -124,16 +124,20 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
-      void handle(req, res).catch((err: unknown) => {
-        options.log.error(`broker ingress failed: ${String(err)}`);
-        if (!res.headersSent)
-          send(res, 500, problem(500, 'Internal Error', 'internal', 'the broker ingress failed'));
-      });
+      void handle(req, res).catch((err: unknown) => failed(res, err));
     },
   );
 
+  function failed(res: ServerResponse, err: unknown): void {
+    options.log.error(`broker ingress failed: ${String(err)}`);
+    if (!res.headersSent)
+      send(res, 500, problem(500, 'Internal Error', 'internal', 'the broker ingress failed'));
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = problems ? ((req.url ?? '/').split('?')[0] ?? '/') : (req.url ?? '/');
+    const url = req.url ?? '/';
+    const query = problems ? url.indexOf('?') : -1;
+    const path = query === -1 ? url : url.slice(0, query);
     if (
       req.method === 'GET' &&
       (path === '/health/readiness' || path === '/health/liveness' || path === '/healthz')
@@ -179,22 +183,37 @@ export async function startIngress(options: IngressOptions): Promise<Ingress> {
       );
       return;
     }
+    // The body through 'data'/'end' callbacks: an async iterator over the request costs an iterator, an
+    // end-of-stream watcher and a promise per chunk (docs/performance.md, "The broker's garbage").
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
       size += chunk.length;
       if (size > maxBody) {
-        const err = new InvalidEventError(`event larger than ${maxBody} bytes`, [], 413);
-        const answer = toProblem(err, path);
+        refused = true;
+        chunks.length = 0;
+        const answer = toProblem(new InvalidEventError(`event larger than ${maxBody} bytes`, [], 413), path);
         send(res, answer.status, answer.problem, { connection: 'close' });
         req.destroy();
         return;
       }
       chunks.push(chunk);
-    }
-    const refusal = await admit(req.headers, Buffer.concat(chunks), path, req.rawHeaders);
-    if (refusal === undefined) res.writeHead(202).end();
-    else send(res, refusal.status, refusal.problem, refusal.headers);
+    });
+    // A request cut before its end gets no answer (its socket is gone) and publishes nothing.
+    req.on('error', () => {});
+    req.on('end', () => {
+      if (refused) return;
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      admit(req.headers, body, path, req.rawHeaders).then(
+        (refusal) => {
+          if (refusal === undefined) res.writeHead(202).end();
+          else send(res, refusal.status, refusal.problem, refusal.headers);
+        },
+        (err: unknown) => failed(res, err),
+      );
+    });
   }
 
   /** An event's POST once its body is read: undefined when published (202), else the refusal to answer. */

@@ -503,22 +503,32 @@ export class RabbitmqBackend implements BrokerBackend {
     };
     const delivery = { redelivered: msg.fields.redelivered, ack };
     c.held++;
-    const run = c.workers
-      .run(async () => {
-        // Its channel is gone: RabbitMQ has requeued the message, running it would only duplicate it.
-        if (!state.open) throw new BackendError('channel closed before a worker was free');
-        // Its replica was scaled away while it waited: back to the queue for the others.
-        if (c.cancelled) throw new BackendError('consumer cancelled');
-        await c.handler(e, delivery);
-      })
-      .then(ack, () => {
-        if (!acked) acks.nack(msg, true);
-      });
-    const tracked = run.finally(() => {
+    // One continuation acks (or requeues) and forgets the message: no async wrapper, no finally.
+    const forget = (): void => {
       c.held--;
       c.running.delete(tracked);
       this.#inFlight.delete(tracked);
-    });
+    };
+    const tracked = c.workers
+      .run(() =>
+        // Its channel is gone: RabbitMQ has requeued the message, running it would only duplicate it.
+        // Its replica was scaled away while it waited: back to the queue for the others.
+        !state.open
+          ? Promise.reject(new BackendError('channel closed before a worker was free'))
+          : c.cancelled
+            ? Promise.reject(new BackendError('consumer cancelled'))
+            : c.handler(e, delivery),
+      )
+      .then(
+        () => {
+          forget();
+          ack();
+        },
+        () => {
+          forget();
+          if (!acked) acks.nack(msg, true);
+        },
+      );
     c.running.add(tracked);
     this.#inFlight.add(tracked);
   }

@@ -23,24 +23,31 @@ export class Workers {
     return this.#waiting.length;
   }
 
-  /** Runs `task` on a free worker; settles as the task does. */
+  /** Runs `task` on a free worker; settles as the task does, once its worker is free again. */
   run(task: () => Promise<void>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const start = (): void => {
-        this.#running++;
-        let settled: Promise<void>;
-        try {
-          settled = task();
-        } catch (err) {
-          settled = Promise.reject(err);
-        }
-        settled.then(resolve, reject).finally(() => {
-          this.#running--;
-          this.#waiting.shift()?.();
-        });
-      };
-      if (this.#running < this.#concurrency) start();
-      else this.#waiting.push(start);
-    });
+    if (this.#running < this.#concurrency) return this.#start(task);
+    return new Promise<void>((resolve) => this.#waiting.push(() => resolve(this.#start(task))));
   }
+
+  // One promise per task beyond its own: the continuations are the instance's, not closures per task.
+  #start(task: () => Promise<void>): Promise<void> {
+    this.#running++;
+    let settled: Promise<void>;
+    try {
+      settled = task();
+    } catch (err) {
+      settled = Promise.reject(err);
+    }
+    return settled.then(this.#fulfilled, this.#rejected);
+  }
+
+  readonly #free = (): void => {
+    this.#running--;
+    this.#waiting.shift()?.();
+  };
+  readonly #fulfilled = (): void => this.#free();
+  readonly #rejected = (err: unknown): never => {
+    this.#free();
+    throw err;
+  };
 }
