@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { HEADER_ENCODING, toBinary } from '../../functions/runtime/src/index.ts';
-import { IngressClosedError, startIngress } from './ingress.ts';
+import { type Ingress, IngressClosedError, type IngressOptions, startIngress } from './ingress.ts';
 import { quietLog } from './testing/manifests.ts';
 import { postEvent, testEvent, waitFor } from './testing/test-sink.ts';
 
@@ -53,16 +53,7 @@ describe('ingress', () => {
   });
 
   it('refuses a ce- header given twice with 400, as the binding maps an attribute to one header', async () => {
-    const published: CloudEvent[] = [];
-    const ingress = await startIngress({
-      port: 0,
-      namespace: 'sluice',
-      brokerName: 'default',
-      log: quietLog,
-      publish: async (e) => {
-        published.push(e);
-      },
-    });
+    const { ingress, published } = await recordingIngress();
     try {
       const status = await new Promise<number | undefined>((resolve, reject) => {
         const req = request(
@@ -88,16 +79,7 @@ describe('ingress', () => {
   });
 
   it('keeps binary-mode data bytes exactly as sent', async () => {
-    const published: CloudEvent[] = [];
-    const ingress = await startIngress({
-      port: 0,
-      namespace: 'sluice',
-      brokerName: 'default',
-      log: quietLog,
-      publish: async (e) => {
-        published.push(e);
-      },
-    });
+    const { ingress, published } = await recordingIngress();
     try {
       const body = '{ "amount": 12345678901234567890.10 }';
       const res = await fetch(ingress.url, {
@@ -119,18 +101,7 @@ describe('ingress', () => {
   });
 
   it('cuts off a client whose body trickles in past the request bound (408, connection closed)', async () => {
-    const published: CloudEvent[] = [];
-    const ingress = await startIngress({
-      port: 0,
-      namespace: 'sluice',
-      brokerName: 'default',
-      log: quietLog,
-      headersTimeoutMs: 100,
-      requestTimeoutMs: 200,
-      publish: async (e) => {
-        published.push(e);
-      },
-    });
+    const { ingress, published } = await recordingIngress({ headersTimeoutMs: 100, requestTimeoutMs: 200 });
     try {
       const socket = connect(ingress.port, '127.0.0.1');
       let answer = '';
@@ -154,17 +125,7 @@ describe('ingress', () => {
   });
 
   it('refuses a body past its bound with 413 problem+json, closes the connection, publishes nothing', async () => {
-    const published: CloudEvent[] = [];
-    const ingress = await startIngress({
-      port: 0,
-      namespace: 'sluice',
-      brokerName: 'default',
-      log: quietLog,
-      maxBodyBytes: 1024,
-      publish: async (e) => {
-        published.push(e);
-      },
-    });
+    const { ingress, published } = await recordingIngress({ maxBodyBytes: 1024 });
     try {
       const event = { ...testEvent(), data: { pad: 'x'.repeat(4096) } };
       const { headers, body } = toBinary(event);
@@ -181,16 +142,7 @@ describe('ingress', () => {
   });
 
   it('publishes nothing for a request cut before its body ended, and goes on answering', async () => {
-    const published: CloudEvent[] = [];
-    const ingress = await startIngress({
-      port: 0,
-      namespace: 'sluice',
-      brokerName: 'default',
-      log: quietLog,
-      publish: async (e) => {
-        published.push(e);
-      },
-    });
+    const { ingress, published } = await recordingIngress();
     try {
       const socket = connect(ingress.port, '127.0.0.1');
       await new Promise((r) => socket.once('connect', r));
@@ -208,18 +160,7 @@ describe('ingress', () => {
   });
 
   it('answers bare statuses without problems (upstream), and keeps an HTTP traceparent as trace extensions', async () => {
-    const published: CloudEvent[] = [];
-    const ingress = await startIngress({
-      port: 0,
-      namespace: 'sluice',
-      brokerName: 'default',
-      log: quietLog,
-      problems: false,
-      httpTraceContext: true,
-      publish: async (e) => {
-        published.push(e);
-      },
-    });
+    const { ingress, published } = await recordingIngress({ problems: false, httpTraceContext: true });
     try {
       const bad = await fetch(ingress.url, {
         method: 'POST',
@@ -313,3 +254,21 @@ describe('ingress', () => {
     });
   });
 });
+
+/** An ingress on a free port whose publish records each event it is given. */
+async function recordingIngress(
+  options: Partial<IngressOptions> = {},
+): Promise<{ ingress: Ingress; published: CloudEvent[] }> {
+  const published: CloudEvent[] = [];
+  const ingress = await startIngress({
+    port: 0,
+    namespace: 'sluice',
+    brokerName: 'default',
+    log: quietLog,
+    ...options,
+    publish: async (e) => {
+      published.push(e);
+    },
+  });
+  return { ingress, published };
+}
