@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { HEADER_ENCODING, toBinary } from '../../functions/runtime/src/index.ts';
 import { type Ingress, IngressClosedError, type IngressOptions, startIngress } from './ingress.ts';
@@ -54,126 +54,102 @@ describe('ingress', () => {
 
   it('refuses a ce- header given twice with 400, as the binding maps an attribute to one header', async () => {
     const { ingress, published } = await recordingIngress();
-    try {
-      const status = await new Promise<number | undefined>((resolve, reject) => {
-        const req = request(
-          ingress.url,
-          {
-            method: 'POST',
-            // An array sends the header twice (fetch would join the values into one).
-            headers: { 'ce-specversion': '1.0', 'ce-id': ['a', 'b'], 'ce-source': '/s', 'ce-type': 't' },
-          },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode);
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
-      expect(status).toBe(400);
-      expect(published).toHaveLength(0);
-    } finally {
-      await ingress.close();
-    }
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(
+        ingress.url,
+        {
+          method: 'POST',
+          // An array sends the header twice (fetch would join the values into one).
+          headers: { 'ce-specversion': '1.0', 'ce-id': ['a', 'b'], 'ce-source': '/s', 'ce-type': 't' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(400);
+    expect(published).toHaveLength(0);
   });
 
   it('keeps binary-mode data bytes exactly as sent', async () => {
     const { ingress, published } = await recordingIngress();
-    try {
-      const body = '{ "amount": 12345678901234567890.10 }';
-      const res = await fetch(ingress.url, {
-        method: 'POST',
-        headers: {
-          'ce-specversion': '1.0',
-          'ce-id': '1',
-          'ce-source': '/s',
-          'ce-type': 't',
-          'content-type': 'application/json',
-        },
-        body,
-      });
-      expect(res.status).toBe(202);
-      expect(Buffer.from(published[0]?.data as Uint8Array).toString()).toBe(body);
-    } finally {
-      await ingress.close();
-    }
+    const body = '{ "amount": 12345678901234567890.10 }';
+    const res = await fetch(ingress.url, {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': '1',
+        'ce-source': '/s',
+        'ce-type': 't',
+        'content-type': 'application/json',
+      },
+      body,
+    });
+    expect(res.status).toBe(202);
+    expect(Buffer.from(published[0]?.data as Uint8Array).toString()).toBe(body);
   });
 
   it('cuts off a client whose body trickles in past the request bound (408, connection closed)', async () => {
     const { ingress, published } = await recordingIngress({ headersTimeoutMs: 100, requestTimeoutMs: 200 });
-    try {
-      const socket = connect(ingress.port, '127.0.0.1');
-      let answer = '';
-      let closed = false;
-      socket.on('data', (d: Buffer) => {
-        answer += d.toString();
-      });
-      socket.on('close', () => {
-        closed = true;
-      });
-      socket.on('error', () => {});
-      socket.write(
-        'POST / HTTP/1.1\r\nHost: x\r\nce-specversion: 1.0\r\nce-id: 1\r\nce-source: /s\r\nce-type: t\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"par',
-      );
-      await waitFor('the server to give up on the slow client', () => closed);
-      expect(answer).toMatch(/^HTTP\/1\.1 408/);
-      expect(published).toHaveLength(0);
-    } finally {
-      await ingress.close();
-    }
+    const socket = connect(ingress.port, '127.0.0.1');
+    let answer = '';
+    let closed = false;
+    socket.on('data', (d: Buffer) => {
+      answer += d.toString();
+    });
+    socket.on('close', () => {
+      closed = true;
+    });
+    socket.on('error', () => {});
+    socket.write(
+      'POST / HTTP/1.1\r\nHost: x\r\nce-specversion: 1.0\r\nce-id: 1\r\nce-source: /s\r\nce-type: t\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"par',
+    );
+    await waitFor('the server to give up on the slow client', () => closed);
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(published).toHaveLength(0);
   });
 
   it('refuses a body past its bound with 413 problem+json, closes the connection, publishes nothing', async () => {
     const { ingress, published } = await recordingIngress({ maxBodyBytes: 1024 });
-    try {
-      const event = { ...testEvent(), data: { pad: 'x'.repeat(4096) } };
-      const { headers, body } = toBinary(event);
-      const res = await fetch(ingress.url, { method: 'POST', headers, body: new Uint8Array(body) });
-      expect(res.status).toBe(413);
-      expect(res.headers.get('content-type')).toBe('application/problem+json');
-      expect(res.headers.get('connection')).toBe('close');
-      expect(((await res.json()) as { detail: string }).detail).toBe('event larger than 1024 bytes');
-      expect(await postEvent(ingress.url, testEvent())).toBe(202); // the bound is per request
-      expect(published).toHaveLength(1);
-    } finally {
-      await ingress.close();
-    }
+    const event = { ...testEvent(), data: { pad: 'x'.repeat(4096) } };
+    const { headers, body } = toBinary(event);
+    const res = await fetch(ingress.url, { method: 'POST', headers, body: new Uint8Array(body) });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(res.headers.get('connection')).toBe('close');
+    expect(((await res.json()) as { detail: string }).detail).toBe('event larger than 1024 bytes');
+    expect(await postEvent(ingress.url, testEvent())).toBe(202); // the bound is per request
+    expect(published).toHaveLength(1);
   });
 
   it('publishes nothing for a request cut before its body ended, and goes on answering', async () => {
     const { ingress, published } = await recordingIngress();
-    try {
-      const socket = connect(ingress.port, '127.0.0.1');
-      await new Promise((r) => socket.once('connect', r));
-      socket.write(
-        'POST / HTTP/1.1\r\nHost: x\r\nce-specversion: 1.0\r\nce-id: cut\r\nce-source: /s\r\nce-type: t\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"par',
-      );
-      await new Promise((r) => setTimeout(r, 50));
-      socket.destroy();
-      expect(await postEvent(ingress.url, testEvent())).toBe(202);
-      expect(published.map((e) => e.id)).not.toContain('cut');
-      expect(published).toHaveLength(1);
-    } finally {
-      await ingress.close();
-    }
+    const socket = connect(ingress.port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(
+      'POST / HTTP/1.1\r\nHost: x\r\nce-specversion: 1.0\r\nce-id: cut\r\nce-source: /s\r\nce-type: t\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"par',
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    expect(await postEvent(ingress.url, testEvent())).toBe(202);
+    expect(published.map((e) => e.id)).not.toContain('cut');
+    expect(published).toHaveLength(1);
   });
 
   it('answers bare statuses without problems (upstream), and keeps an HTTP traceparent as trace extensions', async () => {
     const { ingress, published } = await recordingIngress({ problems: false, httpTraceContext: true });
-    try {
-      const bad = await fetch(ingress.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{}',
-      });
-      expect([bad.status, await bad.text(), bad.headers.get('content-type')]).toEqual([400, '', null]);
-      const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-      expect(await postEvent(ingress.url, testEvent(), 0, { traceparent: tp })).toBe(202);
-      expect(published[0]?.extensions).toMatchObject({ traceparent: tp, tracestate: '' });
-    } finally {
-      await ingress.close();
-    }
+    const bad = await fetch(ingress.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect([bad.status, await bad.text(), bad.headers.get('content-type')]).toEqual([400, '', null]);
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    expect(await postEvent(ingress.url, testEvent(), 0, { traceparent: tp })).toBe(202);
+    expect(published[0]?.extensions).toMatchObject({ traceparent: tp, tracestate: '' });
   });
 
   describe("post (in process, the dispatchers' replies)", () => {
@@ -255,7 +231,7 @@ describe('ingress', () => {
   });
 });
 
-/** An ingress on a free port whose publish records each event it is given. */
+/** An ingress on a free port whose publish records each event it is given; closed when the test ends. */
 async function recordingIngress(
   options: Partial<IngressOptions> = {},
 ): Promise<{ ingress: Ingress; published: CloudEvent[] }> {
@@ -270,5 +246,6 @@ async function recordingIngress(
       published.push(e);
     },
   });
+  onTestFinished(() => ingress.close());
   return { ingress, published };
 }

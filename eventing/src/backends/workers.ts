@@ -38,14 +38,13 @@ export class Workers {
     } catch (err) {
       settled = Promise.reject(err);
     }
-    return settled.then(this.#fulfilled, this.#rejected);
+    return settled.then(this.#free, this.#rejected);
   }
 
   readonly #free = (): void => {
     this.#running--;
     this.#waiting.shift()?.();
   };
-  readonly #fulfilled = (): void => this.#free();
   readonly #rejected = (err: unknown): never => {
     this.#free();
     throw err;
