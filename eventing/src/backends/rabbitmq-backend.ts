@@ -34,7 +34,7 @@ import {
   connect,
   type RecoveringChannelModel,
 } from 'amqplib';
-import type { CloudEvent, Logger } from '../../../functions/runtime/src/index.ts';
+import { type CloudEvent, type Logger, publishConfirmed } from '../../../functions/runtime/src/index.ts';
 import { fromAmqp, toAmqp } from '../wire.ts';
 import { AckBatcher } from './ack-batcher.ts';
 import {
@@ -372,15 +372,16 @@ export class RabbitmqBackend implements BrokerBackend {
     const channel = publisher;
     await new Promise<void>((resolve, reject) => {
       try {
-        channel.publish(
-          exchange,
-          '',
-          message.content,
+        // Not `channel.publish`: it makes each message's headers a prototype (amqp-publish.ts).
+        publishConfirmed(
+          channel,
           {
-            persistent: true,
+            exchange,
+            routingKey: '',
+            content: message.content,
             headers: message.headers,
             messageId: message.messageId,
-            ...(message.contentType === undefined ? {} : { contentType: message.contentType }),
+            contentType: message.contentType,
           },
           (err: unknown) =>
             err === null || err === undefined

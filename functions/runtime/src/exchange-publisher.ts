@@ -16,6 +16,7 @@
  * left unconfirmed.
  */
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import { publishConfirmed } from './amqp-publish.ts';
 import { commonJsExports } from './commonjs-import.ts';
 
 export interface ExchangeMessage {
@@ -128,16 +129,17 @@ export async function connectExchangePublisher(
   const publishOnce = (on: ConfirmChannel, m: ExchangeMessage): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       try {
-        on.publish(
-          exchange,
-          '',
-          m.body,
+        // Not `on.publish`: it makes each message's headers a prototype (amqp-publish.ts).
+        publishConfirmed(
+          on,
           {
-            persistent: true,
-            mandatory: true,
-            messageId: m.id,
+            exchange,
+            routingKey: '',
+            content: m.body,
             headers: m.headers,
-            ...(m.contentType === undefined ? {} : { contentType: m.contentType }),
+            messageId: m.id,
+            contentType: m.contentType,
+            mandatory: true,
           },
           (err: unknown) => (err ? reject(err) : resolve()),
         );

@@ -21,6 +21,7 @@ export {
 } from './adapters/http/dev-store-wire.ts';
 export { MemoryDocumentStore } from './adapters/memory/memory-document-store.ts';
 export { MongoDocumentStore } from './adapters/mongodb/mongo-document-store.ts';
+export { type ConfirmedMessage, publishConfirmed } from './amqp-publish.ts';
 // ── For the platform, the broker and the tools ───────────────────────────────────────────────────
 export {
   type BinaryOptions,
