@@ -23,6 +23,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import type { CloudEvent } from '../../functions/runtime/src/index.ts';
 import { HEADER_ENCODING, receiveVerbatim, toBinary } from '../../functions/runtime/src/index.ts';
+import { type CallbackEntry, CallbackList } from './in-flight.ts';
 import { BACKOFF_POLICY, type BackoffPolicy, type DeliverySpec } from './manifests.ts';
 
 export interface DeliveryConfig {
@@ -185,49 +186,48 @@ export class DeliveryAbortedError extends Error {
 }
 
 /** Per abort signal: what to call when it aborts (one listener per signal, see `whenAborted`). */
-const abortWatchers = new WeakMap<AbortSignal, Set<() => void>>();
+const abortWatchers = new WeakMap<AbortSignal, CallbackList>();
 
 /**
- * Calls `f` once when `signal` aborts, until `unwatchAbort`. Every delivery in flight watches the broker's
- * one signal, and node's EventTarget removes a listener by walking the signal's list: with a few hundred
- * deliveries in flight, `removeEventListener` was ~8 % of the broker's CPU. Here: one listener per signal
- * and a Set.
+ * Calls `f` once when `signal` aborts, until `unwatchAbort` with the entry returned. Every delivery in flight
+ * watches the broker's one signal, and node's EventTarget removes a listener by walking the signal's list:
+ * with a few hundred deliveries in flight, `removeEventListener` was ~8 % of the broker's CPU. Here: one
+ * listener per signal, and a CallbackList rather than a Set (in-flight.ts: a Set's churn promoted every
+ * delivery in flight).
  */
-function whenAborted(signal: AbortSignal, f: () => void): void {
+function whenAborted(signal: AbortSignal, f: () => void): CallbackEntry {
   let watchers = abortWatchers.get(signal);
   if (watchers === undefined) {
-    const all = new Set<() => void>();
+    const all = new CallbackList();
     watchers = all;
     abortWatchers.set(signal, all);
     signal.addEventListener(
       'abort',
       () => {
-        const now = [...all];
-        all.clear();
-        for (const g of now) g();
+        for (const g of all.takeAll()) g();
       },
       { once: true },
     );
   }
-  watchers.add(f);
+  return watchers.add(f);
 }
 
-function unwatchAbort(signal: AbortSignal, f: () => void): void {
-  abortWatchers.get(signal)?.delete(f);
+function unwatchAbort(signal: AbortSignal, entry: CallbackEntry | undefined): void {
+  if (entry !== undefined) abortWatchers.get(signal)?.remove(entry);
 }
 
 const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new DeliveryAbortedError('delivery aborted'));
     const timer = setTimeout(() => {
-      if (signal !== undefined) unwatchAbort(signal, onAbort);
+      if (signal !== undefined) unwatchAbort(signal, watch);
       resolve();
     }, ms);
     const onAbort = (): void => {
       clearTimeout(timer);
       reject(new DeliveryAbortedError('delivery aborted'));
     };
-    if (signal !== undefined) whenAborted(signal, onAbort);
+    const watch = signal === undefined ? undefined : whenAborted(signal, onAbort);
   });
 
 /**
@@ -382,7 +382,7 @@ function postLocal(
       if (settled) return false;
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
-      if (signal !== undefined) unwatchAbort(signal, onAbort);
+      if (signal !== undefined) unwatchAbort(signal, watch);
       return true;
     };
     const onAbort = (): void => {
@@ -394,8 +394,9 @@ function postLocal(
         : setTimeout(() => {
             if (settle()) reject(new TimeoutError(`timeout after ${timeoutMs} ms`));
           }, timeoutMs);
+    let watch: CallbackEntry | undefined;
     if (signal?.aborted) return onAbort();
-    if (signal !== undefined) whenAborted(signal, onAbort);
+    if (signal !== undefined) watch = whenAborted(signal, onAbort);
     local(headers, body).then(
       (answer) => {
         if (settle()) resolve(answer);
@@ -474,6 +475,7 @@ class PostHandler implements Dispatcher.DispatchHandler {
   #status = -1;
   #headers: Record<string, string> | undefined;
   #chunks: Buffer[] = [];
+  #watch: CallbackEntry | undefined;
 
   constructor(
     resolve: (answer: Answer) => void,
@@ -499,7 +501,7 @@ class PostHandler implements Dispatcher.DispatchHandler {
         this.#fail(new DeliveryAbortedError('delivery aborted'));
         return;
       }
-      whenAborted(signal, this.#onAbort);
+      this.#watch = whenAborted(signal, this.#onAbort);
     }
     pool.dispatch({ origin: target.origin, path: target.path, method: 'POST', headers, body }, this);
   }
@@ -518,7 +520,7 @@ class PostHandler implements Dispatcher.DispatchHandler {
   #done(): void {
     this.#settled = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#signal !== undefined) unwatchAbort(this.#signal, this.#onAbort);
+    if (this.#signal !== undefined) unwatchAbort(this.#signal, this.#watch);
   }
 
   #fail(err: Error): void {

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { Cron } from 'croner';
 import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import type { PingSource } from '../../platform/manifests/index.ts';
+import { InFlight } from './in-flight.ts';
 
 /** Wall-clock time as a port (PingSource schedules are wall-clock). */
 export interface WallClock {
@@ -69,7 +70,7 @@ export class PingRunner {
   readonly #cron: Cron;
   #cancel: (() => void) | undefined;
   #stopped = false;
-  readonly #sending = new Set<Promise<void>>();
+  readonly #sending = new InFlight();
 
   constructor(options: PingRunnerOptions) {
     this.#source = options.source;
@@ -128,13 +129,12 @@ export class PingRunner {
       (err: unknown) =>
         this.#log.error(`PingSource ${this.#source.name}: ${String(err)}`, { 'event.action': 'ping-lost' }),
     );
-    this.#sending.add(sent);
-    void sent.finally(() => this.#sending.delete(sent));
+    this.#sending.track(sent);
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#cancel?.();
-    await Promise.allSettled([...this.#sending]);
+    await this.#sending.settled();
   }
 }

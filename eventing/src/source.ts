@@ -30,6 +30,7 @@ import type { CloudEvent, Logger } from '../../functions/runtime/src/index.ts';
 import { writeFramesTogether } from './backends/frame-batching.ts';
 import { Workers } from './backends/workers.ts';
 import { backoffMs } from './delivery.ts';
+import { InFlight } from './in-flight.ts';
 import { BACKOFF_POLICY, type SourceManifest } from './manifests.ts';
 import { fromAmqp, rabbitmqEventSource, wrapAmqpMessage } from './wire.ts';
 
@@ -56,7 +57,7 @@ type Outcome = (typeof OUTCOME)[keyof typeof OUTCOME];
 
 export class SourceConsumer {
   readonly #o: SourceConsumerOptions;
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #inFlight = new InFlight();
   readonly #workers: Workers;
   readonly #stopping = new AbortController();
   #connection: RecoveringChannelModel | undefined;
@@ -240,8 +241,7 @@ export class SourceConsumer {
         }
       })
       .catch(() => {});
-    const tracked = run.finally(() => this.#inFlight.delete(tracked));
-    this.#inFlight.add(tracked);
+    this.#inFlight.track(run);
   }
 
   async #forward(msg: ConsumeMessage): Promise<Outcome> {
@@ -287,7 +287,7 @@ export class SourceConsumer {
     this.#stopping.abort();
     const ch = this.#channel;
     if (ch !== undefined && this.#tag !== undefined) await ch.cancel(this.#tag).catch(() => {});
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#inFlight.settled();
     this.#model = undefined;
     await this.#connection?.close().catch(() => {});
   }

@@ -97,4 +97,97 @@ describe('AckBatcher', () => {
       expect(() => acks.flush()).not.toThrow();
     });
   });
+
+  describe('against a model of the channel', () => {
+    /** RabbitMQ's side: what is outstanding, and what each frame settles (a `multiple` settles every tag up to it). */
+    function modelChannel(userAcked: Set<number>) {
+      const outstanding = new Set<number>();
+      const settled = new Map<number, 'ack' | 'nack'>();
+      const violations: string[] = [];
+      const settle = (tag: number, how: 'ack' | 'nack'): void => {
+        if (!outstanding.delete(tag)) violations.push(`${how} ${tag}: not outstanding`);
+        else if (how === 'ack' && !userAcked.has(tag))
+          violations.push(`ack ${tag}: not acked by the handler`);
+        else settled.set(tag, how);
+      };
+      const channel: AckChannel<Tagged> = {
+        ack: (m, allUpTo) => {
+          const tag = m.fields.deliveryTag;
+          if (allUpTo)
+            for (const t of [...outstanding].filter((t) => t <= tag).sort((a, b) => a - b)) settle(t, 'ack');
+          else settle(tag, 'ack');
+        },
+        nack: (m) => settle(m.fields.deliveryTag, 'nack'),
+      };
+      return { channel, outstanding, settled, violations };
+    }
+
+    it('settles every delivery once, in any order, over thousands of deliveries and a head held for long', () => {
+      let seed = 20261202;
+      const random = (): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed / 2147483648;
+      };
+      const userAcked = new Set<number>();
+      const { channel, outstanding, settled, violations } = modelChannel(userAcked);
+      const turns: (() => void)[] = [];
+      const acks = new AckBatcher(channel, (flush) => turns.push(flush));
+      const pending: Tagged[] = [];
+      let nacked = 0;
+      let tag = 0;
+      const held = message(1); // the first delivery stays unsettled for half the run
+      for (let turn = 0; turn < 600; turn++) {
+        for (let k = Math.floor(random() * 20); k > 0; k--) {
+          const m = ++tag === 1 ? held : message(tag);
+          outstanding.add(tag);
+          acks.delivered(m);
+          if (m !== held) pending.push(m);
+        }
+        if (turn === 300) {
+          userAcked.add(1);
+          acks.ack(held);
+        }
+        for (let k = Math.floor(random() * 20); k > 0 && pending.length > 0; k--) {
+          // Mostly the oldest first (the head moves on, and the slots behind it are cut off), now and then any.
+          const at = random() < 0.7 ? 0 : Math.floor(random() * pending.length);
+          const [m] = pending.splice(at, 1) as [Tagged];
+          if (random() < 0.1) {
+            nacked++;
+            acks.nack(m, true);
+          } else {
+            userAcked.add(m.fields.deliveryTag);
+            acks.ack(m);
+          }
+        }
+        for (const flush of turns.splice(0)) flush();
+      }
+      for (const m of pending) {
+        userAcked.add(m.fields.deliveryTag);
+        acks.ack(m);
+      }
+      acks.flush();
+      expect(violations).toEqual([]);
+      expect(tag).toBeGreaterThan(4000); // past the compaction threshold, while the head was held and after
+      expect(outstanding.size).toBe(0);
+      expect(settled.size).toBe(tag);
+      expect([...settled.values()].filter((h) => h === 'nack')).toHaveLength(nacked);
+    });
+
+    it('keeps a delivery whose tag is not past the ones before (not how a channel numbers them) and acks it once', () => {
+      const userAcked = new Set([5, 3]);
+      const { channel, outstanding, settled, violations } = modelChannel(userAcked);
+      const acks = new AckBatcher(channel, () => {});
+      const [m5, m3] = [message(5), message(3)];
+      for (const m of [m5, m3]) {
+        outstanding.add(m.fields.deliveryTag);
+        acks.delivered(m);
+      }
+      acks.ack(m3);
+      acks.flush();
+      acks.ack(m5);
+      acks.flush();
+      expect(violations).toEqual([]);
+      expect([...settled.keys()].sort()).toEqual([3, 5]);
+    });
+  });
 });

@@ -27,11 +27,26 @@ interface Unsettled<M> {
   acked: boolean;
 }
 
+/** Slots before the head emptied this far are cut off the front of the array (amortised, no copy per ack). */
+const COMPACT_AFTER = 1024;
+
 export class AckBatcher<M extends Tagged> {
   readonly #channel: AckChannel<M>;
   readonly #schedule: (flush: () => void) => void;
-  /** Delivered and not yet acked or nacked on the channel, in delivery-tag order (a Map keeps insertion order). */
-  readonly #unsettled = new Map<number, Unsettled<M>>();
+  /**
+   * Delivered and not yet acked or nacked on the channel, at `deliveryTag - #base`: a channel's delivery tags
+   * rise by one per delivery (AMQP 0-9-1 basic.deliver), so the slots are in tag order and a lookup is an
+   * index. A settled delivery's slot is emptied. An array rather than a Map keyed by tag: a long-lived Map
+   * whose entries churn keeps every message it held alive until a full collection (in-flight.ts). While an
+   * unsettled delivery holds the head, the emptied slots behind it stay (8 bytes a delivery) until it settles.
+   */
+  #slots: (Unsettled<M> | undefined)[] = [];
+  /** The delivery tag of `#slots[0]`. */
+  #base = 0;
+  /** Every slot before it is empty. */
+  #head = 0;
+  /** Delivered with a tag at or below one seen before (not how a channel numbers them): kept by tag. */
+  readonly #strays = new Map<number, Unsettled<M>>();
   /** Acked since the last flush. */
   #acked: Unsettled<M>[] = [];
   #scheduled = false;
@@ -48,12 +63,44 @@ export class AckBatcher<M extends Tagged> {
 
   /** A message the channel delivered: from now on until it is acked or nacked, no `multiple` passes it. */
   delivered(message: M): void {
-    this.#unsettled.set(message.fields.deliveryTag, { message, acked: false });
+    const tag = message.fields.deliveryTag;
+    const entry = { message, acked: false };
+    if (this.#head === this.#slots.length) {
+      // Nothing unsettled: the window starts again at this tag.
+      this.#slots.length = 0;
+      this.#head = 0;
+      this.#base = tag;
+    }
+    const i = tag - this.#base;
+    if (i < this.#slots.length) {
+      this.#strays.set(tag, entry);
+      return;
+    }
+    // A tag past the next (another consumer's on this channel): the slots between are not ours, left empty.
+    while (this.#slots.length < i) this.#slots.push(undefined);
+    this.#slots.push(entry);
+  }
+
+  /** The unsettled entry of `tag`, or undefined. */
+  #entry(tag: number): Unsettled<M> | undefined {
+    const i = tag - this.#base;
+    const slot = i >= this.#head && i < this.#slots.length ? this.#slots[i] : undefined;
+    return slot ?? this.#strays.get(tag);
+  }
+
+  /** Empties the slot (or stray) of `tag`; true if it held an unsettled delivery. */
+  #settle(tag: number): boolean {
+    const i = tag - this.#base;
+    if (i >= this.#head && i < this.#slots.length && this.#slots[i] !== undefined) {
+      this.#slots[i] = undefined;
+      return true;
+    }
+    return this.#strays.delete(tag);
   }
 
   /** Acks `message` with this turn's others. */
   ack(message: M): void {
-    const entry = this.#unsettled.get(message.fields.deliveryTag);
+    const entry = this.#entry(message.fields.deliveryTag);
     if (entry === undefined || entry.acked) return;
     entry.acked = true;
     this.#acked.push(entry);
@@ -65,29 +112,37 @@ export class AckBatcher<M extends Tagged> {
 
   /** Nacks `message` now (requeued when `requeue`). */
   nack(message: M, requeue: boolean): void {
-    const tag = message.fields.deliveryTag;
-    if (!this.#unsettled.delete(tag)) return;
+    if (!this.#settle(message.fields.deliveryTag)) return;
     safe(() => this.#channel.nack(message, false, requeue));
   }
 
   /** Sends the acks waiting: one `multiple` for the settled head, the rest one by one. */
   flush(): void {
     if (this.#acked.length === 0) return;
+    const slots = this.#slots;
     let last: Unsettled<M> | undefined;
     let count = 0;
-    for (const [tag, entry] of this.#unsettled) {
+    let head = this.#head;
+    for (; head < slots.length; head++) {
+      const entry = slots[head];
+      if (entry === undefined) continue;
       if (!entry.acked) break;
-      this.#unsettled.delete(tag);
+      slots[head] = undefined;
       last = entry;
       count++;
     }
-    const head = last;
-    if (head !== undefined) safe(() => this.#channel.ack(head.message, count > 1));
+    this.#head = head;
+    const settledHead = last;
+    if (settledHead !== undefined) safe(() => this.#channel.ack(settledHead.message, count > 1));
     for (const entry of this.#acked) {
-      if (this.#unsettled.delete(entry.message.fields.deliveryTag))
-        safe(() => this.#channel.ack(entry.message, false));
+      if (this.#settle(entry.message.fields.deliveryTag)) safe(() => this.#channel.ack(entry.message, false));
     }
     this.#acked = [];
+    if (this.#head >= COMPACT_AFTER && this.#head * 2 >= slots.length) {
+      slots.splice(0, this.#head);
+      this.#base += this.#head;
+      this.#head = 0;
+    }
   }
 }
 

@@ -6,6 +6,7 @@
  * resolves (or acks it) and requeued (at the head, marked redelivered) when the handler rejects.
  */
 import type { CloudEvent } from '../../../functions/runtime/src/index.ts';
+import { InFlight } from '../in-flight.ts';
 import { matchesHeaders } from '../trigger-filter.ts';
 import { eventHeaders } from '../wire.ts';
 import {
@@ -29,7 +30,7 @@ interface MemoryConsumer {
   readonly handler: MessageHandler;
   inFlight: number;
   cancelled: boolean;
-  readonly running: Set<Promise<void>>;
+  readonly running: InFlight;
 }
 
 interface MemoryQueue {
@@ -43,7 +44,7 @@ export class MemoryBackend implements BrokerBackend {
   readonly kind = 'memory' as const;
   readonly #bindings = new Map<string, { queue: string; args: Readonly<Record<string, string>> }[]>();
   readonly #queues = new Map<string, MemoryQueue>();
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #inFlight = new InFlight();
   #closed = false;
 
   async declare(topology: Topology): Promise<void> {
@@ -82,7 +83,7 @@ export class MemoryBackend implements BrokerBackend {
       handler,
       inFlight: 0,
       cancelled: false,
-      running: new Set(),
+      running: new InFlight(),
     };
     q.consumers.push(consumer);
     this.#pump(q);
@@ -94,7 +95,7 @@ export class MemoryBackend implements BrokerBackend {
         consumer.cancelled = true;
         const i = q.consumers.indexOf(consumer);
         if (i !== -1) q.consumers.splice(i, 1);
-        await Promise.allSettled([...consumer.running]);
+        await consumer.running.settled();
       },
     };
   }
@@ -142,21 +143,21 @@ export class MemoryBackend implements BrokerBackend {
             q.messages.unshift(entry);
           },
         );
-      const tracked = run.finally(() => {
+      c.running.enter();
+      this.#inFlight.enter();
+      void run.finally(() => {
         c.inFlight--;
-        c.running.delete(tracked);
-        this.#inFlight.delete(tracked);
+        c.running.leave();
+        this.#inFlight.leave();
         // Next turn: a synchronous re-pump inside a settling handler would deepen the stack per message.
         setImmediate(() => this.#pump(q));
       });
-      c.running.add(tracked);
-      this.#inFlight.add(tracked);
     }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#inFlight.settled();
   }
 
   async destroy(topology: Topology): Promise<void> {

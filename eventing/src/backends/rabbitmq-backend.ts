@@ -35,6 +35,7 @@ import {
   type RecoveringChannelModel,
 } from 'amqplib';
 import { type CloudEvent, type Logger, publishConfirmed } from '../../../functions/runtime/src/index.ts';
+import { InFlight } from '../in-flight.ts';
 import { fromAmqp, toAmqp } from '../wire.ts';
 import { AckBatcher } from './ack-batcher.ts';
 import {
@@ -74,7 +75,7 @@ interface Consumer {
   /** Messages delivered to it and not settled yet. */
   held: number;
   cancelled: boolean;
-  readonly running: Set<Promise<void>>;
+  readonly running: InFlight;
 }
 
 export class RabbitmqBackend implements BrokerBackend {
@@ -82,7 +83,7 @@ export class RabbitmqBackend implements BrokerBackend {
   readonly #options: Required<RabbitmqBackendOptions>;
   readonly #topologies: Topology[] = [];
   readonly #consumers: Consumer[] = [];
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #inFlight = new InFlight();
   /** Consumes (and declares, reads depths). */
   #connection: RecoveringChannelModel | undefined;
   #model: ChannelModel | undefined;
@@ -402,7 +403,7 @@ export class RabbitmqBackend implements BrokerBackend {
       handler,
       held: 0,
       cancelled: false,
-      running: new Set(),
+      running: new InFlight(),
     };
     this.#consumers.push(consumer);
     const model = this.#model;
@@ -423,7 +424,7 @@ export class RabbitmqBackend implements BrokerBackend {
     if (i !== -1) this.#consumers.splice(i, 1);
     const { channel, tag } = c;
     if (channel !== undefined && tag !== undefined) await channel.cancel(tag).catch(() => {});
-    await Promise.allSettled([...c.running]);
+    await c.running.settled();
     // The acks of the last handlers go before the close, which would requeue their messages.
     c.acks?.flush();
     delete c.channel;
@@ -505,12 +506,14 @@ export class RabbitmqBackend implements BrokerBackend {
     const delivery = { redelivered: msg.fields.redelivered, ack };
     c.held++;
     // One continuation acks (or requeues) and forgets the message: no async wrapper, no finally.
+    c.running.enter();
+    this.#inFlight.enter();
     const forget = (): void => {
       c.held--;
-      c.running.delete(tracked);
-      this.#inFlight.delete(tracked);
+      c.running.leave();
+      this.#inFlight.leave();
     };
-    const tracked = c.workers
+    void c.workers
       .run(() =>
         // Its channel is gone: RabbitMQ has requeued the message, running it would only duplicate it.
         // Its replica was scaled away while it waited: back to the queue for the others.
@@ -530,8 +533,6 @@ export class RabbitmqBackend implements BrokerBackend {
           if (!acked) acks.nack(msg, true);
         },
       );
-    c.running.add(tracked);
-    this.#inFlight.add(tracked);
   }
 
   async close(): Promise<void> {
@@ -540,7 +541,7 @@ export class RabbitmqBackend implements BrokerBackend {
     for (const c of this.#consumers) {
       if (c.channel !== undefined && c.tag !== undefined) await c.channel.cancel(c.tag).catch(() => {});
     }
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#inFlight.settled();
     for (const c of this.#consumers) c.acks?.flush();
     this.#model = undefined;
     this.#publishingModel = undefined;
