@@ -12,11 +12,7 @@ describe('ingress', () => {
     let release: (() => void) | undefined;
     let fail = false;
     const published: CloudEvent[] = [];
-    const ingress = await startIngress({
-      port: 0,
-      namespace: 'sluice',
-      brokerName: 'default',
-      log: quietLog,
+    const { ingress } = await recordingIngress({
       publish: (e) =>
         new Promise<void>((resolve, reject) => {
           if (fail) return reject(new Error('nacked'));
@@ -26,30 +22,26 @@ describe('ingress', () => {
           };
         }),
     });
-    try {
-      let answered: number | undefined;
-      const pending = postEvent(ingress.url, testEvent()).then((s) => {
-        answered = s;
-      });
-      while (release === undefined) await new Promise((r) => setTimeout(r, 5));
-      await new Promise((r) => setTimeout(r, 50));
-      expect(answered).toBeUndefined(); // no answer while the confirm is pending
-      release();
-      await pending;
-      expect(answered).toBe(202);
-      expect(published).toHaveLength(1);
-      fail = true;
-      const res = await fetch(ingress.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/cloudevents+json' },
-        body: JSON.stringify({ specversion: '1.0', id: 'x', source: '/s', type: 't' }),
-      });
-      expect(res.status).toBe(500);
-      expect(res.headers.get('content-type')).toBe('application/problem+json');
-      expect(((await res.json()) as { detail: string }).detail).toMatch(/nacked/);
-    } finally {
-      await ingress.close();
-    }
+    let answered: number | undefined;
+    const pending = postEvent(ingress.url, testEvent()).then((s) => {
+      answered = s;
+    });
+    while (release === undefined) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answered).toBeUndefined(); // no answer while the confirm is pending
+    release();
+    await pending;
+    expect(answered).toBe(202);
+    expect(published).toHaveLength(1);
+    fail = true;
+    const res = await fetch(ingress.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify({ specversion: '1.0', id: 'x', source: '/s', type: 't' }),
+    });
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/nacked/);
   });
 
   it('refuses a ce- header given twice with 400, as the binding maps an attribute to one header', async () => {
@@ -231,7 +223,10 @@ describe('ingress', () => {
   });
 });
 
-/** An ingress on a free port whose publish records each event it is given; closed when the test ends. */
+/**
+ * An ingress on a free port, closed when the test ends, whose publish records each event it is given
+ * (or is the test's own `publish`, which then records what it means to).
+ */
 async function recordingIngress(
   options: Partial<IngressOptions> = {},
 ): Promise<{ ingress: Ingress; published: CloudEvent[] }> {
@@ -241,10 +236,10 @@ async function recordingIngress(
     namespace: 'sluice',
     brokerName: 'default',
     log: quietLog,
-    ...options,
     publish: async (e) => {
       published.push(e);
     },
+    ...options,
   });
   onTestFinished(() => ingress.close());
   return { ingress, published };
