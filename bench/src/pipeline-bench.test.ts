@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   parsePipelineArgs,
+  pipelineTable,
   pipelineTargets,
   type StoreRun,
   storeCallsByCollection,
@@ -53,6 +54,46 @@ describe('parsePipelineArgs', () => {
     );
     expect(() => parsePipelineArgs('{"transfers":1}')).toThrow(/url/);
     expect(() => parsePipelineArgs('{"url":"amqp://h"}')).toThrow(/transfers/);
+  });
+
+  it('runs no warm-up unless asked, and refuses a negative one', () => {
+    expect(parsePipelineArgs('{"url":"amqp://h","transfers":100}').warmupTransfers).toBe(0);
+    expect(parsePipelineArgs('{"url":"amqp://h","transfers":100,"warmupTransfers":0}').warmupTransfers).toBe(
+      0,
+    );
+    expect(parsePipelineArgs('{"url":"amqp://h","transfers":100,"warmupTransfers":10}').warmupTransfers).toBe(
+      10,
+    );
+    expect(() => parsePipelineArgs('{"url":"amqp://h","transfers":100,"warmupTransfers":-1}')).toThrow(
+      /warmupTransfers/,
+    );
+  });
+});
+
+describe('pipelineTable', () => {
+  it('says how many transfers warmed the pipeline up, and at what rate, on the rows that had them', () => {
+    const base: StoreRun = {
+      store: 'memory',
+      label: 'dev store',
+      floor: 1000,
+      rate: 150,
+      transfers: 1000,
+      asked: 1000,
+      seconds: 7,
+      flat: 0.9,
+      p99Ms: 500,
+      calls: undefined,
+      cpu: undefined,
+      rssMb: undefined,
+      ok: true,
+    };
+    const [, , warmed, cold] = pipelineTable([{ ...base, warmup: 100, warmupRate: 80.4 }, base]);
+    expect(warmed).toContain(
+      'dev store: 1000 of 1000 transfers in 7 s, after 100 warm-up transfers (80/s) |',
+    );
+    expect(cold).toContain('dev store: 1000 of 1000 transfers in 7 s |');
+    const [target] = pipelineTargets([{ ...base, warmup: 100, warmupRate: 80.4 }]);
+    expect(target?.note).toContain('after 100 warm-up transfers (80/s)');
   });
 });
 

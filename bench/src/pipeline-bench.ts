@@ -19,6 +19,8 @@ export interface PipelineArgs {
   readonly mongodbUrl?: string;
   readonly db: string;
   readonly transfers: number;
+  /** Transfers through the same loop before the measured ones (not counted). @default 0 */
+  readonly warmupTransfers: number;
   readonly inFlight: number;
   readonly serverCpu: string;
   /** The loop stops submitting after this long, whatever `transfers` says. */
@@ -44,6 +46,8 @@ export function parsePipelineArgs(text: string | undefined): PipelineArgs {
     ...(typeof raw.mongodbUrl === 'string' && raw.mongodbUrl !== '' ? { mongodbUrl: raw.mongodbUrl } : {}),
     db: typeof raw.db === 'string' ? raw.db : `sluice_bench_${process.pid}`,
     transfers: Math.trunc(num('transfers')),
+    warmupTransfers:
+      raw.warmupTransfers === undefined || raw.warmupTransfers === 0 ? 0 : Math.trunc(num('warmupTransfers')),
     inFlight: Math.trunc(num('inFlight', 50)),
     serverCpu: typeof raw.serverCpu === 'string' ? raw.serverCpu : '0',
     maxSeconds: num('maxSeconds', 600),
@@ -96,6 +100,9 @@ export interface StoreRun {
   readonly rate: number | undefined;
   readonly transfers: number | undefined;
   readonly asked: number;
+  /** Transfers before the measured ones (not counted), and their rate: the first seconds, the JIT's. */
+  readonly warmup?: number;
+  readonly warmupRate?: number;
   readonly seconds: number | undefined;
   readonly flat: number | undefined;
   /** Transfers/s in each tenth of the replies (`tenthRates`), first to last. */
@@ -117,6 +124,12 @@ export const PIPELINE_GOAL = { ratio: 0.1, flat: 0.8, memoryHostMb: 300, memoryI
 const f = (v: number | undefined, d = 0): string => (v === undefined ? 'n/a' : v.toFixed(d));
 const sumCalls = (c: Readonly<Record<string, number>> | undefined): number =>
   Object.values(c ?? {}).reduce((a, b) => a + b, 0);
+
+/** `, after N warm-up transfers (R/s)`, or nothing for a run without a warm-up. */
+const warmedUp = (r: StoreRun): string =>
+  r.warmup === undefined || r.warmup === 0
+    ? ''
+    : `, after ${r.warmup} warm-up transfers (${f(r.warmupRate)}/s)`;
 
 export function pipelineTable(runs: readonly StoreRun[]): string[] {
   const lines = [
@@ -141,7 +154,7 @@ export function pipelineTable(runs: readonly StoreRun[]): string[] {
       .map((k) => f(r.rssMb?.[k]))
       .join(' / ');
     lines.push(
-      `| ${r.label}: ${f(r.transfers)} of ${r.asked} transfers in ${f(r.seconds, 0)} s | ${f(r.floor)} | ${f(r.rate)} | ${f(ratio, 3)} | ${f(r.flat, 2)} | ${f(r.p99Ms, 0)} ms | ${calls} | ${cpuMs} | ${rss} | ${r.ok ? 'held' : `FAILED${r.note === undefined ? '' : ` (${r.note})`}`} |`,
+      `| ${r.label}: ${f(r.transfers)} of ${r.asked} transfers in ${f(r.seconds, 0)} s${warmedUp(r)} | ${f(r.floor)} | ${f(r.rate)} | ${f(ratio, 3)} | ${f(r.flat, 2)} | ${f(r.p99Ms, 0)} ms | ${calls} | ${cpuMs} | ${rss} | ${r.ok ? 'held' : `FAILED${r.note === undefined ? '' : ` (${r.note})`}`} |`,
     );
   }
   return lines;
@@ -171,7 +184,7 @@ export function pipelineTargets(runs: readonly StoreRun[]): TargetResult[] {
         ratio,
         Op.atLeast,
         PIPELINE_GOAL.ratio,
-        `${f(r.rate)} transfers/s vs store floor ${f(r.floor)} inserts/s; ${f(r.transfers)} of ${r.asked} transfers` +
+        `${f(r.rate)} transfers/s vs store floor ${f(r.floor)} inserts/s; ${f(r.transfers)} of ${r.asked} transfers${warmedUp(r)}` +
           `${complete ? '' : ' (not all within the time cap)'}; last tenth ${f(r.flat, 2)} × the first (goal >= ${PIPELINE_GOAL.flat}, ${flatMet ? 'met' : 'missed'})` +
           `${memory ? `; RSS host ${f(r.rssMb?.host)} MB (goal <= ${PIPELINE_GOAL.memoryHostMb}), instances ≤ ${f(Math.max(...instances))} MB (goal <= ${PIPELINE_GOAL.memoryInstanceMb}), ${memMet ? 'met' : 'missed'}` : ''}` +
           `; invariants ${r.ok ? 'held' : 'FAILED'}${r.note === undefined ? '' : `; ${r.note}`}`,

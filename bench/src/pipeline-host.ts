@@ -8,11 +8,11 @@
  * - the broker (broker-child.ts, the project's banking Triggers) and the three functions from source,
  *   all pinned to the server core.
  * 100 accounts are opened, then `inFlight` loops each submit a transfer and wait until the observer sees
- * its reply before the next (a closed loop: the rate is the pipeline's, not the ingress's), until `transfers`
- * replies came or `maxSeconds` passed. Then it waits until the journal and accounts-api hold every
- * transfer (the end of the pipeline), and checks: no dead letter, no refused POST, one journal
- * document and one accounts-api outcome per transfer, money conserved in accounts-api's view. Each
- * function's `sluice_store_calls_total` gives the store round trips per transfer.
+ * its reply before the next (a closed loop: the rate is the pipeline's, not the ingress's): first
+ * `warmupTransfers` not counted, then until `transfers` replies came or `maxSeconds` passed. Then it waits
+ * until the journal and accounts-api hold every transfer (the end of the pipeline), and checks: no dead
+ * letter, no refused POST, one journal document and one accounts-api outcome per transfer, money conserved
+ * in accounts-api's view. Each function's `sluice_store_calls_total` gives the store round trips per transfer.
  * Prints `BENCHJSON {"rate", "tenths", "flat", "calls", "rssMb", …}`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -333,29 +333,42 @@ async function run(args: PipelineArgs): Promise<void> {
       if (performance.now() > openDeadline) throw new Error('accounts not open within 60 s');
       await sleep(200);
     }
+    /** `inFlight` posters submit transfers `first`…`first + count − 1`, each the next once its reply came. */
+    const closedLoop = async (first: number, count: number, maxSeconds: number) => {
+      const started = performance.now();
+      const completions: number[] = [];
+      const latencies: number[] = [];
+      let sequence = first - 1;
+      const poster = async (): Promise<void> => {
+        for (;;) {
+          const n = ++sequence;
+          if (n >= first + count || (performance.now() - started) / 1000 > maxSeconds) return;
+          const t = performance.now();
+          const type = await transfer(n);
+          if (type !== '') {
+            const now = performance.now();
+            completions.push(now);
+            latencies.push(now - t);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: args.inFlight }, poster));
+      return { started, completions, latencies, looped: performance.now() };
+    };
     const rejectedBefore = rejected;
+    // Warm-up, as every other section and the store floor have: transfers through the same loop, not counted,
+    // so that the first measured tenth is not the JIT's and last ÷ first tells how the rate holds as data grows.
+    // A tenth of the time cap at most, so the host's own deadline (pipeline.ts) still covers the whole run.
+    const warm = await closedLoop(1, args.warmupTransfers, args.maxSeconds / 10);
+    const warmupRate = warm.completions.length / Math.max((warm.looped - warm.started) / 1000, 1e-3);
 
     const cpu0 = cpuMark(brokerChild.child.pid, functions);
-    const started = performance.now();
-    const completions: number[] = [];
-    const latencies: number[] = [];
-    let sequence = 0;
-    const poster = async (): Promise<void> => {
-      for (;;) {
-        const n = ++sequence;
-        if (n > args.transfers || (performance.now() - started) / 1000 > args.maxSeconds) return;
-        const t = performance.now();
-        const type = await transfer(n);
-        if (type !== '') {
-          const now = performance.now();
-          completions.push(now);
-          latencies.push(now - t);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: args.inFlight }, poster));
-    const looped = performance.now();
-    // The end of the pipeline: the journal and accounts-api hold every transfer (probes included).
+    const { started, completions, latencies, looped } = await closedLoop(
+      args.warmupTransfers + 1,
+      args.transfers,
+      args.maxSeconds,
+    );
+    // The end of the pipeline: the journal and accounts-api hold every transfer (probes and warm-up included).
     const expected = sent;
     const drainDeadline = looped + args.drainSeconds * 1000;
     const { journaled, viewed } = await untilStored(store as DocumentStore, expected, drainDeadline, 500);
@@ -388,6 +401,8 @@ async function run(args: PipelineArgs): Promise<void> {
         store: args.mongodbUrl === undefined ? 'memory' : 'mongodb',
         transfers: completions.length,
         asked: args.transfers,
+        warmup: warm.completions.length,
+        warmupRate,
         rate: completions.length / elapsed,
         loopRate: completions.length / ((looped - started) / 1000),
         seconds: elapsed,
