@@ -9,6 +9,24 @@ import {
   Workload,
 } from './pipeline-bench.ts';
 
+/** A store's result that meets every goal, with `over` changed. */
+const storeRun = (over: Partial<StoreRun>): StoreRun => ({
+  store: 'ferretdb-postgresql',
+  label: 'FerretDB',
+  floor: 1000,
+  rate: 150,
+  transfers: 1000,
+  asked: 1000,
+  seconds: 7,
+  flat: 0.9,
+  p99Ms: 500,
+  calls: undefined,
+  cpu: undefined,
+  rssMb: { host: 100, 'transaction-processor': 90, 'transaction-journal': 80, 'accounts-api': 85 },
+  ok: true,
+  ...over,
+});
+
 describe('tenthRates', () => {
   it('splits the completions into ten equal counts and gives each its rate', () => {
     // 100 completions, one every 10 ms for the first half, every 20 ms after.
@@ -72,21 +90,7 @@ describe('parsePipelineArgs', () => {
 
 describe('pipelineTable', () => {
   it('says how many transfers warmed the pipeline up, and at what rate, on the rows that had them', () => {
-    const base: StoreRun = {
-      store: 'memory',
-      label: 'dev store',
-      floor: 1000,
-      rate: 150,
-      transfers: 1000,
-      asked: 1000,
-      seconds: 7,
-      flat: 0.9,
-      p99Ms: 500,
-      calls: undefined,
-      cpu: undefined,
-      rssMb: undefined,
-      ok: true,
-    };
+    const base = storeRun({ store: 'memory', label: 'dev store', rssMb: undefined });
     const [, , warmed, cold] = pipelineTable([{ ...base, warmup: 100, warmupRate: 80.4 }, base]);
     expect(warmed).toContain(
       'dev store: 1000 of 1000 transfers in 7 s, after 100 warm-up transfers (80/s) |',
@@ -98,41 +102,24 @@ describe('pipelineTable', () => {
 });
 
 describe('pipelineTargets', () => {
-  const run = (over: Partial<StoreRun>): StoreRun => ({
-    store: 'ferretdb-postgresql',
-    label: 'FerretDB',
-    floor: 1000,
-    rate: 150,
-    transfers: 1000,
-    asked: 1000,
-    seconds: 7,
-    flat: 0.9,
-    p99Ms: 500,
-    calls: undefined,
-    cpu: undefined,
-    rssMb: { host: 100, 'transaction-processor': 90, 'transaction-journal': 80, 'accounts-api': 85 },
-    ok: true,
-    ...over,
-  });
-
   it("gives make inject's workload no target line: its row is reported, the goal is on the neighbours' loop", () => {
-    const targets = pipelineTargets([run({}), run({ workload: Workload.inject, rate: 10 })]);
+    const targets = pipelineTargets([storeRun({}), storeRun({ workload: Workload.inject, rate: 10 })]);
     expect(targets.map((t) => t.name)).toEqual(['pipeline-ferretdb-postgresql']);
   });
 
   it('meets the goal only with the ratio, flatness, every transfer and the invariants', () => {
-    const [met] = pipelineTargets([run({})]);
+    const [met] = pipelineTargets([storeRun({})]);
     expect(met).toMatchObject({ name: 'pipeline-ferretdb-postgresql', met: true });
     expect(met?.ratio).toBeCloseTo(0.15);
-    expect(pipelineTargets([run({ flat: 0.5 })])[0]?.met).toBe(false);
-    expect(pipelineTargets([run({ transfers: 900 })])[0]?.met).toBe(false);
-    expect(pipelineTargets([run({ ok: false })])[0]?.met).toBe(false);
-    expect(pipelineTargets([run({ rate: 50 })])[0]?.met).toBe(false);
+    expect(pipelineTargets([storeRun({ flat: 0.5 })])[0]?.met).toBe(false);
+    expect(pipelineTargets([storeRun({ transfers: 900 })])[0]?.met).toBe(false);
+    expect(pipelineTargets([storeRun({ ok: false })])[0]?.met).toBe(false);
+    expect(pipelineTargets([storeRun({ rate: 50 })])[0]?.met).toBe(false);
   });
 
   it('holds the in-memory store to its memory bounds', () => {
-    expect(pipelineTargets([run({ store: 'memory' })])[0]?.met).toBe(true);
-    const big = run({
+    expect(pipelineTargets([storeRun({ store: 'memory' })])[0]?.met).toBe(true);
+    const big = storeRun({
       store: 'memory',
       rssMb: { host: 100, 'transaction-processor': 200, 'transaction-journal': 80, 'accounts-api': 85 },
     });
