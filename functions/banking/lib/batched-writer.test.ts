@@ -61,6 +61,23 @@ describe('BatchedWriter', () => {
       expect(r.batches).toEqual([1, 3]);
     });
 
+    it('keeps one batch on its way by default: the writes of the next turns wait for it and go together', async () => {
+      const r = recorded(new MemoryDocumentStore().collection('docs'));
+      const writer = new BatchedWriter<Doc>(r.wrapped);
+      const open = r.hold();
+      const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+      const first = writer.insert({ _id: 'a' });
+      await turn();
+      const second = writer.insert({ _id: 'b' });
+      await turn();
+      const third = ['c', 'd'].map((id) => writer.insert({ _id: id }));
+      await turn();
+      expect(r.batches).toEqual([1]);
+      open();
+      expect(await Promise.all([first, second, ...third])).toEqual(Array(4).fill('written'));
+      expect(r.batches).toEqual([1, 3]);
+    });
+
     it('keeps at most its limit of batches on their way; the writes asked for meanwhile wait and go together', async () => {
       const r = recorded(new MemoryDocumentStore().collection('docs'));
       const writer = new BatchedWriter<Doc>(r.wrapped, 2);

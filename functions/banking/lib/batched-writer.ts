@@ -20,11 +20,13 @@ interface Pending<T extends Doc> {
 const MAX_BATCH = 500;
 
 /**
- * Batches on their way at once. One would serialise the function on its store's latency: on FerretDB each
- * update of a batch is its own statement, and with one batch at a time accounts-api fell behind over
- * 20,000 transfers (docs/performance.md). A few keep the store's cores busy and still batch under load.
+ * Batches on their way at once. One: the writes asked for meanwhile wait and go together, so a slower store
+ * gets bigger batches rather than more of them. Four were kept while accounts-api updated documents (each
+ * update its own statement on FerretDB); with inserts only, one batch at a time made fewer, larger writes and
+ * the pipeline faster on FerretDB's PostgreSQL and SQLite backends, and no slower on the dev store
+ * (docs/performance.md, "One batch on its way").
  */
-const DEFAULT_IN_FLIGHT = 4;
+const DEFAULT_IN_FLIGHT = 1;
 
 export class BatchedWriter<T extends Doc> {
   readonly #collection: Pick<Collection<T>, 'bulkWrite'>;
