@@ -126,7 +126,7 @@ const sumCalls = (c: Readonly<Record<string, number>> | undefined): number =>
   Object.values(c ?? {}).reduce((a, b) => a + b, 0);
 
 /** `, after N warm-up transfers (R/s)`, or nothing for a run without a warm-up. */
-const warmedUp = (r: StoreRun): string =>
+export const warmedUp = (r: Pick<StoreRun, 'warmup' | 'warmupRate'>): string =>
   r.warmup === undefined || r.warmup === 0
     ? ''
     : `, after ${r.warmup} warm-up transfers (${f(r.warmupRate)}/s)`;

@@ -14,7 +14,7 @@ import { type FerretdbProcess, startFerretdb } from '../../platform/test-servers
 import { platformNodeFlags } from './bench-processes.ts';
 import { marked } from './broker.ts';
 import { declaredQueueType, PIPELINE_FUNCTIONS } from './broker-bench.ts';
-import { type StoreRun, Workload, type WorkloadName } from './pipeline-bench.ts';
+import { type StoreRun, Workload, type WorkloadName, warmedUp } from './pipeline-bench.ts';
 import { ROOT } from './servers.ts';
 
 export interface PipelineOptions {
@@ -181,7 +181,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
           ...(workload === Workload.inject ? { workload } : {}),
         });
         options.log(
-          `  ${label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s${r.warmup ? `, after ${r.warmup} warm-up transfers at ${r.warmupRate?.toFixed(0)}/s` : ''}), last tenth ${r.flat?.toFixed(2)} × the first (tenths ${r.tenths?.map((t) => t.toFixed(0)).join(' ') ?? '–'}/s), invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
+          `  ${label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s${warmedUp(r)}), last tenth ${r.flat?.toFixed(2)} × the first (tenths ${r.tenths?.map((t) => t.toFixed(0)).join(' ') ?? '–'}/s), invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
         );
       }
     } catch (err) {
