@@ -61,26 +61,10 @@ describe('BatchedWriter', () => {
       expect(r.batches).toEqual([1, 3]);
     });
 
-    it('keeps one batch on its way by default: the writes of the next turns wait for it and go together', async () => {
+    /** Writes in three turns (a; b; c, d, e) while the store holds the first batch: its batches before and after. */
+    const inThreeTurns = async (limit?: number): Promise<{ held: number[]; after: number[] }> => {
       const r = recorded(new MemoryDocumentStore().collection('docs'));
-      const writer = new BatchedWriter<Doc>(r.wrapped);
-      const open = r.hold();
-      const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-      const first = writer.insert({ _id: 'a' });
-      await turn();
-      const second = writer.insert({ _id: 'b' });
-      await turn();
-      const third = ['c', 'd'].map((id) => writer.insert({ _id: id }));
-      await turn();
-      expect(r.batches).toEqual([1]);
-      open();
-      expect(await Promise.all([first, second, ...third])).toEqual(Array(4).fill('written'));
-      expect(r.batches).toEqual([1, 3]);
-    });
-
-    it('keeps at most its limit of batches on their way; the writes asked for meanwhile wait and go together', async () => {
-      const r = recorded(new MemoryDocumentStore().collection('docs'));
-      const writer = new BatchedWriter<Doc>(r.wrapped, 2);
+      const writer = new BatchedWriter<Doc>(r.wrapped, limit);
       const open = r.hold();
       const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
       const first = writer.insert({ _id: 'a' });
@@ -89,10 +73,18 @@ describe('BatchedWriter', () => {
       await turn();
       const waiting = ['c', 'd', 'e'].map((id) => writer.insert({ _id: id }));
       await turn();
-      expect(r.batches).toEqual([1, 1]);
+      const held = [...r.batches];
       open();
       expect(await Promise.all([first, second, ...waiting])).toEqual(Array(5).fill('written'));
-      expect(r.batches).toEqual([1, 1, 3]);
+      return { held, after: r.batches };
+    };
+
+    it('keeps one batch on its way by default: the writes of the next turns wait for it and go together', async () => {
+      expect(await inThreeTurns()).toEqual({ held: [1], after: [1, 4] });
+    });
+
+    it('keeps at most its limit of batches on their way; the writes asked for meanwhile wait and go together', async () => {
+      expect(await inThreeTurns(2)).toEqual({ held: [1, 1], after: [1, 1, 3] });
     });
 
     it('fails only the bad write of a batch, not its neighbours', async () => {
