@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -96,7 +96,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       '-s',
       script,
       `http://127.0.0.1:${options.port}/`,
-    ]);
+    ]).finally(() => rm(script, { force: true }));
     const r = parseMarked(stdout);
     const requests = r.requests ?? 0;
     return {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,7 +115,8 @@ describe('metric names in dashboards and alert rules', () => {
 
   it.each(Object.keys(DASHBOARDS))('dashboard %s queries are valid PromQL (promtool check rules)', (name) => {
     const queries = promQueries(JSON.parse(render(name)));
-    const file = join(mkdtempSync(join(tmpdir(), 'sluice-dash-')), 'queries.rules.yml');
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-dash-'));
+    const file = join(dir, 'queries.rules.yml');
     const asRules = {
       groups: [
         { name, rules: queries.map((q, i) => ({ record: `dashboard:query:${i}`, expr: concrete(q) })) },
@@ -123,6 +124,7 @@ describe('metric names in dashboards and alert rules', () => {
     };
     writeFileSync(file, JSON.stringify(asRules));
     const r = promtool(['check', 'rules', file]);
+    rmSync(dir, { recursive: true, force: true });
     expect(r.output).toContain(`SUCCESS: ${queries.length} rules found`);
     expect(r.status).toBe(0);
   });
