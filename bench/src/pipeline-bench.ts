@@ -35,9 +35,11 @@ export interface PipelineArgs {
 
 export function parsePipelineArgs(text: string | undefined): PipelineArgs {
   const raw = JSON.parse(text ?? '{}') as Record<string, unknown>;
-  const num = (k: string, dflt?: number): number => {
+  /** A positive number (or zero when `zeroAllowed`), else the argument is refused. */
+  const num = (k: string, dflt?: number, zeroAllowed = false): number => {
     const v = raw[k] ?? dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`pipeline-host: bad ${k}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (v === 0 && !zeroAllowed))
+      throw new Error(`pipeline-host: bad ${k}`);
     return v;
   };
   if (typeof raw.url !== 'string') throw new Error('pipeline-host: url missing');
@@ -46,8 +48,7 @@ export function parsePipelineArgs(text: string | undefined): PipelineArgs {
     ...(typeof raw.mongodbUrl === 'string' && raw.mongodbUrl !== '' ? { mongodbUrl: raw.mongodbUrl } : {}),
     db: typeof raw.db === 'string' ? raw.db : `sluice_bench_${process.pid}`,
     transfers: Math.trunc(num('transfers')),
-    warmupTransfers:
-      raw.warmupTransfers === undefined || raw.warmupTransfers === 0 ? 0 : Math.trunc(num('warmupTransfers')),
+    warmupTransfers: Math.trunc(num('warmupTransfers', 0, true)),
     inFlight: Math.trunc(num('inFlight', 50)),
     serverCpu: typeof raw.serverCpu === 'string' ? raw.serverCpu : '0',
     maxSeconds: num('maxSeconds', 600),
