@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
+  endProgress,
+  handledCount,
+  lastOverFirst,
   parsePipelineArgs,
   pipelineTable,
   pipelineTargets,
   type StoreRun,
   storeCallsByCollection,
   tenthRates,
+  tenthRatesFromProgress,
   Workload,
 } from './pipeline-bench.ts';
 
@@ -39,6 +43,71 @@ describe('tenthRates', () => {
 
   it('gives nothing for fewer than ten completions', () => {
     expect(tenthRates([1, 2, 3], 0)).toEqual([]);
+  });
+});
+
+describe('tenthRatesFromProgress', () => {
+  it('reads each tenth where the sampled count crosses it, between readings', () => {
+    // 1,000 transfers: 1 per ms until 520 ms, then 1 per 2 ms to the last at 1,480 ms; read every 40 ms, so
+    // that the first five tenths end between two readings.
+    const doneAt = (t: number): number => (t <= 520 ? t : Math.min(1000, 520 + (t - 520) / 2));
+    const samples = Array.from({ length: 40 }, (_, i) => ({ at: i * 40, done: doneAt(i * 40) }));
+    const rates = tenthRatesFromProgress(samples, 1000, 0);
+    // Tenth 6 runs 500 → 680 ms; the others at 1,000/s, then 500/s.
+    const expected = [1000, 1000, 1000, 1000, 1000, 100 / 0.18, 500, 500, 500, 500];
+    expect(rates).toHaveLength(10);
+    rates.forEach((r, k) => {
+      expect(r / (expected[k] as number)).toBeCloseTo(1, 6);
+    });
+    expect(lastOverFirst(rates)).toBeCloseTo(0.5, 6);
+  });
+
+  it('starts the first tenth once the earlier transfers (readings below zero) are through', () => {
+    // A backlog of 200 earlier transfers, then 1 per ms: every tenth at 1,000/s, the first from 200 ms; the
+    // last transfer at 1,200 ms, on a reading.
+    const samples = Array.from({ length: 35 }, (_, i) => ({
+      at: i * 40,
+      done: Math.min(1000, i * 40 - 200),
+    }));
+    const rates = tenthRatesFromProgress(samples, 1000, 0);
+    expect(rates).toHaveLength(10);
+    for (const r of rates) expect(r / 1000).toBeCloseTo(1, 6);
+  });
+
+  it('gives nothing when the readings never reach the last tenth, or for fewer than ten transfers', () => {
+    const samples = [
+      { at: 100, done: 50 },
+      { at: 200, done: 95 },
+    ];
+    expect(tenthRatesFromProgress(samples, 100, 0)).toEqual([]);
+    expect(tenthRatesFromProgress([{ at: 100, done: 9 }], 9, 0)).toEqual([]);
+  });
+});
+
+describe('endProgress', () => {
+  it("counts a measured transfer through once every function has handled it, the last reading's count ending the run", () => {
+    // Two functions: the journal 20 events behind accounts-api (which also saw 100 openings) at first.
+    const readings = [
+      { at: 0, counts: [480, 620] },
+      { at: 100, counts: [560, 700] },
+      { at: 200, counts: [700, 720] },
+      { at: 300, counts: [800, 820] },
+    ];
+    // 300 measured transfers: each function's last 300 events.
+    expect(endProgress(readings, 300).map((p) => p.done)).toEqual([-20, 60, 200, 300]);
+  });
+});
+
+describe('handledCount', () => {
+  it('adds up faas_invocations_total of outcome="success" over every event type', () => {
+    const text = [
+      '# TYPE faas_invocations_total counter',
+      'faas_invocations_total{cloudevents_event_type="a",outcome="success",service_name="j"} 40',
+      'faas_invocations_total{cloudevents_event_type="b",outcome="success",service_name="j"} 2',
+      'faas_invocations_total{cloudevents_event_type="a",outcome="replayed",service_name="j"} 7',
+      'sluice_store_calls_total{outcome="success"} 9',
+    ].join('\n');
+    expect(handledCount(text)).toBe(42);
   });
 });
 

@@ -78,6 +78,80 @@ export function tenthRates(completions: readonly number[], start: number): numbe
   return rates;
 }
 
+/** The flatness of ten tenths: the last's rate ÷ the first's (undefined without ten). */
+export const lastOverFirst = (tenths: readonly number[]): number | undefined =>
+  tenths.length === 10 ? (tenths[9] as number) / (tenths[0] as number) : undefined;
+
+/** How many events a function has handled: `faas_invocations_total{outcome="success"}` of its /metrics, every type. */
+export function handledCount(exposition: string): number {
+  let sum = 0;
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith('faas_invocations_total{') || !line.includes('outcome="success"')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) sum += value;
+  }
+  return sum;
+}
+
+/** One reading of a run's progress: when (ms, the host's clock) and how many transfers had got that far. */
+export interface Progress {
+  readonly at: number;
+  readonly done: number;
+}
+
+/**
+ * The end-to-end progress of the last `measured` transfers from pipeline-host.ts' `sampleHandled` readings (each function's handled count over time): each function
+ * handles one event per transfer, so at the last reading the measured ones are its last `measured` events,
+ * and a transfer is through once every function got that far. Below zero: earlier transfers not through yet.
+ */
+export function endProgress(
+  samples: readonly { at: number; counts: readonly number[] }[],
+  measured: number,
+): Progress[] {
+  const last = samples.at(-1)?.counts ?? [];
+  return samples.map(({ at, counts }) => ({
+    at,
+    done: Math.min(...counts.map((c, i) => c - ((last[i] as number) - measured))),
+  }));
+}
+
+/**
+ * `tenthRates` from a sampled progress series instead of one time per transfer: tenth k ends where the count
+ * reaches (k + 1) × size, interpolated linearly between the two readings around it. The end of the pipeline
+ * (the journal and the view holding a transfer) is read that way, from the functions' counters. Readings
+ * below zero are earlier transfers still on their way (the warm-up's, behind a slower journal): the first
+ * tenth starts once they are through, not at `start`, so that a backlog does not make it look slow. Fewer
+ * than 10 transfers, or readings that never reach the last tenth: no tenths.
+ */
+export function tenthRatesFromProgress(samples: readonly Progress[], total: number, start: number): number[] {
+  const size = Math.floor(total / 10);
+  if (size === 0) return [];
+  let i = 0;
+  let before: Progress = { at: start, done: Math.min(0, samples[0]?.done ?? 0) };
+  /** When the count reached `target` (between two readings, linearly), or undefined when it never did. */
+  const reached = (target: number): number | undefined => {
+    while (i < samples.length && (samples[i] as Progress).done < target) before = samples[i++] as Progress;
+    const after = samples[i];
+    if (after === undefined) return undefined;
+    const span = after.done - before.done;
+    return span <= 0 ? after.at : before.at + ((target - before.done) / span) * (after.at - before.at);
+  };
+  let from = start;
+  if (before.done < 0) {
+    const through = reached(0);
+    if (through === undefined) return [];
+    from = Math.max(start, through);
+  }
+  const rates: number[] = [];
+  for (let k = 0; k < 10; k++) {
+    const to = reached((k + 1) * size);
+    if (to === undefined) return [];
+    rates.push(size / (Math.max(to - from, 1) / 1000));
+    from = to;
+  }
+  return rates;
+}
+
 /** `sluice_store_calls_total` of one /metrics text, summed per collection (operations added up). */
 export function storeCallsByCollection(exposition: string): Record<string, number> {
   const out: Record<string, number> = {};
@@ -106,8 +180,13 @@ export interface StoreRun {
   readonly warmupRate?: number;
   readonly seconds: number | undefined;
   readonly flat: number | undefined;
-  /** Transfers/s in each tenth of the replies (`tenthRates`), first to last. */
+  /**
+   * Transfers/s in each tenth, first to last: of the end of the pipeline (the journal and the view hold the
+   * transfer) for the goal's loop, of the replies for make inject's plan.
+   */
   readonly tenths?: readonly number[];
+  /** The goal's loop: last ÷ first tenth of the replies alone (the processor's side; the journal may lag). */
+  readonly replyFlat?: number;
   readonly p99Ms: number | undefined;
   /** Store calls per transfer, per function. */
   readonly calls: Readonly<Record<string, Readonly<Record<string, number>>>> | undefined;

@@ -86,6 +86,7 @@ interface HostResult {
   readonly seconds?: number;
   readonly flat?: number;
   readonly tenths?: readonly number[];
+  readonly replyFlat?: number;
   readonly p99Ms?: number;
   readonly calls?: Record<string, Record<string, number>>;
   readonly cpu?: Record<string, number | undefined>;
@@ -172,6 +173,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
           seconds: r.seconds,
           flat: r.flat,
           ...(r.tenths === undefined ? {} : { tenths: r.tenths }),
+          ...(r.replyFlat === undefined ? {} : { replyFlat: r.replyFlat }),
           p99Ms: r.p99Ms,
           calls: r.calls,
           cpu: r.cpu,
@@ -181,7 +183,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
           ...(workload === Workload.inject ? { workload } : {}),
         });
         options.log(
-          `  ${label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s${warmedUp(r)}), last tenth ${r.flat?.toFixed(2)} × the first (tenths ${r.tenths?.map((t) => t.toFixed(0)).join(' ') ?? '–'}/s), invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
+          `  ${label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s${warmedUp(r)}), last tenth ${r.flat?.toFixed(2)} × the first (tenths ${r.tenths?.map((t) => t.toFixed(0)).join(' ') ?? '–'}/s${r.replyFlat === undefined ? '' : `; the replies' ${r.replyFlat.toFixed(2)}`}), invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
         );
       }
     } catch (err) {
