@@ -82,14 +82,21 @@ export function tenthRates(completions: readonly number[], start: number): numbe
 export const lastOverFirst = (tenths: readonly number[]): number | undefined =>
   tenths.length === 10 ? (tenths[9] as number) / (tenths[0] as number) : undefined;
 
+/** Each sample of `family` in a /metrics text (Prometheus exposition): its line, labels included, and its value. */
+function* familySamples(exposition: string, family: string): Generator<{ line: string; value: number }> {
+  const prefix = `${family}{`;
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) yield { line, value };
+  }
+}
+
 /** How many events a function has handled: `faas_invocations_total{outcome="success"}` of its /metrics, every type. */
 export function handledCount(exposition: string): number {
   let sum = 0;
-  for (const line of exposition.split('\n')) {
-    if (!line.startsWith('faas_invocations_total{') || !line.includes('outcome="success"')) continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(value)) sum += value;
-  }
+  for (const { line, value } of familySamples(exposition, 'faas_invocations_total'))
+    if (line.includes('outcome="success"')) sum += value;
   return sum;
 }
 
@@ -155,12 +162,9 @@ export function tenthRatesFromProgress(samples: readonly Progress[], total: numb
 /** `sluice_store_calls_total` of one /metrics text, summed per collection (operations added up). */
 export function storeCallsByCollection(exposition: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const line of exposition.split('\n')) {
-    if (!line.startsWith('sluice_store_calls_total{')) continue;
+  for (const { line, value } of familySamples(exposition, 'sluice_store_calls_total')) {
     const collection = /db_collection_name="([^"]*)"/.exec(line)?.[1];
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (collection === undefined || !Number.isFinite(value)) continue;
-    out[collection] = (out[collection] ?? 0) + value;
+    if (collection !== undefined) out[collection] = (out[collection] ?? 0) + value;
   }
   return out;
 }
