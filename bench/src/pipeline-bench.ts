@@ -107,9 +107,10 @@ export interface Progress {
 }
 
 /**
- * The end-to-end progress of the last `measured` transfers from pipeline-host.ts' `sampleHandled` readings (each function's handled count over time): each function
- * handles one event per transfer, so at the last reading the measured ones are its last `measured` events,
- * and a transfer is through once every function got that far. Below zero: earlier transfers not through yet.
+ * The end-to-end progress of the last `measured` transfers from readings of each function's handled count
+ * (pipeline-host.ts `sampleHandled`): each function handles one event per transfer, so at the last reading
+ * the measured ones are its last `measured` events, and a transfer is through once every function got that
+ * far. Below zero: earlier transfers not through yet.
  */
 export function endProgress(
   samples: readonly { at: number; counts: readonly number[] }[],

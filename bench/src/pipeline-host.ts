@@ -173,8 +173,8 @@ function sampleHandled(fns: readonly RunningFunction[], intervalMs: number) {
           .then((r) => r.text())
           .then(handledCount),
       ),
-    );
-    samples.push({ at: (asked + performance.now()) / 2, counts });
+    ).catch(() => undefined); // a reading missed (a function gone: the run's checks say so), not the run
+    if (counts !== undefined) samples.push({ at: (asked + performance.now()) / 2, counts });
   };
   let stopped = false;
   const loop = (async () => {
@@ -184,10 +184,14 @@ function sampleHandled(fns: readonly RunningFunction[], intervalMs: number) {
     }
   })();
   return {
-    /** The readings, a last one taken now: `counts[i]` is `fns[i]`'s. */
+    /**
+     * The readings, a last one taken an interval after the end (a function counts an event just after its
+     * write, which the end of the pipeline was read from): `counts[i]` is `fns[i]`'s.
+     */
     async stop() {
       stopped = true;
       await loop;
+      await sleep(intervalMs);
       await read();
       return samples;
     },
@@ -403,7 +407,7 @@ async function run(args: PipelineArgs): Promise<void> {
 
     const cpu0 = cpuMark(brokerChild.child.pid, functions);
     // The end of the pipeline: the journal's and accounts-api's counters, read four times a second (a scrape
-    // costs a function ~1 ms of the pinned core: ten a second took ~3 % of the pipeline's CPU per transfer).
+    // costs a function ~1.6 ms: ~1 % of the pinned core; docs/performance.md).
     const ends = functions.filter((f) => f.name !== 'transaction-processor');
     const progress = sampleHandled(ends, 250);
     const sentBefore = sent;
