@@ -65,17 +65,13 @@ export function parsePipelineArgs(text: string | undefined): PipelineArgs {
  * Fewer than 10 completions: no tenths.
  */
 export function tenthRates(completions: readonly number[], start: number): number[] {
+  // One reading per completion, each one more than the last: the tenths end exactly on completions.
   const times = [...completions].sort((a, b) => a - b);
-  const size = Math.floor(times.length / 10);
-  if (size === 0) return [];
-  const rates: number[] = [];
-  let from = start;
-  for (let k = 0; k < 10; k++) {
-    const to = times[(k + 1) * size - 1] as number;
-    rates.push(size / (Math.max(to - from, 1) / 1000));
-    from = to;
-  }
-  return rates;
+  return tenthRatesFromProgress(
+    times.map((at, i) => ({ at, done: i + 1 })),
+    times.length,
+    start,
+  );
 }
 
 /** The flatness of ten tenths: the last's rate ÷ the first's (undefined without ten). */
