@@ -5,7 +5,7 @@
  * count whatever else the machine is doing, so two servers, or two commits, compare on a noisy host where req/s
  * drift by a factor of two within minutes (docs/performance.md, "Instructions per request").
  *
- *   make bench-instructions [BENCH_ARGS='--servers bare-http,sluice-bundle --warm 20000 --requests 5000']
+ *   make bench-instructions [BENCH_ARGS='--servers bare-http,sluice-bundle --warm 20000 --requests 5000 --top 45 --inclusive']
  *
  * Per server: start it under valgrind with instrumentation off (~5× slower than native instead of ~50×), warm it
  * up with `--warm` requests, switch instrumentation on, send 500 more (callgrind translates the code again),
@@ -17,7 +17,8 @@
  * `--top N` also prints each server's N costliest functions, instructions per request by function (callgrind's
  * own, not their callees'): node runs with `--perf-basic-prof`, and the JIT's code, which callgrind knows only
  * by address, is named from the map V8 writes (/tmp/perf-<pid>.map): JavaScript functions and regexes by their
- * source, V8's builtins and node's C++ by their symbols.
+ * source, V8's builtins and node's C++ by their symbols. With `--inclusive`, each function's figure holds its
+ * callees' too (callgrind's inclusive cost): what an entry point of ours costs with everything it calls.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -203,6 +204,7 @@ async function measure(
   warm: number,
   requests: number,
   top: number,
+  inclusive: boolean,
 ): Promise<{ perRequest: number; compilerPerRequest: number }> {
   const port = await freePort();
   const env = { ...process.env, ...spec.env, PORT: String(port) };
@@ -251,7 +253,7 @@ async function measure(
   const { stdout } = await run('callgrind_annotate', ['--inclusive=yes', join(dir, dump)], {
     maxBuffer: 64 * 1024 * 1024,
   });
-  if (top > 0) await printTop(spec, join(dir, dump), pid, requests, top);
+  if (top > 0) await printTop(spec, join(dir, dump), pid, requests, top, inclusive);
   return { perRequest: total / requests, compilerPerRequest: compilerCost(stdout) / requests };
 }
 
@@ -261,14 +263,21 @@ async function printTop(
   pid: number,
   requests: number,
   top: number,
+  inclusive: boolean,
 ): Promise<void> {
   const map = join(tmpdir(), `perf-${pid}.map`);
-  const { stdout } = await run('callgrind_annotate', ['--inclusive=no', '--threshold=100', dump], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    'callgrind_annotate',
+    [`--inclusive=${inclusive ? 'yes' : 'no'}`, '--threshold=100', dump],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const ranges = parsePerfMap(await readFile(map, 'utf8').catch(() => ''));
   await rm(map, { force: true });
-  process.stderr.write(`${spec.name}: the ${top} costliest functions, instructions per request (self)\n`);
+  process.stderr.write(
+    `${spec.name}: the ${top} costliest functions, instructions per request (${inclusive ? 'with their callees' : 'self'})\n`,
+  );
   for (const { name, instructions } of costByFunction(stdout, ranges).slice(0, top)) {
     process.stderr.write(
       `${String(Math.round(instructions / requests)).padStart(8)}  ${name.slice(0, 140)}\n`,
@@ -283,6 +292,7 @@ async function main(): Promise<void> {
       warm: { type: 'string', default: '20000' },
       requests: { type: 'string', default: '5000' },
       top: { type: 'string', default: '0' },
+      inclusive: { type: 'boolean', default: false },
     },
   });
   const names = (values.servers ?? '').split(',').filter((s) => s !== '');
@@ -305,6 +315,7 @@ async function main(): Promise<void> {
         Number(values.warm),
         Number(values.requests),
         Number(values.top),
+        values.inclusive === true,
       );
       process.stderr.write(
         `${spec.name}: ${Math.round(perRequest)} instructions per request, ${Math.round(compilerPerRequest)} of them V8's compilers'\n`,
