@@ -185,6 +185,24 @@ function sampleHandled(fns: readonly RunningFunction[], intervalMs: number) {
   })();
   return {
     /**
+     * Resolves once every function's latest reading is at least `expected`, or no reading moved for
+     * `stallMs`, or at the deadline: the drain waits on the counters before it counts the store, whose counts
+     * are scans on FerretDB that slow the writes still arriving. A gate only: the store's counts decide.
+     */
+    async reached(expected: number, deadline: number, stallMs = 5_000): Promise<void> {
+      let seen = '';
+      let moved = performance.now();
+      while (performance.now() < deadline && performance.now() - moved < stallMs) {
+        const counts = samples.at(-1)?.counts ?? [];
+        if (counts.length > 0 && counts.every((n) => n >= expected)) return;
+        if (counts.join() !== seen) {
+          seen = counts.join();
+          moved = performance.now();
+        }
+        await sleep(intervalMs);
+      }
+    },
+    /**
      * The readings, a last one taken an interval after the end (a function counts an event just after its
      * write, which the end of the pipeline was read from): `counts[i]` is `fns[i]`'s.
      */
@@ -419,7 +437,8 @@ async function run(args: PipelineArgs): Promise<void> {
     // The end of the pipeline: the journal and accounts-api hold every transfer (probes and warm-up included).
     const expected = sent;
     const drainDeadline = looped + args.drainSeconds * 1000;
-    const { journaled, viewed } = await untilStored(store as DocumentStore, expected, drainDeadline, 500);
+    await progress.reached(expected, drainDeadline);
+    const { journaled, viewed } = await untilStored(store as DocumentStore, expected, drainDeadline, 250);
     const drained = performance.now();
     const readings = await progress.stop();
     const elapsed = (drained - started) / 1000;
