@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  bothEndsFlat,
   endProgress,
   handledCount,
   lastOverFirst,
@@ -184,6 +185,17 @@ describe('pipelineTargets', () => {
     expect(pipelineTargets([storeRun({ transfers: 900 })])[0]?.met).toBe(false);
     expect(pipelineTargets([storeRun({ ok: false })])[0]?.met).toBe(false);
     expect(pipelineTargets([storeRun({ rate: 50 })])[0]?.met).toBe(false);
+  });
+
+  it('needs both ends flat: the replies, and the end of the pipeline whose last tenths may be a catch-up', () => {
+    // The journal's backlog drained fast once the loop stopped (end 4.49) while the replies slowed (0.7).
+    const slowReplies = pipelineTargets([storeRun({ flat: 4.49, replyFlat: 0.7 })])[0];
+    expect(slowReplies?.met).toBe(false);
+    expect(slowReplies?.note).toContain('last tenth 0.70 × the first at both ends');
+    expect(pipelineTargets([storeRun({ flat: 0.7, replyFlat: 1.2 })])[0]?.met).toBe(false);
+    expect(pipelineTargets([storeRun({ flat: 4.49, replyFlat: 1.02 })])[0]?.met).toBe(true);
+    expect(bothEndsFlat({ flat: 0.9 })).toBe(0.9);
+    expect(pipelineTable([storeRun({ flat: 4.49, replyFlat: 1.02 })])[2]).toContain('| 1.02 |');
   });
 
   it('holds the in-memory store to its memory bounds', () => {
