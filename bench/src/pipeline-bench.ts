@@ -180,6 +180,11 @@ export interface StoreRun {
   readonly warmup?: number;
   readonly warmupRate?: number;
   readonly seconds: number | undefined;
+  /**
+   * The drain: the part of `seconds` after the loop's last reply (make inject's plan: its last send) until the
+   * journal and the view held every transfer.
+   */
+  readonly drainSeconds?: number;
   readonly flat: number | undefined;
   /**
    * Transfers/s in each tenth, first to last: of the end of the pipeline (the journal and the view hold the

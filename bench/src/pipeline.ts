@@ -84,6 +84,7 @@ interface HostResult {
   readonly rate?: number;
   readonly transfers?: number;
   readonly seconds?: number;
+  readonly drainSeconds?: number;
   readonly flat?: number;
   readonly tenths?: readonly number[];
   readonly replyFlat?: number;
@@ -171,6 +172,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
           asked: transfers,
           ...(r.warmup === undefined ? {} : { warmup: r.warmup, warmupRate: r.warmupRate }),
           seconds: r.seconds,
+          ...(r.drainSeconds === undefined ? {} : { drainSeconds: r.drainSeconds }),
           flat: r.flat,
           ...(r.tenths === undefined ? {} : { tenths: r.tenths }),
           ...(r.replyFlat === undefined ? {} : { replyFlat: r.replyFlat }),
@@ -183,7 +185,7 @@ export async function runPipelineSection(options: PipelineOptions): Promise<Stor
           ...(workload === Workload.inject ? { workload } : {}),
         });
         options.log(
-          `  ${label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s${warmedUp(r)}), last tenth ${r.flat?.toFixed(2)} × the first (tenths ${r.tenths?.map((t) => t.toFixed(0)).join(' ') ?? '–'}/s${r.replyFlat === undefined ? '' : `; the replies' ${r.replyFlat.toFixed(2)}`}), invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
+          `  ${label}: ${r.rate?.toFixed(1)} transfers/s (${r.transfers} in ${r.seconds?.toFixed(0)} s${r.drainSeconds === undefined ? '' : `, ${r.drainSeconds.toFixed(0)} s of it the drain`}${warmedUp(r)}), last tenth ${r.flat?.toFixed(2)} × the first (tenths ${r.tenths?.map((t) => t.toFixed(0)).join(' ') ?? '–'}/s${r.replyFlat === undefined ? '' : `; the replies' ${r.replyFlat.toFixed(2)}`}), invariants ${r.ok ? 'held' : `FAILED ${failed.join(', ')}`}`,
         );
       }
     } catch (err) {
