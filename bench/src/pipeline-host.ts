@@ -195,8 +195,9 @@ function sampleHandled(fns: readonly RunningFunction[], intervalMs: number) {
       while (performance.now() < deadline && performance.now() - moved < stallMs) {
         const counts = samples.at(-1)?.counts ?? [];
         if (counts.length > 0 && counts.every((n) => n >= expected)) return;
-        if (counts.join() !== seen) {
-          seen = counts.join();
+        const now = counts.join();
+        if (now !== seen) {
+          seen = now;
           moved = performance.now();
         }
         await sleep(intervalMs);
