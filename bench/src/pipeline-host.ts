@@ -140,12 +140,14 @@ function measured(
   };
 }
 
-/** Polls until the journal and accounts-api's view each hold `expected` documents, or the deadline; their counts. */
+/**
+ * Polls (every 250 ms) until the journal and accounts-api's view each hold `expected` documents, or the deadline;
+ * their counts. Called once the transfers are known to be through (counters, replies): each count is a scan on FerretDB.
+ */
 async function untilStored(
   store: DocumentStore,
   expected: number,
   deadline: number,
-  pollMs: number,
 ): Promise<{ journaled: number; viewed: number }> {
   const counts = async () => ({
     journaled: await store.collection(JOURNAL).countDocuments({}),
@@ -153,7 +155,7 @@ async function untilStored(
   });
   let now = await counts();
   while ((now.journaled < expected || now.viewed < expected) && performance.now() < deadline) {
-    await sleep(pollMs);
+    await sleep(250);
     now = await counts();
   }
   return now;
@@ -439,7 +441,7 @@ async function run(args: PipelineArgs): Promise<void> {
     const expected = sent;
     const drainDeadline = looped + args.drainSeconds * 1000;
     await progress.reached(expected, drainDeadline);
-    const { journaled, viewed } = await untilStored(store as DocumentStore, expected, drainDeadline, 250);
+    const { journaled, viewed } = await untilStored(store as DocumentStore, expected, drainDeadline);
     const drained = performance.now();
     const readings = await progress.stop();
     const elapsed = (drained - started) / 1000;
@@ -556,7 +558,7 @@ async function runInjected(args: PipelineArgs, ctx: InjectedContext): Promise<vo
   // Count the store only once every transfer's reply was observed: a count is a scan on FerretDB's
   // SQLite backend, and polling it through the whole run would slow the store it measures.
   while (ctx.replyTimes.length < accepted && performance.now() < drainDeadline) await sleep(100);
-  const { journaled, viewed } = await untilStored(ctx.store, accepted, drainDeadline, 250);
+  const { journaled, viewed } = await untilStored(ctx.store, accepted, drainDeadline);
   const drained = performance.now();
   const elapsed = (drained - started) / 1000;
   const costs = await runCosts(cpu0, ctx.brokerPid, ctx.functions, elapsed, accepted);
